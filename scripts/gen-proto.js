@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// Generates everything derived from proto/: the FileDescriptorSet that the server, its reflection
+// service and the clients load (dist/proto/rigger.binpb, compiled by buf, never by hand) and the
+// TypeScript types for it (src/generated/, from proto-loader-gen-types). Run by `npm run build`.
+'use strict';
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const bin = (name) => path.join(root, 'node_modules', '.bin', name);
+const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+
+fs.mkdirSync(path.join(root, 'dist', 'proto'), { recursive: true });
+run(bin('buf'), ['build', '-o', 'dist/proto/rigger.binpb']);
+
+const generated = path.join(root, 'src', 'generated');
+fs.rmSync(generated, { recursive: true, force: true });
+// The options here must match LOADER_OPTIONS in src/grpc/proto.ts.
+run(bin('proto-loader-gen-types'), [
+  'rigger/v1/rigger.proto', '--grpcLib=@grpc/grpc-js', `--outDir=${generated}`,
+  '--keepCase', '--longs=Number', '--arrays', '--oneofs', '--includeDirs=proto',
+]);

@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Runs every compiled test file (dist/test/**/*.test.js) with node's own test runner.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const testDir = path.join(root, 'dist', 'test');
+const filter = process.argv.slice(2);
+
+function find(dir) {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return entry.name === 'soak' ? [] : find(full);
+    return entry.name.endsWith('.test.js') ? [full] : [];
+  });
+}
+
+const files = find(testDir)
+  .filter((f) => filter.length === 0 || filter.some((word) => f.includes(word)))
+  .sort();
+if (files.length === 0) {
+  console.error(`no test files under ${testDir}; run \`npm run build\` first`);
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...files], {
+  cwd: root,
+  stdio: 'inherit',
+});
+process.exit(result.status ?? 1);

@@ -1,0 +1,74 @@
+import type { CommandModule } from 'yargs';
+import { PortInUseError, startServer } from '../../grpc/server';
+import { createLogger } from '../../logging';
+import { RiggerError } from '../../model/errors';
+import { openStore } from '../../store/store';
+import type { GlobalArgs } from '../main';
+import { findProject } from '../project';
+import { databasePath, resolveSetting, settingOptions } from '../settings';
+
+export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'grpc',
+  describe: 'Serve rigger.v1.RiggerService from this project\'s database (Ctrl-C to stop)',
+  builder: (yargs) => yargs.options(settingOptions('port', 'host', 'db', 'bufferSize', 'retainEvents', 'retainDays')),
+  handler: async (argv) => {
+    const project = findProject(argv.C ?? '.');
+    const args = argv as unknown as Record<string, unknown>;
+    const port = resolveSetting('port', args, project.config);
+    const host = resolveSetting('host', args, project.config);
+    const bufferSize = resolveSetting('bufferSize', args, project.config);
+    const retention = {
+      events: resolveSetting('retainEvents', args, project.config),
+      days: resolveSetting('retainDays', args, project.config),
+    };
+    const dbFile = databasePath(project, args);
+    const logger = createLogger();
+    const store = openStore(dbFile);
+    let server;
+    try {
+      server = await startServer(
+        store,
+        {
+          projectDir: project.dir,
+          ...(host !== '' && { host }),
+          port,
+          bufferSize,
+          retention,
+          pollIntervalMs: 5,
+          compactIntervalMs: 10_000,
+          shutdownGraceMs: 5_000,
+        },
+        logger,
+      );
+    } catch (error) {
+      store.close();
+      if (error instanceof PortInUseError) throw new RiggerError('unavailable', error.message);
+      throw error;
+    }
+    const addresses = server.addresses.join(', ');
+    process.stdout.write(
+      [
+        'Rigger task-event hub',
+        `  protocol:          gRPC over HTTP/2, plaintext`,
+        `  address:           ${addresses}`,
+        `  database:          ${dbFile}`,
+        `  broadcast buffer:  ${bufferSize} events`,
+        `  retention:         ${retention.events || 'unlimited'} events${retention.days ? `, ${retention.days} days` : ''}`,
+        `ready: listening on port ${server.port} (${addresses})`,
+        '',
+      ].join('\n'),
+    );
+    logger.info({ addresses: server.addresses, database: dbFile, buffer_size: bufferSize }, 'server listening');
+
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        logger.info({ signal }, 'shutting down');
+        void server.shutdown().then(resolve);
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+    store.close();
+    logger.info('stopped');
+  },
+};

@@ -1,0 +1,33 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CommandModule } from 'yargs';
+import { RiggerError } from '../../model/errors';
+import { openStore } from '../../store/store';
+import { CONFIG_FILE, DB_FILE, RIGGER_DIR } from '../project';
+import { SETTINGS } from '../settings';
+import { printJson } from '../output';
+import type { GlobalArgs } from '../main';
+
+export const initCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'init',
+  describe: 'Create .rigger/ (config.json and tasks.db) in the project directory',
+  handler: (argv) => {
+    const dir = path.resolve(argv.C ?? '.');
+    const riggerDir = path.join(dir, RIGGER_DIR);
+    const configFile = path.join(riggerDir, CONFIG_FILE);
+    const dbFile = path.join(riggerDir, DB_FILE);
+    if (fs.existsSync(configFile) || fs.existsSync(dbFile)) {
+      throw new RiggerError('invalid_argument', `${riggerDir} is already initialized`);
+    }
+    fs.mkdirSync(riggerDir, { recursive: true });
+    const config = {
+      port: SETTINGS.port.defaultValue,
+      bufferSize: SETTINGS.bufferSize.defaultValue,
+      retainEvents: SETTINGS.retainEvents.defaultValue,
+    };
+    openStore(dbFile, { create: true }).close();
+    fs.writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
+    if (argv.json) printJson({ project: dir, config: configFile, database: dbFile });
+    else process.stdout.write(`Initialized rigger project in ${riggerDir}\n  config:   ${configFile}\n  database: ${dbFile}\n`);
+  },
+};

@@ -1,0 +1,161 @@
+import os from 'node:os';
+import type { Argv, CommandModule } from 'yargs';
+import { invalidArgument, notFound } from '../../model/errors';
+import { parseStatus, type TaskPatch, type TaskStatus } from '../../model/task';
+import { openStore, type Store } from '../../store/store';
+import type { GlobalArgs } from '../main';
+import { printJson, printTask, printTasks, taskForDisplay } from '../output';
+import { findProject } from '../project';
+import { databasePath } from '../settings';
+
+interface TaskArgs extends GlobalArgs {
+  db?: string;
+  actor?: string;
+}
+
+/** Opens the project's store for one command and closes it afterwards. */
+function withStore<T>(argv: TaskArgs, work: (store: Store, actor: string) => T): T {
+  const project = findProject(argv.C ?? '.');
+  const store = openStore(databasePath(project, argv as unknown as Record<string, unknown>));
+  try {
+    return work(store, argv.actor ?? os.userInfo().username);
+  } finally {
+    store.close();
+  }
+}
+
+function statusOption(value: string | undefined): TaskStatus | undefined {
+  if (value === undefined) return undefined;
+  const status = parseStatus(value);
+  if (status === undefined) {
+    throw invalidArgument(
+      `--status ${JSON.stringify(value)} is not a task status; use e.g. todo, in_progress, completed, archived`,
+    );
+  }
+  return status;
+}
+
+function showTask(argv: TaskArgs, task: Parameters<typeof printTask>[0]): void {
+  if (argv.json) printJson(taskForDisplay(task));
+  else printTask(task);
+}
+
+const common = (yargs: Argv<GlobalArgs>) =>
+  yargs
+    .option('db', { type: 'string', describe: 'SQLite database file; default .rigger/tasks.db' })
+    .option('actor', { type: 'string', describe: 'who is making the change (default: your OS user name)' });
+
+export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'task <command>',
+  describe: 'Manage tasks directly in the project database (the running server broadcasts the changes)',
+  builder: (yargs) =>
+    common(yargs)
+      .command<TaskArgs & { title: string; assignee?: string; 'due-date'?: string; 'prd-id'?: string; 'parent-id'?: string }>(
+        'add <title>',
+        'Add a task',
+        (y) =>
+          y
+            .positional('title', { type: 'string', demandOption: true })
+            .option('assignee', { type: 'string' })
+            .option('due-date', { type: 'string', describe: 'YYYY-MM-DD' })
+            .option('prd-id', { type: 'string' })
+            .option('parent-id', { type: 'string' }),
+        (argv) =>
+          showTask(
+            argv,
+            withStore(argv, (store, actor) =>
+              store.tasks.addTask(
+                {
+                  title: argv.title,
+                  ...(argv.assignee !== undefined && { assignee: argv.assignee }),
+                  ...(argv['due-date'] !== undefined && { due_date: argv['due-date'] }),
+                  ...(argv['prd-id'] !== undefined && { source_prd_id: argv['prd-id'] }),
+                  ...(argv['parent-id'] !== undefined && { parent_task_id: argv['parent-id'] }),
+                },
+                actor,
+              ),
+            ),
+          ),
+      )
+      .command<TaskArgs & { status?: string; assignee?: string; limit: number; offset: number; all?: boolean }>(
+        'list',
+        'List tasks, newest first',
+        (y) =>
+          y
+            .option('status', { type: 'string', describe: 'e.g. todo, in_progress, completed' })
+            .option('assignee', { type: 'string' })
+            .option('limit', { type: 'number', default: 50 })
+            .option('offset', { type: 'number', default: 0 })
+            .option('all', { type: 'boolean', describe: 'include archived tasks' }),
+        (argv) => {
+          if (!Number.isInteger(argv.limit) || argv.limit < 1 || argv.limit > 1000) throw invalidArgument('--limit must be from 1 to 1000');
+          if (!Number.isInteger(argv.offset) || argv.offset < 0) throw invalidArgument('--offset must be 0 or more');
+          const status = statusOption(argv.status);
+          const { tasks, total } = withStore(argv, (store) =>
+            store.tasks.listTasks({
+              limit: argv.limit,
+              offset: argv.offset,
+              includeArchived: argv.all === true,
+              ...(status !== undefined && { status }),
+              ...(argv.assignee !== undefined && { assignee: argv.assignee }),
+            }),
+          );
+          if (argv.json) printJson({ tasks: tasks.map(taskForDisplay), total_count: total });
+          else {
+            printTasks(tasks);
+            process.stdout.write(`${tasks.length} of ${total} task(s)\n`);
+          }
+        },
+      )
+      .command<TaskArgs & { id: string }>(
+        'get <id>',
+        'Show one task',
+        (y) => y.positional('id', { type: 'string', demandOption: true }),
+        (argv) =>
+          showTask(
+            argv,
+            withStore(argv, (store) => {
+              const task = store.tasks.getTask(argv.id);
+              if (!task) throw notFound(`task ${JSON.stringify(argv.id)} does not exist`);
+              return task;
+            }),
+          ),
+      )
+      .command<TaskArgs & { id: string; status?: string; assignee?: string; 'due-date'?: string; 'expected-version'?: number }>(
+        'update <id>',
+        'Change a task\'s status, assignee or due date',
+        (y) =>
+          y
+            .positional('id', { type: 'string', demandOption: true })
+            .option('status', { type: 'string', describe: 'e.g. in_progress' })
+            .option('assignee', { type: 'string', describe: 'empty string to unassign' })
+            .option('due-date', { type: 'string', describe: 'YYYY-MM-DD, empty string to clear' })
+            .option('expected-version', { type: 'number', describe: 'fail unless the task is at this version' }),
+        (argv) => {
+          const patch: TaskPatch = {};
+          const status = statusOption(argv.status);
+          if (status !== undefined) patch.status = status;
+          if (argv.assignee !== undefined) patch.assignee = argv.assignee;
+          if (argv['due-date'] !== undefined) patch.due_date = argv['due-date'];
+          const expected = argv['expected-version'];
+          showTask(
+            argv,
+            withStore(argv, (store, actor) =>
+              store.tasks.updateTask(argv.id, patch, actor, expected !== undefined ? { expectedVersion: expected } : {}),
+            ),
+          );
+        },
+      )
+      .command<TaskArgs & { id: string }>(
+        'delete <id>',
+        'Archive a task (it leaves `task list` unless --all)',
+        (y) => y.positional('id', { type: 'string', demandOption: true }),
+        (argv) => {
+          const task = withStore(argv, (store, actor) => store.tasks.deleteTask(argv.id, actor));
+          if (argv.json) printJson({ success: true, task: taskForDisplay(task) });
+          else process.stdout.write(`archived ${task.id}\n`);
+        },
+      )
+      .demandCommand(1, 'name a task command: add, list, get, update or delete'),
+  handler: () => {},
+};

@@ -1,0 +1,38 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { EventHub } from '../hub/event-hub';
+import type { Store } from '../store/store';
+import { toServiceError } from './errors';
+import type { EventCodec } from './event-codec';
+
+/** What every handler may use. Handlers hold no SQL: they translate and call the store or hub. */
+export interface ServiceContext {
+  store: Store;
+  hub: EventHub;
+  codec: EventCodec;
+  logger: Logger;
+  /** The project directory (the one holding .rigger/). */
+  projectDir: string;
+}
+
+/** The actor a mutation is recorded under: `x-rigger-actor` metadata, else the peer address. */
+export function actorOf(call: { metadata: grpc.Metadata; getPeer(): string }): string {
+  const given = call.metadata.get('x-rigger-actor')[0];
+  if (typeof given === 'string' && given.trim() !== '') return given.trim().slice(0, 200);
+  return call.getPeer();
+}
+
+/** Wraps a unary implementation: its result is the response, a thrown error becomes a status. */
+export function unary<Req, Res>(
+  context: ServiceContext,
+  implementation: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Res | Promise<Res>,
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    Promise.resolve()
+      .then(() => implementation(call.request, call))
+      .then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(toServiceError(error, context.logger)),
+      );
+  };
+}

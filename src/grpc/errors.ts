@@ -1,0 +1,27 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { RiggerError, type ErrorKind } from '../model/errors';
+
+const STATUS_BY_KIND: Record<ErrorKind, grpc.status> = {
+  invalid_argument: grpc.status.INVALID_ARGUMENT,
+  not_found: grpc.status.NOT_FOUND,
+  conflict: grpc.status.FAILED_PRECONDITION,
+  out_of_range: grpc.status.OUT_OF_RANGE,
+  unavailable: grpc.status.UNAVAILABLE,
+  storage_full: grpc.status.RESOURCE_EXHAUSTED,
+  permission_denied: grpc.status.PERMISSION_DENIED,
+  unauthenticated: grpc.status.UNAUTHENTICATED,
+  resource_exhausted: grpc.status.RESOURCE_EXHAUSTED,
+  internal: grpc.status.INTERNAL,
+};
+
+/** A domain error as a gRPC status; `x-rigger-*` details travel as trailing metadata. */
+export function toServiceError(error: unknown, logger: Logger): grpc.StatusObject {
+  const metadata = new grpc.Metadata();
+  if (error instanceof RiggerError) {
+    for (const [key, value] of Object.entries(error.details)) if (key.startsWith('x-rigger-')) metadata.set(key, value);
+    return { code: STATUS_BY_KIND[error.kind], details: error.message, metadata };
+  }
+  logger.error({ err: error }, 'unexpected error in a call');
+  return { code: grpc.status.INTERNAL, details: `internal error: ${(error as Error)?.message ?? String(error)}`, metadata };
+}

@@ -1,0 +1,136 @@
+import * as grpc from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+import type { Logger } from 'pino';
+import { EventHub } from '../hub/event-hub';
+import { RiggerError } from '../model/errors';
+import { startCompactor } from '../store/compactor';
+import type { Retention } from '../store/event-log';
+import { watchLog } from '../store/log-watcher';
+import type { Store } from '../store/store';
+import type { ServiceContext } from './context';
+import { createEventCodec } from './event-codec';
+import { eventHandlers } from './event-handlers';
+import { loadProto, loadReflectionDefinition, SERVICE_NAME } from './proto';
+import { taskHandlers } from './task-handlers';
+import { unimplementedHandlers } from './unimplemented-handlers';
+
+export interface ServerOptions {
+  projectDir: string;
+  /** Host to bind; undefined binds both loopbacks (::1 and 127.0.0.1) so "localhost" always answers. */
+  host?: string;
+  port: number;
+  bufferSize: number;
+  retention: Retention;
+  /** How often the log is checked for other processes' commits, in ms. */
+  pollIntervalMs: number;
+  compactIntervalMs: number;
+  shutdownGraceMs: number;
+}
+
+export interface RunningServer {
+  /** The bound addresses, e.g. ["[::1]:50051", "127.0.0.1:50051"]. */
+  addresses: string[];
+  port: number;
+  hub: EventHub;
+  /** Stops accepting, ends streams with UNAVAILABLE, lets in-flight calls finish (up to the grace period). */
+  shutdown(): Promise<void>;
+}
+
+export class PortInUseError extends Error {}
+
+export async function startServer(store: Store, options: ServerOptions, logger: Logger): Promise<RunningServer> {
+  const { definition } = loadProto();
+  const hub = new EventHub(store.log, options.bufferSize);
+  store.tasks.onCommit((events) => hub.publish(events));
+
+  const serviceDefinition = definition[SERVICE_NAME] as grpc.ServiceDefinition;
+  const codec = createEventCodec(serviceDefinition.SubscribeToTaskEvents!.responseSerialize as (v: unknown) => Buffer);
+  const streamingDefinition: grpc.ServiceDefinition = {
+    ...serviceDefinition,
+    SubscribeToTaskEvents: { ...serviceDefinition.SubscribeToTaskEvents!, responseSerialize: codec.passThrough },
+    TaskEventStream: { ...serviceDefinition.TaskEventStream!, responseSerialize: codec.passThrough },
+  };
+
+  const context: ServiceContext = { store, hub, codec, logger, projectDir: options.projectDir };
+  const server = new grpc.Server({
+    'grpc.keepalive_time_ms': 60_000,
+    'grpc.keepalive_timeout_ms': 20_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  });
+  server.addService(streamingDefinition, {
+    ...unimplementedHandlers(),
+    ...taskHandlers(context),
+    ...eventHandlers(context),
+  } as grpc.UntypedServiceImplementation);
+  new ReflectionService(loadReflectionDefinition()).addToServer(server);
+  const health = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });
+  health.addToServer(server);
+
+  const addresses = await bindAll(server, options.host, options.port);
+  const port = Number(addresses[0]!.slice(addresses[0]!.lastIndexOf(':') + 1));
+
+  const stopWatching = watchLog(store.log, options.pollIntervalMs, () => hub.syncFromLog());
+  const stopCompactor = startCompactor(store.log, options.retention, options.compactIntervalMs, logger);
+  health.setStatus('', 'SERVING');
+  health.setStatus(SERVICE_NAME, 'SERVING');
+
+  let closing: Promise<void> | undefined;
+  const shutdown = () =>
+    (closing ??= new Promise<void>((resolve) => {
+      health.setStatus('', 'NOT_SERVING');
+      health.setStatus(SERVICE_NAME, 'NOT_SERVING');
+      stopWatching();
+      stopCompactor();
+      hub.close(new RiggerError('unavailable', 'server shutting down; reconnect and resume with since_sequence'));
+      const force = setTimeout(() => {
+        logger.warn('grace period over; closing the remaining calls');
+        server.forceShutdown();
+        resolve();
+      }, options.shutdownGraceMs);
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    }));
+
+  return { addresses, port, hub, shutdown };
+}
+
+async function bindAll(server: grpc.Server, host: string | undefined, port: number): Promise<string[]> {
+  const credentials = grpc.ServerCredentials.createInsecure();
+  const bind = (address: string) =>
+    new Promise<number>((resolve, reject) =>
+      server.bindAsync(address, credentials, (error, boundPort) => (error ? reject(error) : resolve(boundPort))),
+    );
+  const fail = (error: unknown, address: string): never => {
+    if (/EADDRINUSE|address already in use/i.test(String((error as Error).message))) {
+      throw new PortInUseError(`port ${port} is already in use on ${address}; stop the other server or choose another with --port`);
+    }
+    throw error;
+  };
+  if (host !== undefined) {
+    const address = formatAddress(host, port);
+    const bound = await bind(address).catch((error) => fail(error, address));
+    return [formatAddress(host, bound)];
+  }
+  // Both loopbacks, on the same port (the first one picks it when port is 0).
+  const addresses: string[] = [];
+  let boundPort = port;
+  for (const loopback of ['127.0.0.1', '::1']) {
+    const address = formatAddress(loopback, boundPort);
+    try {
+      boundPort = await bind(address);
+      addresses.push(formatAddress(loopback, boundPort));
+    } catch (error) {
+      if (loopback === '::1' && /EADDRNOTAVAIL|EAFNOSUPPORT/i.test(String((error as Error).message))) continue; // no IPv6
+      fail(error, address);
+    }
+  }
+  return addresses;
+}
+
+export function formatAddress(host: string, port: number): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,42 @@
+import { invalidArgument } from '../model/errors';
+import { eventTypeName, isEventType, isStatus, type TaskEvent } from '../model/task';
+
+export interface FilterSpec {
+  eventTypes?: readonly number[];
+  assignee?: string;
+  statuses?: readonly number[];
+  taskIds?: readonly string[];
+}
+
+export type EventPredicate = (event: TaskEvent) => boolean;
+
+/**
+ * Compiles a subscriber's filter into one predicate; every part given must match. The assignee and
+ * status parts match the task after the change or before it, so a sidecar watching "Alice" (or
+ * TODO) also sees the change that takes a task away from her (or out of TODO).
+ */
+export function compileFilter(spec: FilterSpec): EventPredicate {
+  const types = spec.eventTypes?.length ? new Set(spec.eventTypes) : undefined;
+  for (const type of spec.eventTypes ?? []) {
+    if (!isEventType(type)) {
+      throw invalidArgument(
+        `event_types contains ${type === 0 ? 'TASK_EVENT_TYPE_UNSPECIFIED' : type}, which is not an event type; use 1-7 (${[1, 2, 3, 4, 5, 6, 7].map(eventTypeName).join(', ')}) or leave it empty for all`,
+      );
+    }
+  }
+  const statuses = spec.statuses?.length ? new Set(spec.statuses) : undefined;
+  for (const status of spec.statuses ?? []) {
+    if (!isStatus(status)) throw invalidArgument(`statuses contains ${status}, which is not a task status; use 1-10`);
+  }
+  const taskIds = spec.taskIds?.length ? new Set(spec.taskIds) : undefined;
+  const assignee = spec.assignee === undefined || spec.assignee === '' ? undefined : spec.assignee;
+
+  if (!types && !statuses && !taskIds && assignee === undefined) return () => true;
+  return (event) =>
+    (types === undefined || types.has(event.event_type)) &&
+    (taskIds === undefined || taskIds.has(event.task.id)) &&
+    (assignee === undefined || event.task.assignee === assignee || event.previous_task?.assignee === assignee) &&
+    (statuses === undefined ||
+      statuses.has(event.task.status) ||
+      (event.previous_task !== undefined && statuses.has(event.previous_task.status)));
+}

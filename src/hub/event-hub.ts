@@ -1,0 +1,131 @@
+import { Subject } from 'rxjs';
+import { RiggerError } from '../model/errors';
+import type { TaskEvent } from '../model/task';
+import { compileFilter, type FilterSpec } from './event-filter';
+import { ReplayRing } from './replay-ring';
+import { Subscription, type EventSink } from './subscription';
+
+/** What the hub needs of the event log (the store's EventLog implements it). */
+export interface LogReader {
+  readAfter(after: number, upTo: number, limit: number): TaskEvent[];
+  latestSequence(): number;
+  oldestSequence(): number;
+}
+
+const SYNC_PAGE = 1000;
+
+/**
+ * Publishes committed events, strictly in sequence order and each once, to the live Subject and
+ * the replay ring; serves subscribers that are behind from the ring or the log.
+ */
+export class EventHub {
+  readonly live = new Subject<TaskEvent>();
+  private readonly ring: ReplayRing;
+  private readonly subscriptions = new Set<Subscription>();
+  private published: number;
+  private closedWith: RiggerError | undefined;
+
+  constructor(private readonly log: LogReader, bufferSize: number) {
+    this.ring = new ReplayRing(bufferSize);
+    this.published = log.latestSequence();
+    const tail = log.readAfter(Math.max(0, this.published - bufferSize), this.published, bufferSize);
+    for (const event of tail) this.ring.push(event);
+  }
+
+  /** The newest published sequence. */
+  get lastSequence(): number {
+    return this.published;
+  }
+
+  get subscriberCount(): number {
+    return this.subscriptions.size;
+  }
+
+  /** Publishes events just committed by this process; fills any gap (another process's commits) from the log first. */
+  publish(events: readonly TaskEvent[]): void {
+    for (const event of events) {
+      if (event.sequence <= this.published) continue;
+      if (event.sequence > this.published + 1) this.syncFromLog(event.sequence - 1);
+      this.emit(event);
+    }
+  }
+
+  /** Publishes whatever the log holds beyond what was published (commits of other processes). */
+  syncFromLog(upTo = Number.MAX_SAFE_INTEGER): void {
+    for (;;) {
+      const page = this.log.readAfter(this.published, upTo, SYNC_PAGE);
+      for (const event of page) if (event.sequence === this.published + 1) this.emit(event);
+      if (page.length < SYNC_PAGE) return;
+    }
+  }
+
+  /**
+   * Published events from `from` on, at most `limit`, from the ring or else the log. Throws
+   * out_of_range when the log no longer holds `from`.
+   */
+  read(from: number, limit: number): TaskEvent[] {
+    if (this.ring.covers(from)) return this.ring.slice(from, limit);
+    const page = this.log.readAfter(from - 1, this.published, limit);
+    if (from <= this.published && (page.length === 0 || page[0]!.sequence !== from)) {
+      throw this.outOfRange(from - 1);
+    }
+    return page;
+  }
+
+  /**
+   * Starts a subscription. `sinceSequence` undefined starts live; otherwise every matching event
+   * after it is delivered first. Throws invalid_argument for a bad filter, out_of_range for history
+   * that is gone or a sequence from the future.
+   */
+  subscribe(spec: FilterSpec, sinceSequence: number | undefined, sink: EventSink): Subscription {
+    if (this.closedWith) throw this.closedWith;
+    const predicate = compileFilter(spec);
+    if (sinceSequence !== undefined) this.checkResumable(sinceSequence);
+    const subscription = new Subscription(this, predicate, sinceSequence, sink);
+    this.subscriptions.add(subscription);
+    subscription.start();
+    return subscription;
+  }
+
+  unsubscribe(subscription: Subscription): void {
+    subscription.close();
+    this.subscriptions.delete(subscription);
+  }
+
+  checkResumable(sinceSequence: number): void {
+    const latest = Math.max(this.published, this.log.latestSequence());
+    if (sinceSequence > latest) {
+      throw new RiggerError(
+        'out_of_range',
+        `since_sequence ${sinceSequence} is ahead of the newest event (${latest}); this server's log does not have it`,
+        { 'x-rigger-oldest-sequence': String(this.log.oldestSequence()), 'x-rigger-latest-sequence': String(latest) },
+      );
+    }
+    if (!this.ring.covers(sinceSequence + 1) && sinceSequence + 1 < this.log.oldestSequence()) {
+      throw this.outOfRange(sinceSequence);
+    }
+  }
+
+  /** Ends every subscription with `reason` and refuses new ones. */
+  close(reason: RiggerError): void {
+    this.closedWith = reason;
+    for (const subscription of this.subscriptions) subscription.fail(reason);
+    this.subscriptions.clear();
+    this.live.complete();
+  }
+
+  private emit(event: TaskEvent): void {
+    this.published = event.sequence;
+    this.ring.push(event);
+    this.live.next(event);
+  }
+
+  private outOfRange(sinceSequence: number): RiggerError {
+    const oldest = this.log.oldestSequence();
+    return new RiggerError(
+      'out_of_range',
+      `since_sequence ${sinceSequence} is older than the retained history; the oldest event still available is ${oldest}, so resume with since_sequence >= ${oldest - 1}`,
+      { 'x-rigger-oldest-sequence': String(oldest) },
+    );
+  }
+}

@@ -1,0 +1,141 @@
+import type { Subscription as RxSubscription } from 'rxjs';
+import type { RiggerError } from '../model/errors';
+import type { TaskEvent } from '../model/task';
+import type { EventPredicate } from './event-filter';
+import type { EventHub } from './event-hub';
+
+/** Where a subscription delivers: a gRPC stream, or anything else with the same back-pressure contract. */
+export interface EventSink {
+  /** Delivers one matching event; false means the sink is full and more must wait for onDrain. */
+  write(event: TaskEvent): boolean;
+  /** Calls `callback` once, when the sink can take events again. */
+  onDrain(callback: () => void): void;
+  /** Ends the stream with an error (history compacted away, server shutting down). */
+  fail(error: RiggerError): void;
+}
+
+const EVENTS_PER_TURN = 4096;
+const PAGE_SIZE = 512;
+
+/**
+ * One subscriber's position in the event stream. It is either live (on the hub's Subject, taking
+ * each event as it is published) or catching up (reading the replay ring, or the log when it is
+ * further behind, page by page, as fast as its sink drains). A full sink takes it off the live path
+ * onto catch-up, so a slow subscriber costs the server no memory and never misses an event.
+ */
+export class Subscription {
+  private nextSequence: number;
+  private live: RxSubscription | undefined;
+  private pumpScheduled = false;
+  private waitingForDrain = false;
+  private closed = false;
+
+  constructor(
+    private readonly hub: EventHub,
+    private predicate: EventPredicate,
+    sinceSequence: number | undefined,
+    private readonly sink: EventSink,
+  ) {
+    this.nextSequence = (sinceSequence ?? hub.lastSequence) + 1;
+  }
+
+  /** The sequence of the next event this subscription will look at. */
+  get position(): number {
+    return this.nextSequence;
+  }
+
+  get isLive(): boolean {
+    return this.live !== undefined;
+  }
+
+  start(): void {
+    this.pump();
+  }
+
+  /** Applies a new filter from the next event on, without a gap or a repeat. */
+  setFilter(predicate: EventPredicate): void {
+    this.predicate = predicate;
+  }
+
+  /** Moves the position (a resume request on an open stream). */
+  restartFrom(sinceSequence: number): void {
+    this.leaveLive();
+    this.nextSequence = sinceSequence + 1;
+    this.schedulePump();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.leaveLive();
+  }
+
+  fail(error: RiggerError): void {
+    if (this.closed) return;
+    this.close();
+    this.sink.fail(error);
+  }
+
+  private pump(): void {
+    this.pumpScheduled = false;
+    if (this.closed || this.waitingForDrain || this.live) return;
+    let delivered = 0;
+    while (!this.closed) {
+      if (this.nextSequence > this.hub.lastSequence) {
+        this.live = this.hub.live.subscribe((event) => this.onLive(event));
+        return;
+      }
+      let page: TaskEvent[];
+      try {
+        page = this.hub.read(this.nextSequence, PAGE_SIZE);
+      } catch (error) {
+        this.fail(error as RiggerError);
+        return;
+      }
+      for (const event of page) {
+        this.nextSequence = event.sequence + 1;
+        if (this.predicate(event) && !this.sink.write(event)) {
+          this.awaitDrain();
+          return;
+        }
+      }
+      delivered += page.length;
+      if (delivered >= EVENTS_PER_TURN) {
+        this.schedulePump(); // let live publishing and other subscribers run
+        return;
+      }
+    }
+  }
+
+  private onLive(event: TaskEvent): void {
+    if (event.sequence !== this.nextSequence) {
+      // Cannot happen while the hub publishes in order; fall back to the log rather than skip.
+      this.leaveLive();
+      this.schedulePump();
+      return;
+    }
+    this.nextSequence = event.sequence + 1;
+    if (this.predicate(event) && !this.sink.write(event)) {
+      this.leaveLive();
+      this.awaitDrain();
+    }
+  }
+
+  private awaitDrain(): void {
+    this.waitingForDrain = true;
+    this.sink.onDrain(() => {
+      this.waitingForDrain = false;
+      this.pump();
+    });
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => this.pump());
+  }
+
+  private leaveLive(): void {
+    this.live?.unsubscribe();
+    this.live = undefined;
+  }
+}

@@ -1,0 +1,41 @@
+import type { Logger } from 'pino';
+import type { EventLog, Retention } from './event-log';
+
+const BATCH = 2000;
+
+/**
+ * Trims the event log to its retention in the background: small batches, each its own short
+ * transaction, with the event loop free in between so writers and streams never wait on it.
+ */
+export function startCompactor(log: EventLog, retention: Retention, intervalMs: number, logger: Logger): () => void {
+  if (retention.events <= 0 && retention.days <= 0) return () => {};
+  let running = false;
+  let stopped = false;
+  const step = (deletedSoFar: number): void => {
+    if (stopped) return;
+    let deleted = 0;
+    try {
+      deleted = log.compact(retention, BATCH);
+    } catch (error) {
+      logger.warn({ err: error }, 'event log compaction failed; will retry');
+    }
+    if (deleted === BATCH) {
+      setImmediate(() => step(deletedSoFar + deleted));
+      return;
+    }
+    running = false;
+    if (deletedSoFar + deleted > 0) {
+      logger.info({ deleted: deletedSoFar + deleted, oldest_sequence: log.oldestSequence() }, 'event log compacted');
+    }
+  };
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    step(0);
+  }, intervalMs);
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}

@@ -1,0 +1,80 @@
+import fs from 'node:fs';
+import Database from 'better-sqlite3';
+import { RiggerError } from '../model/errors';
+import { APPLICATION_ID, MIGRATIONS } from './schema';
+
+export type SqliteDatabase = Database.Database;
+
+export interface OpenOptions {
+  /** Create the file if it does not exist (only `rig init` does). */
+  create?: boolean;
+  /** How long a write waits for another process's lock before failing, in ms. */
+  busyTimeoutMs?: number;
+}
+
+export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Opens (and migrates) a rigger database. A missing, corrupt or foreign file is refused with a
+ * clear error and left exactly as it was.
+ */
+export function openDatabase(file: string, options: OpenOptions = {}): SqliteDatabase {
+  if (!options.create && !fs.existsSync(file)) {
+    throw new RiggerError('not_found', `database ${file} does not exist; run \`rig init\` in the project directory`);
+  }
+  let db: SqliteDatabase;
+  try {
+    db = new Database(file, { fileMustExist: !options.create });
+  } catch (error) {
+    throw new RiggerError('internal', `cannot open database ${file}: ${(error as Error).message}`);
+  }
+  try {
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS}`);
+    checkOwnership(db, file);
+    db.pragma('journal_mode = WAL');
+    // Durable across process crashes (kill -9); a power cut may lose the last commits.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    migrate(db, file);
+    return db;
+  } catch (error) {
+    db.close();
+    if (error instanceof RiggerError) throw error;
+    const message = (error as Error).message;
+    if (/not a database|malformed|file is encrypted/i.test(message)) {
+      throw new RiggerError('internal', `${file} is not a rigger database (${message}); it was left untouched`);
+    }
+    throw error;
+  }
+}
+
+function checkOwnership(db: SqliteDatabase, file: string): void {
+  // Reading the header fails here, before anything is written, when the file is not SQLite at all.
+  const applicationId = db.pragma('application_id', { simple: true }) as number;
+  const userVersion = db.pragma('user_version', { simple: true }) as number;
+  const tables = db.prepare(`SELECT count(*) AS n FROM sqlite_master`).get() as { n: number };
+  if (applicationId === APPLICATION_ID) {
+    if (userVersion > MIGRATIONS.length) {
+      throw new RiggerError(
+        'internal',
+        `${file} has schema version ${userVersion}, newer than this rig supports (${MIGRATIONS.length}); upgrade rigger`,
+      );
+    }
+    return;
+  }
+  if (applicationId !== 0 || userVersion !== 0 || tables.n > 0) {
+    throw new RiggerError('internal', `${file} is an SQLite database that rigger did not create; it was left untouched`);
+  }
+}
+
+function migrate(db: SqliteDatabase, file: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]!);
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+      db.pragma(`user_version = ${version + 1}`);
+    }).immediate();
+  }
+  if (current > MIGRATIONS.length) throw new RiggerError('internal', `unexpected schema version in ${file}`);
+}

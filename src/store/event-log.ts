@@ -1,0 +1,72 @@
+import type { Statement } from 'better-sqlite3';
+import type { TaskEvent } from '../model/task';
+import type { SqliteDatabase } from './database';
+import { eventFromRow, type EventRow } from './rows';
+import { translateSqliteError } from './task-store';
+
+export interface Retention {
+  /** Keep at most this many of the newest events (0 = no count limit). */
+  events: number;
+  /** Drop events older than this many days (0 = no age limit). */
+  days: number;
+}
+
+/** The read side of the event log, and its compaction. */
+export class EventLog {
+  private readonly readPage: Statement<[number, number, number], EventRow>;
+  private readonly selectOldest: Statement<[], { s: number | null }>;
+  private readonly selectLatest: Statement<[], { seq: number } | undefined>;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.readPage = db.prepare(
+      `SELECT sequence, event_id, event_type, timestamp, actor, task, previous_task, changed_fields, metadata
+       FROM events WHERE sequence > ? AND sequence <= ? ORDER BY sequence LIMIT ?`,
+    );
+    this.selectOldest = db.prepare(`SELECT min(sequence) AS s FROM events`);
+    this.selectLatest = db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'events'`);
+  }
+
+  /** Events with after < sequence <= upTo, in order, at most `limit` of them. */
+  readAfter(after: number, upTo: number, limit: number): TaskEvent[] {
+    return this.readPage.all(after, upTo, limit).map(eventFromRow);
+  }
+
+  /** The newest sequence ever assigned (0 before the first event); survives compaction. */
+  latestSequence(): number {
+    return this.selectLatest.get()?.seq ?? 0;
+  }
+
+  /** The oldest sequence still in the log; latestSequence() + 1 when the log is empty. */
+  oldestSequence(): number {
+    return this.selectOldest.get()?.s ?? this.latestSequence() + 1;
+  }
+
+  /** Changes whenever another connection (another process) commits to the database. */
+  dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  /**
+   * Deletes events outside the retention, at most `batch` rows per call so writers never wait long.
+   * Returns how many were deleted; call again while it returns `batch`.
+   */
+  compact(retention: Retention, batch: number, now = Date.now()): number {
+    let below = 0;
+    if (retention.events > 0) below = Math.max(below, this.latestSequence() - retention.events + 1);
+    if (retention.days > 0) {
+      const cutoff = new Date(now - retention.days * 86_400_000).toISOString();
+      const row = this.db
+        .prepare(`SELECT max(sequence) AS s FROM events WHERE timestamp < ?`)
+        .get(cutoff) as { s: number | null };
+      if (row.s !== null) below = Math.max(below, row.s + 1);
+    }
+    if (below <= 0) return 0;
+    try {
+      return this.db
+        .prepare(`DELETE FROM events WHERE sequence IN (SELECT sequence FROM events WHERE sequence < ? ORDER BY sequence LIMIT ?)`)
+        .run(below, batch).changes;
+    } catch (error) {
+      throw translateSqliteError(error);
+    }
+  }
+}

@@ -1,0 +1,95 @@
+// Row <-> domain mapping for the tasks and events tables.
+import type { Task, TaskEvent, TaskEventType, TaskStatus } from '../model/task';
+
+export interface TaskRow {
+  id: string;
+  title: string;
+  assignee: string | null;
+  due_date: string | null;
+  status: number;
+  source_transcript_id: string | null;
+  source_prd_id: string | null;
+  parent_task_id: string | null;
+  subtask_ids: string;
+  created_at: string;
+  updated_at: string;
+  complexity: number | null;
+  reasoning: string | null;
+  context_files: string;
+  dependencies: string;
+  version: number;
+}
+
+export interface EventRow {
+  sequence: number;
+  event_id: string;
+  event_type: number;
+  timestamp: string;
+  actor: string | null;
+  task: string;
+  previous_task: string | null;
+  changed_fields: string;
+  metadata: string;
+}
+
+export const TASK_COLUMNS =
+  'id, title, assignee, due_date, status, source_transcript_id, source_prd_id, parent_task_id, subtask_ids, ' +
+  'created_at, updated_at, complexity, reasoning, context_files, dependencies, version';
+
+export function taskFromRow(row: TaskRow): Task {
+  const task: Task = {
+    id: row.id,
+    title: row.title,
+    status: row.status as TaskStatus,
+    subtask_ids: JSON.parse(row.subtask_ids) as string[],
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    context_files: JSON.parse(row.context_files) as string[],
+    dependencies: JSON.parse(row.dependencies) as string[],
+    version: row.version,
+  };
+  if (row.assignee !== null) task.assignee = row.assignee;
+  if (row.due_date !== null) task.due_date = row.due_date;
+  if (row.source_transcript_id !== null) task.source_transcript_id = row.source_transcript_id;
+  if (row.source_prd_id !== null) task.source_prd_id = row.source_prd_id;
+  if (row.parent_task_id !== null) task.parent_task_id = row.parent_task_id;
+  if (row.complexity !== null) task.complexity = row.complexity;
+  if (row.reasoning !== null) task.reasoning = row.reasoning;
+  return task;
+}
+
+export function taskToRow(task: Task): TaskRow {
+  return {
+    id: task.id,
+    title: task.title,
+    assignee: task.assignee ?? null,
+    due_date: task.due_date ?? null,
+    status: task.status,
+    source_transcript_id: task.source_transcript_id ?? null,
+    source_prd_id: task.source_prd_id ?? null,
+    parent_task_id: task.parent_task_id ?? null,
+    subtask_ids: JSON.stringify(task.subtask_ids),
+    created_at: task.created_at,
+    updated_at: task.updated_at,
+    complexity: task.complexity ?? null,
+    reasoning: task.reasoning ?? null,
+    context_files: JSON.stringify(task.context_files),
+    dependencies: JSON.stringify(task.dependencies),
+    version: task.version,
+  };
+}
+
+export function eventFromRow(row: EventRow): TaskEvent {
+  const event: TaskEvent = {
+    sequence: row.sequence,
+    event_id: row.event_id,
+    timestamp: row.timestamp,
+    event_type: row.event_type as TaskEventType,
+    task: JSON.parse(row.task) as Task,
+    metadata: JSON.parse(row.metadata) as Record<string, string>,
+    changed_fields: JSON.parse(row.changed_fields) as string[],
+  };
+  if (row.previous_task !== null) event.previous_task = JSON.parse(row.previous_task) as Task;
+  if (row.actor !== null) event.actor = row.actor;
+  return event;
+}

@@ -1,0 +1,275 @@
+import { randomUUID } from 'node:crypto';
+import type { Statement } from 'better-sqlite3';
+import { RiggerError, notFound } from '../model/errors';
+import {
+  TaskEventType,
+  TaskStatus,
+  type NewTask,
+  type Task,
+  type TaskEvent,
+  type TaskPatch,
+} from '../model/task';
+import { validateDueDate, validateStatus, validateTitle } from '../model/validate';
+import type { SqliteDatabase } from './database';
+import { TASK_COLUMNS, taskFromRow, taskToRow, type TaskRow } from './rows';
+
+export interface ListFilter {
+  status?: TaskStatus;
+  assignee?: string;
+  limit: number;
+  offset: number;
+  includeArchived?: boolean;
+}
+
+export interface UpdateOptions {
+  expectedVersion?: number;
+  metadata?: Record<string, string>;
+}
+
+/** What a mutation sees: every change it makes is written with its events in one transaction. */
+export interface Mutation {
+  readonly actor: string | undefined;
+  readonly now: string;
+  readonly mutationId: string;
+  getTask(id: string): Task | undefined;
+  requireTask(id: string): Task;
+  createTask(input: NewTask, metadata?: Record<string, string>): Task;
+  /** Applies the patch; returns the task after it. A patch that changes nothing writes no event. */
+  updateTask(id: string, patch: TaskPatch, options?: UpdateOptions): { task: Task; changed: string[] };
+  /** Writes one more event about a task (DECOMPOSED, ORCHESTRATED, ...). */
+  emit(type: TaskEventType, task: Task, previous: Task | undefined, changedFields: string[], metadata?: Record<string, string>): void;
+}
+
+export type CommitListener = (events: TaskEvent[]) => void;
+
+const PATCHABLE: (keyof TaskPatch)[] = [
+  'title', 'status', 'assignee', 'due_date', 'source_prd_id', 'parent_task_id',
+  'subtask_ids', 'complexity', 'reasoning', 'context_files', 'dependencies',
+];
+
+/** The only writer of tasks and events. */
+export class TaskStore {
+  private readonly listeners: CommitListener[] = [];
+  private readonly selectTask: Statement<[string], TaskRow>;
+  private readonly insertTask: Statement<TaskRow>;
+  private readonly replaceTask: Statement<TaskRow>;
+  private readonly insertEvent: Statement<unknown[]>;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.selectTask = db.prepare(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`);
+    const placeholders = TASK_COLUMNS.split(', ').map((c) => `@${c}`).join(', ');
+    this.insertTask = db.prepare(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES (${placeholders})`);
+    this.replaceTask = db.prepare(
+      `UPDATE tasks SET ${TASK_COLUMNS.split(', ').filter((c) => c !== 'id').map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`,
+    );
+    this.insertEvent = db.prepare(
+      `INSERT INTO events (event_id, event_type, timestamp, actor, task_id, task, previous_task, changed_fields, metadata)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+  }
+
+  /** Called after every commit with the events it wrote, in sequence order. */
+  onCommit(listener: CommitListener): void {
+    this.listeners.push(listener);
+  }
+
+  getTask(id: string): Task | undefined {
+    const row = this.selectTask.get(id);
+    return row ? taskFromRow(row) : undefined;
+  }
+
+  listTasks(filter: ListFilter): { tasks: Task[]; total: number } {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.status !== undefined) {
+      where.push('status = ?');
+      params.push(filter.status);
+    } else if (!filter.includeArchived) {
+      where.push('status != ?');
+      params.push(TaskStatus.ARCHIVED);
+    }
+    if (filter.assignee !== undefined) {
+      where.push('assignee = ?');
+      params.push(filter.assignee);
+    }
+    const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const read = this.db.transaction(() => {
+      const { n } = this.db.prepare(`SELECT count(*) AS n FROM tasks ${clause}`).get(...params) as { n: number };
+      const rows = this.db
+        .prepare(`SELECT ${TASK_COLUMNS} FROM tasks ${clause} ORDER BY rowid DESC LIMIT ? OFFSET ?`)
+        .all(...params, filter.limit, filter.offset) as TaskRow[];
+      return { tasks: rows.map(taskFromRow), total: n };
+    });
+    return read();
+  }
+
+  addTask(input: NewTask, actor?: string, metadata?: Record<string, string>): Task {
+    return this.mutate(actor, (m) => m.createTask(input, metadata));
+  }
+
+  updateTask(id: string, patch: TaskPatch, actor?: string, options?: UpdateOptions): Task {
+    return this.mutate(actor, (m) => m.updateTask(id, patch, options).task);
+  }
+
+  /** Archives the task and writes DELETED; deleting an archived task changes nothing. */
+  deleteTask(id: string, actor?: string): Task {
+    return this.mutate(actor, (m) => {
+      const before = m.requireTask(id);
+      if (before.status === TaskStatus.ARCHIVED) return before;
+      const task = { ...before, status: TaskStatus.ARCHIVED, updated_at: m.now, version: before.version + 1 };
+      this.replaceTask.run(taskToRow(task));
+      m.emit(TaskEventType.DELETED, task, before, ['status']);
+      return task;
+    });
+  }
+
+  /** Runs `work` in one write transaction; its events are published only after the commit. */
+  mutate<T>(actor: string | undefined, work: (m: Mutation) => T): T {
+    const events: TaskEvent[] = [];
+    const run = this.db.transaction(() => work(this.mutation(actor, events)));
+    let result: T;
+    try {
+      result = run.immediate();
+    } catch (error) {
+      throw translateSqliteError(error);
+    }
+    if (events.length > 0) for (const listener of this.listeners) listener(events);
+    return result;
+  }
+
+  private mutation(actor: string | undefined, events: TaskEvent[]): Mutation {
+    const now = new Date().toISOString();
+    const mutationId = randomUUID();
+    const store = this;
+    const m: Mutation = {
+      actor,
+      now,
+      mutationId,
+      getTask: (id) => store.getTask(id),
+      requireTask(id) {
+        const task = store.getTask(id);
+        if (!task) throw notFound(`task ${JSON.stringify(id)} does not exist`);
+        return task;
+      },
+      createTask(input, metadata) {
+        const task: Task = {
+          id: randomUUID(),
+          title: validateTitle(input.title),
+          status: input.status ?? TaskStatus.TODO,
+          subtask_ids: [],
+          created_at: now,
+          updated_at: now,
+          context_files: input.context_files ?? [],
+          dependencies: input.dependencies ?? [],
+          version: 1,
+        };
+        validateStatus(task.status);
+        if (nonEmpty(input.assignee)) task.assignee = input.assignee.trim();
+        if (nonEmpty(input.due_date)) task.due_date = validateDueDate(input.due_date);
+        if (nonEmpty(input.source_transcript_id)) task.source_transcript_id = input.source_transcript_id;
+        if (nonEmpty(input.source_prd_id)) task.source_prd_id = input.source_prd_id;
+        if (input.complexity !== undefined) task.complexity = input.complexity;
+        if (nonEmpty(input.reasoning)) task.reasoning = input.reasoning;
+        if (nonEmpty(input.parent_task_id)) {
+          const parent = store.getTask(input.parent_task_id);
+          if (!parent) throw notFound(`parent_task_id ${JSON.stringify(input.parent_task_id)} does not exist`);
+          task.parent_task_id = parent.id;
+        }
+        store.insertTask.run(taskToRow(task));
+        m.emit(TaskEventType.CREATED, task, undefined, [], metadata);
+        return task;
+      },
+      updateTask(id, patch, options = {}) {
+        const before = m.requireTask(id);
+        if (options.expectedVersion !== undefined && options.expectedVersion !== before.version) {
+          throw new RiggerError(
+            'conflict',
+            `task ${id} is at version ${before.version}, not the expected ${options.expectedVersion}; read it again and retry`,
+            { current_version: String(before.version) },
+          );
+        }
+        const task = applyPatch(before, patch);
+        const changed = PATCHABLE.filter((f) => !sameValue(before[f], task[f]));
+        if (changed.length === 0) return { task: before, changed };
+        task.updated_at = now;
+        task.version = before.version + 1;
+        store.replaceTask.run(taskToRow(task));
+        m.emit(TaskEventType.UPDATED, task, before, changed, options.metadata);
+        if (changed.includes('status')) m.emit(TaskEventType.STATUS_CHANGED, task, before, ['status'], options.metadata);
+        if (changed.includes('assignee')) m.emit(TaskEventType.ASSIGNED, task, before, ['assignee'], options.metadata);
+        return { task, changed };
+      },
+      emit(type, task, previous, changedFields, metadata) {
+        const event: TaskEvent = {
+          sequence: 0,
+          event_id: randomUUID(),
+          timestamp: now,
+          event_type: type,
+          task,
+          metadata: { ...metadata, mutation_id: mutationId },
+          changed_fields: changedFields,
+        };
+        if (previous) event.previous_task = previous;
+        if (actor !== undefined) event.actor = actor;
+        const info = store.insertEvent.run(
+          event.event_id, type, now, actor ?? null, task.id, JSON.stringify(task),
+          previous ? JSON.stringify(previous) : null, JSON.stringify(changedFields), JSON.stringify(event.metadata),
+        );
+        event.sequence = Number(info.lastInsertRowid);
+        events.push(event);
+      },
+    };
+    return m;
+  }
+}
+
+function applyPatch(before: Task, patch: TaskPatch): Task {
+  const task: Task = { ...before };
+  if (patch.title !== undefined) task.title = validateTitle(patch.title);
+  if (patch.status !== undefined) {
+    validateStatus(patch.status);
+    task.status = patch.status;
+  }
+  // An empty string clears an optional text field.
+  setOptional(task, 'assignee', patch.assignee?.trim());
+  setOptional(task, 'due_date', patch.due_date === undefined || patch.due_date === '' ? patch.due_date : validateDueDate(patch.due_date));
+  setOptional(task, 'source_prd_id', patch.source_prd_id);
+  setOptional(task, 'parent_task_id', patch.parent_task_id);
+  setOptional(task, 'reasoning', patch.reasoning);
+  if (patch.complexity !== undefined) task.complexity = patch.complexity;
+  if (patch.subtask_ids !== undefined) task.subtask_ids = patch.subtask_ids;
+  if (patch.context_files !== undefined) task.context_files = patch.context_files;
+  if (patch.dependencies !== undefined) task.dependencies = patch.dependencies;
+  return task;
+}
+
+type OptionalText = 'assignee' | 'due_date' | 'source_prd_id' | 'parent_task_id' | 'reasoning';
+function setOptional(task: Task, field: OptionalText, value: string | undefined): void {
+  if (value === undefined) return;
+  if (value === '') delete task[field];
+  else task[field] = value;
+}
+
+function nonEmpty(value: string | undefined): value is string {
+  return value !== undefined && value.trim() !== '';
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => v === b[i]);
+  return a === b;
+}
+
+/** Maps SQLite's failures to domain errors; nothing was written when this is thrown. */
+export function translateSqliteError(error: unknown): unknown {
+  const code = (error as { code?: string }).code;
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+    return new RiggerError('unavailable', 'the database is locked by another process; nothing was written, try again');
+  }
+  if (code === 'SQLITE_FULL') {
+    return new RiggerError('storage_full', 'the disk holding the database is full; nothing was written');
+  }
+  if (code === 'SQLITE_READONLY') {
+    return new RiggerError('unavailable', 'the database is read-only; nothing was written');
+  }
+  return error;
+}

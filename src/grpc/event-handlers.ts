@@ -53,6 +53,7 @@ export function eventHandlers(context: ServiceContext) {
   return {
     SubscribeToTaskEvents(call: grpc.ServerWritableStream<SubscribeToTaskEventsRequest__Output, WireTaskEvent>): void {
       let subscription: Subscription | undefined;
+      const startsAfter = call.request.since_sequence ?? hub.lastSequence;
       try {
         subscription = hub.subscribe(filterSpecOf(call.request), call.request.since_sequence, sinkFor(call));
       } catch (error) {
@@ -60,8 +61,9 @@ export function eventHandlers(context: ServiceContext) {
         return;
       }
       releaseOnEnd(call, () => subscription);
-      // Headers now tell the client its subscription is in place, before any event arrives.
-      call.sendMetadata(new grpc.Metadata());
+      // Headers now tell the client its subscription is in place, before any event arrives, and
+      // the sequence it starts after (so a client that started live can resume without a gap).
+      call.sendMetadata(positionHeader(startsAfter));
     },
 
     TaskEventStream(call: grpc.ServerDuplexStream<TaskEventStreamRequest__Output, WireTaskEvent>): void {
@@ -109,4 +111,13 @@ export function eventHandlers(context: ServiceContext) {
       });
     },
   };
+}
+
+/** Response header of an event stream: the sequence after which its events start. */
+export const POSITION_HEADER = 'x-rigger-position';
+
+function positionHeader(sequence: number): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  metadata.set(POSITION_HEADER, String(sequence));
+  return metadata;
 }

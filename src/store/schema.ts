@@ -39,4 +39,37 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX events_by_timestamp ON events (timestamp);
   `,
+  // 2: PRDs (id = hash of the text), and the enhancements and comprehension tests of orchestration.
+  `
+  CREATE TABLE prds (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    source_path TEXT NOT NULL,
+    content TEXT NOT NULL,
+    parsed TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE INDEX tasks_by_source_prd ON tasks (source_prd_id);
+  CREATE TABLE enhancements (
+    enhancement_id TEXT PRIMARY KEY,
+    task_id TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    enhancement_type TEXT NOT NULL,
+    content TEXT NOT NULL,
+    model TEXT NOT NULL
+  );
+  CREATE INDEX enhancements_by_task ON enhancements (task_id);
+  CREATE TABLE comprehension_tests (
+    test_id TEXT PRIMARY KEY,
+    task_id TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    test_type TEXT NOT NULL,
+    question TEXT NOT NULL,
+    options TEXT NOT NULL,
+    correct_answer TEXT NOT NULL,
+    model TEXT NOT NULL
+  );
+  CREATE INDEX comprehension_tests_by_task ON comprehension_tests (task_id);
+  `,
 ];

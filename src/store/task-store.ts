@@ -11,6 +11,7 @@ import {
 } from '../model/task';
 import { validateDueDate, validateStatus, validateTitle } from '../model/validate';
 import type { SqliteDatabase } from './database';
+import { PrdRecords, type PrdReader } from './prd-records';
 import { TASK_COLUMNS, taskFromRow, taskToRow, type TaskRow } from './rows';
 
 export interface ListFilter {
@@ -38,6 +39,8 @@ export interface Mutation {
   updateTask(id: string, patch: TaskPatch, options?: UpdateOptions): { task: Task; changed: string[] };
   /** Writes one more event about a task (DECOMPOSED, ORCHESTRATED, ...). */
   emit(type: TaskEventType, task: Task, previous: Task | undefined, changedFields: string[], metadata?: Record<string, string>): void;
+  /** Writes PRDs, enhancements and comprehension tests in this same transaction. */
+  readonly prds: PrdRecords;
 }
 
 export type CommitListener = (events: TaskEvent[]) => void;
@@ -54,8 +57,10 @@ export class TaskStore {
   private readonly insertTask: Statement<TaskRow>;
   private readonly replaceTask: Statement<TaskRow>;
   private readonly insertEvent: Statement<unknown[]>;
+  private readonly prdRecords: PrdRecords;
 
   constructor(private readonly db: SqliteDatabase) {
+    this.prdRecords = new PrdRecords(db);
     this.selectTask = db.prepare(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`);
     const placeholders = TASK_COLUMNS.split(', ').map((c) => `@${c}`).join(', ');
     this.insertTask = db.prepare(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES (${placeholders})`);
@@ -66,6 +71,11 @@ export class TaskStore {
       `INSERT INTO events (event_id, event_type, timestamp, actor, task_id, task, previous_task, changed_fields, metadata)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+  }
+
+  /** Stored PRDs, enhancements and comprehension tests (written only through mutate). */
+  get prds(): PrdReader {
+    return this.prdRecords;
   }
 
   /** Called after every commit with the events it wrote, in sequence order. */
@@ -145,6 +155,7 @@ export class TaskStore {
       actor,
       now,
       mutationId,
+      prds: store.prdRecords,
       getTask: (id) => store.getTask(id),
       requireTask(id) {
         const task = store.getTask(id);

@@ -30,6 +30,21 @@ export const SETTINGS = {
   retainEvents: { flag: 'retain-events', env: 'RIGGER_RETAIN_EVENTS', key: 'retainEvents', defaultValue: 100_000, parse: integer(0, Number.MAX_SAFE_INTEGER), describe: 'events kept in the log (0 = no count limit)' },
   retainDays: { flag: 'retain-days', env: 'RIGGER_RETAIN_DAYS', key: 'retainDays', defaultValue: 0, parse: integer(0, 36500), describe: 'days of events kept in the log (0 = no age limit)' },
   address: { flag: 'address', env: 'RIGGER_ADDRESS', key: 'address', defaultValue: '', parse: text, describe: 'server address for client commands; default localhost:<port>' },
+  token: { flag: 'token', env: 'RIGGER_TOKEN', key: 'token', defaultValue: '', parse: text, describe: 'bearer token: the server accepts it (read-write), client commands send it' },
+  readOnlyToken: { flag: 'read-only-token', env: 'RIGGER_READ_ONLY_TOKEN', key: 'readOnlyToken', defaultValue: '', parse: text, describe: 'an extra token the server accepts for list, get and subscribe only' },
+  publicServices: { flag: 'public-services', env: 'RIGGER_PUBLIC_SERVICES', key: 'publicServices', defaultValue: 'health,reflection', parse: text, describe: 'services callable without a token when tokens are set (comma list of health,reflection; "none" for neither)' },
+  tlsCert: { flag: 'tls-cert', env: 'RIGGER_TLS_CERT', key: 'tlsCert', defaultValue: '', parse: text, describe: 'server certificate (PEM file); with --tls-key serves TLS' },
+  tlsKey: { flag: 'tls-key', env: 'RIGGER_TLS_KEY', key: 'tlsKey', defaultValue: '', parse: text, describe: 'private key of --tls-cert (PEM file)' },
+  tlsCa: { flag: 'tls-ca', env: 'RIGGER_TLS_CA', key: 'tlsCa', defaultValue: '', parse: text, describe: 'CA (PEM file) that must have signed every client certificate (mTLS)' },
+  serverCa: { flag: 'server-ca', env: 'RIGGER_SERVER_CA', key: 'serverCa', defaultValue: '', parse: text, describe: 'client commands: connect with TLS, trusting this CA or self-signed certificate (PEM file)' },
+  clientCert: { flag: 'client-cert', env: 'RIGGER_CLIENT_CERT', key: 'clientCert', defaultValue: '', parse: text, describe: 'client commands: certificate to present for mTLS (PEM file)' },
+  clientKey: { flag: 'client-key', env: 'RIGGER_CLIENT_KEY', key: 'clientKey', defaultValue: '', parse: text, describe: 'client commands: private key of --client-cert (PEM file)' },
+  maxRequestBytes: { flag: 'max-request-bytes', env: 'RIGGER_MAX_REQUEST_BYTES', key: 'maxRequestBytes', defaultValue: 4 * 1024 * 1024, parse: integer(1024, 1024 * 1024 * 1024), describe: 'largest request message accepted, in bytes' },
+  maxConcurrentStreams: { flag: 'max-concurrent-streams', env: 'RIGGER_MAX_CONCURRENT_STREAMS', key: 'maxConcurrentStreams', defaultValue: 1000, parse: integer(1, 1_000_000), describe: 'concurrent calls one connection may have open' },
+  maxSubscribers: { flag: 'max-subscribers', env: 'RIGGER_MAX_SUBSCRIBERS', key: 'maxSubscribers', defaultValue: 10_000, parse: integer(1, 10_000_000), describe: 'event streams open at once; more get RESOURCE_EXHAUSTED' },
+  keepaliveTimeMs: { flag: 'keepalive-time-ms', env: 'RIGGER_KEEPALIVE_TIME_MS', key: 'keepaliveTimeMs', defaultValue: 60_000, parse: integer(1000, 86_400_000), describe: 'ping a connection after this long without traffic, in ms' },
+  keepaliveTimeoutMs: { flag: 'keepalive-timeout-ms', env: 'RIGGER_KEEPALIVE_TIMEOUT_MS', key: 'keepaliveTimeoutMs', defaultValue: 20_000, parse: integer(100, 3_600_000), describe: 'close a connection (and its streams) whose ping is not answered within this, in ms' },
+  busyTimeoutMs: { flag: 'busy-timeout-ms', env: 'RIGGER_BUSY_TIMEOUT_MS', key: 'busyTimeoutMs', defaultValue: 5000, parse: integer(0, 600_000), describe: 'how long a write waits for another process\'s database lock before UNAVAILABLE, in ms' },
 } satisfies Record<string, Setting<unknown>>;
 
 export type SettingName = keyof typeof SETTINGS;

@@ -8,9 +8,11 @@ import { startCompactor } from '../store/compactor';
 import type { Retention } from '../store/event-log';
 import { watchLog } from '../store/log-watcher';
 import type { Store } from '../store/store';
+import { authInterceptor, type AuthOptions } from './auth';
 import type { ServiceContext } from './context';
 import { createEventCodec } from './event-codec';
 import { eventHandlers } from './event-handlers';
+import { DEFAULT_LIMITS, serverChannelOptions, subscriberLimitInterceptor, type Limits } from './limits';
 import { loadProto, loadReflectionDefinition, SERVICE_NAME } from './proto';
 import { taskHandlers } from './task-handlers';
 import { unimplementedHandlers } from './unimplemented-handlers';
@@ -26,6 +28,11 @@ export interface ServerOptions {
   pollIntervalMs: number;
   compactIntervalMs: number;
   shutdownGraceMs: number;
+  /** Bearer tokens; absent or empty: no authentication. */
+  auth?: AuthOptions;
+  /** PEM contents. `ca` set: clients must present a certificate it signed (mTLS). Absent: plaintext. */
+  tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
+  limits?: Limits;
 }
 
 export interface RunningServer {
@@ -53,11 +60,11 @@ export async function startServer(store: Store, options: ServerOptions, logger: 
   };
 
   const context: ServiceContext = { store, hub, codec, logger, projectDir: options.projectDir };
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const auth = options.auth && authInterceptor(options.auth);
   const server = new grpc.Server({
-    'grpc.keepalive_time_ms': 60_000,
-    'grpc.keepalive_timeout_ms': 20_000,
-    'grpc.keepalive_permit_without_calls': 1,
-    'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+    ...serverChannelOptions(limits),
+    interceptors: [...(auth ? [auth] : []), subscriberLimitInterceptor(limits.maxSubscribers, () => hub.subscriberCount)],
   });
   server.addService(streamingDefinition, {
     ...unimplementedHandlers(),
@@ -68,7 +75,7 @@ export async function startServer(store: Store, options: ServerOptions, logger: 
   const health = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });
   health.addToServer(server);
 
-  const addresses = await bindAll(server, options.host, options.port);
+  const addresses = await bindAll(server, options.host, options.port, serverCredentials(options.tls));
   const port = Number(addresses[0]!.slice(addresses[0]!.lastIndexOf(':') + 1));
 
   const stopWatching = watchLog(store.log, options.pollIntervalMs, () => hub.syncFromLog());
@@ -98,8 +105,12 @@ export async function startServer(store: Store, options: ServerOptions, logger: 
   return { addresses, port, hub, shutdown };
 }
 
-async function bindAll(server: grpc.Server, host: string | undefined, port: number): Promise<string[]> {
-  const credentials = grpc.ServerCredentials.createInsecure();
+function serverCredentials(tls: ServerOptions['tls']): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  return grpc.ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.ca !== undefined);
+}
+
+async function bindAll(server: grpc.Server, host: string | undefined, port: number, credentials: grpc.ServerCredentials): Promise<string[]> {
   const bind = (address: string) =>
     new Promise<number>((resolve, reject) =>
       server.bindAsync(address, credentials, (error, boundPort) => (error ? reject(error) : resolve(boundPort))),

@@ -7,6 +7,7 @@ import { parseEventType, parseStatus, type TaskEvent } from '../../model/task';
 import type { GlobalArgs } from '../main';
 import { eventForDisplay, formatEventLine, printJson } from '../output';
 import { findProject } from '../project';
+import { resolveClientConnection } from '../security-settings';
 import { serverAddress, settingOptions } from '../settings';
 
 interface EventsArgs extends GlobalArgs {
@@ -24,7 +25,7 @@ export const eventsCommand: CommandModule<GlobalArgs, EventsArgs> = {
   describe: 'Subscribe to the running server and print one line per event (Ctrl-C to stop)',
   builder: (yargs) =>
     yargs
-      .options(settingOptions('address', 'port'))
+      .options(settingOptions('address', 'port', 'token', 'serverCa', 'clientCert', 'clientKey'))
       .option('types', { type: 'string', describe: 'event types, e.g. created,status_changed' })
       .option('assignee', { type: 'string', describe: 'only tasks assigned (or formerly assigned) to this person' })
       .option('statuses', { type: 'string', describe: 'task statuses, e.g. todo,in_progress' })
@@ -44,7 +45,7 @@ export const eventsCommand: CommandModule<GlobalArgs, EventsArgs> = {
     if (argv.since !== undefined && (!Number.isInteger(argv.since) || argv.since < 0)) throw invalidArgument('--since must be a sequence number, 0 or more');
     const project = findProject(argv.C ?? '.');
     const address = serverAddress(project, argv as unknown as Record<string, unknown>);
-    const client = connectService(address);
+    const client = connectService(address, resolveClientConnection(project, argv as unknown as Record<string, unknown>));
     const call = client.SubscribeToTaskEvents({
       event_types: eventTypes,
       statuses,

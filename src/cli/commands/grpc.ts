@@ -5,12 +5,17 @@ import { RiggerError } from '../../model/errors';
 import { openStore } from '../../store/store';
 import type { GlobalArgs } from '../main';
 import { findProject } from '../project';
+import { isLoopback, resolveAuth, resolveLimits, resolveServerTls } from '../security-settings';
 import { databasePath, resolveSetting, settingOptions } from '../settings';
 
 export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'grpc',
   describe: 'Serve rigger.v1.RiggerService from this project\'s database (Ctrl-C to stop)',
-  builder: (yargs) => yargs.options(settingOptions('port', 'host', 'db', 'bufferSize', 'retainEvents', 'retainDays')),
+  builder: (yargs) => yargs.options(settingOptions(
+    'port', 'host', 'db', 'bufferSize', 'retainEvents', 'retainDays',
+    'token', 'readOnlyToken', 'publicServices', 'tlsCert', 'tlsKey', 'tlsCa',
+    'maxRequestBytes', 'maxConcurrentStreams', 'maxSubscribers', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'busyTimeoutMs',
+  )),
   handler: async (argv) => {
     const project = findProject(argv.C ?? '.');
     const args = argv as unknown as Record<string, unknown>;
@@ -21,9 +26,18 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       events: resolveSetting('retainEvents', args, project.config),
       days: resolveSetting('retainDays', args, project.config),
     };
+    const auth = resolveAuth(project, args);
+    const tls = resolveServerTls(project, args);
+    const limits = resolveLimits(project, args);
     const dbFile = databasePath(project, args);
     const logger = createLogger();
-    const store = openStore(dbFile);
+    if (!isLoopback(host) && (auth.tokens.length === 0 || !tls)) {
+      logger.warn(
+        { host, tokens: auth.tokens.length, tls: tls !== undefined },
+        `binding ${host}, reachable from other machines, without ${auth.tokens.length === 0 ? 'a token (anyone who can connect can read and change every task)' : 'TLS (tokens and tasks cross the network in clear text)'}; set --token and --tls-cert/--tls-key`,
+      );
+    }
+    const store = openStore(dbFile, { busyTimeoutMs: resolveSetting('busyTimeoutMs', args, project.config) });
     let server;
     try {
       server = await startServer(
@@ -37,6 +51,9 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           pollIntervalMs: 5,
           compactIntervalMs: 10_000,
           shutdownGraceMs: 5_000,
+          auth,
+          ...(tls && { tls }),
+          limits,
         },
         logger,
       );
@@ -49,7 +66,8 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     process.stdout.write(
       [
         'Rigger task-event hub',
-        `  protocol:          gRPC over HTTP/2, plaintext`,
+        `  protocol:          gRPC over HTTP/2, ${tls ? (tls.ca ? 'TLS, client certificates required' : 'TLS') : 'plaintext'}`,
+        `  authentication:    ${auth.tokens.length === 0 ? 'none' : `bearer token (${auth.tokens.length} configured)`}`,
         `  address:           ${addresses}`,
         `  database:          ${dbFile}`,
         `  broadcast buffer:  ${bufferSize} events`,

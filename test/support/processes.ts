@@ -89,9 +89,19 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
 }
 
+export interface StartServerOptions {
+  /** Pass no --host, so the server binds its default (both loopbacks). */
+  defaultHost?: boolean;
+}
+
 /** Starts the real `rig grpc` on an ephemeral port of 127.0.0.1 and waits for its ready line. */
-export async function startServer(dir: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
-  const hasHost = extraArgs.includes('--host');
+export async function startServer(
+  dir: string,
+  extraArgs: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  options: StartServerOptions = {},
+): Promise<ServerProcess> {
+  const hasHost = extraArgs.includes('--host') || options.defaultHost === true;
   const hasPort = extraArgs.includes('--port');
   const child = spawnTracked(
     process.execPath,

@@ -1,0 +1,38 @@
+// Sizes of every row: the full run (a few minutes) and --quick (the smoke test's harness check).
+export interface BenchConfig {
+  quick: boolean;
+  /** Write a V8 CPU profile of the hub server during the fan-out row into this directory. */
+  profileDir: string | undefined;
+  warmupMs: number;
+  windowMs: number;
+  fanOutSubscribers: number[];
+  producerConcurrency: number;
+  replayEvents: number;
+  replaySubscribers: number;
+  latencyRate: number;
+  latencySubscribers: number;
+  latencyMs: number;
+  unaryConcurrency: number;
+  unaryMs: number;
+  catchUpEvents: number;
+  stalledBaselineEvents: number;
+  stalledEvents: number;
+  stalledOthers: number;
+  crossProcessWrites: number;
+}
+
+export function configFor(quick: boolean, profileDir: string | undefined): BenchConfig {
+  return quick
+    ? {
+        quick, profileDir, warmupMs: 200, windowMs: 500, fanOutSubscribers: [1, 10], producerConcurrency: 8,
+        replayEvents: 2000, replaySubscribers: 10, latencyRate: 1000, latencySubscribers: 10, latencyMs: 500,
+        unaryConcurrency: 64, unaryMs: 300, catchUpEvents: 5000, stalledBaselineEvents: 5000, stalledEvents: 10_000,
+        stalledOthers: 5, crossProcessWrites: 3,
+      }
+    : {
+        quick, profileDir, warmupMs: 1000, windowMs: 3000, fanOutSubscribers: [1, 10, 100], producerConcurrency: 16,
+        replayEvents: 20_000, replaySubscribers: 100, latencyRate: 1000, latencySubscribers: 100, latencyMs: 5000,
+        unaryConcurrency: 64, unaryMs: 3000, catchUpEvents: 100_000, stalledBaselineEvents: 200_000, stalledEvents: 1_000_000,
+        stalledOthers: 10, crossProcessWrites: 50,
+      };
+}

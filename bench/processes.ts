@@ -1,0 +1,147 @@
+// The real processes a bench row runs against: temp projects made by `rig init`, the real
+// `rig grpc` on an ephemeral loopback port, the real `rig` CLI, and Debian's nats-server.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { stopChild, track } from './ipc';
+
+export const REPO_ROOT = path.resolve(__dirname, '../..');
+export const RIG_BIN = path.join(REPO_ROOT, 'bin', 'rig.js');
+/** The compiled bench directory (dist/bench), where the worker modules live. */
+export const BENCH_DIST = __dirname;
+
+const tempDirs: string[] = [];
+process.on('exit', () => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A new project directory made by the real `rig init`; removed when the bench exits. */
+export function tempProject(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rigger-bench-'));
+  tempDirs.push(dir);
+  const result = spawnSync(process.execPath, [RIG_BIN, 'init', '-C', dir], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`rig init failed: ${result.stderr}`);
+  return dir;
+}
+
+export function databaseFile(projectDir: string): string {
+  return path.join(projectDir, '.rigger', 'tasks.db');
+}
+
+export interface RigServer {
+  address: string;
+  pid: number;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the real `rig grpc` on 127.0.0.1, port 0, and waits for its ready line. `nodeArgs` go to
+ * node itself (e.g. --cpu-prof); the log is never compacted during a run.
+ */
+export async function startRigServer(projectDir: string, extraArgs: string[] = [], nodeArgs: string[] = []): Promise<RigServer> {
+  const child = track(
+    spawn(
+      process.execPath,
+      [...nodeArgs, RIG_BIN, 'grpc', '-C', projectDir, '--port', '0', '--host', '127.0.0.1', '--retain-events', '0', ...extraArgs],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' } },
+    ),
+  );
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`rig grpc not ready in 30 s: ${err}`)), 30_000);
+    child.stdout!.on('data', () => {
+      const match = /ready: listening on port (\d+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`rig grpc exited with ${code} before ready: ${err}`));
+    });
+  });
+  return { address: `127.0.0.1:${port}`, pid: child.pid!, child, stop: () => stopChild(child, 15_000) };
+}
+
+/** Resident set size of a process in bytes (VmRSS from /proc). */
+export function rssBytes(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+/** Runs the real `rig` CLI without blocking this process's event loop. */
+export function rigAsync(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = track(spawn(process.execPath, [RIG_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' } }));
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`rig ${args.join(' ')} did not finish in ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export function commandPath(tool: string): string | undefined {
+  const found = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
+  return found === '' ? undefined : found;
+}
+
+/** A free TCP port on 127.0.0.1 (for nats-server, which takes a port number rather than 0). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface NatsServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts Debian's nats-server on a loopback port; undefined when it is not installed. */
+export async function startNatsServer(): Promise<NatsServer | undefined> {
+  const binary = commandPath('nats-server');
+  if (!binary) return undefined;
+  const port = await freePort();
+  const child = track(spawn(binary, ['-a', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  let log = '';
+  child.stdout!.on('data', (d) => (log += d));
+  child.stderr!.on('data', (d) => (log += d));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`nats-server not ready in 10 s: ${log}`)), 10_000);
+    const check = () => {
+      if (/Server is ready/.test(log)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', check);
+    child.stderr!.on('data', check);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`nats-server exited with ${code}: ${log}`));
+    });
+  });
+  return { url: `nats://127.0.0.1:${port}`, stop: () => stopChild(child) };
+}

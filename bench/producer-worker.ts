@@ -1,0 +1,179 @@
+// A producer process, forked by the bench: unary load over gRPC (AddTask, UpdateTask, GetTask) at
+// a fixed concurrency or a steady rate, bulk writes straight into a project's database through
+// TaskStore.mutate (the server's log tailer publishes them), and NATS publishing.
+import type * as grpc from '@grpc/grpc-js';
+import { connect, type NatsConnection } from 'nats';
+import { connectService } from '../src/client/connect';
+import type { RiggerServiceClient } from '../src/generated/rigger/v1/RiggerService';
+import { serveCommands } from './ipc';
+import { benchTitle, writeEvents } from './prefill';
+import { sleep, wallClockMs } from './stats';
+
+type Method = 'AddTask' | 'GetTask' | 'UpdateTask';
+
+interface LoadResult {
+  calls: number;
+  errors: number;
+  elapsedMs: number;
+  firstError?: string;
+}
+
+const clients = new Map<string, RiggerServiceClient>();
+function clientFor(address: string): RiggerServiceClient {
+  let client = clients.get(address);
+  if (!client) {
+    client = connectService(address);
+    clients.set(address, client);
+  }
+  return client;
+}
+
+function call(client: RiggerServiceClient, method: Method, request: object): Promise<any> {
+  return new Promise((resolve, reject) => {
+    (client[method] as Function).call(client, request, (error: grpc.ServiceError | null, response: unknown) =>
+      error ? reject(error) : resolve(response),
+    );
+  });
+}
+
+let sequenceNumber = 0;
+/** The request for the n-th call of `method`; titles are the same length so events are the same size. */
+function requestFor(method: Method, taskIds: string[]): object {
+  const n = sequenceNumber++;
+  if (method === 'AddTask') return { title: benchTitle(n), assignee: 'bench' };
+  const taskId = taskIds[n % taskIds.length]!;
+  if (method === 'GetTask') return { task_id: taskId };
+  return { task_id: taskId, assignee: `bench-${n % 2}` };
+}
+
+/** A load that runs until stopped: `concurrency` loops, each with one call in flight. */
+class UnaryLoad {
+  private stopped = false;
+  private readonly result: LoadResult = { calls: 0, errors: 0, elapsedMs: 0 };
+  private readonly done: Promise<void>;
+  private readonly startedAt = wallClockMs();
+
+  constructor(client: RiggerServiceClient, method: Method, concurrency: number, taskIds: string[]) {
+    const loop = async () => {
+      while (!this.stopped) {
+        try {
+          await call(client, method, requestFor(method, taskIds));
+          this.result.calls++;
+        } catch (error) {
+          this.result.errors++;
+          this.result.firstError ??= (error as Error).message;
+          await sleep(10);
+        }
+      }
+    };
+    this.done = Promise.all(Array.from({ length: concurrency }, loop)).then(() => undefined);
+  }
+
+  get calls(): number {
+    return this.result.calls;
+  }
+
+  async stop(): Promise<LoadResult> {
+    this.stopped = true;
+    await this.done;
+    return { ...this.result, elapsedMs: wallClockMs() - this.startedAt };
+  }
+}
+
+let background: UnaryLoad | undefined;
+let nats: NatsConnection | undefined;
+let natsPublishing: Promise<number> | undefined;
+let natsStop = false;
+
+interface LoadArgs {
+  address: string;
+  method: Method;
+  concurrency: number;
+  taskIds?: string[];
+}
+
+serveCommands({
+  /** Creates `count` tasks and returns their ids (for GetTask/UpdateTask loads). */
+  async createTasks({ address, count }: { address: string; count: number }) {
+    const client = clientFor(address);
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) ids.push((await call(client, 'AddTask', requestFor('AddTask', []))).task.id);
+    return ids;
+  },
+  /** Starts a load that runs until `stopLoad`. */
+  startLoad({ address, method, concurrency, taskIds = [] }: LoadArgs) {
+    background = new UnaryLoad(clientFor(address), method, concurrency, taskIds);
+    return {};
+  },
+  loadCalls: () => ({ calls: background?.calls ?? 0 }),
+  async stopLoad() {
+    const result = await background!.stop();
+    background = undefined;
+    return result;
+  },
+  /** A load for `durationMs`, after `warmupMs` of the same load that is not counted. */
+  async timedLoad({ address, method, concurrency, taskIds = [], durationMs, warmupMs }: LoadArgs & { durationMs: number; warmupMs: number }) {
+    const client = clientFor(address);
+    const warmup = new UnaryLoad(client, method, concurrency, taskIds);
+    await sleep(warmupMs);
+    await warmup.stop();
+    const load = new UnaryLoad(client, method, concurrency, taskIds);
+    await sleep(durationMs);
+    return load.stop();
+  },
+  /** AddTask at a steady `rate` per second for `durationMs`, each call issued on schedule. */
+  async steadyLoad({ address, rate, durationMs }: { address: string; rate: number; durationMs: number }) {
+    const client = clientFor(address);
+    const result: LoadResult = { calls: 0, errors: 0, elapsedMs: 0 };
+    const inFlight = new Set<Promise<void>>();
+    const startedAt = wallClockMs();
+    const total = Math.round((rate * durationMs) / 1000);
+    let issued = 0;
+    while (issued < total) {
+      const due = startedAt + (issued * 1000) / rate;
+      const wait = due - wallClockMs();
+      if (wait > 1) await sleep(wait);
+      while (issued < total && startedAt + (issued * 1000) / rate <= wallClockMs()) {
+        issued++;
+        const pending: Promise<void> = call(client, 'AddTask', requestFor('AddTask', [])).then(
+          () => void result.calls++,
+          (error: Error) => {
+            result.errors++;
+            result.firstError ??= error.message;
+          },
+        );
+        inFlight.add(pending);
+        void pending.finally(() => inFlight.delete(pending));
+      }
+    }
+    await Promise.all(inFlight);
+    return { ...result, elapsedMs: wallClockMs() - startedAt };
+  },
+  /** Writes `events` CREATED events straight into the database file; the running server's log tailer publishes them. */
+  bulkWrite: ({ dbFile, events, perTransaction }: { dbFile: string; events: number; perTransaction: number }) =>
+    writeEvents(dbFile, events, perTransaction),
+  /** Publishes `size`-byte messages to `subject` as fast as the client allows, until natsStopPublishing. */
+  async natsStartPublishing({ url, subject, size }: { url: string; subject: string; size: number }) {
+    nats ??= await connect({ servers: url });
+    const payload = new Uint8Array(size).fill(120);
+    natsStop = false;
+    const connection = nats;
+    natsPublishing = (async () => {
+      let published = 0;
+      while (!natsStop) {
+        for (let i = 0; i < 1000; i++) connection.publish(subject, payload);
+        published += 1000;
+        // A round trip every 10,000 messages keeps the client's outbound buffer bounded.
+        if (published % 10_000 === 0) await connection.flush();
+        else await new Promise((r) => setImmediate(r));
+      }
+      return published;
+    })();
+    return {};
+  },
+  async natsStopPublishing() {
+    natsStop = true;
+    const published = await natsPublishing;
+    return { published };
+  },
+});

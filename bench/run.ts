@@ -1,0 +1,116 @@
+// `npm run bench`: every row of the performance table, each measured in the same run as its peers.
+//   --quick          small sizes (a harness check, seconds; the figures mean little)
+//   --out FILE       where to write the JSON (default bench/results/latest.json)
+//   --only a,b       run only these rows: fanout, replay, latency, unary, stalled, cross-process
+//   --profile [DIR]  write a V8 CPU profile of the hub server during the fan-out row (default bench/results/profiles)
+import fs from 'node:fs';
+import path from 'node:path';
+import { configFor } from './config';
+import { REPO_ROOT } from './processes';
+import { machine, renderTable, type Measurement } from './report';
+import { crossProcess } from './rows/cross-process';
+import { fanOut } from './rows/fanout';
+import { latency } from './rows/latency';
+import { replayAndCatchUp } from './rows/replay';
+import { stalledSubscriber } from './rows/stalled';
+import { unary } from './rows/unary';
+
+const ROWS = ['fanout', 'replay', 'latency', 'unary', 'stalled', 'cross-process'] as const;
+
+interface Options {
+  quick: boolean;
+  out: string;
+  only: Set<string>;
+  profileDir: string | undefined;
+}
+
+function parseOptions(argv: string[]): Options {
+  const options: Options = {
+    quick: false,
+    out: path.join(REPO_ROOT, 'bench', 'results', 'latest.json'),
+    only: new Set(ROWS),
+    profileDir: undefined,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = () => {
+      const next = argv[++i];
+      if (next === undefined) throw new Error(`${arg} needs a value`);
+      return next;
+    };
+    if (arg === '--quick') options.quick = true;
+    else if (arg === '--out') options.out = path.resolve(value());
+    else if (arg === '--only') {
+      options.only = new Set(value().split(','));
+      for (const row of options.only) if (!(ROWS as readonly string[]).includes(row)) throw new Error(`--only: unknown row ${row}; rows are ${ROWS.join(', ')}`);
+    } else if (arg === '--profile') {
+      const next = argv[i + 1];
+      options.profileDir = next !== undefined && !next.startsWith('--') ? path.resolve(argv[++i]!) : path.join(REPO_ROOT, 'bench', 'results', 'profiles');
+    } else throw new Error(`unknown option ${arg}; see the comment at the top of bench/run.ts`);
+  }
+  return options;
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const config = configFor(options.quick, options.profileDir);
+  const log = (line: string) => process.stderr.write(`  ${line}\n`);
+  const startedAt = Date.now();
+  const measurements: Measurement[] = [];
+  const errors: { row: string; error: string }[] = [];
+  let ceilingRates = new Map<number, number>();
+  let addTaskRate = 0;
+
+  const attempt = async (row: (typeof ROWS)[number], work: () => Promise<Measurement[]>) => {
+    if (!options.only.has(row)) return;
+    process.stderr.write(`${row}...\n`);
+    try {
+      measurements.push(...(await work()));
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      errors.push({ row, error: message });
+      process.stderr.write(`  ${row} FAILED: ${message}\n`);
+    }
+  };
+
+  await attempt('fanout', async () => {
+    const result = await fanOut(config, log);
+    ceilingRates = result.ceilingRates;
+    addTaskRate = result.addTaskRate;
+    return result.measurements;
+  });
+  await attempt('replay', () => replayAndCatchUp(config, ceilingRates, log));
+  await attempt('latency', () => latency(config, log));
+  await attempt('unary', () => unary(config, log));
+  await attempt('stalled', () => stalledSubscriber(config, addTaskRate, log));
+  await attempt('cross-process', () => crossProcess(config, log));
+
+  const durationMs = Date.now() - startedAt;
+  const report = {
+    date: new Date().toISOString(),
+    mode: options.quick ? 'quick' : 'full',
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    machine: machine(),
+    duration_ms: durationMs,
+    config,
+    measurements,
+    errors,
+  };
+  fs.mkdirSync(path.dirname(options.out), { recursive: true });
+  fs.writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
+
+  const m = report.machine;
+  process.stdout.write(`\nRigger benchmark (${report.mode}), ${report.date}, ${m.cpus} x ${m.cpu_model}, node ${m.node}, load ${m.load_average_1m}\n\n`);
+  process.stdout.write(`${renderTable(measurements)}\n\n`);
+  for (const measurement of measurements) {
+    if (measurement.note) process.stdout.write(`- ${measurement.row} ${measurement.case}: ${measurement.note}\n`);
+  }
+  for (const { row, error } of errors) process.stdout.write(`- ${row} FAILED: ${error}\n`);
+  process.stdout.write(`\n${(durationMs / 1000).toFixed(0)} s; JSON in ${path.relative(process.cwd(), options.out) || options.out}\n`);
+  process.exit(errors.length > 0 ? 1 : 0);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,14 @@
+import path from 'node:path';
+import { forkWorker, type WorkerHandle } from './ipc';
+import { BENCH_DIST } from './processes';
+
+export const forkClient = (): WorkerHandle => forkWorker(path.join(BENCH_DIST, 'client-worker.js'));
+export const forkProducer = (): WorkerHandle => forkWorker(path.join(BENCH_DIST, 'producer-worker.js'));
+export const forkPeer = (name: 'grpc-ceiling' | 'grpc-echo'): WorkerHandle => forkWorker(path.join(BENCH_DIST, 'peers', `${name}.js`));
+
+export interface WindowResult {
+  count: number;
+  bytes: number;
+  elapsedMs: number;
+  failures: string[];
+}

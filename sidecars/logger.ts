@@ -1,0 +1,90 @@
+// The logger sidecar: one JSON line (pino) per task event, to stdout or a file. With --file it is
+// exactly-once across crashes: on start it reads the last sequence the file holds and resumes
+// after it (a torn last line, from a crash mid-write, is cut off and that event written again).
+import fs from 'node:fs';
+import pino from 'pino';
+import type { Subscription } from 'rxjs';
+import { readCheckpoint } from '../src/client/checkpoint';
+import { eventTypeName, statusName, type TaskEvent } from '../src/model/task';
+import { connect, logStatus, runStandalone, runUntilStopped, sidecarLogger, type SidecarOptions } from './shared';
+
+export interface LoggerOptions extends SidecarOptions {
+  /** Append to this file instead of writing to stdout. */
+  file?: string;
+}
+
+/** The fields of one log line. */
+export function eventLine(event: TaskEvent): Record<string, unknown> {
+  return {
+    sequence: event.sequence,
+    type: eventTypeName(event.event_type),
+    task_id: event.task.id,
+    title: event.task.title,
+    status: statusName(event.task.status),
+    assignee: event.task.assignee ?? null,
+    changed_fields: event.changed_fields,
+    actor: event.actor ?? null,
+    event_id: event.event_id,
+    timestamp: event.timestamp,
+  };
+}
+
+/** The sequence of the last complete line of `file`; a torn last line is removed. */
+export function lastSequenceInFile(file: string): number | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  const size = fs.statSync(file).size;
+  if (size === 0) return undefined;
+  const fd = fs.openSync(file, 'r+');
+  try {
+    const tailSize = Math.min(size, 64 * 1024);
+    const tail = Buffer.alloc(tailSize);
+    fs.readSync(fd, tail, 0, tailSize, size - tailSize);
+    let text = tail.toString('utf8');
+    if (!text.endsWith('\n')) {
+      const cut = text.lastIndexOf('\n') + 1;
+      fs.ftruncateSync(fd, size - Buffer.byteLength(text.slice(cut)));
+      text = text.slice(0, cut);
+    }
+    const lines = text.split('\n').filter((line) => line.trim() !== '');
+    for (let i = lines.length - 1; i >= 0; i--) {
+      try {
+        const sequence = (JSON.parse(lines[i]!) as { sequence?: unknown }).sequence;
+        if (typeof sequence === 'number') return sequence;
+      } catch {
+        // the first line of the tail window may be cut; look further up
+      }
+    }
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export async function runLogger(options: LoggerOptions): Promise<void> {
+  const logger = sidecarLogger('logger');
+  const inFile = options.file === undefined ? undefined : lastSequenceInFile(options.file);
+  const checkpointed = options.subscription.checkpoint === undefined ? undefined : readCheckpoint(options.subscription.checkpoint);
+  const candidates = [inFile, checkpointed, options.subscription.sinceSequence].filter((n): n is number => n !== undefined);
+  const destination = pino.destination(options.file === undefined ? { fd: 1, sync: true } : { dest: options.file, append: true, mkdir: true, sync: true });
+  const out = pino({ base: null, messageKey: 'msg' }, destination);
+
+  const client = connect(options, 'logger');
+  let subscription: Subscription | undefined;
+  const failed = new Promise<never>((_, reject) => {
+    subscription = client
+      .subscribe({
+        ...options.subscription,
+        ...(candidates.length > 0 && { sinceSequence: Math.max(...candidates) }),
+        onStatus: logStatus(logger),
+      })
+      .subscribe({ next: (event) => out.info(eventLine(event), 'task event'), error: reject });
+  });
+  logger.info({ address: client.address, file: options.file ?? 'stdout', resume_after: candidates.length ? Math.max(...candidates) : 'live' }, 'logger started');
+  await runUntilStopped(logger, failed, async () => {
+    subscription?.unsubscribe();
+    await client.close();
+    destination.flushSync();
+  });
+}
+
+if (require.main === module) runStandalone('logger');

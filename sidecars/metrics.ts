@@ -1,0 +1,154 @@
+// The metrics sidecar: Prometheus text exposition on --listen (default 127.0.0.1:9464) at /metrics.
+import http from 'node:http';
+import * as grpc from '@grpc/grpc-js';
+import client from 'prom-client';
+import type { Subscription } from 'rxjs';
+import type { RiggerClient } from '../src/client/index';
+import { eventTypeName, statusName, TaskStatus, type Task, type TaskEvent } from '../src/model/task';
+import { TaskCounts } from './metrics-state';
+import { connect, logStatus, runStandalone, runUntilStopped, sidecarLogger, type SidecarOptions } from './shared';
+
+export interface MetricsOptions extends SidecarOptions {
+  /** host:port to serve /metrics on; port 0 picks a free one (printed on stdout). */
+  listen: string;
+}
+
+export function createMetrics() {
+  const registry = new client.Registry();
+  const counts = new TaskCounts();
+  const events = new client.Counter({ name: 'rigger_events_total', help: 'Task events received, by type', labelNames: ['type'], registers: [registry] });
+  new client.Gauge({
+    name: 'rigger_tasks',
+    help: 'Tasks by status (archived included)',
+    labelNames: ['status'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [status, n] of counts.byStatus()) this.set({ status: statusName(status) }, n);
+    },
+  });
+  new client.Gauge({
+    name: 'rigger_tasks_by_assignee',
+    help: 'Tasks not archived, by assignee ("" = unassigned)',
+    labelNames: ['assignee'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [assignee, n] of counts.byAssignee()) this.set({ assignee }, n);
+    },
+  });
+  const completion = new client.Histogram({
+    name: 'rigger_task_completion_seconds',
+    help: 'Time from a task\'s creation to its change to COMPLETED',
+    buckets: [60, 300, 900, 3600, 4 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400],
+    registers: [registry],
+  });
+  const lastSequence = new client.Gauge({ name: 'rigger_last_event_sequence', help: 'Sequence of the newest event received', registers: [registry] });
+  const connected = new client.Gauge({ name: 'rigger_stream_connected', help: '1 while the event stream is open, else 0', registers: [registry] });
+  const reconnects = new client.Counter({ name: 'rigger_stream_reconnects_total', help: 'Times the event stream was reopened after a loss', registers: [registry] });
+
+  return {
+    registry,
+    counts,
+    record(event: TaskEvent): void {
+      events.inc({ type: eventTypeName(event.event_type) });
+      lastSequence.set(event.sequence);
+      if (!counts.apply(event)) return;
+      const completedNow = event.task.status === TaskStatus.COMPLETED && event.previous_task !== undefined && event.previous_task.status !== TaskStatus.COMPLETED;
+      if (completedNow) {
+        const seconds = (Date.parse(event.timestamp) - Date.parse(event.task.created_at)) / 1000;
+        if (Number.isFinite(seconds) && seconds >= 0) completion.observe(seconds);
+      }
+    },
+    setConnected(up: boolean): void {
+      connected.set(up ? 1 : 0);
+    },
+    countReconnect(): void {
+      reconnects.inc();
+    },
+  };
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const match = /^\[?([^\]]*?)\]?:(\d+)$/.exec(listen.trim());
+  if (!match || Number(match[2]) > 65535) throw new Error(`--listen must be host:port (e.g. 127.0.0.1:9464), got ${JSON.stringify(listen)}`);
+  return { host: match[1] || '127.0.0.1', port: Number(match[2]) };
+}
+
+export async function runMetrics(options: MetricsOptions): Promise<void> {
+  const logger = sidecarLogger('metrics');
+  const { host, port } = parseListen(options.listen);
+  const metrics = createMetrics();
+  metrics.setConnected(false);
+
+  const httpServer = http.createServer((request, response) => {
+    if (request.url?.split('?')[0] !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found; metrics are at /metrics\n');
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+      (error: Error) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`${error.message}\n`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(port, host, () => resolve());
+  });
+  const bound = httpServer.address() as { port: number };
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound.port}/metrics`;
+
+  const client = connect(options, 'metrics');
+  // Events that arrive while the seed is read wait here, then go through the same version check.
+  let pending: TaskEvent[] | undefined = [];
+  let subscription: Subscription | undefined;
+  const failed = new Promise<never>((_, reject) => {
+    subscription = client
+      .subscribe({
+        ...options.subscription,
+        onStatus: logStatus(logger, (status) => {
+          metrics.setConnected(status.state === 'connected');
+          if (status.state === 'connected' && status.reconnects > 0) metrics.countReconnect();
+        }),
+      })
+      .subscribe({ next: (event) => (pending ? pending.push(event) : metrics.record(event)), error: reject });
+  });
+  try {
+    metrics.counts.seed(await seedTasks(client));
+  } catch (error) {
+    subscription?.unsubscribe();
+    httpServer.close();
+    await client.close();
+    throw error;
+  }
+  for (const event of pending) metrics.record(event);
+  pending = undefined;
+
+  process.stdout.write(`ready: metrics on ${url}\n`);
+  logger.info({ url, address: client.address }, 'metrics sidecar started');
+  await runUntilStopped(logger, failed, async () => {
+    subscription?.unsubscribe();
+    await new Promise<void>((resolve) => {
+      httpServer.close(() => resolve());
+      httpServer.closeAllConnections();
+    });
+    await client.close();
+  });
+}
+
+const SEED_ATTEMPTS = 120;
+const SEED_RETRY_MS = 500;
+
+/** Every task, archived included; waits (bounded) for a server that is not up yet. */
+async function seedTasks(client: RiggerClient): Promise<Task[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.listAllTasks({ include_archived: true });
+    } catch (error) {
+      if ((error as { code?: number }).code !== grpc.status.UNAVAILABLE || attempt >= SEED_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, SEED_RETRY_MS));
+    }
+  }
+}
+
+if (require.main === module) runStandalone('metrics');

@@ -1,0 +1,64 @@
+// What every sidecar does the same way: connect, log its connection state on stderr, stop cleanly.
+import type { Logger } from 'pino';
+import type { StreamStatus } from '../src/client/index';
+import { RiggerClient, type RiggerClientOptions } from '../src/client/index';
+import type { SubscribeOptions } from '../src/client/subscribe-options';
+import type { main as cliMain } from '../src/cli/main';
+import { createLogger } from '../src/logging';
+
+/** What each sidecar is given, whichever way it was started (`rig sidecar X` or `node dist/sidecars/X.js`). */
+export interface SidecarOptions {
+  client: RiggerClientOptions;
+  /** Filters and checkpoint, as RiggerClient.subscribe takes them. */
+  subscription: Omit<SubscribeOptions, 'onStatus'>;
+}
+
+export function sidecarLogger(name: string): Logger {
+  return createLogger(undefined, `rigger-${name}`);
+}
+
+export function connect(options: SidecarOptions, name: string): RiggerClient {
+  return new RiggerClient({ actor: `sidecar:${name}`, ...options.client });
+}
+
+/** An onStatus callback that logs connects and disconnects (JSON on stderr). */
+export function logStatus(logger: Logger, also?: (status: StreamStatus) => void): (status: StreamStatus) => void {
+  return (status) => {
+    if (status.state === 'connected') logger.info({ position: status.position, reconnects: status.reconnects }, 'event stream connected');
+    else logger.warn({ error: status.error.message, attempt: status.attempt, retry_in_ms: status.retryInMs }, 'event stream lost; reconnecting');
+    also?.(status);
+  };
+}
+
+/** Resolves with the first SIGINT or SIGTERM. */
+export function nextSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(signal);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+/**
+ * Runs until a signal arrives or the subscription fails for good (`failed` rejects); then calls
+ * `stop` (which must flush checkpoints). A failure is rethrown so the CLI prints it and exits 1.
+ */
+export async function runUntilStopped(logger: Logger, failed: Promise<never>, stop: () => Promise<void>): Promise<void> {
+  let failure: unknown;
+  const signal = await Promise.race([nextSignal(), failed.catch((error: unknown) => ((failure = error), undefined))]);
+  if (signal) logger.info({ signal }, 'stopping');
+  await stop();
+  if (failure !== undefined) throw failure;
+  logger.info('stopped');
+}
+
+/** `node dist/sidecars/<name>.js [flags]` is `rig sidecar <name> [flags]`. */
+export function runStandalone(name: string): void {
+  // Required here rather than imported at the top: the CLI imports the sidecars.
+  const { main } = require('../src/cli/main') as { main: typeof cliMain };
+  void main(['sidecar', name, ...process.argv.slice(2)]);
+}

@@ -1,0 +1,140 @@
+// The typed client a sidecar is written on: one promise per unary RPC, and event subscriptions
+// that survive server restarts and connection losses (see event-subscription.ts).
+import * as grpc from '@grpc/grpc-js';
+import type { Observable } from 'rxjs';
+import type { AddTaskRequest } from '../generated/rigger/v1/AddTaskRequest';
+import type { AddTaskResponse__Output } from '../generated/rigger/v1/AddTaskResponse';
+import type { DeleteTaskRequest } from '../generated/rigger/v1/DeleteTaskRequest';
+import type { DeleteTaskResponse__Output } from '../generated/rigger/v1/DeleteTaskResponse';
+import type { GenerateTasksFromPRDRequest } from '../generated/rigger/v1/GenerateTasksFromPRDRequest';
+import type { GenerateTasksFromPRDResponse__Output } from '../generated/rigger/v1/GenerateTasksFromPRDResponse';
+import type { GetTaskRequest } from '../generated/rigger/v1/GetTaskRequest';
+import type { GetTaskResponse__Output } from '../generated/rigger/v1/GetTaskResponse';
+import type { ListTasksRequest } from '../generated/rigger/v1/ListTasksRequest';
+import type { ListTasksResponse__Output } from '../generated/rigger/v1/ListTasksResponse';
+import type { OrchestrateTaskRequest } from '../generated/rigger/v1/OrchestrateTaskRequest';
+import type { OrchestrateTaskResponse__Output } from '../generated/rigger/v1/OrchestrateTaskResponse';
+import type { ParsePRDRequest } from '../generated/rigger/v1/ParsePRDRequest';
+import type { ParsePRDResponse__Output } from '../generated/rigger/v1/ParsePRDResponse';
+import type { RiggerServiceClient } from '../generated/rigger/v1/RiggerService';
+import type { UpdateTaskRequest } from '../generated/rigger/v1/UpdateTaskRequest';
+import type { UpdateTaskResponse__Output } from '../generated/rigger/v1/UpdateTaskResponse';
+import type { Task, TaskEvent } from '../model/task';
+import { connectService, type ConnectOptions } from './connect';
+import { iterateEvents, observeEvents } from './event-subscription';
+import type { SubscribeOptions } from './subscribe-options';
+
+export interface RiggerClientOptions {
+  /** host:port of `rig grpc` (default localhost:50051). */
+  address?: string;
+  /** Recorded as the actor of every change made through this client (`x-rigger-actor`). */
+  actor?: string;
+  /** Passed to connectService as given: credentials, channel options, and what the server's auth needs. */
+  connect?: ConnectOptions;
+}
+
+type UnaryMethod = 'ListTasks' | 'AddTask' | 'UpdateTask' | 'GetTask' | 'DeleteTask' | 'ParsePRD' | 'GenerateTasksFromPRD' | 'OrchestrateTask';
+
+// Pings an idle stream so a connection that died silently (a cable, a NAT) is noticed and resumed.
+// The server accepts pings every 10 s or more.
+const KEEPALIVE: grpc.ChannelOptions = { 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 };
+
+const LIST_PAGE = 500;
+
+export class RiggerClient {
+  /** The generated grpc-js client underneath, for anything this class does not cover. */
+  readonly service: RiggerServiceClient;
+  readonly address: string;
+  private readonly actor: string | undefined;
+  private readonly flushes = new Set<Promise<void>>();
+
+  constructor(options: RiggerClientOptions = {}) {
+    this.address = options.address ?? 'localhost:50051';
+    this.actor = options.actor;
+    this.service = connectService(this.address, {
+      ...options.connect,
+      channelOptions: { ...KEEPALIVE, ...options.connect?.channelOptions },
+    });
+  }
+
+  listTasks(request: ListTasksRequest = {}): Promise<ListTasksResponse__Output> {
+    return this.unary('ListTasks', request);
+  }
+
+  addTask(request: AddTaskRequest): Promise<AddTaskResponse__Output> {
+    return this.unary('AddTask', request);
+  }
+
+  updateTask(request: UpdateTaskRequest): Promise<UpdateTaskResponse__Output> {
+    return this.unary('UpdateTask', request);
+  }
+
+  getTask(request: GetTaskRequest): Promise<GetTaskResponse__Output> {
+    return this.unary('GetTask', request);
+  }
+
+  deleteTask(request: DeleteTaskRequest): Promise<DeleteTaskResponse__Output> {
+    return this.unary('DeleteTask', request);
+  }
+
+  parsePrd(request: ParsePRDRequest): Promise<ParsePRDResponse__Output> {
+    return this.unary('ParsePRD', request);
+  }
+
+  generateTasksFromPrd(request: GenerateTasksFromPRDRequest): Promise<GenerateTasksFromPRDResponse__Output> {
+    return this.unary('GenerateTasksFromPRD', request);
+  }
+
+  orchestrateTask(request: OrchestrateTaskRequest): Promise<OrchestrateTaskResponse__Output> {
+    return this.unary('OrchestrateTask', request);
+  }
+
+  /** Every task matching `request` (archived ones too when include_archived), page by page. */
+  async listAllTasks(request: Omit<ListTasksRequest, 'limit' | 'offset'> = {}): Promise<Task[]> {
+    const tasks: Task[] = [];
+    for (let offset = 0; ; offset += LIST_PAGE) {
+      const page = await this.listTasks({ ...request, limit: LIST_PAGE, offset });
+      tasks.push(...(page.tasks as unknown as Task[]));
+      if (page.tasks.length < LIST_PAGE || offset + page.tasks.length >= (page.total_count ?? 0)) return tasks;
+    }
+  }
+
+  /**
+   * Task events as an Observable that reconnects and resumes by itself. It errors with a
+   * StreamError only for what retrying cannot fix (OUT_OF_RANGE, INVALID_ARGUMENT, ...) or when
+   * backoff.maxAttempts is reached. With `checkpoint`, an event counts as handled once the
+   * observer's next() has returned.
+   */
+  subscribe(options: SubscribeOptions = {}): Observable<TaskEvent> {
+    return observeEvents(this.service, options, (flush) => this.track(flush));
+  }
+
+  /** The same events as an async iterator; with `checkpoint`, an event counts as handled when the loop asks for the next one. */
+  events(options: SubscribeOptions = {}): AsyncIterableIterator<TaskEvent> {
+    return iterateEvents(this.service, options, (flush) => this.track(flush));
+  }
+
+  /** Waits for the checkpoints of ended subscriptions to reach disk, then closes the channel. */
+  async close(): Promise<void> {
+    try {
+      await Promise.all([...this.flushes]);
+    } finally {
+      this.service.close();
+    }
+  }
+
+  private track(flush: Promise<void>): void {
+    const tracked = flush.finally(() => this.flushes.delete(tracked));
+    this.flushes.add(tracked);
+  }
+
+  private unary<T>(method: UnaryMethod, request: object): Promise<T> {
+    const metadata = new grpc.Metadata();
+    if (this.actor !== undefined) metadata.set('x-rigger-actor', this.actor);
+    return new Promise<T>((resolve, reject) => {
+      (this.service[method] as Function).call(this.service, request, metadata, (error: grpc.ServiceError | null, response: T) =>
+        error ? reject(error) : resolve(response),
+      );
+    });
+  }
+}

@@ -3,6 +3,7 @@ import { RiggerError } from '../model/errors';
 import { eventsCommand } from './commands/events';
 import { grpcCommand } from './commands/grpc';
 import { initCommand } from './commands/init';
+import { sidecarCommand } from './commands/sidecar';
 import { taskCommand } from './commands/task';
 
 export interface GlobalArgs {
@@ -22,6 +23,7 @@ export async function main(args: string[]): Promise<void> {
     .command(grpcCommand)
     .command(taskCommand)
     .command(eventsCommand)
+    .command(sidecarCommand)
     .demandCommand(1, 'name a command; see rig --help')
     .strict()
     .recommendCommands()

@@ -2,10 +2,11 @@ import * as grpc from '@grpc/grpc-js';
 import type { SubscribeToTaskEventsRequest__Output } from '../generated/rigger/v1/SubscribeToTaskEventsRequest';
 import type { TaskEvent as WireTaskEvent } from '../generated/rigger/v1/TaskEvent';
 import type { TaskEventStreamRequest__Output } from '../generated/rigger/v1/TaskEventStreamRequest';
+import type { TaskUpdate__Output } from '../generated/rigger/v1/TaskUpdate';
 import type { FilterSpec } from '../hub/event-filter';
 import { compileFilter } from '../hub/event-filter';
 import type { EventSink, Subscription } from '../hub/subscription';
-import type { TaskStatus } from '../model/task';
+import type { TaskPatch, TaskStatus } from '../model/task';
 import { validateStatus } from '../model/validate';
 import { actorOf, type ServiceContext } from './context';
 import { toServiceError } from './errors';
@@ -24,6 +25,17 @@ export function filterSpecOf(request: SubscribeToTaskEventsRequest__Output): Fil
   };
 }
 
+/** A TaskUpdate as the patch UpdateTask would apply. */
+function patchOf(update: TaskUpdate__Output): TaskPatch {
+  const patch: TaskPatch = {};
+  if (update.status !== undefined) {
+    validateStatus(update.status);
+    patch.status = update.status as TaskStatus;
+  }
+  if (update.assignee !== undefined) patch.assignee = update.assignee;
+  return patch;
+}
+
 export function eventHandlers(context: ServiceContext) {
   const { hub, codec, logger } = context;
 
@@ -38,11 +50,31 @@ export function eventHandlers(context: ServiceContext) {
     call.emit('error', toServiceError(error, logger));
   };
 
+  /**
+   * Registers a subscription for `call`, sends the response headers (so the client knows it is in
+   * place, and after which sequence its events start), then starts delivering. Throws for a bad
+   * filter or resume point, before anything was sent.
+   */
+  const open = (call: EventStreamCall, spec: FilterSpec, sinceSequence: number | undefined): Subscription => {
+    const subscription = hub.subscribe(spec, sinceSequence, sinkFor(call));
+    call.sendMetadata(positionHeader(sinceSequence ?? hub.lastSequence));
+    logger.debug(
+      { peer: call.getPeer(), since_sequence: sinceSequence, subscribers: hub.subscriberCount },
+      'subscription started',
+    );
+    subscription.start();
+    return subscription;
+  };
+
   /** Unsubscribes when the call ends for any reason, so no subscription outlives its stream. */
   const releaseOnEnd = (call: EventStreamCall, current: () => Subscription | undefined): void => {
+    let released = false;
     const release = () => {
       const subscription = current();
-      if (subscription) hub.unsubscribe(subscription);
+      if (released || !subscription) return;
+      released = true;
+      hub.unsubscribe(subscription);
+      logger.debug({ peer: call.getPeer(), subscribers: hub.subscriberCount }, 'subscription ended');
     };
     call.once('cancelled', release);
     call.once('close', release);
@@ -53,17 +85,12 @@ export function eventHandlers(context: ServiceContext) {
   return {
     SubscribeToTaskEvents(call: grpc.ServerWritableStream<SubscribeToTaskEventsRequest__Output, WireTaskEvent>): void {
       let subscription: Subscription | undefined;
-      const startsAfter = call.request.since_sequence ?? hub.lastSequence;
+      releaseOnEnd(call, () => subscription);
       try {
-        subscription = hub.subscribe(filterSpecOf(call.request), call.request.since_sequence, sinkFor(call));
+        subscription = open(call, filterSpecOf(call.request), call.request.since_sequence);
       } catch (error) {
         endWithError(call, error);
-        return;
       }
-      releaseOnEnd(call, () => subscription);
-      // Headers now tell the client its subscription is in place, before any event arrives, and
-      // the sequence it starts after (so a client that started live can resume without a gap).
-      call.sendMetadata(positionHeader(startsAfter));
     },
 
     TaskEventStream(call: grpc.ServerDuplexStream<TaskEventStreamRequest__Output, WireTaskEvent>): void {
@@ -73,9 +100,15 @@ export function eventHandlers(context: ServiceContext) {
       const fail = (error: unknown) => {
         if (ended) return;
         ended = true;
-        if (subscription) hub.unsubscribe(subscription);
+        stopWaitingForClose();
         endWithError(call, error);
       };
+      // Until its first subscribe the stream holds no subscription; shutdown must still end it.
+      const stopWaitingForClose = hub.onClose(fail);
+      call.once('cancelled', () => {
+        ended = true;
+        stopWaitingForClose();
+      });
       call.on('data', (message: TaskEventStreamRequest__Output) => {
         if (ended) return;
         try {
@@ -83,24 +116,17 @@ export function eventHandlers(context: ServiceContext) {
             const spec = filterSpecOf(message.subscribe);
             const since = message.subscribe.since_sequence;
             if (!subscription) {
-              subscription = hub.subscribe(spec, since, sinkFor(call));
-              call.sendMetadata(new grpc.Metadata());
+              subscription = open(call, spec, since);
+              stopWaitingForClose();
             } else {
-              subscription.setFilter(compileFilter(spec));
-              if (since !== undefined) {
-                hub.checkResumable(since);
-                subscription.restartFrom(since);
-              }
+              const predicate = compileFilter(spec);
+              if (since !== undefined) hub.checkResumable(since);
+              subscription.setFilter(predicate);
+              if (since !== undefined) subscription.restartFrom(since);
             }
           } else if (message.update) {
             const update = message.update;
-            const patch: { status?: TaskStatus; assignee?: string } = {};
-            if (update.status !== undefined) {
-              validateStatus(update.status);
-              patch.status = update.status as TaskStatus;
-            }
-            if (update.assignee !== undefined) patch.assignee = update.assignee;
-            context.store.tasks.updateTask(requireTaskId(update.task_id), patch, actorOf(call));
+            context.store.tasks.updateTask(requireTaskId(update.task_id), patchOf(update), actorOf(call));
           }
         } catch (error) {
           fail(error);

@@ -22,6 +22,7 @@ export class EventHub {
   readonly live = new Subject<TaskEvent>();
   private readonly ring: ReplayRing;
   private readonly subscriptions = new Set<Subscription>();
+  private readonly closeListeners = new Set<(reason: RiggerError) => void>();
   private published: number;
   private closedWith: RiggerError | undefined;
 
@@ -50,11 +51,15 @@ export class EventHub {
     }
   }
 
-  /** Publishes whatever the log holds beyond what was published (commits of other processes). */
+  /**
+   * Publishes whatever the log holds beyond what was published (commits of other processes). A
+   * hole can only be history compacted away before it was published; subscribers that reach it get
+   * OUT_OF_RANGE from read(), never a silent skip.
+   */
   syncFromLog(upTo = Number.MAX_SAFE_INTEGER): void {
     for (;;) {
       const page = this.log.readAfter(this.published, upTo, SYNC_PAGE);
-      for (const event of page) if (event.sequence === this.published + 1) this.emit(event);
+      for (const event of page) this.emit(event);
       if (page.length < SYNC_PAGE) return;
     }
   }
@@ -73,8 +78,9 @@ export class EventHub {
   }
 
   /**
-   * Starts a subscription. `sinceSequence` undefined starts live; otherwise every matching event
-   * after it is delivered first. Throws invalid_argument for a bad filter, out_of_range for history
+   * Registers a subscription; it delivers once the caller start()s it (after sending its stream
+   * headers). `sinceSequence` undefined starts live; otherwise every matching event after it is
+   * delivered first. Throws invalid_argument for a bad filter, out_of_range for history
    * that is gone or a sequence from the future.
    */
   subscribe(spec: FilterSpec, sinceSequence: number | undefined, sink: EventSink): Subscription {
@@ -83,13 +89,25 @@ export class EventHub {
     if (sinceSequence !== undefined) this.checkResumable(sinceSequence);
     const subscription = new Subscription(this, predicate, sinceSequence, sink);
     this.subscriptions.add(subscription);
-    subscription.start();
     return subscription;
   }
 
   unsubscribe(subscription: Subscription): void {
     subscription.close();
     this.subscriptions.delete(subscription);
+  }
+
+  /**
+   * Calls `listener` when the hub closes, for streams that hold no subscription yet (a
+   * TaskEventStream before its first subscribe). Returns the function that removes it.
+   */
+  onClose(listener: (reason: RiggerError) => void): () => void {
+    if (this.closedWith) {
+      listener(this.closedWith);
+      return () => {};
+    }
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
   }
 
   checkResumable(sinceSequence: number): void {
@@ -101,9 +119,8 @@ export class EventHub {
         { 'x-rigger-oldest-sequence': String(this.log.oldestSequence()), 'x-rigger-latest-sequence': String(latest) },
       );
     }
-    if (!this.ring.covers(sinceSequence + 1) && sinceSequence + 1 < this.log.oldestSequence()) {
-      throw this.outOfRange(sinceSequence);
-    }
+    // The log alone decides what is retained; the ring is only a cache of its tail.
+    if (sinceSequence + 1 < this.log.oldestSequence()) throw this.outOfRange(sinceSequence);
   }
 
   /** Ends every subscription with `reason` and refuses new ones. */
@@ -111,6 +128,8 @@ export class EventHub {
     this.closedWith = reason;
     for (const subscription of this.subscriptions) subscription.fail(reason);
     this.subscriptions.clear();
+    for (const listener of this.closeListeners) listener(reason);
+    this.closeListeners.clear();
     this.live.complete();
   }
 

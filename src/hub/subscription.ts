@@ -69,9 +69,10 @@ export class Subscription {
     this.leaveLive();
   }
 
+  /** Ends the stream with `error` and leaves the hub (even if the caller has not yet kept a reference). */
   fail(error: RiggerError): void {
     if (this.closed) return;
-    this.close();
+    this.hub.unsubscribe(this);
     this.sink.fail(error);
   }
 
@@ -107,8 +108,10 @@ export class Subscription {
   }
 
   private onLive(event: TaskEvent): void {
+    // Below the position: a resume point past what the hub had published when this went live.
+    if (event.sequence < this.nextSequence) return;
     if (event.sequence !== this.nextSequence) {
-      // Cannot happen while the hub publishes in order; fall back to the log rather than skip.
+      // A hole (history compacted before it was published): read() reports it rather than skip it.
       this.leaveLive();
       this.schedulePump();
       return;

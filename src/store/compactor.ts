@@ -5,7 +5,8 @@ const BATCH = 2000;
 
 /**
  * Trims the event log to its retention in the background: small batches, each its own short
- * transaction, with the event loop free in between so writers and streams never wait on it.
+ * transaction, with the event loop free in between so writers and streams never wait on it. Runs
+ * at start-up and then every `intervalMs`.
  */
 export function startCompactor(log: EventLog, retention: Retention, intervalMs: number, logger: Logger): () => void {
   if (retention.events <= 0 && retention.days <= 0) return () => {};
@@ -28,12 +29,15 @@ export function startCompactor(log: EventLog, retention: Retention, intervalMs: 
       logger.info({ deleted: deletedSoFar + deleted, oldest_sequence: log.oldestSequence() }, 'event log compacted');
     }
   };
-  const timer = setInterval(() => {
+  const run = () => {
     if (running) return;
     running = true;
     step(0);
-  }, intervalMs);
+  };
+  const timer = setInterval(run, intervalMs);
   timer.unref();
+  // Once at start-up too: a server restarted after a long stop trims at once, not an interval later.
+  setImmediate(run);
   return () => {
     stopped = true;
     clearInterval(timer);

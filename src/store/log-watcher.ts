@@ -6,7 +6,8 @@ import type { EventLog } from './event-log';
  * published) cost one cheap pragma per tick.
  */
 export function watchLog(log: EventLog, intervalMs: number, onChange: () => void): () => void {
-  let version = log.dataVersion();
+  // No starting value: the first tick always looks, so a commit made before the watch began is not missed.
+  let version: number | undefined;
   const timer = setInterval(() => {
     const current = log.dataVersion();
     if (current === version) return;

@@ -56,16 +56,28 @@ export const eventsCommand: CommandModule<GlobalArgs, EventsArgs> = {
     const stop = () => call.cancel();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    let subscribed = false;
+    let lastSequence = argv.since;
     await new Promise<void>((resolve, reject) => {
+      call.once('metadata', (metadata: grpc.Metadata) => {
+        subscribed = true;
+        // The sequence the stream starts after: a resume point even before the first event.
+        const position = Number(metadata.get('x-rigger-position')[0]);
+        if (lastSequence === undefined && Number.isInteger(position)) lastSequence = position;
+      });
       call.on('data', (wire: WireTaskEvent) => {
         const event = wire as unknown as TaskEvent;
+        lastSequence = event.sequence;
         if (argv.json) printJson(eventForDisplay(event));
         else process.stdout.write(`${formatEventLine(event)}\n`);
       });
       call.on('error', (error: grpc.ServiceError) => {
         if (error.code === grpc.status.CANCELLED) resolve();
-        else if (error.code === grpc.status.UNAVAILABLE) reject(new Error(`cannot reach the server at ${address}: ${error.details}; is \`rig grpc\` running?`));
-        else reject(new Error(error.details));
+        else if (error.code === grpc.status.UNAVAILABLE && !subscribed) reject(new Error(`cannot reach the server at ${address}: ${error.details}; is \`rig grpc\` running?`));
+        else if (error.code === grpc.status.UNAVAILABLE) {
+          const resume = lastSequence === undefined ? '' : `; resume with --since ${lastSequence}`;
+          reject(new Error(`the server at ${address} ended the stream: ${error.details}${resume}`));
+        } else reject(new Error(error.details));
       });
       call.on('end', resolve);
     }).finally(() => client.close());

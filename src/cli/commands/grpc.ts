@@ -12,7 +12,7 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'grpc',
   describe: 'Serve rigger.v1.RiggerService from this project\'s database (Ctrl-C to stop)',
   builder: (yargs) => yargs.options(settingOptions(
-    'port', 'host', 'db', 'bufferSize', 'retainEvents', 'retainDays',
+    'port', 'host', 'db', 'bufferSize', 'retainEvents', 'retainDays', 'compactIntervalMs',
     'token', 'readOnlyToken', 'publicServices', 'tlsCert', 'tlsKey', 'tlsCa',
     'maxRequestBytes', 'maxConcurrentStreams', 'maxSubscribers', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'busyTimeoutMs',
   )),
@@ -49,7 +49,7 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           bufferSize,
           retention,
           pollIntervalMs: 5,
-          compactIntervalMs: 10_000,
+          compactIntervalMs: resolveSetting('compactIntervalMs', args, project.config),
           shutdownGraceMs: 5_000,
           auth,
           ...(tls && { tls }),

@@ -2,6 +2,7 @@ import os from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
 import { invalidArgument, notFound } from '../../model/errors';
 import { parseStatus, type TaskPatch, type TaskStatus } from '../../model/task';
+import { validateDueDate } from '../../model/validate';
 import { openStore, type Store } from '../../store/store';
 import type { GlobalArgs } from '../main';
 import { printJson, printTask, printTasks, taskForDisplay } from '../output';
@@ -35,6 +36,11 @@ function statusOption(value: string | undefined): TaskStatus | undefined {
   return status;
 }
 
+/** Checks --due-date here so the message names the flag the user typed; an empty value clears it. */
+function dueDateOption(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? value : validateDueDate(value, '--due-date');
+}
+
 function showTask(argv: TaskArgs, task: Parameters<typeof printTask>[0]): void {
   if (argv.json) printJson(taskForDisplay(task));
   else printTask(task);
@@ -60,7 +66,8 @@ export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('due-date', { type: 'string', describe: 'YYYY-MM-DD' })
             .option('prd-id', { type: 'string' })
             .option('parent-id', { type: 'string' }),
-        (argv) =>
+        (argv) => {
+          const dueDate = dueDateOption(argv['due-date']);
           showTask(
             argv,
             withStore(argv, (store, actor) =>
@@ -68,14 +75,15 @@ export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
                 {
                   title: argv.title,
                   ...(argv.assignee !== undefined && { assignee: argv.assignee }),
-                  ...(argv['due-date'] !== undefined && { due_date: argv['due-date'] }),
+                  ...(dueDate !== undefined && { due_date: dueDate }),
                   ...(argv['prd-id'] !== undefined && { source_prd_id: argv['prd-id'] }),
                   ...(argv['parent-id'] !== undefined && { parent_task_id: argv['parent-id'] }),
                 },
                 actor,
               ),
             ),
-          ),
+          );
+        },
       )
       .command<TaskArgs & { status?: string; assignee?: string; limit: number; offset: number; all?: boolean }>(
         'list',
@@ -136,7 +144,8 @@ export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           const status = statusOption(argv.status);
           if (status !== undefined) patch.status = status;
           if (argv.assignee !== undefined) patch.assignee = argv.assignee;
-          if (argv['due-date'] !== undefined) patch.due_date = argv['due-date'];
+          const dueDate = dueDateOption(argv['due-date']);
+          if (dueDate !== undefined) patch.due_date = dueDate;
           const expected = argv['expected-version'];
           showTask(
             argv,

@@ -4,6 +4,8 @@ import { eventsCommand } from './commands/events';
 import { grpcCommand } from './commands/grpc';
 import { initCommand } from './commands/init';
 import { sidecarCommand } from './commands/sidecar';
+import { orchestrateCommand } from './commands/orchestrate';
+import { prdCommand } from './commands/prd';
 import { taskCommand } from './commands/task';
 
 export interface GlobalArgs {
@@ -23,6 +25,8 @@ export async function main(args: string[]): Promise<void> {
     .command(grpcCommand)
     .command(taskCommand)
     .command(eventsCommand)
+    .command(prdCommand)
+    .command(orchestrateCommand)
     .command(sidecarCommand)
     .demandCommand(1, 'name a command; see rig --help')
     .strict()

@@ -21,6 +21,10 @@ const integer = (min: number, max: number) => (text: string, source: string): nu
   return value;
 };
 const text = (value: string) => value;
+const httpUrl = (value: string, source: string): string => {
+  if (!/^https?:\/\/[^\s/]+/.test(value)) throw invalidArgument(`${source} must be an http:// or https:// URL, got ${JSON.stringify(value)}`);
+  return value;
+};
 
 export const SETTINGS = {
   port: { flag: 'port', env: 'RIGGER_PORT', key: 'port', defaultValue: 50051, parse: integer(0, 65535), describe: 'TCP port to serve on (0 = any free port)' },
@@ -46,6 +50,10 @@ export const SETTINGS = {
   keepaliveTimeMs: { flag: 'keepalive-time-ms', env: 'RIGGER_KEEPALIVE_TIME_MS', key: 'keepaliveTimeMs', defaultValue: 60_000, parse: integer(1000, 86_400_000), describe: 'ping a connection after this long without traffic, in ms' },
   keepaliveTimeoutMs: { flag: 'keepalive-timeout-ms', env: 'RIGGER_KEEPALIVE_TIMEOUT_MS', key: 'keepaliveTimeoutMs', defaultValue: 20_000, parse: integer(100, 3_600_000), describe: 'close a connection (and its streams) whose ping is not answered within this, in ms' },
   busyTimeoutMs: { flag: 'busy-timeout-ms', env: 'RIGGER_BUSY_TIMEOUT_MS', key: 'busyTimeoutMs', defaultValue: 5000, parse: integer(0, 600_000), describe: 'how long a write waits for another process\'s database lock before UNAVAILABLE, in ms' },
+  model: { flag: 'model', env: 'RIGGER_MODEL', key: 'model', defaultValue: 'rules', parse: text, describe: 'model for PRD task generation and orchestration: rules, ollama or ollama:<name>' },
+  ollamaUrl: { flag: 'ollama-url', env: 'RIGGER_OLLAMA_URL', key: 'ollamaUrl', defaultValue: 'http://127.0.0.1:11434', parse: httpUrl, describe: 'base URL of the Ollama HTTP API' },
+  ollamaModel: { flag: 'ollama-model', env: 'RIGGER_OLLAMA_MODEL', key: 'ollamaModel', defaultValue: 'llama3.2', parse: text, describe: 'the Ollama model that --model ollama uses' },
+  ollamaTimeoutMs: { flag: 'ollama-timeout-ms', env: 'RIGGER_OLLAMA_TIMEOUT_MS', key: 'ollamaTimeoutMs', defaultValue: 120_000, parse: integer(1, 3_600_000), describe: 'how long one Ollama call may take, in ms' },
 } satisfies Record<string, Setting<unknown>>;
 
 export type SettingName = keyof typeof SETTINGS;

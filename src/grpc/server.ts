@@ -3,6 +3,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import { EventHub } from '../hub/event-hub';
+import { DEFAULT_PRD_CONFIG, type PrdConfig } from '../prd/config';
 import { RiggerError } from '../model/errors';
 import { startCompactor } from '../store/compactor';
 import type { Retention } from '../store/event-log';
@@ -14,8 +15,8 @@ import { createEventCodec } from './event-codec';
 import { eventHandlers } from './event-handlers';
 import { DEFAULT_LIMITS, serverChannelOptions, subscriberLimitInterceptor, type Limits } from './limits';
 import { loadProto, loadReflectionDefinition, SERVICE_NAME } from './proto';
+import { prdHandlers } from './prd-handlers';
 import { taskHandlers } from './task-handlers';
-import { unimplementedHandlers } from './unimplemented-handlers';
 
 export interface ServerOptions {
   projectDir: string;
@@ -33,6 +34,8 @@ export interface ServerOptions {
   /** PEM contents. `ca` set: clients must present a certificate it signed (mTLS). Absent: plaintext. */
   tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
   limits?: Limits;
+  /** Models for GenerateTasksFromPRD / OrchestrateTask; absent: DEFAULT_PRD_CONFIG. */
+  prd?: PrdConfig;
 }
 
 export interface RunningServer {
@@ -67,9 +70,9 @@ export async function startServer(store: Store, options: ServerOptions, logger: 
     interceptors: [...(auth ? [auth] : []), subscriberLimitInterceptor(limits.maxSubscribers, () => hub.subscriberCount)],
   });
   server.addService(streamingDefinition, {
-    ...unimplementedHandlers(),
     ...taskHandlers(context),
     ...eventHandlers(context),
+    ...prdHandlers(context, options.prd ?? DEFAULT_PRD_CONFIG),
   } as grpc.UntypedServiceImplementation);
   new ReflectionService(loadReflectionDefinition()).addToServer(server);
   const health = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });

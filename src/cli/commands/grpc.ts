@@ -4,6 +4,7 @@ import { createLogger } from '../../logging';
 import { RiggerError } from '../../model/errors';
 import { openStore } from '../../store/store';
 import type { GlobalArgs } from '../main';
+import { prdConfigOf, PRD_SETTINGS } from '../prd-settings';
 import { findProject } from '../project';
 import { isLoopback, resolveAuth, resolveLimits, resolveServerTls } from '../security-settings';
 import { databasePath, resolveSetting, settingOptions } from '../settings';
@@ -15,6 +16,7 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     'port', 'host', 'db', 'bufferSize', 'retainEvents', 'retainDays', 'compactIntervalMs',
     'token', 'readOnlyToken', 'publicServices', 'tlsCert', 'tlsKey', 'tlsCa',
     'maxRequestBytes', 'maxConcurrentStreams', 'maxSubscribers', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'busyTimeoutMs',
+    ...PRD_SETTINGS,
   )),
   handler: async (argv) => {
     const project = findProject(argv.C ?? '.');
@@ -51,6 +53,7 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           pollIntervalMs: 5,
           compactIntervalMs: resolveSetting('compactIntervalMs', args, project.config),
           shutdownGraceMs: 5_000,
+          prd: prdConfigOf(project, args),
           auth,
           ...(tls && { tls }),
           limits,

@@ -1,0 +1,32 @@
+import os from 'node:os';
+import type { PrdConfig } from '../../prd/config';
+import { openStore, type Store } from '../../store/store';
+import type { GlobalArgs } from '../main';
+import { prdConfigOf } from '../prd-settings';
+import { findProject, type Project } from '../project';
+import { databasePath } from '../settings';
+
+export interface PrdArgs extends GlobalArgs {
+  db?: string;
+  actor?: string;
+}
+
+export interface PrdSession {
+  project: Project;
+  store: Store;
+  config: PrdConfig;
+  actor: string;
+}
+
+/** Opens the project's store for one command (closed afterwards, also on failure). */
+export async function withPrdSession<T>(argv: PrdArgs, work: (session: PrdSession) => Promise<T> | T): Promise<T> {
+  const project = findProject(argv.C ?? '.');
+  const args = argv as unknown as Record<string, unknown>;
+  const config = prdConfigOf(project, args);
+  const store = openStore(databasePath(project, args));
+  try {
+    return await work({ project, store, config, actor: argv.actor ?? os.userInfo().username });
+  } finally {
+    store.close();
+  }
+}

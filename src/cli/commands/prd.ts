@@ -1,0 +1,89 @@
+import type { CommandModule } from 'yargs';
+import { parsedPrdResponse } from '../../grpc/prd-handlers';
+import { generateTasks } from '../../prd/generation';
+import { readPrdFile, resolvePrd, storePrd, type LoadedPrd } from '../../prd/prd-library';
+import { selectProvider } from '../../prd/providers/select';
+import type { GlobalArgs } from '../main';
+import { printJson, printTable, printTasks, taskForDisplay } from '../output';
+import { PRD_SETTINGS } from '../prd-settings';
+import { stderrProgress } from '../progress';
+import { settingOptions } from '../settings';
+import { withPrdSession, type PrdArgs } from './prd-common';
+
+export const prdCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'prd <command>',
+  describe: 'Parse a PRD (markdown) and turn it into tasks',
+  builder: (yargs) =>
+    yargs
+      .option('db', { type: 'string', describe: 'SQLite database file; default .rigger/tasks.db' })
+      .option('actor', { type: 'string', describe: 'who is making the change (default: your OS user name)' })
+      .command<PrdArgs & { file: string }>(
+        'parse <file>',
+        'Parse a PRD file inside the project and store it; prints its prd_id',
+        (y) => y.positional('file', { type: 'string', demandOption: true, describe: 'markdown file, relative to the current directory' }),
+        (argv) =>
+          withPrdSession(argv, ({ project, store, actor }) => {
+            const prd = readPrdFile(project.dir, argv.file, process.cwd());
+            storePrd(store.tasks, prd, actor);
+            if (argv.json) printJson({ ...parsedPrdResponse(prd), source_path: prd.sourcePath, task_blocks: prd.parsed.tasks, requirements: prd.parsed.requirements });
+            else printParsed(prd);
+          }),
+      )
+      .command<PrdArgs & { source: string; save?: boolean; model?: string }>(
+        'generate-tasks <source>',
+        'Propose tasks for a PRD (a file or a stored prd_id); --save stores them',
+        (y) =>
+          y
+            .positional('source', { type: 'string', demandOption: true, describe: 'PRD file (relative to the current directory) or prd_id' })
+            .options(settingOptions(...PRD_SETTINGS))
+            .option('save', { type: 'boolean', describe: 'create the tasks (without it nothing is written)' }),
+        (argv) =>
+          withPrdSession(argv, async ({ project, store, config, actor }) => {
+            const provider = selectProvider(undefined, config, stderrProgress());
+            const prd = resolvePrd(store.tasks, project.dir, argv.source, process.cwd());
+            if (argv.save) {
+              const result = await generateTasks(store.tasks, provider, prd, actor);
+              if (argv.json) {
+                printJson({ prd_id: prd.id, model: provider.model, tasks_generated: result.created, tasks: result.tasks.map(taskForDisplay) });
+                return;
+              }
+              printTasks(result.tasks);
+              process.stdout.write(`${result.created} task(s) created, ${result.tasks.length - result.created} already there (PRD ${prd.id}, model ${provider.model})\n`);
+              return;
+            }
+            const planned = await provider.planTasks(prd);
+            const existing = new Set(store.tasks.prds.tasksOfPrd(prd.id).map((t) => t.title.trim().toLowerCase()));
+            const rows = planned.map((p) => ({ ...p, exists: existing.has(p.title.trim().toLowerCase()) }));
+            if (argv.json) {
+              printJson({ prd_id: prd.id, model: provider.model, saved: false, tasks: rows });
+              return;
+            }
+            printTable(
+              ['NEW', 'ASSIGNEE', 'DUE', 'TITLE'],
+              rows.map((r) => [r.exists ? 'no' : 'yes', r.assignee ?? '-', r.due_date ?? '-', r.title]),
+            );
+            process.stdout.write(`${rows.filter((r) => !r.exists).length} new task(s) proposed by ${provider.model} for PRD ${prd.id}; nothing saved (add --save)\n`);
+          }),
+      )
+      .demandCommand(1, 'name a prd command: parse or generate-tasks'),
+  handler: () => {},
+};
+
+function printParsed(prd: LoadedPrd): void {
+  const { parsed } = prd;
+  const list = (name: string, items: { text: string }[]) =>
+    `${name} (${items.length})${items.map((i) => `\n  - ${i.text}`).join('')}`;
+  process.stdout.write(
+    [
+      `prd_id        ${prd.id}`,
+      `title         ${parsed.title}`,
+      `file          ${prd.sourcePath}`,
+      list('objectives', parsed.objectives),
+      list('tech stack', parsed.tech_stack),
+      list('constraints', parsed.constraints),
+      `task blocks (${parsed.tasks.length})${parsed.tasks.map((t) => `\n  ${t.number}. ${t.title} [${t.assignee ?? '-'}, due ${t.due_date ?? '-'}]`).join('')}`,
+      `requirements (${parsed.requirements.length})${parsed.requirements.map((r) => `\n  - [${r.section}] ${r.text}`).join('')}`,
+      '',
+    ].join('\n'),
+  );
+}

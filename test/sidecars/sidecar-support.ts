@@ -1,0 +1,60 @@
+// Real sidecar processes for tests: `node dist/sidecars/<name>.js`, restartable servers on a fixed
+// port (so a client's address stays valid across a server restart), and event assertions.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { rigAsync, REPO_ROOT, spawnTracked, startServer, type ServerProcess } from '../support/processes';
+
+export interface SidecarProcess {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Sends `signal` and waits for the exit code (SIGKILL after 10 s). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function startSidecar(name: 'logger' | 'metrics' | 'nats-bridge', args: string[]): SidecarProcess {
+  const child = spawnTracked(process.execPath, [path.join(REPO_ROOT, 'dist', 'sidecars', `${name}.js`), ...args], {
+    env: { ...process.env, RIGGER_LOG_LEVEL: 'info' },
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** Starts `rig grpc` again on the port it had, so clients keep their address. */
+export function restartServer(previous: ServerProcess): Promise<ServerProcess> {
+  return startServer(previous.dir, ['--port', String(previous.port)]);
+}
+
+/** Adds a task through the real CLI (works with the server up or down: both write the same database). */
+export async function addTaskByCli(dir: string, title: string, assignee?: string): Promise<string> {
+  const result = await rigAsync(['task', 'add', title, '--json', '-C', dir, ...(assignee ? ['--assignee', assignee] : [])]);
+  assert.equal(result.code, 0, result.stderr);
+  return (JSON.parse(result.stdout) as { id: string }).id;
+}
+
+export async function setStatusByCli(dir: string, id: string, status: string): Promise<void> {
+  const result = await rigAsync(['task', 'update', id, '--status', status, '--json', '-C', dir]);
+  assert.equal(result.code, 0, result.stderr);
+}
+
+/** Asserts that `sequences` is exactly 1..n: every event once, in order. */
+export function assertExactlyOnceInOrder(sequences: number[], n: number): void {
+  assert.deepEqual(sequences, Array.from({ length: n }, (_, i) => i + 1));
+}

@@ -25,7 +25,7 @@ export const prdCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           withPrdSession(argv, ({ project, store, actor }) => {
             const prd = readPrdFile(project.dir, argv.file, process.cwd());
             storePrd(store.tasks, prd, actor);
-            if (argv.json) printJson({ ...parsedPrdResponse(prd), source_path: prd.sourcePath, task_blocks: prd.parsed.tasks, requirements: prd.parsed.requirements });
+            if (argv.json) printJson({ ...parsedPrdResponse(prd), source_path: prd.sourcePath, parsed: prd.parsed });
             else printParsed(prd);
           }),
       )

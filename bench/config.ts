@@ -25,9 +25,9 @@ export function configFor(quick: boolean, profileDir: string | undefined): Bench
   return quick
     ? {
         quick, profileDir, warmupMs: 200, windowMs: 500, fanOutSubscribers: [1, 10], producerConcurrency: 8,
-        replayEvents: 2000, replaySubscribers: 10, latencyRate: 1000, latencySubscribers: 10, latencyMs: 500,
-        unaryConcurrency: 64, unaryMs: 300, catchUpEvents: 5000, stalledBaselineEvents: 5000, stalledEvents: 10_000,
-        stalledOthers: 5, crossProcessWrites: 3,
+        replayEvents: 1000, replaySubscribers: 10, latencyRate: 1000, latencySubscribers: 10, latencyMs: 500,
+        unaryConcurrency: 64, unaryMs: 300, catchUpEvents: 3000, stalledBaselineEvents: 2000, stalledEvents: 5000,
+        stalledOthers: 5, crossProcessWrites: 2,
       }
     : {
         quick, profileDir, warmupMs: 1000, windowMs: 3000, fanOutSubscribers: [1, 10, 100], producerConcurrency: 16,

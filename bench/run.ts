@@ -64,8 +64,10 @@ async function main(): Promise<void> {
   const attempt = async (row: (typeof ROWS)[number], work: () => Promise<Measurement[]>) => {
     if (!options.only.has(row)) return;
     process.stderr.write(`${row}...\n`);
+    const rowStartedAt = Date.now();
     try {
       measurements.push(...(await work()));
+      log(`(${((Date.now() - rowStartedAt) / 1000).toFixed(1)} s)`);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       errors.push({ row, error: message });

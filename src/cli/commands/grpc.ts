@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import type { CommandModule } from 'yargs';
 import { PortInUseError, startServer } from '../../grpc/server';
 import { createLogger } from '../../logging';
@@ -33,6 +34,10 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     const limits = resolveLimits(project, args);
     const dbFile = databasePath(project, args);
     const logger = createLogger();
+    // grpc-js writes its own diagnostics to stderr ("E No address added ..." next to our one-line
+    // port-in-use message); they go to the JSON log instead, at debug level.
+    const grpcLog = (message?: unknown, ...rest: unknown[]) => logger.debug({ grpc: [message, ...rest].join(' ') }, 'grpc-js');
+    grpc.setLogger({ error: grpcLog, info: grpcLog, debug: grpcLog });
     if (!isLoopback(host) && (auth.tokens.length === 0 || !tls)) {
       logger.warn(
         { host, tokens: auth.tokens.length, tls: tls !== undefined },

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { rigAsync, REPO_ROOT, spawnTracked, startServer, type ServerProcess } from '../support/processes';
+import { rigAsync, REPO_ROOT, RIG_BIN, spawnTracked, startServer, type ServerProcess } from '../support/processes';
 
 export interface SidecarProcess {
   child: ChildProcess;
@@ -13,8 +13,10 @@ export interface SidecarProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startSidecar(name: 'logger' | 'metrics' | 'nats-bridge', args: string[]): SidecarProcess {
-  const child = spawnTracked(process.execPath, [path.join(REPO_ROOT, 'dist', 'sidecars', `${name}.js`), ...args], {
+/** Runs `node dist/sidecars/<name>.js args`, or `rig sidecar <name> args` with via 'rig'. */
+export function startSidecar(name: 'logger' | 'metrics' | 'nats-bridge', args: string[], via: 'node' | 'rig' = 'node'): SidecarProcess {
+  const entry = via === 'node' ? [path.join(REPO_ROOT, 'dist', 'sidecars', `${name}.js`)] : [RIG_BIN, 'sidecar', name];
+  const child = spawnTracked(process.execPath, [...entry, ...args], {
     env: { ...process.env, RIGGER_LOG_LEVEL: 'info' },
   });
   let out = '';

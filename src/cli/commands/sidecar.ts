@@ -7,6 +7,7 @@ import { runMetrics } from '../../../sidecars/metrics';
 import { runNatsBridge } from '../../../sidecars/nats-bridge';
 import type { SidecarOptions } from '../../../sidecars/shared';
 import { invalidArgument, RiggerError } from '../../model/errors';
+import { parseEventType, parseStatus } from '../../model/task';
 import type { GlobalArgs } from '../main';
 import { findProject, type Project } from '../project';
 import { resolveClientConnection } from '../security-settings';
@@ -60,8 +61,16 @@ function sidecarOptions(argv: SidecarArgs, withFilters: boolean): SidecarOptions
     client: { address: serverAddress(project, args), connect: resolveClientConnection(project, args) },
     subscription: withFilters
       ? {
-          eventTypes: list(argv.types),
-          statuses: list(argv.statuses),
+          eventTypes: list(argv.types).map((name) => {
+            const type = parseEventType(name);
+            if (type === undefined) throw invalidArgument(`--types: ${JSON.stringify(name)} is not an event type; use e.g. created,updated,deleted,status_changed,assigned`);
+            return type;
+          }),
+          statuses: list(argv.statuses).map((name) => {
+            const status = parseStatus(name);
+            if (status === undefined) throw invalidArgument(`--statuses: ${JSON.stringify(name)} is not a task status; use e.g. todo,in_progress`);
+            return status;
+          }),
           taskIds: argv.task ?? [],
           ...(argv.assignee !== undefined && { assignee: argv.assignee }),
           ...(argv.since !== undefined && { sinceSequence: argv.since }),

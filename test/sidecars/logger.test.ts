@@ -1,0 +1,132 @@
+// The logger sidecar as a real process against the real server: SIGKILLed and restarted, the
+// server stopped and SIGKILLed and restarted, changes made while either is down; its file must end
+// up with every event exactly once, in order.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { rigAsync, startServer, tempDir, tempProject, waitFor } from '../support/processes';
+import { addTaskByCli, assertExactlyOnceInOrder, restartServer, setStatusByCli, startSidecar, type SidecarProcess } from './sidecar-support';
+
+interface Line {
+  sequence: number;
+  type: string;
+  task_id: string;
+  title: string;
+  status: string;
+  assignee: string | null;
+  changed_fields: string[];
+  actor: string | null;
+  msg: string;
+}
+
+/** Waits for `n` lines; on timeout the error carries the logger's stderr. */
+async function waitForLines(file: string, n: number, logger: SidecarProcess, timeoutMs = 20_000): Promise<void> {
+  try {
+    await waitFor(() => readLines(file).length >= n, timeoutMs, `${n} lines in ${file}`);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; have ${readLines(file).length}; logger stderr:\n${logger.stderr()}`);
+  }
+}
+
+const readLines = (file: string): Line[] =>
+  fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line) : [];
+
+test('logger: every event exactly once and in order across SIGKILLs and restarts of the logger and the server', async () => {
+  const dir = tempProject();
+  let server = await startServer(dir);
+  const work = tempDir();
+  const file = path.join(work, 'events.jsonl');
+  const checkpoint = path.join(work, 'logger.checkpoint');
+  const args = ['--address', server.address, '--file', file, '--checkpoint', checkpoint, '--since', '0'];
+  let logger = startSidecar('logger', args);
+  try {
+    const first = await addTaskByCli(dir, 'write the docs', 'Alice');
+    await setStatusByCli(dir, first, 'in_progress');
+    await waitForLines(file, 3, logger); // a status change is UPDATED + STATUS_CHANGED
+
+    // The logger dies hard; changes go on without it.
+    logger.child.kill('SIGKILL');
+    await waitFor(() => logger.child.signalCode !== null, 5_000, 'logger death');
+    await addTaskByCli(dir, 'while the logger is down');
+    logger = startSidecar('logger', args);
+    await waitForLines(file, 4, logger);
+
+    // The server stops; a change lands in the database meanwhile; the server comes back.
+    assert.equal(await server.stop('SIGTERM'), 0);
+    await addTaskByCli(dir, 'while the server is down');
+    server = await restartServer(server);
+    await setStatusByCli(dir, first, 'completed');
+    await waitForLines(file, 7, logger);
+
+    // The server dies hard, and the logger too, both come back.
+    server.child.kill('SIGKILL');
+    logger.child.kill('SIGKILL');
+    await waitFor(() => server.child.signalCode !== null && logger.child.signalCode !== null, 5_000, 'both dead');
+    await addTaskByCli(dir, 'while both are down');
+    server = await restartServer(server);
+    logger = startSidecar('logger', args);
+    await addTaskByCli(dir, 'after everything');
+    await waitForLines(file, 9, logger);
+    await new Promise((r) => setTimeout(r, 500)); // a repeat would land now
+
+    assert.equal(await logger.stop('SIGTERM'), 0, logger.stderr());
+    const lines = readLines(file);
+    assertExactlyOnceInOrder(lines.map((l) => l.sequence), 9);
+    assert.equal(fs.readFileSync(checkpoint, 'utf8'), '9\n', `checkpoint flushed on SIGTERM; logger stderr:\n${logger.stderr()}`);
+    assert.deepEqual(lines.map((l) => l.type), ['CREATED', 'UPDATED', 'STATUS_CHANGED', 'CREATED', 'CREATED', 'UPDATED', 'STATUS_CHANGED', 'CREATED', 'CREATED']);
+    assert.deepEqual(
+      { ...lines[2], time: undefined, level: undefined, event_id: undefined, timestamp: undefined },
+      {
+        sequence: 3,
+        type: 'STATUS_CHANGED',
+        task_id: first,
+        title: 'write the docs',
+        status: 'IN_PROGRESS',
+        assignee: 'Alice',
+        changed_fields: ['status'],
+        actor: lines[2]!.actor,
+        msg: 'task event',
+        time: undefined,
+        level: undefined,
+        event_id: undefined,
+        timestamp: undefined,
+      },
+    );
+    assert.ok(lines[2]!.actor, 'the actor is logged');
+  } finally {
+    await logger.stop('SIGKILL');
+    await server.stop();
+  }
+});
+
+test('logger: filters as flags, stdout output, and `rig sidecar logger` is the same program', async () => {
+  const dir = tempProject();
+  const server = await startServer(dir);
+  const logger = startSidecar('logger', ['--address', server.address, '--since', '0', '--assignee', 'Bob', '--types', 'created,assigned'], 'rig');
+  try {
+    const alice = await addTaskByCli(dir, 'alice task', 'Alice');
+    await addTaskByCli(dir, 'bob task', 'Bob');
+    const reassign = await rigAsync(['task', 'update', alice, '--assignee', 'Bob', '-C', dir]);
+    assert.equal(reassign.code, 0, reassign.stderr);
+    await setStatusByCli(dir, alice, 'in_progress'); // STATUS_CHANGED: not in --types
+    const lines = () => logger.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
+    await waitFor(() => lines().length >= 2, 15_000, '2 lines');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await logger.stop('SIGINT'), 0, logger.stderr());
+    assert.deepEqual(lines().map((l) => [l.type, l.title, l.assignee]), [
+      ['CREATED', 'bob task', 'Bob'],
+      ['ASSIGNED', 'alice task', 'Bob'],
+    ]);
+    assert.match(logger.stderr(), /"msg":"stopped"/);
+  } finally {
+    await logger.stop('SIGKILL');
+    await server.stop();
+  }
+});
+
+test('logger: a bad flag is one readable line and exit code 1', async () => {
+  const result = await rigAsync(['sidecar', 'logger', '--address', '127.0.0.1:1', '--types', 'finished']);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /^rig: .*"finished" is not an event type/m);
+});

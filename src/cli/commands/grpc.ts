@@ -70,6 +70,16 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       if (error instanceof PortInUseError) throw new RiggerError('unavailable', error.message);
       throw error;
     }
+    const running = server;
+    // Handlers go in before the ready line: a supervisor may signal as soon as it reads it.
+    const stopped = new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        logger.info({ signal }, 'shutting down');
+        void running.shutdown().then(resolve);
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
     const addresses = server.addresses.join(', ');
     process.stdout.write(
       [
@@ -86,14 +96,7 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     );
     logger.info({ addresses: server.addresses, database: dbFile, buffer_size: bufferSize }, 'server listening');
 
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        logger.info({ signal }, 'shutting down');
-        void server.shutdown().then(resolve);
-      };
-      process.once('SIGINT', () => stop('SIGINT'));
-      process.once('SIGTERM', () => stop('SIGTERM'));
-    });
+    await stopped;
     store.close();
     logger.info('stopped');
   },

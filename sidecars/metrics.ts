@@ -45,6 +45,7 @@ export function createMetrics() {
   });
   const lastSequence = new client.Gauge({ name: 'rigger_last_event_sequence', help: 'Sequence of the newest event received', registers: [registry] });
   const connected = new client.Gauge({ name: 'rigger_stream_connected', help: '1 while the event stream is open, else 0', registers: [registry] });
+  let lastSeen = 0;
   const reconnects = new client.Counter({ name: 'rigger_stream_reconnects_total', help: 'Times the event stream was reopened after a loss', registers: [registry] });
 
   return {
@@ -52,7 +53,7 @@ export function createMetrics() {
     counts,
     record(event: TaskEvent): void {
       events.inc({ type: eventTypeName(event.event_type) });
-      lastSequence.set(event.sequence);
+      lastSequence.set((lastSeen = event.sequence));
       if (!counts.apply(event)) return;
       const completedNow = event.task.status === TaskStatus.COMPLETED && event.previous_task !== undefined && event.previous_task.status !== TaskStatus.COMPLETED;
       if (completedNow) {
@@ -60,8 +61,10 @@ export function createMetrics() {
         if (Number.isFinite(seconds) && seconds >= 0) completion.observe(seconds);
       }
     },
-    setConnected(up: boolean): void {
+    /** The stream is open from `position` on (its header), so that much of the log is seen. */
+    setConnected(up: boolean, position?: number): void {
       connected.set(up ? 1 : 0);
+      if (position !== undefined && position > lastSeen) lastSequence.set((lastSeen = position));
     },
     countReconnect(): void {
       reconnects.inc();
@@ -107,7 +110,7 @@ export async function runMetrics(options: MetricsOptions): Promise<void> {
       .subscribe({
         ...options.subscription,
         onStatus: logStatus(logger, (status) => {
-          metrics.setConnected(status.state === 'connected');
+          metrics.setConnected(status.state === 'connected', status.state === 'connected' ? status.position : undefined);
           if (status.state === 'connected' && status.reconnects > 0) metrics.countReconnect();
         }),
       })

@@ -1,0 +1,113 @@
+// The metrics sidecar as a real process: seeded from ListTasks, kept from the stream, never
+// counting an event twice across a server SIGKILL and restart, reseeded after its own SIGKILL,
+// and its exposition accepted by the real `promtool check metrics`.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { requireTool, rigAsync, startServer, tempProject, waitFor } from '../support/processes';
+import { addTaskByCli, restartServer, setStatusByCli, startSidecar, type SidecarProcess } from './sidecar-support';
+
+async function metricsUrl(sidecar: SidecarProcess): Promise<string> {
+  await waitFor(() => /ready: metrics on (\S+)/.test(sidecar.stdout()), 20_000, `metrics ready; stderr: ${sidecar.stderr()}`);
+  return /ready: metrics on (\S+)/.exec(sidecar.stdout())![1]!;
+}
+
+async function scrape(url: string): Promise<string> {
+  const response = await fetch(url);
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+  return response.text();
+}
+
+/** The value of one sample (`name{labels}` exactly as exposed), or undefined when absent. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+function promtoolCheck(promtool: string, text: string): void {
+  const result = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  assert.equal(result.status, 0, `promtool check metrics: ${result.stdout}${result.stderr}`);
+}
+
+test('metrics: seeded gauges, event counters without double counting across a server SIGKILL, reseed after a sidecar SIGKILL, promtool-valid', async (t) => {
+  const promtool = requireTool(t, 'promtool', 'apt-get install prometheus');
+  if (!promtool) return;
+  const dir = tempProject();
+  // History before the sidecar starts: only the seed can know it.
+  const alice = await addTaskByCli(dir, 'alice', 'Alice');
+  await setStatusByCli(dir, alice, 'completed');
+  const bob = await addTaskByCli(dir, 'bob', 'Bob');
+  const gone = await addTaskByCli(dir, 'gone');
+  const deleted = await rigAsync(['task', 'delete', gone, '-C', dir]);
+  assert.equal(deleted.code, 0, deleted.stderr);
+
+  let server = await startServer(dir);
+  let sidecar = startSidecar('metrics', ['--address', server.address, '--listen', '127.0.0.1:0']);
+  try {
+    let url = await metricsUrl(sidecar);
+    let text = await scrape(url);
+    promtoolCheck(promtool, text);
+    assert.equal(sample(text, 'rigger_tasks{status="COMPLETED"}'), 1);
+    assert.equal(sample(text, 'rigger_tasks{status="TODO"}'), 1);
+    assert.equal(sample(text, 'rigger_tasks{status="ARCHIVED"}'), 1, 'archived tasks are seeded too');
+    assert.equal(sample(text, 'rigger_tasks_by_assignee{assignee="Alice"}'), 1);
+    assert.equal(sample(text, 'rigger_tasks_by_assignee{assignee="Bob"}'), 1);
+    assert.equal(sample(text, 'rigger_tasks_by_assignee{assignee=""}'), undefined, 'the archived unassigned task is not open work');
+    assert.equal(sample(text, 'rigger_stream_connected'), 1);
+    assert.equal(sample(text, 'rigger_last_event_sequence'), 6);
+    assert.equal(sample(text, 'rigger_events_total{type="CREATED"}'), undefined, 'history is seeded, not counted as events');
+
+    await addTaskByCli(dir, 'carol', 'Carol');
+    await setStatusByCli(dir, bob, 'completed');
+    await waitFor(async () => sample(await scrape(url), 'rigger_last_event_sequence') === 9, 15_000, 'sequence 9');
+    text = await scrape(url);
+    assert.equal(sample(text, 'rigger_events_total{type="CREATED"}'), 1);
+    assert.equal(sample(text, 'rigger_events_total{type="UPDATED"}'), 1);
+    assert.equal(sample(text, 'rigger_events_total{type="STATUS_CHANGED"}'), 1);
+    assert.equal(sample(text, 'rigger_tasks{status="COMPLETED"}'), 2);
+    assert.equal(sample(text, 'rigger_tasks{status="TODO"}'), 1);
+    assert.equal(sample(text, 'rigger_tasks_by_assignee{assignee="Carol"}'), 1);
+    assert.equal(sample(text, 'rigger_task_completion_seconds_count'), 1, 'bob went from creation to COMPLETED');
+
+    // The server dies; a change lands meanwhile; the server returns on the same port.
+    server.child.kill('SIGKILL');
+    await waitFor(async () => sample(await scrape(url), 'rigger_stream_connected') === 0, 15_000, 'disconnected');
+    await addTaskByCli(dir, 'dave', 'Dave');
+    server = await restartServer(server);
+    await waitFor(async () => sample(await scrape(url), 'rigger_last_event_sequence') === 10, 20_000, 'sequence 10 after the restart');
+    await addTaskByCli(dir, 'erin');
+    await waitFor(async () => sample(await scrape(url), 'rigger_last_event_sequence') === 11, 15_000, 'sequence 11');
+    text = await scrape(url);
+    promtoolCheck(promtool, text);
+    assert.equal(sample(text, 'rigger_events_total{type="CREATED"}'), 3, 'carol, dave, erin: each counted once');
+    assert.equal(sample(text, 'rigger_events_total{type="UPDATED"}'), 1);
+    assert.equal(sample(text, 'rigger_stream_connected'), 1);
+    assert.ok((sample(text, 'rigger_stream_reconnects_total') ?? 0) >= 1);
+    assert.equal(sample(text, 'rigger_tasks{status="TODO"}'), 3);
+
+    // The sidecar dies; its replacement reseeds to the same task counts.
+    sidecar.child.kill('SIGKILL');
+    sidecar = startSidecar('metrics', ['--address', server.address, '--listen', '127.0.0.1:0']);
+    url = await metricsUrl(sidecar);
+    text = await scrape(url);
+    promtoolCheck(promtool, text);
+    assert.equal(sample(text, 'rigger_tasks{status="TODO"}'), 3);
+    assert.equal(sample(text, 'rigger_tasks{status="COMPLETED"}'), 2);
+    assert.equal(sample(text, 'rigger_tasks{status="ARCHIVED"}'), 1);
+    assert.equal(sample(text, 'rigger_tasks_by_assignee{assignee="Dave"}'), 1);
+    assert.equal(sample(text, 'rigger_last_event_sequence'), 11);
+
+    assert.equal(await sidecar.stop('SIGTERM'), 0, sidecar.stderr());
+    await assert.rejects(fetch(url), 'the metrics port is closed after shutdown');
+  } finally {
+    await sidecar.stop('SIGKILL');
+    await server.stop();
+  }
+});
+
+test('metrics: `rig sidecar metrics` refuses a bad --listen with one line', async () => {
+  const result = await rigAsync(['sidecar', 'metrics', '--address', '127.0.0.1:1', '--listen', 'nonsense']);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /^rig: --listen must be host:port/m);
+});

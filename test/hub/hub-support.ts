@@ -127,7 +127,8 @@ export class ResumingSubscriber {
   private ended: Promise<void> | undefined;
 
   constructor(
-    private readonly client: RiggerServiceClient,
+    /** Replaceable: after a server restart on another port, resume through a new client. */
+    public client: RiggerServiceClient,
     readonly filter: Filter,
     initialSince: number | undefined,
   ) {

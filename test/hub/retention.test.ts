@@ -1,0 +1,138 @@
+// Retention and compaction: the log keeps --retain-events events (and --retain-days days);
+// resuming below what is kept is OUT_OF_RANGE naming the oldest sequence available, never a
+// silent partial replay; resuming beyond the newest is OUT_OF_RANGE too.
+import * as grpc from '@grpc/grpc-js';
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { RiggerServiceClient } from '../support/client';
+import { connect } from '../support/client';
+import { startServer, tempProject, waitFor } from '../support/processes';
+import { addTasks, asLogged, readLog, sequences, sleep, type LoggedEvent } from './hub-support';
+
+/** Opens SubscribeToTaskEvents from `since`; resolves with the error, or with what arrived in `settleMs`. */
+async function resume(client: RiggerServiceClient, since: number, settleMs = 500): Promise<{ error?: grpc.ServiceError; events: LoggedEvent[] }> {
+  const events: LoggedEvent[] = [];
+  const stream = client.SubscribeToTaskEvents({ since_sequence: since });
+  stream.on('data', (e) => events.push(asLogged(e)));
+  const error = await new Promise<grpc.ServiceError | undefined>((resolve) => {
+    stream.on('error', (e: grpc.ServiceError) => resolve(e.code === grpc.status.CANCELLED ? undefined : e));
+    setTimeout(() => resolve(undefined), settleMs);
+  });
+  stream.cancel();
+  return error ? { error, events } : { events };
+}
+
+test('after compaction to --retain-events, resuming below the oldest kept sequence is OUT_OF_RANGE; oldest-1 works', { timeout: 120_000 }, async () => {
+  const dir = tempProject();
+  // The default 1000-event buffer still holds everything: the log alone decides what is retained.
+  const server = await startServer(dir, ['--retain-events', '50', '--compact-interval-ms', '100']);
+  const client = connect(server.address);
+  try {
+    await addTasks(client, 120, 8);
+    await waitFor(() => readLog(dir)[0]?.sequence === 71, 20_000, 'compaction to the newest 50 events');
+    const log = readLog(dir);
+    assert.deepEqual(sequences(log), Array.from({ length: 50 }, (_, i) => 71 + i));
+
+    for (const since of [0, 10, 69]) {
+      const { error, events } = await resume(client, since);
+      assert.equal(error?.code, grpc.status.OUT_OF_RANGE, `since_sequence ${since}`);
+      assert.equal(events.length, 0, 'no partial replay');
+      assert.match(error!.details, new RegExp(`since_sequence ${since} is older than the retained history; the oldest event still available is 71, so resume with since_sequence >= 70`));
+      assert.deepEqual(error!.metadata.get('x-rigger-oldest-sequence'), ['71']);
+    }
+    const atOldest = await resume(client, 70);
+    assert.equal(atOldest.error, undefined);
+    assert.deepEqual(sequences(atOldest.events), sequences(log));
+
+    const atNewest = await resume(client, 120);
+    assert.equal(atNewest.error, undefined);
+    assert.deepEqual(atNewest.events, []);
+    const beyond = await resume(client, 121);
+    assert.equal(beyond.error?.code, grpc.status.OUT_OF_RANGE);
+    assert.match(beyond.error!.details, /since_sequence 121 is ahead of the newest event \(120\)/);
+
+    // TaskEventStream's since_sequence is held to the same rule.
+    const bidi = client.TaskEventStream();
+    bidi.on('data', () => assert.fail('no event expected'));
+    const bidiError = new Promise<grpc.ServiceError>((resolve) => bidi.on('error', resolve));
+    bidi.write({ subscribe: { since_sequence: 5 } });
+    const e = await bidiError;
+    assert.equal(e.code, grpc.status.OUT_OF_RANGE);
+    assert.deepEqual(e.metadata.get('x-rigger-oldest-sequence'), ['71']);
+  } finally {
+    client.close();
+    await server.stop();
+  }
+});
+
+test('a subscriber catching up from the log when compaction overtakes it gets OUT_OF_RANGE, not a gap', { timeout: 120_000 }, async () => {
+  const dir = tempProject();
+  const server = await startServer(dir, ['--retain-events', '20', '--compact-interval-ms', '50', '--buffer-size', '4']);
+  const client = connect(server.address);
+  try {
+    const events: LoggedEvent[] = [];
+    const stream = client.SubscribeToTaskEvents({});
+    stream.on('data', (e) => events.push(asLogged(e)));
+    const ended = new Promise<grpc.ServiceError>((resolve) => stream.on('error', resolve));
+    await new Promise((resolve) => stream.once('metadata', resolve));
+    stream.pause(); // falls behind; the log is trimmed past its position
+    await addTasks(client, 3000, 16);
+    await waitFor(() => (readLog(dir)[0]?.sequence ?? 0) > 2000, 20_000, 'compaction past the stalled subscriber');
+    stream.resume();
+    const error = await Promise.race([ended, sleep(30_000).then(() => undefined)]);
+    assert.equal(error?.code, grpc.status.OUT_OF_RANGE, 'the stream ends with OUT_OF_RANGE');
+    assert.match(error!.details, /older than the retained history/);
+    // What it did get is a gap-free prefix from sequence 1.
+    assert.deepEqual(sequences(events), events.map((_, i) => i + 1));
+  } finally {
+    client.close();
+    await server.stop();
+  }
+});
+
+test('compaction also runs at start-up: a restart with a smaller --retain-events trims at once', { timeout: 120_000 }, async () => {
+  const dir = tempProject();
+  let server = await startServer(dir, ['--retain-events', '0']);
+  let client = connect(server.address);
+  try {
+    await addTasks(client, 60, 8);
+    assert.equal(await server.stop(), 0);
+    assert.equal(readLog(dir).length, 60);
+    // An interval of a day: only the start-up pass can trim within this test.
+    server = await startServer(dir, ['--retain-events', '10', '--compact-interval-ms', '86400000']);
+    client.close();
+    client = connect(server.address);
+    await waitFor(() => readLog(dir)[0]?.sequence === 51, 10_000, 'the start-up compaction');
+    const { error } = await resume(client, 0);
+    assert.equal(error?.code, grpc.status.OUT_OF_RANGE);
+    assert.deepEqual(error!.metadata.get('x-rigger-oldest-sequence'), ['51']);
+  } finally {
+    client.close();
+    await server.stop();
+  }
+});
+
+test('--retain-days keeps events younger than the limit through compaction passes and restarts', { timeout: 60_000 }, async () => {
+  // Only the keeping side is tested: making events older than a day would need a faked clock or a
+  // hand-edited database, neither of which is the real interface.
+  const dir = tempProject();
+  let server = await startServer(dir, ['--retain-days', '1', '--retain-events', '0', '--compact-interval-ms', '20']);
+  let client = connect(server.address);
+  try {
+    assert.match(server.stdout(), /retention: +unlimited events, 1 days/);
+    await addTasks(client, 30, 8);
+    await sleep(500); // many compaction passes
+    assert.equal(await server.stop(), 0);
+    server = await startServer(dir, ['--retain-days', '1', '--retain-events', '0', '--compact-interval-ms', '20']);
+    client.close();
+    client = connect(server.address);
+    await sleep(300);
+    assert.equal(readLog(dir).length, 30);
+    const { error, events } = await resume(client, 0);
+    assert.equal(error, undefined);
+    assert.deepEqual(sequences(events), Array.from({ length: 30 }, (_, i) => i + 1));
+  } finally {
+    client.close();
+    await server.stop();
+  }
+});

@@ -54,6 +54,8 @@ export async function runNatsBridge(options: NatsBridgeOptions): Promise<void> {
   const events = client.events({ ...options.subscription, ...(since.length > 0 && { sinceSequence: Math.max(...since) }), onStatus: logStatus(logger) });
   logger.info({ address: client.address, nats: options.nats, stream: options.stream, resume_after: since.length ? Math.max(...since) : 'live' }, 'nats bridge started');
 
+  let published = 0;
+  let duplicates = 0;
   // One publish at a time, each acknowledged by JetStream before the next: order in the stream is
   // sequence order, and the checkpoint (if any) only moves past what JetStream has stored.
   const pump = (async (): Promise<never> => {
@@ -61,13 +63,16 @@ export async function runNatsBridge(options: NatsBridgeOptions): Promise<void> {
       const h = headers();
       h.set(SEQUENCE_HEADER, String(event.sequence));
       h.set('Rigger-Event-Type', eventTypeName(event.event_type));
-      await js.publish(subjectFor(options.subjectPrefix, event), JSON.stringify(event), { msgID: String(event.sequence), headers: h });
+      const ack = await js.publish(subjectFor(options.subjectPrefix, event), JSON.stringify(event), { msgID: String(event.sequence), headers: h });
+      if (ack.duplicate) duplicates++;
+      else published++;
     }
     throw new Error('the event stream ended');
   })();
   await runUntilStopped(logger, pump, async () => {
     await events.return?.();
     await pump.catch(() => undefined); // lets a publish in flight finish
+    logger.info({ published, duplicates_dropped_by_jetstream: duplicates }, 'bridge totals');
     await client.close();
     await nc.drain();
   });

@@ -48,11 +48,17 @@ export function nextSignal(): Promise<NodeJS.Signals> {
  * `stop` (which must flush checkpoints). A failure is rethrown so the CLI prints it and exits 1.
  */
 export async function runUntilStopped(logger: Logger, failed: Promise<never>, stop: () => Promise<void>): Promise<void> {
-  let failure: unknown;
-  const signal = await Promise.race([nextSignal(), failed.catch((error: unknown) => ((failure = error), undefined))]);
-  if (signal) logger.info({ signal }, 'stopping');
+  // A failure after the signal is the shutdown itself (the stream closing), not an error.
+  const outcome = await Promise.race([
+    nextSignal().then((signal) => ({ signal })),
+    failed.then(
+      () => ({}),
+      (error: unknown) => ({ error }),
+    ),
+  ]);
+  if ('signal' in outcome) logger.info({ signal: outcome.signal }, 'stopping');
   await stop();
-  if (failure !== undefined) throw failure;
+  if ('error' in outcome) throw outcome.error;
   logger.info('stopped');
 }
 

@@ -58,9 +58,12 @@ export class TaskStore {
   private readonly replaceTask: Statement<TaskRow>;
   private readonly insertEvent: Statement<unknown[]>;
   private readonly prdRecords: PrdRecords;
+  /** One BEGIN IMMEDIATE transaction wrapper, made once: better-sqlite3 builds four wrappers per db.transaction() call. */
+  private readonly inWriteTransaction: <T>(work: () => T) => T;
 
   constructor(private readonly db: SqliteDatabase) {
     this.prdRecords = new PrdRecords(db);
+    this.inWriteTransaction = db.transaction((work: () => unknown) => work()).immediate as <T>(work: () => T) => T;
     this.selectTask = db.prepare(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`);
     const placeholders = TASK_COLUMNS.split(', ').map((c) => `@${c}`).join(', ');
     this.insertTask = db.prepare(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES (${placeholders})`);
@@ -136,10 +139,9 @@ export class TaskStore {
   /** Runs `work` in one write transaction; its events are published only after the commit. */
   mutate<T>(actor: string | undefined, work: (m: Mutation) => T): T {
     const events: TaskEvent[] = [];
-    const run = this.db.transaction(() => work(this.mutation(actor, events)));
     let result: T;
     try {
-      result = run.immediate();
+      result = this.inWriteTransaction(() => work(this.mutation(actor, events)));
     } catch (error) {
       throw translateSqliteError(error);
     }

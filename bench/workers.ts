@@ -11,4 +11,5 @@ export interface WindowResult {
   bytes: number;
   elapsedMs: number;
   failures: string[];
+  complete?: boolean;
 }

@@ -17,7 +17,7 @@ export async function crossProcess(config: BenchConfig, log: (line: string) => v
       const result = await rigAsync(['task', 'add', `cross-process ${i}`, '-C', project]);
       if (result.code !== 0) throw new Error(`rig task add failed: ${result.stderr}`);
     }
-    await client.call('waitForCount', { total: writes, timeoutMs: 30_000 });
+    await client.call('waitForCount', { total: writes, timeoutMs: 30_000 }, 40_000);
     const stats = await client.call<{ p50: number; p99: number; max: number; n: number }>('latency');
     log(`cross-process: p50 ${formatMs(stats.p50)} p99 ${formatMs(stats.p99)} ms over ${stats.n}`);
     return [

@@ -33,10 +33,13 @@ export async function latency(config: BenchConfig, log: (line: string) => void):
     const load = await producer.call<{ calls: number; errors: number; elapsedMs: number }>('steadyLoad', {
       address: server.address, rate: config.latencyRate, durationMs: config.latencyMs,
     }, config.latencyMs + 60_000);
-    await client.call<WindowResult>('waitForCount', { total: load.calls * subscribers, timeoutMs: 30_000 });
+    // A machine that cannot sustain the rate leaves a backlog: wait a bounded time, then report the shortfall.
+    const expected = load.calls * subscribers;
+    const delivered = await client.call<WindowResult>('waitForCount', { total: expected, timeoutMs: 20_000, partial: true }, 30_000);
     const stats = await client.call<Percentiles>('latency');
     await client.call('close');
     const achievedRate = (load.calls * 1000) / load.elapsedMs;
+    const shortfall = delivered.complete ? '' : `INCOMPLETE: ${delivered.count} of ${expected} receipts within 20 s of the last commit, percentiles are over those only; `;
     log(`latency: p50 ${formatMs(stats.p50)} p99 ${formatMs(stats.p99)} max ${formatMs(stats.max)} ms over ${stats.n} receipts`);
     return [
       {
@@ -46,12 +49,13 @@ export async function latency(config: BenchConfig, log: (line: string) => void):
         peer: '',
         ratio: null,
         target: 'p99 < 10 ms',
-        met: stats.p99 < 10,
+        met: delivered.complete === true && stats.p99 < 10,
         values: {
           p50_ms: stats.p50, p99_ms: stats.p99, max_ms: stats.max, receipts: stats.n,
           subscribers, target_rate: config.latencyRate, achieved_rate: achievedRate, errors: load.errors,
+          expected_receipts: expected, complete: delivered.complete === true ? 1 : 0,
         },
-        note: `achieved ${Math.round(achievedRate)} events/s; commit timestamp (ms, truncated) vs receipt wall clock in the client process`,
+        note: `${shortfall}achieved ${Math.round(achievedRate)} events/s; commit timestamp (ms, truncated) vs receipt wall clock in the client process`,
       },
     ];
   } finally {

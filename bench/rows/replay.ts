@@ -26,7 +26,7 @@ export async function replayAndCatchUp(
         const subscribers = config.replaySubscribers;
         const expected = subscribers * config.replayEvents;
         await client.call('subscribe', { kind: 'hub', address: server.address, streams: subscribers, sinceSequence: total - config.replayEvents });
-        const done = await client.call<WindowResult>('waitForCount', { total: expected, timeoutMs: 120_000 });
+        const done = await client.call<WindowResult>('waitForCount', { total: expected, timeoutMs: 120_000 }, 130_000);
         await client.call('close');
         const replayRate = rate(expected, done.elapsedMs);
         const ceiling = ceilingRates.get(subscribers);
@@ -52,7 +52,7 @@ export async function replayAndCatchUp(
       try {
         const events = config.catchUpEvents;
         await client.call('subscribe', { kind: 'hub', address: server.address, streams: 1, sinceSequence: total - events });
-        const done = await client.call<WindowResult>('waitForCount', { total: events, timeoutMs: 120_000 });
+        const done = await client.call<WindowResult>('waitForCount', { total: events, timeoutMs: 120_000 }, 130_000);
         await client.call('close');
         const catchUpRate = rate(events, done.elapsedMs);
         log(`catch-up: ${formatRate(catchUpRate)}`);

@@ -23,7 +23,7 @@ export async function stalledSubscriber(config: BenchConfig, addTaskRate: number
     const deliver = async (events: number) => {
       await others.call('reset');
       const write = await producer.call<{ elapsedMs: number }>('bulkWrite', { dbFile, events, perTransaction: 1000 }, 600_000);
-      const done = await others.call<WindowResult>('waitForCount', { total: events * streams, timeoutMs: 600_000 });
+      const done = await others.call<WindowResult>('waitForCount', { total: events * streams, timeoutMs: 600_000 }, 610_000);
       return { writeMs: write.elapsedMs, deliverMs: done.elapsedMs };
     };
 

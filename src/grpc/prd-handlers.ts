@@ -29,7 +29,7 @@ export function prdHandlers(context: ServiceContext, config: PrdConfig) {
       if (idOrPath === '') throw invalidArgument('prd_id must not be empty; give a stored PRD id (from ParsePRD) or a PRD file path');
       const provider = selectProvider(request.model, config);
       const prd = resolvePrd(tasks, context.projectDir, idOrPath);
-      const result = await generateTasks(tasks, provider, prd, actorOf(call));
+      const result = await generateTasks(tasks, provider, prd, actorOf(call), cancellationOf(call));
       return { tasks: result.tasks, tasks_generated: result.created };
     }),
 
@@ -37,10 +37,17 @@ export function prdHandlers(context: ServiceContext, config: PrdConfig) {
       const taskId = requireTaskId(request.task_id);
       const testType = parseTestType(request.test_type);
       const provider = selectProvider(request.model, config);
-      const outcome = await orchestrateTask(tasks, provider, taskId, testType, actorOf(call));
+      const outcome = await orchestrateTask(tasks, provider, taskId, testType, actorOf(call), cancellationOf(call));
       return { task: outcome.task, result: orchestrationResult(outcome) };
     }),
   };
+}
+
+/** Aborted when the client cancels, its deadline passes, or the server shuts the call down. */
+function cancellationOf(call: { on(event: 'cancelled', listener: () => void): unknown }): AbortSignal {
+  const controller = new AbortController();
+  call.on('cancelled', () => controller.abort());
+  return controller.signal;
 }
 
 export function parsedPrdResponse(prd: LoadedPrd): ParsePRDResponse {

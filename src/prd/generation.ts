@@ -13,8 +13,14 @@ export interface GenerationResult {
   created: number;
 }
 
-export async function generateTasks(tasks: TaskStore, provider: Provider, prd: LoadedPrd, actor: string | undefined): Promise<GenerationResult> {
-  const planned = await provider.planTasks(prd);
+export async function generateTasks(
+  tasks: TaskStore,
+  provider: Provider,
+  prd: LoadedPrd,
+  actor: string | undefined,
+  signal?: AbortSignal,
+): Promise<GenerationResult> {
+  const planned = await provider.planTasks(prd, signal);
   return saveGeneratedTasks(tasks, provider.model, prd, planned, actor);
 }
 

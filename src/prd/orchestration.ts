@@ -28,11 +28,12 @@ export async function orchestrateTask(
   taskId: string,
   testType: TestType,
   actor: string | undefined,
+  signal?: AbortSignal,
 ): Promise<OrchestrationOutcome> {
   const before = tasks.getTask(taskId);
   if (!before) throw new RiggerError('not_found', `task ${JSON.stringify(taskId)} does not exist`);
   checkOrchestratable(before);
-  const plan = await provider.orchestrate(before, testType);
+  const plan = await provider.orchestrate(before, testType, signal);
 
   return tasks.mutate(actor, (m) => {
     const current = m.requireTask(taskId);

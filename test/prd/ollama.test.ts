@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { TaskEventType, TaskStatus } from '../../src/model/task';
 import { prdIdOf } from '../../src/prd/parser';
 import { call, callError, collectEvents, connect, type RiggerServiceClient } from '../support/client';
-import { startServer, tempProject, type ServerProcess } from '../support/processes';
+import { startServer, tempProject, waitFor, type ServerProcess } from '../support/processes';
 import { FIXTURES, placeFixture, startFakeOllama, type FakeOllama } from './prd-support';
 
 const TIMEOUT_MS = 1500;
@@ -125,6 +125,28 @@ test('a timeout: UNAVAILABLE saying how long it waited, nothing saved', async ()
   assert.equal(error.code, grpc.status.UNAVAILABLE);
   assert.match(error.details, new RegExp(`did not answer within ${TIMEOUT_MS} ms; nothing was saved`));
   assert.equal(await taskCount(), before);
+});
+
+test('a call that is cancelled (deadline passed) abandons its Ollama request and saves nothing', async () => {
+  // A server whose own timeout is far away: only the cancellation can end the request early.
+  const dir = tempProject();
+  placeFixture(dir, 'tasks.md');
+  const patient = await startServer(dir, [], { RIGGER_OLLAMA_URL: ollama.url, RIGGER_OLLAMA_TIMEOUT_MS: '600000' });
+  const patientClient = connect(patient.address);
+  try {
+    const abortedBefore = ollama.aborted();
+    ollama.reply({ delayMs: 120_000, content: GOOD_TASKS });
+    const metadata = new grpc.Metadata();
+    const error = await new Promise<grpc.ServiceError>((resolve) =>
+      patientClient.GenerateTasksFromPRD({ prd_id: 'docs/PRD.md', model: 'ollama' }, metadata, { deadline: Date.now() + 1000 }, (e) => resolve(e!)),
+    );
+    assert.equal(error.code, grpc.status.DEADLINE_EXCEEDED);
+    await waitFor(() => ollama.aborted() > abortedBefore, 20_000, 'the server to abandon the Ollama request');
+    assert.equal((await call(patientClient, 'ListTasks', {})).total_count, 0);
+  } finally {
+    patientClient.close();
+    assert.equal(await patient.stop(), 0);
+  }
 });
 
 test('an unknown Ollama model: INVALID_ARGUMENT with Ollama\'s reason', async () => {

@@ -33,6 +33,8 @@ export interface FakeOllama {
   url: string;
   /** The JSON bodies of the /api/chat requests received, in order. */
   requests: Record<string, any>[];
+  /** How many requests the client abandoned before the fake answered. */
+  aborted(): number;
   /** Replies used in order, one per request; when they run out the fake answers HTTP 500. */
   reply(...replies: ChatReply[]): void;
   close(): Promise<void>;
@@ -42,6 +44,7 @@ export async function startFakeOllama(): Promise<FakeOllama> {
   const requests: Record<string, any>[] = [];
   const queue: ChatReply[] = [];
   const timers = new Set<NodeJS.Timeout>();
+  let aborted = 0;
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (chunk) => (body += chunk));
@@ -68,6 +71,9 @@ export async function startFakeOllama(): Promise<FakeOllama> {
         if (!res.destroyed) res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
       };
       if ('delayMs' in next) {
+        res.on('close', () => {
+          if (!res.writableFinished) aborted++;
+        });
         const timer = setTimeout(() => {
           timers.delete(timer);
           send();
@@ -81,6 +87,7 @@ export async function startFakeOllama(): Promise<FakeOllama> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    aborted: () => aborted,
     reply: (...replies) => queue.push(...replies),
     close: () =>
       new Promise<void>((resolve) => {

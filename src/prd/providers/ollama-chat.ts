@@ -12,7 +12,7 @@ export interface ChatMessage {
 /** The reply was not Ollama's chat response shape (the caller may retry like any invalid answer). */
 export class MalformedReplyError extends Error {}
 
-export async function ollamaChat(config: OllamaConfig, messages: ChatMessage[], format: object): Promise<string> {
+export async function ollamaChat(config: OllamaConfig, messages: ChatMessage[], format: object, cancel?: AbortSignal): Promise<string> {
   const url = `${config.baseUrl.replace(/\/+$/, '')}/api/chat`;
   let response: Response;
   let body: string;
@@ -21,10 +21,11 @@ export async function ollamaChat(config: OllamaConfig, messages: ChatMessage[], 
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: config.model, messages, format, stream: false, options: { temperature: 0 } }),
-      signal: AbortSignal.timeout(config.timeoutMs),
+      signal: cancel ? AbortSignal.any([cancel, AbortSignal.timeout(config.timeoutMs)]) : AbortSignal.timeout(config.timeoutMs),
     });
     body = await response.text();
   } catch (error) {
+    if (cancel?.aborted) throw new RiggerError('unavailable', 'the call was cancelled before Ollama answered; nothing was saved');
     const name = (error as Error).name;
     if (name === 'TimeoutError' || name === 'AbortError') {
       throw new RiggerError(

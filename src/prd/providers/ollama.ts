@@ -52,7 +52,7 @@ export class OllamaProvider implements Provider {
     this.model = `ollama:${config.model}`;
   }
 
-  planTasks(prd: PrdForPlanning): Promise<PlannedTask[]> {
+  planTasks(prd: PrdForPlanning, signal?: AbortSignal): Promise<PlannedTask[]> {
     const prompt = [
       'Turn this product requirements document into implementation tasks.',
       'Where the PRD has "### Task N:" blocks, use exactly those tasks with their Assignee and Due (as due_date, YYYY-MM-DD).',
@@ -60,10 +60,10 @@ export class OllamaProvider implements Provider {
       '',
       prd.content,
     ].join('\n');
-    return this.ask('generating tasks', prompt, TASKS_SCHEMA, validatePlannedTasks);
+    return this.ask('generating tasks', prompt, TASKS_SCHEMA, validatePlannedTasks, signal);
   }
 
-  orchestrate(task: Task, testType: TestType): Promise<OrchestrationPlan> {
+  orchestrate(task: Task, testType: TestType, signal?: AbortSignal): Promise<OrchestrationPlan> {
     const prompt = [
       'Orchestrate this task in three steps.',
       '1. enhancement: rewrite it as a clear, actionable description with acceptance criteria.',
@@ -78,10 +78,10 @@ export class OllamaProvider implements Provider {
       ...(task.due_date ? [`Due: ${task.due_date}`] : []),
       ...(task.reasoning ? [`Notes: ${task.reasoning}`] : []),
     ].join('\n');
-    return this.ask('orchestrating a task', prompt, ORCHESTRATION_SCHEMA, (value) => validateOrchestrationPlan(value, testType));
+    return this.ask('orchestrating a task', prompt, ORCHESTRATION_SCHEMA, (value) => validateOrchestrationPlan(value, testType), signal);
   }
 
-  private async ask<T>(what: string, prompt: string, schema: object, validate: (value: unknown) => T): Promise<T> {
+  private async ask<T>(what: string, prompt: string, schema: object, validate: (value: unknown) => T, signal?: AbortSignal): Promise<T> {
     const messages: ChatMessage[] = [
       { role: 'system', content: SYSTEM },
       { role: 'user', content: prompt },
@@ -91,7 +91,7 @@ export class OllamaProvider implements Provider {
       const done = this.progress?.(`${what} with ${this.model} at ${this.config.baseUrl}${attempt > 1 ? ' (retry after an invalid answer)' : ''}`);
       let content: string;
       try {
-        content = await ollamaChat(this.config, messages, schema);
+        content = await ollamaChat(this.config, messages, schema, signal);
       } catch (error) {
         if (!(error instanceof MalformedReplyError)) throw error;
         reason = error.message;

@@ -36,8 +36,9 @@ export interface PrdForPlanning {
 export interface Provider {
   /** The name recorded on tasks and events: "rules" or "ollama:<model>". */
   readonly model: string;
-  planTasks(prd: PrdForPlanning): Promise<PlannedTask[]>;
-  orchestrate(task: Task, testType: TestType): Promise<OrchestrationPlan>;
+  /** `signal` aborts the work when the caller goes away (a cancelled call, a server shutting down). */
+  planTasks(prd: PrdForPlanning, signal?: AbortSignal): Promise<PlannedTask[]>;
+  orchestrate(task: Task, testType: TestType, signal?: AbortSignal): Promise<OrchestrationPlan>;
 }
 
 /** "" means short_answer; anything but the two test types is refused. */

@@ -84,7 +84,7 @@ export async function runLogger(options: LoggerOptions): Promise<void> {
     subscription?.unsubscribe();
     await client.close();
     destination.flushSync();
-  });
+  }, options.subscription.checkpoint);
 }
 
 if (require.main === module) runStandalone('logger');

@@ -75,7 +75,7 @@ export async function runNatsBridge(options: NatsBridgeOptions): Promise<void> {
     logger.info({ published, duplicates_dropped_by_jetstream: duplicates }, 'bridge totals');
     await client.close();
     await nc.drain();
-  });
+  }, options.subscription.checkpoint);
 }
 
 if (require.main === module) runStandalone('nats-bridge');

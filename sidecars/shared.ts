@@ -1,7 +1,8 @@
 // What every sidecar does the same way: connect, log its connection state on stderr, stop cleanly.
+import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { StreamStatus } from '../src/client/index';
-import { RiggerClient, type RiggerClientOptions } from '../src/client/index';
+import { RiggerClient, StreamError, type RiggerClientOptions } from '../src/client/index';
 import type { SubscribeOptions } from '../src/client/subscribe-options';
 import type { main as cliMain } from '../src/cli/main';
 import { createLogger } from '../src/logging';
@@ -30,6 +31,15 @@ export function logStatus(logger: Logger, also?: (status: StreamStatus) => void)
   };
 }
 
+/** An OUT_OF_RANGE error, with what a sidecar's user can do about it. */
+function explain(error: unknown, checkpoint: string | undefined): unknown {
+  if (!(error instanceof StreamError) || error.code !== grpc.status.OUT_OF_RANGE) return error;
+  const how = checkpoint
+    ? `the events after the checkpoint ${checkpoint} are gone from the server's log; delete it to start from the live stream (or with --since ${Math.max(0, (error.oldestSequence ?? 1) - 1)})`
+    : 'start from the live stream (no --since) or from a sequence the server still holds';
+  return new StreamError(error.code, `${error.details}; ${how}`, error.metadata);
+}
+
 /** Resolves with the first SIGINT or SIGTERM. */
 export function nextSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -47,7 +57,7 @@ export function nextSignal(): Promise<NodeJS.Signals> {
  * Runs until a signal arrives or the subscription fails for good (`failed` rejects); then calls
  * `stop` (which must flush checkpoints). A failure is rethrown so the CLI prints it and exits 1.
  */
-export async function runUntilStopped(logger: Logger, failed: Promise<never>, stop: () => Promise<void>): Promise<void> {
+export async function runUntilStopped(logger: Logger, failed: Promise<never>, stop: () => Promise<void>, checkpoint?: string): Promise<void> {
   // A failure after the signal is the shutdown itself (the stream closing), not an error.
   const outcome = await Promise.race([
     nextSignal().then((signal) => ({ signal })),
@@ -58,7 +68,7 @@ export async function runUntilStopped(logger: Logger, failed: Promise<never>, st
   ]);
   if ('signal' in outcome) logger.info({ signal: outcome.signal }, 'stopping');
   await stop();
-  if ('error' in outcome) throw outcome.error;
+  if ('error' in outcome) throw explain(outcome.error, checkpoint);
   logger.info('stopped');
 }
 

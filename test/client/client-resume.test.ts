@@ -209,3 +209,30 @@ test('retries are bounded when configured: a server that never comes back ends t
     await client.close();
   }
 });
+
+test('history compacted away: OUT_OF_RANGE carries the oldest sequence still available', async () => {
+  const dir = tempProject();
+  for (let i = 1; i <= 6; i++) await addTaskByCli(dir, `task ${i}`);
+  const server = await startServer(dir, ['--retain-events', '2', '--buffer-size', '1', '--compact-interval-ms', '50']);
+  const client = new RiggerClient({ address: server.address });
+  try {
+    // Compaction runs in the background: ask until the answer is an error (bounded).
+    let error: unknown;
+    for (let attempt = 0; attempt < 100 && error === undefined; attempt++) {
+      error = await new Promise<unknown>((resolve) => {
+        const subscription = client.subscribe({ sinceSequence: 0, backoff: FAST_RETRY }).subscribe({
+          next: () => (subscription.unsubscribe(), resolve(undefined)),
+          error: resolve,
+        });
+      });
+      if (error === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(error instanceof StreamError, `expected OUT_OF_RANGE, got ${String(error)}`);
+    assert.equal(error.code, grpc.status.OUT_OF_RANGE);
+    assert.equal(error.oldestSequence, 5);
+    assert.match(error.details, /resume with since_sequence >= 4/);
+  } finally {
+    await client.close();
+    await server.stop();
+  }
+});

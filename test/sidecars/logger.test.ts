@@ -130,3 +130,33 @@ test('logger: a bad flag is one readable line and exit code 1', async () => {
   assert.equal(result.code, 1);
   assert.match(result.stderr, /^rig: .*"finished" is not an event type/m);
 });
+
+test('logger: a checkpoint older than the retained history stops it with exit 1 and a line saying so', async () => {
+  const dir = tempProject();
+  for (let i = 1; i <= 6; i++) await addTaskByCli(dir, `task ${i}`);
+  const server = await startServer(dir, ['--retain-events', '2', '--buffer-size', '1', '--compact-interval-ms', '50']);
+  const checkpoint = path.join(tempDir(), 'old.checkpoint');
+  fs.writeFileSync(checkpoint, '1\n');
+  try {
+    // Compaction runs in the background; retry the start (bounded) until it has happened.
+    let result: Awaited<ReturnType<typeof rigAsync>> | undefined;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const logger = startSidecar('logger', ['--address', server.address, '--checkpoint', checkpoint]);
+      const exited = await Promise.race([
+        new Promise<number | null>((resolve) => logger.child.on('exit', (code) => resolve(code))),
+        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 3000)),
+      ]);
+      if (exited !== undefined) {
+        result = { code: exited, stdout: logger.stdout(), stderr: logger.stderr() };
+        break;
+      }
+      await logger.stop('SIGKILL');
+    }
+    assert.ok(result, 'the logger stopped on its own');
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^rig: since_sequence 1 is older than the retained history; the oldest event still available is 5, .*; the events after the checkpoint .*old\.checkpoint are gone from the server's log; delete it to start from the live stream \(or with --since 4\)$/m);
+    assert.equal(fs.readFileSync(checkpoint, 'utf8'), '1\n', 'nothing skipped silently');
+  } finally {
+    await server.stop();
+  }
+});

@@ -127,7 +127,7 @@ test('a timeout: UNAVAILABLE saying how long it waited, nothing saved', async ()
   assert.equal(await taskCount(), before);
 });
 
-test('a call that is cancelled (deadline passed) abandons its Ollama request and saves nothing', async () => {
+test('a call that is cancelled (deadline passed, server shutting down) abandons its Ollama request and saves nothing', async () => {
   // A server whose own timeout is far away: only the cancellation can end the request early.
   const dir = tempProject();
   placeFixture(dir, 'tasks.md');
@@ -143,9 +143,17 @@ test('a call that is cancelled (deadline passed) abandons its Ollama request and
     assert.equal(error.code, grpc.status.DEADLINE_EXCEEDED);
     await waitFor(() => ollama.aborted() > abortedBefore, 20_000, 'the server to abandon the Ollama request');
     assert.equal((await call(patientClient, 'ListTasks', {})).total_count, 0);
+
+    // Shutting down ends a call still waiting for Ollama: the server exits cleanly, not after the model.
+    ollama.reply({ delayMs: 120_000, content: GOOD_TASKS });
+    const pending = callError(patientClient, 'GenerateTasksFromPRD', { prd_id: 'docs/PRD.md', model: 'ollama' });
+    await waitFor(() => ollama.waiting() === 1, 20_000, 'the second request to reach Ollama');
+    assert.equal(await patient.stop(), 0);
+    await pending;
+    assert.equal(ollama.aborted(), abortedBefore + 2);
   } finally {
     patientClient.close();
-    assert.equal(await patient.stop(), 0);
+    await patient.stop();
   }
 });
 

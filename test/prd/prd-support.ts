@@ -35,6 +35,8 @@ export interface FakeOllama {
   requests: Record<string, any>[];
   /** How many requests the client abandoned before the fake answered. */
   aborted(): number;
+  /** How many delayed replies are still open. */
+  waiting(): number;
   /** Replies used in order, one per request; when they run out the fake answers HTTP 500. */
   reply(...replies: ChatReply[]): void;
   close(): Promise<void>;
@@ -45,6 +47,7 @@ export async function startFakeOllama(): Promise<FakeOllama> {
   const queue: ChatReply[] = [];
   const timers = new Set<NodeJS.Timeout>();
   let aborted = 0;
+  let waiting = 0;
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (chunk) => (body += chunk));
@@ -71,7 +74,9 @@ export async function startFakeOllama(): Promise<FakeOllama> {
         if (!res.destroyed) res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
       };
       if ('delayMs' in next) {
+        waiting++;
         res.on('close', () => {
+          waiting--;
           if (!res.writableFinished) aborted++;
         });
         const timer = setTimeout(() => {
@@ -88,6 +93,7 @@ export async function startFakeOllama(): Promise<FakeOllama> {
     url: `http://127.0.0.1:${port}`,
     requests,
     aborted: () => aborted,
+    waiting: () => waiting,
     reply: (...replies) => queue.push(...replies),
     close: () =>
       new Promise<void>((resolve) => {

@@ -28,6 +28,11 @@ export function subjectFor(prefix: string, event: TaskEvent): string {
   return `${prefix}.${eventTypeName(event.event_type).toLowerCase()}.${token}`;
 }
 
+/** The payload. proto-loader marks each set proto3 `optional` field with a `_name` key; those are not fields. */
+export function eventJson(event: TaskEvent): string {
+  return JSON.stringify(event, (key, value: unknown) => (key.startsWith('_') ? undefined : value));
+}
+
 /** Creates the stream when it is missing; returns the sequence of the newest event it holds. */
 export async function prepareStream(jsm: JetStreamManager, stream: string, subjectPrefix: string): Promise<number | undefined> {
   let lastSeq: number;
@@ -63,7 +68,7 @@ export async function runNatsBridge(options: NatsBridgeOptions): Promise<void> {
       const h = headers();
       h.set(SEQUENCE_HEADER, String(event.sequence));
       h.set('Rigger-Event-Type', eventTypeName(event.event_type));
-      const ack = await js.publish(subjectFor(options.subjectPrefix, event), JSON.stringify(event), { msgID: String(event.sequence), headers: h });
+      const ack = await js.publish(subjectFor(options.subjectPrefix, event), eventJson(event), { msgID: String(event.sequence), headers: h });
       if (ack.duplicate) duplicates++;
       else published++;
     }

@@ -37,7 +37,9 @@ async function readStream(nc: NatsConnection, stream: string): Promise<StoredEve
   const stored: StoredEvent[] = [];
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
     const message = await jsm.streams.getMessage(stream, { seq });
-    const event = JSON.parse(new TextDecoder().decode(message.data)) as { sequence: number; event_type: number; task: { id: string } };
+    const text = new TextDecoder().decode(message.data);
+    assert.doesNotMatch(text, /"_[a-z_]+":/, 'no proto-loader oneof markers in the payload');
+    const event = JSON.parse(text) as { sequence: number; event_type: number; task: { id: string } };
     stored.push({ subject: message.subject, msgId: message.header?.get('Nats-Msg-Id'), sequence: event.sequence, event_type: event.event_type, taskId: event.task.id });
   }
   return stored;

@@ -44,8 +44,13 @@ test('200 streams opened and cancelled in every state leave no subscription behi
         }
         stream.on('data', () => {});
         if (kind === 3) stream.pause(); // stalled with writes pending when it is cancelled
-        stream.on('error', (e: grpc.ServiceError) => e.code !== grpc.status.CANCELLED && failures.push(e));
-        ready.push(new Promise((resolve) => stream.once('metadata', resolve)));
+        ready.push(new Promise((resolve) => {
+          stream.once('metadata', resolve);
+          stream.on('error', (e: grpc.ServiceError) => {
+            if (e.code !== grpc.status.CANCELLED) failures.push(e);
+            resolve(undefined);
+          });
+        }));
         streams.push(stream);
       }
       await Promise.all(ready);

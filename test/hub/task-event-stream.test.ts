@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { call, connect, type RiggerServiceClient } from '../support/client';
-import { startServer, tempProject } from '../support/processes';
+import { startServer, tempProject, waitFor } from '../support/processes';
 import { addTasks, asLogged, matches, readLog, sequences, sleep, waitForLength, type Filter, type LoggedEvent } from './hub-support';
 
 function openBidi(client: RiggerServiceClient) {
@@ -28,10 +28,13 @@ test('first subscribe starts, later subscribes replace the filter at one point w
     const alice = (await call(client, 'AddTask', { title: 'hers', assignee: 'Alice' })).task.id as string;
     const bidi = openBidi(client);
     const headers = new Promise<grpc.Metadata>((resolve) => bidi.stream.once('metadata', resolve));
+    // The writer's events (CREATED, UPDATED, STATUS_CHANGED of TODO/IN_PROGRESS tasks) match every
+    // filter, so an event lost at a switch is a visible gap. The stream's own updates of Alice's
+    // task produce events that only some filters match, which shows each switch took effect.
     const filters: Filter[] = [
-      { event_types: [1] },
-      { assignee_filter: 'Alice' },
-      { event_types: [1, 4], statuses: [2] },
+      { event_types: [1, 2, 4] },
+      { event_types: [1, 2, 4, 5] },
+      { event_types: [1, 2, 4, 5], statuses: [1, 2] },
       {},
     ];
     bidi.stream.write({ subscribe: filters[0] as object });
@@ -45,15 +48,22 @@ test('first subscribe starts, later subscribes replace the filter at one point w
         await call(client, 'UpdateTask', { task_id: task.id, status: 2 });
       }
     })();
-    for (let f = 1; f < filters.length; f++) {
-      await sleep(300);
-      bidi.stream.write({ subscribe: filters[f] as object });
-      // An update sent after the subscribe is applied after it: its events arrive under the new filter.
-      const status = f % 2 ? 2 : 9;
-      bidi.stream.write({ update: { task_id: alice, status, assignee: 'Alice' } });
-      const before = bidi.received.length;
-      await waitForLength(() => bidi.received, before + 1, 10_000, `events after switch ${f}`);
-    }
+    const arrives = (what: string, test: (e: LoggedEvent) => boolean) =>
+      waitFor(() => bidi.received.some((e) => e.task_id === alice && test(e)), 10_000, what);
+    await sleep(300);
+    // An update sent after a subscribe is applied after it: its events are judged by the new filter.
+    bidi.stream.write({ subscribe: filters[1] as object });
+    bidi.stream.write({ update: { task_id: alice, assignee: 'Carol' } });
+    await arrives('ASSIGNED, visible from filter 1 on', (e) => e.event_type === 5);
+    await sleep(300);
+    bidi.stream.write({ subscribe: filters[2] as object });
+    bidi.stream.write({ update: { task_id: alice, status: 9 } }); // from TODO: matches statuses [1, 2]
+    bidi.stream.write({ update: { task_id: alice, status: 3 } }); // from COMPLETED to 3: does not
+    await arrives('the change to COMPLETED', (e) => e.event_type === 4 && e.status === 9);
+    await sleep(300);
+    bidi.stream.write({ subscribe: filters[3] as object });
+    bidi.stream.write({ update: { task_id: alice, status: 5 } }); // from 3 to 5: only filter 3 matches
+    await arrives('the change to PENDING_FOLLOW_ON, visible under filter 3 only', (e) => e.event_type === 4 && e.status === 5);
     await sleep(300);
     writing = false;
     await writer;
@@ -77,9 +87,10 @@ test('first subscribe starts, later subscribes replace the filter at one point w
     }
     assert.equal(next, got.length, `every received event is in the log, in order (${got.length} received)`);
     assert.ok(possible.includes(filters.length - 1), 'the stream ends under the last filter');
-    assert.ok(bidi.received.some((e) => e.event_type === 4 && e.task_id === alice), 'the update came back as STATUS_CHANGED');
+    assert.ok(!bidi.received.some((e) => e.task_id === alice && e.status === 3), 'the change to status 3 was filtered out under filter 2');
     const { task } = await call(client, 'GetTask', { task_id: alice });
-    assert.equal(task.status, 2, 'the last update (status 2) was applied like UpdateTask');
+    assert.equal(task.status, 5, 'the updates were applied like UpdateTask');
+    assert.equal(task.assignee, 'Carol');
     bidi.stream.cancel();
   } finally {
     client.close();

@@ -99,6 +99,33 @@ describe('rig grpc as a process', () => {
     });
   }
 
+  test('SIGTERM with calls in flight: every acknowledged AddTask is in the database afterwards', async (t) => {
+    const dir = tempProject();
+    const server = await startServer(dir);
+    const client = connect(server.address);
+    try {
+      await call(client, 'ListTasks', {}); // connected before the burst
+      const calls = Array.from({ length: 200 }, (_, i) =>
+        call(client, 'AddTask', { title: `in flight ${i}` }).then(
+          (response) => ({ id: response.task.id as string }),
+          (error: grpc.ServiceError) => ({ error }),
+        ),
+      );
+      // stop() below signals again: a repeated signal during the shutdown must not kill the process.
+      setImmediate(() => server.child.kill('SIGTERM'));
+      const results = await Promise.all(calls);
+      assert.equal(await server.stop(), 0);
+      const acknowledged = results.flatMap((r) => ('id' in r ? [r.id] : []));
+      t.diagnostic(`${acknowledged.length} of ${results.length} calls acknowledged, the rest UNAVAILABLE`);
+      for (const r of results) if ('error' in r) assert.equal(r.error.code, grpc.status.UNAVAILABLE, r.error.details);
+      const stored = JSON.parse(rig(['task', 'list', '--limit', '1000', '--json', '-C', dir]).stdout) as { tasks: { id: string }[] };
+      const storedIds = new Set(stored.tasks.map((t) => t.id));
+      for (const id of acknowledged) assert.ok(storedIds.has(id), `acknowledged task ${id} is missing`);
+    } finally {
+      client.close();
+    }
+  });
+
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     test(`${signal}: the server stops accepting, ends streams, closes the database and exits 0`, async () => {
       const dir = tempProject();

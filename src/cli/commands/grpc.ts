@@ -71,14 +71,18 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       throw error;
     }
     const running = server;
-    // Handlers go in before the ready line: a supervisor may signal as soon as it reads it.
+    // Handlers go in before the ready line: a supervisor may signal as soon as it reads it. They
+    // stay installed, so a repeated signal cannot kill the process mid-shutdown (the grace period bounds it).
     const stopped = new Promise<void>((resolve) => {
+      let stopping = false;
       const stop = (signal: string) => {
-        logger.info({ signal }, 'shutting down');
+        logger.info({ signal }, stopping ? 'already shutting down' : 'shutting down');
+        if (stopping) return;
+        stopping = true;
         void running.shutdown().then(resolve);
       };
-      process.once('SIGINT', () => stop('SIGINT'));
-      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
     });
     const addresses = server.addresses.join(', ');
     process.stdout.write(

@@ -20,8 +20,19 @@ export function toServiceError(error: unknown, logger: Logger): grpc.StatusObjec
   const metadata = new grpc.Metadata();
   if (error instanceof RiggerError) {
     for (const [key, value] of Object.entries(error.details)) if (key.startsWith('x-rigger-')) metadata.set(key, value);
-    return { code: STATUS_BY_KIND[error.kind], details: error.message, metadata };
+    return { code: STATUS_BY_KIND[error.kind], details: boundedDetails(error.message), metadata };
   }
   logger.error({ err: error }, 'unexpected error in a call');
-  return { code: grpc.status.INTERNAL, details: `internal error: ${(error as Error)?.message ?? String(error)}`, metadata };
+  return { code: grpc.status.INTERNAL, details: boundedDetails(`internal error: ${(error as Error)?.message ?? String(error)}`), metadata };
+}
+
+/** Longest status message sent, in characters. */
+export const MAX_DETAILS_CHARS = 2000;
+
+// Messages quote the offending input. Unbounded, a huge input becomes a grpc-message trailer larger
+// than the client accepts, and the call (with the whole connection) stalls instead of failing.
+function boundedDetails(message: string): string {
+  if (message.length <= MAX_DETAILS_CHARS) return message;
+  const keep = MAX_DETAILS_CHARS / 2 - 20;
+  return `${message.slice(0, keep)} ...[${message.length - 2 * keep} characters cut]... ${message.slice(-keep)}`;
 }

@@ -69,5 +69,6 @@ function denied(requested: string, why: string): RiggerError {
 function readFailure(requested: string, error: unknown): RiggerError {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'EACCES' || code === 'EPERM') return new RiggerError('permission_denied', `cannot read ${JSON.stringify(requested)}: the server has no permission to read it`);
+  if (code === 'ENAMETOOLONG') return invalidArgument(`prd_file_path is ${requested.length} characters, longer than the file system allows; give a shorter path inside the project`);
   return new RiggerError('internal', `cannot read ${JSON.stringify(requested)}: ${(error as Error).message}`);
 }

@@ -7,21 +7,10 @@ import * as grpc from '@grpc/grpc-js';
 import { connectService } from '../../src/client/connect';
 import { startServer, tempProject } from '../support/processes';
 import { assertConsistent } from './db-check';
+import { seededRandom } from './seeded-random';
 
 const CYCLES = 5;
 const WRITERS = 8;
-
-/** mulberry32: a small seeded PRNG, so a failing run can be repeated with the same seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function unary(client: grpc.Client, method: string, request: object): Promise<any> {
   return new Promise((resolve, reject) =>

@@ -113,7 +113,7 @@ const natsBridgeCommand: CommandModule<GlobalArgs, SidecarArgs> = {
 };
 
 export const sidecarCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'sidecar <name>',
+  command: 'sidecar',
   describe: 'Run a bundled sidecar: logger, metrics or nats-bridge (Ctrl-C to stop)',
   builder: (yargs) => yargs.command(loggerCommand).command(metricsCommand).command(natsBridgeCommand).demandCommand(1, 'name a sidecar: logger, metrics or nats-bridge'),
   handler: () => {},

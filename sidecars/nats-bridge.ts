@@ -21,6 +21,7 @@ export interface NatsBridgeOptions extends SidecarOptions {
 }
 
 export const SEQUENCE_HEADER = 'Rigger-Sequence';
+const DRAIN_TIMEOUT_MS = 3000;
 
 /** A task id made safe as one subject token (ids are UUIDs; this guards against anything else). */
 export function subjectFor(prefix: string, event: TaskEvent): string {
@@ -79,7 +80,9 @@ export async function runNatsBridge(options: NatsBridgeOptions): Promise<void> {
     await pump.catch(() => undefined); // lets a publish in flight finish
     logger.info({ published, duplicates_dropped_by_jetstream: duplicates }, 'bridge totals');
     await client.close();
-    await nc.drain();
+    // Bounded: with the NATS server gone, drain() would wait for a reconnect that may never come.
+    const drained = await Promise.race([nc.drain().then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), DRAIN_TIMEOUT_MS).unref())]);
+    if (!drained) await nc.close();
   }, options.subscription.checkpoint);
 }
 

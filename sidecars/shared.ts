@@ -31,6 +31,8 @@ export function logStatus(logger: Logger, also?: (status: StreamStatus) => void)
   };
 }
 
+const EXIT_GRACE_MS = 1000;
+
 /** An OUT_OF_RANGE error, with what a sidecar's user can do about it. */
 function explain(error: unknown, checkpoint: string | undefined): unknown {
   if (!(error instanceof StreamError) || error.code !== grpc.status.OUT_OF_RANGE) return error;
@@ -68,6 +70,9 @@ export async function runUntilStopped(logger: Logger, failed: Promise<never>, st
   ]);
   if ('signal' in outcome) logger.info({ signal: outcome.signal }, 'stopping');
   await stop();
+  // Everything is flushed; a library that still holds a handle (a NATS client reconnecting to a
+  // server that is gone) must not keep the process alive. Unref'd: a clean exit comes first.
+  setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
   if ('error' in outcome) throw explain(outcome.error, checkpoint);
   logger.info('stopped');
 }

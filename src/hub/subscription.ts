@@ -16,6 +16,7 @@ export interface EventSink {
 
 const EVENTS_PER_TURN = 4096;
 const PAGE_SIZE = 512;
+const NO_EVENTS: readonly TaskEvent[] = [];
 
 /**
  * One subscriber's position in the event stream. It is either live (on the hub's Subject, taking
@@ -29,6 +30,13 @@ export class Subscription {
   private pumpScheduled = false;
   private waitingForDrain = false;
   private closed = false;
+  /**
+   * The page being delivered and the index of its next event, kept while waiting for a drain: a
+   * gRPC stream reports full every 16 messages, and re-reading a 512-event page from the log each
+   * time would decode every event many times over. At most one page is held.
+   */
+  private page: readonly TaskEvent[] = NO_EVENTS;
+  private pageIndex = 0;
 
   constructor(
     private readonly hub: EventHub,
@@ -60,6 +68,7 @@ export class Subscription {
   /** Moves the position (a resume request on an open stream). */
   restartFrom(sinceSequence: number): void {
     this.leaveLive();
+    this.dropPage();
     this.nextSequence = sinceSequence + 1;
     this.schedulePump();
   }
@@ -67,6 +76,7 @@ export class Subscription {
   close(): void {
     this.closed = true;
     this.leaveLive();
+    this.dropPage();
   }
 
   /** Ends the stream with `error` and leaves the hub (even if the caller has not yet kept a reference). */
@@ -81,25 +91,31 @@ export class Subscription {
     if (this.closed || this.waitingForDrain || this.live) return;
     let delivered = 0;
     while (!this.closed) {
-      if (this.nextSequence > this.hub.lastSequence) {
-        this.live = this.hub.live.subscribe((event) => this.onLive(event));
-        return;
+      if (this.pageIndex >= this.page.length) {
+        if (this.nextSequence > this.hub.lastSequence) {
+          this.dropPage();
+          this.live = this.hub.live.subscribe((event) => this.onLive(event));
+          return;
+        }
+        try {
+          this.page = this.hub.read(this.nextSequence, PAGE_SIZE);
+        } catch (error) {
+          this.fail(error as RiggerError);
+          return;
+        }
+        this.pageIndex = 0;
       }
-      let page: TaskEvent[];
-      try {
-        page = this.hub.read(this.nextSequence, PAGE_SIZE);
-      } catch (error) {
-        this.fail(error as RiggerError);
-        return;
-      }
-      for (const event of page) {
+      const page = this.page;
+      const first = this.pageIndex;
+      while (this.pageIndex < page.length) {
+        const event = page[this.pageIndex++]!;
         this.nextSequence = event.sequence + 1;
         if (this.predicate(event) && !this.sink.write(event)) {
           this.awaitDrain();
           return;
         }
       }
-      delivered += page.length;
+      delivered += page.length - first;
       if (delivered >= EVENTS_PER_TURN) {
         this.schedulePump(); // let live publishing and other subscribers run
         return;
@@ -135,6 +151,11 @@ export class Subscription {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
     setImmediate(() => this.pump());
+  }
+
+  private dropPage(): void {
+    this.page = NO_EVENTS;
+    this.pageIndex = 0;
   }
 
   private leaveLive(): void {

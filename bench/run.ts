@@ -3,9 +3,10 @@
 //   --out FILE       where to write the JSON (default bench/results/latest.json)
 //   --only a,b       run only these rows: fanout, replay, latency, unary, stalled, cross-process
 //   --profile [DIR]  write a V8 CPU profile of the hub server during the fan-out row (default bench/results/profiles)
+//   --set K=V        override one size from bench/config.ts, e.g. --set stalledEvents=200000 (repeatable)
 import fs from 'node:fs';
 import path from 'node:path';
-import { configFor } from './config';
+import { configFor, type BenchConfig } from './config';
 import { REPO_ROOT } from './processes';
 import { machine, renderTable, type Measurement } from './report';
 import { crossProcess } from './rows/cross-process';
@@ -22,6 +23,7 @@ interface Options {
   out: string;
   only: Set<string>;
   profileDir: string | undefined;
+  overrides: [string, string][];
 }
 
 function parseOptions(argv: string[]): Options {
@@ -30,6 +32,7 @@ function parseOptions(argv: string[]): Options {
     out: path.join(REPO_ROOT, 'bench', 'results', 'latest.json'),
     only: new Set(ROWS),
     profileDir: undefined,
+    overrides: [],
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -46,14 +49,31 @@ function parseOptions(argv: string[]): Options {
     } else if (arg === '--profile') {
       const next = argv[i + 1];
       options.profileDir = next !== undefined && !next.startsWith('--') ? path.resolve(argv[++i]!) : path.join(REPO_ROOT, 'bench', 'results', 'profiles');
+    } else if (arg === '--set') {
+      const [key, text] = value().split('=');
+      options.overrides.push([key!, text ?? '']);
     } else throw new Error(`unknown option ${arg}; see the comment at the top of bench/run.ts`);
   }
   return options;
 }
 
+function applyOverride(config: BenchConfig, key: string, text: string): void {
+  const current = (config as unknown as Record<string, unknown>)[key];
+  const numbers = text.split(',').map(Number);
+  if (typeof current === 'number' && numbers.length === 1 && Number.isFinite(numbers[0])) {
+    (config as unknown as Record<string, unknown>)[key] = numbers[0];
+  } else if (Array.isArray(current) && numbers.every((n) => Number.isInteger(n) && n > 0)) {
+    (config as unknown as Record<string, unknown>)[key] = numbers;
+  } else {
+    const sizes = Object.entries(config).filter(([, v]) => typeof v === 'number' || Array.isArray(v)).map(([k]) => k);
+    throw new Error(`--set ${key}=${text}: not a size; sizes are ${sizes.join(', ')}`);
+  }
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const config = configFor(options.quick, options.profileDir);
+  for (const [key, text] of options.overrides) applyOverride(config, key, text);
   const log = (line: string) => process.stderr.write(`  ${line}\n`);
   const startedAt = Date.now();
   const measurements: Measurement[] = [];

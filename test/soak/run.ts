@@ -2,7 +2,7 @@
 // (default 180 s; --seconds N). Afterwards every subscriber's stream must equal the event log
 // filtered its way (same sequences, in order, no gaps, no duplicates), and the server's RSS must
 // have stayed flat. Prints a summary; exits 1 when a check fails. Not part of `npm test`.
-//   npm run soak -- --seconds 60 --subscribers 100 --writers 4 --rate 10
+//   npm run soak -- --seconds 60 --subscribers 100 --writers 4 --rate 10 [--server-heap-mb 64]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -31,6 +31,8 @@ const seconds = option('seconds', 180);
 const subscriberCount = option('subscribers', 100);
 const writerCount = option('writers', 4);
 const ratePerWriter = option('rate', 10);
+/** Caps the server's V8 heap (--max-old-space-size): a leak then ends in a crash, not slow growth. */
+const serverHeapMb = option('server-heap-mb', Number.POSITIVE_INFINITY);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const rssMb = (pid: number) => Number(/^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
@@ -43,7 +45,8 @@ function unary<T = any>(client: RiggerServiceClient, method: string, request: ob
 }
 
 async function startServer(dir: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [RIG, 'grpc', '-C', dir, '--port', '0', '--host', '127.0.0.1', '--max-subscribers', '1000'], {
+  const heap = Number.isFinite(serverHeapMb) ? [`--max-old-space-size=${serverHeapMb}`] : [];
+  const child = spawn(process.execPath, [...heap, RIG, 'grpc', '-C', dir, '--port', '0', '--host', '127.0.0.1', '--max-subscribers', '1000'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' },
   });
@@ -173,8 +176,11 @@ async function main(): Promise<void> {
   for (const s of subscribers) s.call.cancel();
   for (const c of channels) c.close();
   writerClient.close();
-  server.child.kill('SIGTERM');
-  await new Promise((r) => server.child.once('exit', r));
+  const crashed = server.child.exitCode !== null || server.child.signalCode !== null;
+  if (!crashed) {
+    server.child.kill('SIGTERM');
+    await new Promise((r) => server.child.once('exit', r));
+  }
   fs.rmSync(dir, { recursive: true, force: true });
 
   const lines = [
@@ -182,12 +188,13 @@ async function main(): Promise<void> {
     `  writes acknowledged: ${writes} (${writeErrors} failed); events in the log: ${log.length} (latest sequence ${latest})`,
     `  events delivered to subscribers: ${delivered}; streams equal to their filtered log: ${subscriberCount - mismatched.length}/${subscriberCount}`,
     `  server RSS: start ${rss[0]!.mb.toFixed(1)} MB, after warm-up (${warm.at.toFixed(0)} s) ${warm.mb.toFixed(1)} MB, peak ${peak.toFixed(1)} MB, end ${last.mb.toFixed(1)} MB (growth after warm-up ${growth.toFixed(1)} MB, bound ${RSS_BOUND_MB} MB)`,
+    ...(Number.isFinite(serverHeapMb) ? [`  server heap capped at ${serverHeapMb} MB (--max-old-space-size); the server ${crashed ? `DIED (exit ${server.child.exitCode}, signal ${server.child.signalCode})` : 'stayed up'}`] : []),
     `  host: ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine affects rates, not the checks)`,
   ];
   for (const { i, s, want } of mismatched.slice(0, 5)) {
     lines.push(`  MISMATCH subscriber ${i} ${JSON.stringify(s.spec)}: got ${s.sequences.length} events, expected ${want.length}${s.error ? `, stream failed: ${s.error.code} ${s.error.details}` : ''}`);
   }
-  const ok = mismatched.length === 0 && growth < RSS_BOUND_MB && writes > 0;
+  const ok = mismatched.length === 0 && growth < RSS_BOUND_MB && writes > 0 && !crashed;
   lines.push(ok ? 'soak: PASS' : 'soak: FAIL');
   process.stdout.write(`${lines.join('\n')}\n`);
   process.exitCode = ok ? 0 : 1;

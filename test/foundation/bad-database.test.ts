@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
+import { MIGRATIONS } from '../../src/store/schema';
 import { rig, tempProject, type RunResult } from '../support/processes';
 
 const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
@@ -57,10 +58,23 @@ test('a foreign SQLite database with its own table: exit 1, one line, the file u
   db.close();
 });
 
-test('a missing tasks.db: exit 1, one line saying to run rig init, nothing created', () => {
+test('a missing default tasks.db (a fresh clone keeps config.json, never the database) is created', () => {
   const { dir, file } = projectWithDatabase(() => {});
+  const listed = rig(['task', 'list', '--json', '-C', dir]);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.equal(JSON.parse(listed.stdout).total_count, 0);
+  assert.ok(fs.existsSync(file), 'the default database was not created');
+  const db = new Database(file, { readonly: true });
+  assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
+  db.close();
+});
+
+test('a missing database named by --db or RIGGER_DB: exit 1, one line, nothing created', () => {
+  const dir = tempProject();
+  const missing = path.join(dir, 'elsewhere', 'typo.db');
   for (const args of commands(dir)) {
-    refusedWithOneLine(rig(args), /does not exist; run `rig init`/);
-    assert.ok(!fs.existsSync(file));
+    refusedWithOneLine(rig([...args, '--db', missing]), /typo\.db does not exist; check --db/);
+    refusedWithOneLine(rig(args, { env: { RIGGER_DB: missing } }), /typo\.db does not exist; check --db/);
+    assert.ok(!fs.existsSync(missing));
   }
 });

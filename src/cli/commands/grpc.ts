@@ -3,12 +3,12 @@ import type { CommandModule } from 'yargs';
 import { PortInUseError, startServer } from '../../grpc/server';
 import { createLogger } from '../../logging';
 import { RiggerError } from '../../model/errors';
-import { openStore } from '../../store/store';
 import type { GlobalArgs } from '../main';
 import { prdConfigOf, PRD_SETTINGS } from '../prd-settings';
 import { findProject } from '../project';
 import { isLoopback, resolveAuth, resolveLimits, resolveServerTls } from '../security-settings';
-import { databasePath, resolveSetting, settingOptions } from '../settings';
+import { openProjectStore } from '../project-store';
+import { resolveSetting, settingOptions } from '../settings';
 
 export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'grpc',
@@ -32,7 +32,6 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     const auth = resolveAuth(project, args);
     const tls = resolveServerTls(project, args);
     const limits = resolveLimits(project, args);
-    const dbFile = databasePath(project, args);
     const logger = createLogger();
     // grpc-js writes its own diagnostics to stderr ("E No address added ..." next to our one-line
     // port-in-use message); they go to the JSON log instead, at debug level.
@@ -44,7 +43,7 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         `binding ${host}, reachable from other machines, without ${auth.tokens.length === 0 ? 'a token (anyone who can connect can read and change every task)' : 'TLS (tokens and tasks cross the network in clear text)'}; set --token and --tls-cert/--tls-key`,
       );
     }
-    const store = openStore(dbFile, { busyTimeoutMs: resolveSetting('busyTimeoutMs', args, project.config) });
+    const { store, file: dbFile } = openProjectStore(project, args);
     let server;
     try {
       server = await startServer(

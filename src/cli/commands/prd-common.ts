@@ -1,10 +1,10 @@
 import os from 'node:os';
 import type { PrdConfig } from '../../prd/config';
-import { openStore, type Store } from '../../store/store';
+import type { Store } from '../../store/store';
 import type { GlobalArgs } from '../main';
 import { prdConfigOf } from '../prd-settings';
 import { findProject, type Project } from '../project';
-import { databasePath } from '../settings';
+import { openProjectStore } from '../project-store';
 
 export interface PrdArgs extends GlobalArgs {
   db?: string;
@@ -23,7 +23,7 @@ export async function withPrdSession<T>(argv: PrdArgs, work: (session: PrdSessio
   const project = findProject(argv.C ?? '.');
   const args = argv as unknown as Record<string, unknown>;
   const config = prdConfigOf(project, args);
-  const store = openStore(databasePath(project, args));
+  const { store } = openProjectStore(project, args);
   try {
     return await work({ project, store, config, actor: argv.actor ?? os.userInfo().username });
   } finally {

@@ -3,11 +3,11 @@ import type { Argv, CommandModule } from 'yargs';
 import { invalidArgument, notFound } from '../../model/errors';
 import { parseStatus, type TaskPatch, type TaskStatus } from '../../model/task';
 import { validateDueDate } from '../../model/validate';
-import { openStore, type Store } from '../../store/store';
+import type { Store } from '../../store/store';
 import type { GlobalArgs } from '../main';
 import { printJson, printTask, printTasks, taskForDisplay } from '../output';
 import { findProject } from '../project';
-import { databasePath } from '../settings';
+import { openProjectStore } from '../project-store';
 
 interface TaskArgs extends GlobalArgs {
   db?: string;
@@ -17,7 +17,7 @@ interface TaskArgs extends GlobalArgs {
 /** Opens the project's store for one command and closes it afterwards. */
 function withStore<T>(argv: TaskArgs, work: (store: Store, actor: string) => T): T {
   const project = findProject(argv.C ?? '.');
-  const store = openStore(databasePath(project, argv as unknown as Record<string, unknown>));
+  const { store } = openProjectStore(project, argv as unknown as Record<string, unknown>);
   try {
     return work(store, argv.actor ?? os.userInfo().username);
   } finally {

@@ -1,0 +1,20 @@
+import fs from 'node:fs';
+import { RiggerError } from '../model/errors';
+import { openStore, type Store } from '../store/store';
+import type { Project } from './project';
+import { databasePath, resolveSetting } from './settings';
+
+/**
+ * Opens the project's database. The default .rigger/tasks.db is created when it is missing (a clone
+ * carries .rigger/config.json but never the database); a path given by --db, RIGGER_DB or
+ * config.json must exist, so a typo cannot start an empty store.
+ */
+export function openProjectStore(project: Project, argv: Record<string, unknown>): { store: Store; file: string } {
+  const file = databasePath(project, argv);
+  const isDefault = resolveSetting('db', argv, project.config) === '';
+  if (!isDefault && !fs.existsSync(file)) {
+    throw new RiggerError('not_found', `database ${file} does not exist; check --db (or RIGGER_DB, "db" in .rigger/config.json) or run \`rig init\``);
+  }
+  const busyTimeoutMs = resolveSetting('busyTimeoutMs', argv, project.config);
+  return { store: openStore(file, { create: isDefault, busyTimeoutMs }), file };
+}

@@ -69,17 +69,25 @@ const cases: [string, (file: string) => void, RegExp][] = [
   ],
 ];
 
+const commands = (dir: string) => [
+  ['grpc', '-C', dir, '--port', '0', '--host', '127.0.0.1'],
+  ['task', 'list', '-C', dir],
+  ['task', 'add', 'must not be written', '-C', dir],
+];
+
 for (const [what, make, message] of cases) {
-  test(`rig grpc refuses ${what}: one line, exit 1, the file untouched`, () => {
+  test(`rig grpc and rig task refuse ${what}: one line, exit 1, the file untouched`, () => {
     const { dir, file } = projectWith(make);
     const before = digest(file);
     const filesBefore = siblings(file);
-    const result = rig(['grpc', '-C', dir, '--port', '0', '--host', '127.0.0.1']);
-    assert.equal(result.code, 1, `exit ${result.code}; stdout: ${result.stdout}`);
-    assert.match(result.stderr, /^rig: [^\n]+\n$/, `not one line: ${JSON.stringify(result.stderr)}`);
-    assert.match(result.stderr, message);
-    assert.equal(digest(file), before, 'the file changed');
-    assert.deepEqual(siblings(file), filesBefore, 'journal or WAL files were left behind');
-    assert.doesNotMatch(result.stdout, /ready: listening/);
+    for (const args of commands(dir)) {
+      const result = rig(args);
+      assert.equal(result.code, 1, `rig ${args[0]}: exit ${result.code}; stdout: ${result.stdout}`);
+      assert.match(result.stderr, /^rig: [^\n]+\n$/, `not one line: ${JSON.stringify(result.stderr)}`);
+      assert.match(result.stderr, message);
+      assert.equal(digest(file), before, `rig ${args[0]} changed the file`);
+      assert.deepEqual(siblings(file), filesBefore, 'journal or WAL files were left behind');
+      assert.doesNotMatch(result.stdout, /ready: listening/);
+    }
   });
 }

@@ -25,9 +25,9 @@ const PATH_PREFIXES: Record<PublicService, readonly string[]> = {
   reflection: ['/grpc.reflection.v1alpha.ServerReflection/', '/grpc.reflection.v1.ServerReflection/'],
 };
 
-/** Unary RPCs that write. TaskEventStream is readable, but its `update` messages write. */
+/** Unary RPCs that write (ParsePRD stores the parsed PRD). TaskEventStream is readable, but its `update` messages write. */
 export const MUTATING_METHODS: ReadonlySet<string> = new Set(
-  ['AddTask', 'UpdateTask', 'DeleteTask', 'GenerateTasksFromPRD', 'OrchestrateTask'].map((m) => `/${SERVICE_NAME}/${m}`),
+  ['AddTask', 'UpdateTask', 'DeleteTask', 'ParsePRD', 'GenerateTasksFromPRD', 'OrchestrateTask'].map((m) => `/${SERVICE_NAME}/${m}`),
 );
 const DUPLEX_WITH_UPDATES = `/${SERVICE_NAME}/TaskEventStream`;
 

@@ -87,6 +87,7 @@ test('a read-write token (flag or config) may mutate; a read-only one (flag or c
       ['AddTask', { title: 'not allowed' }],
       ['UpdateTask', { task_id: task.id, status: 2 }],
       ['DeleteTask', { task_id: task.id }],
+      ['ParsePRD', { prd_file_path: 'docs/PRD.md' }],
       ['GenerateTasksFromPRD', { prd_id: 'x', model: 'm' }],
       ['OrchestrateTask', { task_id: task.id, model: 'm', test_type: 'short_answer' }],
     ];

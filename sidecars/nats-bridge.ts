@@ -29,9 +29,9 @@ export function subjectFor(prefix: string, event: TaskEvent): string {
   return `${prefix}.${eventTypeName(event.event_type).toLowerCase()}.${token}`;
 }
 
-/** The payload. proto-loader marks each set proto3 `optional` field with a `_name` key; those are not fields. */
+/** The payload: the event as the wire delivers it, as JSON. */
 export function eventJson(event: TaskEvent): string {
-  return JSON.stringify(event, (key, value: unknown) => (key.startsWith('_') ? undefined : value));
+  return JSON.stringify(event);
 }
 
 /** Creates the stream when it is missing; returns the sequence of the newest event it holds. */

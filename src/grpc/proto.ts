@@ -15,7 +15,7 @@ export const LOADER_OPTIONS: protoLoader.Options = {
   longs: Number,
   enums: Number,
   arrays: true,
-  oneofs: true,
+  oneofs: false,
   defaults: false,
 };
 

@@ -72,22 +72,14 @@ async function assertNoStreamedEventAfter(taskId: string, count: number): Promis
   assert.equal(subscriber.events.filter((e) => e.task.id === taskId).length, count);
 }
 
-/** A decoded message without proto-loader's virtual oneof names (`_assignee: 'assignee'`). */
-function plain<T extends object>(message: T): T;
-function plain<T extends object>(message: T | undefined): T | undefined;
-function plain<T extends object>(message: T | undefined): T | undefined {
-  if (message === undefined) return undefined;
-  return Object.fromEntries(Object.entries(message).filter(([key]) => !key.startsWith('_'))) as T;
-}
-
 /** The stream and the log agree on an event, field by field. */
 function assertSame(wire: TaskEvent, logged: LoggedEvent): void {
   assert.equal(wire.sequence, logged.sequence);
   assert.equal(wire.event_id, logged.event_id);
   assert.equal(wire.event_type, logged.event_type);
   assert.equal(wire.actor ?? null, logged.actor);
-  assert.deepEqual(plain(wire.task), logged.task);
-  assert.deepEqual(plain(wire.previous_task) ?? null, logged.previous_task);
+  assert.deepEqual(wire.task, logged.task);
+  assert.deepEqual(wire.previous_task ?? null, logged.previous_task);
   assert.deepEqual(wire.changed_fields, logged.changed_fields);
   assert.deepEqual(wire.metadata, logged.metadata);
 }
@@ -122,7 +114,7 @@ describe('events written for each mutation', () => {
     const [event] = logged;
     assert.equal(event!.event_type, CREATED);
     assert.equal(event!.actor, 'planner-bot');
-    assert.deepEqual(event!.task, plain(task));
+    assert.deepEqual(event!.task, task);
     assert.equal(event!.previous_task, null);
     assert.deepEqual(event!.changed_fields, []);
     assert.match(event!.metadata.mutation_id ?? '', /^[0-9a-f-]{36}$/);
@@ -146,8 +138,8 @@ describe('events written for each mutation', () => {
     assert.deepEqual(statusChanged.changed_fields, ['status']);
     assert.deepEqual(assigned.changed_fields, ['assignee']);
     for (const event of [updated, statusChanged, assigned]) {
-      assert.deepEqual(event.task, plain(task));
-      assert.deepEqual(event.previous_task, plain(created));
+      assert.deepEqual(event.task, task);
+      assert.deepEqual(event.previous_task, created);
       assert.equal(event.actor, 'lead');
       assert.equal(new Set(logged.map((e) => e.event_id)).size, 4);
     }
@@ -199,7 +191,7 @@ describe('events written for each mutation', () => {
     const deleted = logged[1]!;
     assert.equal(deleted.task.status, 10);
     assert.equal(deleted.task.version, 2);
-    assert.deepEqual(deleted.previous_task, plain(task));
+    assert.deepEqual(deleted.previous_task, task);
     assert.deepEqual(deleted.changed_fields, ['status']);
     assert.equal(deleted.actor, 'janitor');
     assertSame((await streamed(task.id, 2))[1]!, deleted);

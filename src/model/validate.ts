@@ -15,8 +15,10 @@ export function validateTitle(title: string | undefined, field = 'title'): strin
 /** A real calendar date written YYYY-MM-DD (2025-02-30 is refused). */
 export function validateDueDate(value: string, field = 'due_date'): string {
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
-  const date = match ? new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]))) : undefined;
-  if (!match || !date || date.toISOString().slice(0, 10) !== value) {
+  // setUTCFullYear, unlike Date.UTC, does not map years 0-99 to 1900-1999.
+  const date = new Date(0);
+  if (match) date.setUTCFullYear(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
+  if (!match || date.toISOString().slice(0, 10) !== value) {
     throw invalidArgument(`${field} "${value}" is not a calendar date in the form YYYY-MM-DD (e.g. 2025-12-31)`);
   }
   return value;

@@ -119,10 +119,12 @@ describe('RiggerService CRUD through a real server', () => {
       });
     }
 
-    test('a leap day is a real date: 2024-02-29 is accepted', async () => {
-      const { task } = await call(client, 'AddTask', { title: 'leap', due_date: '2024-02-29' });
-      assert.equal(task.due_date, '2024-02-29');
-    });
+    for (const due of ['2024-02-29', '0050-06-15']) {
+      test(`a real calendar date is accepted: ${due}`, async () => {
+        const { task } = await call(client, 'AddTask', { title: 'real date', due_date: due });
+        assert.equal(task.due_date, due);
+      });
+    }
 
     for (const status of [0, 99]) {
       test(`UpdateTask with status ${status}`, async () => {

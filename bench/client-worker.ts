@@ -33,12 +33,15 @@ let nats: NatsConnection | undefined;
 const failures: string[] = [];
 
 function onMessage(message: Buffer | Uint8Array): void {
+  if (recordLatency) {
+    const timestamp = eventTimestamp(message as Buffer);
+    const committedAt = timestamp === undefined ? NaN : Date.parse(timestamp);
+    // Events committed before the last reset (a warm-up's backlog) are neither counted nor sampled.
+    if (!(committedAt >= Math.floor(startedAt))) return;
+    if (sampleCount < samples.length) samples[sampleCount++] = wallClockMs() - committedAt;
+  }
   received++;
   bytes += message.length;
-  if (recordLatency && sampleCount < samples.length) {
-    const timestamp = eventTimestamp(message as Buffer);
-    if (timestamp !== undefined) samples[sampleCount++] = wallClockMs() - Date.parse(timestamp);
-  }
   if (received >= target) {
     target = Infinity;
     reachedTarget?.();

@@ -33,6 +33,6 @@ export function configFor(quick: boolean, profileDir: string | undefined): Bench
         quick, profileDir, warmupMs: 1000, windowMs: 3000, fanOutSubscribers: [1, 10, 100], producerConcurrency: 16,
         replayEvents: 5000, replaySubscribers: 100, latencyRate: 1000, latencySubscribers: 100, latencyMs: 5000,
         unaryConcurrency: 64, unaryMs: 3000, catchUpEvents: 100_000, stalledBaselineEvents: 100_000, stalledEvents: 1_000_000,
-        stalledOthers: 10, crossProcessWrites: 50,
+        stalledOthers: 4, crossProcessWrites: 50,
       };
 }

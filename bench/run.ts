@@ -132,6 +132,9 @@ async function main(): Promise<void> {
   process.exit(errors.length > 0 ? 1 : 0);
 }
 
+// Interrupted: exit through process.exit so the exit hooks kill the started processes and remove the temp projects.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 main().catch((error: unknown) => {
   process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);

@@ -100,7 +100,10 @@ export async function fanOut(config: BenchConfig, log: (line: string) => void): 
           producer_concurrency: config.producerConcurrency,
           window_ms: hub.elapsedMs,
         },
-        note: `bounded by production: ${formatRate(producedRate)} AddTask x ${subscribers} = ${formatRate(producedRate * subscribers)}`,
+        note:
+          hubRate >= 0.9 * producedRate * subscribers
+            ? `bounded by production: ${formatRate(producedRate)} AddTask x ${subscribers} = ${formatRate(producedRate * subscribers)} offered, all delivered`
+            : `server-bound: ${formatRate(producedRate)} AddTask x ${subscribers} = ${formatRate(producedRate * subscribers)} offered, ${Math.round((100 * hubRate) / (producedRate * subscribers))}% delivered in the window (commits and stream writes share the server's core)`,
       });
     }
   } finally {

@@ -109,28 +109,31 @@ export function eventHandlers(context: ServiceContext) {
         ended = true;
         stopWaitingForClose();
       });
-      call.on('data', (message: TaskEventStreamRequest__Output) => {
+      // Messages take effect in the order sent: an update commits (group commit, asynchronous)
+      // before the next message is looked at.
+      const handle = async (message: TaskEventStreamRequest__Output): Promise<void> => {
         if (ended) return;
-        try {
-          if (message.subscribe) {
-            const spec = filterSpecOf(message.subscribe);
-            const since = message.subscribe.since_sequence;
-            if (!subscription) {
-              subscription = open(call, spec, since);
-              stopWaitingForClose();
-            } else {
-              const predicate = compileFilter(spec);
-              if (since !== undefined) hub.checkResumable(since);
-              subscription.setFilter(predicate);
-              if (since !== undefined) subscription.restartFrom(since);
-            }
-          } else if (message.update) {
-            const update = message.update;
-            context.store.tasks.updateTask(requireTaskId(update.task_id), patchOf(update), actorOf(call));
+        if (message.subscribe) {
+          const spec = filterSpecOf(message.subscribe);
+          const since = message.subscribe.since_sequence;
+          if (!subscription) {
+            subscription = open(call, spec, since);
+            stopWaitingForClose();
+          } else {
+            const predicate = compileFilter(spec);
+            if (since !== undefined) hub.checkResumable(since);
+            subscription.setFilter(predicate);
+            if (since !== undefined) subscription.restartFrom(since);
           }
-        } catch (error) {
-          fail(error);
+        } else if (message.update) {
+          const id = requireTaskId(message.update.task_id);
+          const patch = patchOf(message.update);
+          await context.store.tasks.mutateGrouped(actorOf(call), (m) => m.updateTask(id, patch));
         }
+      };
+      let handled = Promise.resolve();
+      call.on('data', (message: TaskEventStreamRequest__Output) => {
+        handled = handled.then(() => handle(message)).catch(fail);
       });
       call.on('end', () => {
         // The client has nothing more to send; the stream stays open for events until it cancels.

@@ -34,21 +34,18 @@ export function taskHandlers(context: ServiceContext) {
       return { tasks: page, total_count: total };
     }),
 
-    AddTask: unary<AddTaskRequest__Output, AddTaskResponse>(context, (request, call) => {
-      const task = tasks.addTask(
-        {
-          title: request.title ?? '',
-          ...(request.assignee !== undefined && { assignee: request.assignee }),
-          ...(request.due_date !== undefined && { due_date: request.due_date }),
-          ...(request.source_prd_id !== undefined && { source_prd_id: request.source_prd_id }),
-          ...(request.parent_task_id !== undefined && { parent_task_id: request.parent_task_id }),
-        },
-        actorOf(call),
-      );
-      return { task };
+    AddTask: unary<AddTaskRequest__Output, AddTaskResponse>(context, async (request, call) => {
+      const input = {
+        title: request.title ?? '',
+        ...(request.assignee !== undefined && { assignee: request.assignee }),
+        ...(request.due_date !== undefined && { due_date: request.due_date }),
+        ...(request.source_prd_id !== undefined && { source_prd_id: request.source_prd_id }),
+        ...(request.parent_task_id !== undefined && { parent_task_id: request.parent_task_id }),
+      };
+      return { task: await tasks.mutateGrouped(actorOf(call), (m) => m.createTask(input)) };
     }),
 
-    UpdateTask: unary<UpdateTaskRequest__Output, UpdateTaskResponse>(context, (request, call) => {
+    UpdateTask: unary<UpdateTaskRequest__Output, UpdateTaskResponse>(context, async (request, call) => {
       const patch: TaskPatch = {};
       if (request.status !== undefined) {
         validateStatus(request.status);
@@ -56,13 +53,9 @@ export function taskHandlers(context: ServiceContext) {
       }
       if (request.assignee !== undefined) patch.assignee = request.assignee;
       if (request.due_date !== undefined) patch.due_date = request.due_date;
-      const task = tasks.updateTask(
-        requireTaskId(request.task_id),
-        patch,
-        actorOf(call),
-        request.expected_version !== undefined ? { expectedVersion: request.expected_version } : {},
-      );
-      return { task };
+      const id = requireTaskId(request.task_id);
+      const options = request.expected_version !== undefined ? { expectedVersion: request.expected_version } : {};
+      return { task: await tasks.mutateGrouped(actorOf(call), (m) => m.updateTask(id, patch, options).task) };
     }),
 
     GetTask: unary<GetTaskRequest__Output, GetTaskResponse>(context, (request) => {
@@ -72,8 +65,9 @@ export function taskHandlers(context: ServiceContext) {
       return { task };
     }),
 
-    DeleteTask: unary<DeleteTaskRequest__Output, DeleteTaskResponse>(context, (request, call) => {
-      tasks.deleteTask(requireTaskId(request.task_id), actorOf(call));
+    DeleteTask: unary<DeleteTaskRequest__Output, DeleteTaskResponse>(context, async (request, call) => {
+      const id = requireTaskId(request.task_id);
+      await tasks.mutateGrouped(actorOf(call), (m) => m.archiveTask(id));
       return { success: true };
     }),
   };

@@ -37,6 +37,8 @@ export interface Mutation {
   createTask(input: NewTask, metadata?: Record<string, string>): Task;
   /** Applies the patch; returns the task after it. A patch that changes nothing writes no event. */
   updateTask(id: string, patch: TaskPatch, options?: UpdateOptions): { task: Task; changed: string[] };
+  /** Archives the task and writes DELETED; archiving an archived task changes nothing. */
+  archiveTask(id: string): Task;
   /** Writes one more event about a task (DECOMPOSED, ORCHESTRATED, ...). */
   emit(type: TaskEventType, task: Task, previous: Task | undefined, changedFields: string[], metadata?: Record<string, string>): void;
   /** Writes PRDs, enhancements and comprehension tests in this same transaction. */
@@ -44,6 +46,16 @@ export interface Mutation {
 }
 
 export type CommitListener = (events: TaskEvent[]) => void;
+
+interface QueuedMutation {
+  actor: string | undefined;
+  work: (m: Mutation) => unknown;
+  resolve(result: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** The most mutations one group commit takes; the rest wait for the next one. */
+const MAX_GROUP = 256;
 
 const PATCHABLE: (keyof TaskPatch)[] = [
   'title', 'status', 'assignee', 'due_date', 'source_prd_id', 'parent_task_id',
@@ -60,10 +72,14 @@ export class TaskStore {
   private readonly prdRecords: PrdRecords;
   /** One BEGIN IMMEDIATE transaction wrapper, made once: better-sqlite3 builds four wrappers per db.transaction() call. */
   private readonly inWriteTransaction: <T>(work: () => T) => T;
+  /** Inside a transaction, better-sqlite3 runs a nested one as a SAVEPOINT. */
+  private readonly inSavepoint: <T>(work: () => T) => T;
+  private readonly queue: QueuedMutation[] = [];
 
   constructor(private readonly db: SqliteDatabase) {
     this.prdRecords = new PrdRecords(db);
     this.inWriteTransaction = db.transaction((work: () => unknown) => work()).immediate as <T>(work: () => T) => T;
+    this.inSavepoint = db.transaction((work: () => unknown) => work()) as <T>(work: () => T) => T;
     this.selectTask = db.prepare(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`);
     const placeholders = TASK_COLUMNS.split(', ').map((c) => `@${c}`).join(', ');
     this.insertTask = db.prepare(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES (${placeholders})`);
@@ -124,16 +140,8 @@ export class TaskStore {
     return this.mutate(actor, (m) => m.updateTask(id, patch, options).task);
   }
 
-  /** Archives the task and writes DELETED; deleting an archived task changes nothing. */
   deleteTask(id: string, actor?: string): Task {
-    return this.mutate(actor, (m) => {
-      const before = m.requireTask(id);
-      if (before.status === TaskStatus.ARCHIVED) return before;
-      const task = { ...before, status: TaskStatus.ARCHIVED, updated_at: m.now, version: before.version + 1 };
-      this.replaceTask.run(taskToRow(task));
-      m.emit(TaskEventType.DELETED, task, before, ['status']);
-      return task;
-    });
+    return this.mutate(actor, (m) => m.archiveTask(id));
   }
 
   /** Runs `work` in one write transaction; its events are published only after the commit. */
@@ -145,8 +153,53 @@ export class TaskStore {
     } catch (error) {
       throw translateSqliteError(error);
     }
-    if (events.length > 0) for (const listener of this.listeners) listener(events);
+    this.publish(events);
     return result;
+  }
+
+  /**
+   * Group commit: like mutate, but joins the mutations queued in the same turn of the event loop
+   * into one transaction, which costs one commit instead of one each. Every mutation runs in its
+   * own savepoint, so one that throws is rolled back alone; all settle after the COMMIT, and if the
+   * COMMIT fails, all fail and nothing of theirs is written.
+   */
+  mutateGrouped<T>(actor: string | undefined, work: (m: Mutation) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ actor, work, resolve: resolve as (result: unknown) => void, reject });
+      if (this.queue.length === 1) setImmediate(() => this.commitGroup());
+    });
+  }
+
+  private commitGroup(): void {
+    const group = this.queue.splice(0, MAX_GROUP);
+    if (this.queue.length > 0) setImmediate(() => this.commitGroup());
+    const events: TaskEvent[] = [];
+    const outcomes: { ok: boolean; value: unknown }[] = [];
+    try {
+      this.inWriteTransaction(() => {
+        for (const item of group) {
+          const itemEvents: TaskEvent[] = [];
+          try {
+            outcomes.push({ ok: true, value: this.inSavepoint(() => item.work(this.mutation(item.actor, itemEvents))) });
+            events.push(...itemEvents);
+          } catch (error) {
+            // Some SQLite errors (a full disk, I/O) roll back the whole transaction: stop, all fail.
+            if (!this.db.inTransaction) throw error;
+            outcomes.push({ ok: false, value: translateSqliteError(error) });
+          }
+        }
+      });
+    } catch (error) {
+      const failure = translateSqliteError(error);
+      for (const item of group) item.reject(failure);
+      return;
+    }
+    this.publish(events);
+    group.forEach((item, i) => (outcomes[i]!.ok ? item.resolve(outcomes[i]!.value) : item.reject(outcomes[i]!.value)));
+  }
+
+  private publish(events: TaskEvent[]): void {
+    if (events.length > 0) for (const listener of this.listeners) listener(events);
   }
 
   private mutation(actor: string | undefined, events: TaskEvent[]): Mutation {
@@ -211,6 +264,14 @@ export class TaskStore {
         if (changed.includes('status')) m.emit(TaskEventType.STATUS_CHANGED, task, before, ['status'], options.metadata);
         if (changed.includes('assignee')) m.emit(TaskEventType.ASSIGNED, task, before, ['assignee'], options.metadata);
         return { task, changed };
+      },
+      archiveTask(id) {
+        const before = m.requireTask(id);
+        if (before.status === TaskStatus.ARCHIVED) return before;
+        const task = { ...before, status: TaskStatus.ARCHIVED, updated_at: now, version: before.version + 1 };
+        store.replaceTask.run(taskToRow(task));
+        m.emit(TaskEventType.DELETED, task, before, ['status']);
+        return task;
       },
       emit(type, task, previous, changedFields, metadata) {
         const event: TaskEvent = {

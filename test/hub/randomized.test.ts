@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { call, connect } from '../support/client';
 import { rigAsync, startServer, tempProject } from '../support/processes';
-import { prng, readLog, ResumingSubscriber, sequences, sleep, type Filter } from './hub-support';
+import { seededRandom } from '../support/seeded-random';
+import { readLog, ResumingSubscriber, sequences, sleep, type Filter } from './hub-support';
 
 const SEED = Number(process.env.RIGGER_TEST_SEED ?? 20261123);
 const SUBSCRIBERS = 20;
@@ -16,7 +17,7 @@ const PEOPLE = ['Alice', 'Bob', 'Carol'];
 
 test(`random subscribers resuming at random points see exactly their filtered log (seed ${SEED})`, { timeout: 240_000 }, async (t) => {
   t.diagnostic(`seed ${SEED}; rerun with RIGGER_TEST_SEED=${SEED}`);
-  const random = prng(SEED);
+  const random = seededRandom(SEED);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const chance = (p: number) => random() < p;
   const between = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));

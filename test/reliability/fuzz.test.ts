@@ -12,7 +12,7 @@ import { call, connect } from '../support/client';
 import { startServer, tempProject } from '../support/processes';
 import { rawClient, rawStream, rawUnary, type RawOutcome } from '../support/raw-client';
 import { assertConsistent } from './db-check';
-import { seededRandom } from './seeded-random';
+import { seededRandom } from '../support/seeded-random';
 
 const RANDOM_PER_METHOD = 60;
 const MUTATED_PER_METHOD = 60;

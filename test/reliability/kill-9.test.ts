@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { connectService } from '../../src/client/connect';
 import { startServer, tempProject } from '../support/processes';
 import { assertConsistent } from './db-check';
-import { seededRandom } from './seeded-random';
+import { seededRandom } from '../support/seeded-random';
 
 const CYCLES = 5;
 const WRITERS = 8;

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { connectService } from '../../src/client/connect';
 import { call, callError, collectEvents, type RiggerServiceClient } from '../support/client';
-import { RIG_BIN, rig, rigAsync, spawnTracked, startServer, tempProject, waitFor, type ServerProcess } from '../support/processes';
+import { RIG_BIN, rig, rigAsync, runAsync, spawnTracked, startServer, tempProject, waitFor, type ServerProcess } from '../support/processes';
 import { rawClient, rawUnary } from '../support/raw-client';
 
 const WRITE = 'rw-token-0123456789';
@@ -145,7 +145,9 @@ test('health and reflection stay open without a token by default', async () => {
   assert.deepEqual([...health.response!], [0x08, 0x01], 'SERVING');
   // Reflection through a Go client (buf), which also proves it needs no token.
   const buf = path.join(__dirname, '../../../node_modules/.bin/buf');
-  const listed = await runBuf(buf, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '--list-methods', `http://${server.address}`]);
+  const listing = await runAsync(buf, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '--list-methods', `http://${server.address}`]);
+  assert.equal(listing.code, 0, listing.stderr);
+  const listed = listing.stdout;
   assert.match(listed, /rigger\.v1\.RiggerService\/AddTask/);
 });
 
@@ -205,19 +207,3 @@ test('a non-loopback --host without a token or TLS logs a warning', () => {
   assert.equal(result.code, 1);
   assert.match(result.stderr, /"level":40.*binding 192\.0\.2\.1, reachable from other machines, without a token/);
 });
-
-function runBuf(bin: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawnTracked(bin, args);
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (err += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`${bin} ${args.join(' ')} exited ${code}: ${err}`));
-    });
-  });
-}

@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { connectService, type ConnectOptions } from '../../src/client/connect';
 import { makeCerts, type CertSet } from '../support/certs';
 import { call } from '../support/client';
-import { REPO_ROOT, RIG_BIN, requireTool, rig, spawnTracked, startServer, tempProject, type ServerProcess } from '../support/processes';
+import { REPO_ROOT, RIG_BIN, requireTool, rig, runAsync, spawnTracked, startServer, tempProject, type ServerProcess } from '../support/processes';
 
 let made: CertSet | undefined;
 const clients: grpc.Client[] = [];
@@ -72,12 +72,12 @@ test('TLS + token: a Go client (buf curl, as grpcurl would) calls through reflec
   const server = await serve(['--tls-cert', certs.serverCert, '--tls-key', certs.serverKey, '--token', token]);
   const buf = path.join(REPO_ROOT, 'node_modules', '.bin', 'buf');
   const url = `https://localhost:${server.port}/rigger.v1.RiggerService/AddTask`;
-  const added = await run(buf, ['curl', '--protocol', 'grpc', '--cacert', certs.ca, '-H', `authorization: Bearer ${token}`, '-d', '{"title": "via buf curl"}', url]);
-  assert.equal(added.code, 0, added.err);
-  assert.match(added.out, /"title": "via buf curl"/);
-  const refused = await run(buf, ['curl', '--protocol', 'grpc', '--cacert', certs.ca, '-d', '{"title": "no token"}', url]);
+  const added = await runAsync(buf, ['curl', '--protocol', 'grpc', '--cacert', certs.ca, '-H', `authorization: Bearer ${token}`, '-d', '{"title": "via buf curl"}', url]);
+  assert.equal(added.code, 0, added.stderr);
+  assert.match(added.stdout, /"title": "via buf curl"/);
+  const refused = await runAsync(buf, ['curl', '--protocol', 'grpc', '--cacert', certs.ca, '-d', '{"title": "no token"}', url]);
   assert.notEqual(refused.code, 0);
-  assert.match(refused.out + refused.err, /unauthenticated/);
+  assert.match(refused.stdout + refused.stderr, /unauthenticated/);
 
   // And the CLI's own client: rig events --server-ca --token.
   const events = spawnTracked(process.execPath, [RIG_BIN, 'events', '-C', server.dir, '--address', `localhost:${server.port}`, '--server-ca', certs.ca, '--token', token, '--since', '0'], {
@@ -102,19 +102,3 @@ test('bad TLS settings stop `rig grpc` with one line and exit 1', (t) => {
   assert.equal(unreadable.code, 1);
   assert.match(unreadable.stderr, /^rig: --tls-cert: cannot read \/nonexistent\.crt \(ENOENT\)$/m);
 });
-
-function run(bin: string, args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawnTracked(bin, args);
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (err += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, err });
-    });
-  });
-}
-

@@ -42,19 +42,25 @@ export function rig(args: string[], options: { cwd?: string; env?: NodeJS.Proces
 
 /** Runs the real `rig` CLI without blocking the event loop (use while a server in this process must keep serving). */
 export function rigAsync(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  return runAsync(process.execPath, [RIG_BIN, ...args], {
+    ...options,
+    env: { ...process.env, RIGGER_LOG_LEVEL: 'warn', ...options.env },
+  });
+}
+
+/** Runs a command to completion without blocking the event loop; rejects if it outlives `timeoutMs`. */
+export function runAsync(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {
-    const child = spawnTracked(process.execPath, [RIG_BIN, ...args], {
-      cwd: options.cwd ?? REPO_ROOT,
-      env: { ...process.env, RIGGER_LOG_LEVEL: 'warn', ...options.env },
-    });
+    const child = spawnTracked(command, args, { cwd: options.cwd ?? REPO_ROOT, env: options.env ?? process.env });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d) => (stdout += d));
     child.stderr!.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`rig ${args.join(' ')} did not finish in ${options.timeoutMs ?? 30_000} ms`));
-    }, options.timeoutMs ?? 30_000);
+      reject(new Error(`${command} ${args.join(' ')} did not finish in ${timeoutMs} ms`));
+    }, timeoutMs);
     child.on('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });

@@ -47,15 +47,6 @@ export class Subscription {
     this.nextSequence = (sinceSequence ?? hub.lastSequence) + 1;
   }
 
-  /** The sequence of the next event this subscription will look at. */
-  get position(): number {
-    return this.nextSequence;
-  }
-
-  get isLive(): boolean {
-    return this.live !== undefined;
-  }
-
   start(): void {
     this.pump();
   }

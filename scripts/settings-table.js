@@ -12,6 +12,7 @@ const accepted = (name) => {
   const m = new RegExp(`^  ${name}: \\{.*parse: (\\w+)(?:\\(([^)]*)\\))?`, 'm').exec(src);
   if (!m) throw new Error(`no parse for ${name}`);
   if (m[1] === 'integer') return `whole number ${m[2].split(',').map(number).join(' to ')}`;
+  if (m[1] === 'decimal') return `number ${m[2].split(',').map(number).join(' to ')}`;
   return { text: 'text', httpUrl: 'http(s) URL' }[m[1]] ?? m[1];
 };
 const rows = Object.entries(SETTINGS).map(([name, s]) =>

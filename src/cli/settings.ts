@@ -20,6 +20,13 @@ const integer = (min: number, max: number) => (text: string, source: string): nu
   }
   return value;
 };
+const decimal = (min: number, max: number) => (text: string, source: string): number => {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
+    throw invalidArgument(`${source} must be a number from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+};
 const text = (value: string) => value;
 const httpUrl = (value: string, source: string): string => {
   if (!/^https?:\/\/[^\s/]+/.test(value)) throw invalidArgument(`${source} must be an http:// or https:// URL, got ${JSON.stringify(value)}`);
@@ -32,7 +39,7 @@ export const SETTINGS = {
   db: { flag: 'db', env: 'RIGGER_DB', key: 'db', defaultValue: '', parse: text, describe: 'SQLite database file; default .rigger/tasks.db' },
   bufferSize: { flag: 'buffer-size', env: 'RIGGER_BUFFER_SIZE', key: 'bufferSize', defaultValue: 1000, parse: integer(1, 10_000_000), describe: 'events kept in memory for fast resume (replay buffer)' },
   retainEvents: { flag: 'retain-events', env: 'RIGGER_RETAIN_EVENTS', key: 'retainEvents', defaultValue: 100_000, parse: integer(0, Number.MAX_SAFE_INTEGER), describe: 'events kept in the log (0 = no count limit)' },
-  retainDays: { flag: 'retain-days', env: 'RIGGER_RETAIN_DAYS', key: 'retainDays', defaultValue: 0, parse: integer(0, 36500), describe: 'days of events kept in the log (0 = no age limit)' },
+  retainDays: { flag: 'retain-days', env: 'RIGGER_RETAIN_DAYS', key: 'retainDays', defaultValue: 0, parse: decimal(0, 36500), describe: 'days of events kept in the log (0 = no age limit; fractions allowed, e.g. 0.5)' },
   compactIntervalMs: { flag: 'compact-interval-ms', env: 'RIGGER_COMPACT_INTERVAL_MS', key: 'compactIntervalMs', defaultValue: 10_000, parse: integer(10, 86_400_000), describe: 'how often the event log is trimmed to its retention, in ms' },
   address: { flag: 'address', env: 'RIGGER_ADDRESS', key: 'address', defaultValue: '', parse: text, describe: 'server address for client commands; default localhost:<port>' },
   token: { flag: 'token', env: 'RIGGER_TOKEN', key: 'token', defaultValue: '', parse: text, describe: 'bearer token: the server accepts it (read-write), client commands send it' },

@@ -112,9 +112,29 @@ test('compaction also runs at start-up: a restart with a smaller --retain-events
   }
 });
 
+test('--retain-days drops events older than the limit: resuming below them is OUT_OF_RANGE', { timeout: 60_000 }, async () => {
+  // 0.0001 days is 8.64 s: old enough to age out in real time, with no faked clock.
+  const dir = tempProject();
+  const server = await startServer(dir, ['--retain-days', '0.0001', '--retain-events', '0', '--compact-interval-ms', '100']);
+  const client = connect(server.address);
+  try {
+    await addTasks(client, 5, 5);
+    assert.equal(readLog(dir).length, 5);
+    await waitFor(() => readLog(dir).length === 0, 20_000, 'the events to age out');
+    await addTasks(client, 1, 1);
+    const { error } = await resume(client, 0);
+    assert.equal(error?.code, grpc.status.OUT_OF_RANGE);
+    assert.deepEqual(error!.metadata.get('x-rigger-oldest-sequence'), ['6']);
+    const { error: none, events } = await resume(client, 5);
+    assert.equal(none, undefined);
+    assert.deepEqual(sequences(events), [6]);
+  } finally {
+    client.close();
+    await server.stop();
+  }
+});
+
 test('--retain-days keeps events younger than the limit through compaction passes and restarts', { timeout: 60_000 }, async () => {
-  // Only the keeping side is tested: making events older than a day would need a faked clock or a
-  // hand-edited database, neither of which is the real interface.
   const dir = tempProject();
   let server = await startServer(dir, ['--retain-days', '1', '--retain-events', '0', '--compact-interval-ms', '20']);
   let client = connect(server.address);

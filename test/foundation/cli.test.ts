@@ -191,7 +191,15 @@ describe('help', () => {
   });
 
   test('npx rig --help works in the repository', () => {
-    const result = spawnSync('npx', ['--no-install', 'rig', '--help'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+    // The first `npx rig` in a checkout installs the checkout into npm's npx cache, which runs its
+    // `prepare` (a full rebuild of dist/) unless scripts are off; here that would rewrite dist/
+    // under the other test files running at the same time.
+    const result = spawnSync('npx', ['--no-install', 'rig', '--help'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, npm_config_ignore_scripts: 'true' },
+    });
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /rig grpc/);
     assert.match(result.stdout, /rig task/);

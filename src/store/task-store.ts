@@ -54,6 +54,8 @@ interface QueuedMutation {
   reject(error: unknown): void;
 }
 
+type ListQuery = (params: unknown[], limit: number, offset: number) => { tasks: Task[]; total: number };
+
 /** The most mutations one group commit takes; the rest wait for the next one. */
 const MAX_GROUP = 256;
 
@@ -75,6 +77,7 @@ export class TaskStore {
   /** Inside a transaction, better-sqlite3 runs a nested one as a SAVEPOINT. */
   private readonly inSavepoint: <T>(work: () => T) => T;
   private readonly queue: QueuedMutation[] = [];
+  private readonly listQueries = new Map<string, ListQuery>();
 
   constructor(private readonly db: SqliteDatabase) {
     this.prdRecords = new PrdRecords(db);
@@ -121,15 +124,23 @@ export class TaskStore {
       where.push('assignee = ?');
       params.push(filter.assignee);
     }
-    const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const read = this.db.transaction(() => {
-      const { n } = this.db.prepare(`SELECT count(*) AS n FROM tasks ${clause}`).get(...params) as { n: number };
-      const rows = this.db
-        .prepare(`SELECT ${TASK_COLUMNS} FROM tasks ${clause} ORDER BY rowid DESC LIMIT ? OFFSET ?`)
-        .all(...params, filter.limit, filter.offset) as TaskRow[];
-      return { tasks: rows.map(taskFromRow), total: n };
-    });
-    return read();
+    return this.listQuery(where.length ? `WHERE ${where.join(' AND ')}` : '')(params, filter.limit, filter.offset);
+  }
+
+  /** The count and the page for one WHERE clause, in one read transaction; prepared once per clause (there are six). */
+  private listQuery(clause: string): ListQuery {
+    let query = this.listQueries.get(clause);
+    if (!query) {
+      const count = this.db.prepare(`SELECT count(*) AS n FROM tasks ${clause}`);
+      const page = this.db.prepare(`SELECT ${TASK_COLUMNS} FROM tasks ${clause} ORDER BY rowid DESC LIMIT ? OFFSET ?`);
+      query = this.db.transaction((params: unknown[], limit: number, offset: number) => {
+        const { n } = count.get(...params) as { n: number };
+        const rows = page.all(...params, limit, offset) as TaskRow[];
+        return { tasks: rows.map(taskFromRow), total: n };
+      }) as ListQuery;
+      this.listQueries.set(clause, query);
+    }
+    return query;
   }
 
   addTask(input: NewTask, actor?: string, metadata?: Record<string, string>): Task {

@@ -130,9 +130,9 @@ serveCommands({
     const total = Math.round((rate * durationMs) / 1000);
     let issued = 0;
     while (issued < total) {
-      const due = startedAt + (issued * 1000) / rate;
-      const wait = due - wallClockMs();
-      if (wait > 1) await sleep(wait);
+      // Always yield to the event loop (never spin): the responses come in on it.
+      const wait = startedAt + (issued * 1000) / rate - wallClockMs();
+      await sleep(Math.max(1, wait));
       while (issued < total && startedAt + (issued * 1000) / rate <= wallClockMs()) {
         issued++;
         const pending: Promise<void> = call(client, 'AddTask', requestFor('AddTask', [])).then(

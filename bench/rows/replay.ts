@@ -46,7 +46,7 @@ export async function replayAndCatchUp(
         await server.stop();
       }
     }
-    // Catch-up: one subscriber from sequence 0 over the log, with the default replay ring (1000).
+    // Catch-up: one subscriber over the log from before the default replay ring (10,000) holds.
     {
       const server = await startRigServer(project);
       try {

@@ -22,10 +22,20 @@ export interface ConnectOptions {
   tls?: TlsFiles;
 }
 
+/**
+ * Channel options every client of ours starts from. grpc-js receives with HTTP/2's default 64 KiB
+ * flow-control window, so a subscriber catching up waits a round trip for every 64 KiB of events;
+ * with 1 MiB the server keeps the connection full (catch-up measured 80-88k -> ~120k events/s on
+ * one stream here, `npm run bench`). A stream still never buffers more than this in the client.
+ */
+export const DEFAULT_CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc-node.flow_control_window': 1024 * 1024,
+};
+
 /** A generated-typed client for rigger.v1.RiggerService at `address` (host:port). */
 export function connectService(address: string, options: ConnectOptions = {}): RiggerServiceClient {
   const { grpcObject } = loadProto();
-  const channelOptions: grpc.ChannelOptions = { ...options.channelOptions };
+  const channelOptions: grpc.ChannelOptions = { ...DEFAULT_CHANNEL_OPTIONS, ...options.channelOptions };
   if (options.token !== undefined) {
     channelOptions.interceptors = [...((channelOptions.interceptors as grpc.Interceptor[] | undefined) ?? []), bearerInterceptor(options.token)];
   }

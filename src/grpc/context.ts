@@ -3,13 +3,14 @@ import type { Logger } from 'pino';
 import type { EventHub } from '../hub/event-hub';
 import type { Store } from '../store/store';
 import { toServiceError } from './errors';
-import type { EventCodec } from './event-codec';
+import type { EventStreamWriter } from './stream-writer';
 
 /** What every handler may use. Handlers hold no SQL: they translate and call the store or hub. */
 export interface ServiceContext {
   store: Store;
   hub: EventHub;
-  codec: EventCodec;
+  /** The writer of an event stream's call, found by its request Metadata. */
+  writerFor(metadata: grpc.Metadata): EventStreamWriter | undefined;
   logger: Logger;
   /** The project directory (the one holding .rigger/). */
   projectDir: string;

@@ -1,26 +1,23 @@
-// Encode-once: each event is serialized to protobuf at most once, however many streams carry it.
-// The streaming methods' serializer passes those bytes through untouched.
-import type { TaskEvent } from '../model/task';
+// Encode-once: an event is encoded when it is committed (the store keeps the bytes in the log) and
+// every stream that carries it is handed those bytes. The streaming methods' serializer passes them
+// through untouched.
+import type * as grpc from '@grpc/grpc-js';
+import type { EventEncoder } from '../model/logged-event';
+import { loadProto, SERVICE_NAME } from './proto';
 
 type Serialize = (value: unknown) => Buffer;
 
-export interface EventCodec {
-  encode(event: TaskEvent): Buffer;
-  /** The serializer to install on streaming methods: Buffers pass through, objects are encoded. */
-  passThrough: Serialize;
-}
+let serializeTaskEvent: Serialize | undefined;
 
-export function createEventCodec(serializeTaskEvent: Serialize): EventCodec {
-  const cache = new WeakMap<TaskEvent, Buffer>();
-  return {
-    encode(event) {
-      let bytes = cache.get(event);
-      if (bytes === undefined) {
-        bytes = serializeTaskEvent(event);
-        cache.set(event, bytes);
-      }
-      return bytes;
-    },
-    passThrough: (value) => (Buffer.isBuffer(value) ? value : serializeTaskEvent(value)),
-  };
-}
+/** rigger.v1.TaskEvent's protobuf encoding, as every client decodes it. The contract loads on first use. */
+export const encodeTaskEvent: EventEncoder = (event) => {
+  serializeTaskEvent ??= (loadProto().definition[SERVICE_NAME] as grpc.ServiceDefinition).SubscribeToTaskEvents!
+    .responseSerialize as Serialize;
+  return serializeTaskEvent(event);
+};
+
+/** The serializer of the event streams, which only ever send encoded events: the bytes pass through. */
+export const passThroughSerializer: Serialize = (value) => {
+  if (!Buffer.isBuffer(value)) throw new TypeError('event streams send encoded events (Buffers) only');
+  return value;
+};

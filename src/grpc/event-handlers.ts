@@ -37,14 +37,18 @@ function patchOf(update: TaskUpdate__Output): TaskPatch {
 }
 
 export function eventHandlers(context: ServiceContext) {
-  const { hub, codec, logger } = context;
+  const { hub, logger } = context;
 
-  /** A gRPC stream as a hub sink: writes pre-encoded bytes and honors write() === false. */
-  const sinkFor = (call: EventStreamCall): EventSink => ({
-    write: (event) => call.write(codec.encode(event) as unknown as WireTaskEvent),
-    onDrain: (callback) => call.once('drain', callback),
-    fail: (error) => call.emit('error', toServiceError(error, logger)),
-  });
+  /** A gRPC stream as a hub sink: writes pre-encoded bytes and honors a full writer. */
+  const sinkFor = (call: EventStreamCall): EventSink => {
+    const writer = context.writerFor(call.metadata);
+    if (!writer) throw new Error(`no EventStreamWriter for ${call.getPath()}: the writers' interceptor must be installed`);
+    return {
+      write: (event) => writer.write(event.encoded),
+      onDrain: (callback) => writer.onDrain(callback),
+      fail: (error) => call.emit('error', toServiceError(error, logger)),
+    };
+  };
 
   const endWithError = (call: EventStreamCall, error: unknown): void => {
     call.emit('error', toServiceError(error, logger));

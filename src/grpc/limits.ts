@@ -36,7 +36,7 @@ export function serverChannelOptions(limits: Limits): grpc.ServerOptions {
   };
 }
 
-const EVENT_STREAM_PATHS: ReadonlySet<string> = new Set([`/${SERVICE_NAME}/SubscribeToTaskEvents`, `/${SERVICE_NAME}/TaskEventStream`]);
+export const EVENT_STREAM_PATHS: ReadonlySet<string> = new Set([`/${SERVICE_NAME}/SubscribeToTaskEvents`, `/${SERVICE_NAME}/TaskEventStream`]);
 
 /**
  * Refuses a new event stream with RESOURCE_EXHAUSTED when `max` are open. Counts the open calls

@@ -11,11 +11,12 @@ import { watchLog } from '../store/log-watcher';
 import type { Store } from '../store/store';
 import { authInterceptor, type AuthOptions } from './auth';
 import type { ServiceContext } from './context';
-import { createEventCodec } from './event-codec';
+import { passThroughSerializer } from './event-codec';
 import { eventHandlers } from './event-handlers';
-import { DEFAULT_LIMITS, serverChannelOptions, subscriberLimitInterceptor, type Limits } from './limits';
+import { DEFAULT_LIMITS, EVENT_STREAM_PATHS, serverChannelOptions, subscriberLimitInterceptor, type Limits } from './limits';
 import { loadProto, loadReflectionDefinition, SERVICE_NAME } from './proto';
 import { prdHandlers } from './prd-handlers';
+import { eventStreamWriters } from './stream-writer';
 import { taskHandlers } from './task-handlers';
 
 export interface ServerOptions {
@@ -55,19 +56,20 @@ export async function startServer(store: Store, options: ServerOptions, logger: 
   store.tasks.onCommit((events) => hub.publish(events));
 
   const serviceDefinition = definition[SERVICE_NAME] as grpc.ServiceDefinition;
-  const codec = createEventCodec(serviceDefinition.SubscribeToTaskEvents!.responseSerialize as (v: unknown) => Buffer);
   const streamingDefinition: grpc.ServiceDefinition = {
     ...serviceDefinition,
-    SubscribeToTaskEvents: { ...serviceDefinition.SubscribeToTaskEvents!, responseSerialize: codec.passThrough },
-    TaskEventStream: { ...serviceDefinition.TaskEventStream!, responseSerialize: codec.passThrough },
+    SubscribeToTaskEvents: { ...serviceDefinition.SubscribeToTaskEvents!, responseSerialize: passThroughSerializer },
+    TaskEventStream: { ...serviceDefinition.TaskEventStream!, responseSerialize: passThroughSerializer },
   };
 
-  const context: ServiceContext = { store, hub, codec, logger, projectDir: options.projectDir };
+  const writers = eventStreamWriters(EVENT_STREAM_PATHS);
+  const context: ServiceContext = { store, hub, writerFor: writers.writerFor, logger, projectDir: options.projectDir };
   const limits = options.limits ?? DEFAULT_LIMITS;
   const auth = options.auth && authInterceptor(options.auth);
   const server = new grpc.Server({
     ...serverChannelOptions(limits),
-    interceptors: [...(auth ? [auth] : []), subscriberLimitInterceptor(limits.maxSubscribers, () => hub.subscriberCount)],
+    // grpc-js nests these in order, the first innermost; the writers' must stay first (see stream-writer.ts).
+    interceptors: [writers.interceptor, ...(auth ? [auth] : []), subscriberLimitInterceptor(limits.maxSubscribers, () => hub.subscriberCount)],
   });
   server.addService(streamingDefinition, {
     ...taskHandlers(context),

@@ -1,5 +1,6 @@
 import { invalidArgument } from '../model/errors';
-import { eventTypeName, isEventType, isStatus, type TaskEvent } from '../model/task';
+import type { LoggedEvent } from '../model/logged-event';
+import { eventTypeName, isEventType, isStatus } from '../model/task';
 
 export interface FilterSpec {
   eventTypes?: readonly number[];
@@ -8,7 +9,7 @@ export interface FilterSpec {
   taskIds?: readonly string[];
 }
 
-export type EventPredicate = (event: TaskEvent) => boolean;
+export type EventPredicate = (event: LoggedEvent) => boolean;
 
 /**
  * Compiles a subscriber's filter into one predicate; every part given must match. The assignee and
@@ -33,10 +34,10 @@ export function compileFilter(spec: FilterSpec): EventPredicate {
 
   if (!types && !statuses && !taskIds && assignee === undefined) return () => true;
   return (event) =>
-    (types === undefined || types.has(event.event_type)) &&
-    (taskIds === undefined || taskIds.has(event.task.id)) &&
-    (assignee === undefined || event.task.assignee === assignee || event.previous_task?.assignee === assignee) &&
+    (types === undefined || types.has(event.eventType)) &&
+    (taskIds === undefined || taskIds.has(event.taskId)) &&
+    (assignee === undefined || event.assignee === assignee || event.previousAssignee === assignee) &&
     (statuses === undefined ||
-      statuses.has(event.task.status) ||
-      (event.previous_task !== undefined && statuses.has(event.previous_task.status)));
+      statuses.has(event.status) ||
+      (event.previousStatus !== undefined && statuses.has(event.previousStatus)));
 }

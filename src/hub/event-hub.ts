@@ -1,13 +1,13 @@
 import { Subject } from 'rxjs';
 import { RiggerError } from '../model/errors';
-import type { TaskEvent } from '../model/task';
+import type { LoggedEvent } from '../model/logged-event';
 import { compileFilter, type FilterSpec } from './event-filter';
 import { ReplayRing } from './replay-ring';
 import { Subscription, type EventSink } from './subscription';
 
 /** What the hub needs of the event log (the store's EventLog implements it). */
 export interface LogReader {
-  readAfter(after: number, upTo: number, limit: number): TaskEvent[];
+  readAfter(after: number, upTo: number, limit: number): LoggedEvent[];
   latestSequence(): number;
   oldestSequence(): number;
 }
@@ -19,7 +19,7 @@ const SYNC_PAGE = 1000;
  * the replay ring; serves subscribers that are behind from the ring or the log.
  */
 export class EventHub {
-  readonly live = new Subject<TaskEvent>();
+  readonly live = new Subject<LoggedEvent>();
   private readonly ring: ReplayRing;
   private readonly subscriptions = new Set<Subscription>();
   private readonly closeListeners = new Set<(reason: RiggerError) => void>();
@@ -43,7 +43,7 @@ export class EventHub {
   }
 
   /** Publishes events just committed by this process; fills any gap (another process's commits) from the log first. */
-  publish(events: readonly TaskEvent[]): void {
+  publish(events: readonly LoggedEvent[]): void {
     for (const event of events) {
       if (event.sequence <= this.published) continue;
       if (event.sequence > this.published + 1) this.syncFromLog(event.sequence - 1);
@@ -68,7 +68,7 @@ export class EventHub {
    * Published events from `from` on, at most `limit`, from the ring or else the log. Throws
    * out_of_range when the log no longer holds `from`.
    */
-  read(from: number, limit: number): TaskEvent[] {
+  read(from: number, limit: number): LoggedEvent[] {
     if (this.ring.covers(from)) return this.ring.slice(from, limit);
     const page = this.log.readAfter(from - 1, this.published, limit);
     if (from <= this.published && (page.length === 0 || page[0]!.sequence !== from)) {
@@ -133,7 +133,7 @@ export class EventHub {
     this.live.complete();
   }
 
-  private emit(event: TaskEvent): void {
+  private emit(event: LoggedEvent): void {
     this.published = event.sequence;
     this.ring.push(event);
     this.live.next(event);

@@ -1,17 +1,17 @@
-import type { TaskEvent } from '../model/task';
+import type { LoggedEvent } from '../model/logged-event';
 
 /** The last `capacity` published events, contiguous by sequence: a hot cache of the log's tail. */
 export class ReplayRing {
-  private readonly slots: (TaskEvent | undefined)[];
+  private readonly slots: (LoggedEvent | undefined)[];
   private newest = 0;
   private count = 0;
 
   constructor(readonly capacity: number) {
-    this.slots = new Array<TaskEvent | undefined>(Math.max(1, capacity));
+    this.slots = new Array<LoggedEvent | undefined>(Math.max(1, capacity));
   }
 
   /** Appends the next event; its sequence must follow the newest one (or start a fresh run). */
-  push(event: TaskEvent): void {
+  push(event: LoggedEvent): void {
     if (this.count > 0 && event.sequence !== this.newest + 1) this.count = 0;
     this.slots[event.sequence % this.slots.length] = event;
     this.newest = event.sequence;
@@ -30,8 +30,8 @@ export class ReplayRing {
   }
 
   /** Events from `from` on, at most `limit`; call only when covers(from). */
-  slice(from: number, limit: number): TaskEvent[] {
-    const out: TaskEvent[] = [];
+  slice(from: number, limit: number): LoggedEvent[] {
+    const out: LoggedEvent[] = [];
     const end = Math.min(this.newest, from + limit - 1);
     for (let s = from; s <= end; s++) out.push(this.slots[s % this.slots.length]!);
     return out;

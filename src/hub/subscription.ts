@@ -1,13 +1,13 @@
 import type { Subscription as RxSubscription } from 'rxjs';
 import type { RiggerError } from '../model/errors';
-import type { TaskEvent } from '../model/task';
+import type { LoggedEvent } from '../model/logged-event';
 import type { EventPredicate } from './event-filter';
 import type { EventHub } from './event-hub';
 
 /** Where a subscription delivers: a gRPC stream, or anything else with the same back-pressure contract. */
 export interface EventSink {
   /** Delivers one matching event; false means the sink is full and more must wait for onDrain. */
-  write(event: TaskEvent): boolean;
+  write(event: LoggedEvent): boolean;
   /** Calls `callback` once, when the sink can take events again. */
   onDrain(callback: () => void): void;
   /** Ends the stream with an error (history compacted away, server shutting down). */
@@ -16,7 +16,7 @@ export interface EventSink {
 
 const EVENTS_PER_TURN = 4096;
 const PAGE_SIZE = 512;
-const NO_EVENTS: readonly TaskEvent[] = [];
+const NO_EVENTS: readonly LoggedEvent[] = [];
 
 /**
  * One subscriber's position in the event stream. It is either live (on the hub's Subject, taking
@@ -35,7 +35,7 @@ export class Subscription {
    * gRPC stream reports full every 16 messages, and re-reading a 512-event page from the log each
    * time would decode every event many times over. At most one page is held.
    */
-  private page: readonly TaskEvent[] = NO_EVENTS;
+  private page: readonly LoggedEvent[] = NO_EVENTS;
   private pageIndex = 0;
 
   constructor(
@@ -114,7 +114,7 @@ export class Subscription {
     }
   }
 
-  private onLive(event: TaskEvent): void {
+  private onLive(event: LoggedEvent): void {
     // Below the position: a resume point past what the hub had published when this went live.
     if (event.sequence < this.nextSequence) return;
     if (event.sequence !== this.nextSequence) {

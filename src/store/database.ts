@@ -34,6 +34,10 @@ export function openDatabase(file: string, options: OpenOptions = {}): SqliteDat
     db.pragma('journal_mode = WAL');
     // Durable across process crashes (kill -9); a power cut may lose the last commits.
     db.pragma('synchronous = NORMAL');
+    // Checkpoint the WAL every ~40 MB instead of SQLite's ~4 MB: each checkpoint costs two fsyncs
+    // that block the writer, and a later one copies a hot page (an index leaf) once, not ten times.
+    // Measured on one AddTask per transaction: 370 -> 240 us per mutation.
+    db.pragma('wal_autocheckpoint = 10000');
     db.pragma('foreign_keys = ON');
     migrate(db, file);
     return db;

@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3';
-import type { TaskEvent } from '../model/task';
+import type { EventEncoder, LoggedEvent } from '../model/logged-event';
 import type { SqliteDatabase } from './database';
-import { eventFromRow, type EventRow } from './rows';
+import { EVENT_COLUMNS, eventFromRow, LOGGED_EVENT_COLUMNS, loggedEventFromRow, type EventRow, type LoggedEventRow } from './rows';
 import { translateSqliteError } from './task-store';
 
 export interface Retention {
@@ -13,22 +13,38 @@ export interface Retention {
 
 /** The read side of the event log, and its compaction. */
 export class EventLog {
-  private readonly readPage: Statement<[number, number, number], EventRow>;
+  private readonly readPage: Statement<[number, number, number], LoggedEventRow>;
+  private readonly readWhole: Statement<[number], EventRow>;
   private readonly selectOldest: Statement<[], { s: number | null }>;
   private readonly selectLatest: Statement<[], { seq: number } | undefined>;
+  /** One read transaction per page, so a row without bytes is read whole from the same snapshot. */
+  private readonly readPageSnapshot: (after: number, upTo: number, limit: number) => LoggedEvent[];
 
-  constructor(private readonly db: SqliteDatabase) {
-    this.readPage = db.prepare(
-      `SELECT sequence, event_id, event_type, timestamp, actor, task, previous_task, changed_fields, metadata
-       FROM events WHERE sequence > ? AND sequence <= ? ORDER BY sequence LIMIT ?`,
-    );
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly encodeEvent: EventEncoder,
+  ) {
+    this.readPage = db
+      .prepare<[number, number, number], LoggedEventRow>(
+        `SELECT ${LOGGED_EVENT_COLUMNS} FROM events WHERE sequence > ? AND sequence <= ? ORDER BY sequence LIMIT ?`,
+      )
+      .raw(true);
+    this.readWhole = db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE sequence = ?`);
     this.selectOldest = db.prepare(`SELECT min(sequence) AS s FROM events`);
     this.selectLatest = db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'events'`);
+    this.readPageSnapshot = db.transaction((after: number, upTo: number, limit: number) =>
+      this.readPage.all(after, upTo, limit).map((row) => loggedEventFromRow(row, row[7] ?? this.encodeStored(row[0]))),
+    );
   }
 
   /** Events with after < sequence <= upTo, in order, at most `limit` of them. */
-  readAfter(after: number, upTo: number, limit: number): TaskEvent[] {
-    return this.readPage.all(after, upTo, limit).map(eventFromRow);
+  readAfter(after: number, upTo: number, limit: number): LoggedEvent[] {
+    return this.readPageSnapshot(after, upTo, limit);
+  }
+
+  /** Encodes a row written before events were stored encoded (schema version 2 and older). */
+  private encodeStored(sequence: number): Buffer {
+    return this.encodeEvent(eventFromRow(this.readWhole.get(sequence)!));
   }
 
   /** The newest sequence ever assigned (0 before the first event); survives compaction. */

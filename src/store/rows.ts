@@ -1,4 +1,5 @@
 // Row <-> domain mapping for the tasks and events tables.
+import type { LoggedEvent } from '../model/logged-event';
 import type { Task, TaskEvent, TaskEventType, TaskStatus } from '../model/task';
 
 export interface TaskRow {
@@ -31,6 +32,24 @@ export interface EventRow {
   changed_fields: string;
   metadata: string;
 }
+
+/**
+ * The columns catch-up reads, as the array a raw statement returns (no per-row object to build):
+ * the filter fields and the encoded event (NULL in rows older than schema version 3).
+ */
+export type LoggedEventRow = [
+  sequence: number,
+  event_type: number,
+  task_id: string,
+  assignee: string | null,
+  previous_assignee: string | null,
+  status: number,
+  previous_status: number | null,
+  encoded: Buffer | null,
+];
+
+export const LOGGED_EVENT_COLUMNS = 'sequence, event_type, task_id, assignee, previous_assignee, status, previous_status, encoded';
+export const EVENT_COLUMNS = 'sequence, event_id, event_type, timestamp, actor, task, previous_task, changed_fields, metadata';
 
 export const TASK_COLUMNS =
   'id, title, assignee, due_date, status, source_transcript_id, source_prd_id, parent_task_id, subtask_ids, ' +
@@ -92,4 +111,17 @@ export function eventFromRow(row: EventRow): TaskEvent {
   if (row.previous_task !== null) event.previous_task = JSON.parse(row.previous_task) as Task;
   if (row.actor !== null) event.actor = row.actor;
   return event;
+}
+
+export function loggedEventFromRow(row: LoggedEventRow, encoded: Buffer): LoggedEvent {
+  return {
+    sequence: row[0],
+    eventType: row[1] as TaskEventType,
+    taskId: row[2],
+    assignee: row[3] ?? undefined,
+    previousAssignee: row[4] ?? undefined,
+    status: row[5] as TaskStatus,
+    previousStatus: (row[6] ?? undefined) as TaskStatus | undefined,
+    encoded,
+  };
 }

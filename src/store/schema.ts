@@ -72,4 +72,19 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX comprehension_tests_by_task ON comprehension_tests (task_id);
   `,
+  // 3: each event also as the bytes subscribers receive (encoded once, at commit) and the fields
+  // filters look at, so serving history is a read of bytes. Older rows keep encoded NULL and are
+  // encoded when read.
+  `
+  ALTER TABLE events ADD COLUMN encoded BLOB;
+  ALTER TABLE events ADD COLUMN assignee TEXT;
+  ALTER TABLE events ADD COLUMN previous_assignee TEXT;
+  ALTER TABLE events ADD COLUMN status INTEGER;
+  ALTER TABLE events ADD COLUMN previous_status INTEGER;
+  UPDATE events SET
+    assignee = json_extract(task, '$.assignee'),
+    status = json_extract(task, '$.status'),
+    previous_assignee = json_extract(previous_task, '$.assignee'),
+    previous_status = json_extract(previous_task, '$.status');
+  `,
 ];

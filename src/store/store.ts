@@ -1,3 +1,4 @@
+import type { EventEncoder } from '../model/logged-event';
 import { openDatabase, type OpenOptions, type SqliteDatabase } from './database';
 import { EventLog } from './event-log';
 import { TaskStore } from './task-store';
@@ -10,7 +11,8 @@ export interface Store {
   close(): void;
 }
 
-export function openStore(file: string, options: OpenOptions = {}): Store {
+/** Opens `file`; every event written is stored with its bytes from `encodeEvent` (what subscribers receive). */
+export function openStore(file: string, encodeEvent: EventEncoder, options: OpenOptions = {}): Store {
   const db = openDatabase(file, options);
-  return { db, tasks: new TaskStore(db), log: new EventLog(db), close: () => db.close() };
+  return { db, tasks: new TaskStore(db, encodeEvent), log: new EventLog(db, encodeEvent), close: () => db.close() };
 }

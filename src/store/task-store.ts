@@ -9,6 +9,7 @@ import {
   type TaskEvent,
   type TaskPatch,
 } from '../model/task';
+import { loggedEventOf, type EventEncoder, type LoggedEvent } from '../model/logged-event';
 import { validateDueDate, validateStatus, validateTitle } from '../model/validate';
 import type { SqliteDatabase } from './database';
 import { PrdRecords, type PrdReader } from './prd-records';
@@ -45,7 +46,7 @@ export interface Mutation {
   readonly prds: PrdRecords;
 }
 
-export type CommitListener = (events: TaskEvent[]) => void;
+export type CommitListener = (events: LoggedEvent[]) => void;
 
 interface QueuedMutation {
   actor: string | undefined;
@@ -71,6 +72,7 @@ export class TaskStore {
   private readonly insertTask: Statement<TaskRow>;
   private readonly replaceTask: Statement<TaskRow>;
   private readonly insertEvent: Statement<unknown[]>;
+  private readonly selectLastSequence: Statement<[], { seq: number } | undefined>;
   private readonly prdRecords: PrdRecords;
   /** One BEGIN IMMEDIATE transaction wrapper, made once: better-sqlite3 builds four wrappers per db.transaction() call. */
   private readonly inWriteTransaction: <T>(work: () => T) => T;
@@ -79,7 +81,10 @@ export class TaskStore {
   private readonly queue: QueuedMutation[] = [];
   private readonly listQueries = new Map<string, ListQuery>();
 
-  constructor(private readonly db: SqliteDatabase) {
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly encodeEvent: EventEncoder,
+  ) {
     this.prdRecords = new PrdRecords(db);
     this.inWriteTransaction = db.transaction((work: () => unknown) => work()).immediate as <T>(work: () => T) => T;
     this.inSavepoint = db.transaction((work: () => unknown) => work()) as <T>(work: () => T) => T;
@@ -90,9 +95,13 @@ export class TaskStore {
       `UPDATE tasks SET ${TASK_COLUMNS.split(', ').filter((c) => c !== 'id').map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`,
     );
     this.insertEvent = db.prepare(
-      `INSERT INTO events (event_id, event_type, timestamp, actor, task_id, task, previous_task, changed_fields, metadata)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO events (sequence, event_id, event_type, timestamp, actor, task_id, task, previous_task, changed_fields, metadata,
+         encoded, assignee, previous_assignee, status, previous_status)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    // Inside the write transaction no one else can insert, so the next sequence is known before the
+    // insert and the event is encoded with it.
+    this.selectLastSequence = db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'events'`);
   }
 
   /** Stored PRDs, enhancements and comprehension tests (written only through mutate). */
@@ -157,7 +166,7 @@ export class TaskStore {
 
   /** Runs `work` in one write transaction; its events are published only after the commit. */
   mutate<T>(actor: string | undefined, work: (m: Mutation) => T): T {
-    const events: TaskEvent[] = [];
+    const events: LoggedEvent[] = [];
     let result: T;
     try {
       result = this.inWriteTransaction(() => work(this.mutation(actor, events)));
@@ -184,12 +193,12 @@ export class TaskStore {
   private commitGroup(): void {
     const group = this.queue.splice(0, MAX_GROUP);
     if (this.queue.length > 0) setImmediate(() => this.commitGroup());
-    const events: TaskEvent[] = [];
+    const events: LoggedEvent[] = [];
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
       this.inWriteTransaction(() => {
         for (const item of group) {
-          const itemEvents: TaskEvent[] = [];
+          const itemEvents: LoggedEvent[] = [];
           try {
             outcomes.push({ ok: true, value: this.inSavepoint(() => item.work(this.mutation(item.actor, itemEvents))) });
             events.push(...itemEvents);
@@ -209,11 +218,11 @@ export class TaskStore {
     group.forEach((item, i) => (outcomes[i]!.ok ? item.resolve(outcomes[i]!.value) : item.reject(outcomes[i]!.value)));
   }
 
-  private publish(events: TaskEvent[]): void {
+  private publish(events: LoggedEvent[]): void {
     if (events.length > 0) for (const listener of this.listeners) listener(events);
   }
 
-  private mutation(actor: string | undefined, events: TaskEvent[]): Mutation {
+  private mutation(actor: string | undefined, events: LoggedEvent[]): Mutation {
     const now = new Date().toISOString();
     const mutationId = randomUUID();
     const store = this;
@@ -286,7 +295,7 @@ export class TaskStore {
       },
       emit(type, task, previous, changedFields, metadata) {
         const event: TaskEvent = {
-          sequence: 0,
+          sequence: (store.selectLastSequence.get()?.seq ?? 0) + 1,
           event_id: randomUUID(),
           timestamp: now,
           event_type: type,
@@ -296,12 +305,13 @@ export class TaskStore {
         };
         if (previous) event.previous_task = previous;
         if (actor !== undefined) event.actor = actor;
-        const info = store.insertEvent.run(
-          event.event_id, type, now, actor ?? null, task.id, JSON.stringify(task),
+        const logged = loggedEventOf(event, store.encodeEvent(event));
+        store.insertEvent.run(
+          event.sequence, event.event_id, type, now, actor ?? null, task.id, JSON.stringify(task),
           previous ? JSON.stringify(previous) : null, JSON.stringify(changedFields), JSON.stringify(event.metadata),
+          logged.encoded, logged.assignee ?? null, logged.previousAssignee ?? null, logged.status, logged.previousStatus ?? null,
         );
-        event.sequence = Number(info.lastInsertRowid);
-        events.push(event);
+        events.push(logged);
       },
     };
     return m;

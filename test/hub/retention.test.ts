@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RiggerServiceClient } from '../support/client';
+import { connectService } from '../../src/client/connect';
 import { connect } from '../support/client';
 import { startServer, tempProject, waitFor } from '../support/processes';
 import { addTasks, asLogged, readLog, sequences, sleep, type LoggedEvent } from './hub-support';
@@ -68,7 +69,9 @@ test('after compaction to --retain-events, resuming below the oldest kept sequen
 test('a subscriber catching up from the log when compaction overtakes it gets OUT_OF_RANGE, not a gap', { timeout: 120_000 }, async () => {
   const dir = tempProject();
   const server = await startServer(dir, ['--retain-events', '20', '--compact-interval-ms', '50', '--buffer-size', '4']);
-  const client = connect(server.address);
+  // HTTP/2's default 64 KiB window (our client opens 1 MiB, which would take all 3000 events into
+  // its own buffer before the server ever saw it fall behind).
+  const client = connectService(server.address, { channelOptions: { 'grpc-node.flow_control_window': 65_535 } });
   try {
     const events: LoggedEvent[] = [];
     const stream = client.SubscribeToTaskEvents({});

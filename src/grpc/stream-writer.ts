@@ -1,0 +1,69 @@
+// Writes an event stream's pre-encoded messages straight to its call, many per turn of the event
+// loop. grpc-js's ServerWritableStream is a Node Writable that hands the call one message and waits
+// for that write to complete before the next, so every message leaves in its own HTTP/2 DATA frame
+// and costs the client one frame to parse. Written back to back, Node's HTTP/2 session packs the
+// queued messages into full frames: the same gRPC bytes on the wire, a fraction of the work at
+// both ends. Back-pressure is kept: a write completes only when HTTP/2 flow control lets it out,
+// so a client that stops reading fills its writer, and the hub stops feeding it.
+import * as grpc from '@grpc/grpc-js';
+
+/** Bytes written but not yet let out by HTTP/2 above which write() reports full. */
+const HIGH_WATER_BYTES = 64 * 1024;
+/** ... and below which a full writer drains. */
+const LOW_WATER_BYTES = 16 * 1024;
+
+export class EventStreamWriter {
+  private pendingBytes = 0;
+  private drainCallbacks: (() => void)[] = [];
+
+  constructor(private readonly call: grpc.ServerInterceptingCallInterface) {}
+
+  /** Sends one encoded message; false when the writer is full (wait for onDrain). */
+  write(message: Buffer): boolean {
+    const size = message.length;
+    this.pendingBytes += size;
+    this.call.sendMessage(message, () => this.written(size));
+    return this.pendingBytes < HIGH_WATER_BYTES;
+  }
+
+  /** Calls `callback` once, when a full writer has drained below its low-water mark. */
+  onDrain(callback: () => void): void {
+    if (this.pendingBytes < LOW_WATER_BYTES) queueMicrotask(callback);
+    else this.drainCallbacks.push(callback);
+  }
+
+  private written(size: number): void {
+    this.pendingBytes -= size;
+    if (this.pendingBytes >= LOW_WATER_BYTES || this.drainCallbacks.length === 0) return;
+    const callbacks = this.drainCallbacks;
+    this.drainCallbacks = [];
+    for (const callback of callbacks) callback();
+  }
+}
+
+/**
+ * An interceptor that gives every call on `paths` an EventStreamWriter, and the lookup for its
+ * handler. The handler's call object does not expose the intercepting call beneath it, but it does
+ * carry the request Metadata object the interceptors pass along, so that object is the key (every
+ * interceptor of ours passes it on as it is). Installed first (innermost), so the writer sends
+ * straight into grpc-js's own call: no interceptor of ours acts on outgoing messages.
+ */
+export function eventStreamWriters(paths: ReadonlySet<string>): {
+  interceptor: grpc.ServerInterceptor;
+  writerFor(metadata: grpc.Metadata): EventStreamWriter | undefined;
+} {
+  const writers = new WeakMap<grpc.Metadata, EventStreamWriter>();
+  const interceptor: grpc.ServerInterceptor = (method, next) => {
+    if (!paths.has(method.path)) return new grpc.ServerInterceptingCall(next);
+    return new grpc.ServerInterceptingCall(next, {
+      start: (startNext) =>
+        startNext({
+          onReceiveMetadata: (metadata, pass) => {
+            writers.set(metadata, new EventStreamWriter(next));
+            pass(metadata);
+          },
+        }),
+    });
+  };
+  return { interceptor, writerFor: (metadata) => writers.get(metadata) };
+}

@@ -18,6 +18,8 @@ interface SubscribeArgs {
   maxSamples?: number;
   /** Stop reading right after the stream is registered (a stalled subscriber). */
   paused?: boolean;
+  /** Receive with grpc-js's default 64 KiB flow-control window instead of the typed client's. */
+  defaultWindow?: boolean;
 }
 
 let received = 0;
@@ -70,7 +72,7 @@ function reset(): void {
 async function subscribe(args: SubscribeArgs): Promise<{ streams: number }> {
   // The typed client's channel options (its flow-control window), as a sidecar built on it has.
   channel ??= new grpc.Client(args.address, grpc.credentials.createInsecure(), {
-    ...DEFAULT_CHANNEL_OPTIONS,
+    ...(args.defaultWindow ? {} : DEFAULT_CHANNEL_OPTIONS),
     'grpc.max_receive_message_length': -1,
   });
   recordLatency = args.latency === true;

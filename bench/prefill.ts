@@ -1,4 +1,4 @@
-import { encodeTaskEvent } from '../src/grpc/event-codec';
+import { taskEventEncoder } from '../src/grpc/event-codec';
 import { openStore } from '../src/store/store';
 import { wallClockMs } from './stats';
 
@@ -12,7 +12,7 @@ export function benchTitle(n: number): string {
  * `perTransaction` tasks per transaction: the store's own write path, without gRPC in front.
  */
 export function writeEvents(dbFile: string, events: number, perTransaction = 1000): { events: number; elapsedMs: number } {
-  const store = openStore(dbFile, encodeTaskEvent);
+  const store = openStore(dbFile, taskEventEncoder);
   const startedAt = wallClockMs();
   try {
     for (let written = 0; written < events; ) {

@@ -78,6 +78,29 @@ export function rssBytes(pid: number): number {
   return Number(match[1]) * 1024;
 }
 
+/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat. */
+export function cpuTimeMs(pid: number): number {
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+}
+
+/** Measures the share of one core each process used while `work` ran, e.g. { server: 0.74 }. */
+export async function cpuShares<T>(pids: Record<string, number>, work: () => Promise<T>): Promise<{ result: T; shares: Record<string, number> }> {
+  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuTimeMs(pid)]));
+  const startedAt = performance.now();
+  const result = await work();
+  const elapsedMs = performance.now() - startedAt;
+  const shares = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, (cpuTimeMs(pid) - before[name]!) / elapsedMs]));
+  return { result, shares };
+}
+
+/** "server 74%, subscribers 58%, producer 51% of a core" */
+export function formatShares(shares: Record<string, number>): string {
+  return `${Object.entries(shares).map(([name, share]) => `${name} ${Math.round(share * 100)}%`).join(', ')} of a core`;
+}
+
 /** Runs the real `rig` CLI without blocking this process's event loop. */
 export function rigAsync(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import type { BenchConfig } from '../config';
 import { formatRate, rate, type Measurement } from '../report';
-import { databaseFile, startNatsServer, startRigServer, tempProject } from '../processes';
+import { cpuShares, databaseFile, formatShares, startNatsServer, startRigServer, tempProject } from '../processes';
 import { sleep } from '../stats';
 import { forkClient, forkPeer, forkProducer, type WindowResult } from '../workers';
 
@@ -42,7 +42,9 @@ export async function fanOut(config: BenchConfig, log: (line: string) => void): 
       await producer.call('startLoad', { address: server.address, method: 'AddTask', concurrency: config.producerConcurrency });
       await sleep(config.warmupMs);
       const calls0 = (await producer.call<{ calls: number }>('loadCalls')).calls;
-      const hub = await client.call<WindowResult>('window', { ms: config.windowMs });
+      const { result: hub, shares } = await cpuShares({ server: server.pid, subscribers: client.pid, producer: producer.pid }, () =>
+        client.call<WindowResult>('window', { ms: config.windowMs }),
+      );
       const calls1 = (await producer.call<{ calls: number }>('loadCalls')).calls;
       const load = await producer.call<{ errors: number; firstError?: string }>('stopLoad');
       await client.call('close');
@@ -99,11 +101,13 @@ export async function fanOut(config: BenchConfig, log: (line: string) => void): 
           event_bytes: eventBytes,
           producer_concurrency: config.producerConcurrency,
           window_ms: hub.elapsedMs,
+          cpu_share_server: shares.server!, cpu_share_subscribers: shares.subscribers!, cpu_share_producer: shares.producer!,
         },
         note:
-          hubRate >= 0.9 * producedRate * subscribers
+          (hubRate >= 0.9 * producedRate * subscribers
             ? `bounded by production: ${formatRate(producedRate)} AddTask x ${subscribers} = ${formatRate(producedRate * subscribers)} offered, all delivered`
-            : `server-bound: ${formatRate(producedRate)} AddTask x ${subscribers} = ${formatRate(producedRate * subscribers)} offered, ${Math.round((100 * hubRate) / (producedRate * subscribers))}% delivered in the window (commits and stream writes share the server's core)`,
+            : `server-bound: ${formatRate(producedRate)} AddTask x ${subscribers} = ${formatRate(producedRate * subscribers)} offered, ${Math.round((100 * hubRate) / (producedRate * subscribers))}% delivered in the window (commits and stream writes share the server's core)`) +
+          `; CPU in the window: ${formatShares(shares)}`,
       });
     }
   } finally {

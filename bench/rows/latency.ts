@@ -4,7 +4,7 @@
 // processes read the same CLOCK_REALTIME of this machine, so there is no clock skew to correct;
 // the truncation makes every figure up to 1 ms pessimistic.
 import type { BenchConfig } from '../config';
-import { startRigServer, tempProject } from '../processes';
+import { cpuShares, formatShares, startRigServer, tempProject } from '../processes';
 import { formatMs, type Measurement } from '../report';
 import { sleep } from '../stats';
 import { forkClient, forkProducer, type WindowResult } from '../workers';
@@ -30,9 +30,11 @@ export async function latency(config: BenchConfig, log: (line: string) => void):
     await producer.call('steadyLoad', { address: server.address, rate: config.latencyRate, durationMs: config.warmupMs });
     await sleep(100);
     await client.call('reset');
-    const load = await producer.call<{ calls: number; errors: number; elapsedMs: number }>('steadyLoad', {
-      address: server.address, rate: config.latencyRate, durationMs: config.latencyMs,
-    }, config.latencyMs + 60_000);
+    const { result: load, shares } = await cpuShares({ server: server.pid, subscribers: client.pid, producer: producer.pid }, () =>
+      producer.call<{ calls: number; errors: number; elapsedMs: number }>('steadyLoad', {
+        address: server.address, rate: config.latencyRate, durationMs: config.latencyMs,
+      }, config.latencyMs + 60_000),
+    );
     // A machine that cannot sustain the rate leaves a backlog: wait a bounded time, then report the shortfall.
     const expected = load.calls * subscribers;
     const delivered = await client.call<WindowResult>('waitForCount', { total: expected, timeoutMs: 20_000, partial: true }, 30_000);
@@ -54,8 +56,9 @@ export async function latency(config: BenchConfig, log: (line: string) => void):
           p50_ms: stats.p50, p99_ms: stats.p99, max_ms: stats.max, receipts: stats.n,
           subscribers, target_rate: config.latencyRate, achieved_rate: achievedRate, errors: load.errors,
           expected_receipts: expected, complete: delivered.complete === true ? 1 : 0,
+          cpu_share_server: shares.server!, cpu_share_subscribers: shares.subscribers!, cpu_share_producer: shares.producer!,
         },
-        note: `${shortfall}achieved ${Math.round(achievedRate)} events/s; commit timestamp (ms, truncated) vs receipt wall clock in the client process`,
+        note: `${shortfall}achieved ${Math.round(achievedRate)} events/s; CPU during the load: ${formatShares(shares)}; commit timestamp (ms, truncated) vs receipt wall clock in the client process`,
       },
     ];
   } finally {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { RiggerError } from '../model/errors';
-import { encodeTaskEvent } from '../grpc/event-codec';
+import { taskEventEncoder } from '../grpc/event-codec';
 import { openStore, type Store } from '../store/store';
 import type { Project } from './project';
 import { databasePath, resolveSetting } from './settings';
@@ -17,5 +17,5 @@ export function openProjectStore(project: Project, argv: Record<string, unknown>
     throw new RiggerError('not_found', `database ${file} does not exist; check --db (or RIGGER_DB, "db" in .rigger/config.json) or run \`rig init\``);
   }
   const busyTimeoutMs = resolveSetting('busyTimeoutMs', argv, project.config);
-  return { store: openStore(file, encodeTaskEvent, { create: isDefault, busyTimeoutMs }), file };
+  return { store: openStore(file, taskEventEncoder, { create: isDefault, busyTimeoutMs }), file };
 }

@@ -37,7 +37,7 @@ export const SETTINGS = {
   port: { flag: 'port', env: 'RIGGER_PORT', key: 'port', defaultValue: 50051, parse: integer(0, 65535), describe: 'TCP port to serve on (0 = any free port)' },
   host: { flag: 'host', env: 'RIGGER_HOST', key: 'host', defaultValue: '', parse: text, describe: 'address to bind; default both ::1 and 127.0.0.1' },
   db: { flag: 'db', env: 'RIGGER_DB', key: 'db', defaultValue: '', parse: text, describe: 'SQLite database file; default .rigger/tasks.db' },
-  bufferSize: { flag: 'buffer-size', env: 'RIGGER_BUFFER_SIZE', key: 'bufferSize', defaultValue: 10_000, parse: integer(1, 10_000_000), describe: 'events kept in memory for fast resume (replay buffer)' },
+  bufferSize: { flag: 'buffer-size', env: 'RIGGER_BUFFER_SIZE', key: 'bufferSize', defaultValue: 1000, parse: integer(1, 10_000_000), describe: 'events kept in memory for fast resume (replay buffer)' },
   retainEvents: { flag: 'retain-events', env: 'RIGGER_RETAIN_EVENTS', key: 'retainEvents', defaultValue: 100_000, parse: integer(0, Number.MAX_SAFE_INTEGER), describe: 'events kept in the log (0 = no count limit)' },
   retainDays: { flag: 'retain-days', env: 'RIGGER_RETAIN_DAYS', key: 'retainDays', defaultValue: 0, parse: decimal(0, 36500), describe: 'days of events kept in the log (0 = no age limit; fractions allowed, e.g. 0.5)' },
   compactIntervalMs: { flag: 'compact-interval-ms', env: 'RIGGER_COMPACT_INTERVAL_MS', key: 'compactIntervalMs', defaultValue: 10_000, parse: integer(10, 86_400_000), describe: 'how often the event log is trimmed to its retention, in ms' },

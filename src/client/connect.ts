@@ -25,8 +25,7 @@ export interface ConnectOptions {
 /**
  * Channel options every client of ours starts from. grpc-js receives with HTTP/2's default 64 KiB
  * flow-control window, so a subscriber catching up waits a round trip for every 64 KiB of events;
- * with 1 MiB the server keeps the connection full (catch-up measured 80-88k -> ~120k events/s on
- * one stream here, `npm run bench`). A stream still never buffers more than this in the client.
+ * with 1 MiB the server keeps the connection full. A stream never buffers more than this in the client.
  */
 export const DEFAULT_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc-node.flow_control_window': 1024 * 1024,

@@ -9,11 +9,22 @@ type Serialize = (value: unknown) => Buffer;
 
 let serializeTaskEvent: Serialize | undefined;
 
+function serializer(): Serialize {
+  if (!serializeTaskEvent) {
+    const serialize = (loadProto().definition[SERVICE_NAME] as grpc.ServiceDefinition).SubscribeToTaskEvents!
+      .responseSerialize as Serialize;
+    // protobufjs compiles a type's encoder on its first use (about 5 ms); do that now, not in a transaction.
+    const task = { id: '', title: '', status: 1, subtask_ids: [], created_at: '', updated_at: '', context_files: [], dependencies: [], version: 1 };
+    serialize({ sequence: 1, event_id: '', timestamp: '', event_type: 2, task, previous_task: task, actor: '', metadata: { k: 'v' }, changed_fields: ['title'] });
+    serializeTaskEvent = serialize;
+  }
+  return serializeTaskEvent;
+}
+
 /** rigger.v1.TaskEvent's protobuf encoding, as every client decodes it. The contract loads on first use. */
-export const encodeTaskEvent: EventEncoder = (event) => {
-  serializeTaskEvent ??= (loadProto().definition[SERVICE_NAME] as grpc.ServiceDefinition).SubscribeToTaskEvents!
-    .responseSerialize as Serialize;
-  return serializeTaskEvent(event);
+export const taskEventEncoder: EventEncoder = {
+  prepare: () => void serializer(),
+  encode: (event) => serializer()(event),
 };
 
 /** The serializer of the event streams, which only ever send encoded events: the bytes pass through. */

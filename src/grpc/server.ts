@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { EventHub } from '../hub/event-hub';
 import { DEFAULT_PRD_CONFIG, type PrdConfig } from '../prd/config';
 import { RiggerError } from '../model/errors';
+import { startCheckpointer } from '../store/checkpointer';
 import { startCompactor } from '../store/compactor';
 import type { Retention } from '../store/event-log';
 import { watchLog } from '../store/log-watcher';
@@ -50,6 +51,9 @@ export interface RunningServer {
 
 export class PortInUseError extends Error {}
 
+/** How often the WAL is checkpointed, off the event loop. */
+const CHECKPOINT_INTERVAL_MS = 1000;
+
 export async function startServer(store: Store, options: ServerOptions, logger: Logger): Promise<RunningServer> {
   const { definition } = loadProto();
   const hub = new EventHub(store.log, options.bufferSize);
@@ -85,6 +89,7 @@ export async function startServer(store: Store, options: ServerOptions, logger: 
 
   const stopWatching = watchLog(store.log, options.pollIntervalMs, () => hub.syncFromLog());
   const stopCompactor = startCompactor(store.log, options.retention, options.compactIntervalMs, logger);
+  const stopCheckpointer = startCheckpointer(store.db, CHECKPOINT_INTERVAL_MS, logger);
   health.setStatus('', 'SERVING');
   health.setStatus(SERVICE_NAME, 'SERVING');
 
@@ -105,7 +110,7 @@ export async function startServer(store: Store, options: ServerOptions, logger: 
         clearTimeout(force);
         resolve();
       });
-    }));
+    }).then(stopCheckpointer));
 
   return { addresses, port, hub, shutdown };
 }

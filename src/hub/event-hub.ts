@@ -2,6 +2,7 @@ import { Subject } from 'rxjs';
 import { RiggerError } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
 import { compileFilter, type FilterSpec } from './event-filter';
+import { LogPageCache } from './log-page-cache';
 import { ReplayRing } from './replay-ring';
 import { Subscription, type EventSink } from './subscription';
 
@@ -13,6 +14,9 @@ export interface LogReader {
 }
 
 const SYNC_PAGE = 1000;
+/** Log pages kept for subscribers behind the ring: 8 x 512 events. */
+const LOG_PAGE_SIZE = 512;
+const LOG_PAGES_KEPT = 8;
 
 /**
  * Publishes committed events, strictly in sequence order and each once, to the live Subject and
@@ -21,6 +25,7 @@ const SYNC_PAGE = 1000;
 export class EventHub {
   readonly live = new Subject<LoggedEvent>();
   private readonly ring: ReplayRing;
+  private readonly logPages = new LogPageCache(LOG_PAGE_SIZE, LOG_PAGES_KEPT);
   private readonly subscriptions = new Set<Subscription>();
   private readonly closeListeners = new Set<(reason: RiggerError) => void>();
   private published: number;
@@ -68,13 +73,17 @@ export class EventHub {
    * Published events from `from` on, at most `limit`, from the ring or else the log. Throws
    * out_of_range when the log no longer holds `from`.
    */
-  read(from: number, limit: number): LoggedEvent[] {
+  read(from: number, limit: number): readonly LoggedEvent[] {
     if (this.ring.covers(from)) return this.ring.slice(from, limit);
-    const page = this.log.readAfter(from - 1, this.published, limit);
-    if (from <= this.published && (page.length === 0 || page[0]!.sequence !== from)) {
-      throw this.outOfRange(from - 1);
-    }
-    return page;
+    const size = this.logPages.pageSize;
+    const index = Math.floor((from - 1) / size);
+    const after = index * size;
+    // A page reaching past what was published is read but not kept (it is not complete yet).
+    const page = this.logPages.page(index, () => this.log.readAfter(after, Math.min(after + size, this.published), size));
+    const at = page.findIndex((event) => event.sequence >= from);
+    // `from` missing from a published stretch: compacted away, never to be skipped silently.
+    if (from <= this.published && (at < 0 || page[at]!.sequence !== from)) throw this.outOfRange(from - 1);
+    return at < 0 ? [] : page.slice(at, at + limit);
   }
 
   /**

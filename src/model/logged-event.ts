@@ -1,7 +1,11 @@
 import type { TaskEvent, TaskEventType, TaskStatus } from './task';
 
 /** Encodes a whole event (sequence included) to the bytes subscribers receive. */
-export type EventEncoder = (event: TaskEvent) => Buffer;
+export interface EventEncoder {
+  /** Readies encode() (loads the schema); the store calls it before a write transaction, which is then not held open by it. */
+  prepare(): void;
+  encode(event: TaskEvent): Buffer;
+}
 
 /**
  * A committed event as the hub carries it: the fields subscriber filters look at, and the event

@@ -22,7 +22,7 @@ export class EventLog {
 
   constructor(
     private readonly db: SqliteDatabase,
-    private readonly encodeEvent: EventEncoder,
+    private readonly encoder: EventEncoder,
   ) {
     this.readPage = db
       .prepare<[number, number, number], LoggedEventRow>(
@@ -44,7 +44,7 @@ export class EventLog {
 
   /** Encodes a row written before events were stored encoded (schema version 2 and older). */
   private encodeStored(sequence: number): Buffer {
-    return this.encodeEvent(eventFromRow(this.readWhole.get(sequence)!));
+    return this.encoder.encode(eventFromRow(this.readWhole.get(sequence)!));
   }
 
   /** The newest sequence ever assigned (0 before the first event); survives compaction. */

@@ -11,8 +11,8 @@ export interface Store {
   close(): void;
 }
 
-/** Opens `file`; every event written is stored with its bytes from `encodeEvent` (what subscribers receive). */
-export function openStore(file: string, encodeEvent: EventEncoder, options: OpenOptions = {}): Store {
+/** Opens `file`; every event written is stored with its bytes from `encoder` (what subscribers receive). */
+export function openStore(file: string, encoder: EventEncoder, options: OpenOptions = {}): Store {
   const db = openDatabase(file, options);
-  return { db, tasks: new TaskStore(db, encodeEvent), log: new EventLog(db, encodeEvent), close: () => db.close() };
+  return { db, tasks: new TaskStore(db, encoder), log: new EventLog(db, encoder), close: () => db.close() };
 }

@@ -83,7 +83,7 @@ export class TaskStore {
 
   constructor(
     private readonly db: SqliteDatabase,
-    private readonly encodeEvent: EventEncoder,
+    private readonly encoder: EventEncoder,
   ) {
     this.prdRecords = new PrdRecords(db);
     this.inWriteTransaction = db.transaction((work: () => unknown) => work()).immediate as <T>(work: () => T) => T;
@@ -168,6 +168,7 @@ export class TaskStore {
   mutate<T>(actor: string | undefined, work: (m: Mutation) => T): T {
     const events: LoggedEvent[] = [];
     let result: T;
+    this.encoder.prepare();
     try {
       result = this.inWriteTransaction(() => work(this.mutation(actor, events)));
     } catch (error) {
@@ -195,6 +196,7 @@ export class TaskStore {
     if (this.queue.length > 0) setImmediate(() => this.commitGroup());
     const events: LoggedEvent[] = [];
     const outcomes: { ok: boolean; value: unknown }[] = [];
+    this.encoder.prepare();
     try {
       this.inWriteTransaction(() => {
         for (const item of group) {
@@ -305,7 +307,7 @@ export class TaskStore {
         };
         if (previous) event.previous_task = previous;
         if (actor !== undefined) event.actor = actor;
-        const logged = loggedEventOf(event, store.encodeEvent(event));
+        const logged = loggedEventOf(event, store.encoder.encode(event));
         store.insertEvent.run(
           event.sequence, event.event_id, type, now, actor ?? null, task.id, JSON.stringify(task),
           previous ? JSON.stringify(previous) : null, JSON.stringify(changedFields), JSON.stringify(event.metadata),

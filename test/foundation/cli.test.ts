@@ -34,7 +34,7 @@ describe('rig init', () => {
     assert.match(out, /Initialized rigger project in .*\.rigger/);
     const config = JSON.parse(fs.readFileSync(path.join(dir, '.rigger', 'config.json'), 'utf8'));
     assert.equal(config.port, 50051);
-    assert.equal(config.bufferSize, 10_000);
+    assert.equal(config.bufferSize, 1000);
     const db = fs.readFileSync(path.join(dir, '.rigger', 'tasks.db'));
     assert.equal(db.subarray(0, 16).toString('latin1'), 'SQLite format 3\0');
 

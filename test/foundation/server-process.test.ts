@@ -45,7 +45,7 @@ describe('rig grpc as a process', () => {
       assert.match(out, /^ +protocol: +gRPC over HTTP\/2, plaintext$/m);
       assert.match(out, new RegExp(`^ +address: +127\\.0\\.0\\.1:${server.port}$`, 'm'));
       assert.ok(out.includes(`database:          ${path.join(dir, '.rigger', 'tasks.db')}\n`), out);
-      assert.match(out, /^ +broadcast buffer: +10000 events$/m);
+      assert.match(out, /^ +broadcast buffer: +1000 events$/m);
       assert.match(out, new RegExp(`^ready: listening on port ${server.port} \\(127\\.0\\.0\\.1:${server.port}\\)$`, 'm'));
       assert.ok(out.indexOf('broadcast buffer') < out.indexOf('ready:'));
     } finally {
@@ -64,7 +64,7 @@ describe('rig grpc as a process', () => {
       }
     };
     writeConfig(dir, { bufferSize: undefined });
-    assert.equal(await bannerBuffer([], {}), 10_000, 'default');
+    assert.equal(await bannerBuffer([], {}), 1000, 'default');
     writeConfig(dir, { bufferSize: 111 });
     assert.equal(await bannerBuffer([], {}), 111, 'config.json');
     assert.equal(await bannerBuffer([], { RIGGER_BUFFER_SIZE: '222' }), 222, 'env over config.json');

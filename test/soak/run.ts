@@ -12,7 +12,7 @@ import { connectService } from '../../src/client/connect';
 import type { RiggerServiceClient } from '../../src/generated/rigger/v1/RiggerService';
 import type { SubscribeToTaskEventsRequest } from '../../src/generated/rigger/v1/SubscribeToTaskEventsRequest';
 import { compileFilter } from '../../src/hub/event-filter';
-import { encodeTaskEvent } from '../../src/grpc/event-codec';
+import { taskEventEncoder } from '../../src/grpc/event-codec';
 import { openStore } from '../../src/store/store';
 
 const REPO_ROOT = path.resolve(__dirname, '../../..');
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
   const writing = (Date.now() - started) / 1000;
 
   // Expected streams: the log as stored in the file, filtered the way each subscriber asked.
-  const store = openStore(path.join(dir, '.rigger', 'tasks.db'), encodeTaskEvent);
+  const store = openStore(path.join(dir, '.rigger', 'tasks.db'), taskEventEncoder);
   const latest = store.log.latestSequence();
   const log = store.log.readAfter(0, latest, latest + 1);
   store.close();

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { RiggerError } from '../../model/errors';
-import { encodeTaskEvent } from '../../grpc/event-codec';
+import { taskEventEncoder } from '../../grpc/event-codec';
 import { openStore } from '../../store/store';
 import { CONFIG_FILE, DB_FILE, RIGGER_DIR } from '../project';
 import { SETTINGS } from '../settings';
@@ -26,7 +26,7 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       bufferSize: SETTINGS.bufferSize.defaultValue,
       retainEvents: SETTINGS.retainEvents.defaultValue,
     };
-    openStore(dbFile, encodeTaskEvent, { create: true }).close();
+    openStore(dbFile, taskEventEncoder, { create: true }).close();
     fs.writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
     if (argv.json) printJson({ project: dir, config: configFile, database: dbFile });
     else process.stdout.write(`Initialized rigger project in ${riggerDir}\n  config:   ${configFile}\n  database: ${dbFile}\n`);

@@ -1,5 +1,5 @@
 // Summarizes a V8 .cpuprofile (from `npm run bench -- --profile`): self time per function and per
-// source file, heaviest first. Usage: node dist/bench/profile-summary.js FILE.cpuprofile [TOP]
+// source file, heaviest first. Usage: node dist/bench/profile-summary.js FILE.cpuprofile... [TOP]
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -65,9 +65,13 @@ function summarize(file: string, top: number): string {
   ].join('\n');
 }
 
-const [file, top = '25'] = process.argv.slice(2);
-if (!file) {
-  process.stderr.write('usage: node dist/bench/profile-summary.js FILE.cpuprofile [TOP]\n');
+// Every argument that is a file is summarized in turn (a server writes one profile per thread: the
+// main thread's, and the WAL checkpoint worker's); a number among them is how many rows to show.
+const args = process.argv.slice(2);
+const files = args.filter((arg) => !/^\d+$/.test(arg));
+const top = Number(args.find((arg) => /^\d+$/.test(arg)) ?? 25);
+if (files.length === 0) {
+  process.stderr.write('usage: node dist/bench/profile-summary.js FILE.cpuprofile... [TOP]\n');
   process.exit(1);
 }
-process.stdout.write(`${summarize(file, Number(top))}\n`);
+process.stdout.write(`${files.map((file) => summarize(file, top)).join('\n\n')}\n`);

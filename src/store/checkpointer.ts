@@ -15,6 +15,7 @@ export function startCheckpointer(db: SqliteDatabase, intervalMs: number, logger
   let stopped = false;
   const fallBack = (reason: string) => {
     if (stopped) return;
+    stopped = true; // an 'error' is followed by 'exit': say it once
     logger.warn({ reason }, 'background WAL checkpoints stopped; the server checkpoints in its own commits again');
     if (db.open) db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
   };

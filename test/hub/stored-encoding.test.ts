@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { loadProto, SERVICE_NAME } from '../../src/grpc/proto';
 import { call, collectEvents, connect } from '../support/client';
 import { rigAsync, startServer, tempProject } from '../support/processes';
+import { rawClient } from '../support/raw-client';
 
 const SUBSCRIBE_PATH = `/${SERVICE_NAME}/SubscribeToTaskEvents`;
 const identity = (bytes: Buffer) => bytes;
@@ -39,7 +40,7 @@ function storedEvents(dir: string): StoredEvent[] {
 function rawSubscription(address: string, since: number, count: number): Promise<Buffer[]> {
   const { definition } = loadProto();
   const request = (definition[SERVICE_NAME] as grpc.ServiceDefinition).SubscribeToTaskEvents!.requestSerialize({ since_sequence: since });
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  const client = rawClient(address);
   const stream = client.makeServerStreamRequest<Buffer, Buffer>(SUBSCRIBE_PATH, identity, identity, request);
   const received: Buffer[] = [];
   return new Promise((resolve, reject) => {

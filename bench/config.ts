@@ -11,6 +11,8 @@ export interface BenchConfig {
   replaySubscribers: number;
   latencyRate: number;
   latencySubscribers: number;
+  /** Load at the latency rate before the measured window (a fresh server's JIT and heap warm-up). */
+  latencyWarmupMs: number;
   latencyMs: number;
   unaryConcurrency: number;
   unaryMs: number;
@@ -25,13 +27,13 @@ export function configFor(quick: boolean, profileDir: string | undefined): Bench
   return quick
     ? {
         quick, profileDir, warmupMs: 200, windowMs: 500, fanOutSubscribers: [1, 10], producerConcurrency: 8,
-        replayEvents: 1000, replaySubscribers: 10, latencyRate: 1000, latencySubscribers: 10, latencyMs: 500,
+        replayEvents: 1000, replaySubscribers: 10, latencyRate: 1000, latencySubscribers: 10, latencyWarmupMs: 300, latencyMs: 500,
         unaryConcurrency: 64, unaryMs: 300, catchUpEvents: 3000, stalledBaselineEvents: 2000, stalledEvents: 5000,
         stalledOthers: 5, crossProcessWrites: 2,
       }
     : {
         quick, profileDir, warmupMs: 1000, windowMs: 3000, fanOutSubscribers: [1, 10, 100], producerConcurrency: 16,
-        replayEvents: 5000, replaySubscribers: 100, latencyRate: 1000, latencySubscribers: 100, latencyMs: 5000,
+        replayEvents: 5000, replaySubscribers: 100, latencyRate: 1000, latencySubscribers: 100, latencyWarmupMs: 5000, latencyMs: 5000,
         unaryConcurrency: 64, unaryMs: 3000, catchUpEvents: 100_000, stalledBaselineEvents: 100_000, stalledEvents: 1_000_000,
         stalledOthers: 4, crossProcessWrites: 50,
       };

@@ -4,7 +4,7 @@ import { BENCH_DIST } from './processes';
 
 export const forkClient = (): WorkerHandle => forkWorker(path.join(BENCH_DIST, 'client-worker.js'));
 export const forkProducer = (): WorkerHandle => forkWorker(path.join(BENCH_DIST, 'producer-worker.js'));
-export const forkPeer = (name: 'grpc-ceiling' | 'grpc-echo'): WorkerHandle => forkWorker(path.join(BENCH_DIST, 'peers', `${name}.js`));
+export const forkPeer = (name: 'grpc-ceiling' | 'grpc-echo' | 'grpc-relay'): WorkerHandle => forkWorker(path.join(BENCH_DIST, 'peers', `${name}.js`));
 
 export interface WindowResult {
   count: number;

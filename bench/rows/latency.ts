@@ -1,13 +1,16 @@
-// latency: commit -> receipt at a steady rate with many subscribers. The event's `timestamp` is the
-// wall-clock time its transaction took (ms precision, truncated); the client process subtracts it
-// from its own wall clock at receipt (performance.timeOrigin + performance.now(), sub-ms). Both
-// processes read the same CLOCK_REALTIME of this machine, so there is no clock skew to correct;
-// the truncation makes every figure up to 1 ms pessimistic.
+// latency: commit -> receipt at a steady rate with many subscribers, for the hub and, in the same
+// run with the same producer and subscriber processes, a bare grpc-js relay (no store) that stamps
+// and fans out each AddTask the same way. The event's `timestamp` is the wall-clock time its
+// transaction took (ms precision, truncated); the client process subtracts it from its own wall
+// clock at receipt (performance.timeOrigin + performance.now(), sub-ms). Both processes read the
+// same CLOCK_REALTIME of this machine, so there is no clock skew to correct; the truncation makes
+// every figure up to 1 ms pessimistic.
 import type { BenchConfig } from '../config';
 import { cpuShares, formatShares, startRigServer, tempProject } from '../processes';
 import { formatMs, type Measurement } from '../report';
 import { sleep } from '../stats';
-import { forkClient, forkProducer, type WindowResult } from '../workers';
+import type { WorkerHandle } from '../ipc';
+import { forkClient, forkPeer, forkProducer, type WindowResult } from '../workers';
 
 interface Percentiles {
   p50: number;
@@ -16,53 +19,122 @@ interface Percentiles {
   n: number;
 }
 
+interface LatencyRun {
+  warmup: Percentiles;
+  measured: Percentiles;
+  complete: boolean;
+  expected: number;
+  received: number;
+  achievedRate: number;
+  errors: number;
+  shares: Record<string, number>;
+}
+
+const DRAIN_TIMEOUT_MS = 20_000;
+
+/**
+ * Warm-up at the rate, then the measured load. A fresh server falls behind while V8 compiles its
+ * hot paths and its heap grows; the warm-up's receipts are all waited for (and reported apart), so
+ * its backlog is not counted as the measured load's latency.
+ */
+async function measure(
+  config: BenchConfig, address: string, serverPid: number, client: WorkerHandle, producer: WorkerHandle,
+): Promise<LatencyRun> {
+  const subscribers = config.latencySubscribers;
+  const expectedEvents = Math.round((config.latencyRate * (config.latencyWarmupMs + config.latencyMs)) / 1000);
+  await client.call('subscribe', { kind: 'hub', address, streams: subscribers, latency: true, maxSamples: (expectedEvents + 1000) * subscribers });
+  const steadyLoad = (durationMs: number) =>
+    producer.call<{ calls: number; errors: number; elapsedMs: number }>('steadyLoad', { address, rate: config.latencyRate, durationMs }, durationMs + 60_000);
+  const warmupLoad = await steadyLoad(config.latencyWarmupMs);
+  await client.call('waitForCount', { total: warmupLoad.calls * subscribers, timeoutMs: DRAIN_TIMEOUT_MS, partial: true }, DRAIN_TIMEOUT_MS + 10_000);
+  const warmup = await client.call<Percentiles>('latency');
+  await sleep(100);
+  await client.call('reset');
+  const { result: load, shares } = await cpuShares({ server: serverPid, subscribers: client.pid, producer: producer.pid }, () =>
+    steadyLoad(config.latencyMs),
+  );
+  // A machine that cannot sustain the rate leaves a backlog: wait a bounded time, then report the shortfall.
+  const expected = load.calls * subscribers;
+  const delivered = await client.call<WindowResult>('waitForCount', { total: expected, timeoutMs: DRAIN_TIMEOUT_MS, partial: true }, DRAIN_TIMEOUT_MS + 10_000);
+  const measured = await client.call<Percentiles>('latency');
+  await client.call('close');
+  return {
+    warmup, measured, complete: delivered.complete === true, expected, received: delivered.count,
+    achievedRate: (load.calls * 1000) / load.elapsedMs, errors: warmupLoad.errors + load.errors, shares,
+  };
+}
+
+const percentilesText = (p: Percentiles) => `p50 ${formatMs(p.p50)} / p99 ${formatMs(p.p99)} / max ${formatMs(p.max)} ms`;
+const shortfall = (run: LatencyRun) =>
+  run.complete ? '' : `${run.received} of ${run.expected} receipts within ${DRAIN_TIMEOUT_MS / 1000} s of the last commit, percentiles are over those only`;
+
+/** The bare relay writing through `writer`, in a process of its own, measured like the hub. */
+async function measureRelay(config: BenchConfig, writer: 'grpc-js' | 'packed', client: WorkerHandle, producer: WorkerHandle): Promise<LatencyRun> {
+  const relay = forkPeer('grpc-relay');
+  try {
+    const { address } = await relay.call<{ address: string }>('listen', { writer });
+    return await measure(config, address, relay.pid, client, producer);
+  } finally {
+    await relay.kill();
+  }
+}
+
 export async function latency(config: BenchConfig, log: (line: string) => void): Promise<Measurement[]> {
-  const server = await startRigServer(tempProject());
   const client = forkClient();
   const producer = forkProducer();
   try {
+    const server = await startRigServer(tempProject());
+    let hub: LatencyRun;
+    try {
+      hub = await measure(config, server.address, server.pid, client, producer);
+    } finally {
+      await server.stop();
+    }
+    log(`latency hub: ${percentilesText(hub.measured)} over ${hub.measured.n} receipts (warm-up: ${percentilesText(hub.warmup)})`);
+    const bare = await measureRelay(config, 'grpc-js', client, producer);
+    log(`latency bare grpc-js relay: ${percentilesText(bare.measured)}`);
+    const packed = await measureRelay(config, 'packed', client, producer);
+    log(`latency bare relay with the hub's writer: ${percentilesText(packed.measured)}`);
     const subscribers = config.latencySubscribers;
-    const expectedEvents = Math.round((config.latencyRate * config.latencyMs) / 1000);
-    await client.call('subscribe', {
-      kind: 'hub', address: server.address, streams: subscribers, latency: true, maxSamples: (expectedEvents + 1000) * subscribers,
+    const peerValues = (prefix: string, run: LatencyRun) => ({
+      [`${prefix}_p50_ms`]: run.measured.p50, [`${prefix}_p99_ms`]: run.measured.p99, [`${prefix}_max_ms`]: run.measured.max,
+      [`${prefix}_receipts`]: run.measured.n, [`${prefix}_achieved_rate`]: run.achievedRate, [`${prefix}_errors`]: run.errors,
+      [`${prefix}_complete`]: run.complete ? 1 : 0, [`${prefix}_cpu_share_server`]: run.shares.server!,
+      [`${prefix}_cpu_share_subscribers`]: run.shares.subscribers!, [`${prefix}_cpu_share_producer`]: run.shares.producer!,
     });
-    // Warm up at the same rate (not counted), then measure.
-    await producer.call('steadyLoad', { address: server.address, rate: config.latencyRate, durationMs: config.warmupMs });
-    await sleep(100);
-    await client.call('reset');
-    const { result: load, shares } = await cpuShares({ server: server.pid, subscribers: client.pid, producer: producer.pid }, () =>
-      producer.call<{ calls: number; errors: number; elapsedMs: number }>('steadyLoad', {
-        address: server.address, rate: config.latencyRate, durationMs: config.latencyMs,
-      }, config.latencyMs + 60_000),
-    );
-    // A machine that cannot sustain the rate leaves a backlog: wait a bounded time, then report the shortfall.
-    const expected = load.calls * subscribers;
-    const delivered = await client.call<WindowResult>('waitForCount', { total: expected, timeoutMs: 20_000, partial: true }, 30_000);
-    const stats = await client.call<Percentiles>('latency');
-    await client.call('close');
-    const achievedRate = (load.calls * 1000) / load.elapsedMs;
-    const shortfall = delivered.complete ? '' : `INCOMPLETE: ${delivered.count} of ${expected} receipts within 20 s of the last commit, percentiles are over those only; `;
-    log(`latency: p50 ${formatMs(stats.p50)} p99 ${formatMs(stats.p99)} max ${formatMs(stats.max)} ms over ${stats.n} receipts`);
     return [
       {
         row: 'latency commit->receipt',
         case: `${config.latencyRate}/s x ${subscribers} subs`,
-        rigger: `p50 ${formatMs(stats.p50)} / p99 ${formatMs(stats.p99)} / max ${formatMs(stats.max)} ms`,
-        peer: '',
-        ratio: null,
+        rigger: percentilesText(hub.measured),
+        peer: `relay, hub's writer: p99 ${formatMs(packed.measured.p99)} ms; grpc-js writes: p99 ${formatMs(bare.measured.p99)} ms`,
+        ratio: hub.measured.p99 / packed.measured.p99,
         target: 'p99 < 10 ms',
-        met: delivered.complete === true && stats.p99 < 10,
+        met: hub.complete && hub.errors === 0 && hub.measured.p99 < 10,
         values: {
-          p50_ms: stats.p50, p99_ms: stats.p99, max_ms: stats.max, receipts: stats.n,
-          subscribers, target_rate: config.latencyRate, achieved_rate: achievedRate, errors: load.errors,
-          expected_receipts: expected, complete: delivered.complete === true ? 1 : 0,
-          cpu_share_server: shares.server!, cpu_share_subscribers: shares.subscribers!, cpu_share_producer: shares.producer!,
+          p50_ms: hub.measured.p50, p99_ms: hub.measured.p99, max_ms: hub.measured.max, receipts: hub.measured.n,
+          warmup_p50_ms: hub.warmup.p50, warmup_p99_ms: hub.warmup.p99, warmup_max_ms: hub.warmup.max,
+          subscribers, target_rate: config.latencyRate, achieved_rate: hub.achievedRate, errors: hub.errors,
+          expected_receipts: hub.expected, complete: hub.complete ? 1 : 0,
+          cpu_share_server: hub.shares.server!, cpu_share_subscribers: hub.shares.subscribers!, cpu_share_producer: hub.shares.producer!,
+          ...peerValues('relay_packed', packed),
+          ...peerValues('relay_grpcjs', bare),
         },
-        note: `${shortfall}achieved ${Math.round(achievedRate)} events/s; CPU during the load: ${formatShares(shares)}; commit timestamp (ms, truncated) vs receipt wall clock in the client process`,
+        note: [
+          shortfall(hub) && `hub INCOMPLETE: ${shortfall(hub)}`,
+          shortfall(packed) && `relay (hub's writer) incomplete: ${shortfall(packed)}`,
+          shortfall(bare) && `relay (grpc-js writes) incomplete: ${shortfall(bare)}`,
+          'peers: a bare grpc-js relay (no store) that stamps and fans out each AddTask, writing through the hub\'s EventStreamWriter, and through grpc-js\'s own stream.write',
+          `ratio = hub p99 / relay (hub's writer) p99`,
+          `each measured ${config.latencyMs / 1000} s after a ${config.latencyWarmupMs / 1000} s warm-up at the same rate whose receipts were all awaited; the hub's warm-up: ${percentilesText(hub.warmup)}`,
+          `relays: hub's writer ${percentilesText(packed.measured)}, grpc-js writes ${percentilesText(bare.measured)}`,
+          `achieved ${Math.round(hub.achievedRate)} events/s`,
+          `CPU during the load, hub: ${formatShares(hub.shares)}; relay (hub's writer): ${formatShares(packed.shares)}; relay (grpc-js writes): ${formatShares(bare.shares)}`,
+          'commit timestamp (ms, truncated) vs receipt wall clock in the client process',
+        ].filter(Boolean).join('; '),
       },
     ];
   } finally {
     await Promise.all([client.kill(), producer.kill()]);
-    await server.stop();
   }
 }

@@ -40,6 +40,11 @@ test('npm run bench -- --quick runs every row and writes valid JSON', { timeout:
       assert.ok(fanOut.values.ceiling_events_per_s > 0, JSON.stringify(fanOut.values));
       assert.ok(fanOut.values.hub_events_per_s > 0, JSON.stringify(fanOut.values));
     }
+    // The latency line has both bare relays, measured in the same run, each with receipts.
+    const latency = report.measurements.find((m: { row: string }) => m.row === 'latency commit->receipt');
+    for (const key of ['receipts', 'relay_packed_receipts', 'relay_grpcjs_receipts', 'relay_packed_p99_ms', 'relay_grpcjs_p99_ms']) {
+      assert.ok(latency.values[key] > 0, `${key}: ${JSON.stringify(latency.values)}`);
+    }
     assert.match(stdout, /\| row +\| case +\| rigger +\| peer \(same run\)/, 'the table is printed');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

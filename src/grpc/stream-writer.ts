@@ -11,18 +11,28 @@ import * as grpc from '@grpc/grpc-js';
 const HIGH_WATER_BYTES = 64 * 1024;
 /** ... and below which a full writer drains. */
 const LOW_WATER_BYTES = 16 * 1024;
+/** Completed sizes dropped from the front of the queue once this many have piled up (and half of it). */
+const COMPACT_AFTER = 1024;
 
 export class EventStreamWriter {
   private pendingBytes = 0;
+  /**
+   * Sizes of the messages written and not yet let out, oldest first from `firstPending`: a stream
+   * completes its writes in order, so one callback made here serves every write (no closure per
+   * message on the hot path).
+   */
+  private readonly pendingSizes: number[] = [];
+  private firstPending = 0;
+  private readonly onWritten = () => this.written();
   private drainCallbacks: (() => void)[] = [];
 
   constructor(private readonly call: grpc.ServerInterceptingCallInterface) {}
 
   /** Sends one encoded message; false when the writer is full (wait for onDrain). */
   write(message: Buffer): boolean {
-    const size = message.length;
-    this.pendingBytes += size;
-    this.call.sendMessage(message, () => this.written(size));
+    this.pendingBytes += message.length;
+    this.pendingSizes.push(message.length);
+    this.call.sendMessage(message, this.onWritten);
     return this.pendingBytes < HIGH_WATER_BYTES;
   }
 
@@ -32,8 +42,15 @@ export class EventStreamWriter {
     else this.drainCallbacks.push(callback);
   }
 
-  private written(size: number): void {
-    this.pendingBytes -= size;
+  private written(): void {
+    this.pendingBytes -= this.pendingSizes[this.firstPending++]!;
+    if (this.firstPending === this.pendingSizes.length) {
+      this.pendingSizes.length = 0;
+      this.firstPending = 0;
+    } else if (this.firstPending >= COMPACT_AFTER && this.firstPending * 2 >= this.pendingSizes.length) {
+      this.pendingSizes.splice(0, this.firstPending);
+      this.firstPending = 0;
+    }
     if (this.pendingBytes >= LOW_WATER_BYTES || this.drainCallbacks.length === 0) return;
     const callbacks = this.drainCallbacks;
     this.drainCallbacks = [];

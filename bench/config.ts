@@ -17,6 +17,8 @@ export interface BenchConfig {
   unaryConcurrency: number;
   unaryMs: number;
   catchUpEvents: number;
+  /** Events of an uncounted catch-up on the just-started server before the measured one (JIT warm-up). */
+  catchUpWarmupEvents: number;
   stalledBaselineEvents: number;
   stalledEvents: number;
   stalledOthers: number;
@@ -28,13 +30,13 @@ export function configFor(quick: boolean, profileDir: string | undefined): Bench
     ? {
         quick, profileDir, warmupMs: 200, windowMs: 500, fanOutSubscribers: [1, 10], producerConcurrency: 8,
         replayEvents: 1000, replaySubscribers: 10, latencyRate: 1000, latencySubscribers: 10, latencyWarmupMs: 300, latencyMs: 500,
-        unaryConcurrency: 64, unaryMs: 300, catchUpEvents: 3000, stalledBaselineEvents: 2000, stalledEvents: 5000,
+        unaryConcurrency: 64, unaryMs: 300, catchUpEvents: 3000, catchUpWarmupEvents: 500, stalledBaselineEvents: 2000, stalledEvents: 5000,
         stalledOthers: 5, crossProcessWrites: 2,
       }
     : {
         quick, profileDir, warmupMs: 1000, windowMs: 3000, fanOutSubscribers: [1, 10, 100], producerConcurrency: 16,
         replayEvents: 5000, replaySubscribers: 100, latencyRate: 1000, latencySubscribers: 100, latencyWarmupMs: 5000, latencyMs: 5000,
-        unaryConcurrency: 64, unaryMs: 3000, catchUpEvents: 100_000, stalledBaselineEvents: 100_000, stalledEvents: 1_000_000,
+        unaryConcurrency: 64, unaryMs: 3000, catchUpEvents: 100_000, catchUpWarmupEvents: 20_000, stalledBaselineEvents: 100_000, stalledEvents: 1_000_000,
         stalledOthers: 4, crossProcessWrites: 50,
       };
 }

@@ -2,6 +2,7 @@
 // buffer of the hub's event size to every open stream, as fast as each stream drains.
 import * as grpc from '@grpc/grpc-js';
 import { serveCommands } from '../ipc';
+import { listenOnLoopback } from './listen';
 import { rawServerStreamDefinition } from '../wire';
 
 const WRITES_PER_TURN = 256;
@@ -36,12 +37,7 @@ server.addService(rawServerStreamDefinition(), {
 });
 
 serveCommands({
-  listen: () =>
-    new Promise((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) =>
-        error ? reject(error) : resolve({ address: `127.0.0.1:${port}` }),
-      ),
-    ),
+  listen: () => listenOnLoopback(server),
   start({ size }: { size: number }) {
     payload = Buffer.alloc(size, 120);
     pumping = true;

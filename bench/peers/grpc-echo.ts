@@ -3,6 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadProto, SERVICE_NAME } from '../../src/grpc/proto';
 import { serveCommands } from '../ipc';
+import { listenOnLoopback } from './listen';
 
 const now = new Date().toISOString();
 const task = {
@@ -26,10 +27,5 @@ server.addService(loadProto().definition[SERVICE_NAME] as grpc.ServiceDefinition
 });
 
 serveCommands({
-  listen: () =>
-    new Promise((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) =>
-        error ? reject(error) : resolve({ address: `127.0.0.1:${port}` }),
-      ),
-    ),
+  listen: () => listenOnLoopback(server),
 });

@@ -14,6 +14,7 @@ import { TaskEventType, TaskStatus, type Task } from '../../src/model/task';
 import { eventStreamWriters } from '../../src/grpc/stream-writer';
 import { serveCommands } from '../ipc';
 import { HUB_SUBSCRIBE_PATH } from '../wire';
+import { listenOnLoopback } from './listen';
 
 type Writer = 'grpc-js' | 'packed';
 
@@ -25,9 +26,10 @@ let sequence = 0;
 function addTask(call: grpc.ServerUnaryCall<AddTaskRequest, unknown>, callback: grpc.sendUnaryData<unknown>): void {
   const now = new Date().toISOString();
   const task: Task = {
-    id: randomUUID(), title: call.request.title ?? '', assignee: call.request.assignee ?? '', status: TaskStatus.TODO,
+    id: randomUUID(), title: call.request.title ?? '', status: TaskStatus.TODO,
     subtask_ids: [], created_at: now, updated_at: now, context_files: [], dependencies: [], version: 1,
   };
+  if (call.request.assignee) task.assignee = call.request.assignee;
   const encoded = taskEventEncoder.encode({
     sequence: ++sequence, event_id: randomUUID(), timestamp: now, event_type: TaskEventType.CREATED, task,
     metadata: { mutation_id: randomUUID() }, changed_fields: [],
@@ -49,17 +51,14 @@ function subscribe(call: grpc.ServerWritableStream<unknown, Buffer>): void {
 }
 
 serveCommands({
-  listen: (args: { writer: Writer }) =>
-    new Promise((resolve, reject) => {
-      writer = args.writer;
-      const definition = loadProto().definition[SERVICE_NAME] as grpc.ServiceDefinition;
-      const server = new grpc.Server(writer === 'packed' ? { interceptors: [packedWriters.interceptor] } : {});
-      server.addService(
-        { AddTask: definition.AddTask!, SubscribeToTaskEvents: { ...definition.SubscribeToTaskEvents!, responseSerialize: passThroughSerializer } },
-        { AddTask: addTask, SubscribeToTaskEvents: subscribe },
-      );
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) =>
-        error ? reject(error) : resolve({ address: `127.0.0.1:${port}` }),
-      );
-    }),
+  listen(args: { writer: Writer }) {
+    writer = args.writer;
+    const definition = loadProto().definition[SERVICE_NAME] as grpc.ServiceDefinition;
+    const server = new grpc.Server(writer === 'packed' ? { interceptors: [packedWriters.interceptor] } : {});
+    server.addService(
+      { AddTask: definition.AddTask!, SubscribeToTaskEvents: { ...definition.SubscribeToTaskEvents!, responseSerialize: passThroughSerializer } },
+      { AddTask: addTask, SubscribeToTaskEvents: subscribe },
+    );
+    return listenOnLoopback(server);
+  },
 });

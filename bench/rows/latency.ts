@@ -41,7 +41,8 @@ async function measure(
   config: BenchConfig, address: string, serverPid: number, client: WorkerHandle, producer: WorkerHandle,
 ): Promise<LatencyRun> {
   const subscribers = config.latencySubscribers;
-  const expectedEvents = Math.round((config.latencyRate * (config.latencyWarmupMs + config.latencyMs)) / 1000);
+  // The samples are kept for one phase at a time (reset between them): room for the longer one.
+  const expectedEvents = Math.round((config.latencyRate * Math.max(config.latencyWarmupMs, config.latencyMs)) / 1000);
   await client.call('subscribe', { kind: 'hub', address, streams: subscribers, latency: true, maxSamples: (expectedEvents + 1000) * subscribers });
   const steadyLoad = (durationMs: number) =>
     producer.call<{ calls: number; errors: number; elapsedMs: number }>('steadyLoad', { address, rate: config.latencyRate, durationMs }, durationMs + 60_000);

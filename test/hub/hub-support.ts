@@ -80,7 +80,6 @@ export function matches(filter: Filter, e: LoggedEvent): boolean {
   return true;
 }
 
-
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs `work` for each item with at most `limit` at once. */

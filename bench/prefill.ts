@@ -1,4 +1,4 @@
-import { taskEventEncoder } from '../src/grpc/event-codec';
+import { taskEventEncoder } from '../src/protocol/event-codec';
 import { openStore } from '../src/store/store';
 import { wallClockMs } from './stats';
 
@@ -8,7 +8,7 @@ export function benchTitle(n: number): string {
 }
 
 /**
- * Writes `events` CREATED events (one new task each) into `dbFile` through TaskStore.mutate,
+ * Writes `events` CREATED events (one new task each) into `dbFile` through TaskStore.write,
  * `perTransaction` tasks per transaction: the store's own write path, without gRPC in front.
  */
 export function writeEvents(dbFile: string, events: number, perTransaction = 1000): { events: number; elapsedMs: number } {
@@ -17,7 +17,7 @@ export function writeEvents(dbFile: string, events: number, perTransaction = 100
   try {
     for (let written = 0; written < events; ) {
       const batch = Math.min(perTransaction, events - written);
-      store.tasks.mutate('bench-bulk', (m) => {
+      store.tasks.write('bench-bulk', (m) => {
         for (let i = 0; i < batch; i++) m.createTask({ title: benchTitle(written + i), assignee: 'bench' });
       });
       written += batch;

@@ -1,6 +1,6 @@
 // A producer process, forked by the bench: unary load over gRPC (AddTask, UpdateTask, GetTask) at
 // a fixed concurrency or a steady rate, bulk writes straight into a project's database through
-// TaskStore.mutate (the server's log tailer publishes them), and NATS publishing.
+// TaskStore.write (the server's log tailer publishes them), and NATS publishing.
 import type * as grpc from '@grpc/grpc-js';
 import { connect, type NatsConnection } from 'nats';
 import { connectService } from '../src/client/connect';

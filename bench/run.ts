@@ -4,9 +4,13 @@
 //   --only a,b       run only these rows: fanout, replay, latency, unary, stalled, cross-process
 //   --profile [DIR]  write a V8 CPU profile of the hub server during the fan-out row (default bench/results/profiles)
 //   --set K=V        override one size from bench/config.ts, e.g. --set stalledEvents=200000 (repeatable)
+//   --docs-dir DIR   where the run's dated document goes (env RIGGER_BENCH_DOCS; default docs/benchmarks,
+//                    and for --quick bench/results, git-ignored: a harness check is no benchmark to keep)
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { configFor, type BenchConfig } from './config';
+import { REPO_BENCH_DOCS, writeRunDocument } from './docs';
 import { REPO_ROOT } from './processes';
 import { machine, renderTable, type Measurement } from './report';
 import { crossProcess } from './rows/cross-process';
@@ -24,6 +28,8 @@ interface Options {
   only: Set<string>;
   profileDir: string | undefined;
   overrides: [string, string][];
+  /** Absent: docs/benchmarks (bench/results for --quick). */
+  docsDir: string | undefined;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -33,6 +39,7 @@ function parseOptions(argv: string[]): Options {
     only: new Set(ROWS),
     profileDir: undefined,
     overrides: [],
+    docsDir: process.env.RIGGER_BENCH_DOCS ? path.resolve(process.env.RIGGER_BENCH_DOCS) : undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -43,6 +50,7 @@ function parseOptions(argv: string[]): Options {
     };
     if (arg === '--quick') options.quick = true;
     else if (arg === '--out') options.out = path.resolve(value());
+    else if (arg === '--docs-dir') options.docsDir = path.resolve(value());
     else if (arg === '--only') {
       options.only = new Set(value().split(','));
       for (const row of options.only) if (!(ROWS as readonly string[]).includes(row)) throw new Error(`--only: unknown row ${row}; rows are ${ROWS.join(', ')}`);
@@ -76,6 +84,8 @@ async function main(): Promise<void> {
   for (const [key, text] of options.overrides) applyOverride(config, key, text);
   const log = (line: string) => process.stderr.write(`  ${line}\n`);
   const startedAt = Date.now();
+  const machineBefore = machine();
+  const loadBefore = os.loadavg();
   const measurements: Measurement[] = [];
   const errors: { row: string; error: string }[] = [];
   let ceilingRates = new Map<number, number>();
@@ -112,7 +122,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     mode: options.quick ? 'quick' : 'full',
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
-    machine: machine(),
+    machine: machineBefore,
     duration_ms: durationMs,
     config,
     measurements,
@@ -128,7 +138,19 @@ async function main(): Promise<void> {
     if (measurement.note) process.stdout.write(`- ${measurement.row} ${measurement.case}: ${measurement.note}\n`);
   }
   for (const { row, error } of errors) process.stdout.write(`- ${row} FAILED: ${error}\n`);
-  process.stdout.write(`\n${(durationMs / 1000).toFixed(0)} s; JSON in ${path.relative(process.cwd(), options.out) || options.out}\n`);
+  const docsDir = options.docsDir ?? (options.quick ? path.join(REPO_ROOT, 'bench', 'results') : REPO_BENCH_DOCS);
+  const doc = writeRunDocument(docsDir, {
+    startedAt: new Date(startedAt),
+    mode: report.mode === 'quick' ? 'quick' : 'full',
+    command: report.command,
+    machine: machineBefore,
+    loadBefore,
+    durationMs,
+    measurements,
+    errors,
+    jsonFile: options.out,
+  });
+  process.stdout.write(`\n${(durationMs / 1000).toFixed(0)} s; JSON in ${path.relative(process.cwd(), options.out) || options.out}; report in ${path.relative(process.cwd(), doc) || doc}\n`);
   process.exit(errors.length > 0 ? 1 : 0);
 }
 

@@ -2,7 +2,7 @@
 // the same (small) work per message whether the hub or a transport peer sent it.
 import * as grpc from '@grpc/grpc-js';
 import type { SubscribeToTaskEventsRequest } from '../src/generated/rigger/v1/SubscribeToTaskEventsRequest';
-import { loadProto, SERVICE_NAME } from '../src/grpc/proto';
+import { loadProto, SERVICE_NAME } from '../src/protocol/proto';
 
 export const CEILING_STREAM_PATH = '/bench.Ceiling/Stream';
 export const HUB_SUBSCRIBE_PATH = `/${SERVICE_NAME}/SubscribeToTaskEvents`;

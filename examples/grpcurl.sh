@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The wire contract's grpcurl commands (docs: CONTRACT.md), against `rig grpc` on localhost:50051,
+# The wire contract's grpcurl commands (docs/api.md), against `rig grpc` on localhost:50051,
 # through server reflection (no .proto needed). The only change: UpdateTask gets the id of the task
 # AddTask just made instead of the literal <id>. The subscription runs last; Ctrl-C ends it.
 set -euo pipefail

@@ -2,19 +2,22 @@
 // exactly-once across crashes: on start it reads the last sequence the file holds and resumes
 // after it (a torn last line, from a crash mid-write, is cut off and that event written again).
 import fs from 'node:fs';
+import path from 'node:path';
 import pino from 'pino';
 import type { Subscription } from 'rxjs';
 import { readCheckpoint } from '../src/client/checkpoint';
 import { eventTypeName, statusName, type TaskEvent } from '../src/model/task';
-import { connect, logStatus, runStandalone, runUntilStopped, sidecarLogger, type SidecarOptions } from './shared';
+import type { CommandModule } from 'yargs';
+import type { CommonArgs } from '../src/config/command-line';
+import { connect, logStatus, runStandalone, runUntilStopped, sidecarFlags, sidecarLogger, sidecarOptions, type SidecarArgs, type SidecarOptions } from './shared';
 
-export interface LoggerOptions extends SidecarOptions {
+interface LoggerOptions extends SidecarOptions {
   /** Append to this file instead of writing to stdout. */
   file?: string;
 }
 
 /** The fields of one log line. */
-export function eventLine(event: TaskEvent): Record<string, unknown> {
+function eventLine(event: TaskEvent): Record<string, unknown> {
   return {
     sequence: event.sequence,
     type: eventTypeName(event.event_type),
@@ -30,7 +33,7 @@ export function eventLine(event: TaskEvent): Record<string, unknown> {
 }
 
 /** The sequence of the last complete line of `file`; a torn last line is removed. */
-export function lastSequenceInFile(file: string): number | undefined {
+function lastSequenceInFile(file: string): number | undefined {
   if (!fs.existsSync(file)) return undefined;
   const size = fs.statSync(file).size;
   if (size === 0) return undefined;
@@ -60,7 +63,7 @@ export function lastSequenceInFile(file: string): number | undefined {
   }
 }
 
-export async function runLogger(options: LoggerOptions): Promise<void> {
+async function runLogger(options: LoggerOptions): Promise<void> {
   const logger = sidecarLogger('logger');
   const inFile = options.file === undefined ? undefined : lastSequenceInFile(options.file);
   const checkpointed = options.subscription.checkpoint === undefined ? undefined : readCheckpoint(options.subscription.checkpoint);
@@ -87,4 +90,11 @@ export async function runLogger(options: LoggerOptions): Promise<void> {
   }, options.subscription.checkpoint);
 }
 
-if (require.main === module) runStandalone('logger');
+export const loggerCommand: CommandModule<CommonArgs, SidecarArgs & { file?: string }> = {
+  command: 'logger',
+  describe: 'One JSON line per task event, to stdout or --file',
+  builder: (yargs) => sidecarFlags(yargs, true).option('file', { type: 'string', describe: 'append to this file (resumes after its last line on restart)' }),
+  handler: (argv) => runLogger({ ...sidecarOptions(argv, true), ...(argv.file !== undefined && { file: path.resolve(argv.file) }) }),
+};
+
+if (require.main === module) runStandalone(loggerCommand);

@@ -6,14 +6,16 @@ import type { Subscription } from 'rxjs';
 import type { RiggerClient } from '../src/client/index';
 import { eventTypeName, statusName, TaskStatus, type Task, type TaskEvent } from '../src/model/task';
 import { TaskCounts } from './metrics-state';
-import { connect, logStatus, runStandalone, runUntilStopped, sidecarLogger, type SidecarOptions } from './shared';
+import type { CommandModule } from 'yargs';
+import type { CommonArgs } from '../src/config/command-line';
+import { connect, logStatus, runStandalone, runUntilStopped, sidecarFlags, sidecarLogger, sidecarOptions, type SidecarArgs, type SidecarOptions } from './shared';
 
-export interface MetricsOptions extends SidecarOptions {
+interface MetricsOptions extends SidecarOptions {
   /** host:port to serve /metrics on; port 0 picks a free one (printed on stdout). */
   listen: string;
 }
 
-export function createMetrics() {
+function createMetrics() {
   const registry = new client.Registry();
   const counts = new TaskCounts();
   const events = new client.Counter({ name: 'rigger_events_total', help: 'Task events received, by type', labelNames: ['type'], registers: [registry] });
@@ -72,13 +74,13 @@ export function createMetrics() {
   };
 }
 
-export function parseListen(listen: string): { host: string; port: number } {
+function parseListen(listen: string): { host: string; port: number } {
   const match = /^\[?([^\]]*?)\]?:(\d+)$/.exec(listen.trim());
   if (!match || Number(match[2]) > 65535) throw new Error(`--listen must be host:port (e.g. 127.0.0.1:9464), got ${JSON.stringify(listen)}`);
   return { host: match[1] || '127.0.0.1', port: Number(match[2]) };
 }
 
-export async function runMetrics(options: MetricsOptions): Promise<void> {
+async function runMetrics(options: MetricsOptions): Promise<void> {
   const logger = sidecarLogger('metrics');
   const { host, port } = parseListen(options.listen);
   const metrics = createMetrics();
@@ -154,4 +156,11 @@ async function seedTasks(client: RiggerClient): Promise<Task[]> {
   }
 }
 
-if (require.main === module) runStandalone('metrics');
+export const metricsCommand: CommandModule<CommonArgs, SidecarArgs & { listen: string }> = {
+  command: 'metrics',
+  describe: 'Prometheus metrics of tasks and events at http://<listen>/metrics',
+  builder: (yargs) => sidecarFlags(yargs, false).option('listen', { type: 'string', default: '127.0.0.1:9464', describe: 'host:port to serve /metrics on' }),
+  handler: (argv) => runMetrics({ ...sidecarOptions(argv, false), listen: argv.listen }),
+};
+
+if (require.main === module) runStandalone(metricsCommand);

@@ -11,31 +11,33 @@
 // Headers: Nats-Msg-Id = Rigger-Sequence = the sequence; Rigger-Event-Type = e.g. STATUS_CHANGED.
 import { connect as connectNats, headers, type JetStreamManager, type NatsConnection } from 'nats';
 import { eventTypeName, type TaskEvent } from '../src/model/task';
-import { connect, logStatus, runStandalone, runUntilStopped, sidecarLogger, type SidecarOptions } from './shared';
+import type { CommandModule } from 'yargs';
+import type { CommonArgs } from '../src/config/command-line';
+import { connect, logStatus, runStandalone, runUntilStopped, sidecarFlags, sidecarLogger, sidecarOptions, type SidecarArgs, type SidecarOptions } from './shared';
 
-export interface NatsBridgeOptions extends SidecarOptions {
+interface NatsBridgeOptions extends SidecarOptions {
   /** NATS server URL(s), comma-separated. */
   nats: string;
   stream: string;
   subjectPrefix: string;
 }
 
-export const SEQUENCE_HEADER = 'Rigger-Sequence';
+const SEQUENCE_HEADER = 'Rigger-Sequence';
 const DRAIN_TIMEOUT_MS = 3000;
 
 /** A task id made safe as one subject token (ids are UUIDs; this guards against anything else). */
-export function subjectFor(prefix: string, event: TaskEvent): string {
+function subjectFor(prefix: string, event: TaskEvent): string {
   const token = event.task.id.replace(/[.*>\s]/g, '_') || '_';
   return `${prefix}.${eventTypeName(event.event_type).toLowerCase()}.${token}`;
 }
 
 /** The payload: the event as the wire delivers it, as JSON. */
-export function eventJson(event: TaskEvent): string {
+function eventJson(event: TaskEvent): string {
   return JSON.stringify(event);
 }
 
 /** Creates the stream when it is missing; returns the sequence of the newest event it holds. */
-export async function prepareStream(jsm: JetStreamManager, stream: string, subjectPrefix: string): Promise<number | undefined> {
+async function prepareStream(jsm: JetStreamManager, stream: string, subjectPrefix: string): Promise<number | undefined> {
   let lastSeq: number;
   try {
     lastSeq = (await jsm.streams.info(stream)).state.last_seq;
@@ -50,7 +52,7 @@ export async function prepareStream(jsm: JetStreamManager, stream: string, subje
   return Number.isSafeInteger(sequence) ? sequence : undefined;
 }
 
-export async function runNatsBridge(options: NatsBridgeOptions): Promise<void> {
+async function runNatsBridge(options: NatsBridgeOptions): Promise<void> {
   const logger = sidecarLogger('nats-bridge');
   const nc: NatsConnection = await connectNats({ servers: options.nats.split(',').map((s) => s.trim()), name: 'rigger-nats-bridge', maxReconnectAttempts: -1 });
   const inStream = await prepareStream(await nc.jetstreamManager(), options.stream, options.subjectPrefix);
@@ -86,4 +88,15 @@ export async function runNatsBridge(options: NatsBridgeOptions): Promise<void> {
   }, options.subscription.checkpoint);
 }
 
-if (require.main === module) runStandalone('nats-bridge');
+export const natsBridgeCommand: CommandModule<CommonArgs, SidecarArgs & { nats: string; stream: string; 'subject-prefix': string }> = {
+  command: 'nats-bridge',
+  describe: 'Republish every task event into NATS JetStream (stream RIGGER_TASKS)',
+  builder: (yargs) =>
+    sidecarFlags(yargs, true)
+      .option('nats', { type: 'string', default: 'nats://127.0.0.1:4222', describe: 'NATS server URL(s), comma-separated' })
+      .option('stream', { type: 'string', default: 'RIGGER_TASKS', describe: 'JetStream stream (created if missing)' })
+      .option('subject-prefix', { type: 'string', default: 'rigger.tasks', describe: 'subjects are <prefix>.<event_type>.<task_id>' }),
+  handler: (argv) => runNatsBridge({ ...sidecarOptions(argv, true), nats: argv.nats, stream: argv.stream, subjectPrefix: argv['subject-prefix'] }),
+};
+
+if (require.main === module) runStandalone(natsBridgeCommand);

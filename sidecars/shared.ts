@@ -1,10 +1,14 @@
-// What every sidecar does the same way: connect, log its connection state on stderr, stop cleanly.
+// What every sidecar does the same way: take its flags, connect, log its connection state on
+// stderr, stop cleanly. A sidecar is `rig sidecar <name>` or, alone, `node dist/sidecars/<name>.js`.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import yargs, { type Argv, type CommandModule } from 'yargs';
 import type { StreamStatus } from '../src/client/index';
 import { RiggerClient, StreamError, type RiggerClientOptions } from '../src/client/index';
 import type { SubscribeOptions } from '../src/client/subscribe-options';
-import type { main as cliMain } from '../src/cli/main';
+import { clientConnection, connectionOptions, projectOrNone } from '../src/config/client-connection';
+import { runCommandLine, type CommonArgs } from '../src/config/command-line';
+import { subscribeOptionsOf, subscriptionFlags, type SubscriptionArgs } from '../src/config/subscription-flags';
 import { createLogger } from '../src/logging';
 
 /** What each sidecar is given, whichever way it was started (`rig sidecar X` or `node dist/sidecars/X.js`). */
@@ -43,7 +47,7 @@ function explain(error: unknown, checkpoint: string | undefined): unknown {
 }
 
 /** Resolves with the first SIGINT or SIGTERM. */
-export function nextSignal(): Promise<NodeJS.Signals> {
+function nextSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const on = (signal: NodeJS.Signals) => {
       process.off('SIGINT', on);
@@ -77,9 +81,24 @@ export async function runUntilStopped(logger: Logger, failed: Promise<never>, st
   logger.info('stopped');
 }
 
-/** `node dist/sidecars/<name>.js [flags]` is `rig sidecar <name> [flags]`. */
-export function runStandalone(name: string): void {
-  // Required here rather than imported at the top: the CLI imports the sidecars.
-  const { main } = require('../src/cli/main') as { main: typeof cliMain };
-  void main(['sidecar', name, ...process.argv.slice(2)]);
+export type SidecarArgs = CommonArgs & SubscriptionArgs;
+
+/** The connection flags, and the filter and checkpoint flags when the sidecar reads a filtered stream. */
+export function sidecarFlags<T extends CommonArgs>(yargs: Argv<T>, withFilters: boolean): Argv<T & SubscriptionArgs> {
+  // The connection flags are strings that resolveSetting parses; yargs' inferred types add nothing.
+  const connected = yargs.options(connectionOptions()) as unknown as Argv<T>;
+  if (!withFilters) return connected as Argv<T & SubscriptionArgs>;
+  return subscriptionFlags(connected, 'on first start, replay every event after this sequence (0 = all history); default live', true);
+}
+
+/** The parsed flags as SidecarOptions: the project's settings when run inside one, else the flags and environment alone. */
+export function sidecarOptions(argv: SidecarArgs, withFilters: boolean): SidecarOptions {
+  const subscription = withFilters ? subscribeOptionsOf(argv) : {};
+  const project = projectOrNone(argv.C ?? '.');
+  return { client: clientConnection(project, argv as unknown as Record<string, unknown>), subscription };
+}
+
+/** `node dist/sidecars/<name>.js [flags]` is `rig sidecar <name> [flags]`: the same command, without the CLI around it. */
+export function runStandalone<T extends SidecarArgs>(command: CommandModule<CommonArgs, T>): void {
+  void runCommandLine(yargs(process.argv.slice(2)).scriptName(`rig sidecar ${String(command.command)}`).command({ ...command, command: '$0' } as CommandModule));
 }

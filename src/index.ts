@@ -1,3 +1,2 @@
-// The package's public API: the client library sidecars are written on, and the domain types.
+// The package's main entry (`rigger`) is the client library: see ./client/index.ts.
 export * from './client/index';
-export { TaskStatus, TaskEventType, statusName, eventTypeName, type Task, type TaskEvent } from './model/task';

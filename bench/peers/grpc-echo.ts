@@ -1,7 +1,7 @@
 // The unary ceiling: the same RiggerService definition and serializers as the hub, served by a bare
 // grpc-js server whose AddTask and GetTask answer at once with a fixed task (no store).
 import * as grpc from '@grpc/grpc-js';
-import { loadProto, SERVICE_NAME } from '../../src/grpc/proto';
+import { loadProto, SERVICE_NAME } from '../../src/protocol/proto';
 import { serveCommands } from '../ipc';
 import { listenOnLoopback } from './listen';
 

@@ -8,8 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { AddTaskRequest } from '../../src/generated/rigger/v1/AddTaskRequest';
-import { passThroughSerializer, taskEventEncoder } from '../../src/grpc/event-codec';
-import { loadProto, SERVICE_NAME } from '../../src/grpc/proto';
+import { passThroughSerializer, taskEventEncoder } from '../../src/protocol/event-codec';
+import { loadProto, SERVICE_NAME } from '../../src/protocol/proto';
 import { TaskEventType, TaskStatus, type Task } from '../../src/model/task';
 import { eventStreamWriters } from '../../src/grpc/stream-writer';
 import { serveCommands } from '../ipc';

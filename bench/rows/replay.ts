@@ -1,6 +1,6 @@
 // Reading history: replay fan-out (S subscribers resuming over events held by the replay ring:
 // pure fan-out, no production in the way) and catch-up (one subscriber from sequence 0 over the
-// log, read from SQLite). The log is prefilled through TaskStore.mutate before the server starts.
+// log, read from SQLite). The log is prefilled through TaskStore.write before the server starts.
 import type { BenchConfig } from '../config';
 import { writeEvents } from '../prefill';
 import { databaseFile, startRigServer, tempProject } from '../processes';
@@ -15,7 +15,7 @@ export async function replayAndCatchUp(
   const project = tempProject();
   const total = Math.max(config.catchUpEvents, config.replayEvents);
   const prefill = writeEvents(databaseFile(project), total);
-  log(`prefilled ${total} events through TaskStore.mutate in ${Math.round(prefill.elapsedMs)} ms`);
+  log(`prefilled ${total} events through TaskStore.write in ${Math.round(prefill.elapsedMs)} ms`);
   const measurements: Measurement[] = [];
   const client = forkClient();
   try {

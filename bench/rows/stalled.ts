@@ -1,6 +1,6 @@
 // stalled subscriber: server RSS growth while many events flow past one client that stopped
 // reading, and the other subscribers' delivery rate then vs without it. Events are written
-// straight into the database through TaskStore.mutate by a producer process (1000 CREATED events
+// straight into the database through TaskStore.write by a producer process (1000 CREATED events
 // per transaction) and published by the server's log tailer: a million AddTask calls would take
 // far longer than the bench's budget (see the fan-out row's AddTask rate).
 import type { BenchConfig } from '../config';
@@ -59,7 +59,7 @@ export async function stalledSubscriber(config: BenchConfig, addTaskRate: number
     const paceWith = withStalled.writeMs / withStalled.deliverMs;
     const ratio = paceWithout > 0 ? paceWith / paceWithout : null;
     log(`stalled: RSS ${Math.round(rssBefore / MB)} -> peak ${Math.round(rssPeak / MB)} MB; others ${formatRate(rateWith)}; stalled client got ${stalledGot}`);
-    const production = `${config.stalledEvents} CREATED events written via TaskStore.mutate (1000/transaction) in ${(withStalled.writeMs / 1000).toFixed(1)} s by a producer process`;
+    const production = `${config.stalledEvents} CREATED events written via TaskStore.write (1000/transaction) in ${(withStalled.writeMs / 1000).toFixed(1)} s by a producer process`;
     const addTaskEstimate = addTaskRate > 0 ? `; through AddTask at ${formatRate(addTaskRate)} they would take ${Math.round(config.stalledEvents / addTaskRate)} s` : '';
     return [
       {

@@ -1,6 +1,6 @@
 import type { PrdConfig } from '../prd/config';
-import type { Project } from './project';
-import { resolveSetting, type SettingName } from './settings';
+import type { Project } from '../config/project';
+import { resolveSetting, type SettingName } from '../config/settings';
 
 /** The settings that choose and reach a model (for `rig grpc`, `rig prd`, `rig orchestrate`). */
 export const PRD_SETTINGS: SettingName[] = ['model', 'ollamaUrl', 'ollamaModel', 'ollamaTimeoutMs'];

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import { RiggerError } from '../model/errors';
-import { taskEventEncoder } from '../grpc/event-codec';
+import { taskEventEncoder } from '../protocol/event-codec';
 import { openStore, type Store } from '../store/store';
-import type { Project } from './project';
-import { databasePath, resolveSetting } from './settings';
+import type { Project } from '../config/project';
+import { databasePath, resolveSetting } from '../config/settings';
 
 /**
  * Opens the project's database. The default .rigger/tasks.db is created when it is missing (a clone

@@ -1,15 +1,14 @@
-// Auth, TLS and limit settings resolved into what the server and the client library take.
+// The server's auth, TLS and limit settings, resolved into what the gRPC server takes.
 // Tokens: --token (read-write) and --read-only-token, plus any number in .rigger/config.json:
 //   "tokens": ["a-read-write-token", { "token": "another", "readOnly": true }]
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ConnectOptions } from '../client/connect';
 import { PUBLIC_SERVICES, type AccessToken, type AuthOptions, type PublicService } from '../grpc/auth';
 import type { Limits } from '../grpc/limits';
-import type { ServerOptions } from '../grpc/server';
+import type { ServerTls } from '../grpc/server';
 import { invalidArgument } from '../model/errors';
-import type { Project } from './project';
-import { resolveSetting } from './settings';
+import type { Project } from '../config/project';
+import { resolveSetting } from '../config/settings';
 
 type Args = Record<string, unknown>;
 
@@ -65,7 +64,7 @@ function readPem(project: Project, file: string, what: string): Buffer {
   }
 }
 
-export function resolveServerTls(project: Project, argv: Args): ServerOptions['tls'] {
+export function resolveServerTls(project: Project, argv: Args): ServerTls | undefined {
   const cert = resolveSetting('tlsCert', argv, project.config);
   const key = resolveSetting('tlsKey', argv, project.config);
   const ca = resolveSetting('tlsCa', argv, project.config);
@@ -89,18 +88,6 @@ export function resolveLimits(project: Project, argv: Args): Limits {
     keepaliveTimeMs: resolveSetting('keepaliveTimeMs', argv, project.config),
     keepaliveTimeoutMs: resolveSetting('keepaliveTimeoutMs', argv, project.config),
   };
-}
-
-/** How client commands (rig events) authenticate and encrypt. */
-export function resolveClientConnection(project: Project, argv: Args): ConnectOptions {
-  const token = resolveSetting('token', argv, project.config);
-  const ca = resolveSetting('serverCa', argv, project.config);
-  const cert = resolveSetting('clientCert', argv, project.config);
-  const key = resolveSetting('clientKey', argv, project.config);
-  if ((cert === '') !== (key === '')) throw invalidArgument('a client certificate needs both --client-cert and --client-key');
-  const resolve = (file: string) => path.resolve(project.dir, file);
-  const tls = ca !== '' || cert !== '' ? { ...(ca !== '' && { ca: resolve(ca) }), ...(cert !== '' && { cert: resolve(cert), key: resolve(key) }) } : undefined;
-  return { ...(token !== '' && { token }), ...(tls && { tls }) };
 }
 
 /** True when `host` is reachable only from this machine. */

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { RiggerServiceClient } from '../generated/rigger/v1/RiggerService';
-import { loadProto } from '../grpc/proto';
+import { AUTHORIZATION_HEADER } from '../protocol/metadata';
+import { loadProto } from '../protocol/proto';
 
 /** PEM file paths for a TLS connection. */
 export interface TlsFiles {
@@ -62,7 +63,7 @@ function bearerInterceptor(token: string): grpc.Interceptor {
   return (callOptions, nextCall) =>
     new grpc.InterceptingCall(nextCall(callOptions), {
       start(metadata, listener, next) {
-        metadata.set('authorization', `Bearer ${token}`);
+        metadata.set(AUTHORIZATION_HEADER, `Bearer ${token}`);
         next(metadata, listener);
       },
     });

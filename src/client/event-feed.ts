@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { RiggerServiceClient } from '../generated/rigger/v1/RiggerService';
 import type { SubscribeToTaskEventsRequest } from '../generated/rigger/v1/SubscribeToTaskEventsRequest';
 import type { TaskEvent as WireTaskEvent } from '../generated/rigger/v1/TaskEvent';
-import { POSITION_HEADER } from '../grpc/event-handlers';
+import { POSITION_HEADER } from '../protocol/metadata';
 import type { TaskEvent } from '../model/task';
 import { backoffDelay, type BackoffOptions } from './backoff';
 import { StreamError } from './stream-error';
@@ -45,11 +45,6 @@ export class EventFeed {
     private readonly listener: FeedListener,
   ) {
     this.position = startAfter;
-  }
-
-  /** The sequence of the last event received (or the start position). */
-  get lastSequence(): number | undefined {
-    return this.position;
   }
 
   start(): void {

@@ -20,6 +20,7 @@ import type { RiggerServiceClient } from '../generated/rigger/v1/RiggerService';
 import type { UpdateTaskRequest } from '../generated/rigger/v1/UpdateTaskRequest';
 import type { UpdateTaskResponse__Output } from '../generated/rigger/v1/UpdateTaskResponse';
 import type { Task, TaskEvent } from '../model/task';
+import { ACTOR_HEADER } from '../protocol/metadata';
 import { connectService, type ConnectOptions } from './connect';
 import { iterateEvents, observeEvents } from './event-subscription';
 import type { SubscribeOptions } from './subscribe-options';
@@ -130,7 +131,7 @@ export class RiggerClient {
 
   private unary<T>(method: UnaryMethod, request: object): Promise<T> {
     const metadata = new grpc.Metadata();
-    if (this.actor !== undefined) metadata.set('x-rigger-actor', this.actor);
+    if (this.actor !== undefined) metadata.set(ACTOR_HEADER, this.actor);
     return new Promise<T>((resolve, reject) => {
       (this.service[method] as Function).call(this.service, request, metadata, (error: grpc.ServiceError | null, response: T) =>
         error ? reject(error) : resolve(response),

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { OLDEST_SEQUENCE_TRAILER } from '../protocol/metadata';
 
 /**
  * Why an event stream ended. `retryable` streams are resumed by the client on its own
@@ -28,7 +29,7 @@ export class StreamError extends Error {
 
   /** For OUT_OF_RANGE: the oldest sequence the server still holds (from `x-rigger-oldest-sequence`). */
   get oldestSequence(): number | undefined {
-    const value = this.metadata.get('x-rigger-oldest-sequence')[0];
+    const value = this.metadata.get(OLDEST_SEQUENCE_TRAILER)[0];
     return value === undefined ? undefined : Number(value);
   }
 }

@@ -3,7 +3,8 @@
 // list, get and subscribe but never mutate. Health and reflection can stay open.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { SERVICE_NAME } from './proto';
+import { AUTHORIZATION_HEADER } from '../protocol/metadata';
+import { SERVICE_NAME } from '../protocol/proto';
 
 export interface AccessToken {
   token: string;
@@ -26,7 +27,7 @@ const PATH_PREFIXES: Record<PublicService, readonly string[]> = {
 };
 
 /** Unary RPCs that write (ParsePRD stores the parsed PRD). TaskEventStream is readable, but its `update` messages write. */
-export const MUTATING_METHODS: ReadonlySet<string> = new Set(
+const MUTATING_METHODS: ReadonlySet<string> = new Set(
   ['AddTask', 'UpdateTask', 'DeleteTask', 'ParsePRD', 'GenerateTasksFromPRD', 'OrchestrateTask'].map((m) => `/${SERVICE_NAME}/${m}`),
 );
 const DUPLEX_WITH_UPDATES = `/${SERVICE_NAME}/TaskEventStream`;
@@ -34,15 +35,11 @@ const DUPLEX_WITH_UPDATES = `/${SERVICE_NAME}/TaskEventStream`;
 const HOW_TO_SEND = 'send metadata `authorization: Bearer <token>` (rig: --token or RIGGER_TOKEN; grpcurl: -H \'authorization: Bearer <token>\')';
 
 /** Compares tokens in constant time: fixed-length SHA-256 digests, every configured token checked. */
-export class TokenTable {
+class TokenTable {
   private readonly entries: { digest: Buffer; readOnly: boolean }[];
 
   constructor(tokens: readonly AccessToken[]) {
     this.entries = tokens.map((t) => ({ digest: digestOf(t.token), readOnly: t.readOnly }));
-  }
-
-  get size(): number {
-    return this.entries.length;
   }
 
   /** The access a presented token grants, or undefined when it matches none. */
@@ -62,8 +59,8 @@ function digestOf(token: string): Buffer {
 }
 
 /** The token in an `authorization: Bearer <token>` header, or undefined when absent or malformed. */
-export function bearerToken(metadata: grpc.Metadata): string | undefined {
-  const value = metadata.get('authorization')[0];
+function bearerToken(metadata: grpc.Metadata): string | undefined {
+  const value = metadata.get(AUTHORIZATION_HEADER)[0];
   if (typeof value !== 'string') return undefined;
   const match = /^\s*bearer\s+(\S+)\s*$/i.exec(value);
   return match?.[1];
@@ -89,7 +86,7 @@ export function authInterceptor(options: AuthOptions): grpc.ServerInterceptor | 
           onReceiveMetadata: (metadata, pass) => {
             const presented = bearerToken(metadata);
             if (presented === undefined) {
-              const sent = metadata.get('authorization').length > 0;
+              const sent = metadata.get(AUTHORIZATION_HEADER).length > 0;
               return refuse(
                 grpc.status.UNAUTHENTICATED,
                 sent ? `the authorization metadata is not of the form "Bearer <token>"; ${HOW_TO_SEND}` : `this server requires a token; ${HOW_TO_SEND}`,
@@ -101,7 +98,7 @@ export function authInterceptor(options: AuthOptions): grpc.ServerInterceptor | 
               return refuse(grpc.status.PERMISSION_DENIED, `${method.path.slice(method.path.lastIndexOf('/') + 1)} changes tasks and this token is read-only; use a read-write token`);
             }
             readOnly = access.readOnly;
-            metadata.remove('authorization'); // handlers never see the secret
+            metadata.remove(AUTHORIZATION_HEADER); // handlers never see the secret
             pass(metadata);
           },
           onReceiveMessage: (message: { update?: unknown } | null, pass) => {

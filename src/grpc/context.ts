@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { EventHub } from '../hub/event-hub';
+import { ACTOR_HEADER } from '../protocol/metadata';
 import type { Store } from '../store/store';
 import { toServiceError } from './errors';
 import type { EventStreamWriter } from './stream-writer';
@@ -18,7 +19,7 @@ export interface ServiceContext {
 
 /** The actor a mutation is recorded under: `x-rigger-actor` metadata, else the peer address. */
 export function actorOf(call: { metadata: grpc.Metadata; getPeer(): string }): string {
-  const given = call.metadata.get('x-rigger-actor')[0];
+  const given = call.metadata.get(ACTOR_HEADER)[0];
   if (typeof given === 'string' && given.trim() !== '') return given.trim().slice(0, 200);
   return call.getPeer();
 }

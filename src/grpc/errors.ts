@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { RiggerError, type ErrorKind } from '../model/errors';
+import { DETAIL_TRAILERS } from '../protocol/metadata';
 
 const STATUS_BY_KIND: Record<ErrorKind, grpc.status> = {
   invalid_argument: grpc.status.INVALID_ARGUMENT,
@@ -15,11 +16,14 @@ const STATUS_BY_KIND: Record<ErrorKind, grpc.status> = {
   internal: grpc.status.INTERNAL,
 };
 
-/** A domain error as a gRPC status; `x-rigger-*` details travel as trailing metadata. */
+/** A domain error as a gRPC status; the details clients act on travel as trailers (DETAIL_TRAILERS). */
 export function toServiceError(error: unknown, logger: Logger): grpc.StatusObject {
   const metadata = new grpc.Metadata();
   if (error instanceof RiggerError) {
-    for (const [key, value] of Object.entries(error.details)) if (key.startsWith('x-rigger-')) metadata.set(key, value);
+    for (const [key, value] of Object.entries(error.details)) {
+      const trailer = DETAIL_TRAILERS[key];
+      if (trailer !== undefined) metadata.set(trailer, value);
+    }
     return { code: STATUS_BY_KIND[error.kind], details: boundedDetails(error.message), metadata };
   }
   logger.error({ err: error }, 'unexpected error in a call');
@@ -27,7 +31,7 @@ export function toServiceError(error: unknown, logger: Logger): grpc.StatusObjec
 }
 
 /** Longest status message sent, in characters. */
-export const MAX_DETAILS_CHARS = 2000;
+const MAX_DETAILS_CHARS = 2000;
 
 // Messages quote the offending input. Unbounded, a huge input becomes a grpc-message trailer larger
 // than the client accepts, and the call (with the whole connection) stalls instead of failing.

@@ -2,39 +2,17 @@ import * as grpc from '@grpc/grpc-js';
 import type { SubscribeToTaskEventsRequest__Output } from '../generated/rigger/v1/SubscribeToTaskEventsRequest';
 import type { TaskEvent as WireTaskEvent } from '../generated/rigger/v1/TaskEvent';
 import type { TaskEventStreamRequest__Output } from '../generated/rigger/v1/TaskEventStreamRequest';
-import type { TaskUpdate__Output } from '../generated/rigger/v1/TaskUpdate';
 import type { FilterSpec } from '../hub/event-filter';
 import { compileFilter } from '../hub/event-filter';
 import type { EventSink, Subscription } from '../hub/subscription';
-import type { TaskPatch, TaskStatus } from '../model/task';
-import { validateStatus } from '../model/validate';
+import { POSITION_HEADER } from '../protocol/metadata';
 import { actorOf, type ServiceContext } from './context';
 import { toServiceError } from './errors';
-import { requireTaskId } from './task-handlers';
+import { filterSpecOf, patchOf, requireTaskId } from './requests';
 
 type EventStreamCall =
   | grpc.ServerWritableStream<SubscribeToTaskEventsRequest__Output, WireTaskEvent>
   | grpc.ServerDuplexStream<TaskEventStreamRequest__Output, WireTaskEvent>;
-
-export function filterSpecOf(request: SubscribeToTaskEventsRequest__Output): FilterSpec {
-  return {
-    eventTypes: request.event_types,
-    statuses: request.statuses,
-    taskIds: request.task_ids,
-    ...(request.assignee_filter !== undefined && { assignee: request.assignee_filter }),
-  };
-}
-
-/** A TaskUpdate as the patch UpdateTask would apply. */
-function patchOf(update: TaskUpdate__Output): TaskPatch {
-  const patch: TaskPatch = {};
-  if (update.status !== undefined) {
-    validateStatus(update.status);
-    patch.status = update.status as TaskStatus;
-  }
-  if (update.assignee !== undefined) patch.assignee = update.assignee;
-  return patch;
-}
 
 export function eventHandlers(context: ServiceContext) {
   const { hub, logger } = context;
@@ -132,7 +110,7 @@ export function eventHandlers(context: ServiceContext) {
         } else if (message.update) {
           const id = requireTaskId(message.update.task_id);
           const patch = patchOf(message.update);
-          await context.store.tasks.mutateGrouped(actorOf(call), (m) => m.updateTask(id, patch));
+          await context.store.tasks.writeGrouped(actorOf(call), (m) => m.updateTask(id, patch));
         }
       };
       let handled = Promise.resolve();
@@ -145,9 +123,6 @@ export function eventHandlers(context: ServiceContext) {
     },
   };
 }
-
-/** Response header of an event stream: the sequence after which its events start. */
-export const POSITION_HEADER = 'x-rigger-position';
 
 function positionHeader(sequence: number): grpc.Metadata {
   const metadata = new grpc.Metadata();

@@ -1,7 +1,7 @@
 // Connection and call limits: the grpc-js channel options for them, and an interceptor capping
 // how many event streams may be open at once.
 import * as grpc from '@grpc/grpc-js';
-import { SERVICE_NAME } from './proto';
+import { SERVICE_NAME } from '../protocol/proto';
 
 export interface Limits {
   /** Largest request message accepted, in bytes (larger -> RESOURCE_EXHAUSTED). */

@@ -13,7 +13,7 @@ import { readPrdFile, resolvePrd, storePrd, type LoadedPrd } from '../prd/prd-li
 import { parseTestType } from '../prd/providers/provider';
 import { selectProvider } from '../prd/providers/select';
 import { actorOf, unary, type ServiceContext } from './context';
-import { requireTaskId } from './task-handlers';
+import { requireTaskId } from './requests';
 
 export function prdHandlers(context: ServiceContext, config: PrdConfig) {
   const { tasks } = context.store;

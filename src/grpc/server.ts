@@ -1,65 +1,60 @@
+// Assembles the gRPC server: the service with its handlers, reflection, health, interceptors and
+// the bound addresses. What runs beside it (the hub, background jobs, shutdown order) is
+// src/hub-server.ts.
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
-import { EventHub } from '../hub/event-hub';
+import type { EventHub } from '../hub/event-hub';
 import { DEFAULT_PRD_CONFIG, type PrdConfig } from '../prd/config';
-import { RiggerError } from '../model/errors';
-import { startCheckpointer } from '../store/checkpointer';
-import { startCompactor } from '../store/compactor';
-import type { Retention } from '../store/event-log';
-import { watchLog } from '../store/log-watcher';
+import { passThroughSerializer } from '../protocol/event-codec';
+import { loadProto, loadReflectionDefinition, SERVICE_NAME } from '../protocol/proto';
 import type { Store } from '../store/store';
 import { authInterceptor, type AuthOptions } from './auth';
 import type { ServiceContext } from './context';
-import { passThroughSerializer } from './event-codec';
 import { eventHandlers } from './event-handlers';
 import { DEFAULT_LIMITS, EVENT_STREAM_PATHS, serverChannelOptions, subscriberLimitInterceptor, type Limits } from './limits';
-import { loadProto, loadReflectionDefinition, SERVICE_NAME } from './proto';
 import { prdHandlers } from './prd-handlers';
 import { eventStreamWriters } from './stream-writer';
 import { taskHandlers } from './task-handlers';
 
-export interface ServerOptions {
+/** PEM contents. `ca` set: clients must present a certificate it signed (mTLS). */
+export interface ServerTls {
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+}
+
+export interface GrpcServerOptions {
   projectDir: string;
   /** Host to bind; undefined binds both loopbacks (::1 and 127.0.0.1) so "localhost" always answers. */
   host?: string;
   port: number;
-  bufferSize: number;
-  retention: Retention;
-  /** How often the log is checked for other processes' commits, in ms. */
-  pollIntervalMs: number;
-  compactIntervalMs: number;
-  shutdownGraceMs: number;
   /** Bearer tokens; absent or empty: no authentication. */
   auth?: AuthOptions;
-  /** PEM contents. `ca` set: clients must present a certificate it signed (mTLS). Absent: plaintext. */
-  tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
+  /** Absent: plaintext. */
+  tls?: ServerTls;
   limits?: Limits;
   /** Models for GenerateTasksFromPRD / OrchestrateTask; absent: DEFAULT_PRD_CONFIG. */
   prd?: PrdConfig;
 }
 
-export interface RunningServer {
-  /** The bound addresses, e.g. ["[::1]:50051", "127.0.0.1:50051"]. */
+export interface GrpcServer {
+  /** The bound addresses, e.g. ["127.0.0.1:50051", "[::1]:50051"]. */
   addresses: string[];
   port: number;
-  hub: EventHub;
-  /** Stops accepting, ends streams with UNAVAILABLE, lets in-flight calls finish (up to the grace period). */
-  shutdown(): Promise<void>;
+  /** What the health service reports, for the whole server and for rigger.v1.RiggerService. */
+  setServing(serving: boolean): void;
+  /** Stops accepting and lets calls in flight finish, closing any still open after `graceMs`. */
+  stop(graceMs: number, logger: Logger): Promise<void>;
 }
 
 export class PortInUseError extends Error {}
 
-/** How often the WAL is checkpointed, off the event loop. */
-const CHECKPOINT_INTERVAL_MS = 1000;
-
-export async function startServer(store: Store, options: ServerOptions, logger: Logger): Promise<RunningServer> {
-  const { definition } = loadProto();
-  const hub = new EventHub(store.log, options.bufferSize);
-  store.tasks.onCommit((events) => hub.publish(events));
-
-  const serviceDefinition = definition[SERVICE_NAME] as grpc.ServiceDefinition;
+/** Builds the server on `store` and `hub` and binds it; health reports NOT_SERVING until setServing(true). */
+export async function startGrpcServer(store: Store, hub: EventHub, options: GrpcServerOptions, logger: Logger): Promise<GrpcServer> {
+  const serviceDefinition = loadProto().definition[SERVICE_NAME] as grpc.ServiceDefinition;
+  // The event streams send events encoded once at commit: their serializer passes the bytes through.
   const streamingDefinition: grpc.ServiceDefinition = {
     ...serviceDefinition,
     SubscribeToTaskEvents: { ...serviceDefinition.SubscribeToTaskEvents!, responseSerialize: passThroughSerializer },
@@ -86,36 +81,30 @@ export async function startServer(store: Store, options: ServerOptions, logger: 
 
   const addresses = await bindAll(server, options.host, options.port, serverCredentials(options.tls));
   const port = Number(addresses[0]!.slice(addresses[0]!.lastIndexOf(':') + 1));
-
-  const stopWatching = watchLog(store.log, options.pollIntervalMs, () => hub.syncFromLog());
-  const stopCompactor = startCompactor(store.log, options.retention, options.compactIntervalMs, logger);
-  const stopCheckpointer = startCheckpointer(store.db, CHECKPOINT_INTERVAL_MS, logger);
-  health.setStatus('', 'SERVING');
-  health.setStatus(SERVICE_NAME, 'SERVING');
-
-  let closing: Promise<void> | undefined;
-  const shutdown = () =>
-    (closing ??= new Promise<void>((resolve) => {
-      health.setStatus('', 'NOT_SERVING');
-      health.setStatus(SERVICE_NAME, 'NOT_SERVING');
-      stopWatching();
-      stopCompactor();
-      hub.close(new RiggerError('unavailable', 'server shutting down; reconnect and resume with since_sequence'));
-      const force = setTimeout(() => {
-        logger.warn('grace period over; closing the remaining calls');
-        server.forceShutdown();
-        resolve();
-      }, options.shutdownGraceMs);
-      server.tryShutdown(() => {
-        clearTimeout(force);
-        resolve();
-      });
-    }).then(stopCheckpointer));
-
-  return { addresses, port, hub, shutdown };
+  return {
+    addresses,
+    port,
+    setServing(serving) {
+      const status = serving ? 'SERVING' : 'NOT_SERVING';
+      health.setStatus('', status);
+      health.setStatus(SERVICE_NAME, status);
+    },
+    stop: (graceMs, log) =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          log.warn('grace period over; closing the remaining calls');
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
 }
 
-function serverCredentials(tls: ServerOptions['tls']): grpc.ServerCredentials {
+function serverCredentials(tls: ServerTls | undefined): grpc.ServerCredentials {
   if (!tls) return grpc.ServerCredentials.createInsecure();
   return grpc.ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.ca !== undefined);
 }
@@ -152,6 +141,6 @@ async function bindAll(server: grpc.Server, host: string | undefined, port: numb
   return addresses;
 }
 
-export function formatAddress(host: string, port: number): string {
+function formatAddress(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }

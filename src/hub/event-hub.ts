@@ -1,10 +1,10 @@
-import { Subject } from 'rxjs';
+import { Subject, type Subscription as RxSubscription } from 'rxjs';
 import { RiggerError } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
 import { compileFilter, type FilterSpec } from './event-filter';
 import { LogPageCache } from './log-page-cache';
 import { ReplayRing } from './replay-ring';
-import { Subscription, type EventSink } from './subscription';
+import { Subscription, type EventSink, type EventSource } from './subscription';
 
 /** What the hub needs of the event log (the store's EventLog implements it). */
 export interface LogReader {
@@ -19,14 +19,17 @@ const LOG_PAGE_SIZE = 512;
 const LOG_PAGES_KEPT = 8;
 
 /**
- * Publishes committed events, strictly in sequence order and each once, to the live Subject and
- * the replay ring; serves subscribers that are behind from the ring or the log.
+ * Publishes committed events, strictly in sequence order and each once, to the replay ring and the
+ * subscriptions on the live path; serves subscriptions that are behind from the ring or the log.
+ * The hub owns which subscriptions are live (on the Subject) and which are catching up (every
+ * other one in `subscriptions`), as etcd's watchable store owns its synced and unsynced watchers.
  */
-export class EventHub {
-  readonly live = new Subject<LoggedEvent>();
+export class EventHub implements EventSource {
+  private readonly live = new Subject<LoggedEvent>();
   private readonly ring: ReplayRing;
   private readonly logPages = new LogPageCache(LOG_PAGE_SIZE, LOG_PAGES_KEPT);
   private readonly subscriptions = new Set<Subscription>();
+  private readonly synced = new Map<Subscription, RxSubscription>();
   private readonly closeListeners = new Set<(reason: RiggerError) => void>();
   private published: number;
   private closedWith: RiggerError | undefined;
@@ -45,6 +48,11 @@ export class EventHub {
 
   get subscriberCount(): number {
     return this.subscriptions.size;
+  }
+
+  /** Subscriptions on the live path; the rest are catching up or waiting for their sink. */
+  get liveCount(): number {
+    return this.synced.size;
   }
 
   /** Publishes events just committed by this process; fills any gap (another process's commits) from the log first. */
@@ -106,6 +114,21 @@ export class EventHub {
     this.subscriptions.delete(subscription);
   }
 
+  joinLive(subscription: Subscription): void {
+    if (!this.subscriptions.has(subscription) || this.synced.has(subscription)) return;
+    this.synced.set(subscription, this.live.subscribe((event) => subscription.deliverLive(event)));
+  }
+
+  leaveLive(subscription: Subscription): void {
+    this.synced.get(subscription)?.unsubscribe();
+    this.synced.delete(subscription);
+  }
+
+  release(subscription: Subscription): void {
+    this.leaveLive(subscription);
+    this.subscriptions.delete(subscription);
+  }
+
   /**
    * Calls `listener` when the hub closes, for streams that hold no subscription yet (a
    * TaskEventStream before its first subscribe). Returns the function that removes it.
@@ -125,7 +148,7 @@ export class EventHub {
       throw new RiggerError(
         'out_of_range',
         `since_sequence ${sinceSequence} is ahead of the newest event (${latest}); this server's log does not have it`,
-        { 'x-rigger-oldest-sequence': String(this.log.oldestSequence()), 'x-rigger-latest-sequence': String(latest) },
+        { oldest_sequence: String(this.log.oldestSequence()), latest_sequence: String(latest) },
       );
     }
     // The log alone decides what is retained; the ring is only a cache of its tail.
@@ -153,7 +176,7 @@ export class EventHub {
     return new RiggerError(
       'out_of_range',
       `since_sequence ${sinceSequence} is older than the retained history; the oldest event still available is ${oldest}, so resume with since_sequence >= ${oldest - 1}`,
-      { 'x-rigger-oldest-sequence': String(oldest) },
+      { oldest_sequence: String(oldest) },
     );
   }
 }

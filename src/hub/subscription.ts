@@ -1,8 +1,6 @@
-import type { Subscription as RxSubscription } from 'rxjs';
 import type { RiggerError } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
 import type { EventPredicate } from './event-filter';
-import type { EventHub } from './event-hub';
 
 /** Where a subscription delivers: a gRPC stream, or anything else with the same back-pressure contract. */
 export interface EventSink {
@@ -14,37 +12,64 @@ export interface EventSink {
   fail(error: RiggerError): void;
 }
 
+/**
+ * What a subscription needs of the hub: published events to read, and the hub's live path to join
+ * and leave. The hub decides what joining means (EventHub keeps its live and catching-up sets).
+ */
+export interface EventSource {
+  /** The newest published sequence. */
+  readonly lastSequence: number;
+  /** Published events from `from` on, at most `limit`; throws out_of_range when `from` is gone. */
+  read(from: number, limit: number): readonly LoggedEvent[];
+  /** From now on, hand `subscription` each event as it is published (to deliverLive). */
+  joinLive(subscription: Subscription): void;
+  /** Stop handing it events: it is catching up again, or closed. */
+  leaveLive(subscription: Subscription): void;
+  /** It ended with an error: forget it. */
+  release(subscription: Subscription): void;
+}
+
 const EVENTS_PER_TURN = 4096;
 const PAGE_SIZE = 512;
 const NO_EVENTS: readonly LoggedEvent[] = [];
 
 /**
- * One subscriber's position in the event stream. It is either live (on the hub's Subject, taking
- * each event as it is published) or catching up (reading the replay ring, or the log when it is
- * further behind, page by page, as fast as its sink drains). A full sink takes it off the live path
- * onto catch-up, so a slow subscriber costs the server no memory and never misses an event.
+ * One subscriber's cursor in the event stream. It is either live (handed each event as the hub
+ * publishes it) or catching up (reading the replay ring, or the log when it is further behind,
+ * page by page, as fast as its sink drains). A full sink takes it off the live path onto catch-up,
+ * so a slow subscriber costs the server no memory and never misses an event; the send never waits.
  */
 export class Subscription {
   private nextSequence: number;
-  private live: RxSubscription | undefined;
+  private isLive = false;
   private pumpScheduled = false;
   private waitingForDrain = false;
   private closed = false;
   /**
    * The page being delivered and the index of its next event, kept while waiting for a drain: a
-   * gRPC stream reports full every 16 messages, and re-reading a 512-event page from the log each
-   * time would decode every event many times over. At most one page is held.
+   * gRPC stream reports full every few messages, and re-reading a page from the log each time would
+   * read every event many times over. At most one page is held.
    */
   private page: readonly LoggedEvent[] = NO_EVENTS;
   private pageIndex = 0;
 
   constructor(
-    private readonly hub: EventHub,
+    private readonly source: EventSource,
     private predicate: EventPredicate,
     sinceSequence: number | undefined,
     private readonly sink: EventSink,
   ) {
-    this.nextSequence = (sinceSequence ?? hub.lastSequence) + 1;
+    this.nextSequence = (sinceSequence ?? source.lastSequence) + 1;
+  }
+
+  /** Whether it is on the live path (false while catching up or waiting for its sink). */
+  get live(): boolean {
+    return this.isLive;
+  }
+
+  /** The next sequence it will look at. */
+  get position(): number {
+    return this.nextSequence - 1;
   }
 
   start(): void {
@@ -58,38 +83,58 @@ export class Subscription {
 
   /** Moves the position (a resume request on an open stream). */
   restartFrom(sinceSequence: number): void {
-    this.leaveLive();
+    this.goOffLive();
     this.dropPage();
     this.nextSequence = sinceSequence + 1;
     this.schedulePump();
   }
 
+  /** Stops delivering; the hub's unsubscribe calls it. */
   close(): void {
     this.closed = true;
-    this.leaveLive();
+    this.goOffLive();
     this.dropPage();
   }
 
-  /** Ends the stream with `error` and leaves the hub (even if the caller has not yet kept a reference). */
+  /** Ends the stream with `error` and leaves the hub. */
   fail(error: RiggerError): void {
     if (this.closed) return;
-    this.hub.unsubscribe(this);
+    this.close();
+    this.source.release(this);
     this.sink.fail(error);
+  }
+
+  /** One published event, from the hub's live path. */
+  deliverLive(event: LoggedEvent): void {
+    // Below the position: a resume point past what the hub had published when this went live.
+    if (event.sequence < this.nextSequence) return;
+    if (event.sequence !== this.nextSequence) {
+      // A hole (history compacted before it was published): read() reports it rather than skip it.
+      this.goOffLive();
+      this.schedulePump();
+      return;
+    }
+    this.nextSequence = event.sequence + 1;
+    if (this.predicate(event) && !this.sink.write(event)) {
+      this.goOffLive();
+      this.awaitDrain();
+    }
   }
 
   private pump(): void {
     this.pumpScheduled = false;
-    if (this.closed || this.waitingForDrain || this.live) return;
+    if (this.closed || this.waitingForDrain || this.isLive) return;
     let delivered = 0;
     while (!this.closed) {
       if (this.pageIndex >= this.page.length) {
-        if (this.nextSequence > this.hub.lastSequence) {
+        if (this.nextSequence > this.source.lastSequence) {
           this.dropPage();
-          this.live = this.hub.live.subscribe((event) => this.onLive(event));
+          this.isLive = true;
+          this.source.joinLive(this);
           return;
         }
         try {
-          this.page = this.hub.read(this.nextSequence, PAGE_SIZE);
+          this.page = this.source.read(this.nextSequence, PAGE_SIZE);
         } catch (error) {
           this.fail(error as RiggerError);
           return;
@@ -114,22 +159,6 @@ export class Subscription {
     }
   }
 
-  private onLive(event: LoggedEvent): void {
-    // Below the position: a resume point past what the hub had published when this went live.
-    if (event.sequence < this.nextSequence) return;
-    if (event.sequence !== this.nextSequence) {
-      // A hole (history compacted before it was published): read() reports it rather than skip it.
-      this.leaveLive();
-      this.schedulePump();
-      return;
-    }
-    this.nextSequence = event.sequence + 1;
-    if (this.predicate(event) && !this.sink.write(event)) {
-      this.leaveLive();
-      this.awaitDrain();
-    }
-  }
-
   private awaitDrain(): void {
     this.waitingForDrain = true;
     this.sink.onDrain(() => {
@@ -149,8 +178,9 @@ export class Subscription {
     this.pageIndex = 0;
   }
 
-  private leaveLive(): void {
-    this.live?.unsubscribe();
-    this.live = undefined;
+  private goOffLive(): void {
+    if (!this.isLive) return;
+    this.isLive = false;
+    this.source.leaveLive(this);
   }
 }

@@ -24,14 +24,14 @@ export async function generateTasks(
   return saveGeneratedTasks(tasks, provider.model, prd, planned, actor);
 }
 
-export function saveGeneratedTasks(
+function saveGeneratedTasks(
   tasks: TaskStore,
   model: string,
   prd: LoadedPrd,
   planned: PlannedTask[],
   actor: string | undefined,
 ): GenerationResult {
-  return tasks.mutate(actor, (m) => {
+  return tasks.write(actor, (m) => {
     m.prds.savePrd(prdRecord(prd, m.now));
     const existing = new Map(m.prds.tasksOfPrd(prd.id).map((task) => [titleKey(task.title), task]));
     const metadata = { source: 'prd_generation', prd_id: prd.id, model };

@@ -45,7 +45,7 @@ export function prdRecord(prd: LoadedPrd, now: string): PrdRecord {
 }
 
 export function storePrd(tasks: TaskStore, prd: LoadedPrd, actor: string | undefined): void {
-  tasks.mutate(actor, (m) => m.prds.savePrd(prdRecord(prd, m.now)));
+  tasks.write(actor, (m) => m.prds.savePrd(prdRecord(prd, m.now)));
 }
 
 function fromRecord(record: PrdRecord): LoadedPrd {

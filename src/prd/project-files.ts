@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { invalidArgument, notFound, RiggerError } from '../model/errors';
 
-export const MAX_PRD_BYTES = 1024 * 1024;
+const MAX_PRD_BYTES = 1024 * 1024;
 
 export interface ProjectFile {
   text: string;

@@ -1,9 +1,24 @@
 import fs from 'node:fs';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { RiggerError } from '../model/errors';
 import { APPLICATION_ID, MIGRATIONS } from './schema';
 
 export type SqliteDatabase = Database.Database;
+
+/**
+ * better-sqlite3, loaded when a database is first opened. It is an optional dependency, so that a
+ * project using only the client library need not build it; the server and the CLI's writes need it.
+ */
+function sqlite(): typeof Database {
+  try {
+    return require('better-sqlite3') as typeof Database;
+  } catch (error) {
+    throw new RiggerError(
+      'internal',
+      `cannot load better-sqlite3 (${(error as Error).message.split('\n')[0]}); the server and \`rig task\` need it: run \`npm install better-sqlite3@12\` (a C++ toolchain is needed where no prebuilt binary exists)`,
+    );
+  }
+}
 
 export interface OpenOptions {
   /** Create the file if it does not exist (only `rig init` does). */
@@ -12,13 +27,13 @@ export interface OpenOptions {
   busyTimeoutMs?: number;
 }
 
-export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
 /**
- * A commit that grows the WAL past this many pages (~40 MB; SQLite's default is ~4 MB) checkpoints
- * it: each checkpoint costs two fsyncs that block the writer, and a later one copies a hot page (an
- * index leaf) once, not ten times. Measured on one AddTask per transaction: 370 -> 240 us per
- * mutation. The server checkpoints on a worker thread instead (checkpointer.ts).
+ * A commit that grows the WAL past this many pages checkpoints it (ten times SQLite's default):
+ * each checkpoint costs two fsyncs that block the writer, and a later one copies a hot page (an
+ * index leaf) once, not ten times (docs/operations.md has the figures). The server checkpoints on a
+ * worker thread instead (checkpointer.ts).
  */
 export const AUTO_CHECKPOINT_PAGES = 10_000;
 
@@ -30,9 +45,10 @@ export function openDatabase(file: string, options: OpenOptions = {}): SqliteDat
   if (!options.create && !fs.existsSync(file)) {
     throw new RiggerError('not_found', `database ${file} does not exist; run \`rig init\` in the project directory`);
   }
+  const Sqlite = sqlite();
   let db: SqliteDatabase;
   try {
-    db = new Database(file, { fileMustExist: !options.create });
+    db = new Sqlite(file, { fileMustExist: !options.create });
   } catch (error) {
     throw new RiggerError('internal', `cannot open database ${file}: ${(error as Error).message}`);
   }
@@ -44,7 +60,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): SqliteDat
     db.pragma('synchronous = NORMAL');
     db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
     db.pragma('foreign_keys = ON');
-    migrate(db, file);
+    migrate(db);
     return db;
   } catch (error) {
     db.close();
@@ -76,7 +92,7 @@ function checkOwnership(db: SqliteDatabase, file: string): void {
   }
 }
 
-function migrate(db: SqliteDatabase, file: string): void {
+function migrate(db: SqliteDatabase): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   for (let version = current; version < MIGRATIONS.length; version++) {
     db.transaction(() => {
@@ -85,5 +101,4 @@ function migrate(db: SqliteDatabase, file: string): void {
       db.pragma(`user_version = ${version + 1}`);
     }).immediate();
   }
-  if (current > MIGRATIONS.length) throw new RiggerError('internal', `unexpected schema version in ${file}`);
 }

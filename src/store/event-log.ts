@@ -1,8 +1,8 @@
 import type { Statement } from 'better-sqlite3';
 import type { EventEncoder, LoggedEvent } from '../model/logged-event';
 import type { SqliteDatabase } from './database';
-import { EVENT_COLUMNS, eventFromRow, LOGGED_EVENT_COLUMNS, loggedEventFromRow, type EventRow, type LoggedEventRow } from './rows';
-import { translateSqliteError } from './task-store';
+import { EVENT_COLUMNS, eventFromRow, LATEST_SEQUENCE_SQL, LOGGED_EVENT_COLUMNS, loggedEventFromRow, type EventRow, type LoggedEventRow } from './rows';
+import { translateSqliteError } from './sqlite-errors';
 
 export interface Retention {
   /** Keep at most this many of the newest events (0 = no count limit). */
@@ -31,7 +31,7 @@ export class EventLog {
       .raw(true);
     this.readWhole = db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE sequence = ?`);
     this.selectOldest = db.prepare(`SELECT min(sequence) AS s FROM events`);
-    this.selectLatest = db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'events'`);
+    this.selectLatest = db.prepare(LATEST_SEQUENCE_SQL);
     this.readPageSnapshot = db.transaction((after: number, upTo: number, limit: number) =>
       this.readPage.all(after, upTo, limit).map((row) => loggedEventFromRow(row, row[7] ?? this.encodeStored(row[0]))),
     );

@@ -51,6 +51,9 @@ export type LoggedEventRow = [
 export const LOGGED_EVENT_COLUMNS = 'sequence, event_type, task_id, assignee, previous_assignee, status, previous_status, encoded';
 export const EVENT_COLUMNS = 'sequence, event_id, event_type, timestamp, actor, task, previous_task, changed_fields, metadata';
 
+/** The newest sequence ever assigned; AUTOINCREMENT keeps it in sqlite_sequence, so compaction does not lower it. */
+export const LATEST_SEQUENCE_SQL = `SELECT seq FROM sqlite_sequence WHERE name = 'events'`;
+
 export const TASK_COLUMNS =
   'id, title, assignee, due_date, status, source_transcript_id, source_prd_id, parent_task_id, subtask_ids, ' +
   'created_at, updated_at, complexity, reasoning, context_files, dependencies, version';

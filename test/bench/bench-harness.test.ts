@@ -10,11 +10,19 @@ import { test } from 'node:test';
 const REPO_ROOT = path.resolve(__dirname, '../../..');
 const RUN = path.join(REPO_ROOT, 'dist', 'bench', 'run.js');
 
-test('npm run bench -- --quick runs every row and writes valid JSON', { timeout: 300_000 }, async () => {
+test('npm run bench -- --quick runs every row, writes valid JSON and a dated report', { timeout: 300_000 }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rigger-bench-test-'));
   const out = path.join(dir, 'result.json');
+  const docsDir = path.join(dir, 'docs');
+  const readme = path.join(REPO_ROOT, 'README.md');
+  const readmeBefore = fs.readFileSync(readme, 'utf8');
   try {
-    const child = spawn(process.execPath, [RUN, '--quick', '--out', out], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    // RIGGER_BENCH_DOCS points elsewhere too, so even a --docs-dir that was ignored cannot reach the repo's docs/.
+    const child = spawn(process.execPath, [RUN, '--quick', '--out', out, '--docs-dir', docsDir], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, RIGGER_BENCH_DOCS: path.join(dir, 'env-docs') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -46,6 +54,23 @@ test('npm run bench -- --quick runs every row and writes valid JSON', { timeout:
       assert.ok(latency.values[key] > 0, `${key}: ${JSON.stringify(latency.values)}`);
     }
     assert.match(stdout, /\| row +\| case +\| rigger +\| peer \(same run\)/, 'the table is printed');
+
+    // The run's own dated document: the table, the command line and the machine, in --docs-dir.
+    assert.ok(!fs.existsSync(path.join(dir, 'env-docs')), '--docs-dir wins over RIGGER_BENCH_DOCS');
+    const docs = fs.readdirSync(docsDir);
+    assert.equal(docs.length, 1, `one document in ${docsDir}: ${docs.join(', ')}`);
+    assert.match(docs[0]!, /^\d{4}-\d{2}-\d{2}-\d{4}\.md$/);
+    const doc = fs.readFileSync(path.join(docsDir, docs[0]!), 'utf8');
+    assert.match(doc, /^# Benchmark run \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC\n\n\S.*\n\S.*\n\n/, 'a title and a two-line summary');
+    assert.ok(doc.includes(`npm run bench -- --quick --out ${out} --docs-dir ${docsDir}`), `the command line is in the document:\n${doc}`);
+    assert.match(doc, /\| row +\| case +\| rigger +\| peer \(same run\)/, 'the table is in the document');
+    for (const row of ['fan-out (live, AddTask)', 'latency commit->receipt', 'cross-process']) assert.ok(doc.includes(`| ${row} `), `${row} in the table`);
+    assert.match(doc, /\| node \| v\d+\./);
+    assert.match(doc, /\| load average before \(1, 5, 15 min\) \| [\d.]+ [\d.]+ [\d.]+ \|/);
+    assert.match(doc, /\| CPUs \| \d+ x /);
+    assert.match(stdout, new RegExp(`report in .*${docs[0]!.replace('.', '\\.')}`), 'the report path is printed');
+    // A run outside the repository's docs/benchmarks leaves README.md's link to the newest run alone.
+    assert.equal(fs.readFileSync(readme, 'utf8'), readmeBefore, 'README.md unchanged');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

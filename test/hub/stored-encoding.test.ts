@@ -6,7 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
-import { loadProto, SERVICE_NAME } from '../../src/grpc/proto';
+import { loadProto, SERVICE_NAME } from '../../src/protocol/proto';
 import { call, collectEvents, connect } from '../support/client';
 import { rigAsync, startServer, tempProject } from '../support/processes';
 import { rawClient } from '../support/raw-client';

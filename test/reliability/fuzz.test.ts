@@ -7,7 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
-import { loadProto, SERVICE_NAME } from '../../src/grpc/proto';
+import { loadProto, SERVICE_NAME } from '../../src/protocol/proto';
 import { call, connect } from '../support/client';
 import { startServer, tempProject } from '../support/processes';
 import { rawClient, rawStream, rawUnary, type RawOutcome } from '../support/raw-client';

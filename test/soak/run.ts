@@ -12,7 +12,7 @@ import { connectService } from '../../src/client/connect';
 import type { RiggerServiceClient } from '../../src/generated/rigger/v1/RiggerService';
 import type { SubscribeToTaskEventsRequest } from '../../src/generated/rigger/v1/SubscribeToTaskEventsRequest';
 import { compileFilter } from '../../src/hub/event-filter';
-import { taskEventEncoder } from '../../src/grpc/event-codec';
+import { taskEventEncoder } from '../../src/protocol/event-codec';
 import { openStore } from '../../src/store/store';
 
 const REPO_ROOT = path.resolve(__dirname, '../../..');

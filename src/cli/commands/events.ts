@@ -2,56 +2,31 @@ import * as grpc from '@grpc/grpc-js';
 import type { CommandModule } from 'yargs';
 import { connectService } from '../../client/connect';
 import type { TaskEvent as WireTaskEvent } from '../../generated/rigger/v1/TaskEvent';
-import { invalidArgument } from '../../model/errors';
-import { parseEventType, parseStatus, type TaskEvent } from '../../model/task';
+import type { TaskEvent } from '../../model/task';
+import { POSITION_HEADER } from '../../protocol/metadata';
 import type { GlobalArgs } from '../main';
 import { eventForDisplay, formatEventLine, printJson } from '../output';
-import { findProject } from '../project';
-import { resolveClientConnection } from '../security-settings';
-import { serverAddress, settingOptions } from '../settings';
+import { findProject } from '../../config/project';
+import { clientConnection, connectionOptions } from '../../config/client-connection';
+import { subscribeOptionsOf, subscriptionFlags, type SubscriptionArgs } from '../../config/subscription-flags';
 
-interface EventsArgs extends GlobalArgs {
-  types?: string;
-  assignee?: string;
-  statuses?: string;
-  task?: string[];
-  since?: number;
-}
-
-const list = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+type EventsArgs = GlobalArgs & SubscriptionArgs;
 
 export const eventsCommand: CommandModule<GlobalArgs, EventsArgs> = {
   command: 'events',
   describe: 'Subscribe to the running server and print one line per event (Ctrl-C to stop)',
-  builder: (yargs) =>
-    yargs
-      .options(settingOptions('address', 'port', 'token', 'serverCa', 'clientCert', 'clientKey'))
-      .option('types', { type: 'string', describe: 'event types, e.g. created,status_changed' })
-      .option('assignee', { type: 'string', describe: 'only tasks assigned (or formerly assigned) to this person' })
-      .option('statuses', { type: 'string', describe: 'task statuses, e.g. todo,in_progress' })
-      .option('task', { type: 'string', array: true, describe: 'only these task ids' })
-      .option('since', { type: 'number', describe: 'replay every event after this sequence first (0 = all history)' }),
+  builder: (yargs) => subscriptionFlags(yargs.options(connectionOptions()), 'replay every event after this sequence first (0 = all history)', false),
   handler: async (argv) => {
-    const eventTypes = list(argv.types).map((name) => {
-      const type = parseEventType(name);
-      if (type === undefined) throw invalidArgument(`--types: ${JSON.stringify(name)} is not an event type; use e.g. created,updated,deleted,status_changed,assigned`);
-      return type;
-    });
-    const statuses = list(argv.statuses).map((name) => {
-      const status = parseStatus(name);
-      if (status === undefined) throw invalidArgument(`--statuses: ${JSON.stringify(name)} is not a task status; use e.g. todo,in_progress`);
-      return status;
-    });
-    if (argv.since !== undefined && (!Number.isInteger(argv.since) || argv.since < 0)) throw invalidArgument('--since must be a sequence number, 0 or more');
+    const filter = subscribeOptionsOf(argv);
     const project = findProject(argv.C ?? '.');
-    const address = serverAddress(project, argv as unknown as Record<string, unknown>);
-    const client = connectService(address, resolveClientConnection(project, argv as unknown as Record<string, unknown>));
+    const { address, connect } = clientConnection(project, argv as unknown as Record<string, unknown>);
+    const client = connectService(address, connect);
     const call = client.SubscribeToTaskEvents({
-      event_types: eventTypes,
-      statuses,
-      task_ids: argv.task ?? [],
-      ...(argv.assignee !== undefined && { assignee_filter: argv.assignee }),
-      ...(argv.since !== undefined && { since_sequence: argv.since }),
+      event_types: filter.eventTypes,
+      statuses: filter.statuses,
+      task_ids: [...(filter.taskIds ?? [])],
+      ...(filter.assignee !== undefined && { assignee_filter: filter.assignee }),
+      ...(filter.sinceSequence !== undefined && { since_sequence: filter.sinceSequence }),
     });
     const stop = () => call.cancel();
     process.once('SIGINT', stop);
@@ -62,7 +37,7 @@ export const eventsCommand: CommandModule<GlobalArgs, EventsArgs> = {
       call.once('metadata', (metadata: grpc.Metadata) => {
         subscribed = true;
         // The sequence the stream starts after: a resume point even before the first event.
-        const position = Number(metadata.get('x-rigger-position')[0]);
+        const position = Number(metadata.get(POSITION_HEADER)[0]);
         if (lastSequence === undefined && Number.isInteger(position)) lastSequence = position;
       });
       call.on('data', (wire: WireTaskEvent) => {

@@ -1,14 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
 import type { CommandModule } from 'yargs';
-import { PortInUseError, startServer } from '../../grpc/server';
+import { PortInUseError } from '../../grpc/server';
+import { startHubServer } from '../../hub-server';
 import { createLogger } from '../../logging';
 import { RiggerError } from '../../model/errors';
 import type { GlobalArgs } from '../main';
 import { prdConfigOf, PRD_SETTINGS } from '../prd-settings';
-import { findProject } from '../project';
+import { findProject } from '../../config/project';
 import { isLoopback, resolveAuth, resolveLimits, resolveServerTls } from '../security-settings';
 import { openProjectStore } from '../project-store';
-import { resolveSetting, settingOptions } from '../settings';
+import { resolveSetting, settingOptions } from '../../config/settings';
 
 export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'grpc',
@@ -46,7 +47,7 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     const { store, file: dbFile } = openProjectStore(project, args);
     let server;
     try {
-      server = await startServer(
+      server = await startHubServer(
         store,
         {
           projectDir: project.dir,
@@ -65,7 +66,6 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         logger,
       );
     } catch (error) {
-      store.close();
       if (error instanceof PortInUseError) throw new RiggerError('unavailable', error.message);
       throw error;
     }
@@ -100,7 +100,6 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     logger.info({ addresses: server.addresses, database: dbFile, buffer_size: bufferSize }, 'server listening');
 
     await stopped;
-    store.close();
     logger.info('stopped');
   },
 };

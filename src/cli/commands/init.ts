@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { RiggerError } from '../../model/errors';
-import { taskEventEncoder } from '../../grpc/event-codec';
+import { taskEventEncoder } from '../../protocol/event-codec';
 import { openStore } from '../../store/store';
-import { CONFIG_FILE, DB_FILE, RIGGER_DIR } from '../project';
-import { SETTINGS } from '../settings';
+import { CONFIG_FILE, DB_FILE, RIGGER_DIR } from '../../config/project';
+import { SETTINGS } from '../../config/settings';
 import { printJson } from '../output';
 import type { GlobalArgs } from '../main';
 

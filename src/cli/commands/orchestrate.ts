@@ -7,7 +7,7 @@ import type { GlobalArgs } from '../main';
 import { printJson, taskForDisplay } from '../output';
 import { PRD_SETTINGS } from '../prd-settings';
 import { stderrProgress } from '../progress';
-import { settingOptions } from '../settings';
+import { settingOptions } from '../../config/settings';
 import { withPrdSession, type PrdArgs } from './prd-common';
 
 export const orchestrateCommand: CommandModule<GlobalArgs, GlobalArgs> = {

@@ -3,7 +3,7 @@ import type { PrdConfig } from '../../prd/config';
 import type { Store } from '../../store/store';
 import type { GlobalArgs } from '../main';
 import { prdConfigOf } from '../prd-settings';
-import { findProject, type Project } from '../project';
+import { findProject, type Project } from '../../config/project';
 import { openProjectStore } from '../project-store';
 
 export interface PrdArgs extends GlobalArgs {

@@ -6,7 +6,7 @@ import { validateDueDate } from '../../model/validate';
 import type { Store } from '../../store/store';
 import type { GlobalArgs } from '../main';
 import { printJson, printTask, printTasks, taskForDisplay } from '../output';
-import { findProject } from '../project';
+import { findProject } from '../../config/project';
 import { openProjectStore } from '../project-store';
 
 interface TaskArgs extends GlobalArgs {
@@ -71,15 +71,14 @@ export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           showTask(
             argv,
             withStore(argv, (store, actor) =>
-              store.tasks.addTask(
-                {
+              store.tasks.write(actor, (m) =>
+                m.createTask({
                   title: argv.title,
                   ...(argv.assignee !== undefined && { assignee: argv.assignee }),
                   ...(dueDate !== undefined && { due_date: dueDate }),
                   ...(argv['prd-id'] !== undefined && { source_prd_id: argv['prd-id'] }),
                   ...(argv['parent-id'] !== undefined && { parent_task_id: argv['parent-id'] }),
-                },
-                actor,
+                }),
               ),
             ),
           );
@@ -150,7 +149,7 @@ export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           showTask(
             argv,
             withStore(argv, (store, actor) =>
-              store.tasks.updateTask(argv.id, patch, actor, expected !== undefined ? { expectedVersion: expected } : {}),
+              store.tasks.write(actor, (m) => m.updateTask(argv.id, patch, expected !== undefined ? { expectedVersion: expected } : {}).task),
             ),
           );
         },
@@ -160,7 +159,7 @@ export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'Archive a task (it leaves `task list` unless --all)',
         (y) => y.positional('id', { type: 'string', demandOption: true }),
         (argv) => {
-          const task = withStore(argv, (store, actor) => store.tasks.deleteTask(argv.id, actor));
+          const task = withStore(argv, (store, actor) => store.tasks.write(actor, (m) => m.archiveTask(argv.id)));
           if (argv.json) printJson({ success: true, task: taskForDisplay(task) });
           else process.stdout.write(`archived ${task.id}\n`);
         },

@@ -21,13 +21,13 @@ const PLANNED_TASK_SCHEMA = {
   required: ['title'],
 };
 
-export const TASKS_SCHEMA = {
+const TASKS_SCHEMA = {
   type: 'object',
   properties: { tasks: { type: 'array', items: PLANNED_TASK_SCHEMA } },
   required: ['tasks'],
 };
 
-export const ORCHESTRATION_SCHEMA = {
+const ORCHESTRATION_SCHEMA = {
   type: 'object',
   properties: {
     enhancement: { type: 'string' },

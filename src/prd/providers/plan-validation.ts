@@ -5,8 +5,8 @@ import { ROUTING_DECISIONS, type OrchestrationPlan, type PlannedTask, type Routi
 
 export class PlanError extends Error {}
 
-export const MAX_PLANNED_TASKS = 100;
-export const MAX_SUBTASKS = 20;
+const MAX_PLANNED_TASKS = 100;
+const MAX_SUBTASKS = 20;
 
 export function validatePlannedTasks(value: unknown): PlannedTask[] {
   const tasks = field(value, 'tasks', 'the answer');

@@ -4,7 +4,7 @@ import { invalidArgument } from '../../model/errors';
 import type { Task } from '../../model/task';
 import type { ParsedPrd } from '../parser';
 
-export const TEST_TYPES = ['short_answer', 'multiple_choice'] as const;
+const TEST_TYPES = ['short_answer', 'multiple_choice'] as const;
 export type TestType = (typeof TEST_TYPES)[number];
 
 export const ROUTING_DECISIONS = ['pass', 'enhance', 'decompose'] as const;

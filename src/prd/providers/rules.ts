@@ -86,7 +86,7 @@ function multipleChoice(title: string): OrchestrationPlan['test'] {
 }
 
 /** "Build the login page and add password reset" -> two parts; fewer than two real parts -> []. */
-export function splitTitle(title: string): string[] {
+function splitTitle(title: string): string[] {
   const parts = title
     .split(/\s*;\s*|,\s*(?:and\s+|then\s+)?|\s+(?:and then|and|then)\s+/i)
     .map((p) => p.trim())

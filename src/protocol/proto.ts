@@ -10,7 +10,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType } from '../generated/rigger';
 
 /** Must match the flags given to proto-loader-gen-types in scripts/gen-proto.js. */
-export const LOADER_OPTIONS: protoLoader.Options = {
+const LOADER_OPTIONS: protoLoader.Options = {
   keepCase: true,
   longs: Number,
   enums: Number,
@@ -20,7 +20,7 @@ export const LOADER_OPTIONS: protoLoader.Options = {
 };
 
 const PROTO_DIR = path.resolve(__dirname, '../../../proto');
-export const DESCRIPTOR_SET_PATH = path.resolve(__dirname, '../../proto/rigger.binpb');
+const DESCRIPTOR_SET_PATH = path.resolve(__dirname, '../../proto/rigger.binpb');
 
 export const SERVICE_NAME = 'rigger.v1.RiggerService';
 

@@ -1,5 +1,5 @@
 // Every setting, in one table: its flag, environment variable, config.json key and default.
-// Precedence: flag > environment > .rigger/config.json > default. The README's table mirrors this.
+// Precedence: flag > environment > .rigger/config.json > default. docs/configuration.md shows this table (scripts/settings-table.js --write).
 import path from 'node:path';
 import { invalidArgument } from '../model/errors';
 import { DB_FILE, type Project } from './project';

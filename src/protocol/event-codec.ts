@@ -13,7 +13,7 @@ function serializer(): Serialize {
   if (!serializeTaskEvent) {
     const serialize = (loadProto().definition[SERVICE_NAME] as grpc.ServiceDefinition).SubscribeToTaskEvents!
       .responseSerialize as Serialize;
-    // protobufjs compiles a type's encoder on its first use (about 5 ms); do that now, not in a transaction.
+    // protobufjs compiles a type's encoder on its first use; do that now, not inside a write transaction.
     const task = { id: '', title: '', status: 1, subtask_ids: [], created_at: '', updated_at: '', context_files: [], dependencies: [], version: 1 };
     serialize({ sequence: 1, event_id: '', timestamp: '', event_type: 2, task, previous_task: task, actor: '', metadata: { k: 'v' }, changed_fields: ['title'] });
     serializeTaskEvent = serialize;

@@ -1,0 +1,44 @@
+// Where and how client commands and sidecars reach the server: the flags they share, resolved
+// with the same precedence as every setting (flag > environment > .rigger/config.json > default).
+import path from 'node:path';
+import type { ConnectOptions } from '../client/connect';
+import { invalidArgument, RiggerError } from '../model/errors';
+import { findProject, type Project } from './project';
+import { resolveSetting, serverAddress, settingOptions } from './settings';
+
+type Args = Record<string, unknown>;
+
+/** The yargs options of a command that connects to a server. */
+export function connectionOptions(): Record<string, { type: 'string'; describe: string }> {
+  return {
+    ...settingOptions('address', 'port', 'token', 'serverCa', 'clientCert', 'clientKey'),
+    port: { type: 'string', describe: 'port of the server on localhost, when --address is not given [env RIGGER_PORT]' },
+  };
+}
+
+/** How client commands and sidecars authenticate and encrypt. */
+export function resolveClientConnection(project: Project, argv: Args): ConnectOptions {
+  const token = resolveSetting('token', argv, project.config);
+  const ca = resolveSetting('serverCa', argv, project.config);
+  const cert = resolveSetting('clientCert', argv, project.config);
+  const key = resolveSetting('clientKey', argv, project.config);
+  if ((cert === '') !== (key === '')) throw invalidArgument('a client certificate needs both --client-cert and --client-key');
+  const resolve = (file: string) => path.resolve(project.dir, file);
+  const tls = ca !== '' || cert !== '' ? { ...(ca !== '' && { ca: resolve(ca) }), ...(cert !== '' && { cert: resolve(cert), key: resolve(key) }) } : undefined;
+  return { ...(token !== '' && { token }), ...(tls && { tls }) };
+}
+
+/** The server address and connection options a client command's flags name. */
+export function clientConnection(project: Project, argv: Args): { address: string; connect: ConnectOptions } {
+  return { address: serverAddress(project, argv), connect: resolveClientConnection(project, argv) };
+}
+
+/** The project's settings when run inside one; a sidecar on another host needs only --address. */
+export function projectOrNone(dir: string): Project {
+  try {
+    return findProject(dir);
+  } catch (error) {
+    if (error instanceof RiggerError && error.kind === 'not_found') return { dir: path.resolve(dir), riggerDir: '', config: {} };
+    throw error;
+  }
+}

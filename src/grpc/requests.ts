@@ -1,0 +1,65 @@
+// Wire requests -> domain inputs, in one place: every handler maps its request here and then
+// calls the store or the hub. Validation that needs no state happens here too, so a bad request
+// fails with INVALID_ARGUMENT before anything is looked up.
+import type { AddTaskRequest__Output } from '../generated/rigger/v1/AddTaskRequest';
+import type { ListTasksRequest__Output } from '../generated/rigger/v1/ListTasksRequest';
+import type { SubscribeToTaskEventsRequest__Output } from '../generated/rigger/v1/SubscribeToTaskEventsRequest';
+import type { TaskUpdate__Output } from '../generated/rigger/v1/TaskUpdate';
+import type { UpdateTaskRequest__Output } from '../generated/rigger/v1/UpdateTaskRequest';
+import type { FilterSpec } from '../hub/event-filter';
+import { invalidArgument } from '../model/errors';
+import type { NewTask, TaskPatch, TaskStatus } from '../model/task';
+import { validateStatus } from '../model/validate';
+import type { ListFilter } from '../store/task-queries';
+
+const DEFAULT_LIST_LIMIT = 50;
+const MAX_LIST_LIMIT = 1000;
+
+export function requireTaskId(id: string | undefined): string {
+  if (id === undefined || id.trim() === '') throw invalidArgument('task_id must not be empty');
+  return id;
+}
+
+export function listFilterOf(request: ListTasksRequest__Output): ListFilter {
+  if (request.status !== undefined) validateStatus(request.status);
+  const limit = request.limit || DEFAULT_LIST_LIMIT;
+  if (limit > MAX_LIST_LIMIT) throw invalidArgument(`limit ${limit} is over the maximum of ${MAX_LIST_LIMIT}; page with offset`);
+  return {
+    limit,
+    offset: request.offset ?? 0,
+    includeArchived: request.include_archived === true,
+    ...(request.status !== undefined && { status: request.status as TaskStatus }),
+    ...(request.assignee !== undefined && { assignee: request.assignee }),
+  };
+}
+
+export function newTaskOf(request: AddTaskRequest__Output): NewTask {
+  return {
+    title: request.title ?? '',
+    ...(request.assignee !== undefined && { assignee: request.assignee }),
+    ...(request.due_date !== undefined && { due_date: request.due_date }),
+    ...(request.source_prd_id !== undefined && { source_prd_id: request.source_prd_id }),
+    ...(request.parent_task_id !== undefined && { parent_task_id: request.parent_task_id }),
+  };
+}
+
+/** The patch an UpdateTaskRequest, or a TaskEventStream `update`, asks for. */
+export function patchOf(request: UpdateTaskRequest__Output | TaskUpdate__Output): TaskPatch {
+  const patch: TaskPatch = {};
+  if (request.status !== undefined) {
+    validateStatus(request.status);
+    patch.status = request.status as TaskStatus;
+  }
+  if (request.assignee !== undefined) patch.assignee = request.assignee;
+  if ('due_date' in request && request.due_date !== undefined) patch.due_date = request.due_date;
+  return patch;
+}
+
+export function filterSpecOf(request: SubscribeToTaskEventsRequest__Output): FilterSpec {
+  return {
+    eventTypes: request.event_types,
+    statuses: request.statuses,
+    taskIds: request.task_ids,
+    ...(request.assignee_filter !== undefined && { assignee: request.assignee_filter }),
+  };
+}

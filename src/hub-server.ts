@@ -1,0 +1,67 @@
+// The composition root of `rig grpc`: the store feeds the hub, the hub feeds the gRPC server, and
+// the background jobs run beside them. Shutdown runs in the reverse order, so nothing acknowledged
+// is lost and every stream ends with UNAVAILABLE, which clients resume from.
+import type { Logger } from 'pino';
+import { startGrpcServer, type GrpcServerOptions } from './grpc/server';
+import { EventHub } from './hub/event-hub';
+import { RiggerError } from './model/errors';
+import { startCheckpointer } from './store/checkpointer';
+import { startCompactor } from './store/compactor';
+import type { Retention } from './store/event-log';
+import { watchLog } from './store/log-watcher';
+import type { Store } from './store/store';
+
+export interface HubServerOptions extends GrpcServerOptions {
+  /** Events the replay ring holds in memory. */
+  bufferSize: number;
+  retention: Retention;
+  /** How often the log is checked for other processes' commits, in ms. */
+  pollIntervalMs: number;
+  compactIntervalMs: number;
+  /** How long calls in flight may take to finish at shutdown, in ms. */
+  shutdownGraceMs: number;
+}
+
+export interface HubServer {
+  /** The bound addresses, e.g. ["127.0.0.1:50051", "[::1]:50051"]. */
+  addresses: string[];
+  port: number;
+  hub: EventHub;
+  /** Stops accepting, ends streams with UNAVAILABLE, lets calls in flight finish (up to the grace period), closes the store. */
+  shutdown(): Promise<void>;
+}
+
+/** How often the WAL is checkpointed, off the event loop. */
+const CHECKPOINT_INTERVAL_MS = 1000;
+
+/** Serves `store`, which it owns from now on: it is closed by shutdown, or here if the start fails. */
+export async function startHubServer(store: Store, options: HubServerOptions, logger: Logger): Promise<HubServer> {
+  let hub: EventHub;
+  let grpcServer: Awaited<ReturnType<typeof startGrpcServer>>;
+  try {
+    hub = new EventHub(store.log, options.bufferSize);
+    store.tasks.onCommit((events) => hub.publish(events));
+    grpcServer = await startGrpcServer(store, hub, options, logger);
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+  const stopWatching = watchLog(store.log, options.pollIntervalMs, () => hub.syncFromLog());
+  const stopCompactor = startCompactor(store.log, options.retention, options.compactIntervalMs, logger);
+  const stopCheckpointer = startCheckpointer(store.db, CHECKPOINT_INTERVAL_MS, logger);
+  grpcServer.setServing(true);
+
+  let closing: Promise<void> | undefined;
+  const shutdown = () =>
+    (closing ??= (async () => {
+      grpcServer.setServing(false);
+      stopWatching();
+      stopCompactor();
+      hub.close(new RiggerError('unavailable', 'server shutting down; reconnect and resume with since_sequence'));
+      await grpcServer.stop(options.shutdownGraceMs, logger);
+      await stopCheckpointer();
+      store.close();
+    })());
+
+  return { addresses: grpcServer.addresses, port: grpcServer.port, hub, shutdown };
+}

@@ -1,0 +1,19 @@
+// gRPC metadata names of the rigger protocol: what the server sends and what clients read. Both
+// sides import them from here, so a header is spelled in one place.
+
+/** Response header of an event stream: the sequence after which its events start. */
+export const POSITION_HEADER = 'x-rigger-position';
+/** Request header naming who made a change (recorded as the event's actor). */
+export const ACTOR_HEADER = 'x-rigger-actor';
+/** Request header carrying `Bearer <token>`. */
+export const AUTHORIZATION_HEADER = 'authorization';
+/** Trailer of an OUT_OF_RANGE status: the oldest sequence the server still holds. */
+export const OLDEST_SEQUENCE_TRAILER = 'x-rigger-oldest-sequence';
+/** Trailer of an OUT_OF_RANGE status for a sequence from the future: the newest one. */
+export const LATEST_SEQUENCE_TRAILER = 'x-rigger-latest-sequence';
+
+/** Which RiggerError detail travels as which trailer; other details stay on the server. */
+export const DETAIL_TRAILERS: Readonly<Record<string, string>> = {
+  oldest_sequence: OLDEST_SEQUENCE_TRAILER,
+  latest_sequence: LATEST_SEQUENCE_TRAILER,
+};

@@ -114,9 +114,10 @@ export class EventHub implements EventSource {
     this.subscriptions.delete(subscription);
   }
 
-  joinLive(subscription: Subscription): void {
-    if (!this.subscriptions.has(subscription) || this.synced.has(subscription)) return;
-    this.synced.set(subscription, this.live.subscribe((event) => subscription.deliverLive(event)));
+  joinLive(subscription: Subscription): boolean {
+    if (!this.subscriptions.has(subscription)) return false;
+    if (!this.synced.has(subscription)) this.synced.set(subscription, this.live.subscribe((event) => subscription.deliverLive(event)));
+    return true;
   }
 
   leaveLive(subscription: Subscription): void {

@@ -21,8 +21,8 @@ export interface EventSource {
   readonly lastSequence: number;
   /** Published events from `from` on, at most `limit`; throws out_of_range when `from` is gone. */
   read(from: number, limit: number): readonly LoggedEvent[];
-  /** From now on, hand `subscription` each event as it is published (to deliverLive). */
-  joinLive(subscription: Subscription): void;
+  /** From now on, hand `subscription` each event as it is published (to deliverLive); false if it is no longer held. */
+  joinLive(subscription: Subscription): boolean;
   /** Stop handing it events: it is catching up again, or closed. */
   leaveLive(subscription: Subscription): void;
   /** It ended with an error: forget it. */
@@ -67,7 +67,7 @@ export class Subscription {
     return this.isLive;
   }
 
-  /** The next sequence it will look at. */
+  /** The last sequence it has looked at (delivered, or passed over by its filter). */
   get position(): number {
     return this.nextSequence - 1;
   }
@@ -129,8 +129,7 @@ export class Subscription {
       if (this.pageIndex >= this.page.length) {
         if (this.nextSequence > this.source.lastSequence) {
           this.dropPage();
-          this.isLive = true;
-          this.source.joinLive(this);
+          this.isLive = this.source.joinLive(this);
           return;
         }
         try {

@@ -7,24 +7,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT, RIG_BIN } from '../support/processes';
+import { filesUnder } from '../support/files';
 
 const README_MAX_LINES = 200;
 const SHELL_FENCES = new Set(['sh', 'shell', 'bash', 'zsh', 'console']);
-
-function markdownFilesUnder(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return markdownFilesUnder(full);
-    return entry.name.endsWith('.md') ? [full] : [];
-  });
-}
 
 /** README.md, CHANGELOG.md, docs/**\/*.md, bench/README.md, test/README.md (absolute paths). */
 function docFiles(): string[] {
   const top = ['README.md', 'CHANGELOG.md', 'bench/README.md', 'test/README.md'].map((f) => path.join(REPO_ROOT, f));
   for (const file of top) assert.ok(fs.existsSync(file), `${path.relative(REPO_ROOT, file)} is missing`);
-  return [...top, ...markdownFilesUnder(path.join(REPO_ROOT, 'docs')).sort()];
+  return [...top, ...filesUnder(path.join(REPO_ROOT, 'docs'), '.md').sort()];
 }
 
 const rel = (file: string) => path.relative(REPO_ROOT, file);
@@ -127,7 +119,7 @@ test('every relative link and #anchor in the docs resolves inside the repository
 
 test('every docs/ page starts with a "# Title" and a summary of at most two lines', () => {
   const problems: string[] = [];
-  for (const file of markdownFilesUnder(path.join(REPO_ROOT, 'docs'))) {
+  for (const file of filesUnder(path.join(REPO_ROOT, 'docs'), '.md')) {
     const lines = fs.readFileSync(file, 'utf8').split('\n');
     if (!/^# \S/.test(lines[0] ?? '')) {
       problems.push(`${rel(file)}: the first line is not "# Title": ${JSON.stringify(lines[0])}`);

@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT, runAsync } from '../support/processes';
+import { filesUnder } from '../support/files';
 
 const DIST = path.join(REPO_ROOT, 'dist');
 const ROOTS = ['src', 'sidecars'];
@@ -54,15 +55,6 @@ interface Graph {
   /** Relative requires that name no current compiled file. */
   unresolved: string[];
   stale: Rel[];
-}
-
-function walk(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return walk(full);
-    return entry.name.endsWith('.js') ? [full] : [];
-  });
 }
 
 const relOf = (abs: string): Rel => path.relative(DIST, abs).split(path.sep).join('/');
@@ -105,7 +97,7 @@ function packageName(specifier: string): string {
 }
 
 function buildGraph(): Graph {
-  const all = ROOTS.flatMap((root) => walk(path.join(DIST, root))).map(relOf).sort();
+  const all = ROOTS.flatMap((root) => filesUnder(path.join(DIST, root), '.js')).map(relOf).sort();
   const stale = all.filter((rel) => !isCurrent(rel));
   const files = all.filter((rel) => isCurrent(rel));
   const current = new Set(files);

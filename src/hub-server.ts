@@ -1,12 +1,15 @@
 // The composition root of `rig grpc`: the store feeds the hub, the hub feeds the gRPC server, and
 // the background jobs run beside them. Shutdown runs in the reverse order, so nothing acknowledged
 // is lost and every stream ends with UNAVAILABLE, which clients resume from.
+import path from 'node:path';
 import type { Logger } from 'pino';
+import { filesOpenToOthers, RIGGER_DIR } from './config/project';
 import { startGrpcServer, type GrpcServerOptions } from './grpc/server';
 import { EventHub } from './hub/event-hub';
 import { RiggerError } from './model/errors';
 import { startCheckpointer } from './store/checkpointer';
 import { startCompactor } from './store/compactor';
+import { watchDatabaseFile } from './store/file-watch';
 import type { Retention } from './store/event-log';
 import { watchLog } from './store/log-watcher';
 import type { Store } from './store/store';
@@ -20,6 +23,8 @@ export interface HubServerOptions extends GrpcServerOptions {
   compactIntervalMs: number;
   /** How long calls in flight may take to finish at shutdown, in ms. */
   shutdownGraceMs: number;
+  /** How long a write waits (on timers, never blocking) for another process's lock before UNAVAILABLE, in ms. */
+  busyTimeoutMs: number;
 }
 
 export interface HubServer {
@@ -34,11 +39,16 @@ export interface HubServer {
 /** How often the WAL is checkpointed, off the event loop. */
 const CHECKPOINT_INTERVAL_MS = 1000;
 
+/** How often the database file's identity is checked when nothing writes (every write checks it too). */
+const FILE_WATCH_INTERVAL_MS = 250;
+
 /** Serves `store`, which it owns from now on: it is closed by shutdown, or here if the start fails. */
 export async function startHubServer(store: Store, options: HubServerOptions, logger: Logger): Promise<HubServer> {
   let hub: EventHub;
   let grpcServer: Awaited<ReturnType<typeof startGrpcServer>>;
   try {
+    // The event loop never waits inside SQLite for a lock: writes retry on timers (group-commit.ts).
+    store.tasks.neverWaitForLocks(options.busyTimeoutMs);
     hub = new EventHub(store.log, options.bufferSize);
     store.tasks.onCommit((events) => hub.publish(events));
     grpcServer = await startGrpcServer(store, hub, options, logger);
@@ -49,6 +59,8 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
   const stopWatching = watchLog(store.log, options.pollIntervalMs, () => hub.syncFromLog());
   const stopCompactor = startCompactor(store.log, options.retention, options.compactIntervalMs, logger);
   const stopCheckpointer = startCheckpointer(store.db, CHECKPOINT_INTERVAL_MS, logger);
+  const stopFileWatch = watchDatabaseFile(store, FILE_WATCH_INTERVAL_MS, logger, () => grpcServer.setServing(false));
+  warnIfOpenToOthers(options.projectDir, store.db.name, logger);
   grpcServer.setServing(true);
 
   let closing: Promise<void> | undefined;
@@ -56,6 +68,7 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
     (closing ??= (async () => {
       grpcServer.setServing(false);
       stopWatching();
+      stopFileWatch();
       stopCompactor();
       hub.close(new RiggerError('unavailable', 'server shutting down; reconnect and resume with since_sequence'));
       await grpcServer.stop(options.shutdownGraceMs, logger);
@@ -64,4 +77,16 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
     })());
 
   return { addresses: grpcServer.addresses, port: grpcServer.port, hub, shutdown };
+}
+
+/** Says once, at start, which of the project's files other users can read; leaves them as they are (docs/security.md). */
+function warnIfOpenToOthers(projectDir: string, dbFile: string, logger: Logger): void {
+  const riggerDir = path.join(projectDir, RIGGER_DIR);
+  const files = filesOpenToOthers(riggerDir, dbFile);
+  if (files.length === 0) return;
+  const paths = files.map((f) => f.replace(/ \(mode \d+\)$/, ''));
+  const dirs = paths.filter((p) => p === riggerDir);
+  const plain = paths.filter((p) => p !== riggerDir);
+  const chmod = [...(dirs.length ? [`chmod 700 ${dirs.join(' ')}`] : []), ...(plain.length ? [`chmod 600 ${plain.join(' ')}`] : [])].join('; ');
+  logger.warn({ files }, `the project's files can be read by other users (tasks, and tokens in config.json); rig leaves modes as they are: to make them private run ${chmod}`);
 }

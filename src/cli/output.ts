@@ -1,14 +1,43 @@
+import { safeText, UNSAFE_JSON } from '../config/terminal-text';
 import { eventTypeName, statusName, type Task, type TaskEvent } from '../model/task';
 
-export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
+
+/** safeText in double quotes, with `"` escaped too: the quoted value cannot end early. */
+export function quotedText(text: string): string {
+  return `"${safeText(text).replace(/"/g, '\\"')}"`;
 }
 
-/** A plain left-aligned table on stdout. */
+/** A `key=value` value: `-` when unset, quoted when it is empty or holds a space, `"` or `=`. */
+function fieldValue(value: string | undefined): string {
+  if (value === undefined) return '-';
+  return value === '' || /[\s"=]/.test(value) ? quotedText(value) : safeText(value);
+}
+
+/**
+ * One JSON document on one line. The strings are exact (JSON.parse gives them back unchanged);
+ * DEL, C1 controls, U+2028/U+2029 and bidi controls are written as \u escapes as well, so no line
+ * splitter (Python's splitlines splits at U+0085 and U+2028) and no terminal sees them raw.
+ */
+export function jsonLine(value: unknown): string {
+  return JSON.stringify(value).replace(UNSAFE_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${jsonLine(value)}\n`);
+}
+
+/** A plain left-aligned table on stdout; every cell goes through safeText. */
 export function printTable(headers: string[], rows: string[][]): void {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
-  process.stdout.write(`${[line(headers), ...rows.map(line)].join('\n')}\n`);
+  const cells = rows.map((row) => row.map(safeText));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
+  const line = (row: string[]) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  process.stdout.write(`${[line(headers), ...cells.map(line)].join('\n')}\n`);
+}
+
+/** `key  value` lines on stdout; every value goes through safeText. */
+export function printFields(rows: [string, string][]): void {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  process.stdout.write(`${rows.map(([k, v]) => `${k.padEnd(width)}  ${safeText(v)}`).join('\n')}\n`);
 }
 
 /** A task for people and for --json: enum values by name. */
@@ -46,13 +75,12 @@ export function printTask(task: Task): void {
   if (task.parent_task_id) rows.push(['parent', task.parent_task_id]);
   if (task.source_prd_id) rows.push(['prd', task.source_prd_id]);
   if (task.subtask_ids.length) rows.push(['subtasks', task.subtask_ids.join(', ')]);
-  const width = Math.max(...rows.map(([k]) => k.length));
-  process.stdout.write(`${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}\n`);
+  printFields(rows);
 }
 
-/** One line per event, for people reading a terminal. */
+/** One line per event, for people reading a terminal and for shell pipelines: always exactly one line. */
 export function formatEventLine(event: TaskEvent): string {
   const t = event.task;
-  const changed = event.changed_fields.length ? ` changed=${event.changed_fields.join(',')}` : '';
-  return `#${event.sequence} ${event.timestamp} ${eventTypeName(event.event_type)} ${t.id} "${t.title}" status=${statusName(t.status)} assignee=${t.assignee ?? '-'}${changed} actor=${event.actor ?? '-'}`;
+  const changed = event.changed_fields.length ? ` changed=${safeText(event.changed_fields.join(','))}` : '';
+  return `#${event.sequence} ${safeText(event.timestamp)} ${eventTypeName(event.event_type)} ${safeText(t.id)} ${quotedText(t.title)} status=${statusName(t.status)} assignee=${fieldValue(t.assignee)}${changed} actor=${fieldValue(event.actor)}`;
 }

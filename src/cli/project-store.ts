@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import { RiggerError } from '../model/errors';
 import { taskEventEncoder } from '../protocol/event-codec';
+import { refuseOrphanedWal } from '../store/integrity';
 import { openStore, type Store } from '../store/store';
-import type { Project } from '../config/project';
+import { createPrivateFile, type Project } from '../config/project';
 import { databasePath, resolveSetting } from '../config/settings';
 
 /**
@@ -16,6 +17,12 @@ export function openProjectStore(project: Project, argv: Record<string, unknown>
   if (!isDefault && !fs.existsSync(file)) {
     throw new RiggerError('not_found', `database ${file} does not exist; check --db (or RIGGER_DB, "db" in .rigger/config.json) or run \`rig init\``);
   }
+  if (isDefault && !fs.existsSync(file)) {
+    // A -wal without its database is a deleted database's last writes, not a fresh clone.
+    refuseOrphanedWal(file);
+    createPrivateFile(file, '', { ifMissing: true });
+  }
   const busyTimeoutMs = resolveSetting('busyTimeoutMs', argv, project.config);
-  return { store: openStore(file, taskEventEncoder, { create: isDefault, busyTimeoutMs }), file };
+  const durability = resolveSetting('durability', argv, project.config);
+  return { store: openStore(file, taskEventEncoder, { create: isDefault, busyTimeoutMs, durability }), file };
 }

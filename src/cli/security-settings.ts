@@ -85,6 +85,8 @@ export function resolveLimits(project: Project, argv: Args): Limits {
     maxRequestBytes: resolveSetting('maxRequestBytes', argv, project.config),
     maxConcurrentStreams: resolveSetting('maxConcurrentStreams', argv, project.config),
     maxSubscribers: resolveSetting('maxSubscribers', argv, project.config),
+    maxSubscribersPerConnection: resolveSetting('maxSubscribersPerConnection', argv, project.config),
+    maxHealthWatchers: resolveSetting('maxHealthWatchers', argv, project.config),
     keepaliveTimeMs: resolveSetting('keepaliveTimeMs', argv, project.config),
     keepaliveTimeoutMs: resolveSetting('keepaliveTimeoutMs', argv, project.config),
   };

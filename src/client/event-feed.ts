@@ -27,8 +27,12 @@ export interface FeedListener {
 
 export type FeedFilter = Omit<SubscribeToTaskEventsRequest, 'since_sequence'>;
 
+/** How long a stream the server has not answered yet may wait for its answer before it is cancelled anyway. */
+const UNANSWERED_CANCEL_MS = 2000;
+
 export class EventFeed {
   private call: grpc.ClientReadableStream<WireTaskEvent> | undefined;
+  private cancelCall: (() => void) | undefined;
   private position: number | undefined;
   private attempt = 0;
   private everConnected = false;
@@ -66,7 +70,7 @@ export class EventFeed {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.retryTimer);
-    this.call?.cancel();
+    this.cancelCall?.();
     this.call = undefined;
   }
 
@@ -78,6 +82,15 @@ export class EventFeed {
     };
     const call = this.service.SubscribeToTaskEvents(request);
     this.call = call;
+    let answered = false;
+    // grpc-js sends no RST_STREAM for a call cancelled before the server has answered it on a ready
+    // connection, so the server would hold that stream for good: cancel once the headers are in.
+    this.cancelCall = () => {
+      if (answered) return call.cancel();
+      const cancel = () => call.cancel();
+      call.once('metadata', cancel);
+      setTimeout(cancel, UNANSWERED_CANCEL_MS).unref();
+    };
     let finished = false;
     const finish = (error?: grpc.ServiceError) => {
       if (finished) return;
@@ -86,6 +99,7 @@ export class EventFeed {
       if (!this.closed) this.lost(error ? StreamError.from(error) : new StreamError(grpc.status.UNAVAILABLE, 'the server ended the stream'));
     };
     call.on('metadata', (metadata: grpc.Metadata) => {
+      answered = true;
       if (this.closed) return;
       const header = metadata.get(POSITION_HEADER)[0];
       if (this.position === undefined && header !== undefined) {

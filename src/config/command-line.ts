@@ -2,6 +2,7 @@
 // one readable line on stderr, exit code 1.
 import type { Argv } from 'yargs';
 import { RiggerError } from '../model/errors';
+import { safeErrorLine } from './terminal-text';
 
 /** Flags every rig program takes. */
 export interface CommonArgs {
@@ -22,7 +23,7 @@ export async function runCommandLine(program: Argv): Promise<void> {
   try {
     await cli.parseAsync();
   } catch (error) {
-    process.stderr.write(`rig: ${errorMessage(error)}\n`);
+    process.stderr.write(`rig: ${safeErrorLine(errorMessage(error))}\n`);
     process.exitCode = 1;
   }
 }

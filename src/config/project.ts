@@ -6,6 +6,45 @@ export const RIGGER_DIR = '.rigger';
 export const CONFIG_FILE = 'config.json';
 export const DB_FILE = 'tasks.db';
 
+/** .rigger/ and the files in it (tasks.db, its -wal and -shm, config.json) are private to their owner. */
+export const PRIVATE_DIR_MODE = 0o700;
+export const PRIVATE_FILE_MODE = 0o600;
+
+/** Creates `dir` if needed (its parents with the usual mode) and sets it to 0700, whatever the umask. */
+export function makePrivateDir(dir: string): void {
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  if (!fs.existsSync(dir)) fs.mkdirSync(dir, { mode: PRIVATE_DIR_MODE });
+  fs.chmodSync(dir, PRIVATE_DIR_MODE);
+}
+
+/**
+ * Creates `file` holding `contents`, 0600 whatever the umask; fails if it exists (unless
+ * `ifMissing`: then an existing file is left alone). SQLite gives a database's -wal and -shm the
+ * database file's own mode, so a database created this way stays private.
+ */
+export function createPrivateFile(file: string, contents = '', options: { ifMissing?: boolean } = {}): void {
+  try {
+    fs.writeFileSync(file, contents, { flag: 'wx', mode: PRIVATE_FILE_MODE });
+  } catch (error) {
+    if (options.ifMissing && (error as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw error;
+  }
+  fs.chmodSync(file, PRIVATE_FILE_MODE);
+}
+
+/**
+ * The project's files that other users can read or write (group or other permission bits set),
+ * each as "path (mode 0644)"; `rig grpc` warns about them at start and leaves them as they are.
+ */
+export function filesOpenToOthers(riggerDir: string, dbFile: string): string[] {
+  const files = [riggerDir, path.join(riggerDir, CONFIG_FILE), dbFile, `${dbFile}-wal`, `${dbFile}-shm`];
+  return files.flatMap((file) => {
+    const stat = fs.statSync(file, { throwIfNoEntry: false });
+    if (!stat || (stat.mode & 0o077) === 0) return [];
+    return [`${file} (mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')})`];
+  });
+}
+
 export interface Project {
   /** The directory holding .rigger/. */
   dir: string;

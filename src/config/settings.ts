@@ -28,6 +28,10 @@ const decimal = (min: number, max: number) => (text: string, source: string): nu
   return value;
 };
 const text = (value: string) => value;
+const fullOrNormal = (value: string, source: string): 'full' | 'normal' => {
+  if (value !== 'full' && value !== 'normal') throw invalidArgument(`${source} must be full or normal, got ${JSON.stringify(value)}`);
+  return value;
+};
 const httpUrl = (value: string, source: string): string => {
   if (!/^https?:\/\/[^\s/]+/.test(value)) throw invalidArgument(`${source} must be an http:// or https:// URL, got ${JSON.stringify(value)}`);
   return value;
@@ -54,9 +58,12 @@ export const SETTINGS = {
   maxRequestBytes: { flag: 'max-request-bytes', env: 'RIGGER_MAX_REQUEST_BYTES', key: 'maxRequestBytes', defaultValue: 4 * 1024 * 1024, parse: integer(1024, 1024 * 1024 * 1024), describe: 'largest request message accepted, in bytes' },
   maxConcurrentStreams: { flag: 'max-concurrent-streams', env: 'RIGGER_MAX_CONCURRENT_STREAMS', key: 'maxConcurrentStreams', defaultValue: 1000, parse: integer(1, 1_000_000), describe: 'concurrent calls one connection may have open' },
   maxSubscribers: { flag: 'max-subscribers', env: 'RIGGER_MAX_SUBSCRIBERS', key: 'maxSubscribers', defaultValue: 10_000, parse: integer(1, 10_000_000), describe: 'event streams open at once; more get RESOURCE_EXHAUSTED' },
+  maxSubscribersPerConnection: { flag: 'max-subscribers-per-connection', env: 'RIGGER_MAX_SUBSCRIBERS_PER_CONNECTION', key: 'maxSubscribersPerConnection', defaultValue: 1000, parse: integer(1, 10_000_000), describe: 'event streams one connection may hold open, so one client cannot take every slot' },
+  maxHealthWatchers: { flag: 'max-health-watchers', env: 'RIGGER_MAX_HEALTH_WATCHERS', key: 'maxHealthWatchers', defaultValue: 100, parse: integer(1, 1_000_000), describe: 'grpc.health.v1 Watch streams open at once; more get RESOURCE_EXHAUSTED' },
   keepaliveTimeMs: { flag: 'keepalive-time-ms', env: 'RIGGER_KEEPALIVE_TIME_MS', key: 'keepaliveTimeMs', defaultValue: 60_000, parse: integer(1000, 86_400_000), describe: 'ping a connection after this long without traffic, in ms' },
   keepaliveTimeoutMs: { flag: 'keepalive-timeout-ms', env: 'RIGGER_KEEPALIVE_TIMEOUT_MS', key: 'keepaliveTimeoutMs', defaultValue: 20_000, parse: integer(100, 3_600_000), describe: 'close a connection (and its streams) whose ping is not answered within this, in ms' },
   busyTimeoutMs: { flag: 'busy-timeout-ms', env: 'RIGGER_BUSY_TIMEOUT_MS', key: 'busyTimeoutMs', defaultValue: 5000, parse: integer(0, 600_000), describe: 'how long a write waits for another process\'s database lock before UNAVAILABLE, in ms' },
+  durability: { flag: 'durability', env: 'RIGGER_DURABILITY', key: 'durability', defaultValue: 'full' as 'full' | 'normal', parse: fullOrNormal, describe: 'full: every commit is on disk before it is acknowledged (survives a power cut); normal: faster commits that survive a process crash, but a power cut may lose the last ones' },
   model: { flag: 'model', env: 'RIGGER_MODEL', key: 'model', defaultValue: 'rules', parse: text, describe: 'model for PRD task generation and orchestration: rules, ollama or ollama:<name>' },
   ollamaUrl: { flag: 'ollama-url', env: 'RIGGER_OLLAMA_URL', key: 'ollamaUrl', defaultValue: 'http://127.0.0.1:11434', parse: httpUrl, describe: 'base URL of the Ollama HTTP API' },
   ollamaModel: { flag: 'ollama-model', env: 'RIGGER_OLLAMA_MODEL', key: 'ollamaModel', defaultValue: 'llama3.2', parse: text, describe: 'the Ollama model that --model ollama uses' },

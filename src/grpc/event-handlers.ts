@@ -113,9 +113,16 @@ export function eventHandlers(context: ServiceContext) {
           await context.store.tasks.writeGrouped(actorOf(call), (m) => m.updateTask(id, patch));
         }
       };
-      let handled = Promise.resolve();
+      // One message at a time: the next is read only once this one has taken effect, so a client
+      // that floods updates is held back by HTTP/2 flow control instead of queueing in our memory.
       call.on('data', (message: TaskEventStreamRequest__Output) => {
-        handled = handled.then(() => handle(message)).catch(fail);
+        call.pause();
+        handle(message).then(
+          () => {
+            if (!ended) call.resume();
+          },
+          fail,
+        );
       });
       call.on('end', () => {
         // The client has nothing more to send; the stream stays open for events until it cancels.

@@ -13,21 +13,21 @@ import { readPrdFile, resolvePrd, storePrd, type LoadedPrd } from '../prd/prd-li
 import { parseTestType } from '../prd/providers/provider';
 import { selectProvider } from '../prd/providers/select';
 import { actorOf, unary, type ServiceContext } from './context';
-import { requireTaskId } from './requests';
+import { nameOf, prdReferenceOf, requireTaskId } from './requests';
 
 export function prdHandlers(context: ServiceContext, config: PrdConfig) {
   const { tasks } = context.store;
   return {
-    ParsePRD: unary<ParsePRDRequest__Output, ParsePRDResponse>(context, (request, call) => {
-      const prd = readPrdFile(context.projectDir, request.prd_file_path ?? '');
-      storePrd(tasks, prd, actorOf(call));
+    ParsePRD: unary<ParsePRDRequest__Output, ParsePRDResponse>(context, async (request, call) => {
+      const prd = readPrdFile(context.projectDir, prdReferenceOf(request.prd_file_path, 'prd_file_path'));
+      await storePrd(tasks, prd, actorOf(call));
       return parsedPrdResponse(prd);
     }),
 
     GenerateTasksFromPRD: unary<GenerateTasksFromPRDRequest__Output, GenerateTasksFromPRDResponse>(context, async (request, call) => {
-      const idOrPath = request.prd_id?.trim() ?? '';
+      const idOrPath = prdReferenceOf(request.prd_id, 'prd_id').trim();
       if (idOrPath === '') throw invalidArgument('prd_id must not be empty; give a stored PRD id (from ParsePRD) or a PRD file path');
-      const provider = selectProvider(request.model, config);
+      const provider = selectProvider(nameOf(request.model, 'model'), config);
       const prd = resolvePrd(tasks, context.projectDir, idOrPath);
       const result = await generateTasks(tasks, provider, prd, actorOf(call), cancellationOf(call));
       return { tasks: result.tasks, tasks_generated: result.created };
@@ -35,8 +35,8 @@ export function prdHandlers(context: ServiceContext, config: PrdConfig) {
 
     OrchestrateTask: unary<OrchestrateTaskRequest__Output, OrchestrateTaskResponse>(context, async (request, call) => {
       const taskId = requireTaskId(request.task_id);
-      const testType = parseTestType(request.test_type);
-      const provider = selectProvider(request.model, config);
+      const testType = parseTestType(nameOf(request.test_type, 'test_type'));
+      const provider = selectProvider(nameOf(request.model, 'model'), config);
       const outcome = await orchestrateTask(tasks, provider, taskId, testType, actorOf(call), cancellationOf(call));
       return { task: outcome.task, result: orchestrationResult(outcome) };
     }),

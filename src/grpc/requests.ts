@@ -9,7 +9,7 @@ import type { UpdateTaskRequest__Output } from '../generated/rigger/v1/UpdateTas
 import type { FilterSpec } from '../hub/event-filter';
 import { invalidArgument } from '../model/errors';
 import type { NewTask, TaskPatch, TaskStatus } from '../model/task';
-import { validateStatus } from '../model/validate';
+import { checkLength, checkList, MAX_ID_LENGTH, MAX_LIST_ENTRIES, MAX_NAME_LENGTH, MAX_PATH_LENGTH, validateStatus } from '../model/validate';
 import type { ListFilter } from '../store/task-queries';
 
 const DEFAULT_LIST_LIMIT = 50;
@@ -17,11 +17,25 @@ const MAX_LIST_LIMIT = 1000;
 
 export function requireTaskId(id: string | undefined): string {
   if (id === undefined || id.trim() === '') throw invalidArgument('task_id must not be empty');
+  checkLength(id, 'task_id', MAX_ID_LENGTH);
   return id;
+}
+
+/** ParsePRD's prd_file_path, GenerateTasksFromPRD's prd_id (an id or a path). */
+export function prdReferenceOf(value: string | undefined, field: string): string {
+  checkLength(value, field, MAX_PATH_LENGTH);
+  return value ?? '';
+}
+
+/** The `model` (and `test_type`) a PRD call names. */
+export function nameOf(value: string | undefined, field: string): string | undefined {
+  checkLength(value, field, MAX_NAME_LENGTH);
+  return value;
 }
 
 export function listFilterOf(request: ListTasksRequest__Output): ListFilter {
   if (request.status !== undefined) validateStatus(request.status);
+  checkLength(request.assignee, 'assignee', MAX_NAME_LENGTH);
   const limit = request.limit || DEFAULT_LIST_LIMIT;
   if (limit > MAX_LIST_LIMIT) throw invalidArgument(`limit ${limit} is over the maximum of ${MAX_LIST_LIMIT}; page with offset`);
   return {
@@ -56,6 +70,11 @@ export function patchOf(request: UpdateTaskRequest__Output | TaskUpdate__Output)
 }
 
 export function filterSpecOf(request: SubscribeToTaskEventsRequest__Output): FilterSpec {
+  checkLength(request.assignee_filter, 'assignee_filter', MAX_NAME_LENGTH);
+  checkList(request.task_ids, 'task_ids', MAX_ID_LENGTH);
+  for (const [field, list] of [['event_types', request.event_types], ['statuses', request.statuses]] as const) {
+    if ((list?.length ?? 0) > MAX_LIST_ENTRIES) throw invalidArgument(`${field} has ${list!.length} entries; the maximum is ${MAX_LIST_ENTRIES}`);
+  }
   return {
     eventTypes: request.event_types,
     statuses: request.statuses,

@@ -13,7 +13,7 @@ import type { Store } from '../store/store';
 import { authInterceptor, type AuthOptions } from './auth';
 import type { ServiceContext } from './context';
 import { eventHandlers } from './event-handlers';
-import { DEFAULT_LIMITS, EVENT_STREAM_PATHS, serverChannelOptions, subscriberLimitInterceptor, type Limits } from './limits';
+import { DEFAULT_LIMITS, EVENT_STREAM_PATHS, healthWatchLimitInterceptor, serverChannelOptions, subscriberLimitInterceptor, type Limits } from './limits';
 import { prdHandlers } from './prd-handlers';
 import { eventStreamWriters } from './stream-writer';
 import { taskHandlers } from './task-handlers';
@@ -68,7 +68,12 @@ export async function startGrpcServer(store: Store, hub: EventHub, options: Grpc
   const server = new grpc.Server({
     ...serverChannelOptions(limits),
     // grpc-js nests these in order, the first innermost; the writers' must stay first (see stream-writer.ts).
-    interceptors: [writers.interceptor, ...(auth ? [auth] : []), subscriberLimitInterceptor(limits.maxSubscribers, () => hub.subscriberCount)],
+    interceptors: [
+      writers.interceptor,
+      ...(auth ? [auth] : []),
+      subscriberLimitInterceptor(limits, () => hub.subscriberCount),
+      healthWatchLimitInterceptor(limits.maxHealthWatchers),
+    ],
   });
   server.addService(streamingDefinition, {
     ...taskHandlers(context),

@@ -1,4 +1,5 @@
-import type { TaskEvent, TaskEventType, TaskStatus } from './task';
+import type { Task, TaskEvent, TaskEventType, TaskStatus } from './task';
+import { MAX_NAME_LENGTH, MAX_TITLE_LENGTH } from './validate';
 
 /** Encodes a whole event (sequence included) to the bytes subscribers receive. */
 export interface EventEncoder {
@@ -35,4 +36,29 @@ export function loggedEventOf(event: TaskEvent, encoded: Buffer): LoggedEvent {
     previousStatus: event.previous_task?.status,
     encoded,
   };
+}
+
+/**
+ * What a subscriber gets in place of a stored event too large for a client with default limits
+ * (written before writes were bounded): the same sequence, id, type and time, the task's identity
+ * and state with long fields cut, no previous task, and `metadata.oversized_bytes` saying so.
+ * Never a gap, never a message the client must refuse.
+ */
+export function reducedEvent(event: TaskEvent, bytes: number): TaskEvent {
+  const cut = (text: string, max: number) => ([...text].length > max ? [...text].slice(0, max).join('') : text);
+  const { id, title, status, created_at, updated_at, version, assignee, due_date } = event.task;
+  const task: Task = { id, title: cut(title, MAX_TITLE_LENGTH), status, subtask_ids: [], created_at, updated_at, context_files: [], dependencies: [], version };
+  if (assignee !== undefined) task.assignee = cut(assignee, MAX_NAME_LENGTH);
+  if (due_date !== undefined) task.due_date = cut(due_date, 10);
+  const reduced: TaskEvent = {
+    sequence: event.sequence,
+    event_id: event.event_id,
+    timestamp: event.timestamp,
+    event_type: event.event_type,
+    task,
+    metadata: { oversized_bytes: String(bytes), ...(event.metadata.mutation_id !== undefined && { mutation_id: event.metadata.mutation_id }) },
+    changed_fields: event.changed_fields.slice(0, 20),
+  };
+  if (event.actor !== undefined) reduced.actor = cut(event.actor, MAX_NAME_LENGTH);
+  return reduced;
 }

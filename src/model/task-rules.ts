@@ -3,7 +3,7 @@
 // write transaction; nothing here reads or writes anything.
 import { RiggerError } from './errors';
 import { TaskEventType, TaskStatus, type NewTask, type Task, type TaskPatch } from './task';
-import { validateDueDate, validateStatus, validateTitle } from './validate';
+import { checkLength, checkList, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_PATH_LENGTH, MAX_TEXT_LENGTH, validateDueDate, validateStatus, validateTitle } from './validate';
 
 /** The fields a patch may change, in the order changed_fields lists them. */
 const PATCHABLE: readonly (keyof TaskPatch)[] = [
@@ -19,6 +19,7 @@ export interface ImpliedEvent {
 
 /** A task created from `input`, validated; `parentId` is the parent as the store found it. */
 export function newTask(input: NewTask, id: string, now: string, parentId: string | undefined): Task {
+  checkFields(input);
   const task: Task = {
     id,
     title: validateTitle(input.title),
@@ -83,7 +84,23 @@ export function archivedTask(before: Task, now: string): Task | undefined {
   return { ...before, status: TaskStatus.ARCHIVED, updated_at: now, version: before.version + 1 };
 }
 
+const DATE_LENGTH = 'YYYY-MM-DD'.length;
+
+/** The length limits of every settable field (validate.ts), for a new task or a patch. */
+function checkFields(fields: NewTask | TaskPatch): void {
+  checkLength(fields.assignee, 'assignee', MAX_NAME_LENGTH);
+  checkLength(fields.due_date, 'due_date', DATE_LENGTH);
+  checkLength(fields.source_prd_id, 'source_prd_id', MAX_ID_LENGTH);
+  checkLength(fields.parent_task_id, 'parent_task_id', MAX_ID_LENGTH);
+  checkLength(fields.reasoning, 'reasoning', MAX_TEXT_LENGTH);
+  checkList(fields.context_files, 'context_files', MAX_PATH_LENGTH);
+  checkList(fields.dependencies, 'dependencies', MAX_ID_LENGTH);
+  if ('source_transcript_id' in fields) checkLength(fields.source_transcript_id, 'source_transcript_id', MAX_ID_LENGTH);
+  if ('subtask_ids' in fields) checkList(fields.subtask_ids, 'subtask_ids', MAX_ID_LENGTH);
+}
+
 function applyPatch(before: Task, patch: TaskPatch): Task {
+  checkFields(patch);
   const task: Task = { ...before };
   if (patch.title !== undefined) task.title = validateTitle(patch.title);
   if (patch.status !== undefined) {

@@ -1,7 +1,39 @@
 import { invalidArgument } from './errors';
 import { isStatus, statusName } from './task';
 
+// The most any client may set, so that no stored event can outgrow what a client with default
+// limits accepts (4 MiB a message in grpc-js, grpcio and Go). Lengths count characters.
 export const MAX_TITLE_LENGTH = 500;
+/** An assignee, an actor. */
+export const MAX_NAME_LENGTH = 200;
+/** A task id, a PRD id, a transcript id. */
+export const MAX_ID_LENGTH = 200;
+/** A task's reasoning, an enhancement's text. */
+export const MAX_TEXT_LENGTH = 20_000;
+/** A file path (a PRD's, a context file's). */
+export const MAX_PATH_LENGTH = 4096;
+/** Entries in one list: a filter's task ids or types, a task's subtasks, context files, dependencies. */
+export const MAX_LIST_ENTRIES = 1000;
+/** One encoded event (the task after and before the change), checked before it is committed. */
+export const MAX_EVENT_BYTES = 1024 * 1024;
+/** One response carrying many tasks (GenerateTasksFromPRD), checked before anything is committed. */
+export const MAX_RESPONSE_BYTES = 3 * 1024 * 1024;
+/** Tasks one GenerateTasksFromPRD call may create. */
+export const MAX_GENERATED_TASKS = 1000;
+
+/** Refuses `value` when longer than `max` characters, naming the field and the limit. */
+export function checkLength(value: string | undefined, field: string, max: number): void {
+  if (value === undefined || value.length <= max) return;
+  const length = [...value].length;
+  if (length > max) throw invalidArgument(`${field} is ${length} characters; the maximum is ${max}`);
+}
+
+/** Refuses a list with more than `max` entries, or an entry longer than `maxEntryLength`. */
+export function checkList(values: readonly string[] | undefined, field: string, maxEntryLength: number, max = MAX_LIST_ENTRIES): void {
+  if (values === undefined) return;
+  if (values.length > max) throw invalidArgument(`${field} has ${values.length} entries; the maximum is ${max}`);
+  values.forEach((value, i) => checkLength(value, `${field}[${i}]`, maxEntryLength));
+}
 
 export function validateTitle(title: string | undefined, field = 'title'): string {
   const trimmed = (title ?? '').trim();

@@ -35,7 +35,7 @@ export async function orchestrateTask(
   checkOrchestratable(before);
   const plan = await provider.orchestrate(before, testType, signal);
 
-  return tasks.write(actor, (m) => {
+  return tasks.writeGrouped(actor, (m) => {
     const current = m.requireTask(taskId);
     if (current.version !== before.version) {
       throw new RiggerError(

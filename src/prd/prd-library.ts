@@ -44,8 +44,8 @@ export function prdRecord(prd: LoadedPrd, now: string): PrdRecord {
   };
 }
 
-export function storePrd(tasks: TaskStore, prd: LoadedPrd, actor: string | undefined): void {
-  tasks.write(actor, (m) => m.prds.savePrd(prdRecord(prd, m.now)));
+export async function storePrd(tasks: TaskStore, prd: LoadedPrd, actor: string | undefined): Promise<void> {
+  await tasks.writeGrouped(actor, (m) => m.prds.savePrd(prdRecord(prd, m.now)));
 }
 
 function fromRecord(record: PrdRecord): LoadedPrd {

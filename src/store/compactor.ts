@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { RiggerError } from '../model/errors';
 import type { EventLog, Retention } from './event-log';
 
 const BATCH = 2000;
@@ -6,7 +7,7 @@ const BATCH = 2000;
 /**
  * Trims the event log to its retention in the background: small batches, each its own short
  * transaction, with the event loop free in between so writers and streams never wait on it. Runs
- * at start-up and then every `intervalMs`.
+ * at start-up and then every `intervalMs`; a batch that finds the database locked waits for the next run.
  */
 export function startCompactor(log: EventLog, retention: Retention, intervalMs: number, logger: Logger): () => void {
   if (retention.events <= 0 && retention.days <= 0) return () => {};
@@ -18,7 +19,10 @@ export function startCompactor(log: EventLog, retention: Retention, intervalMs: 
     try {
       deleted = log.compact(retention, BATCH);
     } catch (error) {
-      logger.warn({ err: error }, 'event log compaction failed; will retry');
+      // The server's connection never waits for a lock (TaskStore.neverWaitForLocks): a batch that
+      // finds the database locked (another process, a checkpoint) is simply tried again later.
+      if (error instanceof RiggerError && error.kind === 'unavailable') logger.debug({ reason: error.message }, 'event log compaction waits for the database; will retry');
+      else logger.warn({ err: error }, 'event log compaction failed; will retry');
     }
     if (deleted === BATCH) {
       setImmediate(() => step(deletedSoFar + deleted));

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type Database from 'better-sqlite3';
 import { RiggerError } from '../model/errors';
+import { checkIntegrity, readAhead } from './integrity';
 import { APPLICATION_ID, MIGRATIONS } from './schema';
 
 export type SqliteDatabase = Database.Database;
@@ -25,7 +26,15 @@ export interface OpenOptions {
   create?: boolean;
   /** How long a write waits for another process's lock before failing, in ms. */
   busyTimeoutMs?: number;
+  /**
+   * `full` (the default): synchronous=FULL, every commit syncs the WAL before it returns, so an
+   * acknowledged write survives a power cut; `normal`: synchronous=NORMAL, commits survive a process
+   * crash (kill -9), but a power cut may lose the last ones (the WAL is synced at checkpoints only).
+   */
+  durability?: Durability;
 }
+
+export type Durability = 'full' | 'normal';
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
@@ -38,6 +47,13 @@ const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 export const AUTO_CHECKPOINT_PAGES = 10_000;
 
 /**
+ * When the WAL starts again from its beginning (a checkpoint copied all of it), the first commit
+ * cuts the -wal file back to this size (PRAGMA journal_size_limit), so a burst leaves no large
+ * file behind; the server's checkpointer (checkpointer.ts) empties it when writes stop.
+ */
+export const JOURNAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024;
+
+/**
  * Opens (and migrates) a rigger database. A missing, corrupt or foreign file is refused with a
  * clear error and left exactly as it was.
  */
@@ -46,6 +62,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): SqliteDat
     throw new RiggerError('not_found', `database ${file} does not exist; run \`rig init\` in the project directory`);
   }
   const Sqlite = sqlite();
+  if (fs.existsSync(file)) readAhead(file);
   let db: SqliteDatabase;
   try {
     db = new Sqlite(file, { fileMustExist: !options.create });
@@ -55,9 +72,12 @@ export function openDatabase(file: string, options: OpenOptions = {}): SqliteDat
   try {
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS}`);
     checkOwnership(db, file);
+    checkIntegrity(db, file); // reads every page; before journal_mode and migrations write anything
     db.pragma('journal_mode = WAL');
-    // Durable across process crashes (kill -9); a power cut may lose the last commits.
-    db.pragma('synchronous = NORMAL');
+    // FULL: an acknowledged commit survives a power cut (group commit shares one sync among the
+    // writes of a turn); NORMAL: it survives a process crash (kill -9), a power cut may lose it.
+    db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
+    db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
     db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
     db.pragma('foreign_keys = ON');
     migrate(db);

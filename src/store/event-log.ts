@@ -1,5 +1,6 @@
 import type { Statement } from 'better-sqlite3';
-import type { EventEncoder, LoggedEvent } from '../model/logged-event';
+import { reducedEvent, type EventEncoder, type LoggedEvent } from '../model/logged-event';
+import { MAX_EVENT_BYTES } from '../model/validate';
 import type { SqliteDatabase } from './database';
 import { EVENT_COLUMNS, eventFromRow, LATEST_SEQUENCE_SQL, LOGGED_EVENT_COLUMNS, loggedEventFromRow, type EventRow, type LoggedEventRow } from './rows';
 import { translateSqliteError } from './sqlite-errors';
@@ -33,7 +34,10 @@ export class EventLog {
     this.selectOldest = db.prepare(`SELECT min(sequence) AS s FROM events`);
     this.selectLatest = db.prepare(LATEST_SEQUENCE_SQL);
     this.readPageSnapshot = db.transaction((after: number, upTo: number, limit: number) =>
-      this.readPage.all(after, upTo, limit).map((row) => loggedEventFromRow(row, row[7] ?? this.encodeStored(row[0]))),
+      this.readPage.all(after, upTo, limit).map((row) => {
+        const encoded = row[7] ?? this.encodeStored(row[0]);
+        return loggedEventFromRow(row, encoded.length > MAX_EVENT_BYTES ? this.encodeReduced(row[0], encoded.length) : encoded);
+      }),
     );
   }
 
@@ -45,6 +49,11 @@ export class EventLog {
   /** Encodes a row written before events were stored encoded (schema version 2 and older). */
   private encodeStored(sequence: number): Buffer {
     return this.encoder.encode(eventFromRow(this.readWhole.get(sequence)!));
+  }
+
+  /** A stored event too large to deliver (written before writes were bounded), as its reduced stand-in. */
+  private encodeReduced(sequence: number, bytes: number): Buffer {
+    return this.encoder.encode(reducedEvent(eventFromRow(this.readWhole.get(sequence)!), bytes));
   }
 
   /** The newest sequence ever assigned (0 before the first event); survives compaction. */

@@ -3,10 +3,11 @@
 // rules of a change are model/task-rules.ts; this file only applies them to the tables.
 import { randomUUID } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
-import { notFound } from '../model/errors';
+import { invalidArgument, notFound } from '../model/errors';
 import { loggedEventOf, type EventEncoder, type LoggedEvent } from '../model/logged-event';
 import { TaskEventType, type NewTask, type Task, type TaskEvent, type TaskPatch } from '../model/task';
 import { archivedTask, checkVersion, eventsOfUpdate, newTask, parentIdOf, patchedTask } from '../model/task-rules';
+import { MAX_EVENT_BYTES } from '../model/validate';
 import type { SqliteDatabase } from './database';
 import { PrdRecords } from './prd-records';
 import { LATEST_SEQUENCE_SQL, TASK_COLUMNS, taskToRow, type TaskRow } from './rows';
@@ -126,7 +127,12 @@ export class StoreMutation implements Mutation {
     };
     if (previous) event.previous_task = previous;
     if (this.actor !== undefined) event.actor = this.actor;
-    const logged = loggedEventOf(event, statements.encoder.encode(event));
+    const encoded = statements.encoder.encode(event);
+    // Every write path (gRPC, CLI, TaskEventStream, PRD generation) ends here, before the commit.
+    if (encoded.length > MAX_EVENT_BYTES) {
+      throw invalidArgument(`this change makes an event of ${encoded.length} bytes for task ${task.id}; the maximum is ${MAX_EVENT_BYTES} (what every client accepts); nothing was written`);
+    }
+    const logged = loggedEventOf(event, encoded);
     statements.insertEvent.run(
       event.sequence, event.event_id, type, now, this.actor ?? null, task.id, JSON.stringify(task),
       previous ? JSON.stringify(previous) : null, JSON.stringify(changedFields), JSON.stringify(event.metadata),

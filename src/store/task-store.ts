@@ -1,3 +1,4 @@
+import type { RiggerError } from '../model/errors';
 import type { EventEncoder, LoggedEvent } from '../model/logged-event';
 import type { Task } from '../model/task';
 import type { SqliteDatabase } from './database';
@@ -21,8 +22,15 @@ export class TaskStore {
   private readonly groups: GroupCommit;
   /** One BEGIN IMMEDIATE wrapper, made once: better-sqlite3 builds four wrappers per db.transaction() call. */
   private readonly inWriteTransaction: <T>(work: () => T) => T;
+  /** Set by fence(): every write fails with it. */
+  private fenced: RiggerError | undefined;
+  /** Run before every write transaction (file-watch.ts); an error it returns refuses the write. */
+  private checkWrite: () => RiggerError | undefined = () => undefined;
 
-  constructor(db: SqliteDatabase, private readonly encoder: EventEncoder) {
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly encoder: EventEncoder,
+  ) {
     this.queries = new TaskQueries(db);
     this.statements = new MutationStatements(db, this.queries, encoder);
     this.inWriteTransaction = db.transaction((work: () => unknown) => work()).immediate as <T>(work: () => T) => T;
@@ -54,7 +62,22 @@ export class TaskStore {
     return this.queries.listTasks(filter);
   }
 
-  /** Runs `work` in one write transaction, now; its events are published after the commit. */
+  /**
+   * Server mode (`rig grpc`): this connection never waits inside SQLite for a lock (busy_timeout 0),
+   * so a lock held by another process never stops the event loop. A grouped write that finds the
+   * database locked waits on timers and retries, until `lockWaitMs` after it was queued, then fails
+   * UNAVAILABLE; a synchronous write() is tried once and fails UNAVAILABLE at once (it cannot wait
+   * without blocking: the server's writes use writeGrouped). Reads never wait for writers in WAL mode.
+   */
+  neverWaitForLocks(lockWaitMs: number): void {
+    this.db.pragma('busy_timeout = 0');
+    this.groups.retryLocked(lockWaitMs);
+  }
+
+  /**
+   * Runs `work` in one write transaction, now; its events are published after the commit. In
+   * server mode (neverWaitForLocks) a locked database fails it UNAVAILABLE at once; use writeGrouped there.
+   */
   write<T>(actor: string | undefined, work: (m: Mutation) => T): T {
     const events: LoggedEvent[] = [];
     let result: T;
@@ -67,12 +90,27 @@ export class TaskStore {
     return result;
   }
 
-  /** Like write, but shares one commit with the writes queued in the same turn (group commit). */
+  /**
+   * Like write, but asynchronous: shares one commit with the writes queued in the same turn (group
+   * commit), and in server mode waits for a lock held elsewhere without blocking (neverWaitForLocks).
+   */
   writeGrouped<T>(actor: string | undefined, work: (m: Mutation) => T): Promise<T> {
     return this.groups.enqueue((events) => work(new StoreMutation(this.statements, actor, events)));
   }
 
+  /** From now on every write (queued ones included) fails with `reason` before opening a transaction. */
+  fence(reason: RiggerError): void {
+    this.fenced ??= reason;
+  }
+
+  /** Runs `check` before every write transaction; an error it returns fails that write (file-watch.ts fences then). */
+  checkBeforeWrites(check: () => RiggerError | undefined): void {
+    this.checkWrite = check;
+  }
+
   private transaction<T>(work: () => T): T {
+    const refused = this.fenced ?? this.checkWrite(); // the fence: a deleted or replaced file (file-watch.ts)
+    if (refused) throw refused;
     // The encoder's one-off set-up (protobufjs codegen) must not run while the write lock is held.
     this.encoder.prepare();
     return this.inWriteTransaction(work);

@@ -134,3 +134,66 @@ test('keepalive: a connection whose peer stops answering is closed and its subsc
     return outcome === 'ready';
   }, 15_000, 'the server to release the frozen connection\'s subscription');
 });
+
+/** A client on its own connection: grpc-js would otherwise share one between clients of the same address. */
+function ownConnection(address: string) {
+  return client(address, { 'grpc.use_local_subchannel_pool': 1 });
+}
+
+test('--max-subscribers-per-connection: one connection cannot take every slot; another connection still subscribes', async () => {
+  const server = await serve(['--max-subscribers-per-connection', '3', '--max-subscribers', '10']);
+  const first = ownConnection(server.address);
+  const held: EventCollector[] = [];
+  for (let i = 0; i < 3; i++) {
+    const subscriber = collectEvents(first, {});
+    await subscriber.ready;
+    held.push(subscriber);
+  }
+  const refused = await collectEvents(first, {}).ended;
+  assert.equal(refused?.code, grpc.status.RESOURCE_EXHAUSTED);
+  assert.match(refused!.details, /this connection already holds 3 event streams .*--max-subscribers-per-connection/);
+  const second = ownConnection(server.address);
+  const other = collectEvents(second, {});
+  await other.ready;
+  await call(second, 'AddTask', { title: 'seen by both connections' });
+  await other.waitForCount(1);
+  await held[0]!.waitForCount(1);
+  // A slot freed on the first connection can be taken again.
+  held[0]!.cancel();
+  await waitFor(async () => {
+    const again = collectEvents(first, {});
+    const outcome = await Promise.race([again.ready.then(() => 'ready'), again.ended.then(() => 'ended')]);
+    if (outcome === 'ready') held.push(again);
+    return outcome === 'ready';
+  }, 10_000, 'the freed slot');
+  for (const s of [...held, other]) s.cancel();
+});
+
+test('--max-health-watchers caps grpc.health.v1 Watch streams (open to all when tokens are set)', async () => {
+  const server = await serve(['--max-health-watchers', '2', '--token', 'secret-token-1']);
+  const raw = ownConnection(server.address);
+  const watch = () => {
+    const stream = raw.makeServerStreamRequest('/grpc.health.v1.Health/Watch', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0));
+    const first = new Promise<Buffer | grpc.ServiceError>((resolve) => {
+      stream.once('data', resolve);
+      stream.once('error', resolve);
+    });
+    return { stream, first };
+  };
+  const a = watch();
+  const b = watch();
+  assert.ok(Buffer.isBuffer(await a.first), 'the first watch streams its status');
+  assert.ok(Buffer.isBuffer(await b.first));
+  const c = watch();
+  const refused = (await c.first) as grpc.ServiceError;
+  assert.equal(refused.code, grpc.status.RESOURCE_EXHAUSTED);
+  assert.match(refused.details, /already has 2 health Watch streams .*--max-health-watchers/);
+  a.stream.cancel();
+  await waitFor(async () => {
+    const d = watch();
+    const got = await d.first;
+    d.stream.cancel();
+    return Buffer.isBuffer(got);
+  }, 10_000, 'a watch slot freed by the cancel');
+  b.stream.cancel();
+});

@@ -17,7 +17,7 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   builder: (yargs) => yargs.options(settingOptions(
     'port', 'host', 'db', 'bufferSize', 'retainEvents', 'retainDays', 'compactIntervalMs',
     'token', 'readOnlyToken', 'publicServices', 'tlsCert', 'tlsKey', 'tlsCa',
-    'maxRequestBytes', 'maxConcurrentStreams', 'maxSubscribers', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'busyTimeoutMs',
+    'maxRequestBytes', 'maxConcurrentStreams', 'maxSubscribers', 'maxSubscribersPerConnection', 'maxHealthWatchers', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'busyTimeoutMs', 'durability',
     ...PRD_SETTINGS,
   )),
   handler: async (argv) => {
@@ -58,6 +58,7 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           pollIntervalMs: 5,
           compactIntervalMs: resolveSetting('compactIntervalMs', args, project.config),
           shutdownGraceMs: 5_000,
+          busyTimeoutMs: resolveSetting('busyTimeoutMs', args, project.config),
           prd: prdConfigOf(project, args),
           auth,
           ...(tls && { tls }),
@@ -101,5 +102,9 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
 
     await stopped;
     logger.info('stopped');
+    // The store is closed: everything acknowledged is on disk. Exit now rather than when the event
+    // loop empties: Node's http2 ends a destroyed session's socket only once its queued writes have
+    // drained, so a client that stopped reading would otherwise keep the process alive for good.
+    process.exit(0);
   },
 };

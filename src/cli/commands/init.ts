@@ -3,8 +3,9 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { RiggerError } from '../../model/errors';
 import { taskEventEncoder } from '../../protocol/event-codec';
+import { refuseOrphanedWal } from '../../store/integrity';
 import { openStore } from '../../store/store';
-import { CONFIG_FILE, DB_FILE, RIGGER_DIR } from '../../config/project';
+import { CONFIG_FILE, createPrivateFile, DB_FILE, makePrivateDir, RIGGER_DIR } from '../../config/project';
 import { SETTINGS } from '../../config/settings';
 import { printJson } from '../output';
 import type { GlobalArgs } from '../main';
@@ -20,14 +21,17 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     if (fs.existsSync(configFile) || fs.existsSync(dbFile)) {
       throw new RiggerError('invalid_argument', `${riggerDir} is already initialized`);
     }
-    fs.mkdirSync(riggerDir, { recursive: true });
+    refuseOrphanedWal(dbFile);
+    // Private whatever the umask: the database holds every task, and config.json may hold tokens.
+    makePrivateDir(riggerDir);
     const config = {
       port: SETTINGS.port.defaultValue,
       bufferSize: SETTINGS.bufferSize.defaultValue,
       retainEvents: SETTINGS.retainEvents.defaultValue,
     };
+    createPrivateFile(dbFile);
     openStore(dbFile, taskEventEncoder, { create: true }).close();
-    fs.writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
+    createPrivateFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
     if (argv.json) printJson({ project: dir, config: configFile, database: dbFile });
     else process.stdout.write(`Initialized rigger project in ${riggerDir}\n  config:   ${configFile}\n  database: ${dbFile}\n`);
   },

@@ -4,7 +4,8 @@ import { orchestrateTask } from '../../prd/orchestration';
 import { parseTestType } from '../../prd/providers/provider';
 import { selectProvider } from '../../prd/providers/select';
 import type { GlobalArgs } from '../main';
-import { printJson, taskForDisplay } from '../output';
+import { printJson, quotedText, taskForDisplay } from '../output';
+import { safeText } from '../../config/terminal-text';
 import { PRD_SETTINGS } from '../prd-settings';
 import { stderrProgress } from '../progress';
 import { settingOptions } from '../../config/settings';
@@ -46,15 +47,15 @@ export const orchestrateCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             }
             const test = outcome.comprehension_test;
             const lines = [
-              `task         ${outcome.task.id} "${outcome.task.title}"`,
+              `task         ${outcome.task.id} ${quotedText(outcome.task.title)}`,
               `status       ${statusName(outcome.task.status)}`,
               `routing      ${outcome.routing_decision}`,
               `model        ${provider.model}`,
-              `enhancement  ${outcome.enhancement.content.split('\n').join('\n             ')}`,
-              `test         ${test.test_type}: ${test.question}`,
-              ...test.options.map((o, i) => `             ${String.fromCharCode(97 + i)}) ${o}`),
-              `answer       ${test.correct_answer}`,
-              ...(outcome.subtasks.length ? [`subtasks     ${outcome.subtasks.map((s) => `${s.id} "${s.title}"`).join('\n             ')}`] : []),
+              `enhancement  ${outcome.enhancement.content.split('\n').map(safeText).join('\n             ')}`,
+              `test         ${safeText(test.test_type)}: ${safeText(test.question)}`,
+              ...test.options.map((o, i) => `             ${String.fromCharCode(97 + i)}) ${safeText(o)}`),
+              `answer       ${safeText(test.correct_answer)}`,
+              ...(outcome.subtasks.length ? [`subtasks     ${outcome.subtasks.map((s) => `${s.id} ${quotedText(s.title)}`).join('\n             ')}`] : []),
               '',
             ];
             process.stdout.write(lines.join('\n'));

@@ -5,6 +5,7 @@ import { readPrdFile, resolvePrd, storePrd, type LoadedPrd } from '../../prd/prd
 import { selectProvider } from '../../prd/providers/select';
 import type { GlobalArgs } from '../main';
 import { printJson, printTable, printTasks, taskForDisplay } from '../output';
+import { safeText } from '../../config/terminal-text';
 import { PRD_SETTINGS } from '../prd-settings';
 import { stderrProgress } from '../progress';
 import { settingOptions } from '../../config/settings';
@@ -22,9 +23,9 @@ export const prdCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'Parse a PRD file inside the project and store it; prints its prd_id',
         (y) => y.positional('file', { type: 'string', demandOption: true, describe: 'markdown file, relative to the current directory' }),
         (argv) =>
-          withPrdSession(argv, ({ project, store, actor }) => {
+          withPrdSession(argv, async ({ project, store, actor }) => {
             const prd = readPrdFile(project.dir, argv.file, process.cwd());
-            storePrd(store.tasks, prd, actor);
+            await storePrd(store.tasks, prd, actor);
             if (argv.json) printJson({ ...parsedPrdResponse(prd), source_path: prd.sourcePath, parsed: prd.parsed });
             else printParsed(prd);
           }),
@@ -72,17 +73,17 @@ export const prdCommand: CommandModule<GlobalArgs, GlobalArgs> = {
 function printParsed(prd: LoadedPrd): void {
   const { parsed } = prd;
   const list = (name: string, items: { text: string }[]) =>
-    `${name} (${items.length})${items.map((i) => `\n  - ${i.text}`).join('')}`;
+    `${name} (${items.length})${items.map((i) => `\n  - ${safeText(i.text)}`).join('')}`;
   process.stdout.write(
     [
       `prd_id        ${prd.id}`,
-      `title         ${parsed.title}`,
-      `file          ${prd.sourcePath}`,
+      `title         ${safeText(parsed.title)}`,
+      `file          ${safeText(prd.sourcePath)}`,
       list('objectives', parsed.objectives),
       list('tech stack', parsed.tech_stack),
       list('constraints', parsed.constraints),
-      `task blocks (${parsed.tasks.length})${parsed.tasks.map((t) => `\n  ${t.number}. ${t.title} [${t.assignee ?? '-'}, due ${t.due_date ?? '-'}]`).join('')}`,
-      `requirements (${parsed.requirements.length})${parsed.requirements.map((r) => `\n  - [${r.section}] ${r.text}`).join('')}`,
+      `task blocks (${parsed.tasks.length})${parsed.tasks.map((t) => `\n  ${t.number}. ${safeText(t.title)} [${safeText(t.assignee ?? '-')}, due ${safeText(t.due_date ?? '-')}]`).join('')}`,
+      `requirements (${parsed.requirements.length})${parsed.requirements.map((r) => `\n  - [${safeText(r.section)}] ${safeText(r.text)}`).join('')}`,
       '',
     ].join('\n'),
   );

@@ -6,6 +6,7 @@ import { validateDueDate } from '../../model/validate';
 import type { Store } from '../../store/store';
 import type { GlobalArgs } from '../main';
 import { printJson, printTask, printTasks, taskForDisplay } from '../output';
+import { safeText } from '../../config/terminal-text';
 import { findProject } from '../../config/project';
 import { openProjectStore } from '../project-store';
 
@@ -161,7 +162,7 @@ export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         (argv) => {
           const task = withStore(argv, (store, actor) => store.tasks.write(actor, (m) => m.archiveTask(argv.id)));
           if (argv.json) printJson({ success: true, task: taskForDisplay(task) });
-          else process.stdout.write(`archived ${task.id}\n`);
+          else process.stdout.write(`archived ${safeText(task.id)}\n`);
         },
       )
       .demandCommand(1, 'name a task command: add, list, get, update or delete'),

@@ -1,0 +1,72 @@
+// A client floods TaskEventStream with `update` messages as fast as it can write them. The server
+// reads the next message only once the earlier updates are applied, so HTTP/2 flow control holds
+// the rest on the client: server memory stays bounded and every update is applied exactly once,
+// in order. Other callers' GetTask latency is printed, not asserted: timing belongs to the bench.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { test } from 'node:test';
+import path from 'node:path';
+import { call, connect } from '../support/client';
+import { spawnTracked, startServer, tempProject, waitFor } from '../support/processes';
+
+const UPDATES = Number(process.env.RIGGER_FLOOD_UPDATES ?? 200_000);
+// Reading every message at once grew RSS by 222 MB over 200,000 updates. Read one at a time, the
+// growth is the heap V8 lets a sustained write load reach (docs/reliability.md), not a queue.
+const RSS_GROWTH_LIMIT_MB = 120;
+
+function rssMb(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+function p99(samples: number[]): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!;
+}
+
+async function getTaskLatencies(client: ReturnType<typeof connect>, id: string, until: () => boolean, max: number): Promise<number[]> {
+  const samples: number[] = [];
+  while (!until() && samples.length < max) {
+    const started = process.hrtime.bigint();
+    await call(client, 'GetTask', { task_id: id });
+    samples.push(Number(process.hrtime.bigint() - started) / 1e6);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return samples;
+}
+
+test(`${UPDATES} TaskEventStream updates written at once: bounded server RSS, each applied once`, { timeout: 300_000 }, async (t) => {
+  const dir = tempProject();
+  const server = await startServer(dir);
+  const other = connect(server.address);
+  try {
+    const { task } = await call(other, 'AddTask', { title: 'flooded' });
+    const quiet = await getTaskLatencies(other, task.id, () => false, 300);
+    const baselineRss = rssMb(server.child.pid!);
+
+    // The flooder is its own process, as another client would be: its CPU is not the sampler's.
+    const flooder = spawnTracked(process.execPath, [path.join(__dirname, 'update-flooder.js'), server.address, task.id, String(UPDATES)]);
+
+    let peakRss = baselineRss;
+    let done = false;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(server.child.pid!))), 100);
+    const version = async () => (await call(other, 'GetTask', { task_id: task.id })).task.version as number;
+    const loaded = getTaskLatencies(other, task.id, () => done, 100_000);
+    try {
+      await waitFor(async () => (await version()) === UPDATES + 1, 240_000, `all ${UPDATES} updates applied`);
+    } finally {
+      done = true;
+      clearInterval(sampler);
+    }
+    const during = await loaded;
+    flooder.kill('SIGKILL');
+
+    const growth = peakRss - baselineRss;
+    t.diagnostic(`RSS ${baselineRss.toFixed(1)} -> peak ${peakRss.toFixed(1)} MB; GetTask p99 quiet ${p99(quiet).toFixed(2)} ms, during ${p99(during).toFixed(2)} ms over ${during.length}`);
+    assert.ok(growth < RSS_GROWTH_LIMIT_MB, `server RSS grew ${growth.toFixed(1)} MB during the flood`);
+    assert.equal(await version(), UPDATES + 1, 'each update applied exactly once');
+  } finally {
+    other.close();
+    await server.stop();
+  }
+});

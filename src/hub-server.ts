@@ -57,7 +57,7 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
     throw error;
   }
   const stopWatching = watchLog(store.log, options.pollIntervalMs, () => hub.syncFromLog());
-  const stopCompactor = startCompactor(store.log, options.retention, options.compactIntervalMs, logger);
+  const stopCompactor = startCompactor(store.log, options.retention, options.compactIntervalMs, logger, () => store.tasks.writesHeldBack());
   const stopCheckpointer = startCheckpointer(store.db, CHECKPOINT_INTERVAL_MS, logger);
   const stopFileWatch = watchDatabaseFile(store, FILE_WATCH_INTERVAL_MS, logger, () => grpcServer.setServing(false));
   warnIfOpenToOthers(options.projectDir, store.db.name, logger);

@@ -44,7 +44,7 @@ export const SETTINGS = {
   bufferSize: { flag: 'buffer-size', env: 'RIGGER_BUFFER_SIZE', key: 'bufferSize', defaultValue: 1000, parse: integer(1, 10_000_000), describe: 'events kept in memory for fast resume (replay buffer)' },
   retainEvents: { flag: 'retain-events', env: 'RIGGER_RETAIN_EVENTS', key: 'retainEvents', defaultValue: 100_000, parse: integer(0, Number.MAX_SAFE_INTEGER), describe: 'events kept in the log (0 = no count limit)' },
   retainDays: { flag: 'retain-days', env: 'RIGGER_RETAIN_DAYS', key: 'retainDays', defaultValue: 0, parse: decimal(0, 36500), describe: 'days of events kept in the log (0 = no age limit; fractions allowed, e.g. 0.5)' },
-  compactIntervalMs: { flag: 'compact-interval-ms', env: 'RIGGER_COMPACT_INTERVAL_MS', key: 'compactIntervalMs', defaultValue: 10_000, parse: integer(10, 86_400_000), describe: 'how often the event log is trimmed to its retention, in ms' },
+  compactIntervalMs: { flag: 'compact-interval-ms', env: 'RIGGER_COMPACT_INTERVAL_MS', key: 'compactIntervalMs', defaultValue: 1000, parse: integer(10, 86_400_000), describe: 'how often the event log is trimmed to its retention, in ms' },
   address: { flag: 'address', env: 'RIGGER_ADDRESS', key: 'address', defaultValue: '', parse: text, describe: 'server address for client commands; default localhost:<port>' },
   token: { flag: 'token', env: 'RIGGER_TOKEN', key: 'token', defaultValue: '', parse: text, describe: 'bearer token: the server accepts it (read-write), client commands send it' },
   readOnlyToken: { flag: 'read-only-token', env: 'RIGGER_READ_ONLY_TOKEN', key: 'readOnlyToken', defaultValue: '', parse: text, describe: 'an extra token the server accepts for list, get and subscribe only' },

@@ -3,18 +3,26 @@ import { RiggerError } from '../model/errors';
 import type { EventLog, Retention } from './event-log';
 
 const BATCH = 2000;
+/** How long compaction waits, when writes are held back, before it looks again, in ms. */
+const HELD_BACK_RETRY_MS = 20;
 
 /**
  * Trims the event log to its retention in the background: small batches, each its own short
  * transaction, with the event loop free in between so writers and streams never wait on it. Runs
  * at start-up and then every `intervalMs`; a batch that finds the database locked waits for the next run.
+ * Deleting is writing: while `heldBack()` (the WAL is past its bound, TaskStore) it waits like any
+ * writer, or a run over a large backlog would grow the WAL by tens of MB in one burst.
  */
-export function startCompactor(log: EventLog, retention: Retention, intervalMs: number, logger: Logger): () => void {
+export function startCompactor(log: EventLog, retention: Retention, intervalMs: number, logger: Logger, heldBack: () => boolean = () => false): () => void {
   if (retention.events <= 0 && retention.days <= 0) return () => {};
   let running = false;
   let stopped = false;
   const step = (deletedSoFar: number): void => {
     if (stopped) return;
+    if (heldBack()) {
+      setTimeout(() => step(deletedSoFar), HELD_BACK_RETRY_MS).unref();
+      return;
+    }
     let deleted = 0;
     try {
       deleted = log.compact(retention, BATCH);

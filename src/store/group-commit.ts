@@ -1,3 +1,4 @@
+import type { RiggerError } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
 import { isLockedError, translateSqliteError } from './sqlite-errors';
 
@@ -26,6 +27,8 @@ export interface GroupCommitTarget {
   /** Whether a transaction is still open (some failures roll the whole of it back). */
   inTransaction(): boolean;
   committed(events: LoggedEvent[]): void;
+  /** Why writes must wait before the next BEGIN (the WAL is over its bound), or undefined to go ahead. */
+  holdBack(): RiggerError | undefined;
 }
 
 /**
@@ -74,9 +77,13 @@ export class GroupCommit {
   }
 
   private commit(): void {
-    const group = this.queue.splice(0, MAX_GROUP);
-    if (group.length === 0) return;
+    if (this.queue.length === 0) return;
     const { target } = this;
+    // Held back (the WAL is past its bound): wait on the timers as for a lock, so the checkpointer's
+    // RESTART gets the write lock instead of losing it to these writes, over and over.
+    const heldBack = this.lockWaitMs !== undefined ? target.holdBack() : undefined;
+    if (heldBack) return this.waitForLock(heldBack);
+    const group = this.queue.splice(0, MAX_GROUP);
     const events: LoggedEvent[] = [];
     const outcomes: { ok: boolean; value: unknown }[] = [];
     let began = false;

@@ -1,4 +1,5 @@
-import type { RiggerError } from '../model/errors';
+import fs from 'node:fs';
+import { RiggerError } from '../model/errors';
 import type { EventEncoder, LoggedEvent } from '../model/logged-event';
 import type { Task } from '../model/task';
 import type { SqliteDatabase } from './database';
@@ -7,6 +8,14 @@ import { MutationStatements, StoreMutation, type Mutation } from './mutation';
 import type { PrdReader } from './prd-records';
 import { translateSqliteError } from './sqlite-errors';
 import { TaskQueries, type ListFilter } from './task-queries';
+
+/**
+ * In server mode, writes wait while the WAL is past this size: the checkpointer restarts it past a
+ * third of that (checkpointer.ts), and a RESTART that keeps losing the write lock to writers
+ * retrying every few ms would otherwise let it grow without end. Below the documented 64 MB bound,
+ * with room for the groups already committing.
+ */
+const WAL_HOLD_BYTES = 48 * 1024 * 1024;
 
 export type CommitListener = (events: LoggedEvent[]) => void;
 
@@ -24,6 +33,8 @@ export class TaskStore {
   private readonly inWriteTransaction: <T>(work: () => T) => T;
   /** Set by fence(): every write fails with it. */
   private fenced: RiggerError | undefined;
+  /** The -wal file watched in server mode (neverWaitForLocks). */
+  private walFile: string | undefined;
   /** Run before every write transaction (file-watch.ts); an error it returns refuses the write. */
   private checkWrite: () => RiggerError | undefined = () => undefined;
 
@@ -41,6 +52,7 @@ export class TaskStore {
       inSavepoint,
       inTransaction: () => db.inTransaction,
       committed: (events) => this.publish(events),
+      holdBack: () => this.walOverBound(),
     });
   }
 
@@ -72,6 +84,23 @@ export class TaskStore {
   neverWaitForLocks(lockWaitMs: number): void {
     this.db.pragma('busy_timeout = 0');
     this.groups.retryLocked(lockWaitMs);
+    this.walFile = `${this.db.name}-wal`;
+  }
+
+  /** Whether writes wait for a checkpoint now (the compactor asks before each batch). */
+  writesHeldBack(): boolean {
+    return this.walOverBound() !== undefined;
+  }
+
+  /** In server mode: a WAL past WAL_HOLD_BYTES holds writes back until a checkpoint has restarted it. */
+  private walOverBound(): RiggerError | undefined {
+    if (this.walFile === undefined) return undefined;
+    const size = fs.statSync(this.walFile, { throwIfNoEntry: false })?.size ?? 0;
+    if (size <= WAL_HOLD_BYTES) return undefined;
+    return new RiggerError(
+      'unavailable',
+      `the write-ahead log (${this.walFile}) is over ${WAL_HOLD_BYTES / 1024 / 1024} MB and checkpoints cannot empty it (does another process hold a long read transaction?); nothing was written, try again`,
+    );
   }
 
   /**

@@ -12,14 +12,16 @@ import Database from 'better-sqlite3';
 
 const MB = 1024 * 1024;
 const WRITERS = 8;
-const WRITE_MS = 20_000;
+// The issue asks for 60 s; the suite writes for 20 s with the same bounds (RIGGER_WAL_WRITE_MS=60000 for the full run).
+const WRITE_MS = Number(process.env.RIGGER_WAL_WRITE_MS ?? 20_000);
 const IDLE_MS = 10_000;
+const RETAINED_EVENTS = 100_000;
 const WAL_BOUND = 64 * MB;
 const IDLE_BOUND = 4 * MB;
 /** Past this the bound is broken for sure: the writers stop early so a failing run does not fill the disk. */
 const GIVE_UP = 4 * WAL_BOUND;
 
-test('8 writers at full speed for 20 s: the WAL never passes 64 MB, and is under 4 MB after 10 s idle', { timeout: 90_000 }, async (t) => {
+test(`8 writers at full speed for ${WRITE_MS / 1000} s: the WAL never passes 64 MB, and is under 4 MB after 10 s idle`, { timeout: WRITE_MS + 70_000 }, async (t) => {
   const dir = tempProject();
   const dbFile = path.join(dir, '.rigger', 'tasks.db');
   const walFile = `${dbFile}-wal`;
@@ -82,8 +84,11 @@ test('8 writers at full speed for 20 s: the WAL never passes 64 MB, and is under
     try {
       assert.equal(db.pragma('quick_check', { simple: true }), 'ok');
       assert.equal((db.prepare('SELECT count(*) AS n FROM tasks').get() as { n: number }).n, writes);
-      assert.equal((db.prepare('SELECT count(*) AS n FROM events WHERE event_type = 1').get() as { n: number }).n, writes);
-      assert.equal((db.prepare('SELECT count(DISTINCT task_id) AS n FROM events').get() as { n: number }).n, writes);
+      // The log keeps its retention (100,000 events by default): the newest events, one per write, gap-free.
+      const kept = Math.min(writes, RETAINED_EVENTS);
+      const log = db.prepare('SELECT count(*) AS n, min(sequence) AS first, max(sequence) AS last FROM events WHERE event_type = 1').get() as { n: number; first: number; last: number };
+      assert.deepEqual(log, { n: kept, first: writes - kept + 1, last: writes });
+      assert.equal((db.prepare('SELECT count(DISTINCT task_id) AS n FROM events').get() as { n: number }).n, kept);
     } finally {
       db.close();
     }

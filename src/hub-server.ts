@@ -81,12 +81,13 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
 
 /** Says once, at start, which of the project's files other users can read; leaves them as they are (docs/security.md). */
 function warnIfOpenToOthers(projectDir: string, dbFile: string, logger: Logger): void {
-  const riggerDir = path.join(projectDir, RIGGER_DIR);
-  const files = filesOpenToOthers(riggerDir, dbFile);
+  const files = filesOpenToOthers(path.join(projectDir, RIGGER_DIR), dbFile);
   if (files.length === 0) return;
-  const paths = files.map((f) => f.replace(/ \(mode \d+\)$/, ''));
-  const dirs = paths.filter((p) => p === riggerDir);
-  const plain = paths.filter((p) => p !== riggerDir);
+  const dirs = files.filter((f) => f.isDirectory).map((f) => f.path);
+  const plain = files.filter((f) => !f.isDirectory).map((f) => f.path);
   const chmod = [...(dirs.length ? [`chmod 700 ${dirs.join(' ')}`] : []), ...(plain.length ? [`chmod 600 ${plain.join(' ')}`] : [])].join('; ');
-  logger.warn({ files }, `the project's files can be read by other users (tasks, and tokens in config.json); rig leaves modes as they are: to make them private run ${chmod}`);
+  logger.warn(
+    { files: files.map((f) => `${f.path} (mode ${f.mode})`) },
+    `the project's files can be read by other users (tasks, and tokens in config.json); rig leaves modes as they are: to make them private run ${chmod}`,
+  );
 }

@@ -29,38 +29,29 @@ export async function unary(config: BenchConfig, log: (line: string) => void): P
       if (result.errors > 0) throw new Error(`${method} failed ${result.errors} times: ${result.firstError}`);
       return rate(result.calls, result.elapsedMs);
     };
-    for (const [method, target] of [['AddTask', 0.6], ['GetTask', 0.8]] as const) {
-      const hubRate = await run(server.address, method);
+    const cases = [
+      { method: 'AddTask', address: server.address, target: 0.6, durability: 'full' },
+      { method: 'GetTask', address: server.address, target: 0.8, durability: undefined },
+      // The same AddTask load against a server with --durability normal (synchronous=NORMAL), the echo peer again beside it.
+      { method: 'AddTask', address: normalServer.address, target: 0.6, durability: 'normal' },
+    ] as const;
+    for (const { method, address, target, durability } of cases) {
+      const hubRate = await run(address, method);
       const echoRate = await run(echoAddress, method);
       const ratio = echoRate > 0 ? hubRate / echoRate : null;
-      log(`unary ${method}: hub ${formatRate(hubRate)}, echo ${formatRate(echoRate)}`);
+      const name = `${method} c=${config.unaryConcurrency}${durability === 'normal' ? ' --durability normal' : ''}`;
+      log(`unary ${name}: hub ${formatRate(hubRate)}, echo ${formatRate(echoRate)}`);
       measurements.push({
         row: 'unary',
-        case: `${method} c=${config.unaryConcurrency}`,
+        case: name,
         rigger: formatRate(hubRate),
         peer: `echo ${formatRate(echoRate)}`,
         ratio,
         target: `>= ${target}x echo`,
         met: ratio === null ? null : ratio >= target,
-        values: { method, concurrency: config.unaryConcurrency, calls_per_s: hubRate, echo_calls_per_s: echoRate, ...(method === 'AddTask' && { durability: 'full' }) },
+        values: { method, concurrency: config.unaryConcurrency, calls_per_s: hubRate, echo_calls_per_s: echoRate, ...(durability && { durability }) },
       });
     }
-    // The same AddTask load against a server with --durability normal (synchronous=NORMAL), and the echo peer again beside it.
-    const normalRate = await run(normalServer.address, 'AddTask');
-    const echoRate = await run(echoAddress, 'AddTask');
-    const ratio = echoRate > 0 ? normalRate / echoRate : null;
-    const fullRate = measurements.find((m) => m.values['method'] === 'AddTask')?.values['calls_per_s'] as number | undefined;
-    log(`unary AddTask --durability normal: hub ${formatRate(normalRate)}, echo ${formatRate(echoRate)}${fullRate ? `; full / normal ${(fullRate / normalRate).toFixed(2)}` : ''}`);
-    measurements.push({
-      row: 'unary',
-      case: `AddTask c=${config.unaryConcurrency} --durability normal`,
-      rigger: formatRate(normalRate),
-      peer: `echo ${formatRate(echoRate)}`,
-      ratio,
-      target: '>= 0.6x echo',
-      met: ratio === null ? null : ratio >= 0.6,
-      values: { method: 'AddTask', concurrency: config.unaryConcurrency, calls_per_s: normalRate, echo_calls_per_s: echoRate, durability: 'normal' },
-    });
   } finally {
     await Promise.all([producer.kill(), echo.kill()]);
     await Promise.all([server.stop(), normalServer.stop()]);

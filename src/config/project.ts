@@ -34,14 +34,14 @@ export function createPrivateFile(file: string, contents = '', options: { ifMiss
 
 /**
  * The project's files that other users can read or write (group or other permission bits set),
- * each as "path (mode 0644)"; `rig grpc` warns about them at start and leaves them as they are.
+ * with their modes (e.g. "0644"); `rig grpc` warns about them at start and leaves them as they are.
  */
-export function filesOpenToOthers(riggerDir: string, dbFile: string): string[] {
+export function filesOpenToOthers(riggerDir: string, dbFile: string): { path: string; mode: string; isDirectory: boolean }[] {
   const files = [riggerDir, path.join(riggerDir, CONFIG_FILE), dbFile, `${dbFile}-wal`, `${dbFile}-shm`];
   return files.flatMap((file) => {
     const stat = fs.statSync(file, { throwIfNoEntry: false });
     if (!stat || (stat.mode & 0o077) === 0) return [];
-    return [`${file} (mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')})`];
+    return [{ path: file, mode: (stat.mode & 0o777).toString(8).padStart(4, '0'), isDirectory: stat.isDirectory() }];
   });
 }
 

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { invalidArgument, notFound, RiggerError } from '../model/errors';
+import { isOpenDatabaseFile } from '../store/open-files';
 
 const MAX_PRD_BYTES = 1024 * 1024;
 
@@ -47,14 +48,23 @@ export function readProjectFile(projectDir: string, requested: string, base: str
   }
   // Checked on the resolved path first for the message; checked again below on what was opened.
   confinedPath(file, real);
+  // Never opened: closing a descriptor of it would drop the server's locks (store/open-files.ts).
+  const before = fs.statSync(real, { throwIfNoEntry: false });
+  if (before && isOpenDatabaseFile(before)) throw ownDatabase(requested);
   let fd: number;
   try {
     fd = fs.openSync(real, OPEN_FLAGS);
   } catch (error) {
     throw fileFailure(file, error, 'opening');
   }
+  let keepOpen = false;
   try {
     const stat = fs.fstatSync(fd);
+    if (isOpenDatabaseFile(stat)) {
+      // Swapped in after the check: refused, and the descriptor kept open for good rather than closed.
+      keepOpen = true;
+      throw ownDatabase(requested);
+    }
     const relativePath = confinedPath(file, openedPath(file, fd, real, stat));
     if (!stat.isFile()) {
       throw invalidArgument(`PRD path ${JSON.stringify(requested)} is not a regular file (it is ${kindOf(stat)}); name a markdown file`);
@@ -68,8 +78,12 @@ export function readProjectFile(projectDir: string, requested: string, base: str
   } catch (error) {
     throw error instanceof RiggerError ? error : fileFailure(file, error, 'reading');
   } finally {
-    fs.closeSync(fd);
+    if (!keepOpen) fs.closeSync(fd);
   }
+}
+
+function ownDatabase(requested: string): RiggerError {
+  return new RiggerError('permission_denied', `PRD path ${JSON.stringify(requested)} is the server's own database (or its -wal or -shm), not a PRD`);
 }
 
 interface RequestedFile {

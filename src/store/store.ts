@@ -1,6 +1,7 @@
 import type { EventEncoder } from '../model/logged-event';
 import { openDatabase, type OpenOptions, type SqliteDatabase } from './database';
 import { EventLog } from './event-log';
+import { forgetDatabase, rememberDatabase } from './open-files';
 import { TaskStore } from './task-store';
 
 /** One open database: its writer (TaskStore) and the read side of its event log. */
@@ -14,5 +15,10 @@ export interface Store {
 /** Opens `file`; every event written is stored with its bytes from `encoder` (what subscribers receive). */
 export function openStore(file: string, encoder: EventEncoder, options: OpenOptions = {}): Store {
   const db = openDatabase(file, options);
-  return { db, tasks: new TaskStore(db, encoder), log: new EventLog(db, encoder), close: () => db.close() };
+  rememberDatabase(db.name);
+  const close = () => {
+    db.close();
+    forgetDatabase(db.name);
+  };
+  return { db, tasks: new TaskStore(db, encoder), log: new EventLog(db, encoder), close };
 }

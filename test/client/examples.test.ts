@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { addTaskByCli } from '../sidecars/sidecar-support';
-import { REPO_ROOT, spawnTracked, startServer, tempDir, tempProject, waitFor } from '../support/processes';
+import { REPO_ROOT, spawnCollected, spawnTracked, startServer, tempDir, tempProject, waitFor } from '../support/processes';
 
 const SYSTEM_PYTHON = '/usr/bin/python3';
 
@@ -59,15 +59,11 @@ test('examples/python/rigger_client.py works against a live server with stubs ge
   const server = await startServer(dir);
   try {
     await addTaskByCli(dir, 'made by the CLI');
-    const child = spawnTracked(SYSTEM_PYTHON, [path.join(REPO_ROOT, 'examples', 'python', 'rigger_client.py'), server.address, '--events', '4'], {
+    const python = spawnCollected(SYSTEM_PYTHON, [path.join(REPO_ROOT, 'examples', 'python', 'rigger_client.py'), server.address, '--events', '4'], {
       env: { ...process.env, PYTHONPATH: stubs },
     });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (err += d));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    assert.equal(code, 0, err);
+    assert.equal(await python.exited, 0, python.stderr());
+    const out = python.stdout();
     assert.match(out, /^added [0-9a-f-]{36} version 1$/m);
     assert.match(out, /^now TASK_STATUS_IN_PROGRESS$/m);
     assert.match(out, /^Alice has 1 task\(s\)$/m);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { RIG_BIN, rig, spawnTracked, startServer, tempProject, waitFor, type RunResult } from '../support/processes';
+import { RIG_BIN, rig, spawnCollected, startServer, tempProject, waitFor, type RunResult } from '../support/processes';
 
 // What a line-based reader or a terminal would act on, if it reached stdout raw (\n ends lines).
 const RAW_UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
@@ -35,19 +35,14 @@ function assertNoRawControls(output: string, what: string): void {
 
 /** Runs `rig events` until a line mentions the END task, then stops it with SIGINT. */
 async function eventsUntilEnd(dir: string, address: string, json: boolean): Promise<string> {
-  const child = spawnTracked(process.execPath, [RIG_BIN, 'events', '--since', '0', '--address', address, '-C', dir, ...(json ? ['--json'] : [])], {
+  const events = spawnCollected(process.execPath, [RIG_BIN, 'events', '--since', '0', '--address', address, '-C', dir, ...(json ? ['--json'] : [])], {
     env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' },
   });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const marker = json ? '"title":"END"' : ' "END" ';
-  await waitFor(() => out.includes(marker) && out.endsWith('\n'), 15_000, `rig events to print the END task (stderr: ${err})`);
-  child.kill('SIGINT');
-  assert.equal(await exited, 0, err);
-  return out;
+  await waitFor(() => events.stdout().includes(marker) && events.stdout().endsWith('\n'), 15_000, `rig events to print the END task (stderr: ${events.stderr()})`);
+  events.child.kill('SIGINT');
+  assert.equal(await events.exited, 0, events.stderr());
+  return events.stdout();
 }
 
 test('rig events, task list, task get: control characters in task data are escaped, one event = one line; --json is exact', async () => {

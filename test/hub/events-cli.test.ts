@@ -4,27 +4,22 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
 import { call, connect } from '../support/client';
-import { RIG_BIN, rig, spawnTracked, startServer, tempProject } from '../support/processes';
+import { RIG_BIN, rig, spawnCollected, startServer, tempProject } from '../support/processes';
 import { matches, readLog, sequences, sleep } from './hub-support';
 
 function runEvents(dir: string, args: string[]) {
-  const child = spawnTracked(process.execPath, [RIG_BIN, 'events', '-C', dir, ...args], {
+  const { child, stdout, stderr, exited } = spawnCollected(process.execPath, [RIG_BIN, 'events', '-C', dir, ...args], {
     env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' },
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const lines = () => stdout.split('\n').filter(Boolean);
+  const lines = () => stdout().split('\n').filter(Boolean);
   const waitForLines = async (n: number, timeoutMs = 20_000) => {
     const deadline = Date.now() + timeoutMs;
     while (lines().length < n) {
-      if (Date.now() > deadline) throw new Error(`rig events printed ${lines().length} of ${n} lines; stderr: ${stderr}`);
+      if (Date.now() > deadline) throw new Error(`rig events printed ${lines().length} of ${n} lines; stderr: ${stderr()}`);
       await sleep(20);
     }
   };
-  return { child, lines, stderr: () => stderr, exited, waitForLines };
+  return { child, lines, stderr, exited, waitForLines };
 }
 
 async function scenario(address: string) {

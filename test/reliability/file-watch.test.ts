@@ -212,3 +212,39 @@ test('another process (Python sqlite3) opening and closing tasks.db leaves the s
     await server.stop();
   }
 });
+
+// The same hazard through the API: a PRD path naming the database itself (here --db inside the
+// project, no race needed) must be refused without the server opening, and closing, a descriptor
+// of its own database.
+test('ParsePRD of the database file itself is refused, and the server keeps its locks, its WAL and its writes', async (t) => {
+  const python = requireTool(t, 'python3', 'apt-get install python3');
+  if (!python) return;
+  const dir = tempProject();
+  const dbFile = path.join(dir, 'data', 'tasks.db');
+  fs.mkdirSync(path.dirname(dbFile));
+  const created = rig(['task', 'add', 'made first', '--db', 'data/tasks.db', '-C', dir]);
+  assert.notEqual(created.code, 0, 'a --db that does not exist is refused');
+  fs.copyFileSync(path.join(dir, '.rigger', 'tasks.db'), dbFile);
+  const server = await startServer(dir, ['--db', 'data/tasks.db']);
+  const client = connect(server.address);
+  clients.push(client);
+  try {
+    await call(client, 'AddTask', { title: 'before the PRD call' });
+    fs.linkSync(dbFile, path.join(dir, 'looks-like-a.md')); // the same inode under another name
+    for (const name of ['data/tasks.db', 'data/tasks.db-wal', 'data/tasks.db-shm', 'looks-like-a.md']) {
+      const refused = await callError(client, 'ParsePRD', { prd_file_path: name });
+      assert.equal(refused.code, grpc.status.PERMISSION_DENIED, `${name}: ${refused.details}`);
+      assert.match(refused.details, /the server's own database/);
+    }
+    const script = 'import sqlite3, sys\ncon = sqlite3.connect(sys.argv[1], isolation_level=None)\ncon.execute("BEGIN EXCLUSIVE"); con.execute("COMMIT"); con.close()';
+    const result = await runAsync(python, ['-c', script, dbFile]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(fs.existsSync(`${dbFile}-wal`), 'the server still has its WAL');
+    const { task } = await call(client, 'AddTask', { title: 'after the PRD call' });
+    assert.equal(await server.stop(), 0);
+    assert.ok(idsIn(dbFile).has(task.id));
+    assert.deepEqual(errorLines(server.stderr()), []);
+  } finally {
+    await server.stop();
+  }
+});

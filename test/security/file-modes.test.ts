@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { call, connect } from '../support/client';
-import { RIG_BIN, runAsync, spawnTracked, startServer, tempDir, tempProject, waitFor } from '../support/processes';
+import { RIG_BIN, runAsync, spawnCollected, startServer, tempDir, tempProject, waitFor } from '../support/processes';
 
 const clients: grpc.Client[] = [];
 after(() => clients.forEach((c) => c.close()));
@@ -32,24 +32,20 @@ test('with umask 000, rig init makes .rigger/ 0700 and config.json and tasks.db 
   assert.equal(modeOf(path.join(rigger, 'tasks.db')), '0600', 'tasks.db');
   assert.equal(modeOf(dir), '0777', 'the project directory itself is left to the umask');
 
-  const child = spawnTracked('sh', ['-c', 'umask 000; exec "$0" "$@"', process.execPath, RIG_BIN, 'grpc', '-C', dir, '--port', '0', '--host', '127.0.0.1'], {
+  const server = spawnCollected('sh', ['-c', 'umask 000; exec "$0" "$@"', process.execPath, RIG_BIN, 'grpc', '-C', dir, '--port', '0', '--host', '127.0.0.1'], {
     env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' },
   });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  await waitFor(() => /ready: listening on port \d+/.test(out) || child.exitCode !== null, 20_000, 'the server to be ready');
-  assert.equal(child.exitCode, null, `the server exited: ${err}`);
-  const port = Number(/ready: listening on port (\d+)/.exec(out)![1]);
+  const { child } = server;
+  await waitFor(() => /ready: listening on port \d+/.test(server.stdout()) || child.exitCode !== null, 20_000, 'the server to be ready');
+  assert.equal(child.exitCode, null, `the server exited: ${server.stderr()}`);
+  const port = Number(/ready: listening on port (\d+)/.exec(server.stdout())![1]);
   const client = connect(`127.0.0.1:${port}`);
   clients.push(client);
   await call(client, 'AddTask', { title: 'private' });
   for (const name of ['tasks.db', 'tasks.db-wal', 'tasks.db-shm']) assert.equal(modeOf(path.join(rigger, name)), '0600', name);
-  assert.doesNotMatch(err, /other users/, 'a fresh project is warned about');
-  const exited = new Promise((resolve) => child.once('exit', resolve));
+  assert.doesNotMatch(server.stderr(), /other users/, 'a fresh project is warned about');
   child.kill('SIGTERM');
-  await exited;
+  await server.exited;
 });
 
 test('with umask 000, the default tasks.db created on first use (a clone carries only config.json) is 0600', async () => {

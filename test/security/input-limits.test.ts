@@ -17,7 +17,7 @@ import { MAX_EVENT_BYTES, MAX_GENERATED_TASKS, MAX_NAME_LENGTH, MAX_TITLE_LENGTH
 import { taskEventEncoder } from '../../src/protocol/event-codec';
 import { loadProto } from '../../src/protocol/proto';
 import { call, callError, collectEvents, connect } from '../support/client';
-import { REPO_ROOT, rig, spawnTracked, startServer, tempDir, tempProject } from '../support/processes';
+import { REPO_ROOT, rig, spawnCollected, startServer, tempDir, tempProject } from '../support/processes';
 
 const HUGE = 'x'.repeat(5 * 1024 * 1024);
 const BIG_REQUESTS = ['--max-request-bytes', String(16 * 1024 * 1024)];
@@ -142,14 +142,9 @@ test('100 maximal-size updates: RSS growth under 100 MB, and default-limit grpc-
       '        print(f"received {n} last {event.sequence}")',
       '        break',
     ].join('\n');
-    const child = spawnTracked(python, ['-c', script, server.address, String(expected)], { env: { ...process.env, PYTHONPATH: stubs } });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (err += d));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    assert.equal(code, 0, err);
-    assert.equal(out.trim(), `received ${expected} last ${expected}`);
+    const grpcio = spawnCollected(python, ['-c', script, server.address, String(expected)], { env: { ...process.env, PYTHONPATH: stubs } });
+    assert.equal(await grpcio.exited, 0, grpcio.stderr());
+    assert.equal(grpcio.stdout().trim(), `received ${expected} last ${expected}`);
   } finally {
     client.close();
     plain.close();

@@ -149,8 +149,10 @@ test('--max-subscribers-per-connection: one connection cannot take every slot; a
     await subscriber.ready;
     held.push(subscriber);
   }
-  const refused = await collectEvents(first, {}).ended;
-  assert.equal(refused?.code, grpc.status.RESOURCE_EXHAUSTED);
+  const fourth = collectEvents(first, {});
+  const refused = await Promise.race([fourth.ended, fourth.ready.then(() => undefined)]);
+  fourth.cancel();
+  assert.equal(refused?.code, grpc.status.RESOURCE_EXHAUSTED, 'a fourth stream on the connection is refused, not opened');
   assert.match(refused!.details, /this connection already holds 3 event streams .*--max-subscribers-per-connection/);
   const second = ownConnection(server.address);
   const other = collectEvents(second, {});

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { rigAsync, REPO_ROOT, RIG_BIN, spawnTracked, startServer, type ServerProcess } from '../support/processes';
+import { rigAsync, REPO_ROOT, RIG_BIN, spawnCollected, startServer, type ServerProcess } from '../support/processes';
 
 export interface SidecarProcess {
   child: ChildProcess;
@@ -16,18 +16,13 @@ export interface SidecarProcess {
 /** Runs `node dist/sidecars/<name>.js args`, or `rig sidecar <name> args` with via 'rig'. */
 export function startSidecar(name: 'logger' | 'metrics' | 'nats-bridge', args: string[], via: 'node' | 'rig' = 'node'): SidecarProcess {
   const entry = via === 'node' ? [path.join(REPO_ROOT, 'dist', 'sidecars', `${name}.js`)] : [RIG_BIN, 'sidecar', name];
-  const child = spawnTracked(process.execPath, [...entry, ...args], {
+  const { child, stdout, stderr, exited } = spawnCollected(process.execPath, [...entry, ...args], {
     env: { ...process.env, RIGGER_LOG_LEVEL: 'info' },
   });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return {
     child,
-    stdout: () => out,
-    stderr: () => err,
+    stdout,
+    stderr,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill(signal);

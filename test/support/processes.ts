@@ -51,21 +51,36 @@ export function rigAsync(args: string[], options: { cwd?: string; env?: NodeJS.P
 /** Runs a command to completion without blocking the event loop; rejects if it outlives `timeoutMs`. */
 export function runAsync(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
   const timeoutMs = options.timeoutMs ?? 30_000;
+  const run = spawnCollected(command, args, { cwd: options.cwd ?? REPO_ROOT, env: options.env ?? process.env });
   return new Promise((resolve, reject) => {
-    const child = spawnTracked(command, args, { cwd: options.cwd ?? REPO_ROOT, env: options.env ?? process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => (stdout += d));
-    child.stderr!.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      run.child.kill('SIGKILL');
       reject(new Error(`${command} ${args.join(' ')} did not finish in ${timeoutMs} ms`));
     }, timeoutMs);
-    child.on('exit', (code) => {
+    void run.exited.then((code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, stdout: run.stdout(), stderr: run.stderr() });
     });
   });
+}
+
+/** A tracked process whose output is collected as it comes. */
+export interface CollectedProcess {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+}
+
+export function spawnCollected(command: string, args: string[], options: Parameters<typeof spawn>[2] = {}): CollectedProcess {
+  const child = spawnTracked(command, args, options);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
 /** A new project directory made by the real `rig init`. */

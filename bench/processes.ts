@@ -79,6 +79,19 @@ export function rssBytes(pid: number): number {
 }
 
 /** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat. */
+/** Samples `pid`'s RSS every 50 ms until stop(); peak() is the largest seen, the first sample included. */
+export function sampleRssPeak(pid: number): { peak(): number; stop(): void } {
+  let peak = rssBytes(pid);
+  const timer = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssBytes(pid));
+    } catch {
+      // the process is gone; its row fails on its own
+    }
+  }, 50);
+  return { peak: () => peak, stop: () => clearInterval(timer) };
+}
+
 export function cpuTimeMs(pid: number): number {
   // Fields after the command name, which is in parentheses and may contain spaces.
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');

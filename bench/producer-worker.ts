@@ -7,7 +7,7 @@ import { connectService } from '../src/client/connect';
 import type { RiggerServiceClient } from '../src/generated/rigger/v1/RiggerService';
 import { serveCommands } from './ipc';
 import { benchTitle, writeEvents } from './prefill';
-import { sleep, wallClockMs } from './stats';
+import { percentiles, sleep, wallClockMs } from './stats';
 
 type Method = 'AddTask' | 'GetTask' | 'UpdateTask';
 
@@ -148,6 +148,32 @@ serveCommands({
     }
     await Promise.all(inFlight);
     return { ...result, elapsedMs: wallClockMs() - startedAt };
+  },
+  /**
+   * GetTask of `taskId`, one call at a time with `intervalMs` between them, for `durationMs` or until
+   * the task reaches `untilVersion`; the latencies' percentiles in ms and the version last seen.
+   */
+  async sampleGetTask({ address, taskId, intervalMs, durationMs, untilVersion }: { address: string; taskId: string; intervalMs: number; durationMs: number; untilVersion?: number }) {
+    const client = clientFor(address);
+    const samples = new Float64Array(Math.ceil(durationMs / intervalMs) + 1);
+    const endAt = wallClockMs() + durationMs;
+    let count = 0;
+    let version = 0;
+    while (count < samples.length && wallClockMs() < endAt && (untilVersion === undefined || version < untilVersion)) {
+      const started = wallClockMs();
+      version = Number((await call(client, 'GetTask', { task_id: taskId })).task.version);
+      samples[count++] = wallClockMs() - started;
+      await sleep(intervalMs);
+    }
+    return { ...percentiles(samples, count), version };
+  },
+  /** Writes `count` TaskEventStream updates of `taskId` at once (flow control holds what the server has not read). */
+  floodUpdates({ address, taskId, count }: { address: string; taskId: string; count: number }) {
+    const stream = clientFor(address).TaskEventStream();
+    stream.on('data', () => {});
+    stream.on('error', () => {});
+    for (let i = 0; i < count; i++) stream.write({ update: { task_id: taskId, status: i % 2 === 0 ? 2 : 1 } });
+    return {};
   },
   /** Writes `events` CREATED events straight into the database file; the running server's log tailer publishes them. */
   bulkWrite: ({ dbFile, events, perTransaction }: { dbFile: string; events: number; perTransaction: number }) =>

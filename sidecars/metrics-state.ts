@@ -1,8 +1,9 @@
-// The task counts the metrics sidecar exports, kept from a ListTasks seed and the event stream.
-// The stream is opened before the seed is read, so events racing the seed are not lost; each
-// task's version decides whether an event is news for the seed or already part of it, so nothing
-// is counted twice.
-import { TaskStatus, type Task, type TaskEvent } from '../src/model/task';
+// The task counts the metrics sidecar exports. They start from the stream's snapshot (every task,
+// archived included, as it is at one sequence) and follow the changes after it. The snapshot and
+// the changes meet at that sequence on the server, so each change arrives once, in order. One change
+// can be several events (UPDATED and its STATUS_CHANGED carry the same task version): put() says
+// whether the version is new, so what is counted per change is counted once.
+import { TaskStatus, type Task } from '../src/model/task';
 
 interface Known {
   status: number;
@@ -13,15 +14,17 @@ interface Known {
 export class TaskCounts {
   private readonly tasks = new Map<string, Known>();
 
-  seed(tasks: readonly Task[]): void {
-    for (const task of tasks) this.put(task);
+  /** Forgets every task: a new snapshot is starting. */
+  reset(): void {
+    this.tasks.clear();
   }
 
-  /** Applies an event; false when the task was already known at this version or later. */
-  apply(event: TaskEvent): boolean {
-    const known = this.tasks.get(event.task.id);
-    if (known && known.version >= event.task.version) return false;
-    this.put(event.task);
+  /** Records a task's state: a snapshot entry, or the task after a change (a deleted task is archived). False when this version was already known. */
+  put(task: Task): boolean {
+    const version = Number(task.version ?? 0);
+    const known = this.tasks.get(task.id);
+    if (known && known.version >= version) return false;
+    this.tasks.set(task.id, { status: task.status, assignee: task.assignee, version });
     return true;
   }
 
@@ -40,9 +43,5 @@ export class TaskCounts {
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
     return counts;
-  }
-
-  private put(task: Task): void {
-    this.tasks.set(task.id, { status: task.status, assignee: task.assignee, version: Number(task.version ?? 0) });
   }
 }

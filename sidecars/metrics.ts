@@ -1,10 +1,13 @@
 // The metrics sidecar: Prometheus text exposition on --listen (default 127.0.0.1:9464) at /metrics.
+// Its task gauges come from one stream: it subscribes with include_snapshot, builds the counts from
+// the SNAPSHOT entries (every task, archived included, at one sequence), says `ready:` when the
+// snapshot is complete, and applies the changes after it. A reconnect resumes from the stream's
+// position (no new snapshot); a stream lost before its snapshot was complete starts a new one, and
+// the counts start over with it.
 import http from 'node:http';
-import * as grpc from '@grpc/grpc-js';
 import client from 'prom-client';
 import type { Subscription } from 'rxjs';
-import type { RiggerClient } from '../src/client/index';
-import { eventTypeName, statusName, TaskStatus, type Task, type TaskEvent } from '../src/model/task';
+import { eventTypeName, statusName, TaskEventType, TaskStatus, type TaskEvent } from '../src/model/task';
 import { TaskCounts } from './metrics-state';
 import type { CommandModule } from 'yargs';
 import type { CommonArgs } from '../src/config/command-line';
@@ -53,10 +56,11 @@ function createMetrics() {
   return {
     registry,
     counts,
+    /** A change (never a snapshot entry: those are state, not events, and go to counts.put). */
     record(event: TaskEvent): void {
       events.inc({ type: eventTypeName(event.event_type) });
       lastSequence.set((lastSeen = event.sequence));
-      if (!counts.apply(event)) return;
+      if (!counts.put(event.task)) return; // the same change as the event before it
       const completedNow = event.task.status === TaskStatus.COMPLETED && event.previous_task !== undefined && event.previous_task.status !== TaskStatus.COMPLETED;
       if (completedNow) {
         const seconds = (Date.parse(event.timestamp) - Date.parse(event.task.created_at)) / 1000;
@@ -66,7 +70,11 @@ function createMetrics() {
     /** The stream is open from `position` on (its header), so that much of the log is seen. */
     setConnected(up: boolean, position?: number): void {
       connected.set(up ? 1 : 0);
-      if (position !== undefined && position > lastSeen) lastSequence.set((lastSeen = position));
+      if (position !== undefined) this.passed(position);
+    },
+    /** The stream has seen the log up to `position`: a completed snapshot, a bookmark. */
+    passed(position: number): void {
+      if (position > lastSeen) lastSequence.set((lastSeen = position));
     },
     countReconnect(): void {
       reconnects.inc();
@@ -104,56 +112,48 @@ async function runMetrics(options: MetricsOptions): Promise<void> {
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound.port}/metrics`;
 
   const client = connect(options, 'metrics');
-  // Events that arrive while the seed is read wait here, then go through the same version check.
-  let pending: TaskEvent[] | undefined = [];
   let subscription: Subscription | undefined;
+  let snapshotComplete: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (snapshotComplete = resolve));
   const failed = new Promise<never>((_, reject) => {
     subscription = client
       .subscribe({
         ...options.subscription,
+        includeSnapshot: true,
+        onSnapshot: (marker) => {
+          if (marker.state === 'started') metrics.counts.reset();
+          else {
+            metrics.passed(marker.sequence);
+            logger.info({ sequence: marker.sequence, tasks: marker.tasks }, 'snapshot complete');
+            snapshotComplete();
+          }
+        },
+        onBookmark: (sequence) => metrics.passed(sequence),
         onStatus: logStatus(logger, (status) => {
           metrics.setConnected(status.state === 'connected', status.state === 'connected' ? status.position : undefined);
           if (status.state === 'connected' && status.reconnects > 0) metrics.countReconnect();
         }),
       })
-      .subscribe({ next: (event) => (pending ? pending.push(event) : metrics.record(event)), error: reject });
+      .subscribe({
+        next: (event) => (event.event_type === TaskEventType.SNAPSHOT ? void metrics.counts.put(event.task) : metrics.record(event)),
+        error: reject,
+      });
   });
-  try {
-    metrics.counts.seed(await seedTasks(client));
-  } catch (error) {
-    subscription?.unsubscribe();
-    httpServer.close();
-    await client.close();
-    throw error;
-  }
-  for (const event of pending) metrics.record(event);
-  pending = undefined;
-
-  process.stdout.write(`ready: metrics on ${url}\n`);
-  logger.info({ url, address: client.address }, 'metrics sidecar started');
-  await runUntilStopped(logger, failed, async () => {
+  const stop = async () => {
     subscription?.unsubscribe();
     await new Promise<void>((resolve) => {
       httpServer.close(() => resolve());
       httpServer.closeAllConnections();
     });
     await client.close();
+  };
+  // Until the snapshot is complete the gauges are partial: `ready:` waits for it (and a signal
+  // meanwhile still stops the sidecar cleanly).
+  void ready.then(() => {
+    process.stdout.write(`ready: metrics on ${url}\n`);
+    logger.info({ url, address: client.address }, 'metrics sidecar started');
   });
-}
-
-const SEED_ATTEMPTS = 120;
-const SEED_RETRY_MS = 500;
-
-/** Every task, archived included; waits (bounded) for a server that is not up yet. */
-async function seedTasks(client: RiggerClient): Promise<Task[]> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await client.listAllTasks({ include_archived: true });
-    } catch (error) {
-      if ((error as { code?: number }).code !== grpc.status.UNAVAILABLE || attempt >= SEED_ATTEMPTS) throw error;
-      await new Promise((resolve) => setTimeout(resolve, SEED_RETRY_MS));
-    }
-  }
+  await runUntilStopped(logger, failed, stop);
 }
 
 export const metricsCommand: CommandModule<CommonArgs, SidecarArgs & { listen: string }> = {

@@ -1,7 +1,21 @@
 // The NATS bridge sidecar: republishes every task event into a JetStream stream, so consumers on
-// other hosts read JetStream, not this server. Exactly-once into the stream: each message carries
-// the event's sequence as its Nats-Msg-Id (JetStream drops a repeat within the stream's duplicate
-// window), and on start the bridge resumes after the newest event the stream already holds.
+// other hosts read JetStream, not this server. Exactly-once into the stream, whatever NATS does:
+// every time the bridge (re)connects to NATS it reads the stream's last message on its subjects
+// and resumes the rigger subscription after that message's sequence, so neither a long NATS
+// outage (past the duplicate window) nor a NATS crash that lost acknowledged messages leaves a gap
+// or a repeat. Each message also carries the sequence as its Nats-Msg-Id, which drops the repeats
+// of two bridges running at once (within the stream's duplicate window).
+//
+// NATS absent, restarted, or without JetStream: the bridge logs the address, the error and a fix
+// (pino JSON on stderr) and tries again with the client's backoff (capped, jittered), forever.
+// Only what retrying cannot fix ends it with exit 1: the rigger stream's own terminal errors (such as
+// OUT_OF_RANGE) and a stream whose last message it did not write.
+//
+// Bookmarks move the bridge's position (and --checkpoint) past events its filter skips: a bookmark
+// reaches the bridge only once everything before it has been acknowledged by JetStream, so the
+// stream holds every matching event up to it. A later session resumes after that position when it
+// is past the stream's last message, so a filtered bridge does not fall behind retention; only if
+// the stream lost messages this process had published (a NATS crash) does it go back to repair.
 //
 // Subject: <prefix>.<event type, lowercase>.<task id>, e.g. rigger.tasks.status_changed.6f1c...
 // Payload: the TaskEvent as JSON with the proto's field names (snake_case) and enums as numbers:
@@ -9,10 +23,15 @@
 //    "task": {Task}, "previous_task": {Task} | absent, "changed_fields": ["status"],
 //    "actor": "..." | absent, "metadata": {...}}
 // Headers: Nats-Msg-Id = Rigger-Sequence = the sequence; Rigger-Event-Type = e.g. STATUS_CHANGED.
-import { connect as connectNats, headers, type JetStreamManager, type NatsConnection } from 'nats';
-import { eventTypeName, type TaskEvent } from '../src/model/task';
+import type { Logger } from 'pino';
 import type { CommandModule } from 'yargs';
+import type { JetStreamClient, NatsConnection } from 'nats';
+import { backoffDelay, DEFAULT_BACKOFF } from '../src/client/backoff';
+import { CheckpointWriter, readCheckpoint } from '../src/client/checkpoint';
+import type { RiggerClient, StreamStatus } from '../src/client/index';
 import type { CommonArgs } from '../src/config/command-line';
+import type { TaskEvent } from '../src/model/task';
+import { BridgeConfigError, explainNatsFailure, lastSequenceInStream, openNats, publishEvent, redactNatsUrls, type NatsFailure } from './nats-jetstream';
 import { connect, logStatus, runStandalone, runUntilStopped, sidecarFlags, sidecarLogger, sidecarOptions, type SidecarArgs, type SidecarOptions } from './shared';
 
 interface NatsBridgeOptions extends SidecarOptions {
@@ -22,70 +41,218 @@ interface NatsBridgeOptions extends SidecarOptions {
   subjectPrefix: string;
 }
 
-const SEQUENCE_HEADER = 'Rigger-Sequence';
-const DRAIN_TIMEOUT_MS = 3000;
+/** A session that published, or stayed up this long, was healthy: the next failure starts the backoff over. */
+const HEALTHY_SESSION_MS = 10_000;
+const CLOSE_TIMEOUT_MS = 3000;
 
-/** A task id made safe as one subject token (ids are UUIDs; this guards against anything else). */
-function subjectFor(prefix: string, event: TaskEvent): string {
-  const token = event.task.id.replace(/[.*>\s]/g, '_') || '_';
-  return `${prefix}.${eventTypeName(event.event_type).toLowerCase()}.${token}`;
-}
-
-/** The payload: the event as the wire delivers it, as JSON. */
-function eventJson(event: TaskEvent): string {
-  return JSON.stringify(event);
-}
-
-/** Creates the stream when it is missing; returns the sequence of the newest event it holds. */
-async function prepareStream(jsm: JetStreamManager, stream: string, subjectPrefix: string): Promise<number | undefined> {
-  let lastSeq: number;
-  try {
-    lastSeq = (await jsm.streams.info(stream)).state.last_seq;
-  } catch (error) {
-    if (!/stream not found/i.test((error as Error).message)) throw error;
-    await jsm.streams.add({ name: stream, subjects: [`${subjectPrefix}.>`] });
-    return undefined;
+/** NATS failed in a way the next attempt may not: the session ends and the bridge retries. */
+class NatsFailed extends Error {
+  constructor(readonly failure: NatsFailure) {
+    super(`${failure.error}; ${failure.hint}`);
   }
-  if (lastSeq === 0) return undefined;
-  const message = await jsm.streams.getMessage(stream, { seq: lastSeq });
-  const sequence = Number(message.header?.get(SEQUENCE_HEADER) || message.header?.get('Nats-Msg-Id'));
-  return Number.isSafeInteger(sequence) ? sequence : undefined;
+}
+
+/** Closes a connection without waiting on a server that may be gone. */
+async function closeBounded(nc: NatsConnection): Promise<void> {
+  await Promise.race([nc.close().catch(() => undefined), new Promise<void>((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref())]);
+}
+
+/** One NATS connection after another, each resuming after the stream's last message, until stop(). */
+class Bridge {
+  published = 0;
+  duplicates = 0;
+  private readonly servers: string[];
+  /** The NATS address(es) for logs and hints, without a password. */
+  private readonly shownNats: string;
+  private readonly filters: NatsBridgeOptions['subscription'];
+  private readonly onStatus: (status: StreamStatus) => void;
+  /** Everything matching up to here is in JetStream as far as this bridge knows: --checkpoint/--since, a live start's head, the last acknowledged, a bookmark. */
+  private position: number | undefined;
+  /** The last sequence this process saw acknowledged by JetStream (published or dropped as a repeat). */
+  private lastAcknowledged: number | undefined;
+  private current: AsyncIterableIterator<TaskEvent> | undefined;
+  private stopping = false;
+  private fatal: unknown;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly options: NatsBridgeOptions,
+    private readonly client: RiggerClient,
+    private readonly logger: Logger,
+    private readonly checkpoint: CheckpointWriter | undefined,
+    firstStart: number | undefined,
+  ) {
+    this.servers = options.nats.split(',').map((s) => s.trim()).filter(Boolean);
+    this.shownNats = redactNatsUrls(options.nats);
+    const { checkpoint: _file, sinceSequence: _since, ...filters } = options.subscription;
+    this.filters = filters;
+    this.position = firstStart;
+    this.onStatus = logStatus(logger, (status) => {
+      // A live start (nothing in the stream, no --since): its head is where a later session resumes.
+      if (status.state === 'connected' && this.position === undefined) this.position = status.position;
+    });
+  }
+
+  /** Resolves once stopped; rejects only with what retrying cannot fix. */
+  async run(): Promise<void> {
+    for (let attempt = 0; ; ) {
+      const startedAt = Date.now();
+      const before = this.published + this.duplicates;
+      let failure: NatsFailure | undefined;
+      try {
+        await this.session();
+      } catch (error) {
+        if (!(error instanceof NatsFailed)) throw error;
+        failure = error.failure;
+      }
+      if (this.fatal !== undefined) throw this.fatal;
+      if (this.stopping || failure === undefined) return;
+      if (this.published + this.duplicates > before || Date.now() - startedAt >= HEALTHY_SESSION_MS) attempt = 0;
+      const retryInMs = backoffDelay(attempt++, DEFAULT_BACKOFF);
+      this.logger.warn({ nats: this.shownNats, stream: this.options.stream, ...failure, attempt, retry_in_ms: retryInMs }, 'NATS unavailable; retrying');
+      await this.sleep(retryInMs);
+      if (this.stopping) return;
+    }
+  }
+
+  /** Ends the current session after the publish in flight, if any. */
+  stop(): void {
+    this.stopping = true;
+    this.wake?.();
+    void this.current?.return?.();
+  }
+
+  /** A failed checkpoint write: the bridge stops with it. */
+  failWith(error: unknown): void {
+    this.fatal ??= error;
+    this.stop();
+  }
+
+  private async session(): Promise<void> {
+    let nc: NatsConnection;
+    try {
+      nc = await openNats(this.servers);
+    } catch (error) {
+      throw new NatsFailed(explainNatsFailure(error, 'connect', this.shownNats));
+    }
+    let events: AsyncIterableIterator<TaskEvent> | undefined;
+    let pumping: Promise<void> | undefined;
+    try {
+      let inStream: number | undefined;
+      try {
+        inStream = await lastSequenceInStream(await nc.jetstreamManager(), this.options.stream, this.options.subjectPrefix);
+      } catch (error) {
+        if (error instanceof BridgeConfigError) throw error;
+        throw new NatsFailed(explainNatsFailure(error, 'jetstream', this.shownNats));
+      }
+      if (this.stopping) return;
+      const resumeAfter = this.resumePoint(inStream);
+      this.logger.info(
+        {
+          nats: nc.getServer(),
+          stream: this.options.stream,
+          resume_after: resumeAfter ?? 'live',
+          decided_by: resumeAfter === undefined ? 'live start' : resumeAfter === inStream ? 'last message in the stream' : 'position',
+        },
+        'NATS connected; publishing',
+      );
+      events = this.client.events({
+        ...this.filters,
+        ...(resumeAfter !== undefined && { sinceSequence: resumeAfter }),
+        onStatus: this.onStatus,
+        onBookmark: (sequence) => this.passed(sequence),
+      });
+      this.current = events;
+      const lost = nc.closed().then((error) => {
+        throw new NatsFailed(explainNatsFailure(error ?? new Error('the server closed the connection'), 'connection lost', this.shownNats));
+      });
+      lost.catch(() => undefined);
+      pumping = this.pump(events, nc.jetstream());
+      pumping.catch(() => undefined);
+      await Promise.race([pumping, lost]);
+    } finally {
+      this.current = undefined;
+      await events?.return?.();
+      await pumping?.catch(() => undefined); // a publish in flight settles before the next session reads the stream
+      await closeBounded(nc);
+    }
+  }
+
+  /** Where a session resumes, given the sequence of the stream's last message of ours (if any). */
+  private resumePoint(inStream: number | undefined): number | undefined {
+    if (inStream === undefined || this.position === undefined) return inStream ?? this.position;
+    // The stream lost messages this process had published (a NATS crash): publish them again.
+    if (this.lastAcknowledged !== undefined && inStream < this.lastAcknowledged) return inStream;
+    return Math.max(inStream, this.position);
+  }
+
+  /** A bookmark: every matching event up to `sequence` is acknowledged (the iterator hands it on only after them). */
+  private passed(sequence: number): void {
+    if (this.position !== undefined && sequence <= this.position) return;
+    this.position = sequence;
+    this.checkpoint?.advance(sequence);
+  }
+
+  /** One publish at a time, each acknowledged before the next: the stream's order is sequence order. */
+  private async pump(events: AsyncIterableIterator<TaskEvent>, js: JetStreamClient): Promise<void> {
+    for (;;) {
+      const next = await events.next(); // a rejection here is the rigger stream's terminal error
+      if (next.done) return;
+      const event = next.value;
+      let duplicate: boolean;
+      try {
+        duplicate = await publishEvent(js, this.options.subjectPrefix, event);
+      } catch (error) {
+        throw new NatsFailed(explainNatsFailure(error, 'publish', this.shownNats));
+      }
+      if (duplicate) this.duplicates++;
+      else this.published++;
+      this.position = this.lastAcknowledged = event.sequence;
+      this.checkpoint?.advance(event.sequence);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
 }
 
 async function runNatsBridge(options: NatsBridgeOptions): Promise<void> {
   const logger = sidecarLogger('nats-bridge');
-  const nc: NatsConnection = await connectNats({ servers: options.nats.split(',').map((s) => s.trim()), name: 'rigger-nats-bridge', maxReconnectAttempts: -1 });
-  const inStream = await prepareStream(await nc.jetstreamManager(), options.stream, options.subjectPrefix);
-  const js = nc.jetstream();
+  const file = options.subscription.checkpoint;
+  // The checkpoint is the last sequence JetStream acknowledged. It (or --since, whichever is later)
+  // decides where to start only while the stream holds no message of the bridge's.
+  const checkpointed = file === undefined ? undefined : readCheckpoint(file);
+  const candidates = [checkpointed, options.subscription.sinceSequence].filter((n): n is number => n !== undefined);
+  const firstStart = candidates.length > 0 ? Math.max(...candidates) : undefined;
   const client = connect(options, 'nats-bridge');
-  const since = [inStream, options.subscription.sinceSequence].filter((n): n is number => n !== undefined);
-  const events = client.events({ ...options.subscription, ...(since.length > 0 && { sinceSequence: Math.max(...since) }), onStatus: logStatus(logger) });
-  logger.info({ address: client.address, nats: options.nats, stream: options.stream, resume_after: since.length ? Math.max(...since) : 'live' }, 'nats bridge started');
+  let bridge: Bridge | undefined;
+  const checkpoint = file === undefined ? undefined : new CheckpointWriter(file, checkpointed, (error) => bridge?.failWith(error));
+  bridge = new Bridge(options, client, logger, checkpoint, firstStart);
+  logger.info({ address: client.address, nats: redactNatsUrls(options.nats), stream: options.stream, first_start_after: firstStart ?? 'live' }, 'nats bridge started');
 
-  let published = 0;
-  let duplicates = 0;
-  // One publish at a time, each acknowledged by JetStream before the next: order in the stream is
-  // sequence order, and the checkpoint (if any) only moves past what JetStream has stored.
-  const pump = (async (): Promise<never> => {
-    for await (const event of events) {
-      const h = headers();
-      h.set(SEQUENCE_HEADER, String(event.sequence));
-      h.set('Rigger-Event-Type', eventTypeName(event.event_type));
-      const ack = await js.publish(subjectFor(options.subjectPrefix, event), eventJson(event), { msgID: String(event.sequence), headers: h });
-      if (ack.duplicate) duplicates++;
-      else published++;
-    }
-    throw new Error('the event stream ended');
-  })();
-  await runUntilStopped(logger, pump, async () => {
-    await events.return?.();
-    await pump.catch(() => undefined); // lets a publish in flight finish
-    logger.info({ published, duplicates_dropped_by_jetstream: duplicates }, 'bridge totals');
-    await client.close();
-    // Bounded: with the NATS server gone, drain() would wait for a reconnect that may never come.
-    const drained = await Promise.race([nc.drain().then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), DRAIN_TIMEOUT_MS).unref())]);
-    if (!drained) await nc.close();
-  }, options.subscription.checkpoint);
+  const running = bridge.run();
+  const failed = running.then(() => new Promise<never>(() => undefined));
+  await runUntilStopped(
+    logger,
+    failed,
+    async () => {
+      bridge.stop();
+      await running.catch(() => undefined);
+      await checkpoint?.flush().catch(() => undefined); // a failed write was reported when it happened
+      logger.info({ published: bridge.published, duplicates_dropped_by_jetstream: bridge.duplicates }, 'bridge totals');
+      await client.close();
+    },
+    file,
+  );
 }
 
 export const natsBridgeCommand: CommandModule<CommonArgs, SidecarArgs & { nats: string; stream: string; 'subject-prefix': string }> = {

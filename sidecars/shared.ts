@@ -8,7 +8,7 @@ import { RiggerClient, StreamError, type RiggerClientOptions } from '../src/clie
 import type { SubscribeOptions } from '../src/client/subscribe-options';
 import { clientConnection, connectionOptions, projectOrNone } from '../src/config/client-connection';
 import { runCommandLine, type CommonArgs } from '../src/config/command-line';
-import { subscribeOptionsOf, subscriptionFlags, type SubscriptionArgs } from '../src/config/subscription-flags';
+import { bookmarkFlag, bookmarkIntervalOf, subscribeOptionsOf, subscriptionFlags, type SubscriptionArgs } from '../src/config/subscription-flags';
 import { createLogger } from '../src/logging';
 
 /** What each sidecar is given, whichever way it was started (`rig sidecar X` or `node dist/sidecars/X.js`). */
@@ -30,6 +30,7 @@ export function connect(options: SidecarOptions, name: string): RiggerClient {
 export function logStatus(logger: Logger, also?: (status: StreamStatus) => void): (status: StreamStatus) => void {
   return (status) => {
     if (status.state === 'connected') logger.info({ position: status.position, reconnects: status.reconnects }, 'event stream connected');
+    else if (status.reason === 'dead-stream') logger.warn({ error: status.error.message, attempt: status.attempt, retry_in_ms: status.retryInMs }, 'event stream silent (dead connection); reconnecting');
     else logger.warn({ error: status.error.message, attempt: status.attempt, retry_in_ms: status.retryInMs }, 'event stream lost; reconnecting');
     also?.(status);
   };
@@ -83,17 +84,17 @@ export async function runUntilStopped(logger: Logger, failed: Promise<never>, st
 
 export type SidecarArgs = CommonArgs & SubscriptionArgs;
 
-/** The connection flags, and the filter and checkpoint flags when the sidecar reads a filtered stream. */
+/** The connection flags and --bookmark-interval-ms, and the filter and checkpoint flags when the sidecar reads a filtered stream. */
 export function sidecarFlags<T extends CommonArgs>(yargs: Argv<T>, withFilters: boolean): Argv<T & SubscriptionArgs> {
   // The connection flags are strings that resolveSetting parses; yargs' inferred types add nothing.
   const connected = yargs.options(connectionOptions()) as unknown as Argv<T>;
-  if (!withFilters) return connected as Argv<T & SubscriptionArgs>;
+  if (!withFilters) return bookmarkFlag(connected);
   return subscriptionFlags(connected, 'on first start, replay every event after this sequence (0 = all history); default live', true);
 }
 
 /** The parsed flags as SidecarOptions: the project's settings when run inside one, else the flags and environment alone. */
 export function sidecarOptions(argv: SidecarArgs, withFilters: boolean): SidecarOptions {
-  const subscription = withFilters ? subscribeOptionsOf(argv) : {};
+  const subscription = withFilters ? subscribeOptionsOf(argv) : { bookmarkIntervalMs: bookmarkIntervalOf(argv) };
   const project = projectOrNone(argv.C ?? '.');
   return { client: clientConnection(project, argv as unknown as Record<string, unknown>), subscription };
 }

@@ -47,8 +47,8 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
   let hub: EventHub;
   let grpcServer: Awaited<ReturnType<typeof startGrpcServer>>;
   try {
-    // The event loop never waits inside SQLite for a lock: writes retry on timers (group-commit.ts).
-    store.tasks.neverWaitForLocks(options.busyTimeoutMs);
+    // The event loop never waits inside SQLite, for a lock or the disk (TaskStore.neverBlock).
+    store.tasks.neverBlock(options.busyTimeoutMs);
     hub = new EventHub(store.log, options.bufferSize);
     store.tasks.onCommit((events) => hub.publish(events));
     grpcServer = await startGrpcServer(store, hub, options, logger);
@@ -73,6 +73,7 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
       hub.close(new RiggerError('unavailable', 'server shutting down; reconnect and resume with since_sequence'));
       await grpcServer.stop(options.shutdownGraceMs, logger);
       await stopCheckpointer();
+      await store.tasks.synced();
       store.close();
     })());
 

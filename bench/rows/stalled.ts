@@ -4,7 +4,7 @@
 // per transaction) and published by the server's log tailer: a million AddTask calls would take
 // far longer than the bench's budget (see the fan-out row's AddTask rate).
 import type { BenchConfig } from '../config';
-import { databaseFile, rssBytes, startRigServer, tempProject } from '../processes';
+import { databaseFile, rssBytes, sampleRssPeak, startRigServer, tempProject } from '../processes';
 import { formatRate, rate, type Measurement } from '../report';
 import { forkClient, forkProducer, type WindowResult } from '../workers';
 
@@ -33,22 +33,15 @@ export async function stalledSubscriber(config: BenchConfig, addTaskRate: number
 
     await stalled.call('subscribe', { kind: 'hub', address: server.address, streams: 1, paused: true });
     const rssBefore = rssBytes(server.pid);
-    let rssPeak = rssBefore;
-    const sampler = setInterval(() => {
-      try {
-        rssPeak = Math.max(rssPeak, rssBytes(server.pid));
-      } catch {
-        // the server is gone; the row fails below
-      }
-    }, 50);
+    const rss = sampleRssPeak(server.pid);
     let withStalled;
     try {
       withStalled = await deliver(config.stalledEvents);
     } finally {
-      clearInterval(sampler);
+      rss.stop();
     }
     const rssAfter = rssBytes(server.pid);
-    rssPeak = Math.max(rssPeak, rssAfter);
+    const rssPeak = Math.max(rss.peak(), rssAfter);
     const stalledGot = (await stalled.call<{ count: number }>('counts')).count;
     const rateWith = rate(config.stalledEvents * streams, withStalled.deliverMs);
     const growthMb = (rssPeak - rssBefore) / MB;

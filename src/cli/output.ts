@@ -49,7 +49,8 @@ export function eventForDisplay(event: TaskEvent): Record<string, unknown> {
   return {
     ...event,
     event_type: eventTypeName(event.event_type),
-    task: taskForDisplay(event.task),
+    // BOOKMARK and SNAPSHOT_COMPLETE carry no task.
+    ...(event.task && { task: taskForDisplay(event.task) }),
     ...(event.previous_task && { previous_task: taskForDisplay(event.previous_task) }),
   };
 }
@@ -80,7 +81,9 @@ export function printTask(task: Task): void {
 
 /** One line per event, for people reading a terminal and for shell pipelines: always exactly one line. */
 export function formatEventLine(event: TaskEvent): string {
-  const t = event.task;
+  const t = event.task as TaskEvent['task'] | undefined;
+  // BOOKMARK and SNAPSHOT_COMPLETE: a position, no task.
+  if (!t) return `#${event.sequence} ${safeText(event.timestamp)} ${eventTypeName(event.event_type)}`;
   const changed = event.changed_fields.length ? ` changed=${safeText(event.changed_fields.join(','))}` : '';
   return `#${event.sequence} ${safeText(event.timestamp)} ${eventTypeName(event.event_type)} ${safeText(t.id)} ${quotedText(t.title)} status=${statusName(t.status)} assignee=${fieldValue(t.assignee)}${changed} actor=${fieldValue(event.actor)}`;
 }

@@ -24,11 +24,29 @@ export interface ConnectOptions {
 }
 
 /**
- * Channel options every client of ours starts from. grpc-js receives with HTTP/2's default 64 KiB
- * flow-control window, so a subscriber catching up waits a round trip for every 64 KiB of events;
- * with 1 MiB the server keeps the connection full. A stream never buffers more than this in the client.
+ * How grpc-js reconnects a channel whose connection attempt failed. Its defaults (1 s, growing
+ * 1.6x up to 120 s) sit under the client's own backoff: after a long outage the channel's next
+ * attempt can come tens of seconds after the server is back, and until then every call fails at
+ * once with the cached `connect ECONNREFUSED`. Capped at 800 ms (+-20% jitter: under a second) the
+ * channel is never more than a second behind the server; the client's backoff (backoff.ts) stays
+ * the one that paces streams and that a user tunes. A failed attempt against a reachable host costs
+ * one refused TCP connect. grpc-js has no `grpc.min_reconnect_backoff_ms` (C-core's minimum connect
+ * timeout), nor a connect timeout: an attempt to a host that drops packets lasts as long as the
+ * OS's TCP connect.
+ */
+export const RECONNECT_CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 800,
+};
+
+/**
+ * Channel options every client of ours starts from: the reconnect timing above, and a 1 MiB HTTP/2
+ * flow-control window. grpc-js receives with HTTP/2's default 64 KiB, so a subscriber catching up
+ * waits a round trip for every 64 KiB of events; with 1 MiB the server keeps the connection full. A
+ * stream never buffers more than this in the client.
  */
 export const DEFAULT_CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  ...RECONNECT_CHANNEL_OPTIONS,
   'grpc-node.flow_control_window': 1024 * 1024,
 };
 

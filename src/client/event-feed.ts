@@ -1,23 +1,49 @@
-// One resumable subscription: keeps a SubscribeToTaskEvents stream open across server restarts
-// and connection losses, reopening it with since_sequence = the last event received, so the
-// events handed on are gap-free (among those the filter matches), in order and each only once.
+// One resumable subscription: keeps a SubscribeToTaskEvents stream open across server restarts,
+// connection losses and connections that die silently, reopening it with since_sequence = its
+// position (the last event or bookmark received), so the events handed on are gap-free (among
+// those the filter matches), in order and each only once.
+//
+// Stream messages are sorted here, so that nothing above sees one as a change of a task:
+//  - BOOKMARK moves the position (every matching event up to it has arrived) and is the heartbeat
+//    the dead-stream rule counts on (silence-watch.ts);
+//  - SNAPSHOT entries and SNAPSHOT_COMPLETE (include_snapshot) are passed on as such; the position
+//    is the snapshot's sequence only once it is complete, so a stream lost mid-snapshot asks for a
+//    new snapshot rather than resuming from a state the caller has only half of.
 import * as grpc from '@grpc/grpc-js';
 import type { RiggerServiceClient } from '../generated/rigger/v1/RiggerService';
 import type { SubscribeToTaskEventsRequest } from '../generated/rigger/v1/SubscribeToTaskEventsRequest';
 import type { TaskEvent as WireTaskEvent } from '../generated/rigger/v1/TaskEvent';
 import { POSITION_HEADER } from '../protocol/metadata';
-import type { TaskEvent } from '../model/task';
+import { isLoggedEventType, TaskEventType, type TaskEvent } from '../model/task';
 import { backoffDelay, type BackoffOptions } from './backoff';
+import { waitToRetry } from './retry-wait';
+import { DEAD_AFTER_INTERVALS, SilenceWatch } from './silence-watch';
 import { StreamError } from './stream-error';
 
 export type FeedStatus =
-  /** The stream is open; `position` is the sequence it resumes after. */
+  /** The stream is open; `position` is the sequence it resumes after (undefined while a first snapshot is still coming). */
   | { state: 'connected'; position: number | undefined; reconnects: number }
-  /** The stream was lost and will be reopened after `retryInMs`. */
-  | { state: 'disconnected'; error: StreamError; attempt: number; retryInMs: number };
+  /**
+   * The stream was lost and will be reopened after `retryInMs` at the latest (sooner once the
+   * server answers again). `reason` 'ended': the server or the connection ended it (`error` says
+   * how); 'dead-stream': nothing at all arrived for 2.5 bookmark intervals, so the client gave up
+   * on a connection that looked open.
+   */
+  | { state: 'disconnected'; reason: 'ended' | 'dead-stream'; error: StreamError; attempt: number; retryInMs: number };
+
+/** Where a snapshot stands, in order with its SNAPSHOT entries. */
+export type SnapshotMarker =
+  /** Entries follow. `restart`: an earlier snapshot was cut off; drop what was built from it. */
+  | { state: 'started'; restart: boolean }
+  /** Every matching task has been sent as it is at `sequence`; the changes after it follow. */
+  | { state: 'complete'; sequence: number; tasks: number };
 
 export interface FeedListener {
+  /** A change of a task (CREATED ... ORCHESTRATED), or a SNAPSHOT entry between snapshot markers. */
   event(event: TaskEvent): void;
+  /** Every matching event up to `sequence` has been passed to event(). */
+  bookmark?(sequence: number): void;
+  snapshot?(marker: SnapshotMarker): void;
   /** The stream ended for good: a non-retryable status, or retries exhausted. */
   error(error: StreamError): void;
   /** A live start learned its position (the server's newest sequence when it subscribed). */
@@ -25,7 +51,15 @@ export interface FeedListener {
   status?(status: FeedStatus): void;
 }
 
-export type FeedFilter = Omit<SubscribeToTaskEventsRequest, 'since_sequence'>;
+export type FeedFilter = Omit<SubscribeToTaskEventsRequest, 'since_sequence' | 'include_snapshot' | 'bookmark_interval_ms'>;
+
+export interface FeedSettings {
+  backoff: Required<BackoffOptions>;
+  /** Asked of the server; 0 = no bookmarks (and no dead-stream rule). */
+  bookmarkIntervalMs: number;
+  /** Start with a snapshot when there is no position to resume from. */
+  includeSnapshot: boolean;
+}
 
 /** How long a stream the server has not answered yet may wait for its answer before it is cancelled anyway. */
 const UNANSWERED_CANCEL_MS = 2000;
@@ -33,76 +67,118 @@ const UNANSWERED_CANCEL_MS = 2000;
 export class EventFeed {
   private call: grpc.ClientReadableStream<WireTaskEvent> | undefined;
   private cancelCall: (() => void) | undefined;
+  /** Drops the current call as dead (the silence watch's verdict). */
+  private abandonCall: ((silentMs: number) => void) | undefined;
   private position: number | undefined;
   private attempt = 0;
   private everConnected = false;
   private reconnects = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private cancelRetry: (() => void) | undefined;
   private paused = false;
   private closed = false;
+  private snapshotPending: boolean;
+  private snapshotStarts = 0;
+  private snapshotTasks = 0;
+  /**
+   * Set once the server has sent a stream message (a bookmark or a snapshot message): it honours
+   * bookmark_interval_ms. Until then silence proves nothing (a server that ignores the field would
+   * otherwise be given up on every few intervals), so the watch waits for that proof.
+   */
+  private serverSendsBookmarks = false;
+  private readonly watch: SilenceWatch | undefined;
 
   constructor(
     private readonly service: RiggerServiceClient,
     private readonly filter: FeedFilter,
     startAfter: number | undefined,
-    private readonly backoff: Required<BackoffOptions>,
+    private readonly settings: FeedSettings,
     private readonly listener: FeedListener,
   ) {
     this.position = startAfter;
+    this.snapshotPending = settings.includeSnapshot && startAfter === undefined;
+    if (settings.bookmarkIntervalMs > 0) {
+      this.watch = new SilenceWatch(settings.bookmarkIntervalMs * DEAD_AFTER_INTERVALS, (silentMs) => this.abandonCall?.(silentMs));
+    }
   }
 
   start(): void {
     this.open();
   }
 
-  /** Stops reading from the network (the server then holds back, see the hub's back-pressure). */
+  /** Stops reading from the network (the server then holds back, see the hub's back-pressure); silence is expected then. */
   pause(): void {
     this.paused = true;
+    this.watch?.stop();
     this.call?.pause();
   }
 
   resume(): void {
     this.paused = false;
     this.call?.resume();
+    this.watchIfDue();
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.retryTimer);
+    this.watch?.stop();
+    this.cancelRetry?.();
     this.cancelCall?.();
     this.call = undefined;
   }
 
+  private watchIfDue(): void {
+    if (this.watch && this.serverSendsBookmarks && this.call && !this.paused && !this.closed && !this.watch.running) this.watch.start();
+  }
+
   private open(): void {
     if (this.closed) return;
+    const snapshot = this.snapshotPending;
     const request: SubscribeToTaskEventsRequest = {
       ...this.filter,
-      ...(this.position !== undefined && { since_sequence: this.position }),
+      ...(this.settings.bookmarkIntervalMs > 0 && { bookmark_interval_ms: this.settings.bookmarkIntervalMs }),
+      ...(snapshot ? { include_snapshot: true } : this.position !== undefined && { since_sequence: this.position }),
     };
     const call = this.service.SubscribeToTaskEvents(request);
     this.call = call;
     let answered = false;
     // grpc-js sends no RST_STREAM for a call cancelled before the server has answered it on a ready
     // connection, so the server would hold that stream for good: cancel once the headers are in.
-    this.cancelCall = () => {
+    const cancel = () => {
       if (answered) return call.cancel();
-      const cancel = () => call.cancel();
-      call.once('metadata', cancel);
-      setTimeout(cancel, UNANSWERED_CANCEL_MS).unref();
+      const cancelNow = () => call.cancel();
+      call.once('metadata', cancelNow);
+      setTimeout(cancelNow, UNANSWERED_CANCEL_MS).unref();
     };
+    this.cancelCall = cancel;
     let finished = false;
     const finish = (error?: grpc.ServiceError) => {
       if (finished) return;
       finished = true;
+      this.watch?.stop();
       if (this.call === call) this.call = undefined;
-      if (!this.closed) this.lost(error ? StreamError.from(error) : new StreamError(grpc.status.UNAVAILABLE, 'the server ended the stream'));
+      if (!this.closed) this.lost(error ? StreamError.from(error) : new StreamError(grpc.status.UNAVAILABLE, 'the server ended the stream'), 'ended');
+    };
+    this.abandonCall = (silentMs) => {
+      if (finished || this.closed) return;
+      finished = true;
+      if (this.call === call) this.call = undefined;
+      cancel();
+      const interval = this.settings.bookmarkIntervalMs;
+      this.lost(
+        new StreamError(grpc.status.UNAVAILABLE, `no message from the server for ${silentMs} ms (bookmarks every ${interval} ms): the connection is treated as dead`),
+        'dead-stream',
+      );
     };
     call.on('metadata', (metadata: grpc.Metadata) => {
       answered = true;
-      if (this.closed) return;
+      if (this.closed || finished) return;
+      this.watch?.touch();
       const header = metadata.get(POSITION_HEADER)[0];
-      if (this.position === undefined && header !== undefined) {
+      if (snapshot) {
+        this.snapshotTasks = 0;
+        this.listener.snapshot?.({ state: 'started', restart: this.snapshotStarts++ > 0 });
+      } else if (this.position === undefined && header !== undefined) {
         this.position = Number(header);
         this.listener.started?.(this.position);
       }
@@ -112,30 +188,70 @@ export class EventFeed {
       this.listener.status?.({ state: 'connected', position: this.position, reconnects: this.reconnects });
     });
     call.on('data', (wire: WireTaskEvent) => {
-      if (this.closed) return;
-      const event = wire as unknown as TaskEvent;
-      if (this.position !== undefined && event.sequence <= this.position) return;
-      this.position = event.sequence;
-      this.listener.event(event);
+      if (this.closed || finished) return;
+      this.watch?.touch();
+      this.receive(wire as unknown as TaskEvent, snapshot);
     });
     call.on('error', (error: grpc.ServiceError) => finish(error));
     call.on('end', () => finish());
     if (this.paused) call.pause();
+    this.watchIfDue();
   }
 
-  private lost(error: StreamError): void {
+  private receive(event: TaskEvent, snapshotStream: boolean): void {
+    switch (event.event_type) {
+      case TaskEventType.BOOKMARK:
+        this.provesBookmarks();
+        // A snapshot's position is its SNAPSHOT_COMPLETE; nothing before it moves the position.
+        if (this.snapshotPending) return;
+        if (this.position !== undefined && event.sequence < this.position) return;
+        this.position = event.sequence;
+        this.listener.bookmark?.(event.sequence);
+        return;
+      case TaskEventType.SNAPSHOT:
+        this.provesBookmarks();
+        if (!snapshotStream || !this.snapshotPending) return;
+        this.snapshotTasks++;
+        this.listener.event(event);
+        return;
+      case TaskEventType.SNAPSHOT_COMPLETE:
+        this.provesBookmarks();
+        if (!snapshotStream || !this.snapshotPending) return;
+        this.snapshotPending = false;
+        this.position = event.sequence;
+        this.listener.snapshot?.({ state: 'complete', sequence: event.sequence, tasks: this.snapshotTasks });
+        return;
+      default:
+        // A message type newer than this client is about the stream, not a change: not passed on.
+        if (!isLoggedEventType(event.event_type)) return;
+        if (this.snapshotPending) return; // a server that ignored include_snapshot; never ours
+        if (this.position !== undefined && event.sequence <= this.position) return;
+        this.position = event.sequence;
+        this.listener.event(event);
+    }
+  }
+
+  private provesBookmarks(): void {
+    if (this.serverSendsBookmarks) return;
+    this.serverSendsBookmarks = true;
+    this.watchIfDue();
+  }
+
+  private lost(error: StreamError, reason: 'ended' | 'dead-stream'): void {
     if (!error.retryable) return this.fail(error);
-    if (this.attempt >= this.backoff.maxAttempts) {
+    const { backoff } = this.settings;
+    if (this.attempt >= backoff.maxAttempts) {
       return this.fail(new StreamError(error.code, `gave up after ${this.attempt} reconnect attempts: ${error.details}`, error.metadata));
     }
-    const retryInMs = backoffDelay(this.attempt, this.backoff);
+    const retryInMs = backoffDelay(this.attempt, backoff);
     this.attempt++;
-    this.listener.status?.({ state: 'disconnected', error, attempt: this.attempt, retryInMs });
-    this.retryTimer = setTimeout(() => this.open(), retryInMs);
+    this.listener.status?.({ state: 'disconnected', reason, error, attempt: this.attempt, retryInMs });
+    this.cancelRetry = waitToRetry(this.service.getChannel(), retryInMs, () => this.open());
   }
 
   private fail(error: StreamError): void {
     this.closed = true;
+    this.watch?.stop();
     this.listener.error(error);
   }
 }

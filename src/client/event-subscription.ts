@@ -8,12 +8,16 @@
 // The checkpoint file trails the handled events by at most the writes in flight (one fsync), so a
 // SIGKILL can repeat the last few events: delivery across a crash is at-least-once, and a sink that
 // must hold each event once keeps its own position too (the logger's file, JetStream's msg id).
+// Bookmarks and snapshot markers reach the caller's onBookmark/onSnapshot (never next()) at the
+// same point of the stream: for the iterator, when the loop has handled everything before them.
+// A bookmark moves the checkpoint, and so does a snapshot's completion; a SNAPSHOT entry does not
+// (a restart before the snapshot is complete starts a new one).
 import { Observable } from 'rxjs';
 import type { RiggerServiceClient } from '../generated/rigger/v1/RiggerService';
-import type { TaskEvent } from '../model/task';
+import { TaskEventType, type TaskEvent } from '../model/task';
 import { DEFAULT_BACKOFF } from './backoff';
 import { CheckpointWriter } from './checkpoint';
-import { EventFeed, type FeedListener } from './event-feed';
+import { EventFeed, type FeedListener, type SnapshotMarker } from './event-feed';
 import type { StreamError } from './stream-error';
 import { planSubscription, type SubscribeOptions } from './subscribe-options';
 
@@ -25,12 +29,10 @@ interface Wiring {
   checkpoint: CheckpointWriter | undefined;
 }
 
-function wire(
-  service: RiggerServiceClient,
-  options: SubscribeOptions,
-  handlers: { event(event: TaskEvent): void; error(error: unknown): void },
-  advanceOnStart: boolean,
-): Wiring {
+/** What the feed hands on, in stream order. */
+type Item = { kind: 'event'; event: TaskEvent } | { kind: 'bookmark'; sequence: number } | { kind: 'snapshot'; marker: SnapshotMarker };
+
+function wire(service: RiggerServiceClient, options: SubscribeOptions, handlers: { item(item: Item): void; error(error: unknown): void }): Wiring {
   const plan = planSubscription(options);
   let feed: EventFeed | undefined;
   const checkpoint =
@@ -41,34 +43,57 @@ function wire(
           handlers.error(error);
         });
   const listener: FeedListener = {
-    event: handlers.event,
+    event: (event) => handlers.item({ kind: 'event', event }),
+    bookmark: (sequence) => handlers.item({ kind: 'bookmark', sequence }),
+    snapshot: (marker) => handlers.item({ kind: 'snapshot', marker }),
     error: (error: StreamError) => handlers.error(error),
     // A live start is recorded at once, so a restart before the first event still has no gap.
-    started: (position) => {
-      if (advanceOnStart) checkpoint?.advance(position);
-    },
+    started: (position) => checkpoint?.advance(position),
     ...(options.onStatus && { status: options.onStatus }),
   };
-  feed = new EventFeed(service, plan.filter, plan.startAfter, { ...DEFAULT_BACKOFF, ...options.backoff }, listener);
+  feed = new EventFeed(
+    service,
+    plan.filter,
+    plan.startAfter,
+    { backoff: { ...DEFAULT_BACKOFF, ...options.backoff }, bookmarkIntervalMs: plan.bookmarkIntervalMs, includeSnapshot: plan.includeSnapshot },
+    listener,
+  );
   return { feed, checkpoint };
+}
+
+/** The sequence a handled item moves the checkpoint to, if any: a change, a bookmark, a completed snapshot. */
+function checkpointOf(item: Item): number | undefined {
+  if (item.kind === 'event') return item.event.event_type === TaskEventType.SNAPSHOT ? undefined : item.event.sequence;
+  if (item.kind === 'bookmark') return item.sequence;
+  return item.marker.state === 'complete' ? item.marker.sequence : undefined;
+}
+
+/** Hands a marker to the caller's callback; a callback that throws ends the subscription like a throwing next(). */
+function notifyMarker(options: SubscribeOptions, item: Item): void {
+  if (item.kind === 'bookmark') options.onBookmark?.(item.sequence);
+  else if (item.kind === 'snapshot') options.onSnapshot?.(item.marker);
 }
 
 export function observeEvents(service: RiggerServiceClient, options: SubscribeOptions, track: FlushTracker): Observable<TaskEvent> {
   return new Observable<TaskEvent>((subscriber) => {
     let wiring: Wiring;
     try {
-      wiring = wire(
-        service,
-        options,
-        {
-          event: (event) => {
-            subscriber.next(event);
-            wiring.checkpoint?.advance(event.sequence);
-          },
-          error: (error) => subscriber.error(error),
+      wiring = wire(service, options, {
+        item: (item) => {
+          if (item.kind === 'event') subscriber.next(item.event);
+          else {
+            try {
+              notifyMarker(options, item);
+            } catch (error) {
+              subscriber.error(error);
+              return;
+            }
+          }
+          const sequence = checkpointOf(item);
+          if (sequence !== undefined) wiring.checkpoint?.advance(sequence);
         },
-        true,
-      );
+        error: (error) => subscriber.error(error),
+      });
     } catch (error) {
       subscriber.error(error);
       return undefined;
@@ -85,11 +110,12 @@ const HIGH_WATER = 256;
 const LOW_WATER = 64;
 
 export function iterateEvents(service: RiggerServiceClient, options: SubscribeOptions, track: FlushTracker): AsyncIterableIterator<TaskEvent> {
-  const buffered: TaskEvent[] = [];
+  const buffered: Item[] = [];
   let failure: unknown;
   let done = false;
   let wake: (() => void) | undefined;
-  let lastYielded: number | undefined;
+  /** The checkpoint the item last handed to the loop moves to once the loop is done with it. */
+  let pendingCheckpoint: number | undefined;
   const notify = () => {
     const resolve = wake;
     wake = undefined;
@@ -97,22 +123,17 @@ export function iterateEvents(service: RiggerServiceClient, options: SubscribeOp
   };
   let wiring: Wiring | undefined;
   try {
-    wiring = wire(
-      service,
-      options,
-      {
-        event: (event) => {
-          buffered.push(event);
-          if (buffered.length >= HIGH_WATER) wiring?.feed.pause();
-          notify();
-        },
-        error: (error) => {
-          failure ??= error;
-          notify();
-        },
+    wiring = wire(service, options, {
+      item: (item) => {
+        buffered.push(item);
+        if (buffered.length >= HIGH_WATER) wiring?.feed.pause();
+        notify();
       },
-      true,
-    );
+      error: (error) => {
+        failure ??= error;
+        notify();
+      },
+    });
     wiring.feed.start();
   } catch (error) {
     failure = error;
@@ -127,14 +148,27 @@ export function iterateEvents(service: RiggerServiceClient, options: SubscribeOp
   const iterator: AsyncIterableIterator<TaskEvent> = {
     async next(): Promise<IteratorResult<TaskEvent>> {
       // Coming back for more means the previous event is handled (unless the loop was left meanwhile).
-      if (lastYielded !== undefined && !done) wiring?.checkpoint?.advance(lastYielded);
+      if (pendingCheckpoint !== undefined && !done) wiring?.checkpoint?.advance(pendingCheckpoint);
+      pendingCheckpoint = undefined;
       for (;;) {
         if (done) return { done: true, value: undefined };
-        const event = buffered.shift();
-        if (event) {
+        const item = buffered.shift();
+        if (item) {
           if (buffered.length <= LOW_WATER) wiring?.feed.resume();
-          lastYielded = event.sequence;
-          return { done: false, value: event };
+          if (item.kind === 'event') {
+            pendingCheckpoint = checkpointOf(item);
+            return { done: false, value: item.event };
+          }
+          // A marker: everything before it is handled, so it takes effect now.
+          try {
+            notifyMarker(options, item);
+          } catch (error) {
+            finish();
+            throw error;
+          }
+          const sequence = checkpointOf(item);
+          if (sequence !== undefined) wiring?.checkpoint?.advance(sequence);
+          continue;
         }
         if (failure !== undefined) {
           finish();

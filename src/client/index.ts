@@ -2,10 +2,10 @@
 // the server nor SQLite.
 export { RiggerClient, type RiggerClientOptions } from './rigger-client';
 export { connectService, channelCredentials, DEFAULT_CHANNEL_OPTIONS, type ConnectOptions, type TlsFiles } from './connect';
-export type { SubscribeOptions } from './subscribe-options';
-export type { FeedStatus as StreamStatus } from './event-feed';
+export { DEFAULT_BOOKMARK_INTERVAL_MS, type SubscribeOptions } from './subscribe-options';
+export type { FeedStatus as StreamStatus, SnapshotMarker } from './event-feed';
 export { StreamError } from './stream-error';
 export type { BackoffOptions } from './backoff';
 export { readCheckpoint, writeCheckpoint } from './checkpoint';
-export { TaskStatus, TaskEventType, statusName, eventTypeName, parseStatus, parseEventType, type Task, type TaskEvent } from '../model/task';
+export { TaskStatus, TaskEventType, statusName, eventTypeName, parseStatus, parseEventType, isStreamMessageType, type Task, type TaskEvent } from '../model/task';
 export type { RiggerServiceClient } from '../generated/rigger/v1/RiggerService';

@@ -104,7 +104,9 @@ export class RiggerClient {
    * Task events as an Observable that reconnects and resumes by itself. It errors with a
    * StreamError only for what retrying cannot fix (OUT_OF_RANGE, INVALID_ARGUMENT, ...) or when
    * backoff.maxAttempts is reached. With `checkpoint`, an event counts as handled once the
-   * observer's next() has returned.
+   * observer's next() has returned. next() sees changes of tasks (and, with includeSnapshot,
+   * SNAPSHOT entries), each with its task; bookmarks and snapshot markers go to onBookmark and
+   * onSnapshot.
    */
   subscribe(options: SubscribeOptions = {}): Observable<TaskEvent> {
     return observeEvents(this.service, options, (flush) => this.track(flush));

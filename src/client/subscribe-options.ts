@@ -2,7 +2,17 @@ import { invalidArgument } from '../model/errors';
 import { parseEventType, parseStatus, type TaskEventType, type TaskStatus } from '../model/task';
 import type { BackoffOptions } from './backoff';
 import { readCheckpoint } from './checkpoint';
-import type { FeedFilter, FeedStatus } from './event-feed';
+import type { FeedFilter, FeedStatus, SnapshotMarker } from './event-feed';
+
+/**
+ * The typed client asks for a bookmark every 5 s unless told otherwise: its checkpoint then moves
+ * with the head even when the filter matches nothing for days, and a dead connection is noticed
+ * within 12.5 s. A bookmark is a few bytes; an idle stream costs the server one timer.
+ */
+export const DEFAULT_BOOKMARK_INTERVAL_MS = 5000;
+// The server's limits (src/hub/bookmark-clock.ts), repeated because the client loads no server code.
+export const MIN_BOOKMARK_INTERVAL_MS = 100;
+export const MAX_BOOKMARK_INTERVAL_MS = 3_600_000;
 
 export interface SubscribeOptions {
   /** Event types (numbers or names such as "created", "STATUS_CHANGED"); empty or absent = all. */
@@ -16,18 +26,37 @@ export interface SubscribeOptions {
   sinceSequence?: number;
   /**
    * A file holding the last handled sequence. When it exists, the subscription resumes after it
-   * (or after sinceSequence, whichever is later); it is rewritten atomically as events are handled.
+   * (or after sinceSequence, whichever is later); it is rewritten atomically as events are handled
+   * and as bookmarks arrive.
    */
   checkpoint?: string;
   backoff?: BackoffOptions;
+  /**
+   * Ask the server for a bookmark every N ms (100 to 3,600,000; default 5000; 0 = none). Bookmarks
+   * move the position and the checkpoint to the head while the filter skips events, and a stream
+   * that hears nothing for 2.5 intervals is treated as dead and reopened.
+   */
+  bookmarkIntervalMs?: number;
+  /** Hears each bookmark's sequence, in order with the events (never as an event). */
+  onBookmark?: (sequence: number) => void;
+  /**
+   * Start with the matching tasks as they are now: SNAPSHOT events (each with its `task`), then the
+   * changes after them. Only when there is no position to resume from (no sinceSequence; a
+   * checkpoint file, once written, resumes instead); onSnapshot hears where the snapshot stands.
+   */
+  includeSnapshot?: boolean;
+  /** With includeSnapshot: 'started' before its entries (restart: drop a cut-off earlier one), 'complete' after them. */
+  onSnapshot?: (marker: SnapshotMarker) => void;
   /** Hears every connect and disconnect (for metrics and logs). */
   onStatus?: (status: FeedStatus) => void;
 }
 
 export interface SubscriptionPlan {
   filter: FeedFilter;
-  /** The sequence to resume after; undefined = start live. */
+  /** The sequence to resume after; undefined = start live (or with the snapshot). */
   startAfter: number | undefined;
+  bookmarkIntervalMs: number;
+  includeSnapshot: boolean;
 }
 
 /** Validates the options and reads the checkpoint; throws invalid_argument for bad input. */
@@ -45,6 +74,11 @@ export function planSubscription(options: SubscribeOptions): SubscriptionPlan {
   if (options.sinceSequence !== undefined && (!Number.isSafeInteger(options.sinceSequence) || options.sinceSequence < 0)) {
     throw invalidArgument(`sinceSequence must be a sequence number, 0 or more, got ${options.sinceSequence}`);
   }
+  const bookmarkIntervalMs = options.bookmarkIntervalMs ?? DEFAULT_BOOKMARK_INTERVAL_MS;
+  checkBookmarkInterval(bookmarkIntervalMs, 'bookmarkIntervalMs');
+  if (options.includeSnapshot === true && options.sinceSequence !== undefined) {
+    throw invalidArgument('includeSnapshot starts from the current state; it cannot be combined with sinceSequence');
+  }
   const checkpointed = options.checkpoint === undefined ? undefined : readCheckpoint(options.checkpoint);
   return {
     filter: {
@@ -54,5 +88,15 @@ export function planSubscription(options: SubscribeOptions): SubscriptionPlan {
       ...(options.assignee !== undefined && { assignee_filter: options.assignee }),
     },
     startAfter: checkpointed === undefined ? options.sinceSequence : Math.max(checkpointed, options.sinceSequence ?? 0),
+    bookmarkIntervalMs,
+    includeSnapshot: options.includeSnapshot === true,
   };
+}
+
+/** Throws invalid_argument unless `ms` is 0 (none) or within the server's limits; `what` names the option or flag. */
+export function checkBookmarkInterval(ms: number, what: string): void {
+  if (ms === 0) return;
+  if (!Number.isInteger(ms) || ms < MIN_BOOKMARK_INTERVAL_MS || ms > MAX_BOOKMARK_INTERVAL_MS) {
+    throw invalidArgument(`${what} must be 0 (no bookmarks) or a whole number of ms from ${MIN_BOOKMARK_INTERVAL_MS} to ${MAX_BOOKMARK_INTERVAL_MS}, got ${ms}`);
+  }
 }

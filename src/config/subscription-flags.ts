@@ -12,11 +12,12 @@ export interface SubscriptionArgs {
   task?: string[];
   since?: number;
   checkpoint?: string;
+  'bookmark-interval-ms'?: number;
 }
 
-/** Adds the filter flags, --since, and --checkpoint when `withCheckpoint`. */
+/** Adds the filter flags, --since, --bookmark-interval-ms, and --checkpoint when `withCheckpoint`. */
 export function subscriptionFlags<T>(yargs: Argv<T>, since: string, withCheckpoint: boolean): Argv<T & SubscriptionArgs> {
-  const withFilters = yargs
+  const withFilters = bookmarkFlag(yargs)
     .option('types', { type: 'string', describe: 'event types, e.g. created,status_changed (default all)' })
     .option('assignee', { type: 'string', describe: 'only tasks assigned (or formerly assigned) to this person' })
     .option('statuses', { type: 'string', describe: 'task statuses, e.g. todo,in_progress' })
@@ -26,8 +27,35 @@ export function subscriptionFlags<T>(yargs: Argv<T>, since: string, withCheckpoi
   return withFilters.option('checkpoint', { type: 'string', describe: 'file keeping the last handled sequence; a restart resumes after it' }) as Argv<T & SubscriptionArgs>;
 }
 
+/**
+ * Every event reader asks for bookmarks by default: a filtered checkpoint then keeps up with the
+ * head, and a dead connection is noticed within 2.5 intervals. The same value as the typed client's
+ * default and the same limits as the server's, repeated because config loads neither.
+ */
+export const DEFAULT_BOOKMARK_INTERVAL_MS = 5000;
+const MIN_BOOKMARK_INTERVAL_MS = 100;
+const MAX_BOOKMARK_INTERVAL_MS = 3_600_000;
+
+/** --bookmark-interval-ms alone, for a reader that takes no filters (the metrics sidecar). */
+export function bookmarkFlag<T>(yargs: Argv<T>): Argv<T & SubscriptionArgs> {
+  return yargs.option('bookmark-interval-ms', {
+    type: 'number',
+    default: DEFAULT_BOOKMARK_INTERVAL_MS,
+    describe: 'ask for a bookmark (position + heartbeat) every N ms; nothing heard for 2.5 intervals = dead connection; 0 = none',
+  }) as Argv<T & SubscriptionArgs>;
+}
+
+/** --bookmark-interval-ms as a number of ms (0 = none); throws invalid_argument naming the flag. */
+export function bookmarkIntervalOf(argv: SubscriptionArgs): number {
+  const ms = argv['bookmark-interval-ms'] ?? DEFAULT_BOOKMARK_INTERVAL_MS;
+  if (ms !== 0 && !(Number.isInteger(ms) && ms >= MIN_BOOKMARK_INTERVAL_MS && ms <= MAX_BOOKMARK_INTERVAL_MS)) {
+    throw invalidArgument(`--bookmark-interval-ms must be 0 (no bookmarks) or a whole number of ms from ${MIN_BOOKMARK_INTERVAL_MS} to ${MAX_BOOKMARK_INTERVAL_MS}, got ${ms}`);
+  }
+  return ms;
+}
+
 /** The flags as RiggerClient.subscribe takes them; throws invalid_argument naming the bad flag. */
-export function subscribeOptionsOf(argv: SubscriptionArgs): Omit<SubscribeOptions, 'onStatus'> & { eventTypes: TaskEventType[]; statuses: TaskStatus[] } {
+export function subscribeOptionsOf(argv: SubscriptionArgs): Omit<SubscribeOptions, 'onStatus'> & { eventTypes: TaskEventType[]; statuses: TaskStatus[]; bookmarkIntervalMs: number } {
   const eventTypes = list(argv.types).map((name) => {
     const type = parseEventType(name);
     if (type === undefined) throw invalidArgument(`--types: ${JSON.stringify(name)} is not an event type; use e.g. created,updated,deleted,status_changed,assigned`);
@@ -43,6 +71,7 @@ export function subscribeOptionsOf(argv: SubscriptionArgs): Omit<SubscribeOption
     eventTypes,
     statuses,
     taskIds: argv.task ?? [],
+    bookmarkIntervalMs: bookmarkIntervalOf(argv),
     ...(argv.assignee !== undefined && { assignee: argv.assignee }),
     ...(argv.since !== undefined && { sinceSequence: argv.since }),
     ...(argv.checkpoint !== undefined && { checkpoint: path.resolve(argv.checkpoint) }),

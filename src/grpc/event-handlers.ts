@@ -5,10 +5,13 @@ import type { TaskEventStreamRequest__Output } from '../generated/rigger/v1/Task
 import type { FilterSpec } from '../hub/event-filter';
 import { compileFilter } from '../hub/event-filter';
 import type { EventSink, Subscription } from '../hub/subscription';
+import { invalidArgument, RiggerError } from '../model/errors';
+import { TaskEventType } from '../model/task';
+import { taskEventEncoder } from '../protocol/event-codec';
 import { POSITION_HEADER } from '../protocol/metadata';
 import { actorOf, type ServiceContext } from './context';
 import { toServiceError } from './errors';
-import { filterSpecOf, patchOf, requireTaskId } from './requests';
+import { filterSpecOf, patchOf, requireTaskId, snapshotFilterOf, streamRequestOf, type StreamRequest } from './requests';
 
 type EventStreamCall =
   | grpc.ServerWritableStream<SubscribeToTaskEventsRequest__Output, WireTaskEvent>
@@ -23,6 +26,9 @@ export function eventHandlers(context: ServiceContext) {
     if (!writer) throw new Error(`no EventStreamWriter for ${call.getPath()}: the writers' interceptor must be installed`);
     return {
       write: (event) => writer.write(event.encoded),
+      // Encoded here, per stream that asked: a bookmark is never in the log, the ring or any count of events.
+      writeBookmark: (sequence) =>
+        writer.write(taskEventEncoder.encode({ sequence, timestamp: new Date().toISOString(), event_type: TaskEventType.BOOKMARK })),
       onDrain: (callback) => writer.onDrain(callback),
       fail: (error) => call.emit('error', toServiceError(error, logger)),
     };
@@ -35,13 +41,31 @@ export function eventHandlers(context: ServiceContext) {
   /**
    * Registers a subscription for `call`, sends the response headers (so the client knows it is in
    * place, and after which sequence its events start), then starts delivering. Throws for a bad
-   * filter or resume point, before anything was sent.
+   * filter or resume point, before anything was sent. A snapshot's first page is read here, so its
+   * sequence (where the events start) is known for the headers.
    */
-  const open = (call: EventStreamCall, spec: FilterSpec, sinceSequence: number | undefined): Subscription => {
-    const subscription = hub.subscribe(spec, sinceSequence, sinkFor(call));
-    call.sendMetadata(positionHeader(sinceSequence ?? hub.lastSequence));
+  const open = (call: EventStreamCall, spec: FilterSpec, sinceSequence: number | undefined, asked: StreamRequest): Subscription => {
+    compileFilter(spec); // a bad filter fails before a snapshot is read
+    const snapshot = asked.includeSnapshot ? context.store.snapshots.open(snapshotFilterOf(spec)) : undefined;
+    let subscription: Subscription;
+    try {
+      subscription = hub.subscribe(spec, sinceSequence, sinkFor(call), {
+        ...(snapshot && { snapshot }),
+        ...(asked.bookmarkIntervalMs !== undefined && { bookmarkIntervalMs: asked.bookmarkIntervalMs }),
+      });
+    } catch (error) {
+      snapshot?.close();
+      throw error;
+    }
+    call.sendMetadata(positionHeader(snapshot?.sequence ?? sinceSequence ?? subscription.position));
     logger.debug(
-      { peer: call.getPeer(), since_sequence: sinceSequence, subscribers: hub.subscriberCount },
+      {
+        peer: call.getPeer(),
+        since_sequence: sinceSequence,
+        snapshot_sequence: snapshot?.sequence,
+        bookmark_interval_ms: asked.bookmarkIntervalMs,
+        subscribers: hub.subscriberCount,
+      },
       'subscription started',
     );
     subscription.start();
@@ -69,7 +93,7 @@ export function eventHandlers(context: ServiceContext) {
       let subscription: Subscription | undefined;
       releaseOnEnd(call, () => subscription);
       try {
-        subscription = open(call, filterSpecOf(call.request), call.request.since_sequence);
+        subscription = open(call, filterSpecOf(call.request), call.request.since_sequence, streamRequestOf(call.request));
       } catch (error) {
         endWithError(call, error);
       }
@@ -98,15 +122,24 @@ export function eventHandlers(context: ServiceContext) {
         if (message.subscribe) {
           const spec = filterSpecOf(message.subscribe);
           const since = message.subscribe.since_sequence;
+          const asked = streamRequestOf(message.subscribe);
           if (!subscription) {
-            subscription = open(call, spec, since);
+            subscription = open(call, spec, since, asked);
             stopWaitingForClose();
           } else {
+            if (asked.includeSnapshot) {
+              throw invalidArgument('include_snapshot is accepted on the first subscribe of a TaskEventStream only; open a new stream for a new snapshot');
+            }
             const predicate = compileFilter(spec);
             if (since !== undefined) hub.checkResumable(since);
             subscription.setFilter(predicate);
+            subscription.setBookmarkInterval(asked.bookmarkIntervalMs);
             if (since !== undefined) subscription.restartFrom(since);
           }
+        } else if (message.bookmark) {
+          // Answered after everything already sent or owed to the stream, at its position now.
+          if (!subscription) throw new RiggerError('conflict', 'bookmark before the first subscribe: there is no stream position yet; send subscribe first');
+          subscription.requestBookmark();
         } else if (message.update) {
           const id = requireTaskId(message.update.task_id);
           const patch = patchOf(message.update);

@@ -6,10 +6,12 @@ import type { ListTasksRequest__Output } from '../generated/rigger/v1/ListTasksR
 import type { SubscribeToTaskEventsRequest__Output } from '../generated/rigger/v1/SubscribeToTaskEventsRequest';
 import type { TaskUpdate__Output } from '../generated/rigger/v1/TaskUpdate';
 import type { UpdateTaskRequest__Output } from '../generated/rigger/v1/UpdateTaskRequest';
+import { MAX_BOOKMARK_INTERVAL_MS, MIN_BOOKMARK_INTERVAL_MS } from '../hub/bookmark-clock';
 import type { FilterSpec } from '../hub/event-filter';
 import { invalidArgument } from '../model/errors';
 import type { NewTask, TaskPatch, TaskStatus } from '../model/task';
 import { checkLength, checkList, MAX_ID_LENGTH, MAX_LIST_ENTRIES, MAX_NAME_LENGTH, MAX_PATH_LENGTH, validateStatus } from '../model/validate';
+import type { SnapshotFilter } from '../store/snapshot';
 import type { ListFilter } from '../store/task-queries';
 
 const DEFAULT_LIST_LIMIT = 50;
@@ -80,5 +82,37 @@ export function filterSpecOf(request: SubscribeToTaskEventsRequest__Output): Fil
     statuses: request.statuses,
     taskIds: request.task_ids,
     ...(request.assignee_filter !== undefined && { assignee: request.assignee_filter }),
+  };
+}
+
+/** What a subscribe asks for besides its filter and resume point. */
+export interface StreamRequest {
+  /** Unset or 0 in the request: no bookmarks. */
+  bookmarkIntervalMs: number | undefined;
+  includeSnapshot: boolean;
+}
+
+export function streamRequestOf(request: SubscribeToTaskEventsRequest__Output): StreamRequest {
+  const interval = request.bookmark_interval_ms;
+  if (interval !== undefined && interval !== 0 && (interval < MIN_BOOKMARK_INTERVAL_MS || interval > MAX_BOOKMARK_INTERVAL_MS)) {
+    throw invalidArgument(
+      `bookmark_interval_ms ${interval} is ${interval < MIN_BOOKMARK_INTERVAL_MS ? `below the minimum of ${MIN_BOOKMARK_INTERVAL_MS}` : `above the maximum of ${MAX_BOOKMARK_INTERVAL_MS}`} ms; use ${MIN_BOOKMARK_INTERVAL_MS}-${MAX_BOOKMARK_INTERVAL_MS}, or 0 (or leave it unset) for no bookmarks`,
+    );
+  }
+  const includeSnapshot = request.include_snapshot === true;
+  if (includeSnapshot && request.since_sequence !== undefined) {
+    throw invalidArgument(
+      'include_snapshot cannot be combined with since_sequence: a snapshot stream starts at the snapshot; send since_sequence to resume, or include_snapshot to start over from the current state',
+    );
+  }
+  return { bookmarkIntervalMs: interval === 0 ? undefined : interval, includeSnapshot };
+}
+
+/** The part of a filter a snapshot applies, to each task's state at the snapshot (event_types does not apply). */
+export function snapshotFilterOf(spec: FilterSpec): SnapshotFilter {
+  return {
+    ...(spec.taskIds !== undefined && { taskIds: spec.taskIds }),
+    ...(spec.statuses !== undefined && { statuses: spec.statuses }),
+    ...(spec.assignee !== undefined && { assignee: spec.assignee }),
   };
 }

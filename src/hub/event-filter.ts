@@ -1,6 +1,6 @@
 import { invalidArgument } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
-import { eventTypeName, isEventType, isStatus } from '../model/task';
+import { eventTypeName, isLoggedEventType, isStatus, isStreamMessageType } from '../model/task';
 
 export interface FilterSpec {
   eventTypes?: readonly number[];
@@ -14,12 +14,19 @@ export type EventPredicate = (event: LoggedEvent) => boolean;
 /**
  * Compiles a subscriber's filter into one predicate; every part given must match. The assignee and
  * status parts match the task after the change or before it, so a sidecar watching "Alice" (or
- * TODO) also sees the change that takes a task away from her (or out of TODO).
+ * TODO) also sees the change that takes a task away from her (or out of TODO): the filter exit
+ * (docs/subscribing.md#filters). Only logged events pass through it; bookmarks and snapshots do not.
  */
 export function compileFilter(spec: FilterSpec): EventPredicate {
   const types = spec.eventTypes?.length ? new Set(spec.eventTypes) : undefined;
   for (const type of spec.eventTypes ?? []) {
-    if (!isEventType(type)) {
+    if (isStreamMessageType(type)) {
+      // Stream messages are asked for by their own fields and sent whatever event_types says.
+      throw invalidArgument(
+        `event_types contains TASK_EVENT_TYPE_${eventTypeName(type)}, which is a stream message, not a change; ask for bookmarks with bookmark_interval_ms and for a snapshot with include_snapshot (they are sent whatever event_types says)`,
+      );
+    }
+    if (!isLoggedEventType(type)) {
       throw invalidArgument(
         `event_types contains ${type === 0 ? 'TASK_EVENT_TYPE_UNSPECIFIED' : type}, which is not an event type; use 1-7 (${[1, 2, 3, 4, 5, 6, 7].map(eventTypeName).join(', ')}) or leave it empty for all`,
       );

@@ -4,7 +4,7 @@ import type { LoggedEvent } from '../model/logged-event';
 import { compileFilter, type FilterSpec } from './event-filter';
 import { LogPageCache } from './log-page-cache';
 import { ReplayRing } from './replay-ring';
-import { Subscription, type EventSink, type EventSource } from './subscription';
+import { Subscription, type EventSink, type EventSource, type StreamOptions } from './subscription';
 
 /** What the hub needs of the event log (the store's EventLog implements it). */
 export interface LogReader {
@@ -97,14 +97,16 @@ export class EventHub implements EventSource {
   /**
    * Registers a subscription; it delivers once the caller start()s it (after sending its stream
    * headers). `sinceSequence` undefined starts live; otherwise every matching event after it is
-   * delivered first. Throws invalid_argument for a bad filter, out_of_range for history
-   * that is gone or a sequence from the future.
+   * delivered first. With `options.snapshot` (no sinceSequence) the snapshot goes first and the
+   * events follow from its sequence on. Throws invalid_argument for a bad filter, out_of_range for
+   * history that is gone or a sequence from the future.
    */
-  subscribe(spec: FilterSpec, sinceSequence: number | undefined, sink: EventSink): Subscription {
+  subscribe(spec: FilterSpec, sinceSequence: number | undefined, sink: EventSink, options: StreamOptions = {}): Subscription {
     if (this.closedWith) throw this.closedWith;
     const predicate = compileFilter(spec);
+    if (options.snapshot && sinceSequence !== undefined) throw new RiggerError('invalid_argument', 'a snapshot stream starts at the snapshot; it takes no since_sequence');
     if (sinceSequence !== undefined) this.checkResumable(sinceSequence);
-    const subscription = new Subscription(this, predicate, sinceSequence, sink);
+    const subscription = new Subscription(this, predicate, sinceSequence, sink, options);
     this.subscriptions.add(subscription);
     return subscription;
   }

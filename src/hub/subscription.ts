@@ -1,11 +1,14 @@
 import type { RiggerError } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
+import { BookmarkClock } from './bookmark-clock';
 import type { EventPredicate } from './event-filter';
 
 /** Where a subscription delivers: a gRPC stream, or anything else with the same back-pressure contract. */
 export interface EventSink {
-  /** Delivers one matching event; false means the sink is full and more must wait for onDrain. */
+  /** Delivers one matching event (or snapshot entry); false means the sink is full and more must wait for onDrain. */
   write(event: LoggedEvent): boolean;
+  /** Delivers a bookmark at `sequence` (the sink encodes it); false as for write. */
+  writeBookmark(sequence: number): boolean;
   /** Calls `callback` once, when the sink can take events again. */
   onDrain(callback: () => void): void;
   /** Ends the stream with an error (history compacted away, server shutting down). */
@@ -29,7 +32,33 @@ export interface EventSource {
   release(subscription: Subscription): void;
 }
 
+/**
+ * The current state of the tasks a stream matches, sent before its events (include_snapshot). The
+ * store's TaskSnapshot implements it; the hub knows nothing of how it is read.
+ */
+export interface SnapshotSource {
+  /** The sequence the snapshot is consistent at: the stream's events start after it. */
+  readonly sequence: number;
+  /**
+   * The next entries to send, in order (a page, which may be empty), the last of all being the
+   * snapshot-complete marker; undefined once done. Throws a RiggerError when it cannot go on.
+   */
+  next(): readonly LoggedEvent[] | undefined;
+  /** Lets go of what it holds; called once it is done or the stream ends. */
+  close(): void;
+}
+
+/** What a stream asked for besides its filter. */
+export interface StreamOptions {
+  /** Bookmarks: after this many ms without a message, and at least this often while unmatched events go by. */
+  bookmarkIntervalMs?: number;
+  /** Sent first; the stream's events then start after snapshot.sequence. */
+  snapshot?: SnapshotSource;
+}
+
 const EVENTS_PER_TURN = 4096;
+/** Snapshot pages sent per turn of the event loop before yielding to writers and other streams. */
+const SNAPSHOT_PAGES_PER_TURN = 2;
 const PAGE_SIZE = 512;
 const NO_EVENTS: readonly LoggedEvent[] = [];
 
@@ -52,14 +81,28 @@ export class Subscription {
    */
   private page: readonly LoggedEvent[] = NO_EVENTS;
   private pageIndex = 0;
+  /** The sink as given; `sink` is it, or it wrapped by the bookmark clock when the stream asked for bookmarks. */
+  private readonly rawSink: EventSink;
+  private sink: EventSink;
+  private clock: BookmarkClock | undefined;
+  /** Sent before any event, while set. */
+  private snapshot: SnapshotSource | undefined;
+  /** A bookmark asked for (BookmarkRequest) while the sink was full or the snapshot still going out. */
+  private bookmarkOwed = false;
+  private started = false;
 
   constructor(
     private readonly source: EventSource,
     private predicate: EventPredicate,
     sinceSequence: number | undefined,
-    private readonly sink: EventSink,
+    sink: EventSink,
+    options: StreamOptions = {},
   ) {
-    this.nextSequence = (sinceSequence ?? source.lastSequence) + 1;
+    this.snapshot = options.snapshot;
+    this.nextSequence = (this.snapshot?.sequence ?? sinceSequence ?? source.lastSequence) + 1;
+    this.rawSink = sink;
+    this.sink = sink;
+    this.setBookmarkInterval(options.bookmarkIntervalMs);
   }
 
   /** Whether it is on the live path (false while catching up or waiting for its sink). */
@@ -73,6 +116,8 @@ export class Subscription {
   }
 
   start(): void {
+    this.started = true;
+    this.clock?.start();
     this.pump();
   }
 
@@ -81,9 +126,37 @@ export class Subscription {
     this.predicate = predicate;
   }
 
-  /** Moves the position (a resume request on an open stream). */
+  /** Turns bookmarks on (every `intervalMs`), changes their interval, or turns them off (undefined). */
+  setBookmarkInterval(intervalMs: number | undefined): void {
+    if (this.clock?.intervalMs === intervalMs) return;
+    this.clock?.stop();
+    this.clock = intervalMs === undefined || this.closed ? undefined : new BookmarkClock(intervalMs, this);
+    this.sink = this.clock ? this.clock.track(this.rawSink) : this.rawSink;
+    if (this.started) this.clock?.start();
+  }
+
+  /**
+   * Sends one bookmark, after everything already sent: now, or once the sink drains, or once the
+   * snapshot is out (a TaskEventStream BookmarkRequest).
+   */
+  requestBookmark(): void {
+    if (this.closed) return;
+    if (this.waitingForDrain || this.snapshot) this.bookmarkOwed = true;
+    else this.sendBookmark();
+  }
+
+  /** The bookmark clock's: sends one unless the stream is busy anyway (a full sink, a snapshot going out). */
+  sendTimedBookmark(): boolean {
+    if (this.closed || this.waitingForDrain || this.snapshot) return false;
+    this.sendBookmark();
+    return true;
+  }
+
+  /** Moves the position (a resume request on an open stream); a snapshot still going out ends there, without its marker. */
   restartFrom(sinceSequence: number): void {
     this.goOffLive();
+    this.snapshot?.close();
+    this.snapshot = undefined;
     this.dropPage();
     this.nextSequence = sinceSequence + 1;
     this.schedulePump();
@@ -92,6 +165,10 @@ export class Subscription {
   /** Stops delivering; the hub's unsubscribe calls it. */
   close(): void {
     this.closed = true;
+    this.clock?.stop();
+    this.clock = undefined;
+    this.snapshot?.close();
+    this.snapshot = undefined;
     this.goOffLive();
     this.dropPage();
   }
@@ -124,6 +201,8 @@ export class Subscription {
   private pump(): void {
     this.pumpScheduled = false;
     if (this.closed || this.waitingForDrain || this.isLive) return;
+    if (this.snapshot && !this.pumpSnapshot()) return;
+    if (this.bookmarkOwed && !this.payOwedBookmark()) return;
     let delivered = 0;
     while (!this.closed) {
       if (this.pageIndex >= this.page.length) {
@@ -158,11 +237,63 @@ export class Subscription {
     }
   }
 
+  /**
+   * Sends snapshot pages as fast as the sink drains; true once the whole snapshot is out and the
+   * events may follow. Its entries all carry the snapshot's sequence, which is the position
+   * already, so the position does not move.
+   */
+  private pumpSnapshot(): boolean {
+    const snapshot = this.snapshot!;
+    for (let pages = 0; ; ) {
+      if (this.pageIndex >= this.page.length) {
+        if (pages++ >= SNAPSHOT_PAGES_PER_TURN) {
+          this.schedulePump(); // let writers and other subscribers run between pages
+          return false;
+        }
+        let next: readonly LoggedEvent[] | undefined;
+        try {
+          next = snapshot.next();
+        } catch (error) {
+          this.fail(error as RiggerError);
+          return false;
+        }
+        if (next === undefined) break;
+        this.page = next;
+        this.pageIndex = 0;
+      }
+      const page = this.page;
+      while (this.pageIndex < page.length) {
+        if (!this.sink.write(page[this.pageIndex++]!)) {
+          this.awaitDrain();
+          return false;
+        }
+      }
+    }
+    this.snapshot = undefined;
+    snapshot.close();
+    this.dropPage();
+    return true;
+  }
+
+  /** Sends the bookmark owed; false when that filled the sink (the caller stops). */
+  private payOwedBookmark(): boolean {
+    this.bookmarkOwed = false;
+    return this.sendBookmark();
+  }
+
+  /** Writes a bookmark at the position, after what was sent before it; a full sink then waits like an event. False if it filled the sink. */
+  private sendBookmark(): boolean {
+    if (this.sink.writeBookmark(this.position)) return true;
+    this.goOffLive();
+    this.awaitDrain();
+    return false;
+  }
+
   private awaitDrain(): void {
     this.waitingForDrain = true;
     this.sink.onDrain(() => {
       this.waitingForDrain = false;
-      this.pump();
+      this.pump(); // pays a bookmark owed first
     });
   }
 

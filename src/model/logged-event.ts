@@ -1,11 +1,23 @@
-import type { Task, TaskEvent, TaskEventType, TaskStatus } from './task';
+import { TaskEventType, type Task, type TaskEvent, type TaskStatus } from './task';
 import { MAX_NAME_LENGTH, MAX_TITLE_LENGTH } from './validate';
 
-/** Encodes a whole event (sequence included) to the bytes subscribers receive. */
+/** A stream message that carries no task (BOOKMARK, SNAPSHOT_COMPLETE): a position and when it was sent. */
+export interface StreamMarker {
+  sequence: number;
+  timestamp: string;
+  event_type: TaskEventType;
+}
+
+/** Encodes a whole event (sequence included), or a marker, to the bytes subscribers receive. */
 export interface EventEncoder {
   /** Readies encode() (loads the schema); the store calls it before a write transaction, which is then not held open by it. */
   prepare(): void;
-  encode(event: TaskEvent): Buffer;
+  encode(event: TaskEvent | StreamMarker): Buffer;
+}
+
+/** One task of a snapshot: the task as it is at `sequence` (no previous task, no actor: nothing changed). */
+export function snapshotEventOf(task: Task, sequence: number, timestamp: string): TaskEvent {
+  return { sequence, event_id: '', timestamp, event_type: TaskEventType.SNAPSHOT, task, metadata: {}, changed_fields: [] };
 }
 
 /**

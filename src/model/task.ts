@@ -25,6 +25,13 @@ export const TaskEventType = {
   ASSIGNED: 5,
   DECOMPOSED: 6,
   ORCHESTRATED: 7,
+  // Stream messages, never written to the log: sent only to streams that ask for them.
+  /** "Every event up to `sequence` matching this stream's filter has been delivered"; carries no task. */
+  BOOKMARK: 8,
+  /** One task as it is at `sequence`, the first part of a stream opened with include_snapshot. */
+  SNAPSHOT: 9,
+  /** The snapshot is complete as of `sequence`; the events after it follow. Carries no task. */
+  SNAPSHOT_COMPLETE: 10,
 } as const;
 export type TaskEventType = (typeof TaskEventType)[keyof typeof TaskEventType];
 
@@ -47,6 +54,10 @@ export interface Task {
   version: number;
 }
 
+/**
+ * A message of an event stream. `task` is set on every logged event and on SNAPSHOT; BOOKMARK and
+ * SNAPSHOT_COMPLETE carry only `sequence` and `timestamp` (decoded, their `task` is absent).
+ */
 export interface TaskEvent {
   sequence: number;
   event_id: string;
@@ -124,6 +135,17 @@ export function isStatus(value: number): value is TaskStatus {
   return Number.isInteger(value) && value > 0 && value <= TaskStatus.ARCHIVED;
 }
 
+/** Any known event type, stream messages (BOOKMARK, SNAPSHOT, SNAPSHOT_COMPLETE) included. */
 export function isEventType(value: number): value is TaskEventType {
+  return Number.isInteger(value) && value > 0 && value <= TaskEventType.SNAPSHOT_COMPLETE;
+}
+
+/** A type the event log holds (CREATED ... ORCHESTRATED): what a subscriber's event_types filter can name. */
+export function isLoggedEventType(value: number): value is TaskEventType {
   return Number.isInteger(value) && value > 0 && value <= TaskEventType.ORCHESTRATED;
+}
+
+/** BOOKMARK, SNAPSHOT or SNAPSHOT_COMPLETE: a message about the stream, not a change of a task. */
+export function isStreamMessageType(value: number): boolean {
+  return value === TaskEventType.BOOKMARK || value === TaskEventType.SNAPSHOT || value === TaskEventType.SNAPSHOT_COMPLETE;
 }

@@ -27,7 +27,7 @@ export function startCompactor(log: EventLog, retention: Retention, intervalMs: 
     try {
       deleted = log.compact(retention, BATCH);
     } catch (error) {
-      // The server's connection never waits for a lock (TaskStore.neverWaitForLocks): a batch that
+      // The server's connection never waits for a lock (TaskStore.neverBlock): a batch that
       // finds the database locked (another process, a checkpoint) is simply tried again later.
       if (error instanceof RiggerError && error.kind === 'unavailable') logger.debug({ reason: error.message }, 'event log compaction waits for the database; will retry');
       else logger.warn({ err: error }, 'event log compaction failed; will retry');

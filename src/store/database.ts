@@ -47,6 +47,14 @@ const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 export const AUTO_CHECKPOINT_PAGES = 10_000;
 
 /**
+ * SQLite's page cache per connection, in KiB (PRAGMA cache_size = -N). better-sqlite3 builds SQLite
+ * with 16 MiB; a server writing a growing log fills all of it with pages it never reads again, and
+ * its RSS with them. Hot reads (a task, the log's tail) need a few pages; the rest come from the
+ * OS's cache. SQLite's own default is 2 MiB.
+ */
+export const PAGE_CACHE_KIB = 4096;
+
+/**
  * When the WAL starts again from its beginning (a checkpoint copied all of it), the first commit
  * cuts the -wal file back to this size (PRAGMA journal_size_limit), so a burst leaves no large
  * file behind; the server's checkpointer (checkpointer.ts) empties it when writes stop.
@@ -79,6 +87,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): SqliteDat
     db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
     db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
     db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+    db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
     db.pragma('foreign_keys = ON');
     migrate(db);
     return db;

@@ -27,6 +27,11 @@ export interface GroupCommitTarget {
   /** Whether a transaction is still open (some failures roll the whole of it back). */
   inTransaction(): boolean;
   committed(events: LoggedEvent[]): void;
+  /**
+   * Calls `settle` once the commit just made is durable: at once, or after a sync off the event
+   * loop (wal-sync.ts), with the failure every write of it ends with if that sync failed.
+   */
+  afterCommit(settle: (failure?: unknown) => void): void;
   /** Why writes must wait before the next BEGIN (the WAL is over its bound), or undefined to go ahead. */
   holdBack(): RiggerError | undefined;
 }
@@ -34,8 +39,9 @@ export interface GroupCommitTarget {
 /**
  * Joins the writes queued in the same turn of the event loop into one transaction, which costs
  * one commit instead of one each. Every write runs in its own savepoint, so one that throws is
- * rolled back alone; all settle after the COMMIT, and if the COMMIT fails, all fail and nothing of
- * theirs is written.
+ * rolled back alone; all settle once the COMMIT is durable (and the next group may commit
+ * meanwhile), and if the COMMIT fails, all fail and nothing of theirs is written. Events are
+ * published when their writes settle, in commit order.
  *
  * With retryLocked(ms) (the server: its connection's busy timeout is 0), a group whose BEGIN finds
  * the write lock held elsewhere (another process, or a checkpoint holding writers for a moment)
@@ -58,7 +64,7 @@ export class GroupCommit {
     this.lockWaitMs = ms;
   }
 
-  /** Queues `run` (given the list its events go into); resolves with its result after the commit. */
+  /** Queues `run` (given the list its events go into); resolves with its result once the commit is durable. */
   enqueue<T>(run: (events: LoggedEvent[]) => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ run, resolve: resolve as (result: unknown) => void, reject, deadline: Date.now() + (this.lockWaitMs ?? 0) });
@@ -115,8 +121,15 @@ export class GroupCommit {
       return;
     }
     this.lockedAttempts = 0;
-    target.committed(events);
-    group.forEach((item, i) => (outcomes[i]!.ok ? item.resolve(outcomes[i]!.value) : item.reject(outcomes[i]!.value)));
+    target.afterCommit((failure) => {
+      target.committed(events);
+      group.forEach((item, i) => {
+        const outcome = outcomes[i]!;
+        if (!outcome.ok) item.reject(outcome.value);
+        else if (failure !== undefined) item.reject(failure);
+        else item.resolve(outcome.value);
+      });
+    });
     this.schedule();
   }
 

@@ -2,6 +2,7 @@ import type { EventEncoder } from '../model/logged-event';
 import { openDatabase, type OpenOptions, type SqliteDatabase } from './database';
 import { EventLog } from './event-log';
 import { forgetDatabase, rememberDatabase } from './open-files';
+import { TaskSnapshots } from './snapshot';
 import { TaskStore } from './task-store';
 
 /** One open database: its writer (TaskStore) and the read side of its event log. */
@@ -9,6 +10,8 @@ export interface Store {
   readonly db: SqliteDatabase;
   readonly tasks: TaskStore;
   readonly log: EventLog;
+  /** Consistent snapshots of the tasks, for subscriptions that start with one. */
+  readonly snapshots: TaskSnapshots;
   close(): void;
 }
 
@@ -16,9 +19,11 @@ export interface Store {
 export function openStore(file: string, encoder: EventEncoder, options: OpenOptions = {}): Store {
   const db = openDatabase(file, options);
   rememberDatabase(db.name);
+  const tasks = new TaskStore(db, encoder);
   const close = () => {
     db.close();
+    tasks.closeFiles();
     forgetDatabase(db.name);
   };
-  return { db, tasks: new TaskStore(db, encoder), log: new EventLog(db, encoder), close };
+  return { db, tasks, log: new EventLog(db, encoder), snapshots: new TaskSnapshots(db, encoder), close };
 }

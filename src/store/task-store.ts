@@ -8,6 +8,7 @@ import { MutationStatements, StoreMutation, type Mutation } from './mutation';
 import type { PrdReader } from './prd-records';
 import { translateSqliteError } from './sqlite-errors';
 import { TaskQueries, type ListFilter } from './task-queries';
+import { WalSync } from './wal-sync';
 
 /**
  * In server mode, writes wait while the WAL is past this size: the checkpointer restarts it past a
@@ -16,6 +17,9 @@ import { TaskQueries, type ListFilter } from './task-queries';
  * with room for the groups already committing.
  */
 const WAL_HOLD_BYTES = 48 * 1024 * 1024;
+
+/** PRAGMA synchronous values: 1 NORMAL, 2 FULL, 3 EXTRA. */
+const SYNCHRONOUS_FULL = 2;
 
 export type CommitListener = (events: LoggedEvent[]) => void;
 
@@ -33,8 +37,10 @@ export class TaskStore {
   private readonly inWriteTransaction: <T>(work: () => T) => T;
   /** Set by fence(): every write fails with it. */
   private fenced: RiggerError | undefined;
-  /** The -wal file watched in server mode (neverWaitForLocks). */
+  /** The -wal file watched in server mode (neverBlock). */
   private walFile: string | undefined;
+  /** In server mode with full durability: syncs the WAL off the event loop before writes settle. */
+  private walSync: WalSync | undefined;
   /** Run before every write transaction (file-watch.ts); an error it returns refuses the write. */
   private checkWrite: () => RiggerError | undefined = () => undefined;
 
@@ -52,6 +58,7 @@ export class TaskStore {
       inSavepoint,
       inTransaction: () => db.inTransaction,
       committed: (events) => this.publish(events),
+      afterCommit: (settle) => (this.walSync ? this.walSync.afterCommit((error) => settle(error ? this.syncFailed(error) : undefined)) : settle()),
       holdBack: () => this.walOverBound(),
     });
   }
@@ -75,16 +82,32 @@ export class TaskStore {
   }
 
   /**
-   * Server mode (`rig grpc`): this connection never waits inside SQLite for a lock (busy_timeout 0),
-   * so a lock held by another process never stops the event loop. A grouped write that finds the
-   * database locked waits on timers and retries, until `lockWaitMs` after it was queued, then fails
-   * UNAVAILABLE; a synchronous write() is tried once and fails UNAVAILABLE at once (it cannot wait
-   * without blocking: the server's writes use writeGrouped). Reads never wait for writers in WAL mode.
+   * Server mode (`rig grpc`): the event loop never waits inside SQLite, for a lock or for the disk.
+   * The connection's busy_timeout is 0, so a lock held by another process never stops the loop: a
+   * grouped write that finds the database locked waits on timers and retries, until `lockWaitMs`
+   * after it was queued, then fails UNAVAILABLE. With full durability, COMMIT no longer syncs
+   * (synchronous=NORMAL) and grouped writes settle only once the WAL has been synced from the
+   * thread pool (wal-sync.ts): acknowledged still means on disk. Only writeGrouped is for this
+   * mode; write() refuses. Reads never wait for writers in WAL mode.
    */
-  neverWaitForLocks(lockWaitMs: number): void {
+  neverBlock(lockWaitMs: number): void {
     this.db.pragma('busy_timeout = 0');
     this.groups.retryLocked(lockWaitMs);
     this.walFile = `${this.db.name}-wal`;
+    if ((this.db.pragma('synchronous', { simple: true }) as number) >= SYNCHRONOUS_FULL) {
+      this.db.pragma('synchronous = NORMAL');
+      this.walSync = new WalSync(this.walFile);
+    }
+  }
+
+  /** Resolves once every commit so far is durable (shutdown waits for it before closing). */
+  synced(): Promise<void> {
+    return this.walSync?.idle() ?? Promise.resolve();
+  }
+
+  /** Releases what server mode holds open; after the database is closed. */
+  closeFiles(): void {
+    this.walSync?.close();
   }
 
   /** Whether writes wait for a checkpoint now (the compactor asks before each batch). */
@@ -104,10 +127,11 @@ export class TaskStore {
   }
 
   /**
-   * Runs `work` in one write transaction, now; its events are published after the commit. In
-   * server mode (neverWaitForLocks) a locked database fails it UNAVAILABLE at once; use writeGrouped there.
+   * Runs `work` in one write transaction, now; its events are published after the commit (which
+   * syncs, as the connection's durability says). Not in server mode (neverBlock).
    */
   write<T>(actor: string | undefined, work: (m: Mutation) => T): T {
+    if (this.walFile !== undefined) throw new Error('TaskStore.write() cannot wait for a lock or a sync in server mode; use writeGrouped()');
     const events: LoggedEvent[] = [];
     let result: T;
     try {
@@ -121,7 +145,8 @@ export class TaskStore {
 
   /**
    * Like write, but asynchronous: shares one commit with the writes queued in the same turn (group
-   * commit), and in server mode waits for a lock held elsewhere without blocking (neverWaitForLocks).
+   * commit), and in server mode waits for a lock or a sync without blocking (neverBlock). Resolves
+   * once the write is durable.
    */
   writeGrouped<T>(actor: string | undefined, work: (m: Mutation) => T): Promise<T> {
     return this.groups.enqueue((events) => work(new StoreMutation(this.statements, actor, events)));
@@ -143,6 +168,16 @@ export class TaskStore {
     // The encoder's one-off set-up (protobufjs codegen) must not run while the write lock is held.
     this.encoder.prepare();
     return this.inWriteTransaction(work);
+  }
+
+  /** A WAL sync that failed: what was committed may not survive a power cut, so no more writes. */
+  private syncFailed(error: NodeJS.ErrnoException): RiggerError {
+    const failure = new RiggerError(
+      'unavailable',
+      `the write was committed but syncing ${this.walFile} to disk failed (${error.code ?? error.message}), so it may not survive a power cut; writes are refused from now on: check the disk, then restart rig grpc`,
+    );
+    this.fence(failure);
+    return failure;
   }
 
   private publish(events: LoggedEvent[]): void {

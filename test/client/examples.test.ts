@@ -1,14 +1,12 @@
 // The examples run as a user would run them, against a live `rig grpc`: the ten-line TypeScript
 // sidecar (dist/examples/sidecar-client.js) and the Python client on stubs generated from our proto.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { addTaskByCli } from '../sidecars/sidecar-support';
-import { REPO_ROOT, spawnCollected, spawnTracked, startServer, tempDir, tempProject, waitFor } from '../support/processes';
+import { pythonGrpcStubs, REPO_ROOT, spawnCollected, spawnTracked, startServer, SYSTEM_PYTHON, tempDir, tempProject, waitFor } from '../support/processes';
 
-const SYSTEM_PYTHON = '/usr/bin/python3';
 
 test('examples/sidecar-client.ts prints each event once and resumes from its checkpoint after a restart', async () => {
   const dir = tempProject();
@@ -42,17 +40,8 @@ test('examples/sidecar-client.ts prints each event once and resumes from its che
 });
 
 test('examples/python/rigger_client.py works against a live server with stubs generated from proto/', async (t) => {
-  const check = spawnSync(SYSTEM_PYTHON, ['-c', 'import grpc, grpc_tools'], { encoding: 'utf8' });
-  if (check.status !== 0) {
-    const reason = `${SYSTEM_PYTHON} lacks grpcio/grpc_tools (apt-get install python3-grpcio python3-grpc-tools)`;
-    if (process.env.CI === 'true') throw new Error(`CI=true and ${reason}`);
-    process.stderr.write(`\n*** SKIPPING: ${reason} ***\n\n`);
-    t.skip(reason);
-    return;
-  }
-  const stubs = tempDir('rigger-py-stubs-');
-  const generated = spawnSync('sh', [path.join(REPO_ROOT, 'examples', 'python', 'generate_stubs.sh'), stubs], { encoding: 'utf8' });
-  assert.equal(generated.status, 0, generated.stderr);
+  const stubs = pythonGrpcStubs(t);
+  if (!stubs) return;
   assert.ok(fs.existsSync(path.join(stubs, 'rigger', 'v1', 'rigger_pb2_grpc.py')));
 
   const dir = tempProject();

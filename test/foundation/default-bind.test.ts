@@ -4,19 +4,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
 import { call, connect } from '../support/client';
-import { startServer, tempProject, type ServerProcess } from '../support/processes';
+import { freePort, startServer, tempProject, type ServerProcess } from '../support/processes';
 
-/** A port that was free a moment ago: bound to port 0 on 127.0.0.1, then released. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 function hasIpv6Loopback(): Promise<boolean> {
   return new Promise((resolve) => {

@@ -89,6 +89,10 @@ export class MemoryLog implements LogReader {
  */
 export class FakeSink implements EventSink {
   readonly received: number[] = [];
+  /** The sequences of the bookmarks written, in order. */
+  readonly bookmarks: number[] = [];
+  /** Everything written, in order: an event as its sequence, a bookmark as "b<sequence>". */
+  readonly sent: (number | string)[] = [];
   readonly failures: RiggerError[] = [];
   readonly violations: string[] = [];
   private buffered = 0;
@@ -111,6 +115,16 @@ export class FakeSink implements EventSink {
     if (this.full) this.violations.push(`write of ${event.sequence} to a full sink`);
     if (this.failures.length > 0) this.violations.push(`write of ${event.sequence} after fail`);
     this.received.push(sequence);
+    this.sent.push(sequence);
+    this.buffered++;
+    return !this.full;
+  }
+
+  writeBookmark(sequence: number): boolean {
+    if (this.full) this.violations.push(`bookmark ${sequence} written to a full sink`);
+    if (this.failures.length > 0) this.violations.push(`bookmark ${sequence} after fail`);
+    this.bookmarks.push(sequence);
+    this.sent.push(`b${sequence}`);
     this.buffered++;
     return !this.full;
   }

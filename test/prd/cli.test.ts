@@ -1,22 +1,12 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { TaskEventType } from '../../src/model/task';
 import { collectEvents, connect } from '../support/client';
-import { rigAsync, startServer, tempProject } from '../support/processes';
+import { freePort, rigAsync, startServer, tempProject } from '../support/processes';
 import { placeFixture, startFakeOllama } from './prd-support';
 
-/** A loopback port nothing listens on (it was free a moment ago). */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function ok(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
   const result = await rigAsync(args, { cwd, env });

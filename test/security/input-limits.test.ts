@@ -5,7 +5,6 @@
 // already too large in an old database is served as its reduced stand-in; PRD generation refuses,
 // before anything commits, a response no client could take.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -17,7 +16,7 @@ import { MAX_EVENT_BYTES, MAX_GENERATED_TASKS, MAX_NAME_LENGTH, MAX_TITLE_LENGTH
 import { taskEventEncoder } from '../../src/protocol/event-codec';
 import { loadProto } from '../../src/protocol/proto';
 import { call, callError, collectEvents, connect } from '../support/client';
-import { REPO_ROOT, rig, spawnCollected, startServer, tempDir, tempProject } from '../support/processes';
+import { pythonGrpcStubs, rig, spawnCollected, startServer, SYSTEM_PYTHON, tempProject } from '../support/processes';
 
 const HUGE = 'x'.repeat(5 * 1024 * 1024);
 const BIG_REQUESTS = ['--max-request-bytes', String(16 * 1024 * 1024)];
@@ -120,17 +119,8 @@ test('100 maximal-size updates: RSS growth under 100 MB, and default-limit grpc-
     t.diagnostic(`RSS ${baseline.toFixed(1)} -> peak ${peak.toFixed(1)} MB`);
     assert.ok(peak - baseline < 100, `RSS grew ${(peak - baseline).toFixed(1)} MB`);
 
-    const python = '/usr/bin/python3';
-    const hasGrpcio = spawnSync(python, ['-c', 'import grpc, grpc_tools'], { encoding: 'utf8' }).status === 0;
-    if (!hasGrpcio) {
-      const reason = `${python} lacks grpcio/grpc_tools (apt-get install python3-grpcio python3-grpc-tools)`;
-      if (process.env.CI === 'true') throw new Error(`CI=true and ${reason}`);
-      process.stderr.write(`\n*** SKIPPING the grpcio half: ${reason} ***\n\n`);
-      return;
-    }
-    const stubs = tempDir('rigger-py-stubs-');
-    const generated = spawnSync('sh', [path.join(REPO_ROOT, 'examples', 'python', 'generate_stubs.sh'), stubs], { encoding: 'utf8' });
-    assert.equal(generated.status, 0, generated.stderr);
+    const stubs = pythonGrpcStubs(undefined);
+    if (!stubs) return;
     const script = [
       'import sys, grpc',
       'from rigger.v1 import rigger_pb2, rigger_pb2_grpc',
@@ -142,7 +132,7 @@ test('100 maximal-size updates: RSS growth under 100 MB, and default-limit grpc-
       '        print(f"received {n} last {event.sequence}")',
       '        break',
     ].join('\n');
-    const grpcio = spawnCollected(python, ['-c', script, server.address, String(expected)], { env: { ...process.env, PYTHONPATH: stubs } });
+    const grpcio = spawnCollected(SYSTEM_PYTHON, ['-c', script, server.address, String(expected)], { env: { ...process.env, PYTHONPATH: stubs } });
     assert.equal(await grpcio.exited, 0, grpcio.stderr());
     assert.equal(grpcio.stdout().trim(), `received ${expected} last ${expected}`);
   } finally {

@@ -1,11 +1,23 @@
-// The metrics sidecar as a real process: seeded from ListTasks, kept from the stream, never
-// counting an event twice across a server SIGKILL and restart, reseeded after its own SIGKILL,
-// and its exposition accepted by the real `promtool check metrics`.
+// The metrics sidecar as a real process: its gauges built from the stream's snapshot on a project
+// that already has tasks (no ListTasks), kept from the changes after it, never counting an event
+// twice across a server SIGKILL and restart (the reconnect resumes from the stream's position, the
+// server's log shows no second snapshot), rebuilt from a new snapshot after its own SIGKILL, and its
+// exposition accepted by the real `promtool check metrics`.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { requireTool, rigAsync, startServer, tempProject, waitFor } from '../support/processes';
-import { addTaskByCli, restartServer, setStatusByCli, startSidecar, type SidecarProcess } from './sidecar-support';
+import { addTaskByCli, setStatusByCli, startSidecar, type SidecarProcess } from './sidecar-support';
+
+const DEBUG = { RIGGER_LOG_LEVEL: 'debug' };
+
+/** The server's `subscription started` log lines (debug): what each stream asked for. */
+function subscriptionsStarted(stderr: string): { since_sequence?: number; snapshot_sequence?: number; bookmark_interval_ms?: number }[] {
+  return stderr
+    .split('\n')
+    .filter((line) => line.includes('"subscription started"'))
+    .map((line) => JSON.parse(line) as { since_sequence?: number; snapshot_sequence?: number; bookmark_interval_ms?: number });
+}
 
 async function metricsUrl(sidecar: SidecarProcess): Promise<string> {
   await waitFor(() => /ready: metrics on (\S+)/.test(sidecar.stdout()), 20_000, `metrics ready; stderr: ${sidecar.stderr()}`);
@@ -30,11 +42,11 @@ function promtoolCheck(promtool: string, text: string): void {
   assert.equal(result.status, 0, `promtool check metrics: ${result.stdout}${result.stderr}`);
 }
 
-test('metrics: seeded gauges, event counters without double counting across a server SIGKILL, reseed after a sidecar SIGKILL, promtool-valid', async (t) => {
+test('metrics: gauges from the snapshot, event counters without double counting across a server SIGKILL, a new snapshot after a sidecar SIGKILL, promtool-valid', async (t) => {
   const promtool = requireTool(t, 'promtool', 'apt-get install prometheus');
   if (!promtool) return;
   const dir = tempProject();
-  // History before the sidecar starts: only the seed can know it.
+  // History before the sidecar starts: only the snapshot can tell it.
   const alice = await addTaskByCli(dir, 'alice', 'Alice');
   await setStatusByCli(dir, alice, 'completed');
   const bob = await addTaskByCli(dir, 'bob', 'Bob');
@@ -42,7 +54,7 @@ test('metrics: seeded gauges, event counters without double counting across a se
   const deleted = await rigAsync(['task', 'delete', gone, '-C', dir]);
   assert.equal(deleted.code, 0, deleted.stderr);
 
-  let server = await startServer(dir);
+  let server = await startServer(dir, [], DEBUG);
   let sidecar = startSidecar('metrics', ['--address', server.address, '--listen', '127.0.0.1:0']);
   try {
     let url = await metricsUrl(sidecar);
@@ -56,7 +68,9 @@ test('metrics: seeded gauges, event counters without double counting across a se
     assert.equal(sample(text, 'rigger_tasks_by_assignee{assignee=""}'), undefined, 'the archived unassigned task is not open work');
     assert.equal(sample(text, 'rigger_stream_connected'), 1);
     assert.equal(sample(text, 'rigger_last_event_sequence'), 6);
-    assert.equal(sample(text, 'rigger_events_total{type="CREATED"}'), undefined, 'history is seeded, not counted as events');
+    assert.equal(sample(text, 'rigger_events_total{type="CREATED"}'), undefined, 'the snapshot is state, not counted as events');
+    await waitFor(() => subscriptionsStarted(server.stderr()).length === 1, 5_000, 'the server logs the subscription');
+    assert.deepEqual(subscriptionsStarted(server.stderr()).map((s) => [s.snapshot_sequence, s.since_sequence, s.bookmark_interval_ms]), [[6, undefined, 5000]], 'one stream, a snapshot at 6, bookmarks every 5 s');
 
     await addTaskByCli(dir, 'carol', 'Carol');
     await setStatusByCli(dir, bob, 'completed');
@@ -74,8 +88,9 @@ test('metrics: seeded gauges, event counters without double counting across a se
     server.child.kill('SIGKILL');
     await waitFor(async () => sample(await scrape(url), 'rigger_stream_connected') === 0, 15_000, 'disconnected');
     await addTaskByCli(dir, 'dave', 'Dave');
-    server = await restartServer(server);
+    server = await startServer(dir, ['--port', String(server.port)], DEBUG);
     await waitFor(async () => sample(await scrape(url), 'rigger_last_event_sequence') === 10, 20_000, 'sequence 10 after the restart');
+    assert.deepEqual(subscriptionsStarted(server.stderr()).map((s) => [s.snapshot_sequence, s.since_sequence]), [[undefined, 9]], 'the reconnect resumes after 9, no new snapshot');
     await addTaskByCli(dir, 'erin');
     await waitFor(async () => sample(await scrape(url), 'rigger_last_event_sequence') === 11, 15_000, 'sequence 11');
     text = await scrape(url);
@@ -86,7 +101,7 @@ test('metrics: seeded gauges, event counters without double counting across a se
     assert.ok((sample(text, 'rigger_stream_reconnects_total') ?? 0) >= 1);
     assert.equal(sample(text, 'rigger_tasks{status="TODO"}'), 3);
 
-    // The sidecar dies; its replacement reseeds to the same task counts.
+    // The sidecar dies; its replacement builds the same task counts from a new snapshot.
     sidecar.child.kill('SIGKILL');
     sidecar = startSidecar('metrics', ['--address', server.address, '--listen', '127.0.0.1:0']);
     url = await metricsUrl(sidecar);

@@ -1,53 +1,21 @@
 // The NATS bridge as a real process between the real `rig grpc` and a real `nats-server -js`:
 // two bridges racing, SIGKILLs and restarts of the bridge and the server, changes while either is
-// down; the JetStream stream must hold every event exactly once, in order, on the right subject.
+// down; NATS absent at start, killed and restarted while events flow, down for longer than the
+// stream's duplicate window, and without JetStream. The JetStream stream must hold every event
+// exactly once, in order, on the right subject.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
 import { connect as connectNats, type NatsConnection } from 'nats';
-import { requireTool, spawnTracked, startServer, tempDir, tempProject, waitFor } from '../support/processes';
+import { RiggerClient } from '../../src/client/index';
+import { requireTool, startServer, tempDir, tempProject, waitFor } from '../support/processes';
+import { natsServerAt, readStream, type NatsProcess } from './nats-support';
 import { addTaskByCli, assertExactlyOnceInOrder, restartServer, setStatusByCli, startSidecar, type SidecarProcess } from './sidecar-support';
 
-interface StoredEvent {
-  subject: string;
-  msgId: string | undefined;
-  sequence: number;
-  event_type: number;
-  taskId: string;
-}
-
-async function startNats(natsServer: string): Promise<string> {
-  const store = tempDir('rigger-nats-');
-  const child = spawnTracked(natsServer, ['-js', '-a', '127.0.0.1', '-p', '-1', '-sd', store]);
-  let log = '';
-  child.stderr!.on('data', (d) => (log += d));
-  child.stdout!.on('data', (d) => (log += d));
-  await waitFor(() => /Server is ready/.test(log), 15_000, 'nats-server ready');
-  const port = /Listening for client connections on 127\.0\.0\.1:(\d+)/.exec(log)![1];
-  return `nats://127.0.0.1:${port}`;
-}
-
-async function readStream(nc: NatsConnection, stream: string): Promise<StoredEvent[]> {
-  const jsm = await nc.jetstreamManager();
-  let info;
+async function waitForStored(nc: NatsConnection, n: number, bridges: SidecarProcess[], timeoutMs = 20_000): Promise<void> {
   try {
-    info = await jsm.streams.info(stream);
-  } catch {
-    return [];
-  }
-  const stored: StoredEvent[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-    const message = await jsm.streams.getMessage(stream, { seq });
-    const text = new TextDecoder().decode(message.data);
-    assert.doesNotMatch(text, /"_[a-z_]+":/, 'no proto-loader oneof markers in the payload');
-    const event = JSON.parse(text) as { sequence: number; event_type: number; task: { id: string } };
-    stored.push({ subject: message.subject, msgId: message.header?.get('Nats-Msg-Id'), sequence: event.sequence, event_type: event.event_type, taskId: event.task.id });
-  }
-  return stored;
-}
-
-async function waitForStored(nc: NatsConnection, n: number, bridges: SidecarProcess[]): Promise<void> {
-  try {
-    await waitFor(async () => (await readStream(nc, 'RIGGER_TASKS')).length >= n, 20_000, `${n} messages in RIGGER_TASKS`);
+    await waitFor(async () => (await readStream(nc, 'RIGGER_TASKS')).length >= n, timeoutMs, `${n} messages in RIGGER_TASKS`);
   } catch (error) {
     const have = (await readStream(nc, 'RIGGER_TASKS')).map((s) => s.sequence);
     throw new Error(`${(error as Error).message}; have ${JSON.stringify(have)}; bridge stderr:\n${bridges.map((b) => b.stderr()).join('\n---\n')}`);
@@ -57,7 +25,9 @@ async function waitForStored(nc: NatsConnection, n: number, bridges: SidecarProc
 test('nats-bridge: every event exactly once and in order in JetStream across racing bridges, SIGKILLs and server restarts', async (t) => {
   const natsServer = requireTool(t, 'nats-server', 'apt-get install nats-server');
   if (!natsServer) return;
-  const natsUrl = await startNats(natsServer);
+  const nats = await natsServerAt(natsServer);
+  await nats.start();
+  const natsUrl = nats.url;
   const nc = await connectNats({ servers: natsUrl });
   const dir = tempProject();
   const first = await addTaskByCli(dir, 'before the bridge', 'Alice');
@@ -108,5 +78,156 @@ test('nats-bridge: every event exactly once and in order in JetStream across rac
     await bridge.stop('SIGKILL');
     await nc.close();
     await server.stop();
+    await nats.stop();
+  }
+});
+
+interface LogLine {
+  level: number;
+  time: number;
+  msg: string;
+  nats?: string;
+  error?: string;
+  hint?: string;
+  retry_in_ms?: number;
+  resume_after?: number | string;
+  decided_by?: string;
+}
+
+const logLines = (stderr: string): LogLine[] =>
+  stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine);
+const retries = (bridge: SidecarProcess) => logLines(bridge.stderr()).filter((l) => l.msg === 'NATS unavailable; retrying');
+const sessions = (bridge: SidecarProcess) => logLines(bridge.stderr()).filter((l) => l.msg === 'NATS connected; publishing');
+
+/** Reads the stream over a connection of its own, so the test's reads survive NATS restarts. */
+async function storedIn(nats: NatsProcess): Promise<Awaited<ReturnType<typeof readStream>>> {
+  const nc = await connectNats({ servers: nats.url, reconnect: false, timeout: 2000 });
+  try {
+    return await readStream(nc, 'RIGGER_TASKS');
+  } finally {
+    await nc.close();
+  }
+}
+
+async function waitForStoredIn(nats: NatsProcess, n: number, bridge: SidecarProcess, timeoutMs = 30_000): Promise<void> {
+  let have: number[] = [];
+  try {
+    await waitFor(async () => (have = (await storedIn(nats)).map((s) => s.sequence)).length >= n, timeoutMs, `${n} messages in RIGGER_TASKS`);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; have ${have.length}: ${JSON.stringify(have.slice(-20))}; bridge stderr:\n${bridge.stderr().slice(-4000)}`);
+  }
+}
+
+const DUPLICATE_WINDOW_MS = 2000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('nats-bridge: outlives NATS (absent at start, killed twice while events flow, then down past the duplicate window) with every event once, in order', async (t) => {
+  const natsServer = requireTool(t, 'nats-server', 'apt-get install nats-server');
+  if (!natsServer) return;
+  const nats = await natsServerAt(natsServer);
+  // The test's stream, with a short duplicate window, made before the bridge runs; then NATS goes away.
+  await nats.start();
+  const setup = await connectNats({ servers: nats.url });
+  await (await setup.jetstreamManager()).streams.add({ name: 'RIGGER_TASKS', subjects: ['rigger.tasks.>'], duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000 });
+  await setup.close();
+  await nats.stop('SIGTERM');
+
+  const dir = tempProject();
+  const server = await startServer(dir);
+  const writer = new RiggerClient({ address: server.address, actor: 'nats-test-writer' });
+  for (let i = 1; i <= 3; i++) await writer.addTask({ title: `before NATS ${i}` });
+  const checkpoint = path.join(tempDir(), 'bridge.checkpoint');
+  const bridge = startSidecar('nats-bridge', ['--address', server.address, '--nats', nats.url, '--since', '0', '--checkpoint', checkpoint]);
+  let writing = true;
+  let written = 3;
+  let writeFailure: unknown;
+  const writes = (async () => {
+    // Events flow through every NATS outage below, bounded in count and time.
+    const deadline = Date.now() + 60_000;
+    while (writing && written < 1000 && Date.now() < deadline) {
+      await writer.addTask({ title: `flowing ${written + 1}` });
+      written++;
+      await sleep(40);
+    }
+  })().catch((error) => (writeFailure = error));
+  try {
+    // NATS absent: the bridge names the address and the cause, says what to do, and keeps trying.
+    await waitFor(() => retries(bridge).length >= 3, 15_000, `3 retries logged; stderr: ${bridge.stderr()}`);
+    const absent = retries(bridge)[0]!;
+    assert.equal(absent.nats, nats.url);
+    assert.match(absent.error!, new RegExp(`ECONNREFUSED 127\\.0\\.0\\.1:${nats.port}`));
+    assert.match(absent.hint!, /nats-server -js/);
+    assert.ok(absent.retry_in_ms! > 0 && retries(bridge).every((l) => l.retry_in_ms! <= 5000), 'the client backoff, capped');
+    assert.equal(bridge.child.exitCode, null, `the bridge is still running; stderr: ${bridge.stderr()}`);
+    await nats.start();
+    await waitForStoredIn(nats, written, bridge);
+
+    const outage = async (signal: NodeJS.Signals, downMs: number) => {
+      const before = written;
+      await nats.stop(signal);
+      await sleep(downMs);
+      assert.ok(written > before, `events were written while NATS was down (${before} -> ${written})`);
+      await nats.start();
+      await sleep(1000); // events flow into the restarted NATS
+    };
+    await outage('SIGKILL', 500);
+    await outage('SIGTERM', 800);
+    // Longer than the duplicate window: only the stream's last message can say where to resume.
+    await outage('SIGKILL', DUPLICATE_WINDOW_MS * 2);
+
+    writing = false;
+    await writes;
+    assert.equal(writeFailure, undefined);
+    await waitForStoredIn(nats, written, bridge);
+    await sleep(500); // a repeat would land now
+    assert.equal(await bridge.stop('SIGTERM'), 0, bridge.stderr().slice(-4000));
+
+    const stored = await storedIn(nats);
+    t.diagnostic(`${written} events, ${stored.length} messages, ${sessions(bridge).length} NATS sessions, ${retries(bridge).length} retries logged`);
+    assertExactlyOnceInOrder(stored.map((s) => s.sequence), written);
+    assert.deepEqual(stored.map((s) => s.msgId), stored.map((s) => String(s.sequence)), 'Nats-Msg-Id is the sequence');
+    assert.equal(fs.readFileSync(checkpoint, 'utf8').trim(), String(written), 'the checkpoint holds the last acknowledged sequence');
+    const resumed = sessions(bridge);
+    assert.ok(resumed.length >= 4, `a session per NATS start: ${JSON.stringify(resumed)}`);
+    assert.ok(resumed.slice(1).every((l) => l.decided_by === 'last message in the stream'), JSON.stringify(resumed));
+    const causes = retries(bridge).map((l) => l.error!);
+    assert.ok(causes.some((c) => /^(connection lost|publish):/.test(c)), `NATS dying mid-session is reported: ${JSON.stringify(causes)}`);
+    const nc = await connectNats({ servers: nats.url });
+    const info = await (await nc.jetstreamManager()).streams.info('RIGGER_TASKS');
+    await nc.close();
+    assert.equal(info.config.duplicate_window, DUPLICATE_WINDOW_MS * 1_000_000, "the bridge kept the test's stream");
+  } finally {
+    writing = false;
+    await writes;
+    await bridge.stop('SIGKILL');
+    await writer.close();
+    await server.stop();
+    await nats.stop();
+  }
+});
+
+test('nats-bridge: a NATS server without JetStream is reported with the fix, and retried', async (t) => {
+  const natsServer = requireTool(t, 'nats-server', 'apt-get install nats-server');
+  if (!natsServer) return;
+  const nats = await natsServerAt(natsServer, { jetstream: false });
+  await nats.start();
+  const dir = tempProject();
+  const server = await startServer(dir);
+  const bridge = startSidecar('nats-bridge', ['--address', server.address, '--nats', nats.url]);
+  try {
+    await waitFor(() => retries(bridge).length >= 2, 15_000, `2 retries logged; stderr: ${bridge.stderr()}`);
+    const [first] = retries(bridge);
+    assert.equal(first!.nats, nats.url);
+    assert.match(first!.error!, /^jetstream: /);
+    assert.match(first!.hint!, /JetStream disabled.*-js/);
+    assert.equal(bridge.child.exitCode, null, 'still running, still trying');
+    assert.equal(await bridge.stop('SIGTERM'), 0, bridge.stderr());
+  } finally {
+    await bridge.stop('SIGKILL');
+    await server.stop();
+    await nats.stop();
   }
 });

@@ -2,6 +2,7 @@
 // ports. Every process started here is killed when the test file ends, whatever happened.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
@@ -179,6 +180,40 @@ export function requireTool(t: { skip(message?: string): void }, tool: string, i
   process.stderr.write(`\n*** SKIPPING: ${reason} ***\n\n`);
   t.skip(reason);
   return undefined;
+}
+
+/** A loopback port that was free a moment ago (bound to port 0 on 127.0.0.1, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Debian's Python, which has grpcio and grpc_tools when python3-grpcio python3-grpc-tools are installed. */
+export const SYSTEM_PYTHON = '/usr/bin/python3';
+
+/**
+ * Python stubs compiled from proto/ (examples/python/generate_stubs.sh) into a temp dir, or
+ * undefined when SYSTEM_PYTHON lacks grpcio: then it skips `t` loudly (or only says so, for a test
+ * that goes on without Python), and under CI=true it throws instead.
+ */
+export function pythonGrpcStubs(t: { skip(message?: string): void } | undefined): string | undefined {
+  if (spawnSync(SYSTEM_PYTHON, ['-c', 'import grpc, grpc_tools'], { encoding: 'utf8' }).status !== 0) {
+    const reason = `${SYSTEM_PYTHON} lacks grpcio/grpc_tools (apt-get install python3-grpcio python3-grpc-tools)`;
+    if (process.env.CI === 'true') throw new Error(`CI=true and ${reason}`);
+    process.stderr.write(`\n*** SKIPPING${t ? '' : ' the Python part'}: ${reason} ***\n\n`);
+    t?.skip(reason);
+    return undefined;
+  }
+  const stubs = tempDir('rigger-py-stubs-');
+  const generated = spawnSync('sh', [path.join(REPO_ROOT, 'examples', 'python', 'generate_stubs.sh'), stubs], { encoding: 'utf8' });
+  if (generated.status !== 0) throw new Error(`generate_stubs.sh failed: ${generated.stderr}`);
+  return stubs;
 }
 
 /** Waits until `condition` holds, polling; fails after `timeoutMs`. */

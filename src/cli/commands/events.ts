@@ -1,8 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import type { CommandModule } from 'yargs';
 import { connectService } from '../../client/connect';
+import { DEAD_AFTER_INTERVALS, SilenceWatch } from '../../client/silence-watch';
 import type { TaskEvent as WireTaskEvent } from '../../generated/rigger/v1/TaskEvent';
-import type { TaskEvent } from '../../model/task';
+import { isLoggedEventType, TaskEventType, type TaskEvent } from '../../model/task';
 import { POSITION_HEADER } from '../../protocol/metadata';
 import type { GlobalArgs } from '../main';
 import { eventForDisplay, formatEventLine, printJson } from '../output';
@@ -12,6 +13,11 @@ import { subscribeOptionsOf, subscriptionFlags, type SubscriptionArgs } from '..
 
 type EventsArgs = GlobalArgs & SubscriptionArgs;
 
+// One line per event, and only events: a bookmark (asked for by default, --bookmark-interval-ms)
+// prints nothing in either format. It moves the `--since` that a failure names, so a filtered
+// stream's resume point keeps up with the head, and it is the heartbeat: a stream that has shown
+// it sends bookmarks and then hears nothing for 2.5 intervals is on a dead connection, and ends
+// with the same resume hint rather than hanging.
 export const eventsCommand: CommandModule<GlobalArgs, EventsArgs> = {
   command: 'events',
   describe: 'Subscribe to the running server and print one line per event (Ctrl-C to stop)',
@@ -27,21 +33,37 @@ export const eventsCommand: CommandModule<GlobalArgs, EventsArgs> = {
       task_ids: [...(filter.taskIds ?? [])],
       ...(filter.assignee !== undefined && { assignee_filter: filter.assignee }),
       ...(filter.sinceSequence !== undefined && { since_sequence: filter.sinceSequence }),
+      ...(filter.bookmarkIntervalMs > 0 && { bookmark_interval_ms: filter.bookmarkIntervalMs }),
     });
     const stop = () => call.cancel();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     let subscribed = false;
     let lastSequence = argv.since;
+    const resumeHint = () => (lastSequence === undefined ? '' : `; resume with --since ${lastSequence}`);
+    let watch: SilenceWatch | undefined;
     await new Promise<void>((resolve, reject) => {
+      const dead = (silentMs: number) => {
+        call.cancel();
+        reject(new Error(`no message from the server at ${address} for ${silentMs} ms (bookmarks every ${filter.bookmarkIntervalMs} ms): the connection looks dead${resumeHint()}`));
+      };
       call.once('metadata', (metadata: grpc.Metadata) => {
         subscribed = true;
+        watch?.touch();
         // The sequence the stream starts after: a resume point even before the first event.
         const position = Number(metadata.get(POSITION_HEADER)[0]);
         if (lastSequence === undefined && Number.isInteger(position)) lastSequence = position;
       });
       call.on('data', (wire: WireTaskEvent) => {
         const event = wire as unknown as TaskEvent;
+        watch?.touch();
+        if (event.event_type === TaskEventType.BOOKMARK) {
+          if (lastSequence === undefined || event.sequence > lastSequence) lastSequence = event.sequence;
+          // The server honours bookmarks: from now on silence means a dead connection.
+          if (!watch && filter.bookmarkIntervalMs > 0) (watch = new SilenceWatch(filter.bookmarkIntervalMs * DEAD_AFTER_INTERVALS, dead)).start();
+          return;
+        }
+        if (!isLoggedEventType(event.event_type)) return;
         lastSequence = event.sequence;
         if (argv.json) printJson(eventForDisplay(event));
         else process.stdout.write(`${formatEventLine(event)}\n`);
@@ -49,12 +71,13 @@ export const eventsCommand: CommandModule<GlobalArgs, EventsArgs> = {
       call.on('error', (error: grpc.ServiceError) => {
         if (error.code === grpc.status.CANCELLED) resolve();
         else if (error.code === grpc.status.UNAVAILABLE && !subscribed) reject(new Error(`cannot reach the server at ${address}: ${error.details}; is \`rig grpc\` running?`));
-        else if (error.code === grpc.status.UNAVAILABLE) {
-          const resume = lastSequence === undefined ? '' : `; resume with --since ${lastSequence}`;
-          reject(new Error(`the server at ${address} ended the stream: ${error.details}${resume}`));
-        } else reject(new Error(error.details));
+        else if (error.code === grpc.status.UNAVAILABLE) reject(new Error(`the server at ${address} ended the stream: ${error.details}${resumeHint()}`));
+        else reject(new Error(error.details));
       });
       call.on('end', resolve);
-    }).finally(() => client.close());
+    }).finally(() => {
+      watch?.stop();
+      client.close();
+    });
   },
 };

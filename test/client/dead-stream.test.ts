@@ -1,0 +1,77 @@
+// Acceptance (issue 14): a subscriber whose connection is silently black-holed notices by itself.
+// The real `rig grpc` is paused with SIGSTOP: its TCP connection stays open (the kernel still
+// accepts bytes) but nothing comes back, which no error and no FIN tells the client. Changes land
+// in the database meanwhile (the CLI writes it directly). The typed client must call the stream
+// dead after 2-3 silent bookmark intervals (onStatus: disconnected, reason dead-stream), keep
+// trying, be streaming again within 3 intervals of SIGCONT, and end with every event once.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { RiggerClient, type StreamStatus, type TaskEvent } from '../../src/client/index';
+import { addTaskByCli, assertExactlyOnceInOrder } from '../sidecars/sidecar-support';
+import { startServer, tempProject, waitFor } from '../support/processes';
+
+const INTERVAL_MS = 1000;
+const PAUSED_MS = 7000;
+
+test('SIGSTOP of the server: the typed client calls the stream dead within 3 intervals and streams again within 3 intervals of SIGCONT, nothing lost', { timeout: 90_000 }, async (t) => {
+  const dir = tempProject();
+  const server = await startServer(dir);
+  const client = new RiggerClient({ address: server.address, actor: 'dead-stream-test' });
+  const events: TaskEvent[] = [];
+  const statuses: (StreamStatus & { at: number })[] = [];
+  const bookmarks: { sequence: number; at: number }[] = [];
+  let failure: unknown;
+  const subscription = client
+    .subscribe({
+      sinceSequence: 0,
+      bookmarkIntervalMs: INTERVAL_MS,
+      onStatus: (status) => statuses.push({ ...status, at: Date.now() }),
+      onBookmark: (sequence) => bookmarks.push({ sequence, at: Date.now() }),
+    })
+    .subscribe({ next: (event) => events.push(event), error: (error) => (failure = error) });
+  let stopped = false;
+  try {
+    await client.addTask({ title: 'before' }); // 1
+    await waitFor(() => events.length === 1 && bookmarks.length > 0, 10_000, 'the first event and a bookmark');
+    assert.ok(events.every((e) => e.task !== undefined), 'only task events reach next()');
+
+    server.child.kill('SIGSTOP');
+    stopped = true;
+    const stoppedAt = Date.now();
+    await addTaskByCli(dir, 'while paused 1'); // 2
+    await addTaskByCli(dir, 'while paused 2'); // 3
+    await waitFor(() => statuses.some((s) => s.state === 'disconnected'), INTERVAL_MS * 4, 'the dead stream noticed');
+    const dead = statuses.find((s) => s.state === 'disconnected')!;
+    assert.ok(dead.state === 'disconnected' && dead.reason === 'dead-stream', `reported as a dead stream: ${JSON.stringify(dead)}`);
+    const noticedMs = dead.at - stoppedAt;
+    t.diagnostic(`dead stream noticed ${noticedMs} ms after SIGSTOP (${dead.error.message})`);
+    // The last message came at most one interval before the stop; 2.5 intervals of silence after it.
+    assert.ok(noticedMs >= INTERVAL_MS && noticedMs <= 3 * INTERVAL_MS + 500, `noticed ${noticedMs} ms after SIGSTOP`);
+
+    await new Promise((r) => setTimeout(r, stoppedAt + PAUSED_MS - Date.now()));
+    const attemptsWhilePaused = statuses.filter((s) => s.state === 'disconnected').length;
+    server.child.kill('SIGCONT');
+    stopped = false;
+    const continuedAt = Date.now();
+    await waitFor(() => statuses.some((s) => s.state === 'connected' && s.at >= continuedAt), 3 * INTERVAL_MS + 2_000, 'streaming again');
+    const connectedMs = statuses.find((s) => s.state === 'connected' && s.at >= continuedAt)!.at - continuedAt;
+    await waitFor(() => events.length >= 3, 3 * INTERVAL_MS + 2_000, 'the events written while paused');
+    const caughtUpMs = Date.now() - continuedAt;
+    t.diagnostic(`${attemptsWhilePaused} dead attempts while paused ${PAUSED_MS} ms; streaming ${connectedMs} ms after SIGCONT, the 2 events written meanwhile in by ${caughtUpMs} ms`);
+    assert.ok(connectedMs <= 3 * INTERVAL_MS, `streaming again ${connectedMs} ms after SIGCONT (3 intervals: ${3 * INTERVAL_MS} ms)`);
+
+    await client.addTask({ title: 'after' }); // 4
+    await waitFor(() => events.length >= 4, 10_000, 'the event after');
+    await new Promise((r) => setTimeout(r, 2 * INTERVAL_MS)); // a repeat would arrive now
+    assert.equal(failure, undefined);
+    assertExactlyOnceInOrder(events.map((e) => e.sequence), 4);
+    assert.deepEqual(events.map((e) => e.task.title), ['before', 'while paused 1', 'while paused 2', 'after']);
+    const last = statuses.at(-1)!;
+    assert.equal(last.state, 'connected', 'no further reconnects once the server runs again');
+  } finally {
+    if (stopped) server.child.kill('SIGCONT');
+    subscription.unsubscribe();
+    await client.close();
+    await server.stop();
+  }
+});

@@ -1,0 +1,81 @@
+// Group commit and the WAL sync in-process: a write settles, and its events are published, only
+// once its commit is durable; the next group commits meanwhile; syncs are shared by the commits
+// made while one runs; a failed sync fails the writes it covered. The target is a fake whose
+// afterCommit is held by the test; WalSync runs against a real file (fdatasync from the thread pool).
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import type { LoggedEvent } from '../../src/model/logged-event';
+import { GroupCommit, type GroupCommitTarget } from '../../src/store/group-commit';
+import { WalSync } from '../../src/store/wal-sync';
+
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+function fakeTarget() {
+  const published: number[][] = [];
+  const pending: ((failure?: unknown) => void)[] = [];
+  let commits = 0;
+  const target: GroupCommitTarget = {
+    inWriteTransaction: (work) => {
+      const result = work();
+      commits++;
+      return result;
+    },
+    inSavepoint: (work) => work(),
+    inTransaction: () => true,
+    committed: (events) => published.push(events.map((e) => e.sequence)),
+    afterCommit: (settle) => pending.push(settle),
+    holdBack: () => undefined,
+  };
+  return { target, published, pending, commits: () => commits };
+}
+
+let sequence = 0;
+const write = (events: LoggedEvent[]) => {
+  events.push({ sequence: ++sequence } as LoggedEvent);
+  return sequence;
+};
+
+test('writes settle and events are published only once the commit is durable, in commit order', async () => {
+  const { target, published, pending, commits } = fakeTarget();
+  const groups = new GroupCommit(target);
+  const settled: number[] = [];
+  const first = [groups.enqueue(write), groups.enqueue(write)].map((p) => p.then((n) => settled.push(n)));
+  await turn();
+  assert.equal(commits(), 1);
+  const second = groups.enqueue(write).then((n) => settled.push(n));
+  await turn();
+  assert.equal(commits(), 2, 'the next group commits while the first waits for its sync');
+  assert.deepEqual(settled, []);
+  assert.deepEqual(published, []);
+  pending.shift()!();
+  await Promise.all(first);
+  assert.deepEqual(published, [[sequence - 2, sequence - 1]]);
+  assert.deepEqual(settled, [sequence - 2, sequence - 1]);
+  pending.shift()!(new Error('EIO'));
+  await assert.rejects(second, /EIO/);
+  assert.deepEqual(published.at(-1), [sequence], 'what was committed is published even when its sync failed');
+});
+
+test('WalSync shares one sync among the commits made while one runs, and reports a missing file', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rigger-walsync-'));
+  try {
+    const file = path.join(dir, 'tasks.db-wal');
+    fs.writeFileSync(file, 'x');
+    const sync = new WalSync(file);
+    const order: string[] = [];
+    const done = (name: string) => new Promise<void>((resolve, reject) => sync.afterCommit((error) => (error ? reject(error) : (order.push(name), resolve()))));
+    const all = [done('a'), done('b'), done('c')];
+    await Promise.all(all);
+    assert.deepEqual(order, ['a', 'b', 'c']);
+    await sync.idle();
+    sync.close();
+
+    const missing = new WalSync(path.join(dir, 'gone-wal'));
+    await assert.rejects(new Promise<void>((resolve, reject) => missing.afterCommit((error) => (error ? reject(error) : resolve()))), { code: 'ENOENT' });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

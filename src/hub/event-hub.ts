@@ -14,7 +14,7 @@ export interface LogReader {
 }
 
 const SYNC_PAGE = 1000;
-/** Log pages kept for subscribers behind the ring: 8 x 512 events. */
+/** Pages kept for subscribers catching up (from the log, or copied out of the ring): 8 x 512 events. */
 const LOG_PAGE_SIZE = 512;
 const LOG_PAGES_KEPT = 8;
 
@@ -82,12 +82,19 @@ export class EventHub implements EventSource {
    * out_of_range when the log no longer holds `from`.
    */
   read(from: number, limit: number): readonly LoggedEvent[] {
-    if (this.ring.covers(from)) return this.ring.slice(from, limit);
     const size = this.logPages.pageSize;
     const index = Math.floor((from - 1) / size);
     const after = index * size;
+    const upTo = Math.min(after + size, this.published);
+    if (this.ring.covers(from)) {
+      // The ring's reads are copies: a whole page is copied once and shared by every subscriber
+      // reading the same stretch. (The ring can hold events the log no longer has: those are read alone.)
+      if (!this.ring.covers(after + 1)) return this.ring.slice(from, limit);
+      const page = this.logPages.page(index, () => this.ring.slice(after + 1, upTo - after));
+      return page.slice(from - after - 1, from - after - 1 + limit);
+    }
     // A page reaching past what was published is read but not kept (it is not complete yet).
-    const page = this.logPages.page(index, () => this.log.readAfter(after, Math.min(after + size, this.published), size));
+    const page = this.logPages.page(index, () => this.log.readAfter(after, upTo, size));
     const at = page.findIndex((event) => event.sequence >= from);
     // `from` missing from a published stretch: compacted away, never to be skipped silently.
     if (from <= this.published && (at < 0 || page[at]!.sequence !== from)) throw this.outOfRange(from - 1);

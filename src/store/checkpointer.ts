@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { keepYoungGenerationSmall } from '../heap-flags';
 import type { CheckpointReport, CheckpointWorkerData } from './checkpoint-worker';
 import { AUTO_CHECKPOINT_PAGES, JOURNAL_SIZE_LIMIT_BYTES, type SqliteDatabase } from './database';
 
@@ -61,7 +60,6 @@ export function startCheckpointer(
     if (db.open) db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
   };
   worker.once('online', () => {
-    keepYoungGenerationSmall();
     if (!stopped) db.pragma('wal_autocheckpoint = 0');
   });
   worker.on('message', (message: CheckpointReport) => {

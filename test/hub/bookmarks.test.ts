@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SubscribeToTaskEventsRequest } from '../../src/generated/rigger/v1/SubscribeToTaskEventsRequest';
-import { call, connect, type RiggerServiceClient } from '../support/client';
+import { call, connect, streamLifecycle, type RiggerServiceClient } from '../support/client';
 import { startServer, tempProject, waitFor } from '../support/processes';
 import { inParallel, sleep } from './hub-support';
 
@@ -32,21 +32,11 @@ interface Collector {
 function collect(stream: grpc.ClientReadableStream<unknown> | grpc.ClientDuplexStream<unknown, unknown>, t0 = Date.now()): Collector {
   const messages: Message[] = [];
   stream.on('data', (e: any) => messages.push({ at: Date.now() - t0, type: e.event_type, sequence: Number(e.sequence), taskId: e.task?.id }));
-  const ended = new Promise<grpc.ServiceError | undefined>((resolve) => {
-    stream.on('error', (error: grpc.ServiceError) => resolve(error));
-    stream.on('end', () => resolve(undefined));
-  });
-  const ready = new Promise<void>((resolve) => {
-    stream.once('metadata', () => resolve());
-    void ended.then(() => resolve());
-  });
   return {
     messages,
     bookmarks: () => messages.filter((m) => m.type === BOOKMARK),
     events: () => messages.filter((m) => m.type !== BOOKMARK),
-    ended,
-    ready,
-    cancel: () => stream.cancel(),
+    ...streamLifecycle(stream),
   };
 }
 

@@ -28,7 +28,7 @@ const RULES: Record<string, Rule> = {
   model: { may: ['generated'] },
   generated: { may: [] },
   protocol: { may: ['model', 'generated'] },
-  store: { may: ['model', 'heap-flags.js'] },
+  store: { may: ['model'] },
   hub: { may: ['model'] },
   client: { may: ['model', 'protocol', 'generated'] },
   // Settings, project discovery and command-line plumbing shared by the CLI and standalone sidecars.
@@ -36,7 +36,6 @@ const RULES: Record<string, Rule> = {
   prd: { may: ['model', 'store'] },
   grpc: { may: ['model', 'protocol', 'store', 'hub', 'prd', 'generated'] },
   'logging.js': { may: [] },
-  'heap-flags.js': { may: [] },
   'hub-server.js': { mayNot: ['cli', 'sidecars'] },
   'index.js': { may: ['client', 'model', 'protocol'] },
   sidecars: { may: ['client', 'config', 'model', 'protocol', 'logging.js'] },

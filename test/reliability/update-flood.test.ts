@@ -11,8 +11,8 @@ import { spawnTracked, startServer, tempProject, waitFor } from '../support/proc
 
 const UPDATES = Number(process.env.RIGGER_FLOOD_UPDATES ?? 200_000);
 // Reading every message at once grew RSS by 222 MB over 200,000 updates. Read one at a time, with
-// the replay ring in a fixed arena, a 4 MiB page cache and the young generation kept small, the
-// growth left is garbage waiting for V8's next full collection (docs/reliability.md).
+// the replay ring in a fixed arena and a 4 MiB page cache, the growth left is V8's young generation
+// at its full size and garbage waiting for its next full collection (docs/reliability.md).
 const RSS_GROWTH_LIMIT_MB = 75;
 
 function rssMb(pid: number): number {

@@ -42,11 +42,8 @@ export interface EventCollector {
   waitForCount(n: number, timeoutMs?: number): Promise<TaskEvent[]>;
 }
 
-/** Opens SubscribeToTaskEvents and collects what arrives. */
-export function collectEvents(client: RiggerServiceClient, request: SubscribeToTaskEventsRequest = {}): EventCollector {
-  const stream = client.SubscribeToTaskEvents(request);
-  const events: TaskEvent[] = [];
-  stream.on('data', (event) => events.push(event as unknown as TaskEvent));
+/** When an event stream ends (with its error, if it failed), when its headers are in, and its cancel. */
+export function streamLifecycle(stream: grpc.ClientReadableStream<unknown> | grpc.ClientDuplexStream<unknown, unknown>): Pick<EventCollector, 'ended' | 'ready' | 'cancel'> {
   const ended = new Promise<grpc.ServiceError | undefined>((resolve) => {
     stream.on('error', (error: grpc.ServiceError) => resolve(error));
     stream.on('end', () => resolve(undefined));
@@ -55,11 +52,17 @@ export function collectEvents(client: RiggerServiceClient, request: SubscribeToT
     stream.once('metadata', () => resolve());
     void ended.then(() => resolve());
   });
+  return { ended, ready, cancel: () => stream.cancel() };
+}
+
+/** Opens SubscribeToTaskEvents and collects what arrives. */
+export function collectEvents(client: RiggerServiceClient, request: SubscribeToTaskEventsRequest = {}): EventCollector {
+  const stream = client.SubscribeToTaskEvents(request);
+  const events: TaskEvent[] = [];
+  stream.on('data', (event) => events.push(event as unknown as TaskEvent));
   return {
     events,
-    ended,
-    ready,
-    cancel: () => stream.cancel(),
+    ...streamLifecycle(stream),
     async waitForCount(n, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       while (events.length < n) {

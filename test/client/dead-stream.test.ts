@@ -3,11 +3,13 @@
 // accepts bytes) but nothing comes back, which no error and no FIN tells the client. Changes land
 // in the database meanwhile (the CLI writes it directly). The typed client must call the stream
 // dead after 2-3 silent bookmark intervals (onStatus: disconnected, reason dead-stream), keep
-// trying, be streaming again within 3 intervals of SIGCONT, and end with every event once.
+// trying, be streaming again within 3 intervals of SIGCONT, and end with every event once, holding no
+// stream on the server for an attempt it gave up on while the server was paused.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RiggerClient, type StreamStatus, type TaskEvent } from '../../src/client/index';
 import { addTaskByCli, assertExactlyOnceInOrder } from '../sidecars/sidecar-support';
+import { collectEvents, connect } from '../support/client';
 import { startServer, tempProject, waitFor } from '../support/processes';
 
 const INTERVAL_MS = 1000;
@@ -15,7 +17,8 @@ const PAUSED_MS = 7000;
 
 test('SIGSTOP of the server: the typed client calls the stream dead within 3 intervals and streams again within 3 intervals of SIGCONT, nothing lost', { timeout: 90_000 }, async (t) => {
   const dir = tempProject();
-  const server = await startServer(dir);
+  // Two slots: the client's stream and the probe below. A stream left behind by an attempt the client gave up on would take one.
+  const server = await startServer(dir, ['--max-subscribers', '2']);
   const client = new RiggerClient({ address: server.address, actor: 'dead-stream-test' });
   const events: TaskEvent[] = [];
   const statuses: (StreamStatus & { at: number })[] = [];
@@ -68,6 +71,10 @@ test('SIGSTOP of the server: the typed client calls the stream dead within 3 int
     assert.deepEqual(events.map((e) => e.task.title), ['before', 'while paused 1', 'while paused 2', 'after']);
     const last = statuses.at(-1)!;
     assert.equal(last.state, 'connected', 'no further reconnects once the server runs again');
+    const probe = collectEvents(connect(server.address), {});
+    const ended = await Promise.race([probe.ready.then(() => undefined), probe.ended]);
+    assert.equal(ended, undefined, `a second subscriber is refused (${ended?.message}): a stream of an abandoned attempt is still held`);
+    probe.cancel();
   } finally {
     if (stopped) server.child.kill('SIGCONT');
     subscription.unsubscribe();

@@ -2,7 +2,8 @@
 // the server nor SQLite.
 export { RiggerClient, type RiggerClientOptions } from './rigger-client';
 export { connectService, channelCredentials, DEFAULT_CHANNEL_OPTIONS, type ConnectOptions, type TlsFiles } from './connect';
-export { DEFAULT_BOOKMARK_INTERVAL_MS, type SubscribeOptions } from './subscribe-options';
+export { DEFAULT_BOOKMARK_INTERVAL_MS } from '../model/validate';
+export { type SubscribeOptions } from './subscribe-options';
 export type { FeedStatus as StreamStatus, SnapshotMarker } from './event-feed';
 export { StreamError } from './stream-error';
 export type { BackoffOptions } from './backoff';

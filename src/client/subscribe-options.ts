@@ -1,18 +1,10 @@
 import { invalidArgument } from '../model/errors';
 import { parseEventType, parseStatus, type TaskEventType, type TaskStatus } from '../model/task';
+import { DEFAULT_BOOKMARK_INTERVAL_MS, MAX_BOOKMARK_INTERVAL_MS, MIN_BOOKMARK_INTERVAL_MS } from '../model/validate';
 import type { BackoffOptions } from './backoff';
 import { readCheckpoint } from './checkpoint';
 import type { FeedFilter, FeedStatus, SnapshotMarker } from './event-feed';
 
-/**
- * The typed client asks for a bookmark every 5 s unless told otherwise: its checkpoint then moves
- * with the head even when the filter matches nothing for days, and a dead connection is noticed
- * within 12.5 s. A bookmark is a few bytes; an idle stream costs the server one timer.
- */
-export const DEFAULT_BOOKMARK_INTERVAL_MS = 5000;
-// The server's limits (src/hub/bookmark-clock.ts), repeated because the client loads no server code.
-export const MIN_BOOKMARK_INTERVAL_MS = 100;
-export const MAX_BOOKMARK_INTERVAL_MS = 3_600_000;
 
 export interface SubscribeOptions {
   /** Event types (numbers or names such as "created", "STATUS_CHANGED"); empty or absent = all. */

@@ -4,6 +4,7 @@ import type { Argv } from 'yargs';
 import type { SubscribeOptions } from '../client/subscribe-options';
 import { invalidArgument } from '../model/errors';
 import { parseEventType, parseStatus, type TaskEventType, type TaskStatus } from '../model/task';
+import { DEFAULT_BOOKMARK_INTERVAL_MS, MAX_BOOKMARK_INTERVAL_MS, MIN_BOOKMARK_INTERVAL_MS } from '../model/validate';
 
 export interface SubscriptionArgs {
   types?: string;
@@ -27,14 +28,6 @@ export function subscriptionFlags<T>(yargs: Argv<T>, since: string, withCheckpoi
   return withFilters.option('checkpoint', { type: 'string', describe: 'file keeping the last handled sequence; a restart resumes after it' }) as Argv<T & SubscriptionArgs>;
 }
 
-/**
- * Every event reader asks for bookmarks by default: a filtered checkpoint then keeps up with the
- * head, and a dead connection is noticed within 2.5 intervals. The same value as the typed client's
- * default and the same limits as the server's, repeated because config loads neither.
- */
-export const DEFAULT_BOOKMARK_INTERVAL_MS = 5000;
-const MIN_BOOKMARK_INTERVAL_MS = 100;
-const MAX_BOOKMARK_INTERVAL_MS = 3_600_000;
 
 /** --bookmark-interval-ms alone, for a reader that takes no filters (the metrics sidecar). */
 export function bookmarkFlag<T>(yargs: Argv<T>): Argv<T & SubscriptionArgs> {

@@ -6,11 +6,10 @@ import type { ListTasksRequest__Output } from '../generated/rigger/v1/ListTasksR
 import type { SubscribeToTaskEventsRequest__Output } from '../generated/rigger/v1/SubscribeToTaskEventsRequest';
 import type { TaskUpdate__Output } from '../generated/rigger/v1/TaskUpdate';
 import type { UpdateTaskRequest__Output } from '../generated/rigger/v1/UpdateTaskRequest';
-import { MAX_BOOKMARK_INTERVAL_MS, MIN_BOOKMARK_INTERVAL_MS } from '../hub/bookmark-clock';
 import type { FilterSpec } from '../hub/event-filter';
 import { invalidArgument } from '../model/errors';
 import type { NewTask, TaskPatch, TaskStatus } from '../model/task';
-import { checkLength, checkList, MAX_ID_LENGTH, MAX_LIST_ENTRIES, MAX_NAME_LENGTH, MAX_PATH_LENGTH, validateStatus } from '../model/validate';
+import { checkLength, checkList, MAX_BOOKMARK_INTERVAL_MS, MAX_ID_LENGTH, MAX_LIST_ENTRIES, MAX_NAME_LENGTH, MAX_PATH_LENGTH, MIN_BOOKMARK_INTERVAL_MS, validateStatus } from '../model/validate';
 import type { SnapshotFilter } from '../store/snapshot';
 import type { ListFilter } from '../store/task-queries';
 

@@ -2,11 +2,6 @@ import { performance } from 'node:perf_hooks';
 import type { LoggedEvent } from '../model/logged-event';
 import type { EventSink } from './subscription';
 
-/** The shortest bookmark interval a stream may ask for: below it bookmarks would be most of the traffic. */
-export const MIN_BOOKMARK_INTERVAL_MS = 100;
-/** The longest: a heartbeat rarer than this tells a client nothing it can act on. */
-export const MAX_BOOKMARK_INTERVAL_MS = 3_600_000;
-
 /** What the clock needs of the stream it keeps time for. */
 export interface BookmarkTarget {
   /** The stream's position: every matching event up to it has been handed to the sink. */

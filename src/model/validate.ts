@@ -18,6 +18,16 @@ export const MAX_LIST_ENTRIES = 1000;
 export const MAX_EVENT_BYTES = 1024 * 1024;
 /** One response carrying many tasks (GenerateTasksFromPRD), checked before anything is committed. */
 export const MAX_RESPONSE_BYTES = 3 * 1024 * 1024;
+/** The shortest bookmark interval a stream may ask for: below it bookmarks would be most of the traffic. */
+export const MIN_BOOKMARK_INTERVAL_MS = 100;
+/** The longest: a heartbeat rarer than this tells a client nothing it can act on. */
+export const MAX_BOOKMARK_INTERVAL_MS = 3_600_000;
+/**
+ * What the typed client, `rig events` and the sidecars ask for unless told otherwise: a filtered
+ * checkpoint then moves with the head even when nothing matches for days, and a dead connection is
+ * noticed within 2.5 intervals (12.5 s). A bookmark is a few bytes; an idle stream costs the server one timer.
+ */
+export const DEFAULT_BOOKMARK_INTERVAL_MS = 5000;
 /** Tasks one GenerateTasksFromPRD call may create. */
 export const MAX_GENERATED_TASKS = 1000;
 

@@ -67,9 +67,20 @@ test('WalSync shares one sync among the commits made while one runs, and reports
     const sync = new WalSync(file);
     const order: string[] = [];
     const done = (name: string) => new Promise<void>((resolve, reject) => sync.afterCommit((error) => (error ? reject(error) : (order.push(name), resolve()))));
-    const all = [done('a'), done('b'), done('c')];
-    await Promise.all(all);
+    const realSync = fs.fdatasync;
+    let syncs = 0;
+    (fs as { fdatasync: typeof fs.fdatasync }).fdatasync = ((fd: number, callback: fs.NoParamCallback) => {
+      syncs++;
+      realSync(fd, callback);
+    }) as typeof fs.fdatasync;
+    try {
+      // 'a' starts a sync; 'b' and 'c' come while it runs and share the next one.
+      await Promise.all([done('a'), done('b'), done('c')]);
+    } finally {
+      (fs as { fdatasync: typeof fs.fdatasync }).fdatasync = realSync;
+    }
     assert.deepEqual(order, ['a', 'b', 'c']);
+    assert.equal(syncs, 2, 'three commits, the last two made while the first sync ran: two syncs');
     await sync.idle();
     sync.close();
 

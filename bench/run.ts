@@ -1,7 +1,7 @@
 // `npm run bench`: every row of the performance table, each measured in the same run as its peers.
 //   --quick          small sizes (a harness check, seconds; the figures mean little)
 //   --out FILE       where to write the JSON (default bench/results/latest.json)
-//   --only a,b       run only these rows: fanout, replay, latency, unary, stalled, flood, cross-process
+//   --only a,b       run only these rows: fanout, replay, latency, unary, stalled, flood, cross-process, consumers
 //   --profile [DIR]  write a V8 CPU profile of the hub server during the fan-out row (default bench/results/profiles)
 //   --set K=V        override one size from bench/config.ts, e.g. --set stalledEvents=200000 (repeatable)
 //   --docs-dir DIR   where the run's dated document goes (env RIGGER_BENCH_DOCS; default docs/benchmarks,
@@ -13,6 +13,7 @@ import { configFor, type BenchConfig } from './config';
 import { REPO_BENCH_DOCS, writeRunDocument } from './docs';
 import { REPO_ROOT } from './processes';
 import { machine, renderTable, type Measurement } from './report';
+import { consumerGroups } from './rows/consumers';
 import { crossProcess } from './rows/cross-process';
 import { fanOut } from './rows/fanout';
 import { updateFlood } from './rows/flood';
@@ -21,7 +22,7 @@ import { replayAndCatchUp } from './rows/replay';
 import { stalledSubscriber } from './rows/stalled';
 import { unary } from './rows/unary';
 
-const ROWS = ['fanout', 'replay', 'latency', 'unary', 'stalled', 'flood', 'cross-process'] as const;
+const ROWS = ['fanout', 'replay', 'latency', 'unary', 'stalled', 'flood', 'cross-process', 'consumers'] as const;
 
 interface Options {
   quick: boolean;
@@ -118,6 +119,7 @@ async function main(): Promise<void> {
   await attempt('stalled', () => stalledSubscriber(config, addTaskRate, log));
   await attempt('flood', () => updateFlood(config, log));
   await attempt('cross-process', () => crossProcess(config, log));
+  await attempt('consumers', () => consumerGroups(config, log));
 
   const durationMs = Date.now() - startedAt;
   const report = {

@@ -1,6 +1,7 @@
 // The logger sidecar: one JSON line (pino) per task event, to stdout or a file. With --file it is
 // exactly-once across crashes: on start it reads the last sequence the file holds and resumes
 // after it (a torn last line, from a crash mid-write, is cut off and that event written again).
+// With --consumer the server keeps the position instead, and delivery is at least once.
 import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
@@ -9,7 +10,7 @@ import { readCheckpoint } from '../src/client/checkpoint';
 import { eventTypeName, statusName, type TaskEvent } from '../src/model/task';
 import type { CommandModule } from 'yargs';
 import type { CommonArgs } from '../src/config/command-line';
-import { connect, logStatus, runStandalone, runUntilStopped, sidecarFlags, sidecarLogger, sidecarOptions, type SidecarArgs, type SidecarOptions } from './shared';
+import { connect, consumeOptionsOf, logStatus, runStandalone, runUntilStopped, sidecarFlags, sidecarLogger, sidecarOptions, type SidecarArgs, type SidecarOptions } from './shared';
 
 interface LoggerOptions extends SidecarOptions {
   /** Append to this file instead of writing to stdout. */
@@ -74,6 +75,17 @@ async function runLogger(options: LoggerOptions): Promise<void> {
   const client = connect(options, 'logger');
   let subscription: Subscription | undefined;
   const failed = new Promise<never>((_, reject) => {
+    if (options.consumer !== undefined) {
+      // At least once: a line is written, then acked; a crash between the two writes it again.
+      subscription = client.consume$(options.consumer, consumeOptionsOf(options, logger)).subscribe({
+        next: (delivery) => {
+          out.info(eventLine(delivery.event), 'task event');
+          delivery.ack().catch(() => undefined); // unconfirmed: delivered again, written again
+        },
+        error: reject,
+      });
+      return;
+    }
     subscription = client
       .subscribe({
         ...options.subscription,
@@ -82,7 +94,7 @@ async function runLogger(options: LoggerOptions): Promise<void> {
       })
       .subscribe({ next: (event) => out.info(eventLine(event), 'task event'), error: reject });
   });
-  logger.info({ address: client.address, file: options.file ?? 'stdout', resume_after: candidates.length ? Math.max(...candidates) : 'live' }, 'logger started');
+  logger.info({ address: client.address, file: options.file ?? 'stdout', ...(options.consumer !== undefined ? { consumer: options.consumer } : { resume_after: candidates.length ? Math.max(...candidates) : 'live' }) }, 'logger started');
   await runUntilStopped(logger, failed, async () => {
     subscription?.unsubscribe();
     await client.close();

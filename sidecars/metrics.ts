@@ -3,11 +3,13 @@
 // the SNAPSHOT entries (every task, archived included, at one sequence), says `ready:` when the
 // snapshot is complete, and applies the changes after it. A reconnect resumes from the stream's
 // position (no new snapshot); a stream lost before its snapshot was complete starts a new one, and
-// the counts start over with it.
+// the counts start over with it. The durable consumers' gauges (lag, in flight, redeliveries, dead
+// letters) come from polling ListConsumers (consumer-metrics.ts).
 import http from 'node:http';
 import client from 'prom-client';
 import type { Subscription } from 'rxjs';
 import { eventTypeName, statusName, TaskEventType, TaskStatus, type TaskEvent } from '../src/model/task';
+import { watchConsumers } from './consumer-metrics';
 import { TaskCounts } from './metrics-state';
 import type { CommandModule } from 'yargs';
 import type { CommonArgs } from '../src/config/command-line';
@@ -16,6 +18,8 @@ import { connect, logStatus, runStandalone, runUntilStopped, sidecarFlags, sidec
 interface MetricsOptions extends SidecarOptions {
   /** host:port to serve /metrics on; port 0 picks a free one (printed on stdout). */
   listen: string;
+  /** How often the server's durable consumers are listed for their gauges, in ms (0 = never). */
+  consumersIntervalMs: number;
 }
 
 function createMetrics() {
@@ -112,6 +116,7 @@ async function runMetrics(options: MetricsOptions): Promise<void> {
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound.port}/metrics`;
 
   const client = connect(options, 'metrics');
+  const stopConsumers = options.consumersIntervalMs > 0 ? watchConsumers(client, metrics.registry, options.consumersIntervalMs, logger) : () => undefined;
   let subscription: Subscription | undefined;
   let snapshotComplete: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (snapshotComplete = resolve));
@@ -140,6 +145,7 @@ async function runMetrics(options: MetricsOptions): Promise<void> {
       });
   });
   const stop = async () => {
+    stopConsumers();
     subscription?.unsubscribe();
     await new Promise<void>((resolve) => {
       httpServer.close(() => resolve());
@@ -156,11 +162,18 @@ async function runMetrics(options: MetricsOptions): Promise<void> {
   await runUntilStopped(logger, failed, stop);
 }
 
-export const metricsCommand: CommandModule<CommonArgs, SidecarArgs & { listen: string }> = {
+export const metricsCommand: CommandModule<CommonArgs, SidecarArgs & { listen: string; 'consumers-interval-ms': number }> = {
   command: 'metrics',
   describe: 'Prometheus metrics of tasks and events at http://<listen>/metrics',
-  builder: (yargs) => sidecarFlags(yargs, false).option('listen', { type: 'string', default: '127.0.0.1:9464', describe: 'host:port to serve /metrics on' }),
-  handler: (argv) => runMetrics({ ...sidecarOptions(argv, false), listen: argv.listen }),
+  builder: (yargs) =>
+    sidecarFlags(yargs, false)
+      .option('listen', { type: 'string', default: '127.0.0.1:9464', describe: 'host:port to serve /metrics on' })
+      .option('consumers-interval-ms', { type: 'number', default: 5000, describe: 'how often the durable consumers\' lag, in-flight, redeliveries and dead letters are read from the server (0 = never)' }),
+  handler: (argv) => {
+    const interval = argv['consumers-interval-ms'];
+    if (!Number.isInteger(interval) || interval < 0) throw new Error(`--consumers-interval-ms must be a whole number of ms, 0 or more, got ${interval}`);
+    return runMetrics({ ...sidecarOptions(argv, false), listen: argv.listen, consumersIntervalMs: interval });
+  },
 };
 
 if (require.main === module) runStandalone(metricsCommand);

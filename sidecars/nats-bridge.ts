@@ -17,6 +17,10 @@
 // is past the stream's last message, so a filtered bridge does not fall behind retention; only if
 // the stream lost messages this process had published (a NATS crash) does it go back to repair.
 //
+// With --consumer NAME the rigger server keeps the position instead (a durable consumer): each
+// delivery is published, then acked; a repeat after a crash is dropped by its Nats-Msg-Id (within
+// the duplicate window); several bridges on one name share the events, each task's in order.
+//
 // Subject: <prefix>.<event type, lowercase>.<task id>, e.g. rigger.tasks.status_changed.6f1c...
 // Payload: the TaskEvent as JSON with the proto's field names (snake_case) and enums as numbers:
 //   {"sequence": 7, "event_id": "...", "timestamp": "RFC 3339", "event_type": 4,
@@ -28,11 +32,11 @@ import type { CommandModule } from 'yargs';
 import type { JetStreamClient, NatsConnection } from 'nats';
 import { backoffDelay, DEFAULT_BACKOFF } from '../src/client/backoff';
 import { CheckpointWriter, readCheckpoint } from '../src/client/checkpoint';
-import type { RiggerClient, StreamStatus } from '../src/client/index';
+import type { ConsumedEvent, RiggerClient, StreamStatus } from '../src/client/index';
 import type { CommonArgs } from '../src/config/command-line';
 import type { TaskEvent } from '../src/model/task';
 import { BridgeConfigError, explainNatsFailure, lastSequenceInStream, openNats, publishEvent, redactNatsUrls, type NatsFailure } from './nats-jetstream';
-import { connect, logStatus, runStandalone, runUntilStopped, sidecarFlags, sidecarLogger, sidecarOptions, type SidecarArgs, type SidecarOptions } from './shared';
+import { connect, consumeOptionsOf, logStatus, runStandalone, runUntilStopped, sidecarFlags, sidecarLogger, sidecarOptions, type SidecarArgs, type SidecarOptions } from './shared';
 
 interface NatsBridgeOptions extends SidecarOptions {
   /** NATS server URL(s), comma-separated. */
@@ -70,7 +74,7 @@ class Bridge {
   private position: number | undefined;
   /** The last sequence this process saw acknowledged by JetStream (published or dropped as a repeat). */
   private lastAcknowledged: number | undefined;
-  private current: AsyncIterableIterator<TaskEvent> | undefined;
+  private current: AsyncIterableIterator<unknown> | undefined;
   private stopping = false;
   private fatal: unknown;
   private wake: (() => void) | undefined;
@@ -146,7 +150,15 @@ class Bridge {
         throw new NatsFailed(explainNatsFailure(error, 'jetstream', this.shownNats));
       }
       if (this.stopping) return;
-      const resumeAfter = this.resumePoint(inStream);
+      if (this.options.consumer !== undefined) {
+        // The server keeps the position: publish each delivery, then ack it (JetStream drops a repeat by its msg id).
+        this.logger.info({ nats: nc.getServer(), stream: this.options.stream, consumer: this.options.consumer }, 'NATS connected; publishing');
+        const deliveries = this.client.consume(this.options.consumer, consumeOptionsOf(this.options, this.logger));
+        this.current = deliveries;
+        events = deliveries as unknown as AsyncIterableIterator<TaskEvent>;
+        pumping = this.pumpConsumer(deliveries, nc.jetstream());
+      }
+      const resumeAfter = this.options.consumer !== undefined ? undefined : this.resumePoint(inStream);
       this.logger.info(
         {
           nats: nc.getServer(),
@@ -156,18 +168,20 @@ class Bridge {
         },
         'NATS connected; publishing',
       );
-      events = this.client.events({
-        ...this.filters,
-        ...(resumeAfter !== undefined && { sinceSequence: resumeAfter }),
-        onStatus: this.onStatus,
-        onBookmark: (sequence) => this.passed(sequence),
-      });
-      this.current = events;
+      if (!pumping) {
+        events = this.client.events({
+          ...this.filters,
+          ...(resumeAfter !== undefined && { sinceSequence: resumeAfter }),
+          onStatus: this.onStatus,
+          onBookmark: (sequence) => this.passed(sequence),
+        });
+        this.current = events;
+        pumping = this.pump(events, nc.jetstream());
+      }
       const lost = nc.closed().then((error) => {
         throw new NatsFailed(explainNatsFailure(error ?? new Error('the server closed the connection'), 'connection lost', this.shownNats));
       });
       lost.catch(() => undefined);
-      pumping = this.pump(events, nc.jetstream());
       pumping.catch(() => undefined);
       await Promise.race([pumping, lost]);
     } finally {
@@ -209,6 +223,23 @@ class Bridge {
       else this.published++;
       this.position = this.lastAcknowledged = event.sequence;
       this.checkpoint?.advance(event.sequence);
+    }
+  }
+
+  /** --consumer: each delivery published and acknowledged by JetStream, then acked to rigger. */
+  private async pumpConsumer(deliveries: AsyncIterableIterator<ConsumedEvent>, js: JetStreamClient): Promise<void> {
+    for (;;) {
+      const next = await deliveries.next();
+      if (next.done) return;
+      let duplicate: boolean;
+      try {
+        duplicate = await publishEvent(js, this.options.subjectPrefix, next.value.event);
+      } catch (error) {
+        throw new NatsFailed(explainNatsFailure(error, 'publish', this.shownNats));
+      }
+      if (duplicate) this.duplicates++;
+      else this.published++;
+      next.value.ack().catch(() => undefined); // unconfirmed: delivered again, dropped by JetStream as a repeat
     }
   }
 

@@ -3,6 +3,7 @@
 // the stream says publishing resumes, and what to tell a user about each kind of failure.
 import { connect as connectNats, headers, type JetStreamClient, type JetStreamManager, type MsgHdrs, type NatsConnection } from 'nats';
 import { eventTypeName, type TaskEvent } from '../src/model/task';
+import { eventJson } from './event-json';
 
 export const SEQUENCE_HEADER = 'Rigger-Sequence';
 const EVENT_TYPE_HEADER = 'Rigger-Event-Type';
@@ -75,7 +76,7 @@ function headersFor(event: TaskEvent): MsgHdrs {
 
 /** Publishes one event (payload: the event as the wire delivers it, as JSON); true when JetStream had it already. */
 export async function publishEvent(js: JetStreamClient, subjectPrefix: string, event: TaskEvent): Promise<boolean> {
-  const ack = await js.publish(subjectFor(subjectPrefix, event), JSON.stringify(event), {
+  const ack = await js.publish(subjectFor(subjectPrefix, event), eventJson(event), {
     msgID: String(event.sequence),
     headers: headersFor(event),
     timeout: PUBLISH_TIMEOUT_MS,

@@ -3,7 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import yargs, { type Argv, type CommandModule } from 'yargs';
-import type { StreamStatus } from '../src/client/index';
+import type { ConsumeOptions, StreamStatus } from '../src/client/index';
 import { RiggerClient, StreamError, type RiggerClientOptions } from '../src/client/index';
 import type { SubscribeOptions } from '../src/client/subscribe-options';
 import { clientConnection, connectionOptions, projectOrNone } from '../src/config/client-connection';
@@ -16,6 +16,27 @@ export interface SidecarOptions {
   client: RiggerClientOptions;
   /** Filters and checkpoint, as RiggerClient.subscribe takes them. */
   subscription: Omit<SubscribeOptions, 'onStatus'>;
+  /** --consumer: read through this durable consumer instead (the server keeps the position). */
+  consumer?: string;
+}
+
+/**
+ * The sidecar's filter flags (and --since, as the start of a consumer created here) as
+ * RiggerClient.consume takes them, for a sidecar run with --consumer.
+ */
+export function consumeOptionsOf(options: SidecarOptions, logger: Logger): ConsumeOptions {
+  const { eventTypes, assignee, statuses, taskIds, sinceSequence } = options.subscription;
+  return {
+    ...(eventTypes && { eventTypes }),
+    ...(assignee !== undefined && { assignee }),
+    ...(statuses && { statuses }),
+    ...(taskIds && { taskIds }),
+    ...(sinceSequence !== undefined && { startSequence: sinceSequence }),
+    onStatus: (status) => {
+      if (status.state === 'connected') logger.info({ consumer: status.consumer.config?.name, acked_sequence: status.consumer.acked_sequence, reconnects: status.reconnects }, 'consumer joined');
+      else logger.warn({ error: status.error.message, attempt: status.attempt, retry_in_ms: status.retryInMs }, 'consumer stream lost; rejoining');
+    },
+  };
 }
 
 export function sidecarLogger(name: string): Logger {
@@ -41,6 +62,7 @@ const EXIT_GRACE_MS = 1000;
 /** An OUT_OF_RANGE error, with what a sidecar's user can do about it. */
 function explain(error: unknown, checkpoint: string | undefined): unknown {
   if (!(error instanceof StreamError) || error.code !== grpc.status.OUT_OF_RANGE) return error;
+  if (/^consumer /.test(error.details)) return error; // a lost consumer: its message names the fix
   const how = checkpoint
     ? `the events after the checkpoint ${checkpoint} are gone from the server's log; delete it to start from the live stream (or with --since ${Math.max(0, (error.oldestSequence ?? 1) - 1)})`
     : 'start from the live stream (no --since) or from a sequence the server still holds';
@@ -96,10 +118,16 @@ export function sidecarFlags<T extends CommonArgs>(yargs: Argv<T>, withFilters: 
 export function sidecarOptions(argv: SidecarArgs, withFilters: boolean): SidecarOptions {
   const subscription = withFilters ? subscribeOptionsOf(argv) : { bookmarkIntervalMs: bookmarkIntervalOf(argv) };
   const project = projectOrNone(argv.C ?? '.');
-  return { client: clientConnection(project, argv as unknown as Record<string, unknown>), subscription };
+  return {
+    client: clientConnection(project, argv as unknown as Record<string, unknown>),
+    subscription,
+    ...(withFilters && argv.consumer !== undefined && { consumer: argv.consumer }),
+  };
 }
 
 /** `node dist/sidecars/<name>.js [flags]` is `rig sidecar <name> [flags]`: the same command, without the CLI around it. */
 export function runStandalone<T extends SidecarArgs>(command: CommandModule<CommonArgs, T>): void {
-  void runCommandLine(yargs(process.argv.slice(2)).scriptName(`rig sidecar ${String(command.command)}`).command({ ...command, command: '$0' } as CommandModule));
+  // The name becomes $0; positionals after it (exec's [command..]) stay declared.
+  const [name, ...positionals] = String(command.command).split(' ');
+  void runCommandLine(yargs(process.argv.slice(2)).scriptName(`rig sidecar ${name}`).command({ ...command, command: ['$0', ...positionals].join(' ') } as CommandModule));
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { filesOpenToOthers, RIGGER_DIR } from './config/project';
 import { startGrpcServer, type GrpcServerOptions } from './grpc/server';
+import { ConsumerRegistry } from './hub/consumer-registry';
 import { EventHub } from './hub/event-hub';
 import { RiggerError } from './model/errors';
 import { startCheckpointer } from './store/checkpointer';
@@ -25,6 +26,8 @@ export interface HubServerOptions extends GrpcServerOptions {
   shutdownGraceMs: number;
   /** How long a write waits (on timers, never blocking) for another process's lock before UNAVAILABLE, in ms. */
   busyTimeoutMs: number;
+  /** How far behind the head a durable consumer may hold back compaction, in events (0 = no bound). */
+  consumerMaxLag: number;
 }
 
 export interface HubServer {
@@ -45,19 +48,21 @@ const FILE_WATCH_INTERVAL_MS = 250;
 /** Serves `store`, which it owns from now on: it is closed by shutdown, or here if the start fails. */
 export async function startHubServer(store: Store, options: HubServerOptions, logger: Logger): Promise<HubServer> {
   let hub: EventHub;
+  let consumers: ConsumerRegistry;
   let grpcServer: Awaited<ReturnType<typeof startGrpcServer>>;
   try {
     // The event loop never waits inside SQLite, for a lock or the disk (TaskStore.neverBlock).
     store.tasks.neverBlock(options.busyTimeoutMs);
     hub = new EventHub(store.log, options.bufferSize);
     store.tasks.onCommit((events) => hub.publish(events));
-    grpcServer = await startGrpcServer(store, hub, options, logger);
+    consumers = new ConsumerRegistry(store.consumers, hub, logger, { maxLag: options.consumerMaxLag, oldestSequence: () => store.log.oldestSequence() });
+    grpcServer = await startGrpcServer(store, hub, consumers, options, logger);
   } catch (error) {
     store.close();
     throw error;
   }
   const stopWatching = watchLog(store.log, options.pollIntervalMs, () => hub.syncFromLog());
-  const stopCompactor = startCompactor(store.log, options.retention, options.compactIntervalMs, logger, () => store.tasks.writesHeldBack());
+  const stopCompactor = startCompactor(store.log, options.retention, options.compactIntervalMs, logger, () => store.tasks.writesHeldBack(), (wanted) => consumers.keepFrom(wanted));
   const stopCheckpointer = startCheckpointer(store.db, CHECKPOINT_INTERVAL_MS, logger);
   const stopFileWatch = watchDatabaseFile(store, FILE_WATCH_INTERVAL_MS, logger, () => grpcServer.setServing(false));
   warnIfOpenToOthers(options.projectDir, store.db.name, logger);
@@ -70,8 +75,11 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
       stopWatching();
       stopFileWatch();
       stopCompactor();
+      // Consumers' members end now, with the other streams; their last acks are written before the store closes.
+      const consumersClosed = consumers.close(new RiggerError('unavailable', 'server shutting down; join again to go on from the acked position'));
       hub.close(new RiggerError('unavailable', 'server shutting down; reconnect and resume with since_sequence'));
       await grpcServer.stop(options.shutdownGraceMs, logger);
+      await consumersClosed;
       await stopCheckpointer();
       await store.tasks.synced();
       store.close();

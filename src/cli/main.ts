@@ -1,5 +1,6 @@
 import yargs from 'yargs';
 import { runCommandLine, type CommonArgs } from '../config/command-line';
+import { consumersCommand } from './commands/consumers';
 import { eventsCommand } from './commands/events';
 import { grpcCommand } from './commands/grpc';
 import { initCommand } from './commands/init';
@@ -22,6 +23,7 @@ export function main(args: string[]): Promise<void> {
       .command(grpcCommand)
       .command(taskCommand)
       .command(eventsCommand)
+      .command(consumersCommand)
       .command(prdCommand)
       .command(orchestrateCommand)
       .command(sidecarCommand)

@@ -4,6 +4,8 @@ export { RiggerClient, type RiggerClientOptions } from './rigger-client';
 export { connectService, channelCredentials, DEFAULT_CHANNEL_OPTIONS, type ConnectOptions, type TlsFiles } from './connect';
 export { DEFAULT_BOOKMARK_INTERVAL_MS } from '../model/validate';
 export { type SubscribeOptions } from './subscribe-options';
+export type { ConsumeOptions, ConsumedEvent } from './consumer-subscription';
+export type { ConsumerStreamStatus } from './consumer-feed';
 export type { FeedStatus as StreamStatus, SnapshotMarker } from './event-feed';
 export { StreamError } from './stream-error';
 export type { BackoffOptions } from './backoff';

@@ -4,6 +4,9 @@ import * as grpc from '@grpc/grpc-js';
 import type { Observable } from 'rxjs';
 import type { AddTaskRequest } from '../generated/rigger/v1/AddTaskRequest';
 import type { AddTaskResponse__Output } from '../generated/rigger/v1/AddTaskResponse';
+import type { ConsumerConfig } from '../generated/rigger/v1/ConsumerConfig';
+import type { ConsumerInfo__Output } from '../generated/rigger/v1/ConsumerInfo';
+import type { DeadLetter__Output } from '../generated/rigger/v1/DeadLetter';
 import type { DeleteTaskRequest } from '../generated/rigger/v1/DeleteTaskRequest';
 import type { DeleteTaskResponse__Output } from '../generated/rigger/v1/DeleteTaskResponse';
 import type { GenerateTasksFromPRDRequest } from '../generated/rigger/v1/GenerateTasksFromPRDRequest';
@@ -22,6 +25,7 @@ import type { UpdateTaskResponse__Output } from '../generated/rigger/v1/UpdateTa
 import type { Task, TaskEvent } from '../model/task';
 import { ACTOR_HEADER } from '../protocol/metadata';
 import { connectService, type ConnectOptions } from './connect';
+import { iterateConsumer, observeConsumer, type ConsumedEvent, type ConsumeOptions } from './consumer-subscription';
 import { iterateEvents, observeEvents } from './event-subscription';
 import type { SubscribeOptions } from './subscribe-options';
 
@@ -34,7 +38,9 @@ export interface RiggerClientOptions {
   connect?: ConnectOptions;
 }
 
-type UnaryMethod = 'ListTasks' | 'AddTask' | 'UpdateTask' | 'GetTask' | 'DeleteTask' | 'ParsePRD' | 'GenerateTasksFromPRD' | 'OrchestrateTask';
+type UnaryMethod =
+  | 'ListTasks' | 'AddTask' | 'UpdateTask' | 'GetTask' | 'DeleteTask' | 'ParsePRD' | 'GenerateTasksFromPRD' | 'OrchestrateTask'
+  | 'CreateConsumer' | 'GetConsumer' | 'ListConsumers' | 'DeleteConsumer' | 'ResetConsumer' | 'ListDeadLetters' | 'RedriveDeadLetters' | 'DropDeadLetters';
 
 // Pings an idle stream so a connection that died silently (a cable, a NAT) is noticed and resumed.
 // The server accepts pings every 10 s or more.
@@ -115,6 +121,56 @@ export class RiggerClient {
   /** The same events as an async iterator; with `checkpoint`, an event counts as handled when the loop asks for the next one. */
   events(options: SubscribeOptions = {}): AsyncIterableIterator<TaskEvent> {
     return iterateEvents(this.service, options, (flush) => this.track(flush));
+  }
+
+  /**
+   * A durable consumer's deliveries (docs/consumers.md) as an async iterator: the server keeps the
+   * position; ack() each event once handled. Several clients consuming one name share its events,
+   * one task's events in order and never two at once. Reconnects and rejoins by itself; ends with a
+   * StreamError only for what retrying cannot fix (OUT_OF_RANGE for a lost consumer, ...).
+   */
+  consume(name: string, options: ConsumeOptions = {}): AsyncIterableIterator<ConsumedEvent> {
+    return iterateConsumer(this.service, name, options);
+  }
+
+  /** The same deliveries as an Observable. */
+  consume$(name: string, options: ConsumeOptions = {}): Observable<ConsumedEvent> {
+    return observeConsumer(this.service, name, options);
+  }
+
+  async createConsumer(config: ConsumerConfig): Promise<ConsumerInfo__Output> {
+    return this.unary('CreateConsumer', { config });
+  }
+
+  async getConsumer(name: string): Promise<ConsumerInfo__Output> {
+    return this.unary('GetConsumer', { name });
+  }
+
+  async listConsumers(): Promise<ConsumerInfo__Output[]> {
+    return (await this.unary<{ consumers: ConsumerInfo__Output[] }>('ListConsumers', {})).consumers;
+  }
+
+  async deleteConsumer(name: string): Promise<void> {
+    await this.unary('DeleteConsumer', { name });
+  }
+
+  /** Moves the consumer's acked position to `toSequence`; its members rejoin from there. */
+  async resetConsumer(name: string, toSequence: number): Promise<ConsumerInfo__Output> {
+    return this.unary('ResetConsumer', { name, to_sequence: toSequence });
+  }
+
+  async deadLetters(name: string): Promise<DeadLetter__Output[]> {
+    return (await this.unary<{ dead_letters: DeadLetter__Output[] }>('ListDeadLetters', { name })).dead_letters;
+  }
+
+  /** Delivers dead letters again (all when `sequences` is empty); resolves with those redriven. */
+  async redriveDeadLetters(name: string, sequences: number[] = []): Promise<number[]> {
+    return (await this.unary<{ sequences: number[] }>('RedriveDeadLetters', { name, sequences })).sequences;
+  }
+
+  /** Deletes dead letters (all when `sequences` is empty); resolves with those dropped. */
+  async dropDeadLetters(name: string, sequences: number[] = []): Promise<number[]> {
+    return (await this.unary<{ sequences: number[] }>('DropDeadLetters', { name, sequences })).sequences;
   }
 
   /** Waits for the checkpoints of ended subscriptions to reach disk, then closes the channel. */

@@ -13,21 +13,35 @@ export interface SubscriptionArgs {
   task?: string[];
   since?: number;
   checkpoint?: string;
+  consumer?: string;
   'bookmark-interval-ms'?: number;
 }
 
 /** Adds the filter flags, --since, --bookmark-interval-ms, and --checkpoint when `withCheckpoint`. */
 export function subscriptionFlags<T>(yargs: Argv<T>, since: string, withCheckpoint: boolean): Argv<T & SubscriptionArgs> {
-  const withFilters = bookmarkFlag(yargs)
+  const withFilters = filterFlags(bookmarkFlag(yargs), since);
+  if (!withCheckpoint) return withFilters as Argv<T & SubscriptionArgs>;
+  return withFilters
+    .option('checkpoint', { type: 'string', describe: 'file keeping the last handled sequence; a restart resumes after it' })
+    .option('consumer', {
+      type: 'string',
+      describe: 'instead of --checkpoint: a durable consumer on the server keeps the position (created on first use, the filter flags and --since apply then); several sidecars with one name share the events',
+    })
+    .check((argv) => {
+      if (argv.consumer !== undefined && argv.checkpoint !== undefined) throw invalidArgument('--consumer and --checkpoint are two ways to keep the position; give one of them');
+      return true;
+    }) as Argv<T & SubscriptionArgs>;
+}
+
+/** The filter flags and --since alone, for a reader on a durable consumer (no bookmarks, no checkpoint). */
+export function filterFlags<T>(yargs: Argv<T>, since: string): Argv<T & SubscriptionArgs> {
+  return yargs
     .option('types', { type: 'string', describe: 'event types, e.g. created,status_changed (default all)' })
     .option('assignee', { type: 'string', describe: 'only tasks assigned (or formerly assigned) to this person' })
     .option('statuses', { type: 'string', describe: 'task statuses, e.g. todo,in_progress' })
     .option('task', { type: 'string', array: true, describe: 'only these task ids' })
-    .option('since', { type: 'number', describe: since });
-  if (!withCheckpoint) return withFilters as Argv<T & SubscriptionArgs>;
-  return withFilters.option('checkpoint', { type: 'string', describe: 'file keeping the last handled sequence; a restart resumes after it' }) as Argv<T & SubscriptionArgs>;
+    .option('since', { type: 'number', describe: since }) as Argv<T & SubscriptionArgs>;
 }
-
 
 /** --bookmark-interval-ms alone, for a reader that takes no filters (the metrics sidecar). */
 export function bookmarkFlag<T>(yargs: Argv<T>): Argv<T & SubscriptionArgs> {

@@ -28,8 +28,23 @@ const PATH_PREFIXES: Record<PublicService, readonly string[]> = {
 
 /** Unary RPCs that write (ParsePRD stores the parsed PRD). TaskEventStream is readable, but its `update` messages write. */
 const MUTATING_METHODS: ReadonlySet<string> = new Set(
-  ['AddTask', 'UpdateTask', 'DeleteTask', 'ParsePRD', 'GenerateTasksFromPRD', 'OrchestrateTask'].map((m) => `/${SERVICE_NAME}/${m}`),
+  [
+    'AddTask', 'UpdateTask', 'DeleteTask', 'ParsePRD', 'GenerateTasksFromPRD', 'OrchestrateTask',
+    // Consumers' management; consuming (and the acks it writes) and listing are open to read-only tokens.
+    'CreateConsumer', 'DeleteConsumer', 'ResetConsumer', 'RedriveDeadLetters', 'DropDeadLetters',
+  ].map((m) => `/${SERVICE_NAME}/${m}`),
 );
+
+/**
+ * Set by the interceptor on the metadata a handler sees when the call's token is read-only (any
+ * value a client sent under this name is removed first), for handlers whose one call may or may not
+ * write: ConsumeTaskEvents creates a consumer on first use only for a read-write token.
+ */
+const READ_ONLY_MARK = 'x-rigger-internal-read-only';
+
+export function isReadOnlyCall(metadata: grpc.Metadata): boolean {
+  return metadata.get(READ_ONLY_MARK).length > 0;
+}
 const DUPLEX_WITH_UPDATES = `/${SERVICE_NAME}/TaskEventStream`;
 
 const HOW_TO_SEND = 'send metadata `authorization: Bearer <token>` (rig: --token or RIGGER_TOKEN; grpcurl: -H \'authorization: Bearer <token>\')';
@@ -99,6 +114,8 @@ export function authInterceptor(options: AuthOptions): grpc.ServerInterceptor | 
             }
             readOnly = access.readOnly;
             metadata.remove(AUTHORIZATION_HEADER); // handlers never see the secret
+            metadata.remove(READ_ONLY_MARK);
+            if (readOnly) metadata.set(READ_ONLY_MARK, '1');
             pass(metadata);
           },
           onReceiveMessage: (message: { update?: unknown } | null, pass) => {

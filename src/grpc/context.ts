@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import type { ConsumerRegistry } from '../hub/consumer-registry';
 import type { EventHub } from '../hub/event-hub';
 import { ACTOR_HEADER } from '../protocol/metadata';
 import type { Store } from '../store/store';
@@ -10,6 +11,7 @@ import type { EventStreamWriter } from './stream-writer';
 export interface ServiceContext {
   store: Store;
   hub: EventHub;
+  consumers: ConsumerRegistry;
   /** The writer of an event stream's call, found by its request Metadata. */
   writerFor(metadata: grpc.Metadata): EventStreamWriter | undefined;
   logger: Logger;

@@ -8,7 +8,7 @@ export interface Limits {
   maxRequestBytes: number;
   /** Concurrent HTTP/2 streams (calls) one connection may have open. */
   maxConcurrentStreams: number;
-  /** Event streams (SubscribeToTaskEvents + TaskEventStream) open at once, over all connections. */
+  /** Event streams (SubscribeToTaskEvents, TaskEventStream, ConsumeTaskEvents) open at once, over all connections. */
   maxSubscribers: number;
   /** ... and on one connection. */
   maxSubscribersPerConnection: number;
@@ -42,7 +42,7 @@ export function serverChannelOptions(limits: Limits): grpc.ServerOptions {
   };
 }
 
-export const EVENT_STREAM_PATHS: ReadonlySet<string> = new Set([`/${SERVICE_NAME}/SubscribeToTaskEvents`, `/${SERVICE_NAME}/TaskEventStream`]);
+export const EVENT_STREAM_PATHS: ReadonlySet<string> = new Set([`/${SERVICE_NAME}/SubscribeToTaskEvents`, `/${SERVICE_NAME}/TaskEventStream`, `/${SERVICE_NAME}/ConsumeTaskEvents`]);
 
 const HEALTH_WATCH_PATHS: ReadonlySet<string> = new Set(['/grpc.health.v1.Health/Watch']);
 

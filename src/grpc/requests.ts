@@ -2,11 +2,14 @@
 // calls the store or the hub. Validation that needs no state happens here too, so a bad request
 // fails with INVALID_ARGUMENT before anything is looked up.
 import type { AddTaskRequest__Output } from '../generated/rigger/v1/AddTaskRequest';
+import type { ConsumerConfig__Output } from '../generated/rigger/v1/ConsumerConfig';
 import type { ListTasksRequest__Output } from '../generated/rigger/v1/ListTasksRequest';
 import type { SubscribeToTaskEventsRequest__Output } from '../generated/rigger/v1/SubscribeToTaskEventsRequest';
 import type { TaskUpdate__Output } from '../generated/rigger/v1/TaskUpdate';
 import type { UpdateTaskRequest__Output } from '../generated/rigger/v1/UpdateTaskRequest';
+import type { ConsumerRequest } from '../hub/consumer-registry';
 import type { FilterSpec } from '../hub/event-filter';
+import { validateConsumerName, validateSettings, type ConsumerFilter } from '../model/consumer';
 import { invalidArgument } from '../model/errors';
 import type { NewTask, TaskPatch, TaskStatus } from '../model/task';
 import { checkLength, checkList, MAX_BOOKMARK_INTERVAL_MS, MAX_ID_LENGTH, MAX_LIST_ENTRIES, MAX_NAME_LENGTH, MAX_PATH_LENGTH, MIN_BOOKMARK_INTERVAL_MS, validateStatus } from '../model/validate';
@@ -114,4 +117,37 @@ export function snapshotFilterOf(spec: FilterSpec): SnapshotFilter {
     ...(spec.statuses !== undefined && { statuses: spec.statuses }),
     ...(spec.assignee !== undefined && { assignee: spec.assignee }),
   };
+}
+
+/** A ConsumerConfig (a join or CreateConsumer): the name, the filter when given, the settings given. */
+export function consumerRequestOf(config: ConsumerConfig__Output | null | undefined): ConsumerRequest {
+  const name = validateConsumerName(config?.name);
+  let filter: ConsumerFilter | undefined;
+  if (config?.filter) {
+    const given = config.filter;
+    if (given.since_sequence !== undefined || given.bookmark_interval_ms !== undefined || given.include_snapshot !== undefined) {
+      throw invalidArgument('a consumer filter takes event_types, assignee_filter, statuses and task_ids only; give the start as start_sequence, and leave bookmarks and snapshots out');
+    }
+    const spec = filterSpecOf(given);
+    filter = {
+      eventTypes: [...(spec.eventTypes ?? [])],
+      statuses: [...(spec.statuses ?? [])],
+      taskIds: [...(spec.taskIds ?? [])],
+      ...(spec.assignee !== undefined && { assignee: spec.assignee }),
+    };
+  }
+  const settings = validateSettings({
+    ...(config?.ack_wait_ms !== undefined && { ackWaitMs: config.ack_wait_ms }),
+    ...(config?.max_deliver !== undefined && { maxDeliver: config.max_deliver }),
+    ...(config?.max_in_flight !== undefined && { maxInFlight: config.max_in_flight }),
+    ...((config?.backoff_ms?.length ?? 0) > 0 && { backoffMs: [...config!.backoff_ms] }),
+  });
+  return { name, filter, settings, startSequence: config?.start_sequence };
+}
+
+/** The sequences of an ack, in_progress or dead-letter request: at most MAX_LIST_ENTRIES. */
+export function sequencesOf(sequences: readonly number[] | undefined, field: string): number[] {
+  const list = sequences ?? [];
+  if (list.length > MAX_LIST_ENTRIES) throw invalidArgument(`${field} has ${list.length} entries; the maximum is ${MAX_LIST_ENTRIES}`);
+  return [...list];
 }

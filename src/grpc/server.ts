@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
+import type { ConsumerRegistry } from '../hub/consumer-registry';
 import type { EventHub } from '../hub/event-hub';
 import { DEFAULT_PRD_CONFIG, type PrdConfig } from '../prd/config';
 import { passThroughSerializer } from '../protocol/event-codec';
@@ -12,11 +13,13 @@ import { loadProto, loadReflectionDefinition, SERVICE_NAME } from '../protocol/p
 import type { Store } from '../store/store';
 import { authInterceptor, type AuthOptions } from './auth';
 import type { ServiceContext } from './context';
+import { consumerHandlers } from './consumer-handlers';
 import { eventHandlers } from './event-handlers';
 import { DEFAULT_LIMITS, EVENT_STREAM_PATHS, healthWatchLimitInterceptor, serverChannelOptions, subscriberLimitInterceptor, type Limits } from './limits';
 import { prdHandlers } from './prd-handlers';
 import { eventStreamWriters } from './stream-writer';
 import { taskHandlers } from './task-handlers';
+import { limitInboundWindow } from './inbound-window';
 
 /** PEM contents. `ca` set: clients must present a certificate it signed (mTLS). */
 export interface ServerTls {
@@ -52,17 +55,19 @@ export interface GrpcServer {
 export class PortInUseError extends Error {}
 
 /** Builds the server on `store` and `hub` and binds it; health reports NOT_SERVING until setServing(true). */
-export async function startGrpcServer(store: Store, hub: EventHub, options: GrpcServerOptions, logger: Logger): Promise<GrpcServer> {
+export async function startGrpcServer(store: Store, hub: EventHub, consumers: ConsumerRegistry, options: GrpcServerOptions, logger: Logger): Promise<GrpcServer> {
   const serviceDefinition = loadProto().definition[SERVICE_NAME] as grpc.ServiceDefinition;
   // The event streams send events encoded once at commit: their serializer passes the bytes through.
   const streamingDefinition: grpc.ServiceDefinition = {
     ...serviceDefinition,
     SubscribeToTaskEvents: { ...serviceDefinition.SubscribeToTaskEvents!, responseSerialize: passThroughSerializer },
     TaskEventStream: { ...serviceDefinition.TaskEventStream!, responseSerialize: passThroughSerializer },
+    // Deliveries wrap the event's stored bytes (protocol/consumer-codec.ts); every response is sent encoded.
+    ConsumeTaskEvents: { ...serviceDefinition.ConsumeTaskEvents!, responseSerialize: passThroughSerializer },
   };
 
   const writers = eventStreamWriters(EVENT_STREAM_PATHS);
-  const context: ServiceContext = { store, hub, writerFor: writers.writerFor, logger, projectDir: options.projectDir };
+  const context: ServiceContext = { store, hub, consumers, writerFor: writers.writerFor, logger, projectDir: options.projectDir };
   const limits = options.limits ?? DEFAULT_LIMITS;
   const auth = options.auth && authInterceptor(options.auth);
   const server = new grpc.Server({
@@ -78,6 +83,7 @@ export async function startGrpcServer(store: Store, hub: EventHub, options: Grpc
   server.addService(streamingDefinition, {
     ...taskHandlers(context),
     ...eventHandlers(context),
+    ...consumerHandlers(context),
     ...prdHandlers(context, options.prd ?? DEFAULT_PRD_CONFIG),
   } as grpc.UntypedServiceImplementation);
   new ReflectionService(loadReflectionDefinition()).addToServer(server);
@@ -117,7 +123,12 @@ function serverCredentials(tls: ServerTls | undefined): grpc.ServerCredentials {
 async function bindAll(server: grpc.Server, host: string | undefined, port: number, credentials: grpc.ServerCredentials): Promise<string[]> {
   const bind = (address: string) =>
     new Promise<number>((resolve, reject) =>
-      server.bindAsync(address, credentials, (error, boundPort) => (error ? reject(error) : resolve(boundPort))),
+      server.bindAsync(address, credentials, (error, boundPort) => {
+        if (error) return reject(error);
+        // Before the first connection on this address can be accepted (I/O runs after this callback).
+        limitInboundWindow(server);
+        resolve(boundPort);
+      }),
     );
   const fail = (error: unknown, address: string): never => {
     if (/EADDRINUSE|address already in use/i.test(String((error as Error).message))) {

@@ -41,5 +41,55 @@ export function loadProto(): LoadedProto {
 
 /** The compiled descriptors, for server reflection only. */
 export function loadReflectionDefinition(): protoLoader.PackageDefinition {
-  return protoLoader.loadFileDescriptorSetFromBuffer(fs.readFileSync(DESCRIPTOR_SET_PATH), LOADER_OPTIONS);
+  const definition = protoLoader.loadFileDescriptorSetFromBuffer(fs.readFileSync(DESCRIPTOR_SET_PATH), LOADER_OPTIONS);
+  clearFalseMapEntries(definition);
+  return definition;
+}
+
+interface MessageDescriptor {
+  name?: string;
+  field?: { label?: number | string; typeName?: string }[];
+  nestedType?: MessageDescriptor[];
+  options?: { mapEntry?: boolean } | null;
+}
+
+/**
+ * protobufjs, reading a descriptor set, marks every message that holds a map field as a map entry
+ * itself (Type.fromDescriptor sets map_entry on the parent of each nested entry), and proto-loader
+ * serves its descriptors from that. Go clients (grpcurl, buf curl) then refuse the whole file as
+ * soon as any field refers to such a message (ConsumerDelivery.event is a TaskEvent, which has
+ * `metadata`). Only a nested type that a repeated field of its parent refers to is a map entry:
+ * the flag is cleared everywhere else, in the encoded files reflection hands out.
+ */
+function clearFalseMapEntries(definition: protoLoader.PackageDefinition): void {
+  // Resolved from @grpc/reflection's own dependencies: it decodes these same descriptors with it.
+  const descriptorModule = require.resolve('protobufjs/ext/descriptor', { paths: [require.resolve('@grpc/reflection')] });
+  const { FileDescriptorProto } = require(descriptorModule) as {
+    FileDescriptorProto: { decode(bytes: Buffer): { messageType: MessageDescriptor[] }; encode(message: object): { finish(): Uint8Array } };
+  };
+  const fix = (message: MessageDescriptor, parent: MessageDescriptor | undefined): boolean => {
+    let changed = false;
+    const isEntry = parent?.field?.some((f) => (f.label === 3 || f.label === 'LABEL_REPEATED') && (f.typeName === message.name || f.typeName?.endsWith(`.${message.name}`)));
+    if (message.options?.mapEntry && !isEntry) {
+      message.options.mapEntry = false;
+      changed = true;
+    }
+    for (const nested of message.nestedType ?? []) changed = fix(nested, message) || changed;
+    return changed;
+  };
+  const fixed = new Map<Buffer, Buffer>();
+  for (const entry of Object.values(definition)) {
+    const files = (entry as { fileDescriptorProtos?: Buffer[] }).fileDescriptorProtos;
+    if (!Array.isArray(files)) continue;
+    files.forEach((bytes, i) => {
+      let replacement = fixed.get(bytes);
+      if (!replacement) {
+        const file = FileDescriptorProto.decode(bytes);
+        const changed = file.messageType.map((m) => fix(m, undefined)).some(Boolean);
+        replacement = changed ? Buffer.from(FileDescriptorProto.encode(file).finish()) : bytes;
+        fixed.set(bytes, replacement);
+      }
+      files[i] = replacement;
+    });
+  }
 }

@@ -12,8 +12,16 @@ const HELD_BACK_RETRY_MS = 20;
  * at start-up and then every `intervalMs`; a batch that finds the database locked waits for the next run.
  * Deleting is writing: while `heldBack()` (the WAL is past its bound, TaskStore) it waits like any
  * writer, or a run over a large backlog would grow the WAL by tens of MB in one burst.
+ * `keepFrom` (the durable consumers' retention hold) may keep more than the retention says.
  */
-export function startCompactor(log: EventLog, retention: Retention, intervalMs: number, logger: Logger, heldBack: () => boolean = () => false): () => void {
+export function startCompactor(
+  log: EventLog,
+  retention: Retention,
+  intervalMs: number,
+  logger: Logger,
+  heldBack: () => boolean = () => false,
+  keepFrom?: (wanted: number) => number,
+): () => void {
   if (retention.events <= 0 && retention.days <= 0) return () => {};
   let running = false;
   let stopped = false;
@@ -25,7 +33,7 @@ export function startCompactor(log: EventLog, retention: Retention, intervalMs: 
     }
     let deleted = 0;
     try {
-      deleted = log.compact(retention, BATCH);
+      deleted = log.compact(retention, BATCH, Date.now(), keepFrom);
     } catch (error) {
       // The server's connection never waits for a lock (TaskStore.neverBlock): a batch that
       // finds the database locked (another process, a checkpoint) is simply tried again later.

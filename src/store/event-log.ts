@@ -75,7 +75,7 @@ export class EventLog {
    * Deletes events outside the retention, at most `batch` rows per call so writers never wait long.
    * Returns how many were deleted; call again while it returns `batch`.
    */
-  compact(retention: Retention, batch: number, now = Date.now()): number {
+  compact(retention: Retention, batch: number, now = Date.now(), keepFrom: (wanted: number) => number = (wanted) => wanted): number {
     let below = 0;
     if (retention.events > 0) below = Math.max(below, this.latestSequence() - retention.events + 1);
     if (retention.days > 0) {
@@ -86,6 +86,9 @@ export class EventLog {
       if (row.s !== null) below = Math.max(below, row.s + 1);
     }
     if (below <= 0) return 0;
+    // Durable consumers hold back what they have not acked (the retention hold, consumer-registry.ts).
+    below = Math.min(below, keepFrom(below));
+    if (below <= 1) return 0;
     try {
       return this.db
         .prepare(`DELETE FROM events WHERE sequence IN (SELECT sequence FROM events WHERE sequence < ? ORDER BY sequence LIMIT ?)`)

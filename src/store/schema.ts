@@ -87,4 +87,41 @@ export const MIGRATIONS: readonly string[] = [
     previous_assignee = json_extract(previous_task, '$.assignee'),
     previous_status = json_extract(previous_task, '$.status');
   `,
+  // 4: durable consumers (consumer-store.ts): the position and settings of each, the acks above its
+  // position, delivery counts of events redelivered, and its dead letters.
+  `
+  CREATE TABLE consumers (
+    name TEXT PRIMARY KEY,
+    filter TEXT NOT NULL,
+    start_sequence INTEGER,
+    acked_sequence INTEGER NOT NULL,
+    ack_wait_ms INTEGER NOT NULL,
+    max_deliver INTEGER NOT NULL,
+    backoff_ms TEXT NOT NULL,
+    max_in_flight INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    lost_reason TEXT
+  );
+  CREATE TABLE consumer_acks (
+    consumer TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    PRIMARY KEY (consumer, sequence)
+  ) WITHOUT ROWID;
+  CREATE TABLE consumer_attempts (
+    consumer TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    PRIMARY KEY (consumer, sequence)
+  ) WITHOUT ROWID;
+  CREATE TABLE consumer_dead_letters (
+    consumer TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    task_id TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    reason TEXT,
+    dead_at TEXT NOT NULL,
+    redrive INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (consumer, sequence)
+  ) WITHOUT ROWID;
+  `,
 ];

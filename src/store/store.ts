@@ -1,5 +1,6 @@
 import type { EventEncoder } from '../model/logged-event';
 import { openDatabase, type OpenOptions, type SqliteDatabase } from './database';
+import { ConsumerStore } from './consumer-store';
 import { EventLog } from './event-log';
 import { forgetDatabase, rememberDatabase } from './open-files';
 import { TaskSnapshots } from './snapshot';
@@ -12,6 +13,8 @@ export interface Store {
   readonly log: EventLog;
   /** Consistent snapshots of the tasks, for subscriptions that start with one. */
   readonly snapshots: TaskSnapshots;
+  /** Durable consumers' settings and progress. */
+  readonly consumers: ConsumerStore;
   close(): void;
 }
 
@@ -25,5 +28,5 @@ export function openStore(file: string, encoder: EventEncoder, options: OpenOpti
     tasks.closeFiles();
     forgetDatabase(db.name);
   };
-  return { db, tasks, log: new EventLog(db, encoder), snapshots: new TaskSnapshots(db, encoder), close };
+  return { db, tasks, log: new EventLog(db, encoder), snapshots: new TaskSnapshots(db, encoder), consumers: new ConsumerStore(db, tasks), close };
 }

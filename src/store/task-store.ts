@@ -152,6 +152,15 @@ export class TaskStore {
     return this.groups.enqueue((events) => work(new StoreMutation(this.statements, actor, events)));
   }
 
+  /**
+   * Writes state that is not a task change (a durable consumer's acks and position) in the next
+   * group commit: no events, the same never-blocking lock retry and WAL sync as writeGrouped.
+   * Resolves once it is durable.
+   */
+  writeState<T>(work: () => T): Promise<T> {
+    return this.groups.enqueue(() => work());
+  }
+
   /** From now on every write (queued ones included) fails with `reason` before opening a transaction. */
   fence(reason: RiggerError): void {
     this.fenced ??= reason;

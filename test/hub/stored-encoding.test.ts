@@ -118,6 +118,7 @@ test('a schema version 2 database is migrated: its events keep their sequences, 
   // Back to version 2: the same rows without the columns migration 3 adds.
   const db = new Database(path.join(dir, '.rigger', 'tasks.db'));
   for (const column of ['encoded', 'assignee', 'previous_assignee', 'status', 'previous_status']) db.exec(`ALTER TABLE events DROP COLUMN ${column}`);
+  for (const table of ['consumers', 'consumer_acks', 'consumer_attempts', 'consumer_dead_letters']) db.exec(`DROP TABLE ${table}`); // added by migration 4
   db.pragma('user_version = 2');
   db.close();
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { requireTool, rigAsync, startServer, tempProject, waitFor } from '../support/processes';
-import { addTaskByCli, setStatusByCli, startSidecar, type SidecarProcess } from './sidecar-support';
+import { addTaskByCli, metricsUrl, sample, scrape, setStatusByCli, startSidecar } from './sidecar-support';
 
 const DEBUG = { RIGGER_LOG_LEVEL: 'debug' };
 
@@ -17,24 +17,6 @@ function subscriptionsStarted(stderr: string): { since_sequence?: number; snapsh
     .split('\n')
     .filter((line) => line.includes('"subscription started"'))
     .map((line) => JSON.parse(line) as { since_sequence?: number; snapshot_sequence?: number; bookmark_interval_ms?: number });
-}
-
-async function metricsUrl(sidecar: SidecarProcess): Promise<string> {
-  await waitFor(() => /ready: metrics on (\S+)/.test(sidecar.stdout()), 20_000, `metrics ready; stderr: ${sidecar.stderr()}`);
-  return /ready: metrics on (\S+)/.exec(sidecar.stdout())![1]!;
-}
-
-async function scrape(url: string): Promise<string> {
-  const response = await fetch(url);
-  assert.equal(response.status, 200);
-  assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
-  return response.text();
-}
-
-/** The value of one sample (`name{labels}` exactly as exposed), or undefined when absent. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
 function promtoolCheck(promtool: string, text: string): void {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { rigAsync, REPO_ROOT, RIG_BIN, spawnCollected, startServer, type ServerProcess } from '../support/processes';
+import { rigAsync, REPO_ROOT, RIG_BIN, spawnCollected, startServer, waitFor, type ServerProcess } from '../support/processes';
 
 export interface SidecarProcess {
   child: ChildProcess;
@@ -14,7 +14,7 @@ export interface SidecarProcess {
 }
 
 /** Runs `node dist/sidecars/<name>.js args`, or `rig sidecar <name> args` with via 'rig'. */
-export function startSidecar(name: 'logger' | 'metrics' | 'nats-bridge', args: string[], via: 'node' | 'rig' = 'node'): SidecarProcess {
+export function startSidecar(name: 'logger' | 'metrics' | 'nats-bridge' | 'board' | 'webhook' | 'exec', args: string[], via: 'node' | 'rig' = 'node'): SidecarProcess {
   const entry = via === 'node' ? [path.join(REPO_ROOT, 'dist', 'sidecars', `${name}.js`)] : [RIG_BIN, 'sidecar', name];
   const { child, stdout, stderr, exited } = spawnCollected(process.execPath, [...entry, ...args], {
     env: { ...process.env, RIGGER_LOG_LEVEL: 'info' },
@@ -54,4 +54,23 @@ export async function setStatusByCli(dir: string, id: string, status: string): P
 /** Asserts that `sequences` is exactly 1..n: every event once, in order. */
 export function assertExactlyOnceInOrder(sequences: number[], n: number): void {
   assert.deepEqual(sequences, Array.from({ length: n }, (_, i) => i + 1));
+}
+
+/** The metrics sidecar's /metrics URL, once it has said `ready:`. */
+export async function metricsUrl(sidecar: SidecarProcess): Promise<string> {
+  await waitFor(() => /ready: metrics on (\S+)/.test(sidecar.stdout()), 20_000, `metrics ready; stderr: ${sidecar.stderr()}`);
+  return /ready: metrics on (\S+)/.exec(sidecar.stdout())![1]!;
+}
+
+export async function scrape(url: string): Promise<string> {
+  const response = await fetch(url);
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+  return response.text();
+}
+
+/** The value of one sample (`name{labels}` exactly as exposed), or undefined when absent. */
+export function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }

@@ -15,7 +15,7 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'grpc',
   describe: 'Serve rigger.v1.RiggerService from this project\'s database (Ctrl-C to stop)',
   builder: (yargs) => yargs.options(settingOptions(
-    'port', 'host', 'db', 'bufferSize', 'retainEvents', 'retainDays', 'compactIntervalMs',
+    'port', 'host', 'db', 'bufferSize', 'retainEvents', 'retainDays', 'compactIntervalMs', 'consumerMaxLag',
     'token', 'readOnlyToken', 'publicServices', 'tlsCert', 'tlsKey', 'tlsCa',
     'maxRequestBytes', 'maxConcurrentStreams', 'maxSubscribers', 'maxSubscribersPerConnection', 'maxHealthWatchers', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'busyTimeoutMs', 'durability',
     ...PRD_SETTINGS,
@@ -59,6 +59,7 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           compactIntervalMs: resolveSetting('compactIntervalMs', args, project.config),
           shutdownGraceMs: 5_000,
           busyTimeoutMs: resolveSetting('busyTimeoutMs', args, project.config),
+          consumerMaxLag: resolveSetting('consumerMaxLag', args, project.config),
           prd: prdConfigOf(project, args),
           auth,
           ...(tls && { tls }),

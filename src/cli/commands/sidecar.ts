@@ -1,19 +1,25 @@
-// `rig sidecar <logger|metrics|nats-bridge>`: runs one of the bundled sidecars. Each sidecar defines
+// `rig sidecar <logger|metrics|nats-bridge|board|webhook|exec>`: runs one of the bundled sidecars. Each sidecar defines
 // its own command, so `node dist/sidecars/<name>.js` takes the same flags without loading the CLI.
 import type { CommandModule } from 'yargs';
+import { boardCommand } from '../../../sidecars/board';
+import { execCommand } from '../../../sidecars/exec';
 import { loggerCommand } from '../../../sidecars/logger';
 import { metricsCommand } from '../../../sidecars/metrics';
 import { natsBridgeCommand } from '../../../sidecars/nats-bridge';
+import { webhookCommand } from '../../../sidecars/webhook';
 import type { GlobalArgs } from '../main';
 
 export const sidecarCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'sidecar',
-  describe: 'Run a bundled sidecar: logger, metrics or nats-bridge (Ctrl-C to stop)',
+  describe: 'Run a bundled sidecar: logger, metrics, nats-bridge, board, webhook or exec (Ctrl-C to stop)',
   builder: (yargs) =>
     yargs
       .command(loggerCommand as CommandModule<GlobalArgs, GlobalArgs>)
       .command(metricsCommand as CommandModule<GlobalArgs, GlobalArgs>)
       .command(natsBridgeCommand as CommandModule<GlobalArgs, GlobalArgs>)
-      .demandCommand(1, 'name a sidecar: logger, metrics or nats-bridge'),
+      .command(boardCommand as CommandModule<GlobalArgs, GlobalArgs>)
+      .command(webhookCommand as CommandModule<GlobalArgs, GlobalArgs>)
+      .command(execCommand as CommandModule<GlobalArgs, GlobalArgs>)
+      .demandCommand(1, 'name a sidecar: logger, metrics, nats-bridge, board, webhook or exec'),
   handler: () => {},
 };

@@ -1,0 +1,151 @@
+// The board sidecar's HTTP side: the static page (plain files from sidecars/board/, no build step)
+// and /events, a server-sent-events stream that starts with the whole board and then carries every
+// change. Starting each connection from the whole board is what makes EventSource's own reconnect
+// safe: whatever a page missed while it was away, its next connection redraws it, so no event ids
+// or replay are needed. The server's token never reaches this side: the page reads only what the
+// sidecar already holds.
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { BoardMessage, BoardState } from './board-state';
+
+/** The page's files, from the package root: sidecars/board/ ships as it is, next to dist/. */
+export const PAGE_DIR = path.resolve(__dirname, '..', '..', 'sidecars', 'board');
+const PAGE_FILES: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/board.css': { file: 'board.css', type: 'text/css; charset=utf-8' },
+  '/board.js': { file: 'board.js', type: 'text/javascript; charset=utf-8' },
+};
+
+/** What EventSource waits before it reconnects (the browser's default is about 3 s). */
+const RETRY_MS = 1000;
+/** A comment line this often keeps idle connections (and proxies) open and finds dead pages. */
+const PING_MS = 15_000;
+/**
+ * A page that lets this much pile up unread is cut off rather than buffered without bound; its
+ * EventSource reconnects and starts again from the whole board.
+ */
+const MAX_BUFFERED_BYTES = 1 << 20;
+
+const SECURITY_HEADERS = {
+  // Only the page's own files and its own /events: no inline script, nothing from elsewhere.
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+export interface BoardServer {
+  /** http://host:port/ */
+  url: string;
+  /** Pages connected to /events right now. */
+  pages(): number;
+  /** Ends every /events stream and closes the listener. */
+  close(): Promise<void>;
+}
+
+function loadPage(): Map<string, { body: Buffer; type: string }> {
+  const page = new Map<string, { body: Buffer; type: string }>();
+  for (const [route, { file, type }] of Object.entries(PAGE_FILES)) {
+    const full = path.join(PAGE_DIR, file);
+    if (!fs.existsSync(full)) throw new Error(`the board page is missing: ${full} (reinstall the package)`);
+    page.set(route, { body: fs.readFileSync(full), type });
+  }
+  return page;
+}
+
+/**
+ * A Host header that names an IP address, localhost or the --host we listen on. Anything else is a
+ * name someone pointed at this address (DNS rebinding): a site's script must not read the board.
+ */
+export function hostAllowed(header: string | undefined, listenHost: string): boolean {
+  if (!header) return false;
+  const name = header.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return name === 'localhost' || net.isIP(name) !== 0 || name === listenHost.toLowerCase();
+}
+
+function frame(message: BoardMessage): string {
+  // JSON.stringify leaves no raw line break in the data, so one data: line always carries it.
+  const { kind, ...body } = message;
+  return `event: ${kind}\ndata: ${JSON.stringify(message.kind === 'board' ? message.view : body)}\n\n`;
+}
+
+export async function serveBoard(state: BoardState, host: string, port: number, logger: Logger): Promise<BoardServer> {
+  const page = loadPage();
+  const streams = new Set<http.ServerResponse>();
+
+  const send = (response: http.ServerResponse, text: string) => {
+    if (response.writableLength > MAX_BUFFERED_BYTES) {
+      logger.warn({ buffered_bytes: response.writableLength }, 'board page not reading its events; disconnecting it (it reconnects and redraws)');
+      response.destroy();
+      return;
+    }
+    response.write(text);
+  };
+  const stopListening = state.listen((message) => {
+    const text = frame(message);
+    for (const response of streams) send(response, text);
+  });
+  const ping = setInterval(() => {
+    for (const response of streams) send(response, ': ping\n\n');
+  }, PING_MS);
+  ping.unref();
+
+  const openStream = (request: http.IncomingMessage, response: http.ServerResponse) => {
+    response.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    response.write(`retry: ${RETRY_MS}\n\n`);
+    response.write(frame({ kind: 'board', view: state.view() }));
+    streams.add(response);
+    logger.debug({ peer: request.socket.remoteAddress, pages: streams.size }, 'board page connected');
+    const forget = () => {
+      if (streams.delete(response)) logger.debug({ pages: streams.size }, 'board page disconnected');
+    };
+    response.on('close', forget);
+    response.on('error', forget);
+  };
+
+  const server = http.createServer((request, response) => {
+    if (!hostAllowed(request.headers.host, host)) {
+      response.writeHead(421, { 'content-type': 'text/plain; charset=utf-8' }).end('this board answers only to its address (an IP, localhost or --host)\n');
+      return;
+    }
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('the board is read-only\n');
+      return;
+    }
+    const route = (request.url ?? '/').split('?')[0]!;
+    if (route === '/events') return openStream(request, response);
+    const file = page.get(route === '/index.html' ? '/' : route);
+    if (!file) {
+      response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found; the board is at /\n');
+      return;
+    }
+    response.writeHead(200, { ...SECURITY_HEADERS, 'content-type': file.type, 'content-length': file.body.length, 'cache-control': 'no-cache' });
+    response.end(request.method === 'HEAD' ? undefined : file.body);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new Error(`cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the port is in use (pick another --http-port, or 0 for any free one)' : error.message}`)),
+    );
+    server.listen(port, host, () => resolve());
+  });
+  const bound = server.address() as net.AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound.port}/`;
+
+  return {
+    url,
+    pages: () => streams.size,
+    async close() {
+      stopListening();
+      clearInterval(ping);
+      for (const response of streams) response.end();
+      streams.clear();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

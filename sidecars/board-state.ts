@@ -1,0 +1,154 @@
+// The board the board sidecar serves, kept in memory from one snapshot-then-stream subscription:
+// the open tasks as the page shows them, the last events for the feed, and whether the stream is
+// up. Every change is handed to the listeners as a message the page applies as it is, so each page
+// can start from view() and then follow the messages without ever asking the server itself.
+import { eventTypeName, statusName, TaskStatus, type Task, type TaskEvent } from '../src/model/task';
+
+/** A task as a card shows it (archived tasks are not on the board: a deletion takes the card off). */
+export interface BoardTask {
+  id: string;
+  title: string;
+  assignee: string | null;
+  due_date: string | null;
+  /** The status name, e.g. IN_PROGRESS: the column the card is in. */
+  status: string;
+  version: number;
+  updated_at: string;
+}
+
+/** One line of the page's feed of recent events. */
+export interface FeedEntry {
+  sequence: number;
+  type: string;
+  task_id: string;
+  title: string;
+  status: string;
+  assignee: string | null;
+  actor: string | null;
+  timestamp: string;
+}
+
+/** Everything a page needs to draw the board from nothing. */
+export interface BoardView {
+  /** False until the first snapshot is complete: the tasks are then partial. */
+  ready: boolean;
+  /** Whether the sidecar's event stream to the server is open. */
+  connected: boolean;
+  /** The log position the board reflects. */
+  sequence: number;
+  /** The columns, in the order of the status numbers (ARCHIVED left out). */
+  statuses: string[];
+  tasks: BoardTask[];
+  /** Newest last; at most feed_size entries. */
+  feed: FeedEntry[];
+  feed_size: number;
+}
+
+export type BoardMessage =
+  /** Replace everything the page has (a snapshot completed). */
+  | { kind: 'board'; view: BoardView }
+  /** One event: `task` is the card as it is now, or null when it left the board. */
+  | { kind: 'change'; sequence: number; task_id: string; task: BoardTask | null; entry: FeedEntry }
+  | { kind: 'status'; connected: boolean };
+
+const COLUMNS = Object.values(TaskStatus)
+  .filter((status) => status !== TaskStatus.UNSPECIFIED && status !== TaskStatus.ARCHIVED)
+  .map(statusName);
+
+export const DEFAULT_FEED_SIZE = 50;
+
+function card(task: Task): BoardTask {
+  return {
+    id: task.id,
+    title: task.title,
+    assignee: task.assignee ?? null,
+    due_date: task.due_date ?? null,
+    status: statusName(task.status),
+    version: Number(task.version ?? 0),
+    updated_at: task.updated_at,
+  };
+}
+
+export class BoardState {
+  private readonly tasks = new Map<string, BoardTask>();
+  /** Versions of archived tasks too, so an older event never brings back a deleted card. */
+  private readonly versions = new Map<string, number>();
+  private readonly feed: FeedEntry[] = [];
+  private readonly listeners = new Set<(message: BoardMessage) => void>();
+  private ready = false;
+  private connected = false;
+  private sequence = 0;
+
+  constructor(private readonly feedSize = DEFAULT_FEED_SIZE) {}
+
+  /** Calls `listener` with every message from now on; returns the function that stops it. */
+  listen(listener: (message: BoardMessage) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  view(): BoardView {
+    return { ready: this.ready, connected: this.connected, sequence: this.sequence, statuses: COLUMNS, tasks: [...this.tasks.values()], feed: [...this.feed], feed_size: this.feedSize };
+  }
+
+  /** A snapshot begins: what was built from an earlier, cut-off one is dropped. */
+  snapshotStarted(): void {
+    this.tasks.clear();
+    this.versions.clear();
+  }
+
+  /** One SNAPSHOT entry: state, not an event, so nothing goes to the feed or the pages yet. */
+  snapshotEntry(task: Task): void {
+    this.put(task);
+  }
+
+  /** The board is whole as of `sequence`: every page redraws from it. */
+  snapshotComplete(sequence: number): void {
+    this.ready = true;
+    this.sequence = Math.max(this.sequence, sequence);
+    this.publish({ kind: 'board', view: this.view() });
+  }
+
+  /** A change after the snapshot. */
+  apply(event: TaskEvent): void {
+    this.put(event.task);
+    this.sequence = Math.max(this.sequence, event.sequence);
+    const entry: FeedEntry = {
+      sequence: event.sequence,
+      type: eventTypeName(event.event_type),
+      task_id: event.task.id,
+      title: event.task.title,
+      status: statusName(event.task.status),
+      assignee: event.task.assignee ?? null,
+      actor: event.actor ?? null,
+      timestamp: event.timestamp,
+    };
+    this.feed.push(entry);
+    if (this.feed.length > this.feedSize) this.feed.splice(0, this.feed.length - this.feedSize);
+    this.publish({ kind: 'change', sequence: event.sequence, task_id: event.task.id, task: this.tasks.get(event.task.id) ?? null, entry });
+  }
+
+  /** A bookmark: the log moved on without a change to show. */
+  passed(sequence: number): void {
+    this.sequence = Math.max(this.sequence, sequence);
+  }
+
+  setConnected(connected: boolean): void {
+    if (connected === this.connected) return;
+    this.connected = connected;
+    this.publish({ kind: 'status', connected });
+  }
+
+  /** Keeps the newest version of a task; UPDATED and its STATUS_CHANGED carry the same one. */
+  private put(task: Task): void {
+    const version = Number(task.version ?? 0);
+    if ((this.versions.get(task.id) ?? -1) > version) return;
+    this.versions.set(task.id, version);
+    if (task.status === TaskStatus.ARCHIVED) this.tasks.delete(task.id);
+    else this.tasks.set(task.id, card(task));
+  }
+
+  private publish(message: BoardMessage): void {
+    for (const listener of this.listeners) listener(message);
+  }
+}

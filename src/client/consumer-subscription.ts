@@ -1,0 +1,146 @@
+// client.consume(name, options): a durable consumer's deliveries as an async iterator or an RxJS
+// Observable, each with ack() / nak() / inProgress(). Nothing is acked for the caller: an event
+// not acked within the consumer's ack wait (or whose member went away) is delivered again, to
+// this member or another of the same name.
+import { Observable } from 'rxjs';
+import type { ConsumerConfig } from '../generated/rigger/v1/ConsumerConfig';
+import type { RiggerServiceClient } from '../generated/rigger/v1/RiggerService';
+import { invalidArgument } from '../model/errors';
+import type { TaskEvent } from '../model/task';
+import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
+import { ConsumerFeed, type ConsumerStreamStatus } from './consumer-feed';
+import { planSubscription, type SubscribeOptions } from './subscribe-options';
+
+export interface ConsumeOptions extends Pick<SubscribeOptions, 'eventTypes' | 'assignee' | 'statuses' | 'taskIds'> {
+  /**
+   * The filter, settings and start apply when the consumer is created here (on first use); for an
+   * existing consumer, those given must match it (FAILED_PRECONDITION otherwise). `filter: false`
+   * joins by name alone, whatever the consumer's filter is.
+   */
+  filter?: boolean;
+  /** Where a new consumer starts: after this sequence (0 = all retained history); absent = new events only. */
+  startSequence?: number;
+  ackWaitMs?: number;
+  maxDeliver?: number;
+  backoffMs?: number[];
+  maxInFlight?: number;
+  /** Reconnect backoff. */
+  backoff?: BackoffOptions;
+  onStatus?: (status: ConsumerStreamStatus) => void;
+}
+
+/** One delivery of an event to this member. */
+export interface ConsumedEvent {
+  readonly event: TaskEvent;
+  readonly sequence: number;
+  /** 1 on the first delivery to this consumer, then 2, 3, ... on redeliveries. */
+  readonly attempt: number;
+  /** Handled: resolves once the server has written it (never delivered to this consumer again). */
+  ack(): Promise<void>;
+  /**
+   * Not handled: deliver it again after `delayMs` (default: the consumer's backoff). `deadLetter`:
+   * a permanent failure, recorded as a dead letter now with `reason` and never redelivered.
+   */
+  nak(options?: { delayMs?: number; reason?: string; deadLetter?: boolean }): void;
+  /** Still working on it: its ack wait starts again. */
+  inProgress(): void;
+}
+
+export function joinConfigOf(name: string, options: ConsumeOptions): ConsumerConfig {
+  if (name === '') throw invalidArgument('consume needs a consumer name');
+  const { eventTypes, assignee, statuses, taskIds } = options;
+  const { filter } = planSubscription({ bookmarkIntervalMs: 0, ...(eventTypes && { eventTypes }), ...(assignee !== undefined && { assignee }), ...(statuses && { statuses }), ...(taskIds && { taskIds }) });
+  return {
+    name,
+    ...(options.filter !== false && { filter }),
+    ...(options.startSequence !== undefined && { start_sequence: options.startSequence }),
+    ...(options.ackWaitMs !== undefined && { ack_wait_ms: options.ackWaitMs }),
+    ...(options.maxDeliver !== undefined && { max_deliver: options.maxDeliver }),
+    ...(options.backoffMs !== undefined && { backoff_ms: options.backoffMs }),
+    ...(options.maxInFlight !== undefined && { max_in_flight: options.maxInFlight }),
+  };
+}
+
+function feedFor(service: RiggerServiceClient, name: string, options: ConsumeOptions, delivered: (item: ConsumedEvent) => void, failed: (error: unknown) => void): ConsumerFeed {
+  const feed: ConsumerFeed = new ConsumerFeed(service, joinConfigOf(name, options), { ...DEFAULT_BACKOFF, ...options.backoff }, {
+    delivery: (event, attempt) =>
+      delivered({
+        event,
+        sequence: event.sequence,
+        attempt,
+        ack: () => feed.ack(event.sequence),
+        nak: (nakOptions) => feed.nak(event.sequence, nakOptions),
+        inProgress: () => feed.inProgress(event.sequence),
+      }),
+    error: failed,
+    ...(options.onStatus && { status: options.onStatus }),
+  });
+  return feed;
+}
+
+export function observeConsumer(service: RiggerServiceClient, name: string, options: ConsumeOptions): Observable<ConsumedEvent> {
+  return new Observable<ConsumedEvent>((subscriber) => {
+    let feed: ConsumerFeed;
+    try {
+      feed = feedFor(service, name, options, (item) => subscriber.next(item), (error) => subscriber.error(error));
+    } catch (error) {
+      subscriber.error(error);
+      return undefined;
+    }
+    feed.start();
+    return () => feed.close();
+  });
+}
+
+/** The deliveries as an async iterator; the server's max_in_flight bounds what waits here. */
+export function iterateConsumer(service: RiggerServiceClient, name: string, options: ConsumeOptions): AsyncIterableIterator<ConsumedEvent> {
+  const buffered: ConsumedEvent[] = [];
+  let failure: unknown;
+  let done = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const resolve = wake;
+    wake = undefined;
+    resolve?.();
+  };
+  let feed: ConsumerFeed | undefined;
+  try {
+    feed = feedFor(service, name, options, (item) => {
+      buffered.push(item);
+      notify();
+    }, (error) => {
+      failure ??= error;
+      notify();
+    });
+    feed.start();
+  } catch (error) {
+    failure = error;
+  }
+  const finish = () => {
+    done = true;
+    feed?.close();
+  };
+  const iterator: AsyncIterableIterator<ConsumedEvent> = {
+    async next(): Promise<IteratorResult<ConsumedEvent>> {
+      for (;;) {
+        if (done) return { done: true, value: undefined };
+        const item = buffered.shift();
+        if (item) return { done: false, value: item };
+        if (failure !== undefined) {
+          finish();
+          throw failure;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+    async return(): Promise<IteratorResult<ConsumedEvent>> {
+      finish();
+      notify();
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
+}

@@ -1,0 +1,70 @@
+// The board sidecar's in-memory board without a server: built from snapshot entries, published
+// whole when the snapshot completes, kept by task version (an UPDATED and its STATUS_CHANGED carry
+// one), a deletion takes the card off, the feed stays bounded; and its page files ship in the package.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BoardState, type BoardMessage } from '../../sidecars/board-state';
+import { TaskEventType, TaskStatus, type Task, type TaskEvent } from '../../src/model/task';
+import { REPO_ROOT, runAsync } from '../support/processes';
+
+function task(id: string, status: TaskStatus, version: number, assignee?: string): Task {
+  return {
+    id, title: `task ${id}`, status, version, subtask_ids: [], context_files: [], dependencies: [],
+    created_at: '2026-01-01T00:00:00.000Z', updated_at: `2026-01-01T00:00:0${version}.000Z`, ...(assignee && { assignee }),
+  };
+}
+
+function event(sequence: number, type: TaskEventType, changed: Task): TaskEvent {
+  return { sequence, event_id: `e${sequence}`, timestamp: '2026-01-01T00:00:00.000Z', event_type: type, task: changed, metadata: {}, changed_fields: [] };
+}
+
+test('board state: snapshot, then changes by version; a deletion leaves the board; the feed keeps the newest', () => {
+  const state = new BoardState(3);
+  const messages: BoardMessage[] = [];
+  state.listen((message) => messages.push(message));
+
+  state.snapshotStarted();
+  state.snapshotEntry(task('a', TaskStatus.TODO, 1, 'Alice'));
+  state.snapshotEntry(task('gone', TaskStatus.ARCHIVED, 2));
+  assert.equal(messages.length, 0, 'nothing is published while the snapshot is partial');
+  assert.equal(state.view().ready, false);
+  state.snapshotComplete(4);
+  assert.equal(messages.length, 1);
+  const first = messages[0]!;
+  assert.ok(first.kind === 'board');
+  assert.deepEqual(first.view.tasks.map((t) => [t.id, t.status, t.assignee]), [['a', 'TODO', 'Alice']], 'archived tasks are not on the board');
+  assert.equal(first.view.sequence, 4);
+  assert.ok(!first.view.statuses.includes('ARCHIVED') && first.view.statuses[0] === 'TODO');
+
+  const moved = task('a', TaskStatus.IN_PROGRESS, 2, 'Alice');
+  state.apply(event(5, TaskEventType.UPDATED, moved));
+  state.apply(event(6, TaskEventType.STATUS_CHANGED, moved));
+  state.apply(event(7, TaskEventType.UPDATED, task('a', TaskStatus.TODO, 1, 'Alice'))); // an older version: ignored
+  assert.equal(state.view().tasks[0]!.status, 'IN_PROGRESS');
+  state.apply(event(8, TaskEventType.DELETED, task('a', TaskStatus.ARCHIVED, 3, 'Alice')));
+  const last = messages.at(-1)!;
+  assert.ok(last.kind === 'change' && last.task === null && last.task_id === 'a', 'the change says the card left the board');
+  assert.deepEqual(state.view().tasks, []);
+  assert.deepEqual(state.view().feed.map((entry) => entry.sequence), [6, 7, 8], 'the feed keeps the newest 3');
+  assert.equal(state.view().sequence, 8);
+
+  state.setConnected(true);
+  state.setConnected(true);
+  assert.deepEqual(messages.filter((m) => m.kind === 'status'), [{ kind: 'status', connected: true }], 'a status message only when it changes');
+
+  // A cut-off snapshot starts over: what was built from it is dropped.
+  state.snapshotStarted();
+  state.snapshotEntry(task('b', TaskStatus.COMPLETED, 1));
+  state.snapshotComplete(9);
+  assert.deepEqual(state.view().tasks.map((t) => t.id), ['b']);
+});
+
+test('board: the page files ship in the package, next to dist/', async () => {
+  const packed = await runAsync('npm', ['pack', '--dry-run', '--ignore-scripts', '--json'], { cwd: REPO_ROOT, timeoutMs: 60_000 });
+  assert.equal(packed.code, 0, packed.stderr);
+  const [{ files }] = JSON.parse(packed.stdout) as [{ files: { path: string }[] }];
+  const paths = files.map((f) => f.path);
+  for (const wanted of ['sidecars/board/index.html', 'sidecars/board/board.js', 'sidecars/board/board.css', 'dist/sidecars/board.js']) {
+    assert.ok(paths.includes(wanted), `${wanted} is in the package`);
+  }
+});

@@ -2,7 +2,8 @@
 // the open tasks as the page shows them, the last events for the feed, and whether the stream is
 // up. Every change is handed to the listeners as a message the page applies as it is, so each page
 // can start from view() and then follow the messages without ever asking the server itself.
-import { eventTypeName, statusName, TaskStatus, type Task, type TaskEvent } from '../src/model/task';
+import { statusName, TaskStatus, type Task, type TaskEvent } from '../src/model/task';
+import { eventSummary, type EventSummary } from './event-json';
 
 /** A task as a card shows it (archived tasks are not on the board: a deletion takes the card off). */
 export interface BoardTask {
@@ -17,16 +18,8 @@ export interface BoardTask {
 }
 
 /** One line of the page's feed of recent events. */
-export interface FeedEntry {
-  sequence: number;
-  type: string;
-  task_id: string;
-  title: string;
-  status: string;
-  assignee: string | null;
-  actor: string | null;
-  timestamp: string;
-}
+/** One line of the feed. */
+export type FeedEntry = EventSummary;
 
 /** Everything a page needs to draw the board from nothing. */
 export interface BoardView {
@@ -113,16 +106,7 @@ export class BoardState {
   apply(event: TaskEvent): void {
     this.put(event.task);
     this.sequence = Math.max(this.sequence, event.sequence);
-    const entry: FeedEntry = {
-      sequence: event.sequence,
-      type: eventTypeName(event.event_type),
-      task_id: event.task.id,
-      title: event.task.title,
-      status: statusName(event.task.status),
-      assignee: event.task.assignee ?? null,
-      actor: event.actor ?? null,
-      timestamp: event.timestamp,
-    };
+    const entry: FeedEntry = eventSummary(event);
     this.feed.push(entry);
     if (this.feed.length > this.feedSize) this.feed.splice(0, this.feed.length - this.feedSize);
     this.publish({ kind: 'change', sequence: event.sequence, task_id: event.task.id, task: this.tasks.get(event.task.id) ?? null, entry });

@@ -7,7 +7,8 @@ import path from 'node:path';
 import pino from 'pino';
 import type { Subscription } from 'rxjs';
 import { readCheckpoint } from '../src/client/checkpoint';
-import { eventTypeName, statusName, type TaskEvent } from '../src/model/task';
+import type { TaskEvent } from '../src/model/task';
+import { eventSummary } from './event-json';
 import type { CommandModule } from 'yargs';
 import type { CommonArgs } from '../src/config/command-line';
 import { connect, consumeOptionsOf, logStatus, runStandalone, runUntilStopped, sidecarFlags, sidecarLogger, sidecarOptions, type SidecarArgs, type SidecarOptions } from './shared';
@@ -19,18 +20,7 @@ interface LoggerOptions extends SidecarOptions {
 
 /** The fields of one log line. */
 function eventLine(event: TaskEvent): Record<string, unknown> {
-  return {
-    sequence: event.sequence,
-    type: eventTypeName(event.event_type),
-    task_id: event.task.id,
-    title: event.task.title,
-    status: statusName(event.task.status),
-    assignee: event.task.assignee ?? null,
-    changed_fields: event.changed_fields,
-    actor: event.actor ?? null,
-    event_id: event.event_id,
-    timestamp: event.timestamp,
-  };
+  return { ...eventSummary(event), changed_fields: event.changed_fields, event_id: event.event_id };
 }
 
 /** The sequence of the last complete line of `file`; a torn last line is removed. */

@@ -10,6 +10,7 @@ import type { TaskEvent } from '../model/task';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 import { ConsumerFeed, type ConsumerStreamStatus } from './consumer-feed';
 import { planSubscription, type SubscribeOptions } from './subscribe-options';
+import { PushQueue } from './push-queue';
 
 export interface ConsumeOptions extends Pick<SubscribeOptions, 'eventTypes' | 'assignee' | 'statuses' | 'taskIds'> {
   /**
@@ -94,48 +95,31 @@ export function observeConsumer(service: RiggerServiceClient, name: string, opti
 
 /** The deliveries as an async iterator; the server's max_in_flight bounds what waits here. */
 export function iterateConsumer(service: RiggerServiceClient, name: string, options: ConsumeOptions): AsyncIterableIterator<ConsumedEvent> {
-  const buffered: ConsumedEvent[] = [];
-  let failure: unknown;
-  let done = false;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const resolve = wake;
-    wake = undefined;
-    resolve?.();
-  };
+  const queue = new PushQueue<ConsumedEvent>();
   let feed: ConsumerFeed | undefined;
   try {
-    feed = feedFor(service, name, options, (item) => {
-      buffered.push(item);
-      notify();
-    }, (error) => {
-      failure ??= error;
-      notify();
-    });
+    feed = feedFor(service, name, options, (item) => queue.push(item), (error) => queue.fail(error));
     feed.start();
   } catch (error) {
-    failure = error;
+    queue.fail(error);
   }
   const finish = () => {
-    done = true;
+    queue.close();
     feed?.close();
   };
   const iterator: AsyncIterableIterator<ConsumedEvent> = {
     async next(): Promise<IteratorResult<ConsumedEvent>> {
-      for (;;) {
-        if (done) return { done: true, value: undefined };
-        const item = buffered.shift();
-        if (item) return { done: false, value: item };
-        if (failure !== undefined) {
-          finish();
-          throw failure;
-        }
-        await new Promise<void>((resolve) => (wake = resolve));
+      let item: ConsumedEvent | undefined;
+      try {
+        item = await queue.take();
+      } catch (error) {
+        finish();
+        throw error;
       }
+      return item === undefined ? { done: true, value: undefined } : { done: false, value: item };
     },
     async return(): Promise<IteratorResult<ConsumedEvent>> {
       finish();
-      notify();
       return { done: true, value: undefined };
     },
     [Symbol.asyncIterator]() {

@@ -20,6 +20,7 @@ import { CheckpointWriter } from './checkpoint';
 import { EventFeed, type FeedListener, type SnapshotMarker } from './event-feed';
 import type { StreamError } from './stream-error';
 import { planSubscription, type SubscribeOptions } from './subscribe-options';
+import { PushQueue } from './push-queue';
 
 /** Called with each checkpoint writer's final flush, so the client can wait for it on close(). */
 export type FlushTracker = (flush: Promise<void>) => void;
@@ -110,37 +111,25 @@ const HIGH_WATER = 256;
 const LOW_WATER = 64;
 
 export function iterateEvents(service: RiggerServiceClient, options: SubscribeOptions, track: FlushTracker): AsyncIterableIterator<TaskEvent> {
-  const buffered: Item[] = [];
-  let failure: unknown;
-  let done = false;
-  let wake: (() => void) | undefined;
+  const queue = new PushQueue<Item>();
   /** The checkpoint the item last handed to the loop moves to once the loop is done with it. */
   let pendingCheckpoint: number | undefined;
-  const notify = () => {
-    const resolve = wake;
-    wake = undefined;
-    resolve?.();
-  };
   let wiring: Wiring | undefined;
   try {
     wiring = wire(service, options, {
       item: (item) => {
-        buffered.push(item);
-        if (buffered.length >= HIGH_WATER) wiring?.feed.pause();
-        notify();
+        queue.push(item);
+        if (queue.length >= HIGH_WATER) wiring?.feed.pause();
       },
-      error: (error) => {
-        failure ??= error;
-        notify();
-      },
+      error: (error) => queue.fail(error),
     });
     wiring.feed.start();
   } catch (error) {
-    failure = error;
+    queue.fail(error);
   }
 
   const finish = () => {
-    done = true;
+    queue.close();
     wiring?.feed.close();
     if (wiring?.checkpoint) track(wiring.checkpoint.flush());
   };
@@ -148,38 +137,35 @@ export function iterateEvents(service: RiggerServiceClient, options: SubscribeOp
   const iterator: AsyncIterableIterator<TaskEvent> = {
     async next(): Promise<IteratorResult<TaskEvent>> {
       // Coming back for more means the previous event is handled (unless the loop was left meanwhile).
-      if (pendingCheckpoint !== undefined && !done) wiring?.checkpoint?.advance(pendingCheckpoint);
+      if (pendingCheckpoint !== undefined && !queue.closed) wiring?.checkpoint?.advance(pendingCheckpoint);
       pendingCheckpoint = undefined;
       for (;;) {
-        if (done) return { done: true, value: undefined };
-        const item = buffered.shift();
-        if (item) {
-          if (buffered.length <= LOW_WATER) wiring?.feed.resume();
-          if (item.kind === 'event') {
-            pendingCheckpoint = checkpointOf(item);
-            return { done: false, value: item.event };
-          }
-          // A marker: everything before it is handled, so it takes effect now.
-          try {
-            notifyMarker(options, item);
-          } catch (error) {
-            finish();
-            throw error;
-          }
-          const sequence = checkpointOf(item);
-          if (sequence !== undefined) wiring?.checkpoint?.advance(sequence);
-          continue;
-        }
-        if (failure !== undefined) {
+        let item: Item | undefined;
+        try {
+          item = await queue.take();
+        } catch (error) {
           finish();
-          throw failure;
+          throw error;
         }
-        await new Promise<void>((resolve) => (wake = resolve));
+        if (item === undefined) return { done: true, value: undefined };
+        if (queue.length <= LOW_WATER) wiring?.feed.resume();
+        if (item.kind === 'event') {
+          pendingCheckpoint = checkpointOf(item);
+          return { done: false, value: item.event };
+        }
+        // A marker: everything before it is handled, so it takes effect now.
+        try {
+          notifyMarker(options, item);
+        } catch (error) {
+          finish();
+          throw error;
+        }
+        const sequence = checkpointOf(item);
+        if (sequence !== undefined) wiring?.checkpoint?.advance(sequence);
       }
     },
     async return(): Promise<IteratorResult<TaskEvent>> {
       finish();
-      notify();
       return { done: true, value: undefined };
     },
     [Symbol.asyncIterator]() {

@@ -35,7 +35,7 @@ function table() {
     if (!m) throw new Error(`no parse for ${name}`);
     if (m[1] === 'integer') return `whole number ${m[2].split(',').map(number).join(' to ')}`;
     if (m[1] === 'decimal') return `number ${m[2].split(',').map(number).join(' to ')}`;
-    return { text: 'text', httpUrl: 'http(s) URL', fullOrNormal: '`full` or `normal`' }[m[1]] ?? m[1];
+    return { text: 'text', httpUrl: 'http(s) URL', hostPort: '`HOST:PORT`, `[IPv6]:PORT` or `PORT`', fullOrNormal: '`full` or `normal`' }[m[1]] ?? m[1];
   };
   const rows = Object.entries(SETTINGS).map(([name, s]) =>
     `| \`--${s.flag}\` | \`${s.env}\` | \`${s.key}\` | ${s.defaultValue === '' ? '(none)' : '`' + String(s.defaultValue) + '`'} | ${accepted(name)} | ${esc(s.describe)} |`);

@@ -129,5 +129,5 @@ export function sidecarOptions(argv: SidecarArgs, withFilters: boolean): Sidecar
 export function runStandalone<T extends SidecarArgs>(command: CommandModule<CommonArgs, T>): void {
   // The name becomes $0; positionals after it (exec's [command..]) stay declared.
   const [name, ...positionals] = String(command.command).split(' ');
-  void runCommandLine(yargs(process.argv.slice(2)).scriptName(`rig sidecar ${name}`).command({ ...command, command: ['$0', ...positionals].join(' ') } as CommandModule));
+  void runCommandLine(yargs(process.argv.slice(2)).scriptName(`rig sidecar ${name}`).command({ ...command, command: ['$0', ...positionals].join(' ') } as CommandModule), `rig sidecar ${name}`);
 }

@@ -8,6 +8,8 @@ import { startGrpcServer, type GrpcServerOptions } from './grpc/server';
 import { ConsumerRegistry } from './hub/consumer-registry';
 import { EventHub } from './hub/event-hub';
 import { RiggerError } from './model/errors';
+import { startOpsServer, type OpsServer } from './ops/ops-server';
+import { createServerMetrics, type ServerMetrics } from './ops/server-metrics';
 import { startCheckpointer } from './store/checkpointer';
 import { startCompactor } from './store/compactor';
 import { watchDatabaseFile } from './store/file-watch';
@@ -28,6 +30,8 @@ export interface HubServerOptions extends GrpcServerOptions {
   busyTimeoutMs: number;
   /** How far behind the head a durable consumer may hold back compaction, in events (0 = no bound). */
   consumerMaxLag: number;
+  /** Serve /metrics, /healthz and /readyz over HTTP here (src/ops/); absent: no operations endpoint. */
+  httpListen?: { host: string; port: number };
 }
 
 export interface HubServer {
@@ -35,6 +39,8 @@ export interface HubServer {
   addresses: string[];
   port: number;
   hub: EventHub;
+  /** The operations endpoint's base URL ("http://127.0.0.1:9465"), when httpListen was given. */
+  opsUrl?: string;
   /** Stops accepting, ends streams with UNAVAILABLE, lets calls in flight finish (up to the grace period), closes the store. */
   shutdown(): Promise<void>;
 }
@@ -50,25 +56,48 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
   let hub: EventHub;
   let consumers: ConsumerRegistry;
   let grpcServer: Awaited<ReturnType<typeof startGrpcServer>>;
+  let metrics: ServerMetrics | undefined;
+  let ops: OpsServer | undefined;
+  // Ready (for /readyz): serving, and the database open and writable (not fenced by file-watch.ts or a failed WAL sync).
+  let serving = false;
+  let closing: Promise<void> | undefined;
+  const notReady = (): string | undefined => {
+    if (closing) return 'the server is shutting down';
+    if (!store.db.open) return 'the database is closed';
+    const refused = store.tasks.writeRefusal();
+    if (refused) return `the database is not writable: ${refused.message}`;
+    if (!serving) return 'the hub is not serving';
+    return undefined;
+  };
   try {
     // The event loop never waits inside SQLite, for a lock or the disk (TaskStore.neverBlock).
     store.tasks.neverBlock(options.busyTimeoutMs);
     hub = new EventHub(store.log, options.bufferSize);
     store.tasks.onCommit((events) => hub.publish(events));
     consumers = new ConsumerRegistry(store.consumers, hub, logger, { maxLag: options.consumerMaxLag, oldestSequence: () => store.log.oldestSequence() });
-    grpcServer = await startGrpcServer(store, hub, consumers, options, logger);
+    if (options.httpListen) {
+      metrics = createServerMetrics({ store, hub, consumers, notReady });
+      store.tasks.observeCommits(metrics.groupCommitted);
+      ops = await startOpsServer({ ...options.httpListen, registry: metrics.registry, notReady });
+    }
+    grpcServer = await startGrpcServer(store, hub, consumers, { ...options, ...(metrics && { requestMetrics: metrics.requests }) }, logger);
   } catch (error) {
+    await ops?.close();
     store.close();
     throw error;
   }
   const stopWatching = watchLog(store.log, options.pollIntervalMs, () => hub.syncFromLog());
-  const stopCompactor = startCompactor(store.log, options.retention, options.compactIntervalMs, logger, () => store.tasks.writesHeldBack(), (wanted) => consumers.keepFrom(wanted));
+  const stopCompactor = startCompactor(store.log, options.retention, options.compactIntervalMs, logger, () => store.tasks.writesHeldBack(), (wanted) => consumers.keepFrom(wanted), metrics?.compactionRan);
   const stopCheckpointer = startCheckpointer(store.db, CHECKPOINT_INTERVAL_MS, logger);
-  const stopFileWatch = watchDatabaseFile(store, FILE_WATCH_INTERVAL_MS, logger, () => grpcServer.setServing(false));
+  const stopFileWatch = watchDatabaseFile(store, FILE_WATCH_INTERVAL_MS, logger, () => {
+    serving = false;
+    grpcServer.setServing(false);
+  });
   warnIfOpenToOthers(options.projectDir, store.db.name, logger);
   grpcServer.setServing(true);
+  serving = true;
+  if (ops) logger.info({ url: ops.url, paths: ['/metrics', '/healthz', '/readyz'] }, 'operations endpoint listening');
 
-  let closing: Promise<void> | undefined;
   const shutdown = () =>
     (closing ??= (async () => {
       grpcServer.setServing(false);
@@ -82,10 +111,12 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
       await consumersClosed;
       await stopCheckpointer();
       await store.tasks.synced();
+      // /readyz answered 503 meanwhile; the metrics read the store, so the endpoint closes before it.
+      await ops?.close();
       store.close();
     })());
 
-  return { addresses: grpcServer.addresses, port: grpcServer.port, hub, shutdown };
+  return { addresses: grpcServer.addresses, port: grpcServer.port, hub, ...(ops && { opsUrl: ops.url }), shutdown };
 }
 
 /** Says once, at start, which of the project's files other users can read; leaves them as they are (docs/security.md). */

@@ -1,5 +1,6 @@
 import yargs from 'yargs';
 import { runCommandLine, type CommonArgs } from '../config/command-line';
+import { backupCommand } from './commands/backup';
 import { consumersCommand } from './commands/consumers';
 import { eventsCommand } from './commands/events';
 import { grpcCommand } from './commands/grpc';
@@ -27,6 +28,7 @@ export function main(args: string[]): Promise<void> {
       .command(prdCommand)
       .command(orchestrateCommand)
       .command(sidecarCommand)
+      .command(backupCommand)
       .demandCommand(1, 'name a command; see rig --help')
       .recommendCommands(),
   );

@@ -42,3 +42,12 @@ export function projectOrNone(dir: string): Project {
     throw error;
   }
 }
+
+/**
+ * The project a client command runs in: with an address given (--address or RIGGER_ADDRESS) none
+ * is needed, as for a sidecar; without one, the project says where the server listens.
+ */
+export function clientProject(dir: string, argv: Args): Project {
+  const addressGiven = (typeof argv.address === 'string' && argv.address !== '') || (process.env.RIGGER_ADDRESS ?? '') !== '';
+  return addressGiven ? projectOrNone(dir) : findProject(dir);
+}

@@ -10,15 +10,15 @@ export interface CommonArgs {
   json?: boolean;
 }
 
-/** Adds the common flags, strict parsing and our failure handling to `program`, then runs it. */
-export async function runCommandLine(program: Argv): Promise<void> {
+/** Adds the common flags, strict parsing and our failure handling to `program` (called `name` in messages), then runs it. */
+export async function runCommandLine(program: Argv, name = 'rig'): Promise<void> {
   const cli = program
     .option('C', { type: 'string', describe: 'run as if started in this directory', global: true })
     .option('json', { type: 'boolean', describe: 'print data as JSON', global: true })
     .strict()
     .help()
     .fail((message, error) => {
-      throw error ?? new RiggerError('invalid_argument', message);
+      throw error ?? new RiggerError('invalid_argument', readableYargsMessage(message, process.argv.slice(2), name));
     });
   try {
     await cli.parseAsync();
@@ -33,4 +33,36 @@ function errorMessage(error: unknown): string {
   const grpcError = error as { code?: number; details?: string };
   if (typeof grpcError.code === 'number' && typeof grpcError.details === 'string') return grpcError.details;
   return (error as Error)?.message ?? String(error);
+}
+
+const camelCase = (name: string) => name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+
+/**
+ * `rig task add` of `rig -C dir task add --x`: the command, to point at its --help (commands nest
+ * two deep). A sidecar run on its own is its program name already (`rig sidecar logger`).
+ */
+function commandOf(args: readonly string[], program: string): string {
+  if (program !== 'rig') return program;
+  const words: string[] = [];
+  for (let i = 0; i < args.length && words.length < 2; i++) {
+    if (args[i] === '-C') i++;
+    else if (args[i]!.startsWith('-')) break;
+    else words.push(args[i]!);
+  }
+  return [program, ...words].join(' ');
+}
+
+/** yargs' own parse errors, said as what is wrong and where to look; others pass through. */
+export function readableYargsMessage(message: string, args: readonly string[], program = 'rig'): string {
+  const unknown = /^Unknown arguments?: (.*)$/.exec(message);
+  if (unknown) {
+    const names = unknown[1]!.split(', ');
+    // yargs names an unknown --bogus-flag twice: bogus-flag and bogusFlag.
+    const distinct = names.filter((name) => !names.some((other) => other !== name && other.includes('-') && camelCase(other) === name));
+    const shown = distinct.map((name) => (args.includes(`--${name}`) || args.some((a) => a.startsWith(`--${name}=`)) ? `--${name}` : args.includes(`-${name}`) ? `-${name}` : name));
+    const what = shown.every((name) => name.startsWith('-')) ? (shown.length === 1 ? 'option' : 'options') : shown.length === 1 ? 'argument' : 'arguments';
+    return `unknown ${what} ${shown.join(', ')}; see ${commandOf(args.filter((a) => !distinct.includes(a)), program)} --help for what it takes`;
+  }
+  if (/^Not enough non-option arguments/.test(message)) return `${commandOf(args, program)} is missing an argument; see ${commandOf(args, program)} --help`;
+  return message;
 }

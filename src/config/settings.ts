@@ -37,6 +37,25 @@ const httpUrl = (value: string, source: string): string => {
   return value;
 };
 
+/** HOST:PORT, [IPv6]:PORT, or a bare PORT (or :PORT), which means 127.0.0.1; port 0 = any free port. */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+const hostPort = (value: string, source: string): string => {
+  parseListenAddress(value, source);
+  return value;
+};
+/** Parses a --http-listen value (see hostPort); throws invalid_argument with one line. */
+export function parseListenAddress(value: string, source = '--http-listen'): ListenAddress {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]*)):(\d{1,5})$|^(\d{1,5})$/.exec(value.trim());
+  const port = Number(match?.[3] ?? match?.[4]);
+  if (!match || !Number.isInteger(port) || port > 65535) {
+    throw invalidArgument(`${source} must be HOST:PORT, [IPv6]:PORT or PORT (e.g. 127.0.0.1:9465; port 0 = any free port), got ${JSON.stringify(value)}`);
+  }
+  return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
+}
+
 export const SETTINGS = {
   port: { flag: 'port', env: 'RIGGER_PORT', key: 'port', defaultValue: 50051, parse: integer(0, 65535), describe: 'TCP port to serve on (0 = any free port)' },
   host: { flag: 'host', env: 'RIGGER_HOST', key: 'host', defaultValue: '', parse: text, describe: 'address to bind; default both ::1 and 127.0.0.1' },
@@ -46,6 +65,7 @@ export const SETTINGS = {
   retainDays: { flag: 'retain-days', env: 'RIGGER_RETAIN_DAYS', key: 'retainDays', defaultValue: 0, parse: decimal(0, 36500), describe: 'days of events kept in the log (0 = no age limit; fractions allowed, e.g. 0.5)' },
   consumerMaxLag: { flag: 'consumer-max-lag', env: 'RIGGER_CONSUMER_MAX_LAG', key: 'consumerMaxLag', defaultValue: 1_000_000, parse: integer(0, Number.MAX_SAFE_INTEGER), describe: 'a durable consumer holds back compaction of the events it has not acked up to this many events behind the head; further behind it is marked lost (0 = no bound)' },
   compactIntervalMs: { flag: 'compact-interval-ms', env: 'RIGGER_COMPACT_INTERVAL_MS', key: 'compactIntervalMs', defaultValue: 1000, parse: integer(10, 86_400_000), describe: 'how often the event log is trimmed to its retention, in ms' },
+  httpListen: { flag: 'http-listen', env: 'RIGGER_HTTP_LISTEN', key: 'httpListen', defaultValue: '', parse: hostPort, describe: 'rig grpc: serve /metrics, /healthz and /readyz over HTTP on HOST:PORT (a bare PORT binds 127.0.0.1; port 0 = any free port); off when unset' },
   address: { flag: 'address', env: 'RIGGER_ADDRESS', key: 'address', defaultValue: '', parse: text, describe: 'server address for client commands; default localhost:<port>' },
   token: { flag: 'token', env: 'RIGGER_TOKEN', key: 'token', defaultValue: '', parse: text, describe: 'bearer token: the server accepts it (read-write), client commands send it' },
   readOnlyToken: { flag: 'read-only-token', env: 'RIGGER_READ_ONLY_TOKEN', key: 'readOnlyToken', defaultValue: '', parse: text, describe: 'an extra token the server accepts for list, get and subscribe only' },

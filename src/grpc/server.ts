@@ -20,6 +20,7 @@ import { prdHandlers } from './prd-handlers';
 import { eventStreamWriters } from './stream-writer';
 import { taskHandlers } from './task-handlers';
 import { limitInboundWindow } from './inbound-window';
+import type { RequestMetrics } from './request-metrics';
 
 /** PEM contents. `ca` set: clients must present a certificate it signed (mTLS). */
 export interface ServerTls {
@@ -40,6 +41,8 @@ export interface GrpcServerOptions {
   limits?: Limits;
   /** Models for GenerateTasksFromPRD / OrchestrateTask; absent: DEFAULT_PRD_CONFIG. */
   prd?: PrdConfig;
+  /** Counts and times every call (the operations endpoint, src/ops/); absent: no request metrics. */
+  requestMetrics?: RequestMetrics;
 }
 
 export interface GrpcServer {
@@ -75,6 +78,8 @@ export async function startGrpcServer(store: Store, hub: EventHub, consumers: Co
     // grpc-js nests these in order, the first innermost; the writers' must stay first (see stream-writer.ts).
     interceptors: [
       writers.interceptor,
+      // Next to the writers', so every status passes it: the refusals of auth and the limits too.
+      ...(options.requestMetrics ? [options.requestMetrics.interceptor] : []),
       ...(auth ? [auth] : []),
       subscriberLimitInterceptor(limits, () => hub.subscriberCount),
       healthWatchLimitInterceptor(limits.maxHealthWatchers),

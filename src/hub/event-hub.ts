@@ -55,6 +55,13 @@ export class EventHub implements EventSource {
     return this.synced.size;
   }
 
+  /** How far the furthest-behind subscription is from the newest published event, in events (0 with none); computed when asked (metrics). */
+  maxSubscriberLag(): number {
+    let lag = 0;
+    for (const subscription of this.subscriptions) lag = Math.max(lag, this.published - subscription.position);
+    return lag;
+  }
+
   /** Publishes events just committed by this process; fills any gap (another process's commits) from the log first. */
   publish(events: readonly LoggedEvent[]): void {
     for (const event of events) {
@@ -157,7 +164,9 @@ export class EventHub implements EventSource {
     if (sinceSequence > latest) {
       throw new RiggerError(
         'out_of_range',
-        `since_sequence ${sinceSequence} is ahead of the newest event (${latest}); this server's log does not have it`,
+        // A checkpoint from before a restore: the sequences after the backup's head are gone, and new
+        // events will take their numbers, so waiting for them would hand this subscriber other events.
+        `since_sequence ${sinceSequence} is ahead of the newest event (${latest}); this server's log does not have it (if its database was restored from a backup, the events after the backup are gone: resume from a snapshot, or from a sequence at most ${latest}; docs/operations.md#backups)`,
         { oldest_sequence: String(this.log.oldestSequence()), latest_sequence: String(latest) },
       );
     }

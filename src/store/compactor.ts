@@ -13,6 +13,7 @@ const HELD_BACK_RETRY_MS = 20;
  * Deleting is writing: while `heldBack()` (the WAL is past its bound, TaskStore) it waits like any
  * writer, or a run over a large backlog would grow the WAL by tens of MB in one burst.
  * `keepFrom` (the durable consumers' retention hold) may keep more than the retention says.
+ * `onRun` is told the events each run deleted.
  */
 export function startCompactor(
   log: EventLog,
@@ -21,6 +22,8 @@ export function startCompactor(
   logger: Logger,
   heldBack: () => boolean = () => false,
   keepFrom?: (wanted: number) => number,
+  /** Told when each run ends, with the events it deleted (the server's metrics); optional. */
+  onRun?: (deleted: number) => void,
 ): () => void {
   if (retention.events <= 0 && retention.days <= 0) return () => {};
   let running = false;
@@ -45,6 +48,7 @@ export function startCompactor(
       return;
     }
     running = false;
+    onRun?.(deletedSoFar + deleted);
     if (deletedSoFar + deleted > 0) {
       logger.info({ deleted: deletedSoFar + deleted, oldest_sequence: log.oldestSequence() }, 'event log compacted');
     }

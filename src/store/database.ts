@@ -10,7 +10,7 @@ export type SqliteDatabase = Database.Database;
  * better-sqlite3, loaded when a database is first opened. It is an optional dependency, so that a
  * project using only the client library need not build it; the server and the CLI's writes need it.
  */
-function sqlite(): typeof Database {
+export function sqlite(): typeof Database {
   try {
     return require('better-sqlite3') as typeof Database;
   } catch (error) {

@@ -34,6 +34,8 @@ export interface GroupCommitTarget {
   afterCommit(settle: (failure?: unknown) => void): void;
   /** Why writes must wait before the next BEGIN (the WAL is over its bound), or undefined to go ahead. */
   holdBack(): RiggerError | undefined;
+  /** Told of each COMMIT, with how many writes it held (the operations endpoint's histogram); optional. */
+  transactionCommitted?(writes: number): void;
 }
 
 /**
@@ -121,6 +123,7 @@ export class GroupCommit {
       return;
     }
     this.lockedAttempts = 0;
+    target.transactionCommitted?.(group.length);
     target.afterCommit((failure) => {
       target.committed(events);
       group.forEach((item, i) => {

@@ -27,6 +27,13 @@ export class TaskQueries {
     return row ? taskFromRow(row) : undefined;
   }
 
+  /** Ids that start with `prefix`, at most `limit`, in order (the primary key's range: no scan). */
+  idsStartingWith(prefix: string, limit: number): string[] {
+    // `id >= prefix AND id < prefix + U+FFFF` is the prefix range in SQLite's binary collation.
+    const rows = this.db.prepare('SELECT id FROM tasks WHERE id >= ? AND id < ? ORDER BY id LIMIT ?').all(prefix, `${prefix}\uffff`, limit) as { id: string }[];
+    return rows.map((row) => row.id);
+  }
+
   /** One page of the matching tasks, newest first, and how many match in all. */
   listTasks(filter: ListFilter): { tasks: Task[]; total: number } {
     const where: string[] = [];

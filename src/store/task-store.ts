@@ -16,7 +16,7 @@ import { WalSync } from './wal-sync';
  * retrying every few ms would otherwise let it grow without end. Below the documented 64 MB bound,
  * with room for the groups already committing.
  */
-const WAL_HOLD_BYTES = 48 * 1024 * 1024;
+export const WAL_HOLD_BYTES = 48 * 1024 * 1024;
 
 /** PRAGMA synchronous values: 1 NORMAL, 2 FULL, 3 EXTRA. */
 const SYNCHRONOUS_FULL = 2;
@@ -43,6 +43,8 @@ export class TaskStore {
   private walSync: WalSync | undefined;
   /** Run before every write transaction (file-watch.ts); an error it returns refuses the write. */
   private checkWrite: () => RiggerError | undefined = () => undefined;
+  /** Told of each group commit's size (observeCommits). */
+  private commitObserver: ((writes: number) => void) | undefined;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -60,6 +62,7 @@ export class TaskStore {
       committed: (events) => this.publish(events),
       afterCommit: (settle) => (this.walSync ? this.walSync.afterCommit((error) => settle(error ? this.syncFailed(error) : undefined)) : settle()),
       holdBack: () => this.walOverBound(),
+      transactionCommitted: (writes) => this.commitObserver?.(writes),
     });
   }
 
@@ -79,6 +82,10 @@ export class TaskStore {
 
   listTasks(filter: ListFilter): { tasks: Task[]; total: number } {
     return this.queries.listTasks(filter);
+  }
+
+  idsStartingWith(prefix: string, limit: number): string[] {
+    return this.queries.idsStartingWith(prefix, limit);
   }
 
   /**
@@ -164,6 +171,19 @@ export class TaskStore {
   /** From now on every write (queued ones included) fails with `reason` before opening a transaction. */
   fence(reason: RiggerError): void {
     this.fenced ??= reason;
+  }
+
+  /** Calls `observer` after each group commit's COMMIT with the number of writes it held (the server's metrics). */
+  observeCommits(observer: (writes: number) => void): void {
+    this.commitObserver = observer;
+  }
+
+  /**
+   * Why writes are refused now (the store is fenced, or the check before writes finds the file
+   * deleted or replaced, which fences it), or undefined when they are accepted. For /readyz.
+   */
+  writeRefusal(): RiggerError | undefined {
+    return this.fenced ?? this.checkWrite();
   }
 
   /** Runs `check` before every write transaction; an error it returns fails that write (file-watch.ts fences then). */

@@ -176,7 +176,7 @@ describe('rig task', () => {
     fails(rig(['task', 'delete', 'nope', '-C', dir]), /task "nope" does not exist/);
     fails(rig(['task', 'update', task.id, '--status', 'completed', '--expected-version', '7', '-C', dir]), /version 1, not the expected 7/);
     fails(rig(['task', 'list', '--limit', '1001', '-C', dir]), /--limit/);
-    fails(rig(['task', 'frobnicate', '-C', dir]), /add, list, get, update or delete/);
+    fails(rig(['task', 'frobnicate', '-C', dir]), /^rig: unknown argument frobnicate; see rig task --help for what it takes\n$/);
     const after = json(rig(['task', 'list', '--all', '--json', '-C', dir]));
     assert.equal(after.total_count, 1);
     assert.deepEqual(after.tasks[0], task);
@@ -204,4 +204,14 @@ describe('help', () => {
     assert.match(result.stdout, /rig grpc/);
     assert.match(result.stdout, /rig task/);
   });
+});
+
+test('a bad RIGGER_LOG_LEVEL: exit 1 and one line naming the levels that work, for the server and a sidecar', () => {
+  const dir = tempProject();
+  const levels = 'trace, debug, info, warn, error, fatal, silent';
+  for (const args of [['grpc', '--port', '0'], ['sidecar', 'logger', '--file', path.join(dir, 'events.jsonl')]]) {
+    const result = rig(['-C', dir, ...args], { env: { RIGGER_LOG_LEVEL: 'loud' }, timeoutMs: 15_000 });
+    assert.equal(result.code, 1, `${args[0]}: ${result.stderr}`);
+    assert.equal(result.stderr, `rig: RIGGER_LOG_LEVEL must be one of ${levels}; got "loud"\n`);
+  }
 });

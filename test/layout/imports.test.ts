@@ -9,7 +9,7 @@
 //
 // The layers, by top-level area (the first directory under src/, or the file itself for top-level
 // files such as src/index.js; sidecars/ is one area), each listing what it may require besides itself:
-//   model, generated   < protocol, store, hub, config < client, prd < grpc < hub-server.js < cli (the top);
+//   model, generated   < protocol, store, hub, config < client, prd < grpc < ops < hub-server.js < cli (the top);
 //   sidecars sit on client and config, below cli
 // See RULES below for the exact lists. Every violation is printed as one line "from -> to (rule)".
 import assert from 'node:assert/strict';
@@ -35,6 +35,8 @@ const RULES: Record<string, Rule> = {
   config: { may: ['model'] },
   prd: { may: ['model', 'store'] },
   grpc: { may: ['model', 'protocol', 'store', 'hub', 'prd', 'generated'] },
+  // The operations endpoint (metrics, probes): reads the store, the hub and the gRPC request metrics; composed by hub-server.
+  ops: { may: ['model', 'protocol', 'store', 'hub', 'grpc'] },
   'logging.js': { may: [] },
   'hub-server.js': { mayNot: ['cli', 'sidecars'] },
   'index.js': { may: ['client', 'model', 'protocol'] },

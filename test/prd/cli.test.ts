@@ -84,13 +84,19 @@ test('rig prd / rig orchestrate: bad input fails with exit code 1 and one line s
   placeFixture(dir, 'tasks.md');
   const task = JSON.parse((await ok(['task', 'add', 'Implement OAuth2 authentication', '--json'], dir)).stdout);
   await fails(['orchestrate', 'run', task.id, '--test-type', 'essay'], dir, /^rig: test_type "essay" is not a comprehension test type; use "short_answer" or "multiple_choice"$/m);
-  await fails(['orchestrate', 'run', task.id, '--model', 'gpt-4'], dir, /^rig: model "gpt-4" is not known; use one of: "rules"/);
+  await fails(['orchestrate', 'run', task.id, '--model', 'gpt 4'], dir, /^rig: model "gpt 4" is not a model name; use one of: "rules"/);
   await fails(['orchestrate', 'run', 'no-such-task'], dir, /^rig: task "no-such-task" does not exist$/m);
   await fails(['prd', 'parse', '/etc/passwd'], dir, /^rig: refusing to read "\/etc\/passwd": .*outside the project directory/);
   await fails(['prd', 'parse', 'docs/missing.md'], dir, /^rig: PRD file "docs\/missing\.md" does not exist/);
   const closedPort = await freePort();
   await fails(
     ['prd', 'generate-tasks', 'docs/PRD.md', '--model', 'ollama', '--ollama-url', `http://127.0.0.1:${closedPort}`],
+    dir,
+    new RegExp(`^rig: cannot reach Ollama at http://127\\.0\\.0\\.1:${closedPort} \\(ECONNREFUSED\\); start it with \`ollama serve\``),
+  );
+  // A bare model name means that Ollama model: with Ollama away, the same one line.
+  await fails(
+    ['prd', 'generate-tasks', 'docs/PRD.md', '--model', 'llama3.1', '--ollama-url', `http://127.0.0.1:${closedPort}`],
     dir,
     new RegExp(`^rig: cannot reach Ollama at http://127\\.0\\.0\\.1:${closedPort} \\(ECONNREFUSED\\); start it with \`ollama serve\``),
   );

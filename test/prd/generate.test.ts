@@ -90,9 +90,9 @@ test('GenerateTasksFromPRD refuses bad requests with the reason and writes nothi
   const server = await startServer(dir);
   const client = connect(server.address);
   try {
-    const model = await callError(client, 'GenerateTasksFromPRD', { prd_id: 'docs/PRD.md', model: 'gpt-4' });
+    const model = await callError(client, 'GenerateTasksFromPRD', { prd_id: 'docs/PRD.md', model: 'gpt 4' });
     assert.equal(model.code, grpc.status.INVALID_ARGUMENT);
-    assert.match(model.details, /model "gpt-4" is not known; use one of: "rules" .*"ollama" .*"ollama:<name>"/);
+    assert.match(model.details, /model "gpt 4" is not a model name; use one of: "rules" .*"ollama" .*"llama3\.1" or "ollama:<name>"/);
     const unknownId = await callError(client, 'GenerateTasksFromPRD', { prd_id: 'prd-0123456789abcdef' });
     assert.equal(unknownId.code, grpc.status.NOT_FOUND);
     assert.match(unknownId.details, /no PRD with id prd-0123456789abcdef is stored/);

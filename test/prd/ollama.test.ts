@@ -84,6 +84,14 @@ test('model "ollama:<name>" asks Ollama for that model', async () => {
   assert.equal(ollama.requests[sent]!.model, 'other-model');
 });
 
+test('a bare model name, as the original guide sends it ("model": "llama3.1"), asks Ollama for that model', async () => {
+  const sent = ollama.requests.length;
+  ollama.reply({ content: JSON.stringify({ tasks: [{ title: 'Port the form to Rust' }] }) });
+  const generated = await call(client, 'GenerateTasksFromPRD', { prd_id: 'docs/crlf.md', model: 'llama3.1' });
+  assert.equal(generated.tasks_generated, 1);
+  assert.equal(ollama.requests[sent]!.model, 'llama3.1');
+});
+
 test('a malformed answer, then a good one: one retry that tells the model what was wrong, then success', async () => {
   const sent = ollama.requests.length;
   ollama.reply({ content: 'Sure! Here are your tasks: 1. Set up payments' }, { content: JSON.stringify({ tasks: [{ title: 'Accept cards' }] }) });

@@ -147,9 +147,9 @@ test('OrchestrateTask refuses bad requests with the reason and changes nothing',
     const testType = await callError(client, 'OrchestrateTask', { task_id: task.id, model: 'rules', test_type: 'essay' });
     assert.equal(testType.code, grpc.status.INVALID_ARGUMENT);
     assert.match(testType.details, /test_type "essay" .*use "short_answer" or "multiple_choice"/);
-    const model = await callError(client, 'OrchestrateTask', { task_id: task.id, model: 'claude' });
+    const model = await callError(client, 'OrchestrateTask', { task_id: task.id, model: 'claude 3' });
     assert.equal(model.code, grpc.status.INVALID_ARGUMENT);
-    assert.match(model.details, /model "claude" is not known; use one of: "rules"/);
+    assert.match(model.details, /model "claude 3" is not a model name; use one of: "rules"/);
     const unknown = await callError(client, 'OrchestrateTask', { task_id: 'no-such-task', model: 'rules' });
     assert.equal(unknown.code, grpc.status.NOT_FOUND);
     assert.match(unknown.details, /task "no-such-task" does not exist/);

@@ -272,7 +272,7 @@ test('bad flags: one line on stderr, exit 1, before connecting', { timeout: 60_0
     [['--url', 'http://127.0.0.1:9/', '--max-attempts', '5000'], /^rig: --max-attempts must be a whole number from 1 to 1000, got 5000$/],
     [['--url', 'http://127.0.0.1:9/', '--timeout-ms', 'soon'], /^rig: --timeout-ms must be a whole number from 1 to 3600000, got NaN$/],
     [['--url', 'http://127.0.0.1:9/', '--consumer', 'no spaces'], /^rig: consumer name "no spaces" is not valid/],
-    [['--url', 'http://127.0.0.1:9/', '--checkpoint', 'x'], /^rig: Unknown argument: checkpoint$/],
+    [['--url', 'http://127.0.0.1:9/', '--checkpoint', 'x'], /^rig: unknown option --checkpoint; see rig sidecar webhook --help for what it takes$/],
   ];
   for (const [args, expected] of cases) {
     const sidecar = startSidecar('webhook', ['--address', '127.0.0.1:1', ...args]);

@@ -2,8 +2,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Argv, CommandModule } from 'yargs';
 import { RiggerClient } from '../../client/rigger-client';
-import { clientConnection, connectionOptions } from '../../config/client-connection';
-import { findProject } from '../../config/project';
+import { clientConnection, clientProject, connectionOptions } from '../../config/client-connection';
 import { subscribeOptionsOf, type SubscriptionArgs } from '../../config/subscription-flags';
 import type { ConsumerInfo__Output } from '../../generated/rigger/v1/ConsumerInfo';
 import type { DeadLetter__Output } from '../../generated/rigger/v1/DeadLetter';
@@ -16,7 +15,7 @@ type ConsumerArgs = GlobalArgs & { name: string };
 
 /** Runs `work` with a client of the project's server, and says plainly when the server is not there. */
 async function withClient<T>(argv: GlobalArgs, work: (client: RiggerClient) => Promise<T>): Promise<T> {
-  const project = findProject(argv.C ?? '.');
+  const project = clientProject(argv.C ?? '.', argv as unknown as Record<string, unknown>);
   const { address, connect } = clientConnection(project, argv as unknown as Record<string, unknown>);
   const client = new RiggerClient({ address, connect });
   try {
@@ -139,7 +138,7 @@ function deadLetterCommand(
 }
 
 export const consumersCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'consumers <command>',
+  command: 'consumers',
   describe: 'Manage the running server\'s durable consumers (position, acks, dead letters)',
   builder: (yargs) =>
     yargs
@@ -208,6 +207,6 @@ export const consumersCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       )
       .command(deadLetterCommand('redrive', 'Deliver dead letters again (all of them when no sequence is given)', 'redriven', (c, name, seqs) => c.redriveDeadLetters(name, seqs)))
       .command(deadLetterCommand('drop', 'Delete dead letters (all of them when no sequence is given)', 'dropped', (c, name, seqs) => c.dropDeadLetters(name, seqs)))
-      .demandCommand(1, 'name a consumers command; see rig consumers --help'),
+      .demandCommand(1, 'rig consumers needs a command: list, show, create, delete, reset, dead-letters, redrive or drop (e.g. rig consumers list; see rig consumers --help)'),
   handler: () => {},
 };

@@ -7,8 +7,7 @@ import { isLoggedEventType, TaskEventType, type TaskEvent } from '../../model/ta
 import { POSITION_HEADER } from '../../protocol/metadata';
 import type { GlobalArgs } from '../main';
 import { eventForDisplay, formatEventLine, printJson } from '../output';
-import { findProject } from '../../config/project';
-import { clientConnection, connectionOptions } from '../../config/client-connection';
+import { clientConnection, clientProject, connectionOptions } from '../../config/client-connection';
 import { subscribeOptionsOf, subscriptionFlags, type SubscriptionArgs } from '../../config/subscription-flags';
 
 type EventsArgs = GlobalArgs & SubscriptionArgs;
@@ -24,7 +23,7 @@ export const eventsCommand: CommandModule<GlobalArgs, EventsArgs> = {
   builder: (yargs) => subscriptionFlags(yargs.options(connectionOptions()), 'replay every event after this sequence first (0 = all history)', false),
   handler: async (argv) => {
     const filter = subscribeOptionsOf(argv);
-    const project = findProject(argv.C ?? '.');
+    const project = clientProject(argv.C ?? '.', argv as unknown as Record<string, unknown>);
     const { address, connect } = clientConnection(project, argv as unknown as Record<string, unknown>);
     const client = connectService(address, connect);
     const call = client.SubscribeToTaskEvents({

@@ -9,7 +9,7 @@ import { prdConfigOf, PRD_SETTINGS } from '../prd-settings';
 import { findProject } from '../../config/project';
 import { isLoopback, resolveAuth, resolveLimits, resolveServerTls } from '../security-settings';
 import { openProjectStore } from '../project-store';
-import { resolveSetting, settingOptions } from '../../config/settings';
+import { parseListenAddress, resolveSetting, settingOptions } from '../../config/settings';
 
 export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'grpc',
@@ -17,7 +17,7 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   builder: (yargs) => yargs.options(settingOptions(
     'port', 'host', 'db', 'bufferSize', 'retainEvents', 'retainDays', 'compactIntervalMs', 'consumerMaxLag',
     'token', 'readOnlyToken', 'publicServices', 'tlsCert', 'tlsKey', 'tlsCa',
-    'maxRequestBytes', 'maxConcurrentStreams', 'maxSubscribers', 'maxSubscribersPerConnection', 'maxHealthWatchers', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'busyTimeoutMs', 'durability',
+    'maxRequestBytes', 'maxConcurrentStreams', 'maxSubscribers', 'maxSubscribersPerConnection', 'maxHealthWatchers', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'busyTimeoutMs', 'durability', 'httpListen',
     ...PRD_SETTINGS,
   )),
   handler: async (argv) => {
@@ -33,6 +33,8 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     const auth = resolveAuth(project, args);
     const tls = resolveServerTls(project, args);
     const limits = resolveLimits(project, args);
+    const httpListenText = resolveSetting('httpListen', args, project.config);
+    const httpListen = httpListenText === '' ? undefined : parseListenAddress(httpListenText);
     const logger = createLogger();
     // grpc-js writes its own diagnostics to stderr ("E No address added ..." next to our one-line
     // port-in-use message); they go to the JSON log instead, at debug level.
@@ -64,6 +66,7 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           auth,
           ...(tls && { tls }),
           limits,
+          ...(httpListen && { httpListen }),
         },
         logger,
       );
@@ -95,11 +98,12 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         `  database:          ${dbFile}`,
         `  broadcast buffer:  ${bufferSize} events`,
         `  retention:         ${retention.events || 'unlimited'} events${retention.days ? `, ${retention.days} days` : ''}`,
+        ...(server.opsUrl ? [`  operations:        ${server.opsUrl}/metrics, /healthz, /readyz`] : []),
         `ready: listening on port ${server.port} (${addresses})`,
         '',
       ].join('\n'),
     );
-    logger.info({ addresses: server.addresses, database: dbFile, buffer_size: bufferSize }, 'server listening');
+    logger.info({ addresses: server.addresses, database: dbFile, buffer_size: bufferSize, ...(server.opsUrl && { operations_url: server.opsUrl }) }, 'server listening');
 
     await stopped;
     logger.info('stopped');

@@ -12,7 +12,7 @@ import { settingOptions } from '../../config/settings';
 import { withPrdSession, type PrdArgs } from './prd-common';
 
 export const orchestrateCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'orchestrate <command>',
+  command: 'orchestrate',
   describe: 'Run a task through enhance -> comprehension test -> route (pass, enhance, decompose)',
   builder: (yargs) =>
     yargs
@@ -61,6 +61,6 @@ export const orchestrateCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             process.stdout.write(lines.join('\n'));
           }),
       )
-      .demandCommand(1, 'name an orchestrate command: run'),
+      .demandCommand(1, 'rig orchestrate needs a command: run (e.g. rig orchestrate run TASK_ID; see rig orchestrate --help)'),
   handler: () => {},
 };

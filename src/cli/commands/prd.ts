@@ -12,7 +12,7 @@ import { settingOptions } from '../../config/settings';
 import { withPrdSession, type PrdArgs } from './prd-common';
 
 export const prdCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'prd <command>',
+  command: 'prd',
   describe: 'Parse a PRD (markdown) and turn it into tasks',
   builder: (yargs) =>
     yargs
@@ -66,7 +66,7 @@ export const prdCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             process.stdout.write(`${rows.filter((r) => !r.exists).length} new task(s) proposed by ${provider.model} for PRD ${prd.id}; nothing saved (add --save)\n`);
           }),
       )
-      .demandCommand(1, 'name a prd command: parse or generate-tasks'),
+      .demandCommand(1, 'rig prd needs a command: parse or generate-tasks (e.g. rig prd parse docs/PRD.md; see rig prd --help)'),
   handler: () => {},
 };
 

@@ -26,6 +26,23 @@ function withStore<T>(argv: TaskArgs, work: (store: Store, actor: string) => T):
   }
 }
 
+/** Candidates listed when a prefix is ambiguous. */
+const MAX_CANDIDATES = 10;
+
+/**
+ * The task `given` names: its full id, or a prefix of exactly one id (as git takes a commit's).
+ * A full id that exists wins over being a prefix of longer ones.
+ */
+export function resolveTaskId(store: Store, given: string): string {
+  if (given === '') throw invalidArgument('a task id is empty; give the id (or the first characters of it) that rig task list shows');
+  if (store.tasks.getTask(given)) return given;
+  const ids = store.tasks.idsStartingWith(given, MAX_CANDIDATES + 1);
+  if (ids.length === 1) return ids[0]!;
+  if (ids.length === 0) throw notFound(`task ${JSON.stringify(given)} does not exist`);
+  const shown = ids.slice(0, MAX_CANDIDATES).join(', ');
+  throw invalidArgument(`task id ${JSON.stringify(given)} is ambiguous: it starts ${ids.length > MAX_CANDIDATES ? `more than ${MAX_CANDIDATES} ids` : `${ids.length} ids`} (${shown}${ids.length > MAX_CANDIDATES ? ', ...' : ''}); give more characters`);
+}
+
 function statusOption(value: string | undefined): TaskStatus | undefined {
   if (value === undefined) return undefined;
   const status = parseStatus(value);
@@ -53,7 +70,7 @@ const common = (yargs: Argv<GlobalArgs>) =>
     .option('actor', { type: 'string', describe: 'who is making the change (default: your OS user name)' });
 
 export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'task <command>',
+  command: 'task',
   describe: 'Manage tasks directly in the project database (the running server broadcasts the changes)',
   builder: (yargs) =>
     common(yargs)
@@ -118,39 +135,44 @@ export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       .command<TaskArgs & { id: string }>(
         'get <id>',
         'Show one task',
-        (y) => y.positional('id', { type: 'string', demandOption: true }),
+        (y) => y.positional('id', { type: 'string', demandOption: true, describe: 'the task id, or its first characters when they name one task' }),
         (argv) =>
           showTask(
             argv,
             withStore(argv, (store) => {
-              const task = store.tasks.getTask(argv.id);
+              const task = store.tasks.getTask(resolveTaskId(store, argv.id));
               if (!task) throw notFound(`task ${JSON.stringify(argv.id)} does not exist`);
               return task;
             }),
           ),
       )
-      .command<TaskArgs & { id: string; status?: string; assignee?: string; 'due-date'?: string; 'expected-version'?: number }>(
+      .command<TaskArgs & { id: string; title?: string; status?: string; assignee?: string; 'due-date'?: string; 'expected-version'?: number }>(
         'update <id>',
-        'Change a task\'s status, assignee or due date',
+        'Change a task\'s title, status, assignee or due date',
         (y) =>
           y
-            .positional('id', { type: 'string', demandOption: true })
+            .positional('id', { type: 'string', demandOption: true, describe: 'the task id, or its first characters when they name one task' })
+            .option('title', { type: 'string', describe: 'the new title' })
             .option('status', { type: 'string', describe: 'e.g. in_progress' })
             .option('assignee', { type: 'string', describe: 'empty string to unassign' })
             .option('due-date', { type: 'string', describe: 'YYYY-MM-DD, empty string to clear' })
             .option('expected-version', { type: 'number', describe: 'fail unless the task is at this version' }),
         (argv) => {
           const patch: TaskPatch = {};
+          if (argv.title !== undefined) patch.title = argv.title;
           const status = statusOption(argv.status);
           if (status !== undefined) patch.status = status;
           if (argv.assignee !== undefined) patch.assignee = argv.assignee;
           const dueDate = dueDateOption(argv['due-date']);
           if (dueDate !== undefined) patch.due_date = dueDate;
+          if (Object.keys(patch).length === 0) {
+            throw invalidArgument(`nothing to change: give --title, --status, --assignee or --due-date, e.g. rig task update ${argv.id} --status in_progress`);
+          }
           const expected = argv['expected-version'];
           showTask(
             argv,
             withStore(argv, (store, actor) =>
-              store.tasks.write(actor, (m) => m.updateTask(argv.id, patch, expected !== undefined ? { expectedVersion: expected } : {}).task),
+              store.tasks.write(actor, (m) => m.updateTask(resolveTaskId(store, argv.id), patch, expected !== undefined ? { expectedVersion: expected } : {}).task),
             ),
           );
         },
@@ -158,13 +180,13 @@ export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       .command<TaskArgs & { id: string }>(
         'delete <id>',
         'Archive a task (it leaves `task list` unless --all)',
-        (y) => y.positional('id', { type: 'string', demandOption: true }),
+        (y) => y.positional('id', { type: 'string', demandOption: true, describe: 'the task id, or its first characters when they name one task' }),
         (argv) => {
-          const task = withStore(argv, (store, actor) => store.tasks.write(actor, (m) => m.archiveTask(argv.id)));
+          const task = withStore(argv, (store, actor) => store.tasks.write(actor, (m) => m.archiveTask(resolveTaskId(store, argv.id))));
           if (argv.json) printJson({ success: true, task: taskForDisplay(task) });
           else process.stdout.write(`archived ${safeText(task.id)}\n`);
         },
       )
-      .demandCommand(1, 'name a task command: add, list, get, update or delete'),
+      .demandCommand(1, 'rig task needs a command: add, list, get, update or delete (e.g. rig task list; see rig task --help)'),
   handler: () => {},
 };

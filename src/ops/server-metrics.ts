@@ -1,0 +1,175 @@
+// The server's own Prometheus registry for the operations endpoint (ops-server.ts): Node's and the
+// process's default metrics, and the hub's. The hot path stays bare: the few counters are
+// incremented where things happen (a group commit, a compaction run, a gRPC call's status, in
+// src/grpc/request-metrics.ts), and every gauge is computed when /metrics is scraped (collect
+// callbacks), from state the server keeps anyway. The files are stat'ed by path: the server
+// process never opens a descriptor on tasks.db, since closing one would drop SQLite's POSIX locks.
+// docs/operations.md#operations-endpoint lists every metric.
+import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import client from 'prom-client';
+import { createRequestMetrics, type RequestMetrics } from '../grpc/request-metrics';
+import type { ConsumerRegistry, ConsumerStatus } from '../hub/consumer-registry';
+import type { EventHub } from '../hub/event-hub';
+import { SERVICE_NAME } from '../protocol/proto';
+import type { Store } from '../store/store';
+
+/** What the metrics are read from. */
+export interface MetricSources {
+  store: Store;
+  hub: EventHub;
+  consumers: ConsumerRegistry;
+  /** Why the server is not ready (one line), or undefined when it is (the same answer as /readyz). */
+  notReady(): string | undefined;
+}
+
+export interface ServerMetrics {
+  registry: client.Registry;
+  /** For the gRPC server's interceptor (GrpcServerOptions.requestMetrics). */
+  requests: RequestMetrics;
+  /** A compaction run ended, having deleted `deleted` events. */
+  compactionRan(deleted: number): void;
+  /** A group commit's COMMIT, holding `writes` writes. */
+  groupCommitted(writes: number): void;
+}
+
+/** The event stream RPCs, by the `kind` label of rigger_subscribers. */
+const STREAM_KINDS: readonly (readonly [kind: string, path: string])[] = [
+  ['subscribe', `/${SERVICE_NAME}/SubscribeToTaskEvents`],
+  ['task_event_stream', `/${SERVICE_NAME}/TaskEventStream`],
+  ['consume', `/${SERVICE_NAME}/ConsumeTaskEvents`],
+];
+
+/** prom-client defaults that `promtool check metrics` refuses (non-counters named *_total). */
+const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+/** Writes per group commit: 1 up to the group's maximum (256, group-commit.ts). */
+const GROUP_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+
+/** How long one reading of the consumers (a query) serves the consumer gauges of one scrape, in ms. */
+const CONSUMERS_FRESH_MS = 100;
+
+export function createServerMetrics(sources: MetricSources): ServerMetrics {
+  const { store, hub, consumers } = sources;
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  // Gauges whose names end in _total, which promtool refuses; the same counts are in
+  // nodejs_active_handles, nodejs_active_requests and nodejs_active_resources (by type).
+  for (const name of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(name);
+  const requests = createRequestMetrics(registry);
+  const gauge = (name: string, help: string, collect: (this: client.Gauge) => void, labelNames: readonly string[] = []) =>
+    new client.Gauge({ name, help, labelNames, registers: [registry], collect });
+
+  gauge('rigger_ready', '1 while /readyz answers 200 (database open and writable, hub serving), else 0', function () {
+    this.set(sources.notReady() === undefined ? 1 : 0);
+  });
+
+  // Subscribers.
+  gauge(
+    'rigger_subscribers',
+    'Event streams open, by kind: subscribe (SubscribeToTaskEvents), task_event_stream (TaskEventStream), consume (ConsumeTaskEvents members)',
+    function () {
+      for (const [kind, path] of STREAM_KINDS) this.set({ kind }, requests.openCalls(path));
+    },
+    ['kind'],
+  );
+  gauge(
+    'rigger_hub_subscriptions',
+    'The hub\'s subscriptions, by state: live (on the live path) or catching_up (from the replay ring or the log, or waiting for a full stream to drain); one per stream that has subscribed, one per active consumer',
+    function () {
+      const live = hub.liveCount;
+      this.set({ state: 'live' }, live);
+      this.set({ state: 'catching_up' }, hub.subscriberCount - live);
+    },
+    ['state'],
+  );
+  gauge('rigger_hub_subscription_max_lag_events', 'Events between the newest published event and the furthest-behind hub subscription (0 when none is behind)', function () {
+    this.set(hub.maxSubscriberLag());
+  });
+
+  // Events.
+  const startSequence = hub.lastSequence;
+  new client.Counter({
+    name: 'rigger_events_published_total',
+    help: 'Events the hub published since the server started (its own commits and other processes\')',
+    registers: [registry],
+    collect() {
+      // The hub publishes each sequence once, in order: the count is the distance from the start.
+      this.reset();
+      this.inc(Math.max(0, hub.lastSequence - startSequence));
+    },
+  });
+  gauge('rigger_last_event_sequence', 'Sequence of the newest event published', function () {
+    this.set(hub.lastSequence);
+  });
+  gauge('rigger_oldest_event_sequence', 'Oldest sequence the event log still holds (retention and compaction move it)', function () {
+    this.set(readOr(() => store.log.oldestSequence(), 0));
+  });
+
+  // Durable consumers: one reading of the registry per scrape.
+  let consumersRead: { at: number; statuses: ConsumerStatus[] } | undefined;
+  const consumerStatuses = (): ConsumerStatus[] => {
+    const now = performance.now();
+    if (!consumersRead || now - consumersRead.at > CONSUMERS_FRESH_MS) consumersRead = { at: now, statuses: readOr(() => consumers.list(), []) };
+    return consumersRead.statuses;
+  };
+  const perConsumer = (name: string, help: string, value: (s: ConsumerStatus) => number) =>
+    gauge(
+      name,
+      help,
+      function () {
+        this.reset();
+        for (const status of consumerStatuses()) this.set({ consumer: status.record.name }, value(status));
+      },
+      ['consumer'],
+    );
+  perConsumer('rigger_consumer_lag_events', 'Events between the newest event and the consumer\'s acked position', (s) => Math.max(0, s.headSequence - s.ackedSequence));
+  perConsumer('rigger_consumer_in_flight', 'Deliveries sent to the consumer\'s members and not yet acked', (s) => s.inFlight);
+  perConsumer('rigger_consumer_members', 'Members of the consumer connected now', (s) => s.members);
+  perConsumer('rigger_consumer_dead_letters', 'Dead letters the consumer holds', (s) => s.deadLetters);
+
+  // Files, by path (stat only; see the top of this file).
+  const file = store.db.name;
+  gauge('rigger_database_bytes', 'Size of the database file (tasks.db)', function () {
+    this.set(sizeOf(file));
+  });
+  gauge('rigger_wal_bytes', 'Size of the write-ahead log (tasks.db-wal)', function () {
+    this.set(sizeOf(`${file}-wal`));
+  });
+
+  // Background work and commits: counted inline.
+  const compactionRuns = new client.Counter({ name: 'rigger_compaction_runs_total', help: 'Compaction runs finished (at start-up, then every --compact-interval-ms; none without retention)', registers: [registry] });
+  const compactionDeleted = new client.Counter({ name: 'rigger_compaction_deleted_events_total', help: 'Events deleted from the log by compaction', registers: [registry] });
+  const groupWrites = new client.Histogram({
+    name: 'rigger_group_commit_writes',
+    help: 'Writes per group commit transaction (its _count is the transactions committed)',
+    buckets: GROUP_BUCKETS,
+    registers: [registry],
+  });
+  const unlabelledGroup = groupWrites.labels();
+
+  return {
+    registry,
+    requests,
+    compactionRan(deleted) {
+      compactionRuns.inc();
+      if (deleted > 0) compactionDeleted.inc(deleted);
+    },
+    groupCommitted(writes) {
+      unlabelledGroup.observe(writes);
+    },
+  };
+}
+
+function sizeOf(file: string): number {
+  return fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+}
+
+/** `read()`, or `fallback` when it throws (the database closing under a scrape at shutdown). */
+function readOr<T>(read: () => T, fallback: T): T {
+  try {
+    return read();
+  } catch {
+    return fallback;
+  }
+}

@@ -1,0 +1,87 @@
+// The CLI's own parse errors and task-id handling, through the real `rig` binary: every mistake is
+// exit 1 and one line saying what is wrong and the command that would work; ids may be shortened
+// to a unique prefix, as git's commits can.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { RIG_BIN, rig, rigAsync, spawnCollected, startServer, tempDir, tempProject, waitFor } from '../support/processes';
+
+function fails(args: string[], dir: string, line: string): void {
+  const result = rig(['-C', dir, ...args]);
+  assert.equal(result.code, 1, `rig ${args.join(' ')}: ${result.stderr}`);
+  assert.equal(result.stderr, `rig: ${line}\n`, `rig ${args.join(' ')}`);
+  assert.equal(result.stdout, '');
+}
+
+function addTask(dir: string, title: string): { id: string; title: string; version: number } {
+  const result = rig(['-C', dir, 'task', 'add', title, '--json']);
+  assert.equal(result.code, 0, result.stderr);
+  return JSON.parse(result.stdout);
+}
+
+test("yargs' own messages are replaced by what is missing and where to look", () => {
+  const dir = tempProject();
+  fails(['task'], dir, 'rig task needs a command: add, list, get, update or delete (e.g. rig task list; see rig task --help)');
+  fails(['prd'], dir, 'rig prd needs a command: parse or generate-tasks (e.g. rig prd parse docs/PRD.md; see rig prd --help)');
+  fails(['task', 'list', '--bogus-flag'], dir, 'unknown option --bogus-flag; see rig task list --help for what it takes');
+  fails(['task', 'add'], dir, 'rig task add is missing an argument; see rig task add --help');
+  fails(['events', 'extra'], dir, 'unknown argument extra; see rig events --help for what it takes');
+});
+
+test('rig task update: nothing to change is an error; --title edits the title', () => {
+  const dir = tempProject();
+  const task = addTask(dir, 'Fix login bug');
+  fails(['task', 'update', task.id], dir, `nothing to change: give --title, --status, --assignee or --due-date, e.g. rig task update ${task.id} --status in_progress`);
+  const updated = rig(['-C', dir, 'task', 'update', task.id, '--title', 'Fix the login bug', '--json']);
+  assert.equal(updated.code, 0, updated.stderr);
+  const after = JSON.parse(updated.stdout);
+  assert.equal(after.title, 'Fix the login bug');
+  assert.equal(after.version, task.version + 1);
+  fails(['task', 'update', task.id, '--title', ''], dir, 'title must not be empty');
+});
+
+test('task ids: a unique prefix names the task; an ambiguous one lists the candidates; an unknown one is not found', () => {
+  const dir = tempProject();
+  // 17 random UUIDs: by pigeonhole two share a first hex digit.
+  const tasks = Array.from({ length: 17 }, (_, i) => addTask(dir, `task ${i}`));
+  const byFirst = new Map<string, string[]>();
+  for (const t of tasks) byFirst.set(t.id[0]!, [...(byFirst.get(t.id[0]!) ?? []), t.id]);
+  const [shared, ids] = [...byFirst].find(([, group]) => group.length > 1)!;
+  const sorted = [...ids].sort();
+  fails(['task', 'get', shared], dir, `task id "${shared}" is ambiguous: it starts ${sorted.length} ids (${sorted.join(', ')}); give more characters`);
+
+  const one = tasks[0]!;
+  const prefix = one.id.slice(0, 13);
+  const got = rig(['-C', dir, 'task', 'get', prefix, '--json']);
+  assert.equal(got.code, 0, got.stderr);
+  assert.equal(JSON.parse(got.stdout).id, one.id);
+  const moved = rig(['-C', dir, 'task', 'update', prefix, '--status', 'in_progress', '--json']);
+  assert.equal(moved.code, 0, moved.stderr);
+  assert.equal(JSON.parse(moved.stdout).id, one.id);
+  const archived = rig(['-C', dir, 'task', 'delete', prefix, '--json']);
+  assert.equal(archived.code, 0, archived.stderr);
+  assert.equal(JSON.parse(archived.stdout).task.id, one.id);
+
+  fails(['task', 'get', 'zzzz'], dir, 'task "zzzz" does not exist');
+});
+
+test('client commands outside a project work with --address, and without it say what is missing', async () => {
+  const server = await startServer(tempProject());
+  const elsewhere = tempDir();
+  try {
+    const task = JSON.parse((await rigAsync(['-C', server.dir, 'task', 'add', 'Reachable from anywhere', '--json'])).stdout);
+    const listed = await rigAsync(['-C', elsewhere, 'consumers', 'list', '--address', server.address, '--json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(JSON.parse(listed.stdout), []);
+    const events = spawnCollected(process.execPath, [RIG_BIN, '-C', elsewhere, 'events', '--address', server.address, '--since', '0', '--json'], { env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' } });
+    try {
+      await waitFor(() => events.stdout().includes(task.id), 15_000, 'the event, read from outside the project');
+    } finally {
+      events.child.kill('SIGTERM');
+    }
+    const without = await rigAsync(['-C', elsewhere, 'consumers', 'list']);
+    assert.equal(without.code, 1);
+    assert.match(without.stderr, /^rig: not a rigger project \(no \.rigger directory found\); run `rig init`/);
+  } finally {
+    await server.stop();
+  }
+});

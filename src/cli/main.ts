@@ -29,6 +29,8 @@ export function main(args: string[]): Promise<void> {
       .command(orchestrateCommand)
       .command(sidecarCommand)
       .command(backupCommand)
+      // `rig completion >> ~/.bashrc` (or ~/.zshrc): yargs' own completion of commands and flags.
+      .completion('completion', 'Print a bash/zsh completion script for rig (e.g. rig completion >> ~/.bashrc)')
       .demandCommand(1, 'name a command; see rig --help')
       .recommendCommands(),
   );

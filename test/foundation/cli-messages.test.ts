@@ -85,3 +85,21 @@ test('client commands outside a project work with --address, and without it say 
     await server.stop();
   }
 });
+
+test('rig completion prints a shell completion script, and the completions name the commands and flags', () => {
+  const script = rig(['completion']);
+  assert.equal(script.code, 0, script.stderr);
+  assert.match(script.stdout, /###-begin-rig-completions-###/);
+  assert.match(script.stdout, /--get-yargs-completions/);
+  const commands = rig(['--get-yargs-completions', 'task', '']);
+  assert.deepEqual(commands.stdout.trim().split('\n').slice(0, 5), ['add', 'list', 'get', 'update', 'delete']);
+  const flags = rig(['--get-yargs-completions', 'task', 'update', '--']).stdout.split('\n');
+  for (const flag of ['--title', '--status', '--assignee', '--due-date', '--actor']) assert.ok(flags.includes(flag), `${flag} in ${flags.join(' ')}`);
+});
+
+test('--actor is only on the commands that change a task', () => {
+  const dir = tempProject();
+  fails(['task', 'list', '--actor', 'bot'], dir, 'unknown option --actor; see rig task list --help for what it takes');
+  const added = rig(['-C', dir, 'task', 'add', 'Ship it', '--actor', 'deploy-bot', '--json']);
+  assert.equal(added.code, 0, added.stderr);
+});

@@ -64,10 +64,10 @@ function showTask(argv: TaskArgs, task: Parameters<typeof printTask>[0]): void {
   else printTask(task);
 }
 
-const common = (yargs: Argv<GlobalArgs>) =>
-  yargs
-    .option('db', { type: 'string', describe: 'SQLite database file; default .rigger/tasks.db' })
-    .option('actor', { type: 'string', describe: 'who is making the change (default: your OS user name)' });
+const common = (yargs: Argv<GlobalArgs>) => yargs.option('db', { type: 'string', describe: 'SQLite database file; default .rigger/tasks.db' });
+
+/** Only the commands that change a task record who did it. */
+const withActor = <T>(yargs: Argv<T>) => yargs.option('actor', { type: 'string', describe: 'who is making the change, as the event log records it (default: your OS user name)' });
 
 export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'task',
@@ -78,7 +78,7 @@ export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'add <title>',
         'Add a task',
         (y) =>
-          y
+          withActor(y)
             .positional('title', { type: 'string', demandOption: true })
             .option('assignee', { type: 'string' })
             .option('due-date', { type: 'string', describe: 'YYYY-MM-DD' })
@@ -150,7 +150,7 @@ export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'update <id>',
         'Change a task\'s title, status, assignee or due date',
         (y) =>
-          y
+          withActor(y)
             .positional('id', { type: 'string', demandOption: true, describe: 'the task id, or its first characters when they name one task' })
             .option('title', { type: 'string', describe: 'the new title' })
             .option('status', { type: 'string', describe: 'e.g. in_progress' })
@@ -180,7 +180,7 @@ export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       .command<TaskArgs & { id: string }>(
         'delete <id>',
         'Archive a task (it leaves `task list` unless --all)',
-        (y) => y.positional('id', { type: 'string', demandOption: true, describe: 'the task id, or its first characters when they name one task' }),
+        (y) => withActor(y).positional('id', { type: 'string', demandOption: true, describe: 'the task id, or its first characters when they name one task' }),
         (argv) => {
           const task = withStore(argv, (store, actor) => store.tasks.write(actor, (m) => m.archiveTask(resolveTaskId(store, argv.id))));
           if (argv.json) printJson({ success: true, task: taskForDisplay(task) });

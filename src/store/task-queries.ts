@@ -16,10 +16,13 @@ type ListQuery = (params: unknown[], limit: number, offset: number) => { tasks: 
 /** The reads of the tasks table. */
 export class TaskQueries {
   private readonly selectTask: Statement<[string], TaskRow>;
+  private readonly selectIdRange: Statement<[string, string, number], { id: string }>;
   private readonly listQueries = new Map<string, ListQuery>();
 
   constructor(private readonly db: SqliteDatabase) {
     this.selectTask = db.prepare(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`);
+    // `id >= prefix AND id < prefix + U+FFFF` is a prefix's range in SQLite's binary collation.
+    this.selectIdRange = db.prepare('SELECT id FROM tasks WHERE id >= ? AND id < ? ORDER BY id LIMIT ?');
   }
 
   getTask(id: string): Task | undefined {
@@ -29,9 +32,7 @@ export class TaskQueries {
 
   /** Ids that start with `prefix`, at most `limit`, in order (the primary key's range: no scan). */
   idsStartingWith(prefix: string, limit: number): string[] {
-    // `id >= prefix AND id < prefix + U+FFFF` is the prefix range in SQLite's binary collation.
-    const rows = this.db.prepare('SELECT id FROM tasks WHERE id >= ? AND id < ? ORDER BY id LIMIT ?').all(prefix, `${prefix}\uffff`, limit) as { id: string }[];
-    return rows.map((row) => row.id);
+    return this.selectIdRange.all(prefix, `${prefix}\uffff`, limit).map((row) => row.id);
   }
 
   /** One page of the matching tasks, newest first, and how many match in all. */

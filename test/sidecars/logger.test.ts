@@ -6,19 +6,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { rigAsync, startServer, tempDir, tempProject, waitFor } from '../support/processes';
+import type { EventSummary } from '../../sidecars/event-json';
 import { addTaskByCli, assertExactlyOnceInOrder, restartServer, setStatusByCli, startSidecar, type SidecarProcess } from './sidecar-support';
 
-interface Line {
-  sequence: number;
-  type: string;
-  task_id: string;
-  title: string;
-  status: string;
-  assignee: string | null;
-  changed_fields: string[];
-  actor: string | null;
-  msg: string;
-}
+/** One line of the logger's file: the event's summary, the fields it touched, pino's msg. */
+type Line = EventSummary & { changed_fields: string[]; msg: string };
 
 /** Waits for `n` lines; on timeout the error carries the logger's stderr. */
 async function waitForLines(file: string, n: number, logger: SidecarProcess, timeoutMs = 20_000): Promise<void> {

@@ -13,7 +13,8 @@ export const LATEST_END = '<!-- /bench:latest -->';
 
 export interface BenchRun {
   startedAt: Date;
-  mode: 'quick' | 'full';
+  /** The scale run's modes (`--scale`, `--scale --quick`) write their own kind of document. */
+  mode: 'quick' | 'full' | 'scale' | 'scale-quick';
   command: string;
   /** machine() taken before the first row: cpus, cpu_model, memory_gb, os, node, load_average_1m. */
   machine: Record<string, string | number>;
@@ -23,7 +24,14 @@ export interface BenchRun {
   measurements: Measurement[];
   errors: { row: string; error: string }[];
   jsonFile: string;
+  /** Lines added before the notes (the scale run: how long each part took). */
+  extraNotes?: string[];
 }
+
+export const isScale = (run: Pick<BenchRun, 'mode'>) => run.mode === 'scale' || run.mode === 'scale-quick';
+
+/** The scale run's table: each line a curve, its figures by size, and the slope. */
+export const SCALE_TABLE_HEADER = ['curve', 'case', 'by size', 'slope (log-log, smallest to largest size)', 'per 10x', 'target', 'met'];
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
@@ -39,11 +47,16 @@ export function renderRunDocument(run: BenchRun): string {
   const missed = run.measurements.filter((x) => x.met === false).length;
   const notes = run.measurements.filter((x) => x.note).map((x) => `- ${x.row} ${x.case}: ${x.note}`);
   const failures = run.errors.map(({ row, error }) => `- ${row} FAILED: ${error}`);
+  const scale = isScale(run);
   return [
-    `# Benchmark run ${when}`,
+    scale ? `# Scale benchmark run ${when}` : `# Benchmark run ${when}`,
     '',
-    `One ${run.mode} run of the bench on ${m.cpus} CPUs, node ${m.node}: ${met} target(s) met, ${missed} missed, ${run.errors.length} row(s) failed.`,
-    'Written by `npm run bench` itself; how to read the rows: [bench/README.md](../../bench/README.md).',
+    scale
+      ? `One ${run.mode === 'scale' ? 'full' : 'quick'} scale run of the bench (\`--scale\`: every curve of issue 18) on ${m.cpus} CPUs, node ${m.node}: ${met} target(s) met, ${missed} missed, ${run.errors.length} part(s) failed.`
+      : `One ${run.mode} run of the bench on ${m.cpus} CPUs, node ${m.node}: ${met} target(s) met, ${missed} missed, ${run.errors.length} row(s) failed.`,
+    scale
+      ? 'Written by `npm run bench -- --scale` itself; how to read the curves: [bench/README.md](../../bench/README.md#the-scale-run).'
+      : 'Written by `npm run bench` itself; how to read the rows: [bench/README.md](../../bench/README.md).',
     '',
     '## Command',
     '',
@@ -64,9 +77,9 @@ export function renderRunDocument(run: BenchRun): string {
     '',
     '## Results',
     '',
-    renderTable(run.measurements),
+    renderTable(run.measurements, scale ? SCALE_TABLE_HEADER : undefined),
     '',
-    ...(notes.length + failures.length > 0 ? ['## Notes', '', ...notes, ...failures, ''] : []),
+    ...(notes.length + failures.length + (run.extraNotes?.length ?? 0) > 0 ? ['## Notes', '', ...(run.extraNotes ?? []), ...notes, ...failures, ''] : []),
     `Every number behind the table is in the run's JSON (\`${path.relative(REPO_ROOT, run.jsonFile) || run.jsonFile}\`, git-ignored).`,
     '',
   ].join('\n');
@@ -75,11 +88,12 @@ export function renderRunDocument(run: BenchRun): string {
 /** Writes the run's document into `dir` (a new name if one from the same minute is there) and returns its path. */
 export function writeRunDocument(dir: string, run: BenchRun): string {
   fs.mkdirSync(dir, { recursive: true });
-  const base = runName(run.startedAt);
+  const base = `${runName(run.startedAt)}${isScale(run) ? '-scale' : ''}`;
   let file = path.join(dir, `${base}.md`);
   for (let n = 2; fs.existsSync(file); n++) file = path.join(dir, `${base}-${n}.md`);
   fs.writeFileSync(file, renderRunDocument(run));
-  if (path.resolve(dir) === REPO_BENCH_DOCS) pointReadmeAt(file);
+  // The README links the newest run of the default rows; a scale run is listed in docs/benchmarks/README.md.
+  if (path.resolve(dir) === REPO_BENCH_DOCS && !isScale(run)) pointReadmeAt(file);
   return file;
 }
 

@@ -39,14 +39,16 @@ export interface RigServer {
 
 /**
  * Starts the real `rig grpc` on 127.0.0.1, port 0, and waits for its ready line. `nodeArgs` go to
- * node itself (e.g. --cpu-prof); the log is never compacted during a run.
+ * node itself (e.g. --cpu-prof), `env` is added to the server's environment; the log is never
+ * compacted during a run unless `extraArgs` sets --retain-events.
  */
-export async function startRigServer(projectDir: string, extraArgs: string[] = [], nodeArgs: string[] = []): Promise<RigServer> {
+export async function startRigServer(projectDir: string, extraArgs: string[] = [], nodeArgs: string[] = [], env: Record<string, string> = {}): Promise<RigServer> {
+  const retention = extraArgs.includes('--retain-events') ? [] : ['--retain-events', '0'];
   const child = track(
     spawn(
       process.execPath,
-      [...nodeArgs, RIG_BIN, 'grpc', '-C', projectDir, '--port', '0', '--host', '127.0.0.1', '--retain-events', '0', ...extraArgs],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' } },
+      [...nodeArgs, RIG_BIN, 'grpc', '-C', projectDir, '--port', '0', '--host', '127.0.0.1', ...retention, ...extraArgs],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RIGGER_LOG_LEVEL: 'warn', ...env } },
     ),
   );
   let out = '';

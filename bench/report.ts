@@ -40,8 +40,10 @@ export function formatRatio(ratio: number | null): string {
   return ratio === null || !Number.isFinite(ratio) ? '' : `${ratio.toFixed(2)}x`;
 }
 
-export function renderTable(measurements: Measurement[]): string {
-  const header = ['row', 'case', 'rigger', 'peer (same run)', 'ratio', 'target', 'met'];
+/** The default header; the scale run names the same columns for its curves (docs.ts). */
+export const TABLE_HEADER = ['row', 'case', 'rigger', 'peer (same run)', 'ratio', 'target', 'met'];
+
+export function renderTable(measurements: Measurement[], header: string[] = TABLE_HEADER): string {
   const lines = measurements.map((m) => [
     m.row,
     m.case,

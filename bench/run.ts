@@ -6,11 +6,14 @@
 //   --set K=V        override one size from bench/config.ts, e.g. --set stalledEvents=200000 (repeatable)
 //   --docs-dir DIR   where the run's dated document goes (env RIGGER_BENCH_DOCS; default docs/benchmarks,
 //                    and for --quick bench/results, git-ignored: a harness check is no benchmark to keep)
+//   --scale          the scale run instead (bench/scale/): every curve of issue 18 (bench/README.md);
+//                    JSON in bench/results/scale.json, document YYYY-MM-DD-HHMM-scale.md; --set takes
+//                    the sizes of bench/scale/scale-config.ts, --only does not apply
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { configFor, type BenchConfig } from './config';
-import { REPO_BENCH_DOCS, writeRunDocument } from './docs';
+import { configFor } from './config';
+import { REPO_BENCH_DOCS, SCALE_TABLE_HEADER, writeRunDocument } from './docs';
 import { REPO_ROOT } from './processes';
 import { machine, renderTable, type Measurement } from './report';
 import { consumerGroups } from './rows/consumers';
@@ -21,12 +24,16 @@ import { latency } from './rows/latency';
 import { replayAndCatchUp } from './rows/replay';
 import { stalledSubscriber } from './rows/stalled';
 import { unary } from './rows/unary';
+import { scaleConfigFor } from './scale/scale-config';
+import { runScale } from './scale/scale-run';
 
 const ROWS = ['fanout', 'replay', 'latency', 'unary', 'stalled', 'flood', 'cross-process', 'consumers'] as const;
 
 interface Options {
   quick: boolean;
-  out: string;
+  scale: boolean;
+  /** Absent: bench/results/latest.json (scale.json for --scale). */
+  out: string | undefined;
   only: Set<string>;
   profileDir: string | undefined;
   overrides: [string, string][];
@@ -37,7 +44,8 @@ interface Options {
 function parseOptions(argv: string[]): Options {
   const options: Options = {
     quick: false,
-    out: path.join(REPO_ROOT, 'bench', 'results', 'latest.json'),
+    scale: false,
+    out: undefined,
     only: new Set(ROWS),
     profileDir: undefined,
     overrides: [],
@@ -51,6 +59,7 @@ function parseOptions(argv: string[]): Options {
       return next;
     };
     if (arg === '--quick') options.quick = true;
+    else if (arg === '--scale') options.scale = true;
     else if (arg === '--out') options.out = path.resolve(value());
     else if (arg === '--docs-dir') options.docsDir = path.resolve(value());
     else if (arg === '--only') {
@@ -67,8 +76,12 @@ function parseOptions(argv: string[]): Options {
   return options;
 }
 
-function applyOverride(config: BenchConfig, key: string, text: string): void {
+function applyOverride(config: object, key: string, text: string): void {
   const current = (config as unknown as Record<string, unknown>)[key];
+  if (Array.isArray(current) && text === '') {
+    (config as unknown as Record<string, unknown>)[key] = []; // `--set logOnlySizes=`: none
+    return;
+  }
   const numbers = text.split(',').map(Number);
   if (typeof current === 'number' && numbers.length === 1 && Number.isFinite(numbers[0])) {
     (config as unknown as Record<string, unknown>)[key] = numbers[0];
@@ -82,6 +95,8 @@ function applyOverride(config: BenchConfig, key: string, text: string): void {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.scale) return scaleMain(options);
+  const out = options.out ?? path.join(REPO_ROOT, 'bench', 'results', 'latest.json');
   const config = configFor(options.quick, options.profileDir);
   for (const [key, text] of options.overrides) applyOverride(config, key, text);
   const log = (line: string) => process.stderr.write(`  ${line}\n`);
@@ -132,8 +147,8 @@ async function main(): Promise<void> {
     measurements,
     errors,
   };
-  fs.mkdirSync(path.dirname(options.out), { recursive: true });
-  fs.writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
 
   const m = report.machine;
   process.stdout.write(`\nRigger benchmark (${report.mode}), ${report.date}, ${m.cpus} x ${m.cpu_model}, node ${m.node}, load ${m.load_average_1m}\n\n`);
@@ -152,10 +167,45 @@ async function main(): Promise<void> {
     durationMs,
     measurements,
     errors,
-    jsonFile: options.out,
+    jsonFile: out,
   });
-  process.stdout.write(`\n${(durationMs / 1000).toFixed(0)} s; JSON in ${path.relative(process.cwd(), options.out) || options.out}; report in ${path.relative(process.cwd(), doc) || doc}\n`);
+  process.stdout.write(`\n${(durationMs / 1000).toFixed(0)} s; JSON in ${path.relative(process.cwd(), out) || out}; report in ${path.relative(process.cwd(), doc) || doc}\n`);
   process.exit(errors.length > 0 ? 1 : 0);
+}
+
+/** `--scale`: the curves of bench/scale/, their own JSON and dated document. */
+async function scaleMain(options: Options): Promise<void> {
+  const out = options.out ?? path.join(REPO_ROOT, 'bench', 'results', 'scale.json');
+  const config = scaleConfigFor(options.quick);
+  for (const [key, text] of options.overrides) applyOverride(config, key, text);
+  const startedAt = Date.now();
+  const machineBefore = machine();
+  const loadBefore = os.loadavg();
+  const outcome = await runScale(config, (line) => process.stderr.write(`  ${line}\n`));
+  const durationMs = Date.now() - startedAt;
+  const mode = options.quick ? 'scale-quick' : 'scale';
+  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`;
+  const report = {
+    date: new Date().toISOString(), mode, command, machine: machineBefore, duration_ms: durationMs, part_ms: outcome.partMs,
+    config, measurements: outcome.measurements, errors: outcome.errors, raw: outcome.raw,
+  };
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  const m = machineBefore;
+  process.stdout.write(`\nRigger scale benchmark (${mode}), ${report.date}, ${m.cpus} x ${m.cpu_model}, node ${m.node}, load ${m.load_average_1m}\n\n`);
+  process.stdout.write(`${renderTable(outcome.measurements, SCALE_TABLE_HEADER)}\n\n`);
+  for (const measurement of outcome.measurements) {
+    if (measurement.note) process.stdout.write(`- ${measurement.row} ${measurement.case}: ${measurement.note}\n`);
+  }
+  for (const { row, error } of outcome.errors) process.stdout.write(`- ${row} FAILED: ${error}\n`);
+  const parts = `time by part (prefill included): ${Object.entries(outcome.partMs).map(([part, ms]) => `${part} ${(ms / 1000).toFixed(1)} s`).join(', ')}`;
+  const docsDir = options.docsDir ?? (options.quick ? path.join(REPO_ROOT, 'bench', 'results') : REPO_BENCH_DOCS);
+  const doc = writeRunDocument(docsDir, {
+    startedAt: new Date(startedAt), mode, command, machine: machineBefore, loadBefore, durationMs,
+    measurements: outcome.measurements, errors: outcome.errors, jsonFile: out, extraNotes: [`- ${parts}`, ...outcome.prefillNotes.map((line) => `- ${line}`)],
+  });
+  process.stdout.write(`\n${parts}\n${(durationMs / 1000).toFixed(0)} s; JSON in ${path.relative(process.cwd(), out) || out}; report in ${path.relative(process.cwd(), doc) || doc}\n`);
+  process.exit(outcome.errors.length > 0 ? 1 : 0);
 }
 
 // Interrupted: exit through process.exit so the exit hooks kill the started processes and remove the temp projects.

@@ -34,7 +34,7 @@ function boardOptions(argv: BoardArgs): BoardOptions {
 }
 
 async function runBoard(options: BoardOptions): Promise<void> {
-  const logger = sidecarLogger('board');
+  const logger = sidecarLogger('board', options);
   const state = new BoardState();
   const board = await serveBoard(state, options.host, options.httpPort, logger);
   logger.info({ url: board.url, address: options.client.address }, 'board listening; waiting for the snapshot');
@@ -80,7 +80,9 @@ export const boardCommand: CommandModule<CommonArgs, BoardArgs> = {
   builder: (yargs) =>
     sidecarFlags(yargs, false)
       .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to serve the page on' })
-      .option('http-port', { type: 'number', default: DEFAULT_BOARD_PORT, describe: 'port to serve the page on (0 = any free port)' }),
+      .option('http-port', { type: 'number', default: DEFAULT_BOARD_PORT, describe: 'port to serve the page on (0 = any free port)' })
+      .example('$0 sidecar board', 'open http://127.0.0.1:7464')
+      .example('$0 sidecar board --assignee Alice --http-port 8080', "only Alice's tasks, on port 8080"),
   handler: (argv) => runBoard(boardOptions(argv)),
 };
 

@@ -10,7 +10,7 @@ import { filterFlags } from '../src/config/subscription-flags';
 import { validateConsumerName } from '../src/model/consumer';
 import { invalidArgument } from '../src/model/errors';
 import type { RetrySettings } from './retry-policy';
-import { sidecarOptions, type SidecarArgs, type SidecarOptions } from './shared';
+import { LOG_FLAGS, sidecarOptions, type SidecarArgs, type SidecarOptions } from './shared';
 
 export interface DeliveryArgs extends SidecarArgs {
   'max-attempts': number;
@@ -35,7 +35,7 @@ const MAX_RETRY_DELAY_MS = 86_400_000;
 
 export function deliveryFlags<T extends CommonArgs>(yargs: Argv<T>, defaults: { timeoutMs: number; concurrency: number; consumer: string }): Argv<T & DeliveryArgs> {
   // The connection flags are strings that resolveSetting parses; yargs' inferred types add nothing.
-  const connected = yargs.options(connectionOptions()) as unknown as Argv<T>;
+  const connected = yargs.options(connectionOptions()).options(LOG_FLAGS) as unknown as Argv<T>;
   return filterFlags(connected, 'when the consumer is created here: start after this sequence (0 = all history); default new events only')
     .option('consumer', { type: 'string', describe: `the durable consumer keeping the position (created on first start with the filter flags, --since and --max-attempts; default ${defaults.consumer}); several sidecars with one name share the events` })
     .option('max-attempts', { type: 'number', default: 10, describe: `deliveries of one event before it is a dead letter (the consumer's max_deliver, 1-${MAX_ATTEMPTS})` })

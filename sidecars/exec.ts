@@ -47,7 +47,7 @@ function execOptions(argv: ExecArgs): ExecOptions {
 }
 
 async function runExec(options: ExecOptions): Promise<void> {
-  const logger = sidecarLogger('exec');
+  const logger = sidecarLogger('exec', options);
   const client = connect(options, 'exec');
   const handle: DeliveryHandler = async (delivery, signal) => {
     const started = Date.now();
@@ -70,7 +70,9 @@ export const execCommand: CommandModule<CommonArgs, ExecArgs> = {
   builder: (yargs) =>
     deliveryFlags(yargs, { timeoutMs: 60_000, concurrency: 1, consumer: 'exec-<command name>-<hash of the command line>' })
       .positional('command', { type: 'string', array: true, describe: 'the command and its arguments, after --' })
-      .parserConfiguration({ 'populate--': true }) as never,
+      .parserConfiguration({ 'populate--': true })
+      .example('$0 sidecar exec -- ./on-event.sh', 'run it once per event: the event as JSON on stdin, RIGGER_* variables set')
+      .example('$0 sidecar exec --types created -- notify-send "new task"', 'a desktop notification per new task') as never,
   handler: (argv) => runExec(execOptions(argv)),
 };
 

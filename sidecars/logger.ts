@@ -55,7 +55,7 @@ function lastSequenceInFile(file: string): number | undefined {
 }
 
 async function runLogger(options: LoggerOptions): Promise<void> {
-  const logger = sidecarLogger('logger');
+  const logger = sidecarLogger('logger', options);
   const inFile = options.file === undefined ? undefined : lastSequenceInFile(options.file);
   const checkpointed = options.subscription.checkpoint === undefined ? undefined : readCheckpoint(options.subscription.checkpoint);
   const candidates = [inFile, checkpointed, options.subscription.sinceSequence].filter((n): n is number => n !== undefined);
@@ -95,7 +95,11 @@ async function runLogger(options: LoggerOptions): Promise<void> {
 export const loggerCommand: CommandModule<CommonArgs, SidecarArgs & { file?: string }> = {
   command: 'logger',
   describe: 'One JSON line per task event, to stdout or --file',
-  builder: (yargs) => sidecarFlags(yargs, true).option('file', { type: 'string', describe: 'append to this file (resumes after its last line on restart)' }),
+  builder: (yargs) =>
+    sidecarFlags(yargs, true)
+      .option('file', { type: 'string', describe: 'append to this file (resumes after its last line on restart); default stdout' })
+      .example('$0 sidecar logger --file events.jsonl', 'one JSON line per event, resumed after a restart')
+      .example('$0 sidecar logger --types created,status_changed --since 0', 'those types only, from the start of the log'),
   handler: (argv) => runLogger({ ...sidecarOptions(argv, true), ...(argv.file !== undefined && { file: path.resolve(argv.file) }) }),
 };
 

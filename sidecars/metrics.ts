@@ -93,7 +93,7 @@ function parseListen(listen: string): { host: string; port: number } {
 }
 
 async function runMetrics(options: MetricsOptions): Promise<void> {
-  const logger = sidecarLogger('metrics');
+  const logger = sidecarLogger('metrics', options);
   const { host, port } = parseListen(options.listen);
   const metrics = createMetrics();
   metrics.setConnected(false);
@@ -168,7 +168,8 @@ export const metricsCommand: CommandModule<CommonArgs, SidecarArgs & { listen: s
   builder: (yargs) =>
     sidecarFlags(yargs, false)
       .option('listen', { type: 'string', default: '127.0.0.1:9464', describe: 'host:port to serve /metrics on' })
-      .option('consumers-interval-ms', { type: 'number', default: 5000, describe: 'how often the durable consumers\' lag, in-flight, redeliveries and dead letters are read from the server (0 = never)' }),
+      .option('consumers-interval-ms', { type: 'number', default: 5000, describe: 'how often the durable consumers\' lag, in-flight, redeliveries and dead letters are read from the server (0 = never)' })
+      .example('$0 sidecar metrics', 'Prometheus metrics of the event stream at http://127.0.0.1:9464/metrics'),
   handler: (argv) => {
     const interval = argv['consumers-interval-ms'];
     if (!Number.isInteger(interval) || interval < 0) throw new Error(`--consumers-interval-ms must be a whole number of ms, 0 or more, got ${interval}`);

@@ -257,7 +257,7 @@ class Bridge {
 }
 
 async function runNatsBridge(options: NatsBridgeOptions): Promise<void> {
-  const logger = sidecarLogger('nats-bridge');
+  const logger = sidecarLogger('nats-bridge', options);
   const file = options.subscription.checkpoint;
   // The checkpoint is the last sequence JetStream acknowledged. It (or --since, whichever is later)
   // decides where to start only while the stream holds no message of the bridge's.
@@ -293,7 +293,9 @@ export const natsBridgeCommand: CommandModule<CommonArgs, SidecarArgs & { nats: 
     sidecarFlags(yargs, true)
       .option('nats', { type: 'string', default: 'nats://127.0.0.1:4222', describe: 'NATS server URL(s), comma-separated' })
       .option('stream', { type: 'string', default: 'RIGGER_TASKS', describe: 'JetStream stream (created if missing)' })
-      .option('subject-prefix', { type: 'string', default: 'rigger.tasks', describe: 'subjects are <prefix>.<event_type>.<task_id>' }),
+      .option('subject-prefix', { type: 'string', default: 'rigger.tasks', describe: 'subjects are <prefix>.<event_type>.<task_id>' })
+      .example('$0 sidecar nats-bridge --consumer nats', 'publish every event to JetStream; the server keeps the position')
+      .example('$0 sidecar nats-bridge --nats nats://n1:4222,nats://n2:4222 --stream TASKS', 'another stream, on a cluster'),
   handler: (argv) => runNatsBridge({ ...sidecarOptions(argv, true), nats: argv.nats, stream: argv.stream, subjectPrefix: argv['subject-prefix'] }),
 };
 

@@ -4,12 +4,14 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import type { ConsumeOptions, StreamStatus } from '../src/client/index';
-import { RiggerClient, StreamError, type RiggerClientOptions } from '../src/client/index';
+import { connectionTarget, describeConnectionFailure, isConnectionFailure, RiggerClient, StreamError, type ConnectionTarget, type RiggerClientOptions } from '../src/client/index';
 import type { SubscribeOptions } from '../src/client/subscribe-options';
 import { clientConnection, connectionOptions, projectOrNone } from '../src/config/client-connection';
 import { runCommandLine, type CommonArgs } from '../src/config/command-line';
 import { bookmarkFlag, bookmarkIntervalOf, subscribeOptionsOf, subscriptionFlags, type SubscriptionArgs } from '../src/config/subscription-flags';
-import { createLogger } from '../src/logging';
+import { unknownConfigKeys } from '../src/config/config-keys';
+import { logSettings, settingOptions } from '../src/config/settings';
+import { createLogger, type LogOptions } from '../src/logging';
 
 /** What each sidecar is given, whichever way it was started (`rig sidecar X` or `node dist/sidecars/X.js`). */
 export interface SidecarOptions {
@@ -18,6 +20,9 @@ export interface SidecarOptions {
   subscription: Omit<SubscribeOptions, 'onStatus'>;
   /** --consumer: read through this durable consumer instead (the server keeps the position). */
   consumer?: string;
+  log: LogOptions;
+  /** Keys of the project's config.json that no setting reads, logged as warnings at start. */
+  unknownConfigKeys: ReturnType<typeof unknownConfigKeys>;
 }
 
 /**
@@ -34,17 +39,37 @@ export function consumeOptionsOf(options: SidecarOptions, logger: Logger): Consu
     ...(sinceSequence !== undefined && { startSequence: sinceSequence }),
     onStatus: (status) => {
       if (status.state === 'connected') logger.info({ consumer: status.consumer.config?.name, acked_sequence: status.consumer.acked_sequence, reconnects: status.reconnects }, 'consumer joined');
-      else logger.warn({ error: status.error.message, attempt: status.attempt, retry_in_ms: status.retryInMs }, 'consumer stream lost; rejoining');
+      else logger.warn({ error: status.error.message, ...failureFields(status.error), attempt: status.attempt, retry_in_ms: status.retryInMs }, 'consumer stream lost; rejoining');
     },
   };
 }
 
-export function sidecarLogger(name: string): Logger {
-  return createLogger(undefined, `rigger-${name}`);
+/** The sidecar's log (JSON on stderr, or pretty), which starts by naming any unknown config.json keys. */
+export function sidecarLogger(name: string, options: Pick<SidecarOptions, 'log' | 'unknownConfigKeys'>): Logger {
+  const logger = createLogger(options.log, `rigger-${name}`);
+  for (const { key, nearest, message } of options.unknownConfigKeys) logger.warn({ key, nearest }, message);
+  return logger;
 }
 
+/** --log-level and --log-format, which every sidecar takes. */
+export const LOG_FLAGS = settingOptions('logLevel', 'logFormat');
+
+// A sidecar talks to one server: the one its client was made for is the one a lost connection names.
+let server: ConnectionTarget | undefined;
+
 export function connect(options: SidecarOptions, name: string): RiggerClient {
-  return new RiggerClient({ actor: `sidecar:${name}`, ...options.client });
+  const client = new RiggerClient({ actor: `sidecar:${name}`, ...options.client });
+  server = connectionTarget(client.address, options.client.connect);
+  return client;
+}
+
+/** For a stream that could not reach the server: `failure` (its kind) and `hint` (what fixes it), for the log record. */
+function failureFields(error: StreamError): { failure?: string; hint?: string } {
+  if (!server || !isConnectionFailure(error)) return {};
+  const { kind, message } = describeConnectionFailure(error, server);
+  // The server's own message (a shutdown, a busy database) is in `error` already.
+  if (kind === 'other' && message === error.details) return {};
+  return { failure: kind, hint: message };
 }
 
 /** An onStatus callback that logs connects and disconnects (JSON on stderr). */
@@ -52,16 +77,19 @@ export function logStatus(logger: Logger, also?: (status: StreamStatus) => void)
   return (status) => {
     if (status.state === 'connected') logger.info({ position: status.position, reconnects: status.reconnects }, 'event stream connected');
     else if (status.reason === 'dead-stream') logger.warn({ error: status.error.message, attempt: status.attempt, retry_in_ms: status.retryInMs }, 'event stream silent (dead connection); reconnecting');
-    else logger.warn({ error: status.error.message, attempt: status.attempt, retry_in_ms: status.retryInMs }, 'event stream lost; reconnecting');
+    else logger.warn({ error: status.error.message, ...failureFields(status.error), attempt: status.attempt, retry_in_ms: status.retryInMs }, 'event stream lost; reconnecting');
     also?.(status);
   };
 }
 
 const EXIT_GRACE_MS = 1000;
 
-/** An OUT_OF_RANGE error, with what a sidecar's user can do about it. */
+/** An OUT_OF_RANGE error or a connection failure, with what a sidecar's user can do about it. */
 function explain(error: unknown, checkpoint: string | undefined): unknown {
-  if (!(error instanceof StreamError) || error.code !== grpc.status.OUT_OF_RANGE) return error;
+  if (!(error instanceof StreamError)) return error;
+  const { hint } = failureFields(error);
+  if (hint !== undefined) return new StreamError(error.code, hint, error.metadata);
+  if (error.code !== grpc.status.OUT_OF_RANGE) return error;
   if (/^consumer /.test(error.details)) return error; // a lost consumer: its message names the fix
   const how = checkpoint
     ? `the events after the checkpoint ${checkpoint} are gone from the server's log; delete it to start from the live stream (or with --since ${Math.max(0, (error.oldestSequence ?? 1) - 1)})`
@@ -109,7 +137,7 @@ export type SidecarArgs = CommonArgs & SubscriptionArgs;
 /** The connection flags and --bookmark-interval-ms, and the filter and checkpoint flags when the sidecar reads a filtered stream. */
 export function sidecarFlags<T extends CommonArgs>(yargs: Argv<T>, withFilters: boolean): Argv<T & SubscriptionArgs> {
   // The connection flags are strings that resolveSetting parses; yargs' inferred types add nothing.
-  const connected = yargs.options(connectionOptions()) as unknown as Argv<T>;
+  const connected = yargs.options(connectionOptions()).options(LOG_FLAGS) as unknown as Argv<T>;
   if (!withFilters) return bookmarkFlag(connected);
   return subscriptionFlags(connected, 'on first start, replay every event after this sequence (0 = all history); default live', true);
 }
@@ -118,8 +146,11 @@ export function sidecarFlags<T extends CommonArgs>(yargs: Argv<T>, withFilters: 
 export function sidecarOptions(argv: SidecarArgs, withFilters: boolean): SidecarOptions {
   const subscription = withFilters ? subscribeOptionsOf(argv) : { bookmarkIntervalMs: bookmarkIntervalOf(argv) };
   const project = projectOrNone(argv.C ?? '.');
+  const args = argv as unknown as Record<string, unknown>;
   return {
-    client: clientConnection(project, argv as unknown as Record<string, unknown>),
+    client: clientConnection(project, args),
+    log: logSettings(args, project.config),
+    unknownConfigKeys: unknownConfigKeys(project),
     subscription,
     ...(withFilters && argv.consumer !== undefined && { consumer: argv.consumer }),
   };

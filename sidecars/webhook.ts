@@ -53,7 +53,7 @@ function webhookOptions(argv: WebhookArgs): WebhookOptions {
 }
 
 async function runWebhook(options: WebhookOptions): Promise<void> {
-  const logger = sidecarLogger('webhook');
+  const logger = sidecarLogger('webhook', options);
   const client = connect(options, 'webhook');
   const url = shownUrl(options.url);
   const handle: DeliveryHandler = async (delivery, signal) => {
@@ -76,7 +76,9 @@ export const webhookCommand: CommandModule<CommonArgs, WebhookArgs> = {
     deliveryFlags(yargs, { timeoutMs: 10_000, concurrency: 4, consumer: 'webhook-<host>-<hash of the URL>' })
       .option('url', { type: 'string', demandOption: true, describe: 'the http(s) URL to POST each event to' })
       .options(settingOptions('webhookSecret'))
-      .option('format', { type: 'string', default: 'json', describe: 'json: the event as the NATS bridge publishes it; slack: {"text": "Alice moved *Fix login bug* to IN_PROGRESS"}' }) as never,
+      .option('format', { type: 'string', default: 'json', describe: 'json: the event as the NATS bridge publishes it; slack: {"text": "Alice moved *Fix login bug* to IN_PROGRESS"}' })
+      .example('$0 sidecar webhook --url https://example.com/hooks/rigger --secret whsec_...', 'POST each event, signed (Standard Webhooks)')
+      .example('$0 sidecar webhook --url https://hooks.slack.com/services/... --format slack --types status_changed', 'status changes to Slack') as never,
   handler: (argv) => runWebhook(webhookOptions(argv)),
 };
 

@@ -87,7 +87,7 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
     throw error;
   }
   const stopWatching = watchLog(store.log, options.pollIntervalMs, () => hub.syncFromLog());
-  const stopCompactor = startCompactor(store.log, options.retention, options.compactIntervalMs, logger, () => store.tasks.writesHeldBack(), (wanted) => consumers.keepFrom(wanted), metrics?.compactionRan);
+  const stopCompactor = startCompactor(store.log, options.retention, options.compactIntervalMs, logger, () => store.tasks.compactionWaits(), (wanted) => consumers.keepFrom(wanted), metrics?.compactionRan);
   const stopCheckpointer = startCheckpointer(store.db, CHECKPOINT_INTERVAL_MS, logger);
   const stopFileWatch = watchDatabaseFile(store, FILE_WATCH_INTERVAL_MS, logger, () => {
     serving = false;

@@ -1,10 +1,21 @@
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
-const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+export interface LogOptions {
+  /** A pino level; the settings (src/config/settings.ts) check it first and name what works. */
+  level: string;
+  format: 'json' | 'pretty';
+}
 
-/** pino JSON logs on stderr; stdout is kept for human output and --json data. */
-export function createLogger(level = process.env.RIGGER_LOG_LEVEL ?? 'info', name = 'rigger'): Logger {
-  // pino's own error for a bad level is an internal one ("unknown level"); say what works instead.
-  if (!LEVELS.includes(level)) throw new Error(`RIGGER_LOG_LEVEL must be one of ${LEVELS.join(', ')}; got ${JSON.stringify(level)}`);
-  return pino({ name, level }, pino.destination({ fd: 2, sync: true }));
+/**
+ * The log on stderr; stdout is kept for human output and --json data. JSON by default (one pino
+ * object per line, for log shippers); `pretty` formats the same records for a person, in-process
+ * and synchronously, so nothing is lost when the process exits.
+ */
+export function createLogger(options: LogOptions, name = 'rigger'): Logger {
+  const destination =
+    options.format === 'pretty'
+      ? pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+      : pino.destination({ fd: 2, sync: true });
+  return pino({ name, level: options.level }, destination);
 }

@@ -64,8 +64,15 @@ export class RiggerClient {
     });
   }
 
-  listTasks(request: ListTasksRequest = {}): Promise<ListTasksResponse__Output> {
-    return this.unary('ListTasks', request);
+  /**
+   * One page of tasks, newest first. For the next page send the same filter with `pageToken` (or
+   * `page_token`) set to this page's `nextPageToken`, which is '' on the last page: a token seeks
+   * straight to its page, where a deep `offset` walks every task before it.
+   */
+  async listTasks(request: ListTasksRequest & { pageToken?: string } = {}): Promise<ListTasksResponse__Output & { nextPageToken: string }> {
+    const { pageToken, ...wire } = request;
+    const response = await this.unary<ListTasksResponse__Output>('ListTasks', pageToken === undefined ? wire : { ...wire, page_token: pageToken });
+    return { ...response, nextPageToken: response.next_page_token ?? '' };
   }
 
   addTask(request: AddTaskRequest): Promise<AddTaskResponse__Output> {
@@ -96,13 +103,14 @@ export class RiggerClient {
     return this.unary('OrchestrateTask', request);
   }
 
-  /** Every task matching `request` (archived ones too when include_archived), page by page. */
-  async listAllTasks(request: Omit<ListTasksRequest, 'limit' | 'offset'> = {}): Promise<Task[]> {
+  /** Every task matching `request` (archived ones too when include_archived), page by page (page tokens: each page a seek, however deep). */
+  async listAllTasks(request: Omit<ListTasksRequest, 'limit' | 'offset' | 'page_token'> = {}): Promise<Task[]> {
     const tasks: Task[] = [];
-    for (let offset = 0; ; offset += LIST_PAGE) {
-      const page = await this.listTasks({ ...request, limit: LIST_PAGE, offset });
+    for (let pageToken = ''; ; ) {
+      const page = await this.listTasks({ ...request, limit: LIST_PAGE, ...(pageToken !== '' && { pageToken }) });
       tasks.push(...(page.tasks as unknown as Task[]));
-      if (page.tasks.length < LIST_PAGE || offset + page.tasks.length >= (page.total_count ?? 0)) return tasks;
+      pageToken = page.nextPageToken;
+      if (pageToken === '') return tasks;
     }
   }
 

@@ -9,11 +9,9 @@ import { resolveSetting, serverAddress, settingOptions } from './settings';
 type Args = Record<string, unknown>;
 
 /** The yargs options of a command that connects to a server. */
-export function connectionOptions(): Record<string, { type: 'string'; describe: string }> {
-  return {
-    ...settingOptions('address', 'port', 'token', 'serverCa', 'clientCert', 'clientKey'),
-    port: { type: 'string', describe: 'port of the server on localhost, when --address is not given [env RIGGER_PORT]' },
-  };
+export function connectionOptions(): ReturnType<typeof settingOptions> {
+  const options = settingOptions('address', 'port', 'token', 'serverCa', 'clientCert', 'clientKey');
+  return { ...options, port: { ...options.port!, describe: options.port!.describe.replace(/^TCP port to serve on \(0 = any free port\)/, 'port of the server on localhost, when --address is not given') } };
 }
 
 /** How client commands and sidecars authenticate and encrypt. */

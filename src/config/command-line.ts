@@ -10,13 +10,29 @@ export interface CommonArgs {
   json?: boolean;
 }
 
+/**
+ * grpc-js gives a TLS connection to an IP address that address as its server name, which node
+ * deprecates (DEP0123) with a two-line warning on stderr; the connection works, and a program whose
+ * failures are one line (or JSON logs) must not print it.
+ */
+function dropTlsServerNameWarning(): void {
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
+    const code = typeof rest[0] === 'object' && rest[0] !== null ? (rest[0] as { code?: string }).code : rest[1];
+    if (code !== 'DEP0123') emit(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
+
 /** Adds the common flags, strict parsing and our failure handling to `program` (called `name` in messages), then runs it. */
 export async function runCommandLine(program: Argv, name = 'rig'): Promise<void> {
+  dropTlsServerNameWarning();
   const cli = program
     .option('C', { type: 'string', describe: 'run as if started in this directory', global: true })
     .option('json', { type: 'boolean', describe: 'print data as JSON', global: true })
     .strict()
     .help()
+    // yargs' 80 columns wrap most descriptions and examples twice; a wider terminal gets up to 120.
+    .wrap(Math.min(120, Math.max(80, process.stdout.columns ?? 100)))
     .fail((message, error) => {
       throw error ?? new RiggerError('invalid_argument', readableYargsMessage(message, process.argv.slice(2), name));
     });

@@ -4,48 +4,65 @@ import path from 'node:path';
 import { invalidArgument } from '../model/errors';
 import { DB_FILE, type Project } from './project';
 
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+const LOG_FORMATS = ['json', 'pretty'] as const;
+
+/** Turns a flag, environment or config.json text into a value; throws invalid_argument naming `source`. */
+type Parser<T> = ((text: string, source: string) => T) & {
+  /** What it accepts, for --help and the docs' table. */
+  readonly accepts: string;
+  /** Whether values are numbers (shown as such in --help). */
+  readonly numeric: boolean;
+};
+
 interface Setting<T> {
   flag: string;
   env: string;
   key: string;
   defaultValue: T;
-  parse(text: string, source: string): T;
+  parse: Parser<T>;
   describe: string;
 }
 
-const integer = (min: number, max: number) => (text: string, source: string): number => {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw invalidArgument(`${source} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
-  }
-  return value;
-};
-const decimal = (min: number, max: number) => (text: string, source: string): number => {
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
-    throw invalidArgument(`${source} must be a number from ${min} to ${max}, got ${JSON.stringify(text)}`);
-  }
-  return value;
-};
-const text = (value: string) => value;
-const fullOrNormal = (value: string, source: string): 'full' | 'normal' => {
-  if (value !== 'full' && value !== 'normal') throw invalidArgument(`${source} must be full or normal, got ${JSON.stringify(value)}`);
-  return value;
-};
-const httpUrl = (value: string, source: string): string => {
+const parser = <T>(accepts: string, parse: (text: string, source: string) => T, numeric = false): Parser<T> => Object.assign(parse, { accepts, numeric });
+const bound = (n: number) => (n === Number.MAX_SAFE_INTEGER ? '2^53-1' : String(n));
+
+const integer = (min: number, max: number) =>
+  parser(`whole number ${bound(min)} to ${bound(max)}`, (text, source) => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw invalidArgument(`${source} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
+    }
+    return value;
+  }, true);
+const decimal = (min: number, max: number) =>
+  parser(`number ${bound(min)} to ${bound(max)}`, (text, source) => {
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
+      throw invalidArgument(`${source} must be a number from ${min} to ${max}, got ${JSON.stringify(text)}`);
+    }
+    return value;
+  }, true);
+const text = parser('text', (value) => value);
+const oneOf = <T extends string>(...allowed: T[]) =>
+  parser(allowed.length === 2 ? allowed.join(' or ') : `one of ${allowed.join(', ')}`, (value, source): T => {
+    if (!(allowed as string[]).includes(value)) throw invalidArgument(`${source} must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+    return value as T;
+  });
+const httpUrl = parser('http(s) URL', (value, source) => {
   if (!/^https?:\/\/[^\s/]+/.test(value)) throw invalidArgument(`${source} must be an http:// or https:// URL, got ${JSON.stringify(value)}`);
   return value;
-};
+});
 
 /** HOST:PORT, [IPv6]:PORT, or a bare PORT (or :PORT), which means 127.0.0.1; port 0 = any free port. */
 export interface ListenAddress {
   host: string;
   port: number;
 }
-const hostPort = (value: string, source: string): string => {
+const hostPort = parser('HOST:PORT, [IPv6]:PORT or PORT', (value, source) => {
   parseListenAddress(value, source);
   return value;
-};
+});
 /** Parses a --http-listen value (see hostPort); throws invalid_argument with one line. */
 export function parseListenAddress(value: string, source = '--http-listen'): ListenAddress {
   const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]*)):(\d{1,5})$|^(\d{1,5})$/.exec(value.trim());
@@ -85,8 +102,10 @@ export const SETTINGS = {
   keepaliveTimeMs: { flag: 'keepalive-time-ms', env: 'RIGGER_KEEPALIVE_TIME_MS', key: 'keepaliveTimeMs', defaultValue: 60_000, parse: integer(1000, 86_400_000), describe: 'ping a connection after this long without traffic, in ms' },
   keepaliveTimeoutMs: { flag: 'keepalive-timeout-ms', env: 'RIGGER_KEEPALIVE_TIMEOUT_MS', key: 'keepaliveTimeoutMs', defaultValue: 20_000, parse: integer(100, 3_600_000), describe: 'close a connection (and its streams) whose ping is not answered within this, in ms' },
   busyTimeoutMs: { flag: 'busy-timeout-ms', env: 'RIGGER_BUSY_TIMEOUT_MS', key: 'busyTimeoutMs', defaultValue: 5000, parse: integer(0, 600_000), describe: 'how long a write waits for another process\'s database lock before UNAVAILABLE, in ms' },
-  durability: { flag: 'durability', env: 'RIGGER_DURABILITY', key: 'durability', defaultValue: 'full' as 'full' | 'normal', parse: fullOrNormal, describe: 'full: every commit is on disk before it is acknowledged (survives a power cut); normal: faster commits that survive a process crash, but a power cut may lose the last ones' },
-  model: { flag: 'model', env: 'RIGGER_MODEL', key: 'model', defaultValue: 'rules', parse: text, describe: 'model for PRD task generation and orchestration: rules, ollama or ollama:<name>' },
+  durability: { flag: 'durability', env: 'RIGGER_DURABILITY', key: 'durability', defaultValue: 'full' as 'full' | 'normal', parse: oneOf('full', 'normal'), describe: 'full: every commit is on disk before it is acknowledged (survives a power cut); normal: faster commits that survive a process crash, but a power cut may lose the last ones' },
+  logLevel: { flag: 'log-level', env: 'RIGGER_LOG_LEVEL', key: 'logLevel', defaultValue: 'info' as (typeof LOG_LEVELS)[number], parse: oneOf(...LOG_LEVELS), describe: 'rig grpc and sidecars: the lowest level logged on stderr' },
+  logFormat: { flag: 'log-format', env: 'RIGGER_LOG_FORMAT', key: 'logFormat', defaultValue: 'json' as (typeof LOG_FORMATS)[number], parse: oneOf(...LOG_FORMATS), describe: 'rig grpc and sidecars: json (one pino JSON object per line, for machines) or pretty (colored lines for a person, pino-pretty)' },
+  model: { flag: 'model', env: 'RIGGER_MODEL', key: 'model', defaultValue: 'rules', parse: text, describe: 'model for PRD task generation and orchestration: rules (offline), ollama (--ollama-model), or an Ollama model name such as llama3.1 (also as ollama:<name>)' },
   ollamaUrl: { flag: 'ollama-url', env: 'RIGGER_OLLAMA_URL', key: 'ollamaUrl', defaultValue: 'http://127.0.0.1:11434', parse: httpUrl, describe: 'base URL of the Ollama HTTP API' },
   ollamaModel: { flag: 'ollama-model', env: 'RIGGER_OLLAMA_MODEL', key: 'ollamaModel', defaultValue: 'llama3.2', parse: text, describe: 'the Ollama model that --model ollama uses' },
   ollamaTimeoutMs: { flag: 'ollama-timeout-ms', env: 'RIGGER_OLLAMA_TIMEOUT_MS', key: 'ollamaTimeoutMs', defaultValue: 120_000, parse: integer(1, 3_600_000), describe: 'how long one Ollama call may take, in ms' },
@@ -123,12 +142,29 @@ export function serverAddress(project: Project, argv: Record<string, unknown>): 
   return address !== '' ? address : `localhost:${resolveSetting('port', argv, project.config)}`;
 }
 
-/** The yargs option definitions for the named settings (no yargs defaults, so precedence stays ours). */
-export function settingOptions(...names: SettingName[]): Record<string, { type: 'string'; describe: string }> {
+/**
+ * The yargs option definitions for the named settings. No yargs defaults, so precedence stays ours;
+ * --help still shows each default. Numeric settings get no yargs type: it would turn "abc" into NaN
+ * before our parse could name the bad text.
+ */
+export function settingOptions(...names: SettingName[]): Record<string, { type?: 'string'; describe: string; defaultDescription?: string }> {
   return Object.fromEntries(
     names.map((name) => {
-      const setting = SETTINGS[name];
-      return [setting.flag, { type: 'string' as const, describe: `${setting.describe} [env ${setting.env}]` }];
+      const setting: Setting<unknown> = SETTINGS[name];
+      const accepts = setting.parse.accepts === 'text' ? '' : `; ${setting.parse.accepts}`;
+      return [
+        setting.flag,
+        {
+          ...(!setting.parse.numeric && { type: 'string' as const }),
+          describe: `${setting.describe}${accepts} [env ${setting.env}]`,
+          ...(setting.defaultValue !== '' && { defaultDescription: String(setting.defaultValue) }),
+        },
+      ];
     }),
   );
+}
+
+/** The log settings of rig grpc and the sidecars (flag > environment > config.json > default). */
+export function logSettings(argv: Record<string, unknown>, config: Record<string, unknown>): { level: string; format: 'json' | 'pretty' } {
+  return { level: resolveSetting('logLevel', argv, config), format: resolveSetting('logFormat', argv, config) };
 }

@@ -6,12 +6,14 @@ import type { FilterSpec } from '../hub/event-filter';
 import { compileFilter } from '../hub/event-filter';
 import type { EventSink, Subscription } from '../hub/subscription';
 import { invalidArgument, RiggerError } from '../model/errors';
+import type { LoggedEvent } from '../model/logged-event';
 import { TaskEventType } from '../model/task';
 import { taskEventEncoder } from '../protocol/event-codec';
 import { POSITION_HEADER } from '../protocol/metadata';
 import { actorOf, type ServiceContext } from './context';
 import { toServiceError } from './errors';
 import { filterSpecOf, patchOf, requireTaskId, snapshotFilterOf, streamRequestOf, type StreamRequest } from './requests';
+import type { EventStreamWriter } from './stream-writer';
 
 type EventStreamCall =
   | grpc.ServerWritableStream<SubscribeToTaskEventsRequest__Output, WireTaskEvent>
@@ -24,14 +26,7 @@ export function eventHandlers(context: ServiceContext) {
   const sinkFor = (call: EventStreamCall): EventSink => {
     const writer = context.writerFor(call.metadata);
     if (!writer) throw new Error(`no EventStreamWriter for ${call.getPath()}: the writers' interceptor must be installed`);
-    return {
-      write: (event) => writer.write(event.encoded),
-      // Encoded here, per stream that asked: a bookmark is never in the log, the ring or any count of events.
-      writeBookmark: (sequence) =>
-        writer.write(taskEventEncoder.encode({ sequence, timestamp: new Date().toISOString(), event_type: TaskEventType.BOOKMARK })),
-      onDrain: (callback) => writer.onDrain(callback),
-      fail: (error) => call.emit('error', toServiceError(error, logger)),
-    };
+    return new CallSink(writer, call, logger);
   };
 
   const endWithError = (call: EventStreamCall, error: unknown): void => {
@@ -82,10 +77,11 @@ export function eventHandlers(context: ServiceContext) {
       hub.unsubscribe(subscription);
       logger.debug({ peer: call.getPeer(), subscribers: hub.subscriberCount }, 'subscription ended');
     };
-    call.once('cancelled', release);
-    call.once('close', release);
-    call.once('finish', release);
-    call.once('error', release);
+    // `on`, not `once`: release runs once anyway, and each `once` would hold a wrapper per stream for as long as it is open.
+    call.on('cancelled', release);
+    call.on('close', release);
+    call.on('finish', release);
+    call.on('error', release);
   };
 
   return {
@@ -162,6 +158,35 @@ export function eventHandlers(context: ServiceContext) {
       });
     },
   };
+}
+
+/**
+ * The hub's sink for one stream: a class, so an idle stream holds one small object, not an object
+ * and a closure per method.
+ */
+class CallSink implements EventSink {
+  constructor(
+    private readonly writer: EventStreamWriter,
+    private readonly call: EventStreamCall,
+    private readonly logger: ServiceContext['logger'],
+  ) {}
+
+  write(event: LoggedEvent): boolean {
+    return this.writer.write(event.encoded);
+  }
+
+  /** Encoded here, per stream that asked: a bookmark is never in the log, the ring or any count of events. */
+  writeBookmark(sequence: number): boolean {
+    return this.writer.write(taskEventEncoder.encode({ sequence, timestamp: new Date().toISOString(), event_type: TaskEventType.BOOKMARK }));
+  }
+
+  onDrain(callback: () => void): void {
+    this.writer.onDrain(callback);
+  }
+
+  fail(error: RiggerError): void {
+    this.call.emit('error', toServiceError(error, this.logger));
+  }
 }
 
 function positionHeader(sequence: number): grpc.Metadata {

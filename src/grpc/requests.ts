@@ -41,11 +41,12 @@ export function listFilterOf(request: ListTasksRequest__Output): ListFilter {
   if (request.status !== undefined) validateStatus(request.status);
   checkLength(request.assignee, 'assignee', MAX_NAME_LENGTH);
   const limit = request.limit || DEFAULT_LIST_LIMIT;
-  if (limit > MAX_LIST_LIMIT) throw invalidArgument(`limit ${limit} is over the maximum of ${MAX_LIST_LIMIT}; page with offset`);
+  if (limit > MAX_LIST_LIMIT) throw invalidArgument(`limit ${limit} is over the maximum of ${MAX_LIST_LIMIT}; page with page_token (each response's next_page_token)`);
   return {
     limit,
     offset: request.offset ?? 0,
     includeArchived: request.include_archived === true,
+    ...(request.page_token !== undefined && { pageToken: request.page_token }),
     ...(request.status !== undefined && { status: request.status as TaskStatus }),
     ...(request.assignee !== undefined && { assignee: request.assignee }),
   };

@@ -24,7 +24,8 @@ export class EventStreamWriter {
   private readonly pendingSizes: number[] = [];
   private firstPending = 0;
   private readonly onWritten = () => this.written();
-  private drainCallbacks: (() => void)[] = [];
+  /** Made when a full writer is first waited on: most streams never fill, and an idle one holds nothing here. */
+  private drainCallbacks: (() => void)[] | undefined;
 
   constructor(private readonly call: grpc.ServerInterceptingCallInterface) {}
 
@@ -39,7 +40,7 @@ export class EventStreamWriter {
   /** Calls `callback` once, when a full writer has drained below its low-water mark. */
   onDrain(callback: () => void): void {
     if (this.pendingBytes < LOW_WATER_BYTES) queueMicrotask(callback);
-    else this.drainCallbacks.push(callback);
+    else (this.drainCallbacks ??= []).push(callback);
   }
 
   private written(): void {
@@ -51,9 +52,9 @@ export class EventStreamWriter {
       this.pendingSizes.splice(0, this.firstPending);
       this.firstPending = 0;
     }
-    if (this.pendingBytes >= LOW_WATER_BYTES || this.drainCallbacks.length === 0) return;
+    if (this.pendingBytes >= LOW_WATER_BYTES || this.drainCallbacks === undefined) return;
     const callbacks = this.drainCallbacks;
-    this.drainCallbacks = [];
+    this.drainCallbacks = undefined;
     for (const callback of callbacks) callback();
   }
 }

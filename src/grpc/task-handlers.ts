@@ -16,8 +16,8 @@ export function taskHandlers(context: ServiceContext) {
   const { tasks } = context.store;
   return {
     ListTasks: unary<ListTasksRequest__Output, ListTasksResponse>(context, (request) => {
-      const { tasks: page, total } = tasks.listTasks(listFilterOf(request));
-      return { tasks: page, total_count: total };
+      const { tasks: page, total, nextPageToken } = tasks.listTasks(listFilterOf(request));
+      return { tasks: page, total_count: total, next_page_token: nextPageToken };
     }),
 
     AddTask: unary<AddTaskRequest__Output, AddTaskResponse>(context, async (request, call) => {

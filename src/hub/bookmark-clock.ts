@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { RiggerError } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
 import type { EventSink } from './subscription';
 
@@ -33,18 +34,7 @@ export class BookmarkClock {
 
   /** `sink`, noting every message sent through it (events, snapshot entries and bookmarks alike). */
   track(sink: EventSink): EventSink {
-    return {
-      write: (event: LoggedEvent) => {
-        this.noteSent(event.sequence);
-        return sink.write(event);
-      },
-      writeBookmark: (sequence: number) => {
-        this.noteSent(sequence);
-        return sink.writeBookmark(sequence);
-      },
-      onDrain: (callback) => sink.onDrain(callback),
-      fail: (error) => sink.fail(error),
-    };
+    return new TrackedSink(this, sink);
   }
 
   start(): void {
@@ -57,7 +47,8 @@ export class BookmarkClock {
     this.timer = undefined;
   }
 
-  private noteSent(sequence: number): void {
+  /** A message at `sequence` was just sent (TrackedSink's). */
+  noteSent(sequence: number): void {
     this.lastSentAt = performance.now();
     this.lastSentSequence = sequence;
   }
@@ -79,5 +70,31 @@ export class BookmarkClock {
     this.timer = setTimeout(this.onTimer, delayMs);
     // A stream's heartbeat never keeps the process alive by itself.
     this.timer.unref();
+  }
+}
+
+/** A sink that tells its clock of every message sent through it: one object per stream, no closure per method. */
+class TrackedSink implements EventSink {
+  constructor(
+    private readonly clock: BookmarkClock,
+    private readonly sink: EventSink,
+  ) {}
+
+  write(event: LoggedEvent): boolean {
+    this.clock.noteSent(event.sequence);
+    return this.sink.write(event);
+  }
+
+  writeBookmark(sequence: number): boolean {
+    this.clock.noteSent(sequence);
+    return this.sink.writeBookmark(sequence);
+  }
+
+  onDrain(callback: () => void): void {
+    this.sink.onDrain(callback);
+  }
+
+  fail(error: RiggerError): void {
+    this.sink.fail(error);
   }
 }

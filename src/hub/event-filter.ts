@@ -1,6 +1,6 @@
 import { invalidArgument } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
-import { eventTypeName, isLoggedEventType, isStatus, isStreamMessageType } from '../model/task';
+import { eventTypeName, isLoggedEventType, isStatus, isStreamMessageType, TaskEventType, TaskStatus } from '../model/task';
 
 export interface FilterSpec {
   eventTypes?: readonly number[];
@@ -9,7 +9,26 @@ export interface FilterSpec {
   taskIds?: readonly string[];
 }
 
-export type EventPredicate = (event: LoggedEvent) => boolean;
+/**
+ * The part of a filter the log can be read by (LogReader.readMatching), so a subscriber far behind
+ * reads only what may match rather than the whole log: an event is selected when its `field` equals
+ * one of `values`; for assignee and status also when the task's value before the change does (the
+ * filter exit). Every event the filter matches is selected; the predicate still decides each one.
+ */
+export interface LogNarrowing {
+  readonly field: 'taskId' | 'assignee' | 'eventType' | 'status';
+  readonly values: readonly (string | number)[];
+}
+
+/** Whether a logged event matches a filter, and how the log may be narrowed for it (none: read it all). */
+export interface EventPredicate {
+  (event: LoggedEvent): boolean;
+  readonly narrowing?: LogNarrowing;
+}
+
+/** How many kinds a filter part can name: the logged event types, and the statuses (numbered from 1). */
+const LOGGED_EVENT_TYPES = TaskEventType.ORCHESTRATED;
+const STATUSES = TaskStatus.ARCHIVED;
 
 /**
  * Compiles a subscriber's filter into one predicate; every part given must match. The assignee and
@@ -40,11 +59,34 @@ export function compileFilter(spec: FilterSpec): EventPredicate {
   const assignee = spec.assignee === undefined || spec.assignee === '' ? undefined : spec.assignee;
 
   if (!types && !statuses && !taskIds && assignee === undefined) return () => true;
-  return (event) =>
+  const predicate = (event: LoggedEvent) =>
     (types === undefined || types.has(event.eventType)) &&
     (taskIds === undefined || taskIds.has(event.taskId)) &&
     (assignee === undefined || event.assignee === assignee || event.previousAssignee === assignee) &&
     (statuses === undefined ||
       statuses.has(event.status) ||
       (event.previousStatus !== undefined && statuses.has(event.previousStatus)));
+  const narrowing = narrowingOf(taskIds, assignee, types, statuses);
+  return narrowing ? Object.assign(predicate, { narrowing }) : predicate;
+}
+
+/**
+ * The one part of the filter the log is read by: the most selective kind present, task ids first
+ * (a task has few events), then the assignee, then the event types or statuses (whichever names
+ * the smaller share of its kinds; a status is looked up after and before, so it counts double).
+ * A part naming every kind narrows nothing.
+ */
+function narrowingOf(
+  taskIds: ReadonlySet<string> | undefined,
+  assignee: string | undefined,
+  types: ReadonlySet<number> | undefined,
+  statuses: ReadonlySet<number> | undefined,
+): LogNarrowing | undefined {
+  if (taskIds) return { field: 'taskId', values: [...taskIds] };
+  if (assignee !== undefined) return { field: 'assignee', values: [assignee] };
+  const typeShare = types && types.size < LOGGED_EVENT_TYPES ? types.size / LOGGED_EVENT_TYPES : undefined;
+  const statusShare = statuses && statuses.size < STATUSES ? (2 * statuses.size) / STATUSES : undefined;
+  if (typeShare !== undefined && (statusShare === undefined || typeShare <= statusShare)) return { field: 'eventType', values: [...types!] };
+  if (statusShare !== undefined) return { field: 'status', values: [...statuses!] };
+  return undefined;
 }

@@ -1,14 +1,20 @@
 import { Subject, type Subscription as RxSubscription } from 'rxjs';
 import { RiggerError } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
-import { compileFilter, type FilterSpec } from './event-filter';
+import { compileFilter, type FilterSpec, type LogNarrowing } from './event-filter';
 import { LogPageCache } from './log-page-cache';
 import { ReplayRing } from './replay-ring';
-import { Subscription, type EventSink, type EventSource, type StreamOptions } from './subscription';
+import { Subscription, type EventSink, type EventSource, type NarrowedPage, type StreamOptions } from './subscription';
 
 /** What the hub needs of the event log (the store's EventLog implements it). */
 export interface LogReader {
   readAfter(after: number, upTo: number, limit: number): LoggedEvent[];
+  /**
+   * The events `narrowing` selects with after < sequence <= upTo, in order, at most `limit`, read in
+   * time proportional to them; every selected event up to `through` is among them; `oldest` is the
+   * oldest sequence the log held in the same read. Optional: without it, every reader pages the log.
+   */
+  readMatching?(after: number, upTo: number, limit: number, narrowing: LogNarrowing): { events: LoggedEvent[]; through: number; oldest: number };
   latestSequence(): number;
   oldestSequence(): number;
 }
@@ -106,6 +112,24 @@ export class EventHub implements EventSource {
     // `from` missing from a published stretch: compacted away, never to be skipped silently.
     if (from <= this.published && (at < 0 || page[at]!.sequence !== from)) throw this.outOfRange(from - 1);
     return at < 0 ? [] : page.slice(at, at + limit);
+  }
+
+  /**
+   * What `narrowing` selects from `from` on, at most `limit` events, for a subscription behind the
+   * ring with a selective filter: read through the log's indexes, so a stretch of history holding
+   * nothing it wants costs next to nothing, and `through` (where its position moves) can be far
+   * past the last event returned. From the ring (or with a log that cannot narrow) it is read().
+   * Throws out_of_range when the log no longer holds `from` (checked in the read's own transaction,
+   * so a compaction meanwhile is never a silent skip).
+   */
+  readNarrowed(from: number, limit: number, narrowing: LogNarrowing): NarrowedPage {
+    if (this.ring.covers(from) || !this.log.readMatching) {
+      const events = this.read(from, limit);
+      return { events, through: events.length ? events[events.length - 1]!.sequence : from - 1 };
+    }
+    const page = this.log.readMatching(from - 1, this.published, limit, narrowing);
+    if (page.oldest > from) throw this.outOfRange(from - 1);
+    return { events: page.events, through: page.through };
   }
 
   /**

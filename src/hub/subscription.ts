@@ -1,7 +1,7 @@
 import type { RiggerError } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
 import { BookmarkClock } from './bookmark-clock';
-import type { EventPredicate } from './event-filter';
+import type { EventPredicate, LogNarrowing } from './event-filter';
 
 /** Where a subscription delivers: a gRPC stream, or anything else with the same back-pressure contract. */
 export interface EventSink {
@@ -24,6 +24,11 @@ export interface EventSource {
   readonly lastSequence: number;
   /** Published events from `from` on, at most `limit`; throws out_of_range when `from` is gone. */
   read(from: number, limit: number): readonly LoggedEvent[];
+  /**
+   * Optional: published events from `from` on that `narrowing` selects, at most `limit`, and how far
+   * that read covered; throws out_of_range when `from` is gone. Without it, every read is read().
+   */
+  readNarrowed?(from: number, limit: number, narrowing: LogNarrowing): NarrowedPage;
   /** From now on, hand `subscription` each event as it is published (to deliverLive); false if it is no longer held. */
   joinLive(subscription: Subscription): boolean;
   /** Stop handing it events: it is catching up again, or closed. */
@@ -48,6 +53,13 @@ export interface SnapshotSource {
   close(): void;
 }
 
+/** A read through a filter's narrowing: the events it selected, and the last sequence it covered. */
+export interface NarrowedPage {
+  readonly events: readonly LoggedEvent[];
+  /** Every selected event up to here is in `events`: the position moves here once they are delivered. */
+  readonly through: number;
+}
+
 /** What a stream asked for besides its filter. */
 export interface StreamOptions {
   /** Bookmarks: after this many ms without a message, and at least this often while unmatched events go by. */
@@ -60,6 +72,15 @@ const EVENTS_PER_TURN = 4096;
 /** Snapshot pages sent per turn of the event loop before yielding to writers and other streams. */
 const SNAPSHOT_PAGES_PER_TURN = 2;
 const PAGE_SIZE = 512;
+/** Reads per turn of the event loop: a narrowed read can return few events for a long stretch of log. */
+const READS_PER_TURN = 16;
+/**
+ * A narrowed page that comes back full from a stretch less than this many times its length: the
+ * filter matches much of the log there, where the shared pages (read once for every subscriber)
+ * serve better, for the next DENSE_PAGES pages, before the narrowed read is tried again.
+ */
+const DENSE_SPAN = 4;
+const DENSE_PAGES = 8;
 const NO_EVENTS: readonly LoggedEvent[] = [];
 
 /**
@@ -81,6 +102,12 @@ export class Subscription {
    */
   private page: readonly LoggedEvent[] = NO_EVENTS;
   private pageIndex = 0;
+  /** The last sequence the held page covers, past its last event when it was a narrowed read (0: its events). */
+  private pageThrough = 0;
+  /** Whether the held page was read through the filter's narrowing (so holds only what that filter selects). */
+  private pageNarrowed = false;
+  /** Pages still to read whole after a dense narrowed one (DENSE_SPAN). */
+  private densePagesLeft = 0;
   /** The sink as given; `sink` is it, or it wrapped by the bookmark clock when the stream asked for bookmarks. */
   private readonly rawSink: EventSink;
   private sink: EventSink;
@@ -124,6 +151,10 @@ export class Subscription {
   /** Applies a new filter from the next event on, without a gap or a repeat. */
   setFilter(predicate: EventPredicate): void {
     this.predicate = predicate;
+    // A narrowed page holds only what the old filter selects: read on from the position instead,
+    // by the new filter's own strategy. (The position is just past the last event handled.)
+    if (this.pageNarrowed) this.dropPage();
+    this.densePagesLeft = 0;
   }
 
   /** Turns bookmarks on (every `intervalMs`), changes their interval, or turns them off (undefined). */
@@ -204,20 +235,25 @@ export class Subscription {
     if (this.snapshot && !this.pumpSnapshot()) return;
     if (this.bookmarkOwed && !this.payOwedBookmark()) return;
     let delivered = 0;
+    let reads = 0;
     while (!this.closed) {
       if (this.pageIndex >= this.page.length) {
+        this.passPage();
         if (this.nextSequence > this.source.lastSequence) {
           this.dropPage();
           this.isLive = this.source.joinLive(this);
           return;
         }
+        if (reads++ >= READS_PER_TURN) {
+          this.schedulePump();
+          return;
+        }
         try {
-          this.page = this.source.read(this.nextSequence, PAGE_SIZE);
+          this.readPage();
         } catch (error) {
           this.fail(error as RiggerError);
           return;
         }
-        this.pageIndex = 0;
       }
       const page = this.page;
       const first = this.pageIndex;
@@ -235,6 +271,34 @@ export class Subscription {
         return;
       }
     }
+  }
+
+  /**
+   * Reads the next page from the position: through the filter's narrowing when it has one and the
+   * source can (a selective filter far behind reads only what may match), else the shared pages.
+   */
+  private readPage(): void {
+    const narrowing = this.predicate.narrowing;
+    const from = this.nextSequence;
+    this.pageIndex = 0;
+    if (narrowing === undefined || this.source.readNarrowed === undefined || this.densePagesLeft > 0) {
+      if (this.densePagesLeft > 0) this.densePagesLeft--;
+      this.page = this.source.read(from, PAGE_SIZE);
+      this.pageThrough = 0;
+      this.pageNarrowed = false;
+      return;
+    }
+    const { events, through } = this.source.readNarrowed(from, PAGE_SIZE, narrowing);
+    this.page = events;
+    this.pageThrough = through;
+    this.pageNarrowed = true;
+    if (events.length === PAGE_SIZE && through - from + 1 < DENSE_SPAN * PAGE_SIZE) this.densePagesLeft = DENSE_PAGES;
+  }
+
+  /** The held page is all handled: the position moves to the end of the stretch it covered. */
+  private passPage(): void {
+    if (this.pageThrough >= this.nextSequence) this.nextSequence = this.pageThrough + 1;
+    this.pageThrough = 0;
   }
 
   /**
@@ -306,6 +370,8 @@ export class Subscription {
   private dropPage(): void {
     this.page = NO_EVENTS;
     this.pageIndex = 0;
+    this.pageThrough = 0;
+    this.pageNarrowed = false;
   }
 
   private goOffLive(): void {

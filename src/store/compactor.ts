@@ -2,16 +2,18 @@ import type { Logger } from 'pino';
 import { RiggerError } from '../model/errors';
 import type { EventLog, Retention } from './event-log';
 
-const BATCH = 2000;
-/** How long compaction waits, when writes are held back, before it looks again, in ms. */
+/** Rows per delete: each batch is one turn of the event loop, short enough not to show in a writer's latency. */
+const BATCH = 500;
+/** How long compaction waits, while the WAL waits for a checkpoint, before it looks again, in ms. */
 const HELD_BACK_RETRY_MS = 20;
 
 /**
  * Trims the event log to its retention in the background: small batches, each its own short
  * transaction, with the event loop free in between so writers and streams never wait on it. Runs
  * at start-up and then every `intervalMs`; a batch that finds the database locked waits for the next run.
- * Deleting is writing: while `heldBack()` (the WAL is past its bound, TaskStore) it waits like any
- * writer, or a run over a large backlog would grow the WAL by tens of MB in one burst.
+ * Deleting is writing: while `heldBack()` (the WAL is due for a checkpoint, TaskStore.compactionWaits)
+ * it waits, or a run over a large backlog would grow the WAL by tens of MB in one burst and make
+ * writers wait for the checkpoints.
  * `keepFrom` (the durable consumers' retention hold) may keep more than the retention says.
  * `onRun` is told the events each run deleted.
  */

@@ -2,6 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import { reducedEvent, type EventEncoder, type LoggedEvent } from '../model/logged-event';
 import { MAX_EVENT_BYTES } from '../model/validate';
 import type { SqliteDatabase } from './database';
+import { FilteredLogRead, type IndexedCondition, type IndexedPage } from './filtered-log-read';
 import { EVENT_COLUMNS, eventFromRow, LATEST_SEQUENCE_SQL, LOGGED_EVENT_COLUMNS, loggedEventFromRow, type EventRow, type LoggedEventRow } from './rows';
 import { translateSqliteError } from './sqlite-errors';
 
@@ -20,6 +21,7 @@ export class EventLog {
   private readonly selectLatest: Statement<[], { seq: number } | undefined>;
   /** One read transaction per page, so a row without bytes is read whole from the same snapshot. */
   private readonly readPageSnapshot: (after: number, upTo: number, limit: number) => LoggedEvent[];
+  private readonly filtered: FilteredLogRead;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -33,17 +35,33 @@ export class EventLog {
     this.readWhole = db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE sequence = ?`);
     this.selectOldest = db.prepare(`SELECT min(sequence) AS s FROM events`);
     this.selectLatest = db.prepare(LATEST_SEQUENCE_SQL);
-    this.readPageSnapshot = db.transaction((after: number, upTo: number, limit: number) =>
-      this.readPage.all(after, upTo, limit).map((row) => {
-        const encoded = row[7] ?? this.encodeStored(row[0]);
-        return loggedEventFromRow(row, encoded.length > MAX_EVENT_BYTES ? this.encodeReduced(row[0], encoded.length) : encoded);
-      }),
-    );
+    this.readPageSnapshot = db.transaction((after: number, upTo: number, limit: number) => this.readPage.all(after, upTo, limit).map((row) => this.eventOf(row)));
+    this.filtered = new FilteredLogRead(db, (row) => this.eventOf(row), () => this.latestSequence() + 1);
   }
 
   /** Events with after < sequence <= upTo, in order, at most `limit` of them. */
   readAfter(after: number, upTo: number, limit: number): LoggedEvent[] {
     return this.readPageSnapshot(after, upTo, limit);
+  }
+
+  /**
+   * The events `condition` selects with after < sequence <= upTo, in order, at most `limit`, read
+   * through the filter indexes (filtered-log-read.ts); `through` says how far the read covered, and
+   * `oldest` is what the log held in the same read transaction.
+   */
+  readMatching(after: number, upTo: number, limit: number, condition: IndexedCondition): IndexedPage {
+    return this.filtered.read(after, upTo, limit, condition);
+  }
+
+  /** The statements readMatching runs for `field`, for EXPLAIN QUERY PLAN. */
+  matchingSql(field: IndexedCondition['field']): string[] {
+    return this.filtered.sqlOf(field);
+  }
+
+  /** A row as the hub carries it; a row within a read transaction, so a row without bytes is read whole from the same snapshot. */
+  private eventOf(row: LoggedEventRow): LoggedEvent {
+    const encoded = row[7] ?? this.encodeStored(row[0]);
+    return loggedEventFromRow(row, encoded.length > MAX_EVENT_BYTES ? this.encodeReduced(row[0], encoded.length) : encoded);
   }
 
   /** Encodes a row written before events were stored encoded (schema version 2 and older). */

@@ -124,4 +124,61 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (consumer, sequence)
   ) WITHOUT ROWID;
   `,
+  // ListTasks: an index per filter shape (task-queries.ts), and the task counts total_count reads, kept by triggers in every writer's transaction (rerunnable).
+  `
+  CREATE INDEX IF NOT EXISTS tasks_by_archived ON tasks ((status = 10));
+  CREATE INDEX IF NOT EXISTS tasks_by_assignee_archived ON tasks (assignee, (status = 10));
+  CREATE INDEX IF NOT EXISTS tasks_by_assignee_status ON tasks (assignee, status);
+  DROP TABLE IF EXISTS task_counts_by_status;
+  DROP TABLE IF EXISTS task_counts_by_assignee;
+  CREATE TABLE task_counts_by_status (
+    status INTEGER PRIMARY KEY,
+    n INTEGER NOT NULL
+  );
+  CREATE TABLE task_counts_by_assignee (
+    assignee TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (assignee, status)
+  ) WITHOUT ROWID;
+  INSERT INTO task_counts_by_status (status, n) SELECT status, count(*) FROM tasks GROUP BY status;
+  INSERT INTO task_counts_by_assignee (assignee, status, n)
+    SELECT assignee, status, count(*) FROM tasks WHERE assignee IS NOT NULL GROUP BY assignee, status;
+  DROP TRIGGER IF EXISTS task_counts_insert;
+  CREATE TRIGGER task_counts_insert AFTER INSERT ON tasks BEGIN
+    INSERT INTO task_counts_by_status (status, n) VALUES (NEW.status, 1) ON CONFLICT (status) DO UPDATE SET n = n + 1;
+    INSERT INTO task_counts_by_assignee (assignee, status, n) SELECT NEW.assignee, NEW.status, 1 WHERE NEW.assignee IS NOT NULL
+      ON CONFLICT (assignee, status) DO UPDATE SET n = n + 1;
+  END;
+  DROP TRIGGER IF EXISTS task_counts_delete;
+  CREATE TRIGGER task_counts_delete AFTER DELETE ON tasks BEGIN
+    UPDATE task_counts_by_status SET n = n - 1 WHERE status = OLD.status;
+    UPDATE task_counts_by_assignee SET n = n - 1 WHERE assignee = OLD.assignee AND status = OLD.status;
+    DELETE FROM task_counts_by_assignee WHERE assignee = OLD.assignee AND status = OLD.status AND n = 0;
+  END;
+  DROP TRIGGER IF EXISTS task_counts_status_change;
+  CREATE TRIGGER task_counts_status_change AFTER UPDATE OF status ON tasks WHEN OLD.status IS NOT NEW.status BEGIN
+    UPDATE task_counts_by_status SET n = n - 1 WHERE status = OLD.status;
+    INSERT INTO task_counts_by_status (status, n) VALUES (NEW.status, 1) ON CONFLICT (status) DO UPDATE SET n = n + 1;
+  END;
+  DROP TRIGGER IF EXISTS task_counts_assignee_change;
+  CREATE TRIGGER task_counts_assignee_change AFTER UPDATE OF status, assignee ON tasks
+  WHEN OLD.status IS NOT NEW.status OR OLD.assignee IS NOT NEW.assignee BEGIN
+    UPDATE task_counts_by_assignee SET n = n - 1 WHERE assignee = OLD.assignee AND status = OLD.status;
+    DELETE FROM task_counts_by_assignee WHERE assignee = OLD.assignee AND status = OLD.status AND n = 0;
+    INSERT INTO task_counts_by_assignee (assignee, status, n) SELECT NEW.assignee, NEW.status, 1 WHERE NEW.assignee IS NOT NULL
+      ON CONFLICT (assignee, status) DO UPDATE SET n = n + 1;
+  END;
+  `,
+  // Catch-up through a subscriber's filter (filtered-log-read.ts): an index per filter column (each entry ends with the rowid, the sequence), the "before the change" ones partial.
+  `
+  CREATE INDEX IF NOT EXISTS events_by_task ON events (task_id);
+  CREATE INDEX IF NOT EXISTS events_by_assignee ON events (assignee);
+  CREATE INDEX IF NOT EXISTS events_by_previous_assignee ON events (previous_assignee)
+    WHERE previous_assignee IS NOT NULL AND previous_assignee IS NOT assignee;
+  CREATE INDEX IF NOT EXISTS events_by_type ON events (event_type);
+  CREATE INDEX IF NOT EXISTS events_by_status ON events (status);
+  CREATE INDEX IF NOT EXISTS events_by_previous_status ON events (previous_status)
+    WHERE previous_status IS NOT NULL AND previous_status IS NOT status;
+  `,
 ];

@@ -1,6 +1,8 @@
 import type { Statement } from 'better-sqlite3';
+import { invalidArgument } from '../model/errors';
 import { TaskStatus, type Task } from '../model/task';
 import type { SqliteDatabase } from './database';
+import { decodePageToken, encodePageToken, type ListScope } from './list-page-token';
 import { TASK_COLUMNS, taskFromRow, type TaskRow } from './rows';
 
 export interface ListFilter {
@@ -9,9 +11,24 @@ export interface ListFilter {
   limit: number;
   offset: number;
   includeArchived?: boolean;
+  /**
+   * The nextPageToken of the previous page, with the same filter: the page starts right after
+   * that page's last task (a seek on the index, however deep). Not with a non-zero offset.
+   */
+  pageToken?: string;
 }
 
-type ListQuery = (params: unknown[], limit: number, offset: number) => { tasks: Task[]; total: number };
+export interface TaskPage {
+  tasks: Task[];
+  /** How many tasks match the filter in all (every page). */
+  total: number;
+  /** The pageToken of the page after this one; '' when this is the last page. */
+  nextPageToken: string;
+}
+
+/** `after`: the page's rowids are below it (a page token), or undefined for a first or offset page. */
+type ListQuery = (params: unknown[], after: number | undefined, limit: number, offset: number) => { rows: ListedRow[]; total: number };
+type ListedRow = TaskRow & { list_rowid: number };
 
 /** The reads of the tasks table. */
 export class TaskQueries {
@@ -35,37 +52,99 @@ export class TaskQueries {
     return this.selectIdRange.all(prefix, `${prefix}\uffff`, limit).map((row) => row.id);
   }
 
-  /** One page of the matching tasks, newest first, and how many match in all. */
-  listTasks(filter: ListFilter): { tasks: Task[]; total: number } {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (filter.status !== undefined) {
-      where.push('status = ?');
-      params.push(filter.status);
-    } else if (!filter.includeArchived) {
-      where.push('status != ?');
-      params.push(TaskStatus.ARCHIVED);
+  /**
+   * One page of the matching tasks, newest first (rowid descending), and how many match in all,
+   * read in one read transaction. With a page token the page is one index seek however deep it is
+   * (listStatements); an offset walks the tasks it skips, as it always has.
+   */
+  listTasks(filter: ListFilter): TaskPage {
+    const scope: ListScope = {
+      includeArchived: filter.includeArchived === true,
+      ...(filter.status !== undefined && { status: filter.status }),
+      ...(filter.assignee !== undefined && { assignee: filter.assignee }),
+    };
+    let after: number | undefined;
+    if (filter.pageToken !== undefined && filter.pageToken !== '') {
+      if (filter.offset !== 0) {
+        throw invalidArgument(`page_token cannot be combined with offset ${filter.offset}: the token already says where the page starts; send offset 0 (or leave offset out) with page_token`);
+      }
+      after = decodePageToken(scope, filter.pageToken);
     }
-    if (filter.assignee !== undefined) {
-      where.push('assignee = ?');
-      params.push(filter.assignee);
-    }
-    return this.listQuery(where.length ? `WHERE ${where.join(' AND ')}` : '')(params, filter.limit, filter.offset);
+    const statements = listStatements(filter, after !== undefined);
+    // One row past the page says whether there is a next one.
+    const { rows, total } = this.listQuery(statements)(statements.params, after, filter.limit + 1, filter.offset);
+    const page = rows.slice(0, filter.limit);
+    const last = page[page.length - 1];
+    return {
+      tasks: page.map(taskFromRow),
+      total,
+      nextPageToken: rows.length > filter.limit && last ? encodePageToken(scope, last.list_rowid) : '',
+    };
   }
 
-  /** The count and the page for one WHERE clause, in one read transaction; prepared once per clause (there are six). */
-  private listQuery(clause: string): ListQuery {
-    let query = this.listQueries.get(clause);
+  /** The count and the page of one shape in one read transaction; prepared once per shape (twelve). */
+  private listQuery(statements: ListStatements): ListQuery {
+    let query = this.listQueries.get(statements.page);
     if (!query) {
-      const count = this.db.prepare(`SELECT count(*) AS n FROM tasks ${clause}`);
-      const page = this.db.prepare(`SELECT ${TASK_COLUMNS} FROM tasks ${clause} ORDER BY rowid DESC LIMIT ? OFFSET ?`);
-      query = this.db.transaction((params: unknown[], limit: number, offset: number) => {
+      const count = this.db.prepare(statements.count);
+      const page = this.db.prepare(statements.page);
+      query = this.db.transaction((params: unknown[], after: number | undefined, limit: number, offset: number) => {
         const { n } = count.get(...params) as { n: number };
-        const rows = page.all(...params, limit, offset) as TaskRow[];
-        return { tasks: rows.map(taskFromRow), total: n };
+        const rows = (after === undefined ? page.all(...params, limit, offset) : page.all(...params, after, limit, offset)) as ListedRow[];
+        return { rows, total: n };
       }) as ListQuery;
-      this.listQueries.set(clause, query);
+      this.listQueries.set(statements.page, query);
     }
     return query;
   }
+}
+
+export type ListShape = Pick<ListFilter, 'status' | 'assignee' | 'includeArchived'>;
+
+/** The SQL of one ListTasks filter shape (exported so that tests can check its query plans). */
+export interface ListStatements {
+  /** How many tasks match: a sum over the counts the schema's triggers keep (schema.ts), at most one row per status. */
+  count: string;
+  /** One page, newest first. Parameters: `params`, then (with `seek`) the rowid the page starts below, then LIMIT and OFFSET. */
+  page: string;
+  /** The filter's parameters, the same for both statements. */
+  params: unknown[];
+}
+
+/**
+ * "Not archived" as the expression the indexes tasks_by_archived and tasks_by_assignee_archived are
+ * built on (schema.ts): SQLite uses an expression index only for the same expression, constant
+ * included, so this is written out, not bound.
+ */
+const NOT_ARCHIVED = `(status = ${TaskStatus.ARCHIVED}) = 0`;
+
+/**
+ * Every shape pages on an index whose order within equal keys is the rowid, so `rowid < ?` is a
+ * seek into it and ORDER BY needs no sort, and archived tasks left out are never walked over:
+ * the table itself (include_archived), tasks_by_archived (the default), tasks_by_status,
+ * tasks_by_assignee (with include_archived), tasks_by_assignee_archived (an assignee, by default),
+ * tasks_by_assignee_status (both). The counts tables take the same WHERE clause: by
+ * (assignee, status) when the filter names an assignee, else by status.
+ */
+export function listStatements(filter: ListShape, seek: boolean): ListStatements {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.status !== undefined) {
+    where.push('status = ?');
+    params.push(filter.status);
+  } else if (!filter.includeArchived) {
+    where.push(NOT_ARCHIVED);
+  }
+  if (filter.assignee !== undefined) {
+    where.push('assignee = ?');
+    params.push(filter.assignee);
+  }
+  const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  const counts = filter.assignee !== undefined ? 'task_counts_by_assignee' : 'task_counts_by_status';
+  const pageWhere = seek ? `WHERE ${[...where, 'rowid < ?'].join(' AND ')}` : clause;
+  return {
+    count: `SELECT coalesce(sum(n), 0) AS n FROM ${counts} ${clause}`,
+    page: `SELECT rowid AS list_rowid, ${TASK_COLUMNS} FROM tasks ${pageWhere} ORDER BY rowid DESC LIMIT ? OFFSET ?`,
+    params,
+  };
 }

@@ -3,11 +3,12 @@ import { RiggerError } from '../model/errors';
 import type { EventEncoder, LoggedEvent } from '../model/logged-event';
 import type { Task } from '../model/task';
 import type { SqliteDatabase } from './database';
+import { DEFAULT_CHECKPOINT_OPTIONS } from './checkpointer';
 import { GroupCommit } from './group-commit';
 import { MutationStatements, StoreMutation, type Mutation } from './mutation';
 import type { PrdReader } from './prd-records';
 import { translateSqliteError } from './sqlite-errors';
-import { TaskQueries, type ListFilter } from './task-queries';
+import { TaskQueries, type ListFilter, type TaskPage } from './task-queries';
 import { WalSync } from './wal-sync';
 
 /**
@@ -80,7 +81,8 @@ export class TaskStore {
     return this.queries.getTask(id);
   }
 
-  listTasks(filter: ListFilter): { tasks: Task[]; total: number } {
+  /** One page of tasks, newest first; pass nextPageToken back as pageToken for the next one (task-queries.ts). */
+  listTasks(filter: ListFilter): TaskPage {
     return this.queries.listTasks(filter);
   }
 
@@ -117,9 +119,14 @@ export class TaskStore {
     this.walSync?.close();
   }
 
-  /** Whether writes wait for a checkpoint now (the compactor asks before each batch). */
-  writesHeldBack(): boolean {
-    return this.walOverBound() !== undefined;
+  /**
+   * Whether background deletes (the compactor, before each batch) should wait for a checkpoint: the
+   * WAL is past the size at which the checkpointer restarts it. Stopping there, well below the bound
+   * that holds writes back, means a large compaction never makes writers wait for its pages.
+   */
+  compactionWaits(): boolean {
+    if (this.walFile === undefined) return false;
+    return (fs.statSync(this.walFile, { throwIfNoEntry: false })?.size ?? 0) > DEFAULT_CHECKPOINT_OPTIONS.restartBytes;
   }
 
   /** In server mode: a WAL past WAL_HOLD_BYTES holds writes back until a checkpoint has restarted it. */

@@ -1,14 +1,12 @@
 // The bench harness runs end to end in --quick mode and writes a well-formed report. Speed is never
 // asserted here (timed figures belong to `npm run bench`), only that every row produced numbers.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { REPO_ROOT, runBench } from './bench-support';
 
-const REPO_ROOT = path.resolve(__dirname, '../../..');
-const RUN = path.join(REPO_ROOT, 'dist', 'bench', 'run.js');
 
 test('npm run bench -- --quick runs every row, writes valid JSON and a dated report', { timeout: 300_000 }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rigger-bench-test-'));
@@ -17,20 +15,7 @@ test('npm run bench -- --quick runs every row, writes valid JSON and a dated rep
   const readme = path.join(REPO_ROOT, 'README.md');
   const readmeBefore = fs.readFileSync(readme, 'utf8');
   try {
-    // RIGGER_BENCH_DOCS points elsewhere too, so even a --docs-dir that was ignored cannot reach the repo's docs/.
-    const child = spawn(process.execPath, [RUN, '--quick', '--out', out, '--docs-dir', docsDir], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, RIGGER_BENCH_DOCS: path.join(dir, 'env-docs') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 280_000);
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    clearTimeout(timer);
-    assert.equal(code, 0, `bench exited ${code}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
+    const stdout = await runBench(['--quick'], out, docsDir, path.join(dir, 'env-docs'));
 
     const report = JSON.parse(fs.readFileSync(out, 'utf8'));
     assert.equal(report.mode, 'quick');

@@ -1,11 +1,13 @@
 // The examples run as a user would run them, against a live `rig grpc`: the ten-line TypeScript
-// sidecar (dist/examples/sidecar-client.js) and the Python client on stubs generated from our proto.
+// sidecar (dist/examples/sidecar-client.js), the Python client on stubs generated from our proto,
+// and examples/grpcurl.sh.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { addTaskByCli } from '../sidecars/sidecar-support';
-import { pythonGrpcStubs, REPO_ROOT, spawnCollected, spawnTracked, startServer, SYSTEM_PYTHON, tempDir, tempProject, waitFor } from '../support/processes';
+import { pythonGrpcStubs, REPO_ROOT, rig, spawnCollected, spawnTracked, startServer, SYSTEM_PYTHON, tempDir, tempProject, waitFor } from '../support/processes';
 
 
 test('examples/sidecar-client.ts prints each event once and resumes from its checkpoint after a restart', async () => {
@@ -66,4 +68,60 @@ test('examples/python/rigger_client.py works against a live server with stubs ge
   } finally {
     await server.stop();
   }
+});
+
+// grpcurl is not installed here: a stand-in that takes grpcurl's arguments and makes each call with
+// buf curl (a Go client that, like grpcurl, knows the schema only from reflection), logging them.
+const GRPCURL_ON_BUF_CURL = `#!/bin/sh
+printf '%s\\n' "$*" >> "$GRPCURL_LOG"
+data=''
+while [ $# -gt 0 ]; do
+  case $1 in
+    -plaintext) shift ;;
+    -d) data=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
+if [ "$2" = list ]; then exec "$BUF" curl --protocol grpc --http2-prior-knowledge --list-services "http://$1"; fi
+if [ -n "$data" ]; then exec "$BUF" curl --protocol grpc --http2-prior-knowledge -d "$data" "http://$1/$2"; fi
+exec "$BUF" curl --protocol grpc --http2-prior-knowledge "http://$1/$2"
+`;
+
+test('examples/grpcurl.sh runs the contract calls at RIGGER_ADDRESS with the grpcurl GRPCURL names', async () => {
+  const dir = tempProject();
+  const server = await startServer(dir);
+  const bin = tempDir('rigger-grpcurl-');
+  const shim = path.join(bin, 'grpcurl-on-buf-curl');
+  fs.writeFileSync(shim, GRPCURL_ON_BUF_CURL, { mode: 0o755 });
+  const log = path.join(bin, 'calls.log');
+  const script = spawnCollected('bash', [path.join(REPO_ROOT, 'examples', 'grpcurl.sh')], {
+    env: { ...process.env, GRPCURL: shim, GRPCURL_LOG: log, BUF: path.join(REPO_ROOT, 'node_modules', '.bin', 'buf'), RIGGER_ADDRESS: server.address, RIGGER_TOKEN: '', GRPCURL_FLAGS: '' },
+  });
+  try {
+    const calls = () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : []);
+    await waitFor(() => calls().length === 7 || script.child.exitCode !== null, 60_000, 'the subscription, the last call');
+    assert.equal(script.child.exitCode, null, script.stderr());
+    const [, addCall, , update] = calls();
+    assert.match(addCall!, new RegExp(`^-plaintext -d .*"Implement OAuth2 authentication".* ${server.address} rigger\\.v1\\.RiggerService/AddTask$`));
+    const id = /"task_id": "([0-9a-f-]{36})"/.exec(update!)?.[1];
+    assert.ok(id, `UpdateTask got the id AddTask returned: ${update}`);
+    assert.match(script.stdout(), /^rigger\.v1\.RiggerService$/m, 'list through reflection');
+    await waitFor(() => /"status": "TASK_STATUS_IN_PROGRESS"/.test(script.stdout()), 20_000, 'UpdateTask to status 2');
+    const shown = rig(['task', 'get', id!, '-C', dir, '--json']);
+    assert.equal(JSON.parse(shown.stdout).status, 'IN_PROGRESS', shown.stderr);
+  } finally {
+    script.child.kill('SIGTERM');
+    await script.exited;
+    await server.stop();
+  }
+});
+
+test('examples/grpcurl.sh without grpcurl: one line naming buf curl, exit 1', () => {
+  const result = spawnSync('bash', [path.join(REPO_ROOT, 'examples', 'grpcurl.sh')], { env: { ...process.env, GRPCURL: 'no-such-grpcurl', RIGGER_ADDRESS: '127.0.0.1:50999' }, encoding: 'utf8' });
+  assert.equal(result.status, 1);
+  assert.equal(
+    result.stderr,
+    "grpcurl.sh: no-such-grpcurl is not installed (set GRPCURL to its path); without it, buf curl makes the same calls: node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge -d '{}' http://127.0.0.1:50999/rigger.v1.RiggerService/ListTasks\n",
+  );
+  assert.equal(result.stdout, '');
 });

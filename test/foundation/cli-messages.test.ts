@@ -103,3 +103,28 @@ test('--actor is only on the commands that change a task', () => {
   const added = rig(['-C', dir, 'task', 'add', 'Ship it', '--actor', 'deploy-bot', '--json']);
   assert.equal(added.code, 0, added.stderr);
 });
+
+test('rig task list pages with --page-token: every task once, newest first; the token fits only its own listing', () => {
+  const dir = tempProject();
+  const added = Array.from({ length: 5 }, (_, i) => addTask(dir, `paged ${i}`));
+  const seen: string[] = [];
+  let token = '';
+  for (let pages = 0; pages < 10; pages++) {
+    const result = rig(['-C', dir, 'task', 'list', '--limit', '2', '--json', ...(token ? ['--page-token', token] : [])]);
+    assert.equal(result.code, 0, result.stderr);
+    const page = JSON.parse(result.stdout) as { tasks: { id: string }[]; total_count: number; next_page_token: string };
+    assert.equal(page.total_count, 5);
+    seen.push(...page.tasks.map((t) => t.id));
+    token = page.next_page_token;
+    if (token === '') break;
+  }
+  assert.deepEqual(seen, added.map((t) => t.id).reverse());
+
+  const first = rig(['-C', dir, 'task', 'list', '--limit', '2']);
+  assert.equal(first.code, 0, first.stderr);
+  const printed = /; next page: --page-token (\S+)\n$/.exec(first.stdout);
+  assert.ok(printed, first.stdout);
+  fails(['task', 'list', '--page-token', printed[1]!, '--offset', '1'], dir, '--page-token and --offset do not go together: the token already says where the page starts; leave --offset out');
+  fails(['task', 'list', '--page-token', printed[1]!, '--assignee', 'Bob'], dir, 'page_token belongs to a listing with a different filter (status, assignee or include_archived); send it with the same filter as the request it came from, or leave page_token out to start this listing from the first page');
+  fails(['task', 'list', '--page-token', 'not-a-token'], dir, 'page_token is not a token this server issued (garbled, cut short or from another program); send the next_page_token of the previous page unchanged, or leave page_token out to start from the first page');
+});

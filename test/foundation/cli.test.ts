@@ -212,6 +212,6 @@ test('a bad RIGGER_LOG_LEVEL: exit 1 and one line naming the levels that work, f
   for (const args of [['grpc', '--port', '0'], ['sidecar', 'logger', '--file', path.join(dir, 'events.jsonl')]]) {
     const result = rig(['-C', dir, ...args], { env: { RIGGER_LOG_LEVEL: 'loud' }, timeoutMs: 15_000 });
     assert.equal(result.code, 1, `${args[0]}: ${result.stderr}`);
-    assert.equal(result.stderr, `rig: RIGGER_LOG_LEVEL must be one of ${levels}; got "loud"\n`);
+    assert.equal(result.stderr, `rig: RIGGER_LOG_LEVEL must be one of ${levels}, got "loud"\n`);
   }
 });

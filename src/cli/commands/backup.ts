@@ -21,7 +21,8 @@ export const backupCommand: CommandModule<GlobalArgs, BackupArgs> = {
   builder: (yargs) =>
     yargs
       .positional('file', { type: 'string', demandOption: true, describe: 'the backup file to write (relative to -C); its directory must exist' })
-      .option('force', { type: 'boolean', describe: 'replace FILE if it exists' })
+      .option('force', { type: 'boolean', default: false, describe: 'replace FILE if it exists' })
+      .example('$0 backup backups/tasks-$(date +%F).db', "today's copy, while rig grpc keeps serving")
       .options(settingOptions('db', 'busyTimeoutMs')) as never,
   handler: async (argv) => {
     const start = argv.C ?? '.';

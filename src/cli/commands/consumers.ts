@@ -1,6 +1,7 @@
 // `rig consumers ...`: durable consumers on the running server, through its management RPCs.
 import * as grpc from '@grpc/grpc-js';
 import type { Argv, CommandModule } from 'yargs';
+import { connectionTarget, diagnoseConnectionFailure, isConnectionFailure } from '../../client/connection-failure';
 import { RiggerClient } from '../../client/rigger-client';
 import { clientConnection, clientProject, connectionOptions } from '../../config/client-connection';
 import { subscribeOptionsOf, type SubscriptionArgs } from '../../config/subscription-flags';
@@ -13,7 +14,7 @@ import { printFields, printJson, printTable } from '../output';
 
 type ConsumerArgs = GlobalArgs & { name: string };
 
-/** Runs `work` with a client of the project's server, and says plainly when the server is not there. */
+/** Runs `work` with a client of the project's server, and says plainly why the server could not be reached. */
 async function withClient<T>(argv: GlobalArgs, work: (client: RiggerClient) => Promise<T>): Promise<T> {
   const project = clientProject(argv.C ?? '.', argv as unknown as Record<string, unknown>);
   const { address, connect } = clientConnection(project, argv as unknown as Record<string, unknown>);
@@ -22,8 +23,9 @@ async function withClient<T>(argv: GlobalArgs, work: (client: RiggerClient) => P
     return await work(client);
   } catch (error) {
     const failure = error as grpc.ServiceError;
-    if (failure.code === grpc.status.UNAVAILABLE) throw new RiggerError('unavailable', `cannot reach the server at ${address}: ${failure.details}; is \`rig grpc\` running?`);
-    throw error;
+    if (!isConnectionFailure(failure)) throw error;
+    const { message } = await diagnoseConnectionFailure(failure, connectionTarget(address, connect));
+    throw new RiggerError(failure.code === grpc.status.UNAUTHENTICATED ? 'unauthenticated' : 'unavailable', message);
   } finally {
     await client.close();
   }
@@ -127,7 +129,11 @@ function deadLetterCommand(
   return {
     command: `${verb} <name> [sequences..]`,
     describe,
-    builder: (y) => named(y).positional('sequences', { type: 'string', array: true, describe: `dead letters to ${verb}` }) as Argv<ConsumerArgs & { sequences?: string[] }>,
+    builder: (y) =>
+      named(y)
+        .positional('sequences', { type: 'string', array: true, describe: `the sequences of the dead letters to ${verb} (rig consumers dead-letters NAME lists them); default all` })
+        .example(`$0 consumers ${verb} webhook 41 57`, `${done === 'redriven' ? 'redeliver' : 'delete'} those two`)
+        .example(`$0 consumers ${verb} webhook`, `every dead letter of consumer webhook`) as Argv<ConsumerArgs & { sequences?: string[] }>,
     handler: (argv) =>
       withClient(argv, async (client) => {
         const sequences = await act(client, argv.name, sequencesOf(argv.sequences));
@@ -143,7 +149,7 @@ export const consumersCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   builder: (yargs) =>
     yargs
       .options(connectionOptions())
-      .command<GlobalArgs>('list', 'Every consumer: filter, acked position, lag, in flight, members, dead letters', (y) => y, (argv) =>
+      .command<GlobalArgs>('list', 'Every consumer: filter, acked position, lag, in flight, members, dead letters', (y) => y.example('$0 consumers list --json', 'as JSON, e.g. for a script watching lag'), (argv) =>
         withClient(argv, async (client) => {
           const list = await client.listConsumers();
           if (argv.json) return printJson(list.map(consumerForDisplay));
@@ -153,7 +159,7 @@ export const consumersCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           );
         }),
       )
-      .command<ConsumerArgs>('show <name>', 'One consumer in full', named, (argv) => withClient(argv, async (client) => show(argv, await client.getConsumer(argv.name))))
+      .command<ConsumerArgs>('show <name>', 'One consumer in full', (y) => named(y).example('$0 consumers show webhook', 'its settings, position, lag and dead letters'), (argv) => withClient(argv, async (client) => show(argv, await client.getConsumer(argv.name))))
       .command<CreateArgs>(
         'create <name>',
         'Create a consumer (or check that it exists with these settings)',
@@ -167,7 +173,9 @@ export const consumersCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('ack-wait-ms', { type: 'number', describe: 'redeliver an event not acked within this (default 30000)' })
             .option('max-deliver', { type: 'number', describe: 'dead-letter an event after this many deliveries (default 0 = never)' })
             .option('backoff-ms', { type: 'string', describe: 'delays before redeliveries 1, 2, ..., e.g. 1000,5000,30000' })
-            .option('max-in-flight', { type: 'number', describe: 'events delivered and not acked at once (default 1000)' }) as Argv<CreateArgs>,
+            .option('max-in-flight', { type: 'number', describe: 'events delivered and not acked at once (default 1000)' })
+            .example('$0 consumers create audit --start 0', 'every retained event, then new ones, at least once')
+            .example('$0 consumers create alice --assignee Alice --max-deliver 5 --backoff-ms 1000,5000,30000', "Alice's tasks; dead-letter after 5 attempts") as Argv<CreateArgs>,
         (argv) =>
           withClient(argv, async (client) => {
             const filter = subscribeOptionsOf({ ...argv, 'bookmark-interval-ms': 0 });
@@ -185,7 +193,7 @@ export const consumersCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             show(argv, info);
           }),
       )
-      .command<ConsumerArgs>('delete <name>', 'Delete a consumer, its position and dead letters (its members are ended)', named, (argv) =>
+      .command<ConsumerArgs>('delete <name>', 'Delete a consumer, its position and dead letters (its members are ended)', (y) => named(y).example('$0 consumers delete audit', 'and release the compaction it holds back'), (argv) =>
         withClient(argv, async (client) => {
           await client.deleteConsumer(argv.name);
           if (argv.json) printJson({ deleted: argv.name });
@@ -195,14 +203,15 @@ export const consumersCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       .command<ConsumerArgs & { to: number }>(
         'reset <name>',
         'Move the acked position: the events after --to are delivered again (or skipped, moving forward)',
-        (y) => named(y).option('to', { type: 'number', demandOption: true, describe: 'the new acked sequence (0 = all retained history)' }) as Argv<ConsumerArgs & { to: number }>,
+        (y) => named(y).option('to', { type: 'number', demandOption: true, describe: 'the new acked sequence (0 = all retained history)' })
+            .example('$0 consumers reset audit --to 0', 'deliver all retained history again') as Argv<ConsumerArgs & { to: number }>,
         (argv) =>
           withClient(argv, async (client) => {
             if (!Number.isSafeInteger(argv.to) || argv.to < 0) throw invalidArgument('--to must be a sequence number, 0 or more');
             show(argv, await client.resetConsumer(argv.name, argv.to));
           }),
       )
-      .command<ConsumerArgs>('dead-letters <name>', 'The events dead-lettered after max_deliver attempts', named, (argv) =>
+      .command<ConsumerArgs>('dead-letters <name>', 'The events dead-lettered after max_deliver attempts', (y) => named(y).example('$0 consumers dead-letters webhook', 'sequence, task, attempts and the last failure of each'), (argv) =>
         withClient(argv, async (client) => printDeadLetters(argv, await client.deadLetters(argv.name))),
       )
       .command(deadLetterCommand('redrive', 'Deliver dead letters again (all of them when no sequence is given)', 'redriven', (c, name, seqs) => c.redriveDeadLetters(name, seqs)))

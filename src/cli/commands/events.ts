@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { CommandModule } from 'yargs';
 import { connectService } from '../../client/connect';
+import { connectionTarget, diagnoseConnectionFailure, isConnectionFailure } from '../../client/connection-failure';
 import { DEAD_AFTER_INTERVALS, SilenceWatch } from '../../client/silence-watch';
 import type { TaskEvent as WireTaskEvent } from '../../generated/rigger/v1/TaskEvent';
 import { isLoggedEventType, TaskEventType, type TaskEvent } from '../../model/task';
@@ -20,7 +21,11 @@ type EventsArgs = GlobalArgs & SubscriptionArgs;
 export const eventsCommand: CommandModule<GlobalArgs, EventsArgs> = {
   command: 'events',
   describe: 'Subscribe to the running server and print one line per event (Ctrl-C to stop)',
-  builder: (yargs) => subscriptionFlags(yargs.options(connectionOptions()), 'replay every event after this sequence first (0 = all history)', false),
+  builder: (yargs) =>
+    subscriptionFlags(yargs.options(connectionOptions()), 'replay every event after this sequence first (0 = all history)', false)
+      .example('$0 events', 'every change from now on, one line each')
+      .example('$0 events --since 0 --types created,status_changed --json', 'those types, from the start of the log, as JSON lines')
+      .example('$0 events --address build-host:50051 --server-ca ca.pem --assignee Alice', "Alice's tasks, from a TLS server on another machine"),
   handler: async (argv) => {
     const filter = subscribeOptionsOf(argv);
     const project = clientProject(argv.C ?? '.', argv as unknown as Record<string, unknown>);
@@ -69,11 +74,16 @@ export const eventsCommand: CommandModule<GlobalArgs, EventsArgs> = {
       });
       call.on('error', (error: grpc.ServiceError) => {
         if (error.code === grpc.status.CANCELLED) resolve();
-        else if (error.code === grpc.status.UNAVAILABLE && !subscribed) reject(new Error(`cannot reach the server at ${address}: ${error.details}; is \`rig grpc\` running?`));
+        else if (!subscribed && isConnectionFailure(error)) reject(error); // described below
         else if (error.code === grpc.status.UNAVAILABLE) reject(new Error(`the server at ${address} ended the stream: ${error.details}${resumeHint()}`));
         else reject(new Error(error.details));
       });
       call.on('end', resolve);
+    }).catch(async (error: unknown) => {
+      // Only a failure to connect is rejected with the grpc-js error itself.
+      const failure = error as grpc.ServiceError;
+      if (typeof failure.code === 'number') throw new Error((await diagnoseConnectionFailure(failure, connectionTarget(address, connect))).message);
+      throw error;
     }).finally(() => {
       watch?.stop();
       client.close();

@@ -6,10 +6,11 @@ import { createLogger } from '../../logging';
 import { RiggerError } from '../../model/errors';
 import type { GlobalArgs } from '../main';
 import { prdConfigOf, PRD_SETTINGS } from '../prd-settings';
+import { unknownConfigKeys } from '../../config/config-keys';
 import { findProject } from '../../config/project';
 import { isLoopback, resolveAuth, resolveLimits, resolveServerTls } from '../security-settings';
 import { openProjectStore } from '../project-store';
-import { parseListenAddress, resolveSetting, settingOptions } from '../../config/settings';
+import { logSettings, parseListenAddress, resolveSetting, settingOptions } from '../../config/settings';
 
 export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'grpc',
@@ -17,9 +18,12 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   builder: (yargs) => yargs.options(settingOptions(
     'port', 'host', 'db', 'bufferSize', 'retainEvents', 'retainDays', 'compactIntervalMs', 'consumerMaxLag',
     'token', 'readOnlyToken', 'publicServices', 'tlsCert', 'tlsKey', 'tlsCa',
-    'maxRequestBytes', 'maxConcurrentStreams', 'maxSubscribers', 'maxSubscribersPerConnection', 'maxHealthWatchers', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'busyTimeoutMs', 'durability', 'httpListen',
+    'maxRequestBytes', 'maxConcurrentStreams', 'maxSubscribers', 'maxSubscribersPerConnection', 'maxHealthWatchers', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'busyTimeoutMs', 'durability', 'httpListen', 'logLevel', 'logFormat',
     ...PRD_SETTINGS,
-  )),
+  ))
+    .example('$0 grpc', 'serve on localhost:50051 (127.0.0.1 and ::1)')
+    .example('$0 grpc --port 0 --http-listen 127.0.0.1:9465', 'any free port; /metrics, /healthz and /readyz on 9465')
+    .example('RIGGER_LOG_FORMAT=pretty $0 grpc', 'logs for a person instead of JSON lines'),
   handler: async (argv) => {
     const project = findProject(argv.C ?? '.');
     const args = argv as unknown as Record<string, unknown>;
@@ -35,11 +39,12 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     const limits = resolveLimits(project, args);
     const httpListenText = resolveSetting('httpListen', args, project.config);
     const httpListen = httpListenText === '' ? undefined : parseListenAddress(httpListenText);
-    const logger = createLogger();
+    const logger = createLogger(logSettings(args, project.config));
     // grpc-js writes its own diagnostics to stderr ("E No address added ..." next to our one-line
     // port-in-use message); they go to the JSON log instead, at debug level.
     const grpcLog = (message?: unknown, ...rest: unknown[]) => logger.debug({ grpc: [message, ...rest].join(' ') }, 'grpc-js');
     grpc.setLogger({ error: grpcLog, info: grpcLog, debug: grpcLog });
+    for (const { key, nearest, message } of unknownConfigKeys(project)) logger.warn({ key, nearest }, message);
     if (!isLoopback(host) && (auth.tokens.length === 0 || !tls)) {
       logger.warn(
         { host, tokens: auth.tokens.length, tls: tls !== undefined },

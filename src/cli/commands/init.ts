@@ -13,6 +13,7 @@ import type { GlobalArgs } from '../main';
 export const initCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'init',
   describe: 'Create .rigger/ (config.json and tasks.db) in the project directory',
+  builder: (yargs) => yargs.example('$0 init', 'in the current directory').example('$0 -C ~/projects/site init', 'in another one'),
   handler: (argv) => {
     const dir = path.resolve(argv.C ?? '.');
     const riggerDir = path.join(dir, RIGGER_DIR);

@@ -9,6 +9,8 @@ import { safeText } from '../../config/terminal-text';
 import { PRD_SETTINGS } from '../prd-settings';
 import { stderrProgress } from '../progress';
 import { settingOptions } from '../../config/settings';
+import { ACTOR_OPTION } from '../common-options';
+import { resolveTaskId } from '../task-id';
 import { withPrdSession, type PrdArgs } from './prd-common';
 
 export const orchestrateCommand: CommandModule<GlobalArgs, GlobalArgs> = {
@@ -16,21 +18,23 @@ export const orchestrateCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   describe: 'Run a task through enhance -> comprehension test -> route (pass, enhance, decompose)',
   builder: (yargs) =>
     yargs
-      .option('db', { type: 'string', describe: 'SQLite database file; default .rigger/tasks.db' })
-      .option('actor', { type: 'string', describe: 'who is making the change (default: your OS user name)' })
+      .options(settingOptions('db'))
+      .option('actor', ACTOR_OPTION)
       .command<PrdArgs & { id: string; 'test-type'?: string }>(
         'run <id>',
         'Orchestrate one task; the events reach subscribers of a running server',
         (y) =>
           y
-            .positional('id', { type: 'string', demandOption: true, describe: 'task id' })
+            .positional('id', { type: 'string', demandOption: true, describe: 'the task id, or its first characters when they name one task' })
             .options(settingOptions(...PRD_SETTINGS))
-            .option('test-type', { type: 'string', describe: 'short_answer (default) or multiple_choice' }),
+            .option('test-type', { type: 'string', describe: 'the comprehension test: short_answer or multiple_choice', defaultDescription: 'short_answer' })
+            .example('$0 orchestrate run 3f2a', 'the task whose id starts 3f2a, with the rules model (no network)')
+            .example('$0 orchestrate run 3f2a --model llama3.1 --test-type multiple_choice', 'with that Ollama model'),
         (argv) =>
           withPrdSession(argv, async ({ store, config, actor }) => {
             const testType = parseTestType(argv['test-type']);
             const provider = selectProvider(undefined, config, stderrProgress());
-            const outcome = await orchestrateTask(store.tasks, provider, argv.id, testType, actor);
+            const outcome = await orchestrateTask(store.tasks, provider, resolveTaskId(store, argv.id), testType, actor);
             if (argv.json) {
               printJson({
                 task: taskForDisplay(outcome.task),

@@ -9,6 +9,7 @@ import { safeText } from '../../config/terminal-text';
 import { PRD_SETTINGS } from '../prd-settings';
 import { stderrProgress } from '../progress';
 import { settingOptions } from '../../config/settings';
+import { ACTOR_OPTION } from '../common-options';
 import { withPrdSession, type PrdArgs } from './prd-common';
 
 export const prdCommand: CommandModule<GlobalArgs, GlobalArgs> = {
@@ -16,12 +17,15 @@ export const prdCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   describe: 'Parse a PRD (markdown) and turn it into tasks',
   builder: (yargs) =>
     yargs
-      .option('db', { type: 'string', describe: 'SQLite database file; default .rigger/tasks.db' })
-      .option('actor', { type: 'string', describe: 'who is making the change (default: your OS user name)' })
+      .options(settingOptions('db'))
+      .option('actor', ACTOR_OPTION)
       .command<PrdArgs & { file: string }>(
         'parse <file>',
         'Parse a PRD file inside the project and store it; prints its prd_id',
-        (y) => y.positional('file', { type: 'string', demandOption: true, describe: 'markdown file, relative to the current directory' }),
+        (y) =>
+          y
+            .positional('file', { type: 'string', demandOption: true, describe: 'markdown file, relative to the current directory' })
+            .example('$0 prd parse docs/PRD.md', 'store the PRD; prints its prd_id, title and sections'),
         (argv) =>
           withPrdSession(argv, async ({ project, store, actor }) => {
             const prd = readPrdFile(project.dir, argv.file, process.cwd());
@@ -37,7 +41,9 @@ export const prdCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           y
             .positional('source', { type: 'string', demandOption: true, describe: 'PRD file (relative to the current directory) or prd_id' })
             .options(settingOptions(...PRD_SETTINGS))
-            .option('save', { type: 'boolean', describe: 'create the tasks (without it nothing is written)' }),
+            .option('save', { type: 'boolean', default: false, describe: 'create the tasks (without it nothing is written)' })
+            .example('$0 prd generate-tasks docs/PRD.md', 'show the tasks the rules model proposes; nothing is saved')
+            .example('$0 prd generate-tasks docs/PRD.md --model llama3.1 --save', 'let that Ollama model propose them, and create them'),
         (argv) =>
           withPrdSession(argv, async ({ project, store, config, actor }) => {
             const provider = selectProvider(undefined, config, stderrProgress());

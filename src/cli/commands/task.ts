@@ -1,13 +1,16 @@
 import os from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
 import { invalidArgument, notFound } from '../../model/errors';
-import { parseStatus, type TaskPatch, type TaskStatus } from '../../model/task';
+import { parseStatus, TaskStatus, type TaskPatch } from '../../model/task';
 import { validateDueDate } from '../../model/validate';
 import type { Store } from '../../store/store';
 import type { GlobalArgs } from '../main';
 import { printJson, printTask, printTasks, taskForDisplay } from '../output';
 import { safeText } from '../../config/terminal-text';
 import { findProject } from '../../config/project';
+import { settingOptions } from '../../config/settings';
+import { ACTOR_OPTION } from '../common-options';
+import { resolveTaskId } from '../task-id';
 import { openProjectStore } from '../project-store';
 
 interface TaskArgs extends GlobalArgs {
@@ -24,23 +27,6 @@ function withStore<T>(argv: TaskArgs, work: (store: Store, actor: string) => T):
   } finally {
     store.close();
   }
-}
-
-/** Candidates listed when a prefix is ambiguous. */
-const MAX_CANDIDATES = 10;
-
-/**
- * The task `given` names: its full id, or a prefix of exactly one id (as git takes a commit's).
- * A full id that exists wins over being a prefix of longer ones.
- */
-export function resolveTaskId(store: Store, given: string): string {
-  if (given === '') throw invalidArgument('a task id is empty; give the id (or the first characters of it) that rig task list shows');
-  if (store.tasks.getTask(given)) return given;
-  const ids = store.tasks.idsStartingWith(given, MAX_CANDIDATES + 1);
-  if (ids.length === 1) return ids[0]!;
-  if (ids.length === 0) throw notFound(`task ${JSON.stringify(given)} does not exist`);
-  const shown = ids.slice(0, MAX_CANDIDATES).join(', ');
-  throw invalidArgument(`task id ${JSON.stringify(given)} is ambiguous: it starts ${ids.length > MAX_CANDIDATES ? `more than ${MAX_CANDIDATES} ids` : `${ids.length} ids`} (${shown}${ids.length > MAX_CANDIDATES ? ', ...' : ''}); give more characters`);
 }
 
 function statusOption(value: string | undefined): TaskStatus | undefined {
@@ -64,10 +50,14 @@ function showTask(argv: TaskArgs, task: Parameters<typeof printTask>[0]): void {
   else printTask(task);
 }
 
-const common = (yargs: Argv<GlobalArgs>) => yargs.option('db', { type: 'string', describe: 'SQLite database file; default .rigger/tasks.db' });
+const common = (yargs: Argv<GlobalArgs>) => yargs.options(settingOptions('db'));
+
+/** Every status `--status` takes, in the lower-case form (any case, or TASK_STATUS_..., works too). */
+const STATUS_CHOICES = Object.keys(TaskStatus).filter((name) => name !== 'UNSPECIFIED').map((name) => name.toLowerCase()).join(', ');
+const TASK_ID = { type: 'string', demandOption: true, describe: 'the task id, or its first characters when they name one task' } as const;
 
 /** Only the commands that change a task record who did it. */
-const withActor = <T>(yargs: Argv<T>) => yargs.option('actor', { type: 'string', describe: 'who is making the change, as the event log records it (default: your OS user name)' });
+const withActor = <T>(yargs: Argv<T>) => yargs.option('actor', ACTOR_OPTION);
 
 export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'task',
@@ -79,11 +69,13 @@ export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'Add a task',
         (y) =>
           withActor(y)
-            .positional('title', { type: 'string', demandOption: true })
-            .option('assignee', { type: 'string' })
-            .option('due-date', { type: 'string', describe: 'YYYY-MM-DD' })
-            .option('prd-id', { type: 'string' })
-            .option('parent-id', { type: 'string' }),
+            .positional('title', { type: 'string', demandOption: true, describe: 'what the task is (quote it when it has spaces)' })
+            .option('assignee', { type: 'string', describe: 'who the task is for (free text, e.g. Alice); default none' })
+            .option('due-date', { type: 'string', describe: 'due date, YYYY-MM-DD; default none' })
+            .option('prd-id', { type: 'string', describe: 'id of the PRD the task comes from (rig prd parse prints it); default none' })
+            .option('parent-id', { type: 'string', describe: 'the task this is a subtask of: its id, or the first characters of it; default none' })
+            .example('$0 task add "Fix login bug" --assignee Alice --due-date 2026-12-31', 'add a task for Alice')
+            .example('$0 task add "Write tests" --parent-id 3f2a --json', 'a subtask, printed as JSON'),
         (argv) => {
           const dueDate = dueDateOption(argv['due-date']);
           showTask(
@@ -95,47 +87,53 @@ export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
                   ...(argv.assignee !== undefined && { assignee: argv.assignee }),
                   ...(dueDate !== undefined && { due_date: dueDate }),
                   ...(argv['prd-id'] !== undefined && { source_prd_id: argv['prd-id'] }),
-                  ...(argv['parent-id'] !== undefined && { parent_task_id: argv['parent-id'] }),
+                  ...(argv['parent-id'] !== undefined && { parent_task_id: resolveTaskId(store, argv['parent-id'], 'parent_task_id') }),
                 }),
               ),
             ),
           );
         },
       )
-      .command<TaskArgs & { status?: string; assignee?: string; limit: number; offset: number; all?: boolean }>(
+      .command<TaskArgs & { status?: string; assignee?: string; limit: number; offset: number; all?: boolean; 'page-token'?: string }>(
         'list',
         'List tasks, newest first',
         (y) =>
           y
-            .option('status', { type: 'string', describe: 'e.g. todo, in_progress, completed' })
-            .option('assignee', { type: 'string' })
-            .option('limit', { type: 'number', default: 50 })
-            .option('offset', { type: 'number', default: 0 })
-            .option('all', { type: 'boolean', describe: 'include archived tasks' }),
+            .option('status', { type: 'string', describe: `only tasks in this status: ${STATUS_CHOICES}` })
+            .option('assignee', { type: 'string', describe: 'only tasks assigned to exactly this name' })
+            .option('limit', { type: 'number', default: 50, describe: 'tasks per page, 1 to 1000' })
+            .option('offset', { type: 'number', default: 0, describe: 'skip this many matching tasks first (walks them: for deep pages use --page-token)' })
+            .option('page-token', { type: 'string', describe: 'the next page: the token the previous page printed, with the same --status, --assignee and --all' })
+            .option('all', { type: 'boolean', default: false, describe: 'include archived tasks' })
+            .example('$0 task list --status in_progress --assignee Alice', "Alice's tasks in progress")
+            .example('$0 task list --all --json', 'every task, archived ones too, as JSON')
+            .example('$0 task list --page-token eyJ2IjoxLC...', 'the page after the one that printed this token'),
         (argv) => {
           if (!Number.isInteger(argv.limit) || argv.limit < 1 || argv.limit > 1000) throw invalidArgument('--limit must be from 1 to 1000');
           if (!Number.isInteger(argv.offset) || argv.offset < 0) throw invalidArgument('--offset must be 0 or more');
+          if (argv['page-token'] !== undefined && argv.offset !== 0) throw invalidArgument('--page-token and --offset do not go together: the token already says where the page starts; leave --offset out');
           const status = statusOption(argv.status);
-          const { tasks, total } = withStore(argv, (store) =>
+          const { tasks, total, nextPageToken } = withStore(argv, (store) =>
             store.tasks.listTasks({
               limit: argv.limit,
               offset: argv.offset,
               includeArchived: argv.all === true,
               ...(status !== undefined && { status }),
               ...(argv.assignee !== undefined && { assignee: argv.assignee }),
+              ...(argv['page-token'] !== undefined && { pageToken: argv['page-token'] }),
             }),
           );
-          if (argv.json) printJson({ tasks: tasks.map(taskForDisplay), total_count: total });
+          if (argv.json) printJson({ tasks: tasks.map(taskForDisplay), total_count: total, next_page_token: nextPageToken });
           else {
             printTasks(tasks);
-            process.stdout.write(`${tasks.length} of ${total} task(s)\n`);
+            process.stdout.write(`${tasks.length} of ${total} task(s)${nextPageToken === '' ? '' : `; next page: --page-token ${nextPageToken}`}\n`);
           }
         },
       )
       .command<TaskArgs & { id: string }>(
         'get <id>',
         'Show one task',
-        (y) => y.positional('id', { type: 'string', demandOption: true, describe: 'the task id, or its first characters when they name one task' }),
+        (y) => y.positional('id', TASK_ID).example('$0 task get 3f2a', 'the task whose id starts 3f2a'),
         (argv) =>
           showTask(
             argv,
@@ -151,12 +149,14 @@ export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'Change a task\'s title, status, assignee or due date',
         (y) =>
           withActor(y)
-            .positional('id', { type: 'string', demandOption: true, describe: 'the task id, or its first characters when they name one task' })
+            .positional('id', TASK_ID)
             .option('title', { type: 'string', describe: 'the new title' })
-            .option('status', { type: 'string', describe: 'e.g. in_progress' })
-            .option('assignee', { type: 'string', describe: 'empty string to unassign' })
-            .option('due-date', { type: 'string', describe: 'YYYY-MM-DD, empty string to clear' })
-            .option('expected-version', { type: 'number', describe: 'fail unless the task is at this version' }),
+            .option('status', { type: 'string', describe: `the new status: ${STATUS_CHOICES}` })
+            .option('assignee', { type: 'string', describe: 'the new assignee; "" to unassign' })
+            .option('due-date', { type: 'string', describe: 'the new due date, YYYY-MM-DD; "" to clear' })
+            .option('expected-version', { type: 'number', describe: 'fail (FAILED_PRECONDITION) unless the task is at this version; default: any version' })
+            .example('$0 task update 3f2a --status in_progress', 'start working on it')
+            .example('$0 task update 3f2a --assignee ""', 'unassign it'),
         (argv) => {
           const patch: TaskPatch = {};
           if (argv.title !== undefined) patch.title = argv.title;
@@ -180,7 +180,7 @@ export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       .command<TaskArgs & { id: string }>(
         'delete <id>',
         'Archive a task (it leaves `task list` unless --all)',
-        (y) => withActor(y).positional('id', { type: 'string', demandOption: true, describe: 'the task id, or its first characters when they name one task' }),
+        (y) => withActor(y).positional('id', TASK_ID).example('$0 task delete 3f2a', 'archive it (rig task list --all still shows it)'),
         (argv) => {
           const task = withStore(argv, (store, actor) => store.tasks.write(actor, (m) => m.archiveTask(resolveTaskId(store, argv.id))));
           if (argv.json) printJson({ success: true, task: taskForDisplay(task) });

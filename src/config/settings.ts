@@ -44,11 +44,13 @@ const decimal = (min: number, max: number) =>
     return value;
   }, true);
 const text = parser('text', (value) => value);
-const oneOf = <T extends string>(...allowed: T[]) =>
-  parser(allowed.length === 2 ? allowed.join(' or ') : `one of ${allowed.join(', ')}`, (value, source): T => {
-    if (!(allowed as string[]).includes(value)) throw invalidArgument(`${source} must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+const oneOf = <T extends string>(...allowed: T[]) => {
+  const accepts = allowed.length === 2 ? allowed.join(' or ') : `one of ${allowed.join(', ')}`;
+  return parser(accepts, (value, source): T => {
+    if (!(allowed as string[]).includes(value)) throw invalidArgument(`${source} must be ${accepts}, got ${JSON.stringify(value)}`);
     return value as T;
   });
+};
 const httpUrl = parser('http(s) URL', (value, source) => {
   if (!/^https?:\/\/[^\s/]+/.test(value)) throw invalidArgument(`${source} must be an http:// or https:// URL, got ${JSON.stringify(value)}`);
   return value;

@@ -4,14 +4,18 @@ import path from 'node:path';
 import type { ConnectOptions } from '../client/connect';
 import { invalidArgument, RiggerError } from '../model/errors';
 import { findProject, type Project } from './project';
-import { resolveSetting, serverAddress, settingOptions } from './settings';
+import { resolveSetting, serverAddress, settingOption, settingOptions, type SettingOption } from './settings';
 
 type Args = Record<string, unknown>;
 
 /** The yargs options of a command that connects to a server. */
-export function connectionOptions(): ReturnType<typeof settingOptions> {
-  const options = settingOptions('address', 'port', 'token', 'serverCa', 'clientCert', 'clientKey');
-  return { ...options, port: { ...options.port!, describe: options.port!.describe.replace(/^TCP port to serve on \(0 = any free port\)/, 'port of the server on localhost, when --address is not given') } };
+export function connectionOptions(): Record<string, SettingOption> {
+  return {
+    ...settingOptions('address'),
+    // A client's --port names the server's port; the setting's own text is the server's.
+    port: settingOption('port', 'port of the server on localhost, when --address is not given'),
+    ...settingOptions('token', 'serverCa', 'clientCert', 'clientKey'),
+  };
 }
 
 /** How client commands and sidecars authenticate and encrypt. */

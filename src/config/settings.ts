@@ -149,21 +149,25 @@ export function serverAddress(project: Project, argv: Record<string, unknown>): 
  * --help still shows each default. Numeric settings get no yargs type: it would turn "abc" into NaN
  * before our parse could name the bad text.
  */
-export function settingOptions(...names: SettingName[]): Record<string, { type?: 'string'; describe: string; defaultDescription?: string }> {
-  return Object.fromEntries(
-    names.map((name) => {
-      const setting: Setting<unknown> = SETTINGS[name];
-      const accepts = setting.parse.accepts === 'text' ? '' : `; ${setting.parse.accepts}`;
-      return [
-        setting.flag,
-        {
-          ...(!setting.parse.numeric && { type: 'string' as const }),
-          describe: `${setting.describe}${accepts} [env ${setting.env}]`,
-          ...(setting.defaultValue !== '' && { defaultDescription: String(setting.defaultValue) }),
-        },
-      ];
-    }),
-  );
+export function settingOptions(...names: SettingName[]): Record<string, SettingOption> {
+  return Object.fromEntries(names.map((name) => [SETTINGS[name].flag, settingOption(name)]));
+}
+
+export interface SettingOption {
+  type?: 'string';
+  describe: string;
+  defaultDescription?: string;
+}
+
+/** One setting's yargs option (see settingOptions); `meaning` replaces its description where a command uses it differently. */
+export function settingOption(name: SettingName, meaning?: string): SettingOption {
+  const setting: Setting<unknown> = SETTINGS[name];
+  const accepts = setting.parse.accepts === 'text' ? '' : `; ${setting.parse.accepts}`;
+  return {
+    ...(!setting.parse.numeric && { type: 'string' as const }),
+    describe: `${meaning ?? setting.describe}${accepts} [env ${setting.env}]`,
+    ...(setting.defaultValue !== '' && { defaultDescription: String(setting.defaultValue) }),
+  };
 }
 
 /** The log settings of rig grpc and the sidecars (flag > environment > config.json > default). */

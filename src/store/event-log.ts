@@ -19,6 +19,10 @@ export class EventLog {
   private readonly readWhole: Statement<[number], EventRow>;
   private readonly selectOldest: Statement<[], { s: number | null }>;
   private readonly selectLatest: Statement<[], { seq: number } | undefined>;
+  /** The first event at or after a sequence, with its time (retention by age). */
+  private readonly selectFrom: Statement<[number], { sequence: number; timestamp: string }>;
+  /** Prepared once: the log watcher asks every few ms, and db.pragma() prepares each time. */
+  private readonly selectDataVersion: Statement<[], number>;
   /** One read transaction per page, so a row without bytes is read whole from the same snapshot. */
   private readonly readPageSnapshot: (after: number, upTo: number, limit: number) => LoggedEvent[];
   private readonly filtered: FilteredLogRead;
@@ -35,6 +39,8 @@ export class EventLog {
     this.readWhole = db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE sequence = ?`);
     this.selectOldest = db.prepare(`SELECT min(sequence) AS s FROM events`);
     this.selectLatest = db.prepare(LATEST_SEQUENCE_SQL);
+    this.selectFrom = db.prepare(`SELECT sequence, timestamp FROM events WHERE sequence >= ? ORDER BY sequence LIMIT 1`);
+    this.selectDataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
     this.readPageSnapshot = db.transaction((after: number, upTo: number, limit: number) => this.readPage.all(after, upTo, limit).map((row) => this.eventOf(row)));
     this.filtered = new FilteredLogRead(db, (row) => this.eventOf(row), () => this.latestSequence() + 1);
   }
@@ -86,7 +92,27 @@ export class EventLog {
 
   /** Changes whenever another connection (another process) commits to the database. */
   dataVersion(): number {
-    return this.db.pragma('data_version', { simple: true }) as number;
+    return this.selectDataVersion.get()!;
+  }
+
+  /**
+   * The newest event written before `cutoff` (an ISO time), found by bisection on the sequence:
+   * timestamps grow with it (a write takes its time inside the write lock), so the log keeps no
+   * index on timestamp, which every event would pay for. Where the clock stepped back it may find
+   * an older event than the newest such one, which only keeps more.
+   */
+  private newestBefore(cutoff: string): number | undefined {
+    const first = this.selectFrom.get(0);
+    if (!first || first.timestamp >= cutoff) return undefined;
+    let low = first.sequence; // written before the cutoff
+    let high = this.latestSequence() + 1; // the first event at or after it was not
+    while (high - low > 1) {
+      const middle = Math.floor((low + high) / 2);
+      const row = this.selectFrom.get(middle);
+      if (row && row.timestamp < cutoff) low = row.sequence;
+      else high = middle;
+    }
+    return low;
   }
 
   /**
@@ -97,11 +123,8 @@ export class EventLog {
     let below = 0;
     if (retention.events > 0) below = Math.max(below, this.latestSequence() - retention.events + 1);
     if (retention.days > 0) {
-      const cutoff = new Date(now - retention.days * 86_400_000).toISOString();
-      const row = this.db
-        .prepare(`SELECT max(sequence) AS s FROM events WHERE timestamp < ?`)
-        .get(cutoff) as { s: number | null };
-      if (row.s !== null) below = Math.max(below, row.s + 1);
+      const newest = this.newestBefore(new Date(now - retention.days * 86_400_000).toISOString());
+      if (newest !== undefined) below = Math.max(below, newest + 1);
     }
     if (below <= 0) return 0;
     // Durable consumers hold back what they have not acked (the retention hold, consumer-registry.ts).

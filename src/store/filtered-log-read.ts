@@ -33,7 +33,8 @@ const RANGE = 'sequence > ? AND sequence <= ? ORDER BY sequence LIMIT ?';
  * set, and a read costs what it returns, however long the stretch of log it covers (the filter
  * indexes of schema.ts). The "before the change" arms use partial indexes holding only the events
  * that changed the assignee (or status), so they are disjoint from the "after" arms unless the
- * condition names both the old and the new value (duplicates are dropped in the merge).
+ * condition names both the old and the new value (duplicates are dropped in the merge). A task's
+ * events are under its key, or under its id for tasks older than schema 7 (one arm each, disjoint).
  */
 export class FilteredLogRead {
   private readonly arms: Record<IndexedCondition['field'], Arm[]>;
@@ -47,7 +48,8 @@ export class FilteredLogRead {
   ) {
     const arm = (where: string): Arm => db.prepare<[string | number, number, number, number], LoggedEventRow>(`SELECT ${LOGGED_EVENT_COLUMNS} FROM events WHERE ${where} AND ${RANGE}`).raw(true);
     this.arms = {
-      taskId: [arm('task_id = ?')],
+      // A task's key is looked up in the same statement, so one created while a catch-up pages is found on the next page.
+      taskId: [arm('task_key = (SELECT task_key FROM tasks WHERE id = ?)'), arm('task_id = ? AND task_key IS NULL')],
       eventType: [arm('event_type = ?')],
       assignee: [arm('assignee = ?'), arm('previous_assignee = ? AND previous_assignee IS NOT assignee')],
       status: [arm('status = ?'), arm('previous_status = ? AND previous_status IS NOT status')],

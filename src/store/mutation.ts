@@ -10,6 +10,7 @@ import { archivedTask, checkVersion, eventsOfUpdate, newTask, parentIdOf, patche
 import { MAX_EVENT_BYTES } from '../model/validate';
 import type { SqliteDatabase } from './database';
 import { PrdRecords } from './prd-records';
+import { timeOrderedUuid } from './time-ordered-id';
 import { LATEST_SEQUENCE_SQL, TASK_COLUMNS, taskToRow, type TaskRow } from './rows';
 import type { TaskQueries } from './task-queries';
 
@@ -47,14 +48,17 @@ export class MutationStatements {
 
   constructor(db: SqliteDatabase, readonly queries: TaskQueries, readonly encoder: EventEncoder) {
     const columns = TASK_COLUMNS.split(', ');
-    this.insertTask = db.prepare(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`);
+    // The task's key (schema.ts): the sequence its CREATED event, written next, is given.
+    this.insertTask = db.prepare(
+      `INSERT INTO tasks (${TASK_COLUMNS}, task_key) VALUES (${columns.map((c) => `@${c}`).join(', ')}, coalesce((${LATEST_SEQUENCE_SQL}), 0) + 1)`,
+    );
     this.replaceTask = db.prepare(
       `UPDATE tasks SET ${columns.filter((c) => c !== 'id').map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`,
     );
     this.insertEvent = db.prepare(
       `INSERT INTO events (sequence, event_id, event_type, timestamp, actor, task_id, task, previous_task, changed_fields, metadata,
-         encoded, assignee, previous_assignee, status, previous_status)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         encoded, assignee, previous_assignee, status, previous_status, task_key)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT task_key FROM tasks WHERE id = ?))`,
     );
     this.selectLastSequence = db.prepare(LATEST_SEQUENCE_SQL);
     this.prds = new PrdRecords(db);
@@ -118,7 +122,7 @@ export class StoreMutation implements Mutation {
     const { statements, now } = this;
     const event: TaskEvent = {
       sequence: (statements.selectLastSequence.get()?.seq ?? 0) + 1,
-      event_id: randomUUID(),
+      event_id: timeOrderedUuid(),
       timestamp: now,
       event_type: type,
       task,
@@ -136,7 +140,7 @@ export class StoreMutation implements Mutation {
     statements.insertEvent.run(
       event.sequence, event.event_id, type, now, this.actor ?? null, task.id, JSON.stringify(task),
       previous ? JSON.stringify(previous) : null, JSON.stringify(changedFields), JSON.stringify(event.metadata),
-      logged.encoded, logged.assignee ?? null, logged.previousAssignee ?? null, logged.status, logged.previousStatus ?? null,
+      logged.encoded, logged.assignee ?? null, logged.previousAssignee ?? null, logged.status, logged.previousStatus ?? null, task.id,
     );
     this.events.push(logged);
   }

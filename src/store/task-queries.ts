@@ -26,8 +26,9 @@ export interface TaskPage {
   nextPageToken: string;
 }
 
-/** `after`: the page's rowids are below it (a page token), or undefined for a first or offset page. */
-type ListQuery = (params: unknown[], after: number | undefined, limit: number, offset: number) => { rows: ListedRow[]; total: number };
+/** Runs a shape's count and page; `page` holds @after (a page token's rowid), @limit and @offset beside the filter's. */
+type ListQuery = (filter: ListParams, page: ListParams) => { rows: ListedRow[]; total: number };
+type ListParams = Record<string, unknown>;
 type ListedRow = TaskRow & { list_rowid: number };
 
 /** The reads of the tasks table. */
@@ -72,7 +73,8 @@ export class TaskQueries {
     }
     const statements = listStatements(filter, after !== undefined);
     // One row past the page says whether there is a next one.
-    const { rows, total } = this.listQuery(statements)(statements.params, after, filter.limit + 1, filter.offset);
+    const pageParams = { ...statements.params, ...(after !== undefined && { after }), limit: filter.limit + 1, offset: filter.offset };
+    const { rows, total } = this.listQuery(statements)(statements.params, pageParams);
     const page = rows.slice(0, filter.limit);
     const last = page[page.length - 1];
     return {
@@ -88,10 +90,9 @@ export class TaskQueries {
     if (!query) {
       const count = this.db.prepare(statements.count);
       const page = this.db.prepare(statements.page);
-      query = this.db.transaction((params: unknown[], after: number | undefined, limit: number, offset: number) => {
-        const { n } = count.get(...params) as { n: number };
-        const rows = (after === undefined ? page.all(...params, limit, offset) : page.all(...params, after, limit, offset)) as ListedRow[];
-        return { rows, total: n };
+      query = this.db.transaction((filter: ListParams, pageParams: ListParams) => {
+        const { n } = count.get(filter) as { n: number };
+        return { rows: page.all(pageParams) as ListedRow[], total: n };
       }) as ListQuery;
       this.listQueries.set(statements.page, query);
     }
@@ -105,46 +106,61 @@ export type ListShape = Pick<ListFilter, 'status' | 'assignee' | 'includeArchive
 export interface ListStatements {
   /** How many tasks match: a sum over the counts the schema's triggers keep (schema.ts), at most one row per status. */
   count: string;
-  /** One page, newest first. Parameters: `params`, then (with `seek`) the rowid the page starts below, then LIMIT and OFFSET. */
+  /** One page, newest first. Named parameters: `params`, then @after (with `seek`: the rowid the page starts below), @limit and @offset. */
   page: string;
-  /** The filter's parameters, the same for both statements. */
-  params: unknown[];
+  /** The filter's named parameters (@status, @assignee), the same for both statements. */
+  params: ListParams;
 }
 
 /**
- * "Not archived" as the expression the indexes tasks_by_archived and tasks_by_assignee_archived are
- * built on (schema.ts): SQLite uses an expression index only for the same expression, constant
- * included, so this is written out, not bound.
+ * "Not archived" as the expression the index tasks_by_archived is built on (schema.ts): SQLite
+ * uses an expression index only for the same expression, constant included, so this is written
+ * out, not bound.
  */
 const NOT_ARCHIVED = `(status = ${TaskStatus.ARCHIVED}) = 0`;
 
+const LISTED = `SELECT rowid AS list_rowid, ${TASK_COLUMNS} FROM tasks`;
+const PAGE_TAIL = 'ORDER BY list_rowid DESC LIMIT @limit OFFSET @offset';
+/** The statuses a stored task can have: every one but UNSPECIFIED, which writes refuse (model/validate.ts). */
+const STATUSES: readonly number[] = Object.values(TaskStatus).filter((status) => status !== TaskStatus.UNSPECIFIED);
+
 /**
- * Every shape pages on an index whose order within equal keys is the rowid, so `rowid < ?` is a
- * seek into it and ORDER BY needs no sort, and archived tasks left out are never walked over:
- * the table itself (include_archived), tasks_by_archived (the default), tasks_by_status,
- * tasks_by_assignee (with include_archived), tasks_by_assignee_archived (an assignee, by default),
- * tasks_by_assignee_status (both). The counts tables take the same WHERE clause: by
- * (assignee, status) when the filter names an assignee, else by status.
+ * Every shape pages on an index whose order within equal keys is the rowid, so `rowid < @after` is
+ * a seek into it and ORDER BY needs no sort, and archived tasks left out are never walked over:
+ * the table itself (include_archived), tasks_by_archived (the default), tasks_by_status, and
+ * tasks_by_assignee_status. An assignee without a status reads that index once per status it
+ * takes (all but ARCHIVED by default), each run in rowid order, and SQLite merges the runs
+ * (MERGE (UNION ALL)): one index for three shapes, so each write keeps one index fewer by
+ * assignee. The counts tables take the filter's WHERE clause: by (assignee, status) when it
+ * names an assignee, else by status.
  */
 export function listStatements(filter: ListShape, seek: boolean): ListStatements {
   const where: string[] = [];
-  const params: unknown[] = [];
+  const params: ListParams = {};
   if (filter.status !== undefined) {
-    where.push('status = ?');
-    params.push(filter.status);
+    where.push('status = @status');
+    params.status = filter.status;
   } else if (!filter.includeArchived) {
     where.push(NOT_ARCHIVED);
   }
   if (filter.assignee !== undefined) {
-    where.push('assignee = ?');
-    params.push(filter.assignee);
+    where.push('assignee = @assignee');
+    params.assignee = filter.assignee;
   }
   const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
   const counts = filter.assignee !== undefined ? 'task_counts_by_assignee' : 'task_counts_by_status';
-  const pageWhere = seek ? `WHERE ${[...where, 'rowid < ?'].join(' AND ')}` : clause;
+  const after = seek ? ['rowid < @after'] : [];
+  const select = (terms: string[]) => `${LISTED}${terms.length ? ` WHERE ${terms.join(' AND ')}` : ''}`;
+  let page: string;
+  if (filter.assignee !== undefined && filter.status === undefined) {
+    const statuses = STATUSES.filter((status) => filter.includeArchived || status !== TaskStatus.ARCHIVED);
+    page = statuses.map((status) => select(['assignee = @assignee', `status = ${status}`, ...after])).join(' UNION ALL ');
+  } else {
+    page = select([...where, ...after]);
+  }
   return {
     count: `SELECT coalesce(sum(n), 0) AS n FROM ${counts} ${clause}`,
-    page: `SELECT rowid AS list_rowid, ${TASK_COLUMNS} FROM tasks ${pageWhere} ORDER BY rowid DESC LIMIT ? OFFSET ?`,
+    page: `${page} ${PAGE_TAIL}`,
     params,
   };
 }

@@ -117,9 +117,11 @@ test('a schema version 2 database is migrated: its events keep their sequences, 
   const before = storedEvents(dir);
   // Back to version 2: the same rows without the columns migration 3 adds.
   const db = new Database(path.join(dir, '.rigger', 'tasks.db'));
-  // The filter indexes of a later migration name those columns; a version 2 file has neither.
-  for (const index of db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND name LIKE 'events_by_%' AND name <> 'events_by_timestamp'`).pluck().all()) db.exec(`DROP INDEX ${index}`);
-  for (const column of ['encoded', 'assignee', 'previous_assignee', 'status', 'previous_status']) db.exec(`ALTER TABLE events DROP COLUMN ${column}`);
+  // The filter indexes of later migrations name those columns; a version 2 file has neither, but has the timestamp index of version 1.
+  for (const index of db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND name LIKE 'events_by_%'`).pluck().all()) db.exec(`DROP INDEX ${index}`);
+  db.exec('CREATE INDEX events_by_timestamp ON events (timestamp)');
+  for (const column of ['encoded', 'assignee', 'previous_assignee', 'status', 'previous_status', 'task_key']) db.exec(`ALTER TABLE events DROP COLUMN ${column}`);
+  db.exec('ALTER TABLE tasks DROP COLUMN task_key'); // added by migration 7
   for (const table of ['consumers', 'consumer_acks', 'consumer_attempts', 'consumer_dead_letters']) db.exec(`DROP TABLE ${table}`); // added by migration 4
   db.pragma('user_version = 2');
   db.close();

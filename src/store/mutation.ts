@@ -10,9 +10,9 @@ import { archivedTask, checkVersion, eventsOfUpdate, newTask, parentIdOf, patche
 import { MAX_EVENT_BYTES } from '../model/validate';
 import type { SqliteDatabase } from './database';
 import { PrdRecords } from './prd-records';
-import { timeOrderedUuid } from './time-ordered-id';
 import { LATEST_SEQUENCE_SQL, TASK_COLUMNS, taskToRow, type TaskRow } from './rows';
 import type { TaskQueries } from './task-queries';
+import { timeOrderedUuid } from './time-ordered-id';
 
 export interface UpdateOptions {
   expectedVersion?: number;

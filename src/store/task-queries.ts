@@ -130,9 +130,9 @@ const STATUSES: readonly number[] = Object.values(TaskStatus).filter((status) =>
  * the table itself (include_archived), tasks_by_archived (the default), tasks_by_status, and
  * tasks_by_assignee_status. An assignee without a status reads that index once per status it
  * takes (all but ARCHIVED by default), each run in rowid order, and SQLite merges the runs
- * (MERGE (UNION ALL)): one index for three shapes, so each write keeps one index fewer by
- * assignee. The counts tables take the filter's WHERE clause: by (assignee, status) when it
- * names an assignee, else by status.
+ * (MERGE (UNION ALL)): one index for the three assignee shapes, so a write keeps two fewer. The
+ * counts tables take the filter's WHERE clause: by (assignee, status) when it names an assignee,
+ * else by status.
  */
 export function listStatements(filter: ListShape, seek: boolean): ListStatements {
   const where: string[] = [];

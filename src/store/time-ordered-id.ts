@@ -15,21 +15,20 @@ let counter = 0;
  * steps back or 4,096 ids are made in one millisecond (the timestamp then runs ahead of it).
  */
 export function timeOrderedUuid(): string {
-  let ms = Date.now();
-  if (ms > lastMs) {
-    lastMs = ms;
+  const now = Date.now();
+  if (now > lastMs) {
+    lastMs = now;
     counter = 0;
   } else if (++counter > 0xfff) {
     lastMs += 1;
     counter = 0;
   }
-  ms = lastMs;
   if (poolIndex === POOL_IDS) {
     randomFillSync(pool);
     poolIndex = 0;
   }
   const bytes = pool.subarray(16 * poolIndex, 16 * ++poolIndex);
-  bytes.writeUIntBE(ms, 0, 6);
+  bytes.writeUIntBE(lastMs, 0, 6);
   bytes[6] = 0x70 | (counter >> 8);
   bytes[7] = counter & 0xff;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;

@@ -10,17 +10,17 @@
 import * as grpc from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { connectService } from '../../src/client/connect';
 import type { SubscribeToTaskEventsRequest } from '../../src/generated/rigger/v1/SubscribeToTaskEventsRequest';
 import { TaskStatus, type Task } from '../../src/model/task';
 import { taskEventEncoder } from '../../src/protocol/event-codec';
-import { APPLICATION_ID, MIGRATIONS } from '../../src/store/schema';
+import { MIGRATIONS } from '../../src/store/schema';
 import { openStore } from '../../src/store/store';
 import { call, connect, streamLifecycle, type RiggerServiceClient } from '../support/client';
 import { startServer, tempProject, waitFor } from '../support/processes';
+import { writeAtSchema } from '../support/old-schema';
 import { addTasks, asLogged, matches, readLog, sequences, sleep, type Filter, type LoggedEvent } from './hub-support';
 
 const BOOKMARK = 8;
@@ -91,6 +91,25 @@ const subscribe = (client: RiggerServiceClient, request: Request) => collect(cli
 
 const expectedOf = (log: LoggedEvent[], filter: Filter, after = 0) => log.filter((e) => e.sequence > after && matches(filter, e));
 
+interface Watched {
+  name: string;
+  filter: Filter;
+  c: Collected;
+}
+
+const watch = (client: RiggerServiceClient, filters: [string, Filter][]): Watched[] =>
+  filters.map(([name, filter]) => ({ name, filter, c: subscribe(client, { ...filter, since_sequence: 0 }) }));
+
+/** Waits until each stream holds what its filter selects from `log`, then checks it holds exactly that, in order. */
+async function expectStreams(streams: Watched[], log: LoggedEvent[], what: string, timeoutMs: number): Promise<void> {
+  for (const { name, filter, c } of streams) {
+    const want = expectedOf(log, filter);
+    await waitFor(() => c.events.length >= want.length, timeoutMs, `${name}: ${what}`);
+    await sleep(50);
+    assert.deepEqual(c.events, want, `${name}: ${what}`);
+  }
+}
+
 test('from sequence 0, far behind the ring: task-id, assignee (with the exit), type and status filters get exactly their events in order, then live', { timeout: 120_000 }, async () => {
   const dir = tempProject();
   const ids = prefill(dir, 6000);
@@ -114,26 +133,19 @@ test('from sequence 0, far behind the ring: task-id, assignee (with the exit), t
     assert.ok(alice.some((e) => e.task_id === ids.moved && e.assignee === 'bob' && e.previous_assignee === 'alice'));
     assert.ok(!alice.some((e) => e.task_id === ids.moved && e.status === TaskStatus.COMPLETED));
 
-    const streams = filters.map(([name, filter]) => ({ name, filter, c: subscribe(client, { ...filter, since_sequence: 0 }) }));
-    for (const { name, filter, c } of streams) {
+    for (const [name, filter] of filters) {
       const want = expectedOf(log, filter);
       assert.ok(want.length > 0 && want.length < 20, `${name}: a few scattered events (${want.length})`);
-      await waitFor(() => c.events.length >= want.length, 20_000, `${name}: its history`);
-      await sleep(50);
-      assert.deepEqual(c.events, want, name);
     }
+    const streams = watch(client, filters);
+    await expectStreams(streams, log, 'its history', 20_000);
 
     // Live: bob's task changes; alice's filter no longer sees it, bob's does.
     await call(client, 'UpdateTask', { task_id: ids.moved, status: TaskStatus.TODO });
     const added = (await call(client, 'AddTask', { title: 'alice again', assignee: 'alice' })).task as Task;
     const after = readLog(dir);
     assert.ok(after.length > log.length);
-    for (const { name, filter, c } of streams) {
-      const want = expectedOf(after, filter);
-      await waitFor(() => c.events.length >= want.length, 10_000, `${name}: live events`);
-      await sleep(50);
-      assert.deepEqual(sequences(c.events), sequences(want), `${name} after the live changes`);
-    }
+    await expectStreams(streams, after, 'after the live changes', 10_000);
     assert.ok(streams[2]!.c.events.some((e) => e.task_id === added.id), 'alice gets her new task live');
     for (const { c } of streams) c.cancel();
   } finally {
@@ -322,22 +334,9 @@ test('a file from before task keys: after the upgrade, one-task catch-up finds o
   const ids = prefill(source, 1500);
   const dir = tempProject();
   const file = dbOf(dir);
-  fs.rmSync(file);
-  const old = new Database(file);
-  try {
-    for (const migration of MIGRATIONS.slice(0, SCHEMA_BEFORE_TASK_KEYS)) old.exec(migration);
-    old.pragma(`application_id = ${APPLICATION_ID}`);
-    old.pragma(`user_version = ${SCHEMA_BEFORE_TASK_KEYS}`);
-    old.exec(`ATTACH DATABASE '${dbOf(source).replace(/'/g, "''")}' AS source`);
-    for (const table of ['tasks', 'events']) {
-      const columns = (old.prepare(`PRAGMA main.table_info(${table})`).all() as { name: string }[]).map((c) => c.name).join(', ');
-      old.exec(`INSERT INTO main.${table} (${columns}) SELECT ${columns} FROM source.${table} ORDER BY rowid`);
-    }
-    old.exec('DETACH DATABASE source');
+  writeAtSchema(dbOf(source), file, SCHEMA_BEFORE_TASK_KEYS, (old) => {
     assert.ok(old.prepare("SELECT 1 FROM sqlite_master WHERE name = 'events_by_task'").get(), 'the old index is there before the upgrade');
-  } finally {
-    old.close();
-  }
+  });
 
   const server = await startServer(dir, ['--buffer-size', '50', '--retain-events', '0']);
   const client = connect(server.address);
@@ -377,24 +376,16 @@ test('a file from before task keys: after the upgrade, one-task catch-up finds o
       ['both', { task_ids: [fresh.id, ids.moved] }],
       ['an unknown id', { task_ids: ['no-such-task'] }],
     ];
-    const streams = filters.map(([name, filter]) => ({ name, filter, c: subscribe(client, { ...filter, since_sequence: 0 }) }));
-    for (const { name, filter, c } of streams) {
+    for (const [name, filter] of filters) {
       const want = expectedOf(log, filter);
       assert.ok(name === 'an unknown id' ? want.length === 0 : want.length >= 3, `${name}: ${want.length} events`);
-      await waitFor(() => c.events.length >= want.length, 20_000, `${name}: its history`);
-      await sleep(100);
-      assert.deepEqual(c.events, want, name);
     }
+    const streams = watch(client, filters);
+    await expectStreams(streams, log, 'its history', 20_000);
     // Live after the catch-up, for an old task and a new one alike.
     await call(client, 'UpdateTask', { task_id: ids.moved, status: TaskStatus.TODO });
     await call(client, 'UpdateTask', { task_id: fresh.id, assignee: 'dave' });
-    const after = readLog(dir);
-    for (const { name, filter, c } of streams) {
-      const want = expectedOf(after, filter);
-      await waitFor(() => c.events.length >= want.length, 10_000, `${name}: live events`);
-      await sleep(50);
-      assert.deepEqual(sequences(c.events), sequences(want), `${name} after the live changes`);
-    }
+    await expectStreams(streams, readLog(dir), 'after the live changes', 10_000);
     for (const { c } of streams) c.cancel();
   } finally {
     client.close();

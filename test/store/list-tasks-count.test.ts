@@ -3,14 +3,14 @@
 // deleted by another writer of the file; the counts tables always equal a GROUP BY of the tasks;
 // and a database made at schema version 4 migrates with its counts right.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { after, describe, test } from 'node:test';
 import { RiggerClient } from '../../src/client/rigger-client';
-import { APPLICATION_ID, MIGRATIONS } from '../../src/store/schema';
+import { MIGRATIONS } from '../../src/store/schema';
 import { call, connect, type RiggerServiceClient } from '../support/client';
 import { rigAsync, startServer, tempProject, type ServerProcess } from '../support/processes';
+import { writeAtSchema } from '../support/old-schema';
 import { matches, SHAPES, tasksInFile } from './list-shapes';
 
 /** The schema version before ListTasks' counts and index. */
@@ -141,22 +141,9 @@ describe('ListTasks total_count', () => {
 
     const dir = tempProject();
     const file = dbOf(dir);
-    fs.rmSync(file);
-    const old = new Database(file);
-    try {
-      for (const migration of MIGRATIONS.slice(0, SCHEMA_BEFORE_COUNTS)) old.exec(migration);
-      old.pragma(`application_id = ${APPLICATION_ID}`);
-      old.pragma(`user_version = ${SCHEMA_BEFORE_COUNTS}`);
-      old.exec(`ATTACH DATABASE '${dbOf(source).replace(/'/g, "''")}' AS source`);
-      for (const table of ['tasks', 'events']) {
-        const columns = (old.prepare(`PRAGMA main.table_info(${table})`).all() as { name: string }[]).map((c) => c.name).join(', ');
-        old.exec(`INSERT INTO main.${table} (${columns}) SELECT ${columns} FROM source.${table} ORDER BY rowid`);
-      }
-      old.exec('DETACH DATABASE source');
+    writeAtSchema(dbOf(source), file, SCHEMA_BEFORE_COUNTS, (old) => {
       assert.equal((old.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name LIKE 'task_counts%'").get() as { n: number }).n, 0);
-    } finally {
-      old.close();
-    }
+    });
     assert.equal(tasksInFile(file).length, 30);
 
     const { typed, raw } = await serve(dir);

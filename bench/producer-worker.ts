@@ -1,11 +1,10 @@
 // A producer process, forked by the bench: unary load over gRPC (AddTask, UpdateTask, GetTask) at
 // a fixed concurrency or a steady rate, bulk writes straight into a project's database through
 // TaskStore.write (the server's log tailer publishes them), and NATS publishing.
-import type * as grpc from '@grpc/grpc-js';
 import { connect, type NatsConnection } from 'nats';
-import { connectService } from '../src/client/connect';
 import type { RiggerServiceClient } from '../src/generated/rigger/v1/RiggerService';
 import { serveCommands } from './ipc';
+import { serviceFor, unaryCall } from './service';
 import { benchTitle, writeEvents } from './prefill';
 import { percentiles, sleep, wallClockMs } from './stats';
 
@@ -16,24 +15,6 @@ interface LoadResult {
   errors: number;
   elapsedMs: number;
   firstError?: string;
-}
-
-const clients = new Map<string, RiggerServiceClient>();
-function clientFor(address: string): RiggerServiceClient {
-  let client = clients.get(address);
-  if (!client) {
-    client = connectService(address);
-    clients.set(address, client);
-  }
-  return client;
-}
-
-function call(client: RiggerServiceClient, method: Method, request: object): Promise<any> {
-  return new Promise((resolve, reject) => {
-    (client[method] as Function).call(client, request, (error: grpc.ServiceError | null, response: unknown) =>
-      error ? reject(error) : resolve(response),
-    );
-  });
 }
 
 let sequenceNumber = 0;
@@ -57,7 +38,7 @@ class UnaryLoad {
     const loop = async () => {
       while (!this.stopped) {
         try {
-          await call(client, method, requestFor(method, taskIds));
+          await unaryCall(client, method, requestFor(method, taskIds));
           this.result.calls++;
         } catch (error) {
           this.result.errors++;
@@ -95,14 +76,14 @@ interface LoadArgs {
 serveCommands({
   /** Creates `count` tasks and returns their ids (for GetTask/UpdateTask loads). */
   async createTasks({ address, count }: { address: string; count: number }) {
-    const client = clientFor(address);
+    const client = serviceFor(address);
     const ids: string[] = [];
-    for (let i = 0; i < count; i++) ids.push((await call(client, 'AddTask', requestFor('AddTask', []))).task.id);
+    for (let i = 0; i < count; i++) ids.push((await unaryCall(client, 'AddTask', requestFor('AddTask', []))).task.id);
     return ids;
   },
   /** Starts a load that runs until `stopLoad`. */
   startLoad({ address, method, concurrency, taskIds = [] }: LoadArgs) {
-    background = new UnaryLoad(clientFor(address), method, concurrency, taskIds);
+    background = new UnaryLoad(serviceFor(address), method, concurrency, taskIds);
     return {};
   },
   loadCalls: () => ({ calls: background?.calls ?? 0 }),
@@ -113,7 +94,7 @@ serveCommands({
   },
   /** A load for `durationMs`, after `warmupMs` of the same load that is not counted. */
   async timedLoad({ address, method, concurrency, taskIds = [], durationMs, warmupMs }: LoadArgs & { durationMs: number; warmupMs: number }) {
-    const client = clientFor(address);
+    const client = serviceFor(address);
     const warmup = new UnaryLoad(client, method, concurrency, taskIds);
     await sleep(warmupMs);
     await warmup.stop();
@@ -123,7 +104,7 @@ serveCommands({
   },
   /** AddTask at a steady `rate` per second for `durationMs`, each call issued on schedule. */
   async steadyLoad({ address, rate, durationMs }: { address: string; rate: number; durationMs: number }) {
-    const client = clientFor(address);
+    const client = serviceFor(address);
     const result: LoadResult = { calls: 0, errors: 0, elapsedMs: 0 };
     const inFlight = new Set<Promise<void>>();
     const startedAt = wallClockMs();
@@ -135,7 +116,7 @@ serveCommands({
       await sleep(Math.max(1, wait));
       while (issued < total && startedAt + (issued * 1000) / rate <= wallClockMs()) {
         issued++;
-        const pending: Promise<void> = call(client, 'AddTask', requestFor('AddTask', [])).then(
+        const pending: Promise<void> = unaryCall(client, 'AddTask', requestFor('AddTask', [])).then(
           () => void result.calls++,
           (error: Error) => {
             result.errors++;
@@ -154,14 +135,14 @@ serveCommands({
    * the task reaches `untilVersion`; the latencies' percentiles in ms and the version last seen.
    */
   async sampleGetTask({ address, taskId, intervalMs, durationMs, untilVersion }: { address: string; taskId: string; intervalMs: number; durationMs: number; untilVersion?: number }) {
-    const client = clientFor(address);
+    const client = serviceFor(address);
     const samples = new Float64Array(Math.ceil(durationMs / intervalMs) + 1);
     const endAt = wallClockMs() + durationMs;
     let count = 0;
     let version = 0;
     while (count < samples.length && wallClockMs() < endAt && (untilVersion === undefined || version < untilVersion)) {
       const started = wallClockMs();
-      version = Number((await call(client, 'GetTask', { task_id: taskId })).task.version);
+      version = Number((await unaryCall(client, 'GetTask', { task_id: taskId })).task.version);
       samples[count++] = wallClockMs() - started;
       await sleep(intervalMs);
     }
@@ -169,7 +150,7 @@ serveCommands({
   },
   /** Writes `count` TaskEventStream updates of `taskId` at once (flow control holds what the server has not read). */
   floodUpdates({ address, taskId, count }: { address: string; taskId: string; count: number }) {
-    const stream = clientFor(address).TaskEventStream();
+    const stream = serviceFor(address).TaskEventStream();
     stream.on('data', () => {});
     stream.on('error', () => {});
     for (let i = 0; i < count; i++) stream.write({ update: { task_id: taskId, status: i % 2 === 0 ? 2 : 1 } });

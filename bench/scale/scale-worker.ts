@@ -2,35 +2,16 @@
 // subscriber's time to reach live from sequence 0, many idle streams over several connections and
 // the fan-out of one event to all of them, and AddTask at a steady rate with each call's latency.
 import * as grpc from '@grpc/grpc-js';
-import { connectService, DEFAULT_CHANNEL_OPTIONS } from '../../src/client/connect';
-import type { RiggerServiceClient } from '../../src/generated/rigger/v1/RiggerService';
+import { DEFAULT_CHANNEL_OPTIONS } from '../../src/client/connect';
 import { loadProto, SERVICE_NAME } from '../../src/protocol/proto';
 import { serveCommands } from '../ipc';
+import { serviceFor, unaryCall } from '../service';
 import { benchTitle } from '../prefill';
 import { percentiles, sleep, wallClockMs } from '../stats';
-import { encodeSubscribeRequest, HUB_SUBSCRIBE_PATH, openRawStream, walkFields } from '../wire';
+import { encodeSubscribeRequest, HUB_SUBSCRIBE_PATH, identity, openRawStream, walkFields } from '../wire';
 
 const TASK_EVENT_STREAM_PATH = `/${SERVICE_NAME}/TaskEventStream`;
 const BOOKMARK = 8;
-const identity = (bytes: Buffer) => bytes;
-
-const services = new Map<string, RiggerServiceClient>();
-function service(address: string): RiggerServiceClient {
-  let client = services.get(address);
-  if (!client) {
-    client = connectService(address);
-    services.set(address, client);
-  }
-  return client;
-}
-
-function unaryCall<T>(client: RiggerServiceClient, method: string, request: object): Promise<T> {
-  return new Promise((resolve, reject) => {
-    (client as unknown as Record<string, Function>)[method]!.call(client, request, (error: grpc.ServiceError | null, response: T) =>
-      error ? reject(error) : resolve(response),
-    );
-  });
-}
 
 interface ListResponse {
   tasks: unknown[];
@@ -73,7 +54,7 @@ let writer: { stopped: boolean; sentAt: number[]; latency: number[]; errors: num
 serveCommands({
   /** `calls` ListTasks one at a time (at most `maxMs`), after `warmup` uncounted; latency percentiles in ms. */
   async listLatency({ address, request, calls, maxMs, warmup }: { address: string; request: object; calls: number; maxMs: number; warmup: number }) {
-    const client = service(address);
+    const client = serviceFor(address);
     let total = 0;
     let tasks = 0;
     for (let i = 0; i < warmup; i++) await unaryCall<ListResponse>(client, 'ListTasks', request);
@@ -97,7 +78,7 @@ serveCommands({
    */
   async walkToDepth({ address, request, depth, pageLimit, timeoutMs }: { address: string; request: object; depth: number; pageLimit: number; timeoutMs: number }) {
     if (!serverHasPageTokens()) return { supported: false, token: undefined, skipped: 0, elapsedMs: 0 };
-    const client = service(address);
+    const client = serviceFor(address);
     const startedAt = wallClockMs();
     let token: string | undefined;
     let skipped = 0;
@@ -221,7 +202,7 @@ serveCommands({
 
   /** One AddTask; the wall-clock time it was sent. */
   async addTask({ address }: { address: string }) {
-    const client = service(address);
+    const client = serviceFor(address);
     const sentAt = wallClockMs();
     await unaryCall(client, 'AddTask', { title: benchTitle(0), assignee: 'fan-out' });
     return { sentAt };
@@ -232,7 +213,7 @@ serveCommands({
    * schedule; latency percentiles in ms over every call.
    */
   async steadyWrites({ address, rate, durationMs }: { address: string; rate: number; durationMs: number }) {
-    const client = service(address);
+    const client = serviceFor(address);
     const total = Math.round((rate * durationMs) / 1000);
     const run = { stopped: false, sentAt: [] as number[], latency: [] as number[], errors: 0, done: Promise.resolve() };
     writer = run;

@@ -10,8 +10,8 @@ let counter = 0;
 /**
  * A UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, a 12-bit counter (its method 1) and
  * 62 random bits. Ids made one after another sort in the order they were made, so an index on
- * them (events.event_id) grows at its right edge, one page touched per commit instead of one per
- * row for random (version 4) ids. Within this process, strictly increasing even when the clock
+ * them (events.event_id) grows at its right edge: a commit touches a page or two of it instead of
+ * up to one per row, as random (version 4) ids do. Within this process, strictly increasing even when the clock
  * steps back or 4,096 ids are made in one millisecond (the timestamp then runs ahead of it).
  */
 export function timeOrderedUuid(): string {

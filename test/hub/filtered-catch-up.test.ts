@@ -89,6 +89,23 @@ type Request = Filter & { since_sequence?: number; bookmark_interval_ms?: number
 const asRequest = (request: Request) => request as SubscribeToTaskEventsRequest;
 const subscribe = (client: RiggerServiceClient, request: Request) => collect(client.SubscribeToTaskEvents(asRequest(request)));
 
+/** The server's arguments for a catch-up from the log: a ring of 50 events, nothing compacted. */
+const BEHIND_THE_RING = ['--buffer-size', '50', '--retain-events', '0'];
+
+/** Runs `work` with a client of the real server over a project `prefill`ed with `bulk` tasks; stops both after. */
+async function withPrefilledServer(bulk: number, work: (dir: string, ids: Prefilled, client: RiggerServiceClient) => Promise<void>): Promise<void> {
+  const dir = tempProject();
+  const ids = prefill(dir, bulk);
+  const server = await startServer(dir, BEHIND_THE_RING);
+  const client = connect(server.address);
+  try {
+    await work(dir, ids, client);
+  } finally {
+    client.close();
+    await server.stop();
+  }
+}
+
 const expectedOf = (log: LoggedEvent[], filter: Filter, after = 0) => log.filter((e) => e.sequence > after && matches(filter, e));
 
 interface Watched {
@@ -111,11 +128,7 @@ async function expectStreams(streams: Watched[], log: LoggedEvent[], what: strin
 }
 
 test('from sequence 0, far behind the ring: task-id, assignee (with the exit), type and status filters get exactly their events in order, then live', { timeout: 120_000 }, async () => {
-  const dir = tempProject();
-  const ids = prefill(dir, 6000);
-  const server = await startServer(dir, ['--buffer-size', '50', '--retain-events', '0']);
-  const client = connect(server.address);
-  try {
+  await withPrefilledServer(6000, async (dir, ids, client) => {
     const filters: [string, Filter][] = [
       ['one task', { task_ids: [ids.moved] }],
       ['two tasks', { task_ids: [ids.archived, ids.moved] }],
@@ -148,18 +161,11 @@ test('from sequence 0, far behind the ring: task-id, assignee (with the exit), t
     await expectStreams(streams, after, 'after the live changes', 10_000);
     assert.ok(streams[2]!.c.events.some((e) => e.task_id === added.id), 'alice gets her new task live');
     for (const { c } of streams) c.cancel();
-  } finally {
-    client.close();
-    await server.stop();
-  }
+  });
 });
 
 test('bookmarks after a filtered catch-up report the head, past the stretch with nothing matching; resuming there repeats nothing', { timeout: 120_000 }, async () => {
-  const dir = tempProject();
-  const ids = prefill(dir, 5000);
-  const server = await startServer(dir, ['--buffer-size', '50', '--retain-events', '0']);
-  const client = connect(server.address);
-  try {
+  await withPrefilledServer(5000, async (dir, ids, client) => {
     const log = readLog(dir);
     const filter: Filter = { task_ids: [ids.archived] };
     const want = expectedOf(log, filter);
@@ -193,10 +199,7 @@ test('bookmarks after a filtered catch-up report the head, past the stretch with
     await sleep(50);
     assert.deepEqual(resumed.events, fresh);
     resumed.cancel();
-  } finally {
-    client.close();
-    await server.stop();
-  }
+  });
 });
 
 test('a filtered subscriber behind when compaction overtakes it gets OUT_OF_RANGE, not a skip', { timeout: 180_000 }, async () => {
@@ -254,11 +257,7 @@ test('a filtered subscriber behind when compaction overtakes it gets OUT_OF_RANG
 });
 
 test('TaskEventStream changing its filter mid-stream: the first filter up to a point, the second after it, no gap, no repeat', { timeout: 120_000 }, async () => {
-  const dir = tempProject();
-  const ids = prefill(dir, 5000);
-  const server = await startServer(dir, ['--buffer-size', '50', '--retain-events', '0']);
-  const client = connect(server.address);
-  try {
+  await withPrefilledServer(5000, async (dir, ids, client) => {
     const a: Filter = { task_ids: [ids.archived] };
     const b: Filter = { assignee_filter: 'alice' };
     for (const second of [b, {}, { event_types: [1, 2] }]) {
@@ -282,10 +281,7 @@ test('TaskEventStream changing its filter mid-stream: the first filter up to a p
       const fits = points.some((p) => JSON.stringify(got) === JSON.stringify([...sequences(final.filter((e) => e.sequence <= p && matches(a, e))), ...sequences(final.filter((e) => e.sequence > p && matches(second, e)))]));
       assert.ok(fits, `${JSON.stringify(second)}: ${got.length} events are not filter a up to some point, then the second filter`);
     }
-  } finally {
-    client.close();
-    await server.stop();
-  }
+  });
 });
 
 test('each filtered read is an index search on the real file (EXPLAIN QUERY PLAN), never a scan of the log or a sort', { timeout: 60_000 }, () => {
@@ -338,7 +334,7 @@ test('a file from before task keys: after the upgrade, one-task catch-up finds o
     assert.ok(old.prepare("SELECT 1 FROM sqlite_master WHERE name = 'events_by_task'").get(), 'the old index is there before the upgrade');
   });
 
-  const server = await startServer(dir, ['--buffer-size', '50', '--retain-events', '0']);
+  const server = await startServer(dir, BEHIND_THE_RING);
   const client = connect(server.address);
   try {
     // An old task changed after the upgrade, and a new one created and changed, both far behind the ring afterwards.

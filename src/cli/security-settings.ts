@@ -89,6 +89,7 @@ export function resolveLimits(project: Project, argv: Args): Limits {
     maxHealthWatchers: resolveSetting('maxHealthWatchers', argv, project.config),
     keepaliveTimeMs: resolveSetting('keepaliveTimeMs', argv, project.config),
     keepaliveTimeoutMs: resolveSetting('keepaliveTimeoutMs', argv, project.config),
+    memberStallMs: resolveSetting('consumerMemberStallMs', argv, project.config),
   };
 }
 

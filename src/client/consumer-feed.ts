@@ -1,13 +1,17 @@
 // One member of a durable consumer: keeps a ConsumeTaskEvents stream open across server restarts
 // and connection losses, joining again each time (the server keeps the position, so nothing is
-// resumed here). Acks not yet confirmed durable (acks_committed) when a stream is lost are sent
-// again on the next one; an ack's promise resolves once the server has it on disk.
+// resumed here). Each join is a new membership: a delivery is acked, nak'ed or kept alive by its
+// delivery id, and only within the membership it came in. When a stream is lost, what it held is
+// let go: acks not yet confirmed durable (acks_committed) reject, and the events are delivered
+// again, here or to another member, never acked on the next stream behind the server's back (the
+// server may have handed them to another member meanwhile). An ack resolves once it is on disk.
 import * as grpc from '@grpc/grpc-js';
 import type { ConsumeRequest } from '../generated/rigger/v1/ConsumeRequest';
 import type { ConsumeResponse__Output } from '../generated/rigger/v1/ConsumeResponse';
 import type { ConsumerConfig } from '../generated/rigger/v1/ConsumerConfig';
 import type { ConsumerInfo__Output } from '../generated/rigger/v1/ConsumerInfo';
 import type { RiggerServiceClient } from '../generated/rigger/v1/RiggerService';
+import { truncateReason } from '../model/consumer';
 import type { TaskEvent } from '../model/task';
 import { backoffDelay, type BackoffOptions } from './backoff';
 import { waitToRetry } from './retry-wait';
@@ -17,8 +21,16 @@ export type ConsumerStreamStatus =
   | { state: 'connected'; consumer: ConsumerInfo__Output; reconnects: number }
   | { state: 'disconnected'; error: StreamError; attempt: number; retryInMs: number };
 
+/** One delivery as this feed knows it: what settles it, and the membership it came in. */
+export interface FeedDelivery {
+  readonly event: TaskEvent;
+  readonly attempt: number;
+  readonly deliveryId: string;
+  readonly membership: number;
+}
+
 export interface ConsumerFeedListener {
-  delivery(event: TaskEvent, attempt: number): void;
+  delivery(delivery: FeedDelivery): void;
   /** The feed ended for good: a non-retryable status (OUT_OF_RANGE for a lost consumer, ...), or retries exhausted. */
   error(error: StreamError): void;
   status?(status: ConsumerStreamStatus): void;
@@ -30,8 +42,8 @@ const UNANSWERED_CANCEL_MS = 2000;
 const LEAVE_GRACE_MS = 2000;
 
 interface PendingAck {
-  resolve(): void;
-  reject(error: Error): void;
+  readonly deliveryId: string;
+  readonly waiters: { resolve(): void; reject(error: Error): void }[];
 }
 
 export class ConsumerFeed {
@@ -41,10 +53,12 @@ export class ConsumerFeed {
   private attempt = 0;
   private everJoined = false;
   private reconnects = 0;
+  /** Counts joins: a delivery belongs to the membership it came in. */
+  private membership = 0;
   private cancelRetry: (() => void) | undefined;
   private cancelCall: (() => void) | undefined;
-  /** Acked, not yet confirmed durable: resent after a reconnect. */
-  private readonly unconfirmed = new Map<number, PendingAck[]>();
+  /** Acked in this membership, not yet confirmed durable, by sequence. */
+  private readonly unconfirmed = new Map<number, PendingAck>();
 
   constructor(
     private readonly service: RiggerServiceClient,
@@ -57,25 +71,41 @@ export class ConsumerFeed {
     this.open();
   }
 
+  /** Whether `delivery` came in the membership now joined (only then can it be settled). */
+  holds(delivery: FeedDelivery): boolean {
+    return this.joined && !this.closed && delivery.membership === this.membership;
+  }
+
   /** Resolves once the server has written the ack (it is then never delivered to this consumer again). */
-  ack(sequence: number): Promise<void> {
+  ack(delivery: FeedDelivery): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      if (this.closed) return reject(new Error(`the consumer stream is closed; the ack of ${sequence} was not sent`));
-      const waiting = this.unconfirmed.get(sequence);
-      if (waiting) waiting.push({ resolve, reject });
-      else this.unconfirmed.set(sequence, [{ resolve, reject }]);
-      this.send({ ack: { sequences: [sequence] } });
+      const sequence = delivery.event.sequence;
+      if (!this.holds(delivery)) {
+        return reject(new Error(`the stream that delivered ${sequence} was ${this.closed ? 'closed' : 'lost'}, so it was not acked; the event will be delivered again`));
+      }
+      const pending = this.unconfirmed.get(sequence);
+      if (pending?.deliveryId === delivery.deliveryId) return void pending.waiters.push({ resolve, reject }); // acked twice: one ack
+      this.unconfirmed.set(sequence, { deliveryId: delivery.deliveryId, waiters: [{ resolve, reject }] });
+      this.call!.write({ ack: { delivery_ids: [delivery.deliveryId] } });
     });
   }
 
-  nak(sequence: number, options: { delayMs?: number; reason?: string; deadLetter?: boolean } = {}): void {
-    this.send({
-      nak: { sequence, ...(options.delayMs !== undefined && { delay_ms: options.delayMs }), ...(options.reason !== undefined && { reason: options.reason }), ...(options.deadLetter === true && { dead_letter: true }) },
+  /** Not handled: delivered again later; dropped when the delivery's stream is gone (it is delivered again anyway). */
+  nak(delivery: FeedDelivery, options: { delayMs?: number; reason?: string; deadLetter?: boolean } = {}): void {
+    if (!this.holds(delivery)) return;
+    this.call!.write({
+      nak: {
+        sequence: delivery.event.sequence,
+        delivery_id: delivery.deliveryId,
+        ...(options.delayMs !== undefined && { delay_ms: options.delayMs }),
+        ...(options.reason !== undefined && { reason: truncateReason(options.reason) }),
+        ...(options.deadLetter === true && { dead_letter: true }),
+      },
     });
   }
 
-  inProgress(sequence: number): void {
-    this.send({ in_progress: { sequences: [sequence] } });
+  inProgress(delivery: FeedDelivery): void {
+    if (this.holds(delivery)) this.call!.write({ in_progress: { delivery_ids: [delivery.deliveryId] } });
   }
 
   /**
@@ -94,14 +124,13 @@ export class ConsumerFeed {
       this.cancelCall?.();
     }
     this.call = undefined;
-    const error = new Error('the consumer was closed before the server confirmed this ack; the event may be delivered again');
-    for (const waiting of this.unconfirmed.values()) for (const pending of waiting) pending.reject(error);
-    this.unconfirmed.clear();
+    this.letGo(new Error('the consumer was closed before the server confirmed this ack; the event may be delivered again'));
   }
 
-  /** Sent now when joined; otherwise dropped (naks, in_progress) or resent after the next join (acks). */
-  private send(request: ConsumeRequest): void {
-    if (this.call && this.joined) this.call.write(request);
+  /** The membership is over: acks it did not see confirmed reject (their events may come again). */
+  private letGo(error: Error): void {
+    for (const pending of this.unconfirmed.values()) for (const waiter of pending.waiters) waiter.reject(error);
+    this.unconfirmed.clear();
   }
 
   private open(): void {
@@ -122,6 +151,7 @@ export class ConsumerFeed {
       finished = true;
       if (this.call === call) this.call = undefined;
       this.joined = false;
+      this.letGo(new Error('the consumer stream was lost before the server confirmed this ack; the event may be delivered again'));
       if (!this.closed) this.lost(error ? StreamError.from(error) : new StreamError(grpc.status.UNAVAILABLE, 'the server ended the consumer stream'));
     };
     call.on('metadata', () => {
@@ -131,29 +161,38 @@ export class ConsumerFeed {
       if (this.closed || finished) return;
       if (response.joined) {
         this.joined = true;
+        this.membership++;
         if (this.everJoined) this.reconnects++;
         this.everJoined = true;
         this.attempt = 0;
-        // Acks whose confirmation was lost with the last stream: the server takes them again.
-        if (this.unconfirmed.size > 0) call.write({ ack: { sequences: [...this.unconfirmed.keys()] } });
         this.listener.status?.({ state: 'connected', consumer: response.joined, reconnects: this.reconnects });
       } else if (response.delivery?.event) {
-        const event = response.delivery.event as unknown as TaskEvent;
-        // Handed out again before the server read the resent ack (it came back when the last stream
-        // was lost): already handled here, so it is acked again rather than handled twice.
-        if (this.unconfirmed.has(event.sequence)) return void call.write({ ack: { sequences: [event.sequence] } });
-        this.listener.delivery(event, response.delivery.attempt ?? 1);
+        const { delivery } = response;
+        this.listener.delivery({ event: delivery.event as unknown as TaskEvent, attempt: delivery.attempt ?? 1, deliveryId: delivery.delivery_id ?? '', membership: this.membership });
       } else if (response.acks_committed) {
-        for (const sequence of response.acks_committed.sequences) {
-          const waiting = this.unconfirmed.get(sequence);
-          this.unconfirmed.delete(sequence);
-          for (const pending of waiting ?? []) pending.resolve();
+        for (const sequence of response.acks_committed.sequences) this.settle(sequence, undefined);
+      } else if (response.refused) {
+        const { refused } = response;
+        const error = new Error(`the server refused the ack: ${refused.reason}`);
+        for (const sequence of refused.sequences) this.settle(sequence, error);
+        for (const id of refused.delivery_ids) {
+          for (const [sequence, pending] of this.unconfirmed) if (pending.deliveryId === id) this.settle(sequence, error);
         }
       }
     });
     call.on('error', (error: grpc.ServiceError) => finish(error));
     call.on('end', () => finish());
     call.write({ join: this.join });
+  }
+
+  /** The ack of `sequence` is durable (no error) or was refused. */
+  private settle(sequence: number, error: Error | undefined): void {
+    const pending = this.unconfirmed.get(sequence);
+    this.unconfirmed.delete(sequence);
+    for (const waiter of pending?.waiters ?? []) {
+      if (error) waiter.reject(error);
+      else waiter.resolve();
+    }
   }
 
   private lost(error: StreamError): void {

@@ -36,7 +36,13 @@ export interface ConsumedEvent {
   readonly sequence: number;
   /** 1 on the first delivery to this consumer, then 2, 3, ... on redeliveries. */
   readonly attempt: number;
-  /** Handled: resolves once the server has written it (never delivered to this consumer again). */
+  /** Names this member and attempt: what the server accepts an ack, nak or in_progress of. */
+  readonly deliveryId: string;
+  /**
+   * Handled: resolves once the server has written it (never delivered to this consumer again).
+   * Rejects when the stream it came on was lost first, or the server refused it (the delivery was
+   * no longer this member's): the event is then delivered again.
+   */
   ack(): Promise<void>;
   /**
    * Not handled: deliver it again after `delayMs` (default: the consumer's backoff). `deadLetter`:
@@ -45,6 +51,8 @@ export interface ConsumedEvent {
   nak(options?: { delayMs?: number; reason?: string; deadLetter?: boolean }): void;
   /** Still working on it: its ack wait starts again. */
   inProgress(): void;
+  /** False once the stream it came on is gone: it can no longer be settled here, and will be delivered again. */
+  held(): boolean;
 }
 
 export function joinConfigOf(name: string, options: ConsumeOptions): ConsumerConfig {
@@ -64,14 +72,16 @@ export function joinConfigOf(name: string, options: ConsumeOptions): ConsumerCon
 
 function feedFor(service: RiggerServiceClient, name: string, options: ConsumeOptions, delivered: (item: ConsumedEvent) => void, failed: (error: unknown) => void): ConsumerFeed {
   const feed: ConsumerFeed = new ConsumerFeed(service, joinConfigOf(name, options), { ...DEFAULT_BACKOFF, ...options.backoff }, {
-    delivery: (event, attempt) =>
+    delivery: (delivery) =>
       delivered({
-        event,
-        sequence: event.sequence,
-        attempt,
-        ack: () => feed.ack(event.sequence),
-        nak: (nakOptions) => feed.nak(event.sequence, nakOptions),
-        inProgress: () => feed.inProgress(event.sequence),
+        event: delivery.event,
+        sequence: delivery.event.sequence,
+        attempt: delivery.attempt,
+        deliveryId: delivery.deliveryId,
+        ack: () => feed.ack(delivery),
+        nak: (nakOptions) => feed.nak(delivery, nakOptions),
+        inProgress: () => feed.inProgress(delivery),
+        held: () => feed.holds(delivery),
       }),
     error: failed,
     ...(options.onStatus && { status: options.onStatus }),
@@ -111,7 +121,9 @@ export function iterateConsumer(service: RiggerServiceClient, name: string, opti
     async next(): Promise<IteratorResult<ConsumedEvent>> {
       let item: ConsumedEvent | undefined;
       try {
-        item = await queue.take();
+        // Deliveries of a stream lost while they waited here are skipped: they come again.
+        do item = await queue.take();
+        while (item !== undefined && !item.held());
       } catch (error) {
         finish();
         throw error;

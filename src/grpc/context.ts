@@ -15,6 +15,8 @@ export interface ServiceContext {
   /** The writer of an event stream's call, found by its request Metadata. */
   writerFor(metadata: grpc.Metadata): EventStreamWriter | undefined;
   logger: Logger;
+  /** How long a consumer member's stream may stay full while its requests are held back (Limits). */
+  memberStallMs: number;
   /** The project directory (the one holding .rigger/). */
   projectDir: string;
 }

@@ -18,6 +18,8 @@ export interface Limits {
   keepaliveTimeMs: number;
   /** ... and close it (releasing its streams) when the ping is not answered within this, in ms. */
   keepaliveTimeoutMs: number;
+  /** A consumer member whose stream stays full this long while its requests are held back is ended, in ms. */
+  memberStallMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -28,6 +30,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxHealthWatchers: 100,
   keepaliveTimeMs: 60_000,
   keepaliveTimeoutMs: 20_000,
+  memberStallMs: 30_000,
 };
 
 export function serverChannelOptions(limits: Limits): grpc.ServerOptions {

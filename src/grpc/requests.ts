@@ -9,7 +9,7 @@ import type { TaskUpdate__Output } from '../generated/rigger/v1/TaskUpdate';
 import type { UpdateTaskRequest__Output } from '../generated/rigger/v1/UpdateTaskRequest';
 import type { ConsumerRequest } from '../hub/consumer-registry';
 import type { FilterSpec } from '../hub/event-filter';
-import { validateConsumerName, validateSettings, type ConsumerFilter } from '../model/consumer';
+import { truncateReason, validateConsumerName, validateSettings, type ConsumerFilter } from '../model/consumer';
 import { invalidArgument } from '../model/errors';
 import type { NewTask, TaskPatch, TaskStatus } from '../model/task';
 import { checkLength, checkList, MAX_BOOKMARK_INTERVAL_MS, MAX_ID_LENGTH, MAX_LIST_ENTRIES, MAX_NAME_LENGTH, MAX_PATH_LENGTH, MIN_BOOKMARK_INTERVAL_MS, validateStatus } from '../model/validate';
@@ -146,9 +146,14 @@ export function consumerRequestOf(config: ConsumerConfig__Output | null | undefi
   return { name, filter, settings, startSequence: config?.start_sequence };
 }
 
-/** The sequences of an ack, in_progress or dead-letter request: at most MAX_LIST_ENTRIES. */
-export function sequencesOf(sequences: readonly number[] | undefined, field: string): number[] {
+/** The sequences or delivery ids of an ack, in_progress or dead-letter request: at most MAX_LIST_ENTRIES. */
+export function sequencesOf<T extends number | string>(sequences: readonly T[] | undefined, field: string): T[] {
   const list = sequences ?? [];
   if (list.length > MAX_LIST_ENTRIES) throw invalidArgument(`${field} has ${list.length} entries; the maximum is ${MAX_LIST_ENTRIES}`);
   return [...list];
+}
+
+/** A nak's reason, cut to what the server keeps rather than refused (a refusal would end the member's stream). */
+export function nakReasonOf(reason: string | undefined): string | undefined {
+  return reason === undefined ? undefined : truncateReason(reason);
 }

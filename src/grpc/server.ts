@@ -70,8 +70,8 @@ export async function startGrpcServer(store: Store, hub: EventHub, consumers: Co
   };
 
   const writers = eventStreamWriters(EVENT_STREAM_PATHS);
-  const context: ServiceContext = { store, hub, consumers, writerFor: writers.writerFor, logger, projectDir: options.projectDir };
   const limits = options.limits ?? DEFAULT_LIMITS;
+  const context: ServiceContext = { store, hub, consumers, writerFor: writers.writerFor, logger, projectDir: options.projectDir, memberStallMs: limits.memberStallMs };
   const auth = options.auth && authInterceptor(options.auth);
   const server = new grpc.Server({
     ...serverChannelOptions(limits),

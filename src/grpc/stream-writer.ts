@@ -37,6 +37,11 @@ export class EventStreamWriter {
     return this.pendingBytes < HIGH_WATER_BYTES;
   }
 
+  /** Whether the last write reported full and the writer has not drained since. */
+  get full(): boolean {
+    return this.pendingBytes >= HIGH_WATER_BYTES;
+  }
+
   /** Calls `callback` once, when a full writer has drained below its low-water mark. */
   onDrain(callback: () => void): void {
     if (this.pendingBytes < LOW_WATER_BYTES) queueMicrotask(callback);

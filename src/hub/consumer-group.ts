@@ -1,35 +1,27 @@
 // One durable consumer while it is active: the events read for it from the hub, shared among its
-// members (the connections on its name), acked, redelivered and dead-lettered. The rules it keeps:
-//  - at most one event of a task in flight at a time, and a task's events in sequence order: each
-//    task has a lane, and only the head of a lane is ever delivered; the next event of the task
-//    waits until the head is acked or dead (as SQS FIFO message groups);
-//  - tasks in parallel: the heads of idle lanes are handed out lowest sequence first, each to the
-//    member with the fewest events in flight that can take one;
+// members (the streams joined to it), acked, redelivered and dead-lettered. The rules it keeps:
+//  - a delivery is settled (ack, nak, in_progress) only by the member holding it, and by id only
+//    for the attempt now current (delivery-token.ts); anything else changes nothing and is refused;
+//  - so at most one event of a task is in flight at a time, and a task's events go in sequence
+//    order (task-lanes.ts); the heads of idle lanes go lowest sequence first, each to the member
+//    with the fewest in flight (consumer-members.ts);
 //  - at most max_in_flight events in flight over all members, and a bounded number read ahead
 //    (MAX_PENDING), so a stalled consumer holds back its own subscription, not the server's memory;
 //  - the acked position is the sequence below the oldest event not yet acked or dead (or the
 //    subscription's position when nothing is pending: events the filter passes over move it too);
-//    acks above it are kept one by one, so an ack is never undone by a restart once written.
-// Progress (the acked position, acks above it, delivery counts of redeliveries, dead letters) is
-// written in batches, one per turn of the event loop at most, through the store's group commit;
-// each member hears which of its acks are durable (acks_committed).
+//    acks above it are kept one by one, so an ack is never undone by a restart once written
+//    (consumer-progress.ts writes them).
 import type { ConsumerRecord, ConsumerRepository, DeadLetterRecord } from '../model/consumer';
 import { redeliveryDelay } from '../model/consumer';
 import { RiggerError } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
-import { MinHeap } from './min-heap';
+import { ConsumerMembers, type ConsumerMember, type MemberState } from './consumer-members';
+import { ConsumerProgressWriter } from './consumer-progress';
+import { deliveryId, sequenceOfDeliveryId } from './delivery-token';
 import type { EventSink, Subscription } from './subscription';
+import { newEntry, TaskLanes, type Entry } from './task-lanes';
 
-/** One connection of a consumer, as the group sees it (the gRPC handler implements it). */
-export interface ConsumerMember {
-  /** Sends one event with its delivery attempt (1 = first); false when full (wait for onDrain). */
-  deliver(event: LoggedEvent, attempt: number): boolean;
-  onDrain(callback: () => void): void;
-  /** These acks of this member are durable; `ackedSequence` is the consumer's committed position. */
-  committed(sequences: number[], ackedSequence: number): void;
-  /** Ends the member's stream with `error`. */
-  fail(error: RiggerError): void;
-}
+export type { ConsumerMember } from './consumer-members';
 
 /** What the group needs of the hub: a subscription for its filter, and single events for redrives. */
 export interface GroupEventSource {
@@ -44,6 +36,15 @@ export interface GroupLogger {
   warn(fields: object, message: string): void;
 }
 
+/** What one ack, nak or in_progress named that its member does not hold; nothing of it was applied. */
+export interface Refusal {
+  sequences: number[];
+  deliveryIds: string[];
+  /** How many were refused (the lists stop at MAX_LISTED each). */
+  count: number;
+  reason: string;
+}
+
 /** Events read ahead of the acked position and not yet acked, at most (then the subscription waits). */
 const MAX_PENDING = 10_000;
 const RESUME_PENDING = MAX_PENDING / 2;
@@ -51,38 +52,9 @@ const RESUME_PENDING = MAX_PENDING / 2;
 const TICK_MS = 50;
 /** How often a position moved only by unmatched events (no acks) is written, in ticks. */
 const IDLE_FLUSH_TICKS = 20;
-/** How long a failed progress write waits before it is tried again, in ms. */
-const FLUSH_RETRY_MS = 200;
-
-interface Entry {
-  readonly event: LoggedEvent;
-  attempts: number;
-  reason: string | undefined;
-  member: MemberState | undefined;
-  /** When the ack wait of the delivery in flight ends (performance.now()-free: Date.now() ms). */
-  deadline: number;
-  /** Not delivered again before this (a nak's delay, the backoff). */
-  notBefore: number;
-  /** A dead letter delivered again: below the acked position, outside `outstanding`. */
-  readonly redriven: boolean;
-}
-
-/** The events of one task not yet acked, in sequence order; only `entries[0]` is ever in flight. */
-interface Lane {
-  readonly taskId: string;
-  readonly entries: Entry[];
-  /** In the ready heap (its head can be delivered now). */
-  queued: boolean;
-}
-
-interface MemberState {
-  readonly id: number;
-  readonly member: ConsumerMember;
-  readonly inFlight: Set<Entry>;
-  full: boolean;
-  /** Its acks waiting for the write that makes them durable. */
-  acked: number[];
-}
+/** Refused sequences and ids listed in one refusal, at most. */
+const MAX_LISTED = 100;
+const NOT_HELD = 'not held by this member: already acked, delivered again after its ack wait or its stream was lost, or never delivered to it; nothing was changed';
 
 export interface GroupStats {
   ackedSequence: number;
@@ -94,17 +66,16 @@ export interface GroupStats {
 }
 
 export class ConsumerGroup {
-  private readonly lanes = new Map<string, Lane>();
-  private readonly ready = new MinHeap<Lane>((lane) => lane.entries[0]?.event.sequence ?? Number.MAX_SAFE_INTEGER);
-  /** Lanes whose head waits for its redelivery time. */
-  private readonly delayed = new Set<Lane>();
+  private readonly lanes = new TaskLanes();
+  private readonly members = new ConsumerMembers();
+  private readonly progress: ConsumerProgressWriter;
   /** Read from the log and not yet acked or dead, in sequence order (Map keeps insertion order). */
   private readonly outstanding = new Map<number, Entry>();
   private readonly redriven = new Map<number, Entry>();
   /** Acked or dead above the committed position: skipped when the subscription reads them again. */
   private readonly done = new Set<number>();
-  private readonly members = new Map<number, MemberState>();
-  private nextMemberId = 1;
+  /** Delivery counts written by an earlier run, taken over as their events arrive. */
+  private storedAttempts = new Map<number, number>();
   private inFlight = 0;
   private redeliveries = 0;
   private subscription: Subscription | undefined;
@@ -114,23 +85,22 @@ export class ConsumerGroup {
   private dispatching = false;
   private closed = false;
 
-  // The next progress write.
-  private acks: number[] = [];
-  private attempts = new Map<number, number>();
-  private dead: DeadLetterRecord[] = [];
-  private removedDead: number[] = [];
-  private committedFloor: number;
-  private flushScheduled = false;
-  private flushing: Promise<void> | undefined;
-  private flushAgain = false;
-
   constructor(
     readonly record: ConsumerRecord,
     private readonly repository: ConsumerRepository,
     private readonly source: GroupEventSource,
     private readonly logger: GroupLogger,
+    /** The clock of ack waits and delays (tests drive their own). */
+    private readonly now: () => number = Date.now,
   ) {
-    this.committedFloor = record.ackedSequence;
+    this.progress = new ConsumerProgressWriter(record.name, repository, (fields, message) => logger.warn(fields, message), record.ackedSequence, {
+      floor: () => this.floor(),
+      takeConfirmations: () => this.members.takeConfirmations(),
+      isJoined: (state) => this.members.get(state.id) === state,
+      committed: (floor) => {
+        for (const sequence of this.done) if (sequence <= floor) this.done.delete(sequence);
+      },
+    });
   }
 
   /** Loads the stored progress and starts reading; throws out_of_range when the log no longer holds its position. */
@@ -149,13 +119,10 @@ export class ConsumerGroup {
     };
     this.subscription = this.source.subscribe(this.record.ackedSequence, sink);
     for (const dead of progress.deadLetters) if (dead.redrive) this.redrive(dead);
-    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.timer = setInterval(() => this.runTimers(), TICK_MS);
     this.timer.unref();
     this.subscription.start();
   }
-
-  /** Delivery counts written by an earlier run, taken over as their events arrive. */
-  private storedAttempts = new Map<number, number>();
 
   get memberCount(): number {
     return this.members.size;
@@ -172,74 +139,80 @@ export class ConsumerGroup {
       members: this.members.size,
       pending: this.outstanding.size + this.redriven.size,
       redeliveries: this.redeliveries,
-      unflushedDeadLetters: this.dead.length,
+      unflushedDeadLetters: this.progress.unwrittenDeadLetters,
     };
   }
 
   /** The committed position, as written last (what retention must keep above). */
   get committedSequence(): number {
-    return this.committedFloor;
+    return this.progress.committed;
   }
 
   join(member: ConsumerMember): number {
     if (this.closed) throw new RiggerError('unavailable', `consumer ${JSON.stringify(this.record.name)} is closing; join again`);
-    const id = this.nextMemberId++;
-    this.members.set(id, { id, member, inFlight: new Set(), full: false, acked: [] });
+    const state = this.members.add(member);
     this.dispatch();
-    return id;
+    return state.id;
   }
 
   /** A member left: its events in flight go to the others at once. */
   leave(memberId: number): void {
-    const state = this.members.get(memberId);
+    const state = this.members.remove(memberId);
     if (!state) return;
-    this.members.delete(memberId);
-    for (const entry of state.inFlight) {
-      this.inFlight--;
-      this.returned(entry, 'the member it was delivered to disconnected', 0);
-    }
-    state.inFlight.clear();
+    for (const entry of state.inFlight) this.release(state, entry, 'the member it was delivered to disconnected', 0);
     this.dispatch();
-    if (state.acked.length > 0) this.scheduleFlush();
+    if (state.acked.length > 0) this.progress.schedule();
   }
 
-  ack(memberId: number, sequences: readonly number[]): void {
+  /** Acks the deliveries named (by id, or by bare sequence for this member's current delivery of it). */
+  ack(memberId: number, sequences: readonly number[], deliveryIds: readonly string[] = []): Refusal | undefined {
     const state = this.members.get(memberId);
-    for (const sequence of sequences) {
-      const entry = this.outstanding.get(sequence) ?? this.redriven.get(sequence);
-      if (!entry) {
-        // Already acked (a repeat, or an ack resent after a reconnect): confirmed with the next write.
-        if (sequence <= this.floor() || this.done.has(sequence)) state?.acked.push(sequence);
-        continue;
-      }
-      if (entry.attempts === 0) continue; // never delivered: an ack cannot skip an event
+    const refused = new Refused();
+    const settle = (entry: Entry | undefined, refuse: () => void) => {
+      if (!state || !entry) return refuse();
       this.finish(entry);
-      if (entry.redriven) this.removedDead.push(sequence);
-      else this.done.add(sequence);
-      this.acks.push(sequence);
-      state?.acked.push(sequence);
+      if (entry.redriven) this.progress.removeDeadLetter(entry.event.sequence);
+      else this.done.add(entry.event.sequence);
+      this.progress.ack(entry.event.sequence);
+      state.acked.push(entry.event.sequence);
+    };
+    for (const sequence of sequences) settle(state && this.held(state, sequence), () => refused.sequence(sequence));
+    for (const id of deliveryIds) settle(state && this.heldById(state, id), () => refused.id(id));
+    this.afterProgress();
+    return refused.result(NOT_HELD);
+  }
+
+  /** Gives a delivery back: delivered again after `delayMs` (or the backoff), or dead now when `deadLetter`. */
+  nak(memberId: number, target: { sequence?: number; deliveryId?: string }, delayMs: number | undefined, reason: string | undefined, deadLetter = false): Refusal | undefined {
+    const state = this.members.get(memberId);
+    const entry = state && (target.deliveryId ? this.heldById(state, target.deliveryId) : this.held(state, target.sequence ?? 0));
+    if (!state || !entry) {
+      const refused = new Refused();
+      if (target.deliveryId) refused.id(target.deliveryId);
+      else refused.sequence(target.sequence ?? 0);
+      return refused.result(NOT_HELD);
     }
+    this.release(state, entry, reason, delayMs, deadLetter);
     this.afterProgress();
+    return undefined;
   }
 
-  nak(memberId: number, sequence: number, delayMs: number | undefined, reason: string | undefined, deadLetter = false): void {
-    const entry = this.outstanding.get(sequence) ?? this.redriven.get(sequence);
+  /** Restarts the ack wait of the deliveries named. */
+  inProgress(memberId: number, sequences: readonly number[], deliveryIds: readonly string[] = []): Refusal | undefined {
     const state = this.members.get(memberId);
-    if (!entry || !entry.member || entry.member !== state) return;
-    state.inFlight.delete(entry);
-    entry.member = undefined;
-    this.inFlight--;
-    this.returned(entry, reason, delayMs, deadLetter);
-    this.afterProgress();
-  }
-
-  inProgress(memberId: number, sequences: readonly number[]): void {
-    const state = this.members.get(memberId);
-    const deadline = Date.now() + this.record.ackWaitMs;
+    const deadline = this.now() + this.record.ackWaitMs;
+    const refused = new Refused();
     for (const sequence of sequences) {
-      const entry = this.outstanding.get(sequence) ?? this.redriven.get(sequence);
-      if (entry && entry.member === state) entry.deadline = deadline;
+      const entry = state && this.held(state, sequence);
+      if (entry) entry.deadline = deadline;
+      else refused.sequence(sequence);
     }
+    for (const id of deliveryIds) {
+      const entry = state && this.heldById(state, id);
+      if (entry) entry.deadline = deadline;
+      else refused.id(id);
+    }
+    return refused.result(NOT_HELD);
   }
 
   /** Delivers a dead letter again (redrive), in its task's lane; false when the log no longer has its event. */
@@ -247,9 +220,9 @@ export class ConsumerGroup {
     if (this.redriven.has(dead.sequence)) return true;
     const event = this.source.eventAt(dead.sequence);
     if (!event) return false;
-    const entry: Entry = { event, attempts: 0, reason: undefined, member: undefined, deadline: 0, notBefore: 0, redriven: true };
+    const entry = newEntry(event, 0, true);
     this.redriven.set(dead.sequence, entry);
-    this.enqueue(entry, true);
+    this.lanes.add(entry, true, this.now());
     this.dispatch();
     return true;
   }
@@ -258,7 +231,7 @@ export class ConsumerGroup {
   fail(error: RiggerError): void {
     if (this.closed) return;
     this.close();
-    for (const state of this.members.values()) state.member.fail(error);
+    for (const state of this.members.all()) state.member.fail(error);
     this.members.clear();
   }
 
@@ -269,80 +242,40 @@ export class ConsumerGroup {
     if (this.timer) clearInterval(this.timer);
     if (this.subscription) this.source.unsubscribe(this.subscription);
     this.subscription = undefined;
-    this.scheduleFlush();
+    this.progress.schedule();
   }
 
   /** Resolves once every progress write asked for so far is done. */
-  async flushed(): Promise<void> {
-    for (let i = 0; i < 100 && (this.flushing || this.flushScheduled); i++) {
-      if (this.flushing) await this.flushing;
-      else await new Promise((resolve) => setImmediate(resolve));
-    }
+  flushed(): Promise<void> {
+    return this.progress.flushed();
   }
 
   // ---- delivery
+
+  /** The entry of `sequence` if `state` holds its delivery now. */
+  private held(state: MemberState, sequence: number): Entry | undefined {
+    const entry = this.outstanding.get(sequence) ?? this.redriven.get(sequence);
+    return entry && entry.holder === state.id ? entry : undefined;
+  }
+
+  /** The entry a delivery id names if that delivery is `state`'s and still current. */
+  private heldById(state: MemberState, id: string): Entry | undefined {
+    const sequence = sequenceOfDeliveryId(id);
+    const entry = sequence === undefined ? undefined : this.held(state, sequence);
+    return entry && entry.deliveryId === id ? entry : undefined;
+  }
 
   /** One matching event from the subscription; false asks it to wait (too much read ahead). */
   private accept(event: LoggedEvent): boolean {
     if (this.closed) return false;
     if (!this.done.has(event.sequence)) {
-      const entry: Entry = {
-        event,
-        attempts: this.storedAttempts.get(event.sequence) ?? 0,
-        reason: undefined,
-        member: undefined,
-        deadline: 0,
-        notBefore: 0,
-        redriven: false,
-      };
+      const entry = newEntry(event, this.storedAttempts.get(event.sequence) ?? 0, false);
       this.storedAttempts.delete(event.sequence);
       this.outstanding.set(event.sequence, entry);
-      this.enqueue(entry, false);
+      this.lanes.add(entry, false, this.now());
       this.dispatch();
     }
     return this.outstanding.size < MAX_PENDING;
-  }
-
-  /** Puts `entry` in its task's lane (in sequence order when `sorted`; new events always come last). */
-  private enqueue(entry: Entry, sorted: boolean): void {
-    const taskId = entry.event.taskId;
-    let lane = this.lanes.get(taskId);
-    if (!lane) {
-      lane = { taskId, entries: [], queued: false };
-      this.lanes.set(taskId, lane);
-    }
-    const { entries } = lane;
-    if (sorted) {
-      let at = entries.length;
-      // The head may be in flight: never put anything before it.
-      while (at > 1 && entries[at - 1]!.event.sequence > entry.event.sequence) at--;
-      entries.splice(at, 0, entry);
-    } else {
-      entries.push(entry);
-    }
-    if (entries.length === 1) this.laneReady(lane);
-  }
-
-  /** The lane's head can go out now, later, or the lane is empty. */
-  private laneReady(lane: Lane): void {
-    const head = lane.entries[0];
-    if (!head) {
-      // It may still sit in the ready heap (its head was acked while waiting there): dispatch
-      // skips it then, and a newer lane of the same task must not be dropped for it.
-      if (this.lanes.get(lane.taskId) === lane) this.lanes.delete(lane.taskId);
-      this.delayed.delete(lane);
-      return;
-    }
-    if (head.member) return;
-    if (head.notBefore > Date.now()) {
-      this.delayed.add(lane);
-      return;
-    }
-    this.delayed.delete(lane);
-    if (!lane.queued) {
-      lane.queued = true;
-      this.ready.push(lane);
-    }
   }
 
   private dispatch(): void {
@@ -350,43 +283,31 @@ export class ConsumerGroup {
     this.resumeIfRoom();
     this.dispatching = true;
     try {
-      while (this.inFlight < this.record.maxInFlight && this.ready.size > 0) {
-        const member = this.pickMember();
-        if (!member) break;
-        const lane = this.ready.pop()!;
-        lane.queued = false;
-        if (this.lanes.get(lane.taskId) !== lane) continue; // emptied while it waited
-        const head = lane.entries[0];
-        if (!head || head.member || head.notBefore > Date.now()) {
-          this.laneReady(lane);
-          continue;
-        }
-        this.send(head, member);
+      const now = this.now();
+      while (this.inFlight < this.record.maxInFlight && this.lanes.readyCount > 0) {
+        const state = this.members.pick();
+        if (!state) break;
+        const entry = this.lanes.takeReady(now);
+        if (!entry) break;
+        this.send(entry, state, now);
       }
     } finally {
       this.dispatching = false;
     }
   }
 
-  private pickMember(): MemberState | undefined {
-    let best: MemberState | undefined;
-    for (const state of this.members.values()) {
-      if (!state.full && (!best || state.inFlight.size < best.inFlight.size)) best = state;
-    }
-    return best;
-  }
-
-  private send(entry: Entry, state: MemberState): void {
+  private send(entry: Entry, state: MemberState, now: number): void {
     entry.attempts++;
-    entry.member = state;
-    entry.deadline = Date.now() + this.record.ackWaitMs;
+    entry.holder = state.id;
+    entry.deliveryId = deliveryId(state.key, entry.attempts, entry.event.sequence);
+    entry.deadline = now + this.record.ackWaitMs;
     state.inFlight.add(entry);
     this.inFlight++;
     if (entry.attempts > 1) {
       this.redeliveries++;
-      if (!entry.redriven) this.attempts.set(entry.event.sequence, entry.attempts);
+      if (!entry.redriven) this.progress.attempted(entry.event.sequence, entry.attempts);
     }
-    if (!state.member.deliver(entry.event, entry.attempts)) {
+    if (!state.member.deliver(entry.event, entry.attempts, entry.deliveryId)) {
       state.full = true;
       state.member.onDrain(() => {
         state.full = false;
@@ -395,52 +316,50 @@ export class ConsumerGroup {
     }
   }
 
-  /** An event back from a member (nak, ack wait over, disconnect): delivered again later, or dead. */
-  private returned(entry: Entry, reason: string | undefined, delayMs: number | undefined, deadLetter = false): void {
-    entry.member = undefined;
+  /** Takes the delivery from its holder (nak, ack wait over, member gone): delivered again later, or dead. */
+  private release(state: MemberState, entry: Entry, reason: string | undefined, delayMs: number | undefined, deadLetter = false): void {
+    state.inFlight.delete(entry);
+    entry.holder = undefined;
+    entry.deliveryId = '';
+    this.inFlight--;
     if (reason !== undefined) entry.reason = reason;
     if (deadLetter || (this.record.maxDeliver > 0 && entry.attempts >= this.record.maxDeliver)) {
       this.kill(entry, deadLetter ? 'event dead-lettered by its member (a permanent failure)' : undefined);
       return;
     }
-    entry.notBefore = Date.now() + (delayMs ?? redeliveryDelay(this.record, entry.attempts));
-    const lane = this.lanes.get(entry.event.taskId);
-    if (lane) this.laneReady(lane);
+    const now = this.now();
+    entry.notBefore = now + (delayMs ?? redeliveryDelay(this.record, entry.attempts));
+    this.lanes.released(entry, now);
   }
 
-  /** Delivered max_deliver times without an ack: a dead letter, and the task moves on. */
+  /** Delivered max_deliver times without an ack (or dead-lettered by its member): a dead letter, and the task moves on. */
   private kill(entry: Entry, message = 'event dead-lettered after max_deliver attempts'): void {
     this.finish(entry);
     const sequence = entry.event.sequence;
-    if (entry.redriven) this.removedDead = this.removedDead.filter((s) => s !== sequence);
+    if (entry.redriven) this.progress.keepDeadLetter(sequence);
     else this.done.add(sequence);
-    this.attempts.delete(sequence);
-    this.dead.push({ sequence, taskId: entry.event.taskId, attempts: entry.attempts, reason: entry.reason, deadAt: new Date().toISOString() });
+    this.progress.deadLetter({ sequence, taskId: entry.event.taskId, attempts: entry.attempts, reason: entry.reason, deadAt: new Date().toISOString() });
     this.logger.warn({ consumer: this.record.name, sequence, task_id: entry.event.taskId, attempts: entry.attempts, reason: entry.reason }, message);
-    this.scheduleFlush();
+    this.progress.schedule();
   }
 
-  /** Takes a finished (acked or dead) entry out of its lane and the pending sets; the lane's next event may go. */
+  /** Takes a finished (acked or dead) entry out of its holder, its lane and the pending sets. */
   private finish(entry: Entry): void {
-    if (entry.member) {
-      entry.member.inFlight.delete(entry);
-      entry.member = undefined;
+    if (entry.holder !== undefined) {
+      this.members.get(entry.holder)?.inFlight.delete(entry);
+      entry.holder = undefined;
+      entry.deliveryId = '';
       this.inFlight--;
     }
     const sequence = entry.event.sequence;
     if (entry.redriven) this.redriven.delete(sequence);
     else this.outstanding.delete(sequence);
-    const lane = this.lanes.get(entry.event.taskId);
-    if (lane) {
-      const at = lane.entries.indexOf(entry);
-      if (at >= 0) lane.entries.splice(at, 1);
-      if (at === 0) this.laneReady(lane);
-    }
+    this.lanes.remove(entry, this.now());
   }
 
   private afterProgress(): void {
     this.dispatch();
-    this.scheduleFlush();
+    this.progress.schedule();
   }
 
   /** The subscription waits while too much is read ahead; it reads on once half of that is acked. */
@@ -451,78 +370,43 @@ export class ConsumerGroup {
     resume();
   }
 
-  private tick(): void {
-    const now = Date.now();
-    for (const state of this.members.values()) {
+  /** Ack waits over and delayed redeliveries due (the group's own timer runs it every TICK_MS). */
+  runTimers(): void {
+    const now = this.now();
+    for (const state of this.members.all()) {
       for (const entry of state.inFlight) {
-        if (entry.deadline > now) continue;
-        state.inFlight.delete(entry);
-        this.inFlight--;
-        this.returned(entry, `not acked within the ack wait of ${this.record.ackWaitMs} ms`, undefined);
+        if (entry.deadline <= now) this.release(state, entry, `not acked within the ack wait of ${this.record.ackWaitMs} ms`, undefined);
       }
     }
-    for (const lane of [...this.delayed]) if ((lane.entries[0]?.notBefore ?? 0) <= now) this.laneReady(lane);
+    this.lanes.wake(now);
     this.dispatch();
-    if (++this.ticks % IDLE_FLUSH_TICKS === 0 && this.floor() !== this.committedFloor) this.scheduleFlush();
+    if (++this.ticks % IDLE_FLUSH_TICKS === 0 && this.floor() !== this.progress.committed) this.progress.schedule();
   }
-
-  // ---- progress
 
   /** Every matching event up to here is acked or dead. */
   private floor(): number {
     for (const sequence of this.outstanding.keys()) return sequence - 1;
-    return this.subscription?.position ?? this.committedFloor;
+    return this.subscription?.position ?? this.progress.committed;
+  }
+}
+
+/** Gathers what one request named that was refused, listing at most MAX_LISTED of each kind. */
+class Refused {
+  private readonly sequences: number[] = [];
+  private readonly ids: string[] = [];
+  private count = 0;
+
+  sequence(sequence: number): void {
+    this.count++;
+    if (this.sequences.length < MAX_LISTED) this.sequences.push(sequence);
   }
 
-  private scheduleFlush(): void {
-    if (this.flushing) {
-      this.flushAgain = true;
-      return;
-    }
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    // Acks sent in the same turn (and other consumers' in the same group commit) share one write.
-    setImmediate(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
+  id(id: string): void {
+    this.count++;
+    if (this.ids.length < MAX_LISTED) this.ids.push(id.slice(0, 64));
   }
 
-  private flush(): void {
-    const floor = Math.max(this.floor(), this.committedFloor);
-    const confirmations = [...this.members.values()].filter((s) => s.acked.length > 0).map((s) => ({ state: s, acked: s.acked.splice(0) }));
-    if (floor === this.committedFloor && this.acks.length === 0 && this.attempts.size === 0 && this.dead.length === 0 && this.removedDead.length === 0) {
-      for (const { state, acked } of confirmations) state.member.committed(acked, floor);
-      return;
-    }
-    const batch = { ackedSequence: floor, acks: this.acks, attempts: this.attempts, deadLetters: this.dead, removedDeadLetters: this.removedDead };
-    this.acks = [];
-    this.attempts = new Map();
-    this.dead = [];
-    this.removedDead = [];
-    this.flushing = this.repository.saveProgress(this.record.name, batch).then(
-      () => {
-        this.committedFloor = floor;
-        for (const sequence of this.done) if (sequence <= floor) this.done.delete(sequence);
-        for (const { state, acked } of confirmations) if (this.members.get(state.id) === state) state.member.committed(acked, floor);
-      },
-      (error: unknown) => {
-        // Nothing of it was written: it goes into the next write, which is tried again shortly.
-        this.acks = batch.acks.concat(this.acks);
-        for (const [sequence, attempts] of batch.attempts) if (!this.attempts.has(sequence)) this.attempts.set(sequence, attempts);
-        this.dead = batch.deadLetters.concat(this.dead);
-        this.removedDead = batch.removedDeadLetters.concat(this.removedDead);
-        for (const { state, acked } of confirmations) state.acked.unshift(...acked);
-        this.logger.warn({ consumer: this.record.name, err: error }, 'writing consumer progress failed; will retry');
-        this.flushAgain = false;
-        setTimeout(() => this.scheduleFlush(), FLUSH_RETRY_MS).unref();
-      },
-    ).finally(() => {
-      this.flushing = undefined;
-      if (this.flushAgain) {
-        this.flushAgain = false;
-        this.scheduleFlush();
-      }
-    });
+  result(reason: string): Refusal | undefined {
+    return this.count === 0 ? undefined : { sequences: this.sequences, deliveryIds: this.ids, count: this.count, reason };
   }
 }

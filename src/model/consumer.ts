@@ -52,6 +52,15 @@ const NAME = /^[A-Za-z0-9._-]+$/;
 const MIN_ACK_WAIT_MS = 100;
 const MAX_ACK_WAIT_MS = 86_400_000;
 export const MAX_IN_FLIGHT = 100_000;
+/** A nak's or dead letter's reason, at most (longer ones are cut, with a mark, by client and server alike). */
+export const MAX_REASON_CHARS = 1000;
+
+/** `reason` cut to MAX_REASON_CHARS, ending in a mark that says how long it was. */
+export function truncateReason(reason: string): string {
+  if (reason.length <= MAX_REASON_CHARS) return reason;
+  const mark = ` ... (${reason.length} characters, cut)`;
+  return reason.slice(0, MAX_REASON_CHARS - mark.length) + mark;
+}
 const MAX_BACKOFF_ENTRIES = 20;
 
 export function validateConsumerName(name: string | undefined): string {

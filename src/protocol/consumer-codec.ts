@@ -10,6 +10,8 @@ import { loadProto, SERVICE_NAME } from './proto';
 const TAG_FIELD_1_BYTES = 0x0a;
 /** Field 2 (attempt), wire type 0 (varint). */
 const TAG_FIELD_2_VARINT = 0x10;
+/** Field 3 (delivery_id), wire type 2 (length-delimited). */
+const TAG_FIELD_3_BYTES = 0x1a;
 
 function varint(value: number): number[] {
   const bytes: number[] = [];
@@ -22,13 +24,13 @@ function varint(value: number): number[] {
   return bytes;
 }
 
-/** ConsumeResponse{ delivery: ConsumerDelivery{ event: <encoded TaskEvent>, attempt } }. */
-export function encodeDelivery(encodedEvent: Buffer, attempt: number): Buffer {
+/** ConsumeResponse{ delivery: ConsumerDelivery{ event: <encoded TaskEvent>, attempt, delivery_id } } (an ASCII id). */
+export function encodeDelivery(encodedEvent: Buffer, attempt: number, deliveryId: string): Buffer {
   const inner = [TAG_FIELD_1_BYTES, ...varint(encodedEvent.length)];
-  const attemptBytes = [TAG_FIELD_2_VARINT, ...varint(attempt)];
-  const innerLength = inner.length + encodedEvent.length + attemptBytes.length;
+  const tail = Buffer.from([TAG_FIELD_2_VARINT, ...varint(attempt), TAG_FIELD_3_BYTES, ...varint(deliveryId.length), ...Buffer.from(deliveryId, 'latin1')]);
+  const innerLength = inner.length + encodedEvent.length + tail.length;
   const head = Buffer.from([TAG_FIELD_1_BYTES, ...varint(innerLength), ...inner]);
-  return Buffer.concat([head, encodedEvent, Buffer.from(attemptBytes)], head.length + encodedEvent.length + attemptBytes.length);
+  return Buffer.concat([head, encodedEvent, tail], head.length + encodedEvent.length + tail.length);
 }
 
 type Serialize = (value: unknown) => Buffer;

@@ -5,6 +5,7 @@
 // timeout, after the sidecar's stop, or after it exits, unless --keep-children. And task data the
 // server accepts (NUL and other control characters in an assignee) reaches the command intact.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -42,10 +43,11 @@ interface RunFiles {
 
 const servers: ServerProcess[] = [];
 const sidecars: SidecarProcess[] = [];
-/** Every pid a hook reported: killed at the end whatever happened. */
-const reported = new Set<number>();
+// Inherited by the sidecars and so by everything the hooks start: what is left at the end is killed.
+const TEST_MARK = `EXEC_TEST_MARK=${randomBytes(8).toString('hex')}`;
+process.env.EXEC_TEST_MARK = TEST_MARK.split('=')[1];
 after(async () => {
-  for (const pid of reported) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  for (const pid of withEnv(TEST_MARK)) if (pid !== process.pid) process.kill(pid, 'SIGKILL');
   await Promise.all(sidecars.map((s) => s.stop('SIGKILL')));
   await closeClients();
   await Promise.all(servers.map((s) => s.stop('SIGKILL')));
@@ -61,9 +63,9 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The live processes whose environment carries the run's cookie. */
-function withCookie(cookie: string): number[] {
-  const needle = Buffer.from(`RIGGER_EXEC_RUN=${cookie}\0`);
+/** The live processes whose environment holds `entry` (NAME=value). */
+function withEnv(entry: string): number[] {
+  const needle = Buffer.from(`${entry}\0`);
   return fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name) && alive(Number(name))).filter((name) => {
     try {
       return fs.readFileSync(`/proc/${name}/environ`).includes(needle);
@@ -95,7 +97,6 @@ async function runStarted(work: string, sequence: number, sidecar: SidecarProces
   await waitFor(() => fs.existsSync(path.join(dir, 'command')), 30_000, `run ${sequence} to start; sidecar stderr: ${sidecar.stderr().slice(-2000)}`);
   const pid = (name: string) => Number(fs.readFileSync(path.join(dir, name), 'utf8').trim());
   const files = { cookie: fs.readFileSync(path.join(dir, 'cookie'), 'utf8'), command: pid('command'), inGroup: pid('in-group'), escaped: pid('escaped') };
-  for (const p of [files.command, files.inGroup, files.escaped]) reported.add(p);
   assert.match(files.cookie, /^[0-9a-f]{32}$/);
   return files;
 }
@@ -111,7 +112,7 @@ function assertAllGone(run: RunFiles, what: string): void {
   for (const [name, pid] of Object.entries({ command: run.command, 'child in the group': run.inGroup, 'child out of the group (setsid)': run.escaped })) {
     assert.equal(alive(pid), false, `${what}: the ${name} (pid ${pid}) is gone`);
   }
-  assert.deepEqual(withCookie(run.cookie), [], `${what}: no process carries the run's cookie`);
+  assert.deepEqual(withEnv(`RIGGER_EXEC_RUN=${run.cookie}`), [], `${what}: no process carries the run's cookie`);
 }
 
 test('a timeout ends every process of the run, children that ignore SIGTERM and one out of the group included', { timeout: 90_000 }, async () => {
@@ -176,7 +177,7 @@ test('--keep-children leaves them running, through the sidecar\'s stop', { timeo
   await ackedAt(server, 'keep', 1, sidecar);
   assert.equal(await sidecar.stop('SIGTERM'), 0, sidecar.stderr().slice(-2000));
   assert.ok(alive(run.inGroup) && alive(run.escaped), 'both children still run');
-  assert.deepEqual(withCookie(run.cookie).sort(), [run.inGroup, run.escaped].sort());
+  assert.deepEqual(withEnv(`RIGGER_EXEC_RUN=${run.cookie}`).sort(), [run.inGroup, run.escaped].sort());
   assert.equal(logOf(sidecar).some((l) => l.msg === 'ended processes of the run'), false);
   for (const pid of [run.inGroup, run.escaped]) process.kill(pid, 'SIGKILL');
   await waitFor(() => !alive(run.inGroup) && !alive(run.escaped), 10_000, 'the kept children to die');

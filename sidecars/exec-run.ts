@@ -55,11 +55,17 @@ export function spawnableEnv(vars: Record<string, string>): Record<string, strin
 }
 
 export async function runCommand(spec: RunSpec, signal: AbortSignal, logger: Logger): Promise<Outcome> {
-  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'rigger-exec-'));
+  let dir: string | undefined;
   try {
-    const eventFile = path.join(dir, 'event.json');
-    await fs.promises.writeFile(eventFile, spec.input, { mode: 0o600 });
-    return await run(spec, eventFile, signal, logger);
+    dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'rigger-exec-'));
+    await fs.promises.writeFile(path.join(dir, 'event.json'), spec.input, { mode: 0o600 });
+  } catch (error) {
+    // Not this event's fault, and no other event would fare better: stop with the reason.
+    if (dir) await fs.promises.rm(dir, { recursive: true, force: true });
+    return { kind: 'fatal', reason: `cannot write the event file under ${os.tmpdir()} (${(error as NodeJS.ErrnoException).code ?? String(error)}); set TMPDIR to a writable directory` };
+  }
+  try {
+    return await run(spec, path.join(dir, 'event.json'), signal, logger);
   } finally {
     await fs.promises.rm(dir, { recursive: true, force: true });
   }

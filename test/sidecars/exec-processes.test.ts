@@ -224,3 +224,20 @@ test('an assignee with NUL and other control characters: the command runs, stdin
   assert.notEqual(plain.vars.RIGGER_EXEC_RUN, odd.vars.RIGGER_EXEC_RUN, 'a cookie per run');
   assert.equal(await sidecar.stop('SIGTERM'), 0, sidecar.stderr().slice(-2000));
 });
+
+test('no writable TMPDIR for the event file: the sidecar stops with one line, the event not acked', { timeout: 60_000 }, async () => {
+  const { server, work } = await setUp();
+  const client = clientOf(server);
+  await client.addTask({ title: 'any' });
+  const missing = path.join(work, 'no-such-dir');
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = missing;
+  const sidecar = execSidecar(server.address, 'no-tmp', ['--since', '0'], ['true']);
+  if (saved === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = saved;
+  const code = await new Promise<number | null>((resolve) => sidecar.child.once('exit', resolve));
+  assert.equal(code, 1, sidecar.stderr().slice(-2000));
+  const last = sidecar.stderr().trimEnd().split('\n').pop();
+  assert.equal(last, `rig: cannot write the event file under ${missing} (ENOENT); set TMPDIR to a writable directory`);
+  assert.equal((await client.getConsumer('no-tmp')).acked_sequence, 0);
+});

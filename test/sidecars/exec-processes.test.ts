@@ -119,7 +119,7 @@ test('a timeout ends every process of the run, children that ignore SIGTERM and 
   const { server, work, hook } = await setUp();
   const client = clientOf(server);
   await client.addTask({ title: 'stubborn' });
-  const sidecar = execSidecar(server.address, 'timeout', ['--since', '0', '--timeout-ms', '4000', '--max-attempts', '1'], ['/bin/sh', hook, work, 'wait', 'stubborn']);
+  const sidecar = execSidecar(server.address, 'timeout', ['--since', '0', '--timeout-ms', '8000', '--max-attempts', '1'], ['/bin/sh', hook, work, 'wait', 'stubborn']);
   const run = await runStarted(work, 1, sidecar);
   assert.ok(alive(run.inGroup) && alive(run.escaped), 'the children are running');
   // --max-attempts 1: the timed-out run is a dead letter, which moves the acked position past it.
@@ -130,7 +130,7 @@ test('a timeout ends every process of the run, children that ignore SIGTERM and 
   assert.equal(ended.when, 'timeout');
   assert.deepEqual([...(ended.sigkill as number[])].sort(), [run.inGroup, run.escaped].sort(), 'the children needed SIGKILL, the command did not');
   const dead = await client.deadLetters('timeout');
-  assert.match(dead[0]?.reason ?? '', /^timed out after --timeout-ms 4000 \(killed with SIGTERM\)$/);
+  assert.match(dead[0]?.reason ?? '', /^timed out after --timeout-ms 8000 \(killed with SIGTERM\)$/);
   assert.equal(await sidecar.stop('SIGTERM'), 0, sidecar.stderr().slice(-2000));
 });
 

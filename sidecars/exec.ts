@@ -1,9 +1,11 @@
 // The exec sidecar: `rig sidecar exec -- CMD ARGS...` runs the command once per matching event, as
 // git and Taskwarrior run their hooks: the event JSON (one line, the NATS bridge's payload) on stdin
-// and RIGGER_SEQUENCE, RIGGER_EVENT_TYPE, RIGGER_TASK_ID, RIGGER_TASK_STATUS, RIGGER_TASK_ASSIGNEE and
-// RIGGER_ATTEMPT in its environment. Exit 0 acks the event; anything else (a non-zero exit, a signal,
-// --timeout-ms passed) naks it, so the consumer runs it again after a backoff and dead-letters it
-// after --max-attempts. On a durable consumer: at least once, each task's events one at a time, in order.
+// and in the file $RIGGER_EVENT_FILE, and RIGGER_SEQUENCE, RIGGER_EVENT_TYPE, RIGGER_TASK_ID,
+// RIGGER_TASK_STATUS, RIGGER_TASK_ASSIGNEE and RIGGER_ATTEMPT in its environment. Exit 0 acks the
+// event; anything else (a non-zero exit, a signal, --timeout-ms passed) naks it, so the consumer runs
+// it again after a backoff and dead-letters it after --max-attempts. On a durable consumer: at least
+// once, each task's events one at a time, in order. What the command leaves running is ended when it
+// exits, unless --keep-children.
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { CommonArgs } from '../src/config/command-line';
@@ -18,9 +20,10 @@ import { connect, runStandalone, sidecarLogger } from './shared';
 interface ExecOptions extends DeliverySettings {
   command: string;
   args: string[];
+  keepChildren: boolean;
 }
 
-type ExecArgs = DeliveryArgs & { command?: (string | number)[]; '--'?: (string | number)[] };
+type ExecArgs = DeliveryArgs & { 'keep-children': boolean; command?: (string | number)[]; '--'?: (string | number)[] };
 
 /** The RIGGER_* variables of one run. */
 export function eventEnv(event: TaskEvent, attempt: number): Record<string, string> {
@@ -43,6 +46,7 @@ function execOptions(argv: ExecArgs): ExecOptions {
     ...deliverySettingsOf(argv, defaultConsumerName('exec', path.basename(command), JSON.stringify([command, ...args]))),
     command,
     args,
+    keepChildren: argv['keep-children'],
   };
 }
 
@@ -53,14 +57,14 @@ async function runExec(options: ExecOptions): Promise<void> {
     const started = Date.now();
     const fields = { sequence: delivery.sequence, attempt: delivery.attempt };
     const outcome = await runCommand(
-      { command: options.command, args: options.args, input: `${eventJson(delivery.event)}\n`, env: eventEnv(delivery.event, delivery.attempt), timeoutMs: options.timeoutMs, fields },
+      { command: options.command, args: options.args, input: `${eventJson(delivery.event)}\n`, env: eventEnv(delivery.event, delivery.attempt), timeoutMs: options.timeoutMs, keepChildren: options.keepChildren, fields },
       signal,
       logger,
     );
     if (outcome.kind === 'done') logger.info({ ...fields, ms: Date.now() - started }, 'command succeeded');
     return outcome;
   };
-  logger.info({ address: client.address, command: [options.command, ...options.args], consumer: options.consumer, concurrency: options.concurrency, max_attempts: options.retry.maxAttempts, timeout_ms: options.timeoutMs }, 'exec started');
+  logger.info({ address: client.address, command: [options.command, ...options.args], consumer: options.consumer, concurrency: options.concurrency, max_attempts: options.retry.maxAttempts, timeout_ms: options.timeoutMs, keep_children: options.keepChildren }, 'exec started');
   await runDeliveries(client, options, handle, logger);
 }
 
@@ -69,6 +73,7 @@ export const execCommand: CommandModule<CommonArgs, ExecArgs> = {
   describe: 'Run a command once per task event (the event JSON on stdin; exit 0 acks, else retried)',
   builder: (yargs) =>
     deliveryFlags(yargs, { timeoutMs: 60_000, concurrency: 1, consumer: 'exec-<command name>-<hash of the command line>' })
+      .option('keep-children', { type: 'boolean', default: false, describe: 'leave what the command started running after it exits (daemons); by default its process group and every process with its RIGGER_EXEC_RUN get SIGTERM, then SIGKILL' })
       .positional('command', { type: 'string', array: true, describe: 'the command and its arguments, after --' })
       .parserConfiguration({ 'populate--': true })
       .example('$0 sidecar exec -- ./on-event.sh', 'run it once per event: the event as JSON on stdin, RIGGER_* variables set')

@@ -1,8 +1,9 @@
 // One member of a consumer group, as its own process (the group tests kill -9 it): consumes with
 // the typed client, "handles" each event for a moment, acks it, and appends one JSON line per step
-// to its log: got (sequence, task, attempt), ack (written just before the ack is sent), ok (the
-// server confirmed the ack durable). Times are wall-clock ms with sub-ms precision, comparable
-// across processes. Usage: node member-worker.js <address> <consumer> <log file> <max handling ms>
+// to its log: got (sequence, task, attempt, delivery id), ack (written just before the ack is
+// sent), ok (the server confirmed the ack durable), lost (its stream was lost: what it held is
+// let go). Times are wall-clock ms with sub-ms precision, comparable across processes.
+// Usage: node member-worker.js <address> <consumer> <log file> <max handling ms>
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { RiggerClient } from '../../src/client/index';
@@ -15,12 +16,21 @@ const log = (entry: object) => fs.writeSync(fd, `${JSON.stringify({ ...entry, at
 async function main(): Promise<void> {
   const client = new RiggerClient({ address });
   const handling = Number(maxMs);
-  for await (const delivery of client.consume(name, { startSequence: 0, maxInFlight: 300, backoff: { initialDelayMs: 50, maxDelayMs: 500 } })) {
-    log({ k: 'got', s: delivery.sequence, t: delivery.event.task.id, a: delivery.attempt });
+  const options = {
+    startSequence: 0,
+    maxInFlight: 300,
+    backoff: { initialDelayMs: 50, maxDelayMs: 300, maxAttempts: 1000 },
+    onStatus: (status: { state: string }) => {
+      if (status.state === 'disconnected') log({ k: 'lost' });
+    },
+  };
+  for await (const delivery of client.consume(name, options)) {
+    const d = delivery.deliveryId;
+    log({ k: 'got', s: delivery.sequence, t: delivery.event.task.id, a: delivery.attempt, d });
     if (handling > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * handling));
-    log({ k: 'ack', s: delivery.sequence });
+    log({ k: 'ack', s: delivery.sequence, d });
     const sequence = delivery.sequence;
-    delivery.ack().then(() => log({ k: 'ok', s: sequence }), () => {});
+    delivery.ack().then(() => log({ k: 'ok', s: sequence, d }), () => {});
   }
 }
 

@@ -13,7 +13,10 @@ const event = (sequence: number, taskId: string): LoggedEvent => ({
   sequence, eventType: TaskEventType.UPDATED, taskId, assignee: undefined, previousAssignee: undefined, status: TaskStatus.TODO, previousStatus: undefined, encoded: Buffer.alloc(0),
 });
 
+const DEFAULT_ACK_WAIT = DEFAULT_CONSUMER_SETTINGS.ackWaitMs;
+
 function harness() {
+  let now = 1_000_000;
   let sink: EventSink | undefined;
   let position = 0;
   const writes: ConsumerProgress[] = [];
@@ -30,34 +33,68 @@ function harness() {
     unsubscribe: () => {},
     eventAt: () => undefined,
     lastSequence: 0,
-  }, { warn: () => {} });
+  }, { warn: () => {} }, () => now);
   group.start();
   const publish = (e: LoggedEvent) => {
     position = e.sequence;
     sink!.write(e);
   };
   const member = () => {
-    const got: { sequence: number; attempt: number }[] = [];
-    const m: ConsumerMember = { deliver: (e, attempt) => (got.push({ sequence: e.sequence, attempt }), true), onDrain: () => {}, committed: () => {}, fail: () => {} };
+    const got: { sequence: number; attempt: number; id: string }[] = [];
+    const m: ConsumerMember = { deliver: (e, attempt, id) => (got.push({ sequence: e.sequence, attempt, id }), true), onDrain: () => {}, committed: () => {}, fail: () => {} };
     return { got, id: group.join(m) };
   };
-  return { group, publish, member, writes };
+  const advance = (ms: number) => {
+    now += ms;
+    group.runTimers();
+  };
+  return { group, publish, member, writes, advance };
 }
 
-test('an event acked while it waits for redelivery frees its task once: the next two of that task never go out together', () => {
+test('an ack from a member that left is refused and changes nothing: the event goes to the next member, one of its task at a time', () => {
   const { group, publish, member } = harness();
   const first = member();
   publish(event(1, 'A'));
   assert.deepEqual(first.got.map((g) => g.sequence), [1]);
   group.leave(first.id); // 1 waits for another member
-  group.ack(first.id, [1]); // ... and its ack, sent before the member went, arrives
+  const refused = group.ack(first.id, [1], [first.got[0]!.id]); // ... and its ack, sent before the member went, arrives
+  assert.equal(refused?.count, 2);
+  assert.equal(group.stats().pending, 1);
   publish(event(2, 'A'));
   const second = member();
-  assert.deepEqual(second.got.map((g) => g.sequence), [2]);
+  assert.deepEqual(second.got.map((g) => [g.sequence, g.attempt]), [[1, 2]]);
+  group.ack(second.id, [], [second.got[0]!.id]);
+  assert.deepEqual(second.got.map((g) => g.sequence), [1, 2]);
   publish(event(3, 'A'));
-  assert.deepEqual(second.got.map((g) => g.sequence), [2], '3 went out while 2 of the same task was in flight');
+  assert.deepEqual(second.got.map((g) => g.sequence), [1, 2], '3 went out while 2 of the same task was in flight');
   group.ack(second.id, [2]);
-  assert.deepEqual(second.got.map((g) => g.sequence), [2, 3]);
+  assert.deepEqual(second.got.map((g) => g.sequence), [1, 2, 3]);
+  group.close();
+});
+
+test('only the holder\'s current delivery id settles it: another member\'s, an earlier attempt\'s and a forged id are refused', () => {
+  const { group, publish, member, advance } = harness();
+  const a = member();
+  const b = member();
+  publish(event(1, 'A'));
+  publish(event(2, 'B'));
+  const [ofA] = a.got;
+  const [ofB] = b.got;
+  assert.ok(ofA && ofB);
+  assert.equal(group.ack(b.id, [], [ofA.id])?.count, 1, 'b acked a\'s delivery');
+  assert.equal(group.ack(b.id, [ofA.sequence])?.count, 1, 'b acked a\'s sequence');
+  assert.equal(group.nak(b.id, { deliveryId: ofA.id }, 0, undefined, true)?.count, 1, 'b dead-lettered a\'s delivery');
+  assert.equal(group.inProgress(b.id, [], [ofA.id])?.count, 1);
+  assert.equal(group.ack(a.id, [], ['ffff.1.1.1', 'nonsense', `${ofA.id}0`])?.count, 3, 'forged ids');
+  assert.equal(group.stats().inFlight, 2);
+  // The ack wait runs out: the next attempt goes out, and the first attempt's id no longer works.
+  advance(DEFAULT_ACK_WAIT + 1);
+  const again = [...a.got, ...b.got].find((g) => g.sequence === ofA.sequence && g.attempt === 2);
+  assert.ok(again, 'redelivered after the ack wait');
+  const holder = a.got.includes(again) ? a : b;
+  assert.equal(group.ack(holder.id, [], [ofA.id])?.count, 1, 'the first attempt\'s id acked the second attempt');
+  assert.equal(group.ack(holder.id, [], [again.id]), undefined);
+  assert.equal(group.ack(holder.id, [], [again.id])?.count, 1, 'an ack repeated after it was applied');
   group.close();
 });
 

@@ -38,14 +38,15 @@ export const MAX_REASON_CHARS = 300;
 /**
  * Text from outside (a receiver's answer, a command's stderr, an error message) as one printable
  * line of at most `max` characters: control, line-separator and bidi characters escaped (\n, \x1b,
- * \u202e), and a longer text cut, ending in `… (N characters)` with its whole length.
+ * \u202e), and a longer text cut, ending in `… (N characters)` with its whole length. `partial`:
+ * the text is the start of a longer one (a body not read to its end), so it ends in `…` whatever its length.
  */
-export function boundedText(text: string, max = MAX_REASON_CHARS): string {
-  if (text.length <= max) {
+export function boundedText(text: string, max = MAX_REASON_CHARS, partial = false): string {
+  if (!partial && text.length <= max) {
     const escaped = safeErrorLine(text);
     if (escaped.length <= max) return escaped;
   }
-  const end = `… (${text.length} characters)`;
+  const end = partial ? '…' : `… (${text.length} characters)`;
   let kept = '';
   for (const c of text) {
     const shown = safeErrorLine(c);

@@ -110,9 +110,10 @@ function bodyStart(response: http.IncomingMessage, done: (text: string) => void)
     ended = true;
     response.removeListener('data', onData);
     const bytes = Buffer.concat(chunks);
-    const cut = bytes.length > BODY_IN_REASON;
-    const text = bytes.subarray(0, BODY_IN_REASON).toString('utf8').replace(/\s+/g, ' ').trim();
-    done(boundedText(cut ? `${text}…` : text, BODY_IN_REASON));
+    const cut = bytes.length > BODY_IN_REASON || (bytes.length === BODY_IN_REASON && !response.complete);
+    // A character cut in two at the end is left out, not shown as U+FFFD.
+    const text = new TextDecoder().decode(bytes.subarray(0, BODY_IN_REASON), { stream: true }).replace(/\s+/g, ' ').trim();
+    done(boundedText(text, BODY_IN_REASON, cut));
   };
   const onData = (chunk: Buffer) => {
     chunks.push(chunk);

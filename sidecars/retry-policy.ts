@@ -46,7 +46,8 @@ export function boundedText(text: string, max = MAX_REASON_CHARS, partial = fals
     const escaped = safeErrorLine(text);
     if (escaped.length <= max) return escaped;
   }
-  const end = partial ? '…' : `… (${text.length} characters)`;
+  const whole = `… (${text.length} characters)`;
+  const end = partial || whole.length >= max ? '…' : whole;
   let kept = '';
   for (const c of text) {
     const shown = safeErrorLine(c);

@@ -72,7 +72,7 @@ const HOSTILE: Record<string, { answer: Answer; ends: 'acked' | 'dead' | 'parked
       every(s, () => s.write('d'));
     },
     ends: 'dead',
-    reason: /answered 503: d+$/,
+    reason: /answered 503(: d+)?$/, // ended by --timeout-ms, with what had dripped
   },
   'no answer': { answer: () => undefined, ends: 'dead', reason: new RegExp(`no answer within --timeout-ms ${TIMEOUT_MS}$`) },
   'reset mid-answer': {

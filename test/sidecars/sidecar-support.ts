@@ -34,6 +34,15 @@ export function startSidecar(name: 'logger' | 'metrics' | 'nats-bridge' | 'board
   };
 }
 
+/** waitFor, failing with the end of the sidecar's log (read when it fails, not when it starts). */
+export async function waitLogged(sidecar: SidecarProcess, condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  try {
+    await waitFor(condition, timeoutMs, what);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; sidecar stderr ends: ${sidecar.stderr().slice(-3000)}`);
+  }
+}
+
 /** Starts `rig grpc` again on the port it had, so clients keep their address. */
 export function restartServer(previous: ServerProcess): Promise<ServerProcess> {
   return startServer(previous.dir, ['--port', String(previous.port)]);

@@ -13,7 +13,7 @@ import { Webhook } from 'standardwebhooks';
 import { RiggerClient, type TaskEvent } from '../../src/client/index';
 import { REPO_ROOT, rigAsync, startServer, tempProject, waitFor, type ServerProcess } from '../support/processes';
 import { clientOf, closeClients } from '../consumers/consumer-support';
-import { startSidecar, type SidecarProcess } from './sidecar-support';
+import { startSidecar, waitLogged, type SidecarProcess } from './sidecar-support';
 
 const OLD_SECRET = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
 const NEW_SECRET = `whsec_${Buffer.alloc(32, 2).toString('base64')}`;
@@ -107,15 +107,6 @@ function webhook(args: string[], via: 'node' | 'rig' = 'node'): SidecarProcess {
 }
 
 const eventOf = (body: string) => JSON.parse(body) as TaskEvent;
-
-/** waitFor, failing with the end of the sidecar's log (read when it fails, not when it starts). */
-async function waitLogged(sidecar: SidecarProcess, condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  try {
-    await waitFor(condition, timeoutMs, what);
-  } catch (error) {
-    throw new Error(`${(error as Error).message}; sidecar stderr ends: ${sidecar.stderr().slice(-3000)}`);
-  }
-}
 
 /** Every logged event so far, as a plain subscriber decodes it. */
 async function allEvents(client: RiggerClient, count: number): Promise<TaskEvent[]> {

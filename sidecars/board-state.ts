@@ -1,7 +1,7 @@
 // The board the board sidecar serves, kept in memory from one snapshot-then-stream subscription:
 // the open tasks as the page shows them, the last events for the feed, and whether the stream is
 // up. Every change is handed to the listeners as a message the page applies as it is, so each page
-// can start from view() and then follow the messages without ever asking the server itself.
+// can start from header() and cards() and then follow the messages without asking the server.
 import { statusName, TaskStatus, type Task, type TaskEvent } from '../src/model/task';
 import { eventSummary, type EventSummary } from './event-json';
 
@@ -18,11 +18,10 @@ export interface BoardTask {
 }
 
 /** One line of the page's feed of recent events. */
-/** One line of the feed. */
 export type FeedEntry = EventSummary;
 
-/** Everything a page needs to draw the board from nothing. */
-export interface BoardView {
+/** Everything a page needs to draw the board from nothing, but the cards (sent in pages after it). */
+export interface BoardHeader {
   /** False until the first snapshot is complete: the tasks are then partial. */
   ready: boolean;
   /** Whether the sidecar's event stream to the server is open. */
@@ -31,15 +30,16 @@ export interface BoardView {
   sequence: number;
   /** The columns, in the order of the status numbers (ARCHIVED left out). */
   statuses: string[];
-  tasks: BoardTask[];
+  /** How many cards follow. */
+  tasks: number;
   /** Newest last; at most feed_size entries. */
   feed: FeedEntry[];
   feed_size: number;
 }
 
 export type BoardMessage =
-  /** Replace everything the page has (a snapshot completed). */
-  | { kind: 'board'; view: BoardView }
+  /** The board was rebuilt (a snapshot completed): every page starts over from header() and cards(). */
+  | { kind: 'board' }
   /** One event: `task` is the card as it is now, or null when it left the board. */
   | { kind: 'change'; sequence: number; task_id: string; task: BoardTask | null; entry: FeedEntry }
   | { kind: 'status'; connected: boolean };
@@ -80,8 +80,16 @@ export class BoardState {
     return () => this.listeners.delete(listener);
   }
 
-  view(): BoardView {
-    return { ready: this.ready, connected: this.connected, sequence: this.sequence, statuses: COLUMNS, tasks: [...this.tasks.values()], feed: [...this.feed], feed_size: this.feedSize };
+  header(): BoardHeader {
+    return { ready: this.ready, connected: this.connected, sequence: this.sequence, statuses: COLUMNS, tasks: this.tasks.size, feed: [...this.feed], feed_size: this.feedSize };
+  }
+
+  /**
+   * The cards, live: a Map iterator, so a page can be sent them a few at a time without a copy of
+   * the board. A card changed before it is reached is yielded as it is then, one removed is skipped.
+   */
+  cards(): IterableIterator<BoardTask> {
+    return this.tasks.values();
   }
 
   /** A snapshot begins: what was built from an earlier, cut-off one is dropped. */
@@ -99,7 +107,7 @@ export class BoardState {
   snapshotComplete(sequence: number): void {
     this.ready = true;
     this.sequence = Math.max(this.sequence, sequence);
-    this.publish({ kind: 'board', view: this.view() });
+    this.publish({ kind: 'board' });
   }
 
   /** A change after the snapshot. */

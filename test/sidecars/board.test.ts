@@ -54,7 +54,7 @@ async function boardUrl(sidecar: SidecarProcess): Promise<string> {
   return match[1]!;
 }
 
-/** The first message of /events (the whole board), read straight off the socket. */
+/** The start of /events up to the end of its snapshot (the whole board), read straight off the socket. */
 function firstEvents(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const request = http.get(new URL('events', url), (response) => {
@@ -62,14 +62,14 @@ function firstEvents(url: string): Promise<string> {
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => {
         text += chunk;
-        if (/event: board\ndata: .*\n\n/.test(text)) {
+        if (/event: board-end\ndata: .*\n\n/.test(text)) {
           request.destroy();
           resolve(text);
         }
       });
     });
     request.on('error', reject);
-    request.setTimeout(5_000, () => request.destroy(new Error('no board message on /events within 5 s')));
+    request.setTimeout(5_000, () => request.destroy(new Error('no board-end message on /events within 5 s')));
   });
 }
 

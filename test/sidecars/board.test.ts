@@ -13,8 +13,9 @@ import { after, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { call, connect } from '../support/client';
-import { freePort, REPO_ROOT, requireTool, rigAsync, startServer, tempDir, tempProject, waitFor } from '../support/processes';
-import { addTaskByCli, startSidecar, type SidecarProcess } from './sidecar-support';
+import { freePort, REPO_ROOT, requireTool, rigAsync, startServer, tempDir, tempProject } from '../support/processes';
+import { boardUrl } from './board-support';
+import { addTaskByCli, startSidecar } from './sidecar-support';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'board-test-token-3f9a1c7e5b';
@@ -45,13 +46,6 @@ const connectionIs = (state: string) => `document.getElementById('connection').d
 
 async function columns(page: Page): Promise<Record<string, string[]>> {
   return page.evaluate(COLUMNS_SCRIPT) as Promise<Record<string, string[]>>;
-}
-
-async function boardUrl(sidecar: SidecarProcess): Promise<string> {
-  await waitFor(() => /ready: board on (\S+)/.test(sidecar.stdout()) || sidecar.child.exitCode !== null, 20_000, `board ready; stderr: ${sidecar.stderr()}`);
-  const match = /ready: board on (\S+)/.exec(sidecar.stdout());
-  assert.ok(match, `the board exited before it was ready: ${sidecar.stderr()}`);
-  return match[1]!;
 }
 
 /** The start of /events up to the end of its snapshot (the whole board), read straight off the socket. */

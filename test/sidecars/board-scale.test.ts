@@ -2,8 +2,9 @@
 // `rig grpc` and a real `rig sidecar board`: 200 pages that stop reading cost it less than 100 MB
 // of RSS and are each dropped, while a page that reads sees a change within 1 s; a page that stops
 // reading mid-snapshot is dropped and, when it reads again and reconnects, is sent the whole board
-// again; `GET /` carries no tasks, and the page in headless chromium loads them after it renders,
-// and after the sidecar restarts shows them once, not twice.
+// again; `GET /` carries no tasks, and the page in headless chromium loads them after it renders;
+// when the tab stops reading (chromium's network throttling) across a sidecar restart, the sidecar
+// drops it, and once it reads again it shows the new board once, not twice.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -121,7 +122,7 @@ test('board: a page that stops reading mid-snapshot is dropped, and when it read
   }
 });
 
-test(`board: GET / carries no tasks at ${TASKS}; the page in chromium loads them after it renders, and after a sidecar restart shows them once`, async (t) => {
+test(`board: GET / carries no tasks at ${TASKS}; the page in chromium loads them after it renders; a tab that stops reading is dropped and then shows the new board once`, async (t) => {
   const response = await fetch(url);
   assert.equal(response.status, 200);
   const html = await response.text();
@@ -141,14 +142,22 @@ test(`board: GET / carries no tasks at ${TASKS}; the page in chromium loads them
   assert.match((await page.evaluate(`document.getElementById('summary').textContent`)) as string, new RegExp(`^${TASKS} of ${TASKS} tasks shown`));
   await page.evaluate('window.__loadedOnce = true');
 
-  // The sidecar restarts on its port with a task added meanwhile: the page's EventSource
-  // reconnects and the new snapshot replaces the board (15,001 cards, not 30,001).
+  // The tab stops reading (chromium's own throttling, 2,000 bytes/s) and the sidecar restarts on
+  // its port with a task added meanwhile: the page reconnects, its new snapshot backs up and the
+  // sidecar drops it, while the page still shows the board it had, whole. Once the tab reads
+  // again it reconnects and the new snapshot replaces the board: 15,001 cards, not 30,001.
+  const cdp = await page.createCDPSession();
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: 2000, uploadThroughput: -1 });
   const port = new URL(url).port;
   assert.equal(await sidecar!.stop('SIGTERM'), 0, sidecar!.stderr());
   await page.waitForFunction(`document.getElementById('connection').dataset.state === 'page-offline'`, { timeout: LOAD_MS });
   await call(client!, 'AddTask', { title: 'added while the board was away', assignee: 'Alice' });
   sidecar = startSidecar('board', ['--address', server!.address, '--http-port', port], 'rig');
   assert.equal(await boardUrl(sidecar, LOAD_MS), url);
+  await waitFor(() => drops(sidecar!) > 0, DROP_MS, 'the sidecar drops the tab that stopped reading');
+  assert.equal(await page.evaluate(total), TASKS, 'meanwhile the page shows the board it had, neither part of the new one nor both');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
   await page.waitForFunction(`document.getElementById('connection').dataset.state === 'live' && ${total} === ${TASKS + 1}`, { timeout: LOAD_MS });
   assert.equal(await page.evaluate('window.__loadedOnce'), true, 'the page was never reloaded');
   const ids = (await page.evaluate(`[...document.querySelectorAll('#columns .card')].map((card) => card.dataset.taskId)`)) as string[];

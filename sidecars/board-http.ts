@@ -10,7 +10,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { DEFAULT_PAGE_LIMITS, messageFrame, PageStream, type PageLimits } from './board-page-stream';
+import { DEFAULT_PAGE_LIMITS, messageFrame, PageStream } from './board-page-stream';
 import type { BoardState } from './board-state';
 
 /** The page's files, from the package root: sidecars/board/ ships as it is, next to dist/. */
@@ -34,7 +34,6 @@ export interface BoardHttpOptions {
   port: number;
   /** /events streams open at once; the next one gets 503 until one closes. */
   maxPages: number;
-  limits?: PageLimits;
 }
 
 const SECURITY_HEADERS = {
@@ -75,7 +74,6 @@ export function hostAllowed(header: string | undefined, listenHost: string): boo
 
 export async function serveBoard(state: BoardState, options: BoardHttpOptions, logger: Logger): Promise<BoardServer> {
   const { host, port, maxPages } = options;
-  const limits = options.limits ?? DEFAULT_PAGE_LIMITS;
   const page = loadPage();
   const streams = new Map<http.ServerResponse, PageStream>();
 
@@ -103,7 +101,7 @@ export async function serveBoard(state: BoardState, options: BoardHttpOptions, l
     response.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     response.write(`retry: ${RETRY_MS}\n\n`);
     const peer = request.socket.remoteAddress;
-    const stream = new PageStream(response, state, limits, (reason, queuedBytes) =>
+    const stream = new PageStream(response, state, DEFAULT_PAGE_LIMITS, (reason, queuedBytes) =>
       logger.warn({ peer, reason, queued_bytes: queuedBytes }, 'board page not reading its events; dropped it (it reconnects and is sent the board again)'),
     );
     streams.set(response, stream);

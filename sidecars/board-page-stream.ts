@@ -55,16 +55,21 @@ export class PageStream {
     });
   }
 
-  /** Sends the board from its start: at connect, and again each time the board is rebuilt. */
+  /**
+   * Sends the board from its start: at connect, and again each time the board is rebuilt. Before
+   * the sidecar's first snapshot is complete only the header goes (ready: false); the cards follow
+   * when it completes, so a page never takes a partial board for the whole one.
+   */
   startSnapshot(): void {
-    this.pending = this.state.cards();
-    this.write(sseFrame('board', this.state.header()));
+    const header = this.state.header();
+    this.pending = header.ready ? this.state.cards() : undefined;
+    this.write(sseFrame('board', header));
     this.pump();
   }
 
   /** Writes one frame now, unless the page is dropped for not reading. */
   write(text: string): void {
-    if (this.dropped) return;
+    if (this.dropped || this.response.writableEnded || this.response.destroyed) return;
     if (this.response.writableLength + text.length > this.limits.maxQueuedBytes) return this.drop('queued too much');
     if (!this.response.write(text) && this.drainTimer === undefined) {
       this.drainTimer = setTimeout(() => this.drop('not drained'), this.limits.drainTimeoutMs);
@@ -73,7 +78,7 @@ export class PageStream {
 
   /** Writes pages of cards while the connection takes them, each serialized just before it is written. */
   private pump(): void {
-    while (this.pending && !this.dropped && !this.response.writableNeedDrain) {
+    while (this.pending && !this.dropped && !this.response.writableEnded && !this.response.destroyed && !this.response.writableNeedDrain) {
       const parts: string[] = [];
       let bytes = 0;
       for (;;) {

@@ -62,10 +62,18 @@ function card(task: Task): BoardTask {
   };
 }
 
-export class BoardState {
-  private readonly tasks = new Map<string, BoardTask>();
+interface Cards {
+  tasks: Map<string, BoardTask>;
   /** Versions of archived tasks too, so an older event never brings back a deleted card. */
-  private readonly versions = new Map<string, number>();
+  versions: Map<string, number>;
+}
+
+const emptyCards = (): Cards => ({ tasks: new Map(), versions: new Map() });
+
+export class BoardState {
+  private board = emptyCards();
+  /** A snapshot being received: built apart, so pages keep reading the whole board until it completes. */
+  private building: Cards | undefined;
   private readonly feed: FeedEntry[] = [];
   private readonly listeners = new Set<(message: BoardMessage) => void>();
   private ready = false;
@@ -81,7 +89,7 @@ export class BoardState {
   }
 
   header(): BoardHeader {
-    return { ready: this.ready, connected: this.connected, sequence: this.sequence, statuses: COLUMNS, tasks: this.tasks.size, feed: [...this.feed], feed_size: this.feedSize };
+    return { ready: this.ready, connected: this.connected, sequence: this.sequence, statuses: COLUMNS, tasks: this.board.tasks.size, feed: [...this.feed], feed_size: this.feedSize };
   }
 
   /**
@@ -89,22 +97,23 @@ export class BoardState {
    * the board. A card changed before it is reached is yielded as it is then, one removed is skipped.
    */
   cards(): IterableIterator<BoardTask> {
-    return this.tasks.values();
+    return this.board.tasks.values();
   }
 
   /** A snapshot begins: what was built from an earlier, cut-off one is dropped. */
   snapshotStarted(): void {
-    this.tasks.clear();
-    this.versions.clear();
+    this.building = emptyCards();
   }
 
   /** One SNAPSHOT entry: state, not an event, so nothing goes to the feed or the pages yet. */
   snapshotEntry(task: Task): void {
-    this.put(task);
+    this.put(task, this.building ?? this.board);
   }
 
-  /** The board is whole as of `sequence`: every page redraws from it. */
+  /** The board is whole as of `sequence`: it replaces the one before, and every page redraws from it. */
   snapshotComplete(sequence: number): void {
+    if (this.building) this.board = this.building;
+    this.building = undefined;
     this.ready = true;
     this.sequence = Math.max(this.sequence, sequence);
     this.publish({ kind: 'board' });
@@ -112,12 +121,12 @@ export class BoardState {
 
   /** A change after the snapshot. */
   apply(event: TaskEvent): void {
-    this.put(event.task);
+    this.put(event.task, this.board);
     this.sequence = Math.max(this.sequence, event.sequence);
     const entry: FeedEntry = eventSummary(event);
     this.feed.push(entry);
     if (this.feed.length > this.feedSize) this.feed.splice(0, this.feed.length - this.feedSize);
-    this.publish({ kind: 'change', sequence: event.sequence, task_id: event.task.id, task: this.tasks.get(event.task.id) ?? null, entry });
+    this.publish({ kind: 'change', sequence: event.sequence, task_id: event.task.id, task: this.board.tasks.get(event.task.id) ?? null, entry });
   }
 
   /** A bookmark: the log moved on without a change to show. */
@@ -132,12 +141,12 @@ export class BoardState {
   }
 
   /** Keeps the newest version of a task; UPDATED and its STATUS_CHANGED carry the same one. */
-  private put(task: Task): void {
+  private put(task: Task, into: Cards): void {
     const version = Number(task.version ?? 0);
-    if ((this.versions.get(task.id) ?? -1) > version) return;
-    this.versions.set(task.id, version);
-    if (task.status === TaskStatus.ARCHIVED) this.tasks.delete(task.id);
-    else this.tasks.set(task.id, card(task));
+    if ((into.versions.get(task.id) ?? -1) > version) return;
+    into.versions.set(task.id, version);
+    if (task.status === TaskStatus.ARCHIVED) into.tasks.delete(task.id);
+    else into.tasks.set(task.id, card(task));
   }
 
   private publish(message: BoardMessage): void {

@@ -117,7 +117,7 @@
     drawPending = false;
     if (incoming) {
       // Mid-snapshot: what is drawn stays until the new board is whole.
-      summaryEl.textContent = `Loading the board… ${incoming.size} of ${expected} tasks`;
+      summaryEl.textContent = ready ? `Loading the board… ${incoming.size} of ${expected} tasks` : 'Waiting for the sidecar to load the board…';
       drawConnection();
       return;
     }

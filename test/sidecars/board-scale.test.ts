@@ -4,8 +4,10 @@
 // reading mid-snapshot is dropped and, when it reads again and reconnects, is sent the whole board
 // again; `GET /` carries no tasks, and the page in headless chromium loads them after it renders;
 // when the tab stops reading (chromium's network throttling) across a sidecar restart, the sidecar
-// drops it, and once it reads again it shows the new board once, not twice.
+// drops it, and once it reads again it shows the new board once, not twice; past --max-pages
+// pages a page gets 503 until one closes.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import puppeteer, { type Browser } from 'puppeteer-core';
@@ -164,4 +166,46 @@ test(`board: GET / carries no tasks at ${TASKS}; the page in chromium loads them
   assert.equal(new Set(ids).size, ids.length, 'no card is drawn twice');
   assert.ok(await page.evaluate(`[...document.querySelectorAll('#columns .card h4')].some((h) => h.textContent === 'added while the board was away')`), 'the newest card is drawn');
   assert.deepEqual(pageErrors, []);
+});
+
+/** The status and body of a GET of /events that is not kept open (a 200 is cut off at once). */
+function eventsStatus(pageUrl: string): Promise<{ status: number; retryAfter: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(new URL('events', pageUrl), (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      if (response.statusCode === 200) {
+        request.destroy();
+        resolve({ status: 200, retryAfter: undefined, body });
+        return;
+      }
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, retryAfter: response.headers['retry-after'], body }));
+    });
+    request.on('error', reject);
+    request.setTimeout(10_000, () => request.destroy(new Error('no answer on /events within 10 s')));
+  });
+}
+
+test('board: past --max-pages open pages the next gets 503 with Retry-After, and is let in once one closes', async () => {
+  const limited = startSidecar('board', ['--address', server!.address, '--http-port', '0', '--max-pages', '2'], 'rig');
+  const pages: BoardReader[] = [];
+  try {
+    const limitedUrl = await boardUrl(limited, LOAD_MS);
+    for (let i = 0; i < 2; i++) {
+      const page = await BoardReader.open(limitedUrl);
+      pages.push(page);
+      await page.waitUntil(() => page.snapshotsStarted === 1, LOAD_MS, `page ${i + 1} is served`);
+    }
+    const refused = await eventsStatus(limitedUrl);
+    assert.equal(refused.status, 503);
+    assert.equal(refused.retryAfter, '5');
+    assert.match(refused.body, /the board has 2 pages open \(--max-pages\); close one or start the sidecar with a higher --max-pages/);
+    assert.ok(limited.stderr().includes('"board page refused: --max-pages pages are open"'), 'the refusal is logged');
+    pages.shift()!.close();
+    await waitFor(async () => (await eventsStatus(limitedUrl)).status === 200, 10_000, 'a page is let in once one closed');
+  } finally {
+    for (const page of pages) page.close();
+    await limited.stop('SIGKILL');
+  }
 });

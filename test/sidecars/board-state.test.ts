@@ -54,11 +54,20 @@ test('board state: snapshot, then changes by version; a deletion leaves the boar
   state.setConnected(true);
   assert.deepEqual(messages.filter((m) => m.kind === 'status'), [{ kind: 'status', connected: true }], 'a status message only when it changes');
 
-  // A cut-off snapshot starts over: what was built from it is dropped.
+  // A new snapshot is built apart: until it completes the board stays whole, then it replaces it;
+  // one cut off is dropped when the next starts.
+  state.apply(event(9, TaskEventType.CREATED, task('kept', TaskStatus.TODO, 1)));
+  const before = state.cards();
+  state.snapshotStarted();
+  state.snapshotEntry(task('cut', TaskStatus.TODO, 1));
   state.snapshotStarted();
   state.snapshotEntry(task('b', TaskStatus.COMPLETED, 1));
-  state.snapshotComplete(9);
+  assert.deepEqual([...state.cards()].map((t) => t.id), ['kept'], 'while a snapshot comes in, the board is the one before it');
+  assert.equal(state.header().tasks, 1);
+  state.snapshotComplete(10);
   assert.deepEqual([...state.cards()].map((t) => t.id), ['b']);
+  assert.deepEqual([...before].map((t) => t.id), ['kept'], 'a page part-way through the old board reads it to its end, unchanged');
+  assert.deepEqual(messages.at(-1), { kind: 'board' });
 });
 
 test('board state: cards() read while the board changes yields each card as it is when reached, never a removed one', () => {

@@ -215,6 +215,7 @@ test('board: bad flags and a port in use end with one line and exit code 1', asy
     [['--http-port', '70000'], /^rig: --http-port must be a port number from 0 to 65535/],
     [['--port', '0'], /^rig: --port is the server's gRPC port/],
     [['--host', ' '], /^rig: --host must name an address/],
+    [['--max-pages', '0'], /^rig: --max-pages must be a whole number of pages, 1 or more/],
     [['--bookmark-interval-ms', '5'], /^rig: --bookmark-interval-ms must be/],
   ];
   for (const [args, expected] of cases) {

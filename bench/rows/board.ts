@@ -92,10 +92,11 @@ export async function boardRow(config: BenchConfig, log: (line: string) => void)
         await reader.waitUntil(() => seen() !== undefined, 30_000, `the reading page sees change ${i}`);
         seenMs.push(seen()!.at - sentAt);
       }
-      // The peak counts until the sidecar has dropped every stuck page (each after 5 s undrained).
+      // The peak counts until the sidecar has dropped every stuck page (each after 5 s undrained);
+      // --quick's small board fits in the sockets' kernel buffers, so nothing there waits to drop.
       const deadline = Date.now() + 60_000;
-      while (board.drops() < stuckPages && Date.now() < deadline) await sleep(50);
-      if (board.drops() < stuckPages) throw new Error(`the sidecar dropped ${board.drops()} of ${stuckPages} stuck pages in 60 s`);
+      while (!config.quick && board.drops() < stuckPages && Date.now() < deadline) await sleep(50);
+      if (!config.quick && board.drops() < stuckPages) throw new Error(`the sidecar dropped ${board.drops()} of ${stuckPages} stuck pages in 60 s`);
     } finally {
       rss.stop();
     }
@@ -136,8 +137,8 @@ export async function boardRow(config: BenchConfig, log: (line: string) => void)
         ratio: rssWithout > 0 ? rssPeak / rssWithout : null,
         target: `< +${RSS_TARGET_MB} MB`,
         met: growthMb < RSS_TARGET_MB,
-        values: { rss_without_mb: rssWithout / MB, rss_peak_mb: rssPeak / MB, rss_growth_mb: growthMb, rss_after_drops_mb: rssAfterDrops / MB },
-        note: `VmRSS sampled every 50 ms from before the stuck pages opened until the sidecar had dropped them all; "without" is the same sidecar just before, with one reading page; ${(rssAfterDrops / MB).toFixed(0)} MB once they were dropped`,
+        values: { rss_without_mb: rssWithout / MB, rss_peak_mb: rssPeak / MB, rss_growth_mb: growthMb, rss_after_drops_mb: rssAfterDrops / MB, dropped: board.drops() },
+        note: `VmRSS sampled every 50 ms from before the stuck pages opened until the sidecar had dropped them all; "without" is the same sidecar just before, with one reading page; ${(rssAfterDrops / MB).toFixed(0)} MB ${config.quick ? 'after the changes (--quick: the small board fits in the kernel buffers, none is dropped)' : 'once they were dropped'}`,
       },
     ];
   } finally {

@@ -27,6 +27,8 @@ const RETRY_MS = 1000;
 const PING_MS = 15_000;
 /** What a page refused for --max-pages is told to wait before it tries again. */
 const FULL_RETRY_AFTER_S = 5;
+/** Refusals are logged at most this often (with how many since), as refused pages keep retrying. */
+const REFUSAL_LOG_MS = 10_000;
 export const DEFAULT_MAX_PAGES = 500;
 
 export interface BoardHttpOptions {
@@ -76,6 +78,8 @@ export async function serveBoard(state: BoardState, options: BoardHttpOptions, l
   const { host, port, maxPages } = options;
   const page = loadPage();
   const streams = new Map<http.ServerResponse, PageStream>();
+  let refused = 0;
+  let refusalLoggedAt = -Infinity;
 
   const stopListening = state.listen((message) => {
     if (message.kind === 'board') {
@@ -92,7 +96,12 @@ export async function serveBoard(state: BoardState, options: BoardHttpOptions, l
 
   const openStream = (request: http.IncomingMessage, response: http.ServerResponse) => {
     if (streams.size >= maxPages) {
-      logger.warn({ pages: streams.size, max_pages: maxPages }, 'board page refused: --max-pages pages are open');
+      refused++;
+      if (performance.now() - refusalLoggedAt >= REFUSAL_LOG_MS) {
+        logger.warn({ pages: streams.size, max_pages: maxPages, refused }, 'board page refused: --max-pages pages are open');
+        refusalLoggedAt = performance.now();
+        refused = 0;
+      }
       response
         .writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': String(FULL_RETRY_AFTER_S) })
         .end(`the board has ${maxPages} pages open (--max-pages); close one or start the sidecar with a higher --max-pages\n`);

@@ -1,15 +1,17 @@
-// The board sidecar's HTTP side: the static page (plain files from sidecars/board/, no build step)
-// and /events, a server-sent-events stream that starts with the whole board and then carries every
-// change. Starting each connection from the whole board is what makes EventSource's own reconnect
-// safe: whatever a page missed while it was away, its next connection redraws it, so no event ids
-// or replay are needed. The server's token never reaches this side: the page reads only what the
-// sidecar already holds.
+// The board sidecar's HTTP side: the static page (plain files from sidecars/board/, no build step,
+// no tasks in it, so it is answered at once at any size) and /events, a server-sent-events stream
+// that starts with the whole board, sent in pages as the page reads (board-page-stream.ts), and
+// then carries every change. Starting each connection from the whole board is what makes
+// EventSource's own reconnect safe: whatever a page missed while it was away or dropped, its next
+// connection redraws it, so no event ids or replay are needed. The server's token never reaches
+// this side: the page reads only what the sidecar already holds.
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { BoardMessage, BoardState } from './board-state';
+import { DEFAULT_PAGE_LIMITS, messageFrame, PageStream } from './board-page-stream';
+import type { BoardState } from './board-state';
 
 /** The page's files, from the package root: sidecars/board/ ships as it is, next to dist/. */
 export const PAGE_DIR = path.resolve(__dirname, '..', '..', 'sidecars', 'board');
@@ -23,11 +25,18 @@ const PAGE_FILES: Record<string, { file: string; type: string }> = {
 const RETRY_MS = 1000;
 /** A comment line this often keeps idle connections (and proxies) open and finds dead pages. */
 const PING_MS = 15_000;
-/**
- * A page that lets this much pile up unread is cut off rather than buffered without bound; its
- * EventSource reconnects and starts again from the whole board.
- */
-const MAX_BUFFERED_BYTES = 1 << 20;
+/** What a page refused for --max-pages is told to wait before it tries again. */
+const FULL_RETRY_AFTER_S = 5;
+/** Refusals are logged at most this often (with how many since), as refused pages keep retrying. */
+const REFUSAL_LOG_MS = 10_000;
+export const DEFAULT_MAX_PAGES = 500;
+
+export interface BoardHttpOptions {
+  host: string;
+  port: number;
+  /** /events streams open at once; the next one gets 503 until one closes. */
+  maxPages: number;
+}
 
 const SECURITY_HEADERS = {
   // Only the page's own files and its own /events: no inline script, nothing from elsewhere.
@@ -65,44 +74,53 @@ export function hostAllowed(header: string | undefined, listenHost: string): boo
   return name === 'localhost' || net.isIP(name) !== 0 || name === listenHost.toLowerCase();
 }
 
-function frame(message: BoardMessage): string {
-  // JSON.stringify leaves no raw line break in the data, so one data: line always carries it.
-  const { kind, ...body } = message;
-  return `event: ${kind}\ndata: ${JSON.stringify(message.kind === 'board' ? message.view : body)}\n\n`;
-}
-
-export async function serveBoard(state: BoardState, host: string, port: number, logger: Logger): Promise<BoardServer> {
+export async function serveBoard(state: BoardState, options: BoardHttpOptions, logger: Logger): Promise<BoardServer> {
+  const { host, port, maxPages } = options;
   const page = loadPage();
-  const streams = new Set<http.ServerResponse>();
+  const streams = new Map<http.ServerResponse, PageStream>();
+  let refused = 0;
+  let refusalLoggedAt = -Infinity;
 
-  const send = (response: http.ServerResponse, text: string) => {
-    if (response.writableLength > MAX_BUFFERED_BYTES) {
-      logger.warn({ buffered_bytes: response.writableLength }, 'board page not reading its events; disconnecting it (it reconnects and redraws)');
-      response.destroy();
+  const stopListening = state.listen((message) => {
+    if (message.kind === 'board') {
+      for (const stream of streams.values()) stream.startSnapshot();
       return;
     }
-    response.write(text);
-  };
-  const stopListening = state.listen((message) => {
-    const text = frame(message);
-    for (const response of streams) send(response, text);
+    const text = messageFrame(message);
+    for (const stream of streams.values()) stream.write(text);
   });
   const ping = setInterval(() => {
-    for (const response of streams) send(response, ': ping\n\n');
+    for (const stream of streams.values()) stream.write(': ping\n\n');
   }, PING_MS);
   ping.unref();
 
   const openStream = (request: http.IncomingMessage, response: http.ServerResponse) => {
+    if (streams.size >= maxPages) {
+      refused++;
+      if (performance.now() - refusalLoggedAt >= REFUSAL_LOG_MS) {
+        logger.warn({ pages: streams.size, max_pages: maxPages, refused }, 'board page refused: --max-pages pages are open');
+        refusalLoggedAt = performance.now();
+        refused = 0;
+      }
+      response
+        .writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': String(FULL_RETRY_AFTER_S) })
+        .end(`the board has ${maxPages} pages open (--max-pages); close one or start the sidecar with a higher --max-pages\n`);
+      return;
+    }
     response.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     response.write(`retry: ${RETRY_MS}\n\n`);
-    response.write(frame({ kind: 'board', view: state.view() }));
-    streams.add(response);
-    logger.debug({ peer: request.socket.remoteAddress, pages: streams.size }, 'board page connected');
+    const peer = request.socket.remoteAddress;
+    const stream = new PageStream(response, state, DEFAULT_PAGE_LIMITS, (reason, queuedBytes) =>
+      logger.warn({ peer, reason, queued_bytes: queuedBytes }, 'board page not reading its events; dropped it (it reconnects and is sent the board again)'),
+    );
+    streams.set(response, stream);
+    logger.debug({ peer, pages: streams.size }, 'board page connected');
     const forget = () => {
       if (streams.delete(response)) logger.debug({ pages: streams.size }, 'board page disconnected');
     };
     response.on('close', forget);
     response.on('error', forget);
+    stream.startSnapshot();
   };
 
   const server = http.createServer((request, response) => {
@@ -140,7 +158,7 @@ export async function serveBoard(state: BoardState, host: string, port: number, 
     async close() {
       stopListening();
       clearInterval(ping);
-      for (const response of streams) response.end();
+      for (const response of streams.keys()) response.end();
       streams.clear();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

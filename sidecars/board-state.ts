@@ -1,7 +1,7 @@
 // The board the board sidecar serves, kept in memory from one snapshot-then-stream subscription:
 // the open tasks as the page shows them, the last events for the feed, and whether the stream is
 // up. Every change is handed to the listeners as a message the page applies as it is, so each page
-// can start from view() and then follow the messages without ever asking the server itself.
+// can start from header() and cards() and then follow the messages without asking the server.
 import { statusName, TaskStatus, type Task, type TaskEvent } from '../src/model/task';
 import { eventSummary, type EventSummary } from './event-json';
 
@@ -18,11 +18,10 @@ export interface BoardTask {
 }
 
 /** One line of the page's feed of recent events. */
-/** One line of the feed. */
 export type FeedEntry = EventSummary;
 
-/** Everything a page needs to draw the board from nothing. */
-export interface BoardView {
+/** Everything a page needs to draw the board from nothing, but the cards (sent in pages after it). */
+export interface BoardHeader {
   /** False until the first snapshot is complete: the tasks are then partial. */
   ready: boolean;
   /** Whether the sidecar's event stream to the server is open. */
@@ -31,15 +30,16 @@ export interface BoardView {
   sequence: number;
   /** The columns, in the order of the status numbers (ARCHIVED left out). */
   statuses: string[];
-  tasks: BoardTask[];
+  /** How many cards follow. */
+  tasks: number;
   /** Newest last; at most feed_size entries. */
   feed: FeedEntry[];
   feed_size: number;
 }
 
 export type BoardMessage =
-  /** Replace everything the page has (a snapshot completed). */
-  | { kind: 'board'; view: BoardView }
+  /** The board was rebuilt (a snapshot completed): every page starts over from header() and cards(). */
+  | { kind: 'board' }
   /** One event: `task` is the card as it is now, or null when it left the board. */
   | { kind: 'change'; sequence: number; task_id: string; task: BoardTask | null; entry: FeedEntry }
   | { kind: 'status'; connected: boolean };
@@ -62,10 +62,18 @@ function card(task: Task): BoardTask {
   };
 }
 
-export class BoardState {
-  private readonly tasks = new Map<string, BoardTask>();
+interface Cards {
+  tasks: Map<string, BoardTask>;
   /** Versions of archived tasks too, so an older event never brings back a deleted card. */
-  private readonly versions = new Map<string, number>();
+  versions: Map<string, number>;
+}
+
+const emptyCards = (): Cards => ({ tasks: new Map(), versions: new Map() });
+
+export class BoardState {
+  private board = emptyCards();
+  /** A snapshot being received: built apart, so pages keep reading the whole board until it completes. */
+  private building: Cards | undefined;
   private readonly feed: FeedEntry[] = [];
   private readonly listeners = new Set<(message: BoardMessage) => void>();
   private ready = false;
@@ -80,36 +88,45 @@ export class BoardState {
     return () => this.listeners.delete(listener);
   }
 
-  view(): BoardView {
-    return { ready: this.ready, connected: this.connected, sequence: this.sequence, statuses: COLUMNS, tasks: [...this.tasks.values()], feed: [...this.feed], feed_size: this.feedSize };
+  header(): BoardHeader {
+    return { ready: this.ready, connected: this.connected, sequence: this.sequence, statuses: COLUMNS, tasks: this.board.tasks.size, feed: [...this.feed], feed_size: this.feedSize };
+  }
+
+  /**
+   * The cards, live: a Map iterator, so a page can be sent them a few at a time without a copy of
+   * the board. A card changed before it is reached is yielded as it is then, one removed is skipped.
+   */
+  cards(): IterableIterator<BoardTask> {
+    return this.board.tasks.values();
   }
 
   /** A snapshot begins: what was built from an earlier, cut-off one is dropped. */
   snapshotStarted(): void {
-    this.tasks.clear();
-    this.versions.clear();
+    this.building = emptyCards();
   }
 
   /** One SNAPSHOT entry: state, not an event, so nothing goes to the feed or the pages yet. */
   snapshotEntry(task: Task): void {
-    this.put(task);
+    this.put(task, this.building ?? this.board);
   }
 
-  /** The board is whole as of `sequence`: every page redraws from it. */
+  /** The board is whole as of `sequence`: it replaces the one before, and every page redraws from it. */
   snapshotComplete(sequence: number): void {
+    if (this.building) this.board = this.building;
+    this.building = undefined;
     this.ready = true;
     this.sequence = Math.max(this.sequence, sequence);
-    this.publish({ kind: 'board', view: this.view() });
+    this.publish({ kind: 'board' });
   }
 
   /** A change after the snapshot. */
   apply(event: TaskEvent): void {
-    this.put(event.task);
+    this.put(event.task, this.board);
     this.sequence = Math.max(this.sequence, event.sequence);
     const entry: FeedEntry = eventSummary(event);
     this.feed.push(entry);
     if (this.feed.length > this.feedSize) this.feed.splice(0, this.feed.length - this.feedSize);
-    this.publish({ kind: 'change', sequence: event.sequence, task_id: event.task.id, task: this.tasks.get(event.task.id) ?? null, entry });
+    this.publish({ kind: 'change', sequence: event.sequence, task_id: event.task.id, task: this.board.tasks.get(event.task.id) ?? null, entry });
   }
 
   /** A bookmark: the log moved on without a change to show. */
@@ -124,12 +141,12 @@ export class BoardState {
   }
 
   /** Keeps the newest version of a task; UPDATED and its STATUS_CHANGED carry the same one. */
-  private put(task: Task): void {
+  private put(task: Task, into: Cards): void {
     const version = Number(task.version ?? 0);
-    if ((this.versions.get(task.id) ?? -1) > version) return;
-    this.versions.set(task.id, version);
-    if (task.status === TaskStatus.ARCHIVED) this.tasks.delete(task.id);
-    else this.tasks.set(task.id, card(task));
+    if ((into.versions.get(task.id) ?? -1) > version) return;
+    into.versions.set(task.id, version);
+    if (task.status === TaskStatus.ARCHIVED) into.tasks.delete(task.id);
+    else into.tasks.set(task.id, card(task));
   }
 
   private publish(message: BoardMessage): void {

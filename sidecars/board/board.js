@@ -1,7 +1,10 @@
 // The board page: follows /events (server-sent events from the board sidecar) and draws the board.
-// Each connection starts with the whole board ("board"), then one "change" per event and a
-// "status" when the sidecar's link to the server goes down or comes back. EventSource reconnects by
-// itself, and the "board" that starts the new connection redraws everything, so nothing is missed.
+// Each connection starts with the whole board: a "board" header, the cards in "tasks" pages, then
+// "board-end"; after it one "change" per event and a "status" when the sidecar's link to the server
+// goes down or comes back. The cards of a snapshot gather apart and replace the board at its end,
+// so a reconnect (EventSource's own, or after the sidecar dropped a page that stopped reading)
+// redraws everything once, never twice. Changes that arrive during a snapshot apply to it, in order.
+// Each column draws its newest MAX_CARDS cards and counts the rest: a board of thousands stays fast.
 // Task text is only ever set with textContent: a title cannot inject markup.
 'use strict';
 
@@ -9,8 +12,12 @@
   const ALWAYS_SHOWN = ['TODO', 'IN_PROGRESS', 'COMPLETED'];
   const EVERYONE = '*';
   const REOPEN_MS = 2000;
+  const MAX_CARDS = 200;
 
-  const tasks = new Map();
+  let tasks = new Map();
+  // The cards of the snapshot under way (null when none is): they replace `tasks` at board-end.
+  let incoming = null;
+  let expected = 0;
   let statuses = [];
   let feed = [];
   let feedSize = 50;
@@ -66,10 +73,12 @@
     const columns = shownStatuses().map((status) => {
       const here = shown.filter((task) => task.status === status);
       const headingId = `column-${status}`;
-      const list = here.length ? el('ul', null, ...here.map(card)) : el('p', { class: 'empty', text: 'No tasks' });
+      const list = here.length ? el('ul', null, ...here.slice(0, MAX_CARDS).map(card)) : el('p', { class: 'empty', text: 'No tasks' });
+      const more = here.length > MAX_CARDS
+        ? el('p', { class: 'more', text: `${here.length - MAX_CARDS} more not drawn; pick an assignee to narrow the board` }) : null;
       return el('section', { class: 'column', 'aria-labelledby': headingId, dataset: { status } },
         el('h3', { id: headingId }, label(status), el('span', { class: 'count', 'aria-label': `${here.length} tasks`, text: String(here.length) })),
-        list);
+        list, more);
     });
     columnsEl.replaceChildren(...columns);
     summaryEl.textContent = ready ? `${shown.length} of ${tasks.size} tasks shown, as of event #${sequence}` : 'Loading the board…';
@@ -99,13 +108,19 @@
   function drawConnection() {
     const [state, text] = !pageConnected ? ['page-offline', 'Board sidecar unreachable; reconnecting…']
       : !serverConnected ? ['server-down', 'Server unreachable; the sidecar is reconnecting…']
-      : !ready ? ['connecting', 'Loading…'] : ['live', 'Live'];
+      : !ready || incoming ? ['connecting', 'Loading…'] : ['live', 'Live'];
     connectionEl.dataset.state = state;
     connectionEl.textContent = text;
   }
 
   function draw() {
     drawPending = false;
+    if (incoming) {
+      // Mid-snapshot: what is drawn stays until the new board is whole.
+      summaryEl.textContent = ready ? `Loading the board… ${incoming.size} of ${expected} tasks` : 'Waiting for the sidecar to load the board…';
+      drawConnection();
+      return;
+    }
     drawFilter();
     drawColumns();
     drawFeed();
@@ -119,20 +134,31 @@
     requestAnimationFrame(draw);
   }
 
-  function onBoard(view) {
-    tasks.clear();
-    for (const task of view.tasks) tasks.set(task.id, task);
-    statuses = view.statuses;
-    feed = view.feed;
-    feedSize = view.feed_size;
-    ready = view.ready;
-    serverConnected = view.connected;
-    sequence = view.sequence;
+  function onBoard(header) {
+    incoming = new Map();
+    expected = header.tasks;
+    statuses = header.statuses;
+    feed = header.feed;
+    feedSize = header.feed_size;
+    ready = header.ready;
+    serverConnected = header.connected;
+    sequence = header.sequence;
+  }
+
+  function onTasks(cards) {
+    const into = incoming ?? tasks;
+    for (const task of cards) into.set(task.id, task);
+  }
+
+  function onBoardEnd() {
+    if (incoming) tasks = incoming;
+    incoming = null;
   }
 
   function onChange(change) {
-    if (change.task) tasks.set(change.task_id, change.task);
-    else tasks.delete(change.task_id);
+    const into = incoming ?? tasks;
+    if (change.task) into.set(change.task_id, change.task);
+    else into.delete(change.task_id);
     feed.push(change.entry);
     if (feed.length > feedSize) feed.splice(0, feed.length - feedSize);
     sequence = Math.max(sequence, change.sequence);
@@ -145,11 +171,15 @@
       schedule();
     });
     on('board', onBoard);
+    on('tasks', onTasks);
+    on('board-end', onBoardEnd);
     on('change', onChange);
     on('status', (status) => (serverConnected = status.connected));
     source.addEventListener('open', () => { pageConnected = true; schedule(); });
     source.addEventListener('error', () => {
       pageConnected = false;
+      // A snapshot cut off midway is dropped; the next connection sends it whole.
+      incoming = null;
       schedule();
       // EventSource retries network errors by itself; after an HTTP error it gives up, so open anew.
       if (source.readyState === EventSource.CLOSED) setTimeout(open, REOPEN_MS);

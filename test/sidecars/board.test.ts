@@ -13,8 +13,9 @@ import { after, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { call, connect } from '../support/client';
-import { freePort, REPO_ROOT, requireTool, rigAsync, startServer, tempDir, tempProject, waitFor } from '../support/processes';
-import { addTaskByCli, startSidecar, type SidecarProcess } from './sidecar-support';
+import { freePort, REPO_ROOT, requireTool, rigAsync, startServer, tempDir, tempProject } from '../support/processes';
+import { boardUrl } from './board-support';
+import { addTaskByCli, startSidecar } from './sidecar-support';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'board-test-token-3f9a1c7e5b';
@@ -47,14 +48,7 @@ async function columns(page: Page): Promise<Record<string, string[]>> {
   return page.evaluate(COLUMNS_SCRIPT) as Promise<Record<string, string[]>>;
 }
 
-async function boardUrl(sidecar: SidecarProcess): Promise<string> {
-  await waitFor(() => /ready: board on (\S+)/.test(sidecar.stdout()) || sidecar.child.exitCode !== null, 20_000, `board ready; stderr: ${sidecar.stderr()}`);
-  const match = /ready: board on (\S+)/.exec(sidecar.stdout());
-  assert.ok(match, `the board exited before it was ready: ${sidecar.stderr()}`);
-  return match[1]!;
-}
-
-/** The first message of /events (the whole board), read straight off the socket. */
+/** The start of /events up to the end of its snapshot (the whole board), read straight off the socket. */
 function firstEvents(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const request = http.get(new URL('events', url), (response) => {
@@ -62,14 +56,14 @@ function firstEvents(url: string): Promise<string> {
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => {
         text += chunk;
-        if (/event: board\ndata: .*\n\n/.test(text)) {
+        if (/event: board-end\ndata: .*\n\n/.test(text)) {
           request.destroy();
           resolve(text);
         }
       });
     });
     request.on('error', reject);
-    request.setTimeout(5_000, () => request.destroy(new Error('no board message on /events within 5 s')));
+    request.setTimeout(5_000, () => request.destroy(new Error('no board-end message on /events within 5 s')));
   });
 }
 
@@ -221,6 +215,7 @@ test('board: bad flags and a port in use end with one line and exit code 1', asy
     [['--http-port', '70000'], /^rig: --http-port must be a port number from 0 to 65535/],
     [['--port', '0'], /^rig: --port is the server's gRPC port/],
     [['--host', ' '], /^rig: --host must name an address/],
+    [['--max-pages', '0'], /^rig: --max-pages must be a whole number of pages, 1 or more/],
     [['--bookmark-interval-ms', '5'], /^rig: --bookmark-interval-ms must be/],
   ];
   for (const [args, expected] of cases) {

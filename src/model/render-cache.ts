@@ -1,0 +1,56 @@
+// A costly text asked for often (a /metrics scrape): rendered at most once per interval, and every
+// request in between gets the same value; requests during a render share it. The interval also
+// grows with the render's own duration, so rendering takes a bounded share of the event loop
+// whatever the request rate and whatever the render costs.
+
+export interface RenderCacheOptions {
+  /** The shortest time between two renders' starts, in ms. */
+  minIntervalMs: number;
+  /** The interval is at least this many times the last render's duration: rendering takes at most 1/costFactor of the time. */
+  costFactor: number;
+  /** The clock, in ms (monotonic). */
+  now: () => number;
+}
+
+export class RenderCache<T> {
+  private last: { value: T; nextAt: number } | undefined;
+  private pending: Promise<T> | undefined;
+  private count = 0;
+  private lastMs = 0;
+
+  constructor(
+    private readonly render: () => Promise<T>,
+    private readonly options: RenderCacheOptions,
+  ) {}
+
+  /** The last render's value while it is fresh, else a new render's (shared with every caller meanwhile). */
+  get(): Promise<T> {
+    const now = this.options.now();
+    if (this.last && now < this.last.nextAt) return Promise.resolve(this.last.value);
+    if (!this.pending) {
+      const rendering = this.renderAt(now).finally(() => {
+        if (this.pending === rendering) this.pending = undefined;
+      });
+      this.pending = rendering;
+    }
+    return this.pending;
+  }
+
+  /** Renders started so far (the one under way included). */
+  get renders(): number {
+    return this.count;
+  }
+
+  /** How long the last finished render took, in ms. */
+  get lastRenderMs(): number {
+    return this.lastMs;
+  }
+
+  private async renderAt(start: number): Promise<T> {
+    this.count++;
+    const value = await this.render();
+    this.lastMs = this.options.now() - start;
+    this.last = { value, nextAt: start + Math.max(this.options.minIntervalMs, this.lastMs * this.options.costFactor) };
+    return value;
+  }
+}

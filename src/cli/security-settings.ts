@@ -32,7 +32,7 @@ export function resolveAuth(project: Project, argv: Args, env: NodeJS.ProcessEnv
 /** The token /metrics of the operations endpoint requires, or undefined for none. */
 export function resolveHttpToken(project: Project, argv: Args, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const token = resolveSetting('httpToken', argv, project.config, env);
-  return token === '' ? undefined : checkToken(token, 'http token');
+  return token === '' ? undefined : checkToken(token, '--http-token');
 }
 
 function configTokens(value: unknown): AccessToken[] {

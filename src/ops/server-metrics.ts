@@ -14,7 +14,7 @@ import client from 'prom-client';
 import { createRequestMetrics, type RequestMetrics } from '../grpc/request-metrics';
 import type { ConsumerRegistry, ConsumerStatus } from '../hub/consumer-registry';
 import type { EventHub } from '../hub/event-hub';
-import { RenderCache } from '../model/render-cache';
+import { RenderCache, timed } from '../model/render-cache';
 import { compareText, topN } from '../model/top-n';
 import { SERVICE_NAME } from '../protocol/proto';
 import type { Store } from '../store/store';
@@ -61,18 +61,19 @@ const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_req
 /** Writes per group commit: 1 up to the group's maximum (256, group-commit.ts). */
 const GROUP_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
-/** How long one reading of the consumers (a query) serves the consumer gauges of one render, in ms. */
-const CONSUMERS_FRESH_MS = 100;
+/** Consumers whose status is read in one turn of the event loop; a render reads them all a slice at a time, so no turn is long. */
+const CONSUMER_SLICE = 100;
 
 /** Consumers with series of their own (the most lagging); the rest are in the rigger_consumers_* aggregates. */
 export const TOP_CONSUMERS = 20;
 
 /** Renders of /metrics are at least this far apart, in ms: a scrape within it gets the last text. */
 export const RENDER_MIN_INTERVAL_MS = 1000;
-/** And at least this many times the last render's duration apart, so rendering takes at most 2% of the event loop. */
-const RENDER_COST_FACTOR = 50;
+/** And at least this many times the last render's event-loop time apart, so rendering takes at most 0.5% of the event loop (5 ms a second). */
+const RENDER_COST_FACTOR = 200;
 
 const gzip = promisify(zlib.gzip);
+const now = (): number => performance.now();
 
 /** The consumers as /metrics shows them: the most lagging few, and totals over all. */
 interface ConsumerSummary {
@@ -162,14 +163,24 @@ export function createServerMetrics(sources: MetricSources): ServerMetrics {
     this.set(readOr(() => store.log.oldestSequence(), 0));
   });
 
-  // Durable consumers: one reading of the registry per render; per-consumer series for the most
-  // lagging few, aggregates over all (the rest are on ListConsumers), so the text stays small
-  // whatever the count.
-  let consumersRead: { at: number; summary: ConsumerSummary } | undefined;
-  const consumerSummary = (): ConsumerSummary => {
-    const now = performance.now();
-    if (!consumersRead || now - consumersRead.at > CONSUMERS_FRESH_MS) consumersRead = { at: now, summary: summarize(readOr(() => consumers.list(), [])) };
-    return consumersRead.summary;
+  // Durable consumers: per-consumer series for the most lagging few, aggregates over all (the rest
+  // are on ListConsumers), so the text stays small whatever the count.
+  // Read before each render (readConsumers), a slice per turn; the gauges show that reading.
+  let consumerRead: ConsumerSummary = summarize([]);
+  const consumerSummary = (): ConsumerSummary => consumerRead;
+  const readConsumers = async (busy: { ms: number }): Promise<void> => {
+    const records = timed(busy, now, () => readOr(() => store.consumers.list(), []));
+    const statuses: ConsumerStatus[] = [];
+    for (let at = 0; at < records.length; at += CONSUMER_SLICE) {
+      if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      timed(busy, now, () => {
+        for (const record of records.slice(at, at + CONSUMER_SLICE)) {
+          const status = readOr<ConsumerStatus | undefined>(() => consumers.status(record.name), undefined); // undefined: deleted meanwhile
+          if (status) statuses.push(status);
+        }
+      });
+    }
+    consumerRead = timed(busy, now, () => summarize(statuses));
   };
   const perConsumer = (name: string, help: string, value: (s: ConsumerStatus) => number) =>
     gauge(
@@ -220,21 +231,27 @@ export function createServerMetrics(sources: MetricSources): ServerMetrics {
   // The exposition itself: how often it is rendered and what that costs.
   const rendered = new RenderCache<Exposition>(
     async () => {
+      const busy = { ms: 0 };
+      await readConsumers(busy);
+      // The registry's collect callbacks and formatting run in one go (microtasks, no I/O between): the wait is the event loop's time.
+      const started = now();
       const text = Buffer.from(await registry.metrics());
-      return { contentType: registry.contentType, text, gzip: await gzip(text) };
+      busy.ms += now() - started;
+      // Compressed on libuv's thread pool, off the event loop.
+      return { value: { contentType: registry.contentType, text, gzip: await gzip(text) }, busyMs: busy.ms };
     },
-    { minIntervalMs: RENDER_MIN_INTERVAL_MS, costFactor: RENDER_COST_FACTOR, now: () => performance.now() },
+    { minIntervalMs: RENDER_MIN_INTERVAL_MS, costFactor: RENDER_COST_FACTOR, now },
   );
   new client.Counter({
     name: 'rigger_metrics_renders_total',
-    help: `Times this text was rendered (this one included): at most once a second, longer apart when a render is slow (${RENDER_COST_FACTOR} times its duration); scrapes in between get the same text`,
+    help: `Times this text was rendered (this one included): at most once a second, longer apart when a render is slow (${RENDER_COST_FACTOR} times its event-loop time); scrapes in between get the same text`,
     registers: [registry],
     collect() {
       this.reset();
       this.inc(rendered.renders);
     },
   });
-  gauge('rigger_metrics_render_seconds', 'How long the previous render of this text took', function () {
+  gauge('rigger_metrics_render_seconds', 'Event-loop time the previous render of this text took', function () {
     this.set(rendered.lastRenderMs / 1000);
   });
 

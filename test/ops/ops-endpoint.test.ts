@@ -50,7 +50,7 @@ const renderOf = (text: string): number => sample(text, 'rigger_metrics_renders_
 /** A scrape of a render newer than `before`'s: what the server shows now, not the last second's text. */
 async function scrapeAfter(base: string, before: string): Promise<string> {
   let text = before;
-  await waitFor(async () => renderOf((text = await scrape(base))) > renderOf(before), 10_000, 'a new render of /metrics');
+  await waitFor(async () => renderOf((text = await scrape(base))) > renderOf(before), 30_000, 'a new render of /metrics');
   return text;
 }
 

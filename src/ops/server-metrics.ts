@@ -3,8 +3,9 @@
 // incremented where things happen (a group commit, a compaction run, a gRPC call's status, in
 // src/grpc/request-metrics.ts), and every gauge is computed when the text is rendered (collect
 // callbacks), from state the server keeps anyway. The text is rendered at most once a second and
-// served to every scrape meanwhile, and its size does not grow with the consumers. The files are stat'ed by path: the server
-// process never opens a descriptor on tasks.db, since closing one would drop SQLite's POSIX locks.
+// served to every scrape meanwhile, and its size does not grow with the consumers. The files are
+// stat'ed by path: the server process never opens a descriptor on tasks.db, since closing one
+// would drop SQLite's POSIX locks.
 // docs/operations.md#operations-endpoint lists every metric.
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -164,8 +165,8 @@ export function createServerMetrics(sources: MetricSources): ServerMetrics {
   });
 
   // Durable consumers: per-consumer series for the most lagging few, aggregates over all (the rest
-  // are on ListConsumers), so the text stays small whatever the count.
-  // Read before each render (readConsumers), a slice per turn; the gauges show that reading.
+  // are on ListConsumers), so the text stays small whatever the count. Read before each render
+  // (readConsumers), a slice per turn of the event loop; the gauges show that reading.
   let consumerRead: ConsumerSummary = summarize([]);
   const consumerSummary = (): ConsumerSummary => consumerRead;
   const readConsumers = async (busy: { ms: number }): Promise<void> => {

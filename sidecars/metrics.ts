@@ -47,6 +47,7 @@ function createMetrics(topAssignees: number) {
       for (const [status, n] of counts.byStatus()) this.set({ status: statusName(status) }, n);
     },
   });
+  // Set by rigger_tasks_by_assignee's collect, which runs first (prom-client collects in registration order).
   let assignees = 0;
   new client.Gauge({
     name: 'rigger_tasks_by_assignee',

@@ -1,7 +1,7 @@
 // `npm run bench`: every row of the performance table, each measured in the same run as its peers.
 //   --quick          small sizes (a harness check, seconds; the figures mean little)
 //   --out FILE       where to write the JSON (default bench/results/latest.json)
-//   --only a,b       run only these rows: fanout, replay, latency, unary, stalled, flood, cross-process, consumers, board
+//   --only a,b       run only these rows: fanout, replay, latency, unary, stalled, flood, cross-process, consumers, board, ops
 //   --profile [DIR]  write a V8 CPU profile of the hub server during the fan-out row (default bench/results/profiles)
 //   --set K=V        override one size from bench/config.ts, e.g. --set stalledEvents=200000 (repeatable)
 //   --docs-dir DIR   where the run's dated document goes (env RIGGER_BENCH_DOCS; default docs/benchmarks,
@@ -22,13 +22,14 @@ import { crossProcess } from './rows/cross-process';
 import { fanOut } from './rows/fanout';
 import { updateFlood } from './rows/flood';
 import { latency } from './rows/latency';
+import { opsScrapers } from './rows/ops';
 import { replayAndCatchUp } from './rows/replay';
 import { stalledSubscriber } from './rows/stalled';
 import { unary } from './rows/unary';
 import { scaleConfigFor } from './scale/scale-config';
 import { runScale } from './scale/scale-run';
 
-const ROWS = ['fanout', 'replay', 'latency', 'unary', 'stalled', 'flood', 'cross-process', 'consumers', 'board'] as const;
+const ROWS = ['fanout', 'replay', 'latency', 'unary', 'stalled', 'flood', 'cross-process', 'consumers', 'board', 'ops'] as const;
 
 interface Options {
   quick: boolean;
@@ -137,6 +138,7 @@ async function main(): Promise<void> {
   await attempt('cross-process', () => crossProcess(config, log));
   await attempt('consumers', () => consumerGroups(config, log));
   await attempt('board', () => boardRow(config, log));
+  await attempt('ops', () => opsScrapers(config, log));
 
   const durationMs = Date.now() - startedAt;
   const report = {

@@ -4,6 +4,10 @@
 // can be several events (UPDATED and its STATUS_CHANGED carry the same task version): put() says
 // whether the version is new, so what is counted per change is counted once.
 import { TaskStatus, type Task } from '../src/model/task';
+import { compareText, topN } from '../src/model/top-n';
+
+/** The assignee label that sums the assignees outside the top N (an assignee of that very name is summed there too). */
+export const OTHER_ASSIGNEES = '(other)';
 
 interface Known {
   status: number;
@@ -43,5 +47,16 @@ export class TaskCounts {
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
     return counts;
+  }
+
+  /** The `n` assignees with the most open tasks (by name among equals), the open tasks of the rest, and how many assignees there are. */
+  topAssignees(n: number): { top: [assignee: string, count: number][]; other: number; count: number } {
+    const all = this.byAssignee();
+    const ranked = [...all].filter(([assignee]) => assignee !== OTHER_ASSIGNEES);
+    const top = topN(ranked, n, ([a, x], [b, y]) => y - x || compareText(a, b));
+    let other = 0;
+    for (const count of all.values()) other += count;
+    for (const [, count] of top) other -= count;
+    return { top, other, count: all.size };
   }
 }

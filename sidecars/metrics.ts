@@ -4,13 +4,17 @@
 // snapshot is complete, and applies the changes after it. A reconnect resumes from the stream's
 // position (no new snapshot); a stream lost before its snapshot was complete starts a new one, and
 // the counts start over with it. The durable consumers' gauges (lag, in flight, redeliveries, dead
-// letters) come from polling ListConsumers (consumer-metrics.ts).
+// letters) come from polling ListConsumers (consumer-metrics.ts). Label sets are bounded: the
+// --top-assignees busiest assignees and the --top-consumers most lagging consumers get series of
+// their own, the rest are summed. The text is rendered at most once a second whatever the scrape rate.
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import client from 'prom-client';
 import type { Subscription } from 'rxjs';
+import { RenderCache } from '../src/model/render-cache';
 import { eventTypeName, statusName, TaskEventType, TaskStatus, type TaskEvent } from '../src/model/task';
 import { watchConsumers } from './consumer-metrics';
-import { TaskCounts } from './metrics-state';
+import { OTHER_ASSIGNEES, TaskCounts } from './metrics-state';
 import type { CommandModule } from 'yargs';
 import type { CommonArgs } from '../src/config/command-line';
 import { connect, logStatus, runStandalone, runUntilStopped, sidecarFlags, sidecarLogger, sidecarOptions, type SidecarArgs, type SidecarOptions } from './shared';
@@ -20,9 +24,16 @@ interface MetricsOptions extends SidecarOptions {
   listen: string;
   /** How often the server's durable consumers are listed for their gauges, in ms (0 = never). */
   consumersIntervalMs: number;
+  /** Assignees with a rigger_tasks_by_assignee series of their own (the most open tasks); the rest are summed. */
+  topAssignees: number;
+  /** Consumers with per-consumer series (the most lagging); the rest are in the totals. */
+  topConsumers: number;
 }
 
-function createMetrics() {
+/** Renders are at least this far apart, in ms (and 200 times the last render's event-loop time). */
+const RENDER_MIN_INTERVAL_MS = 1000;
+
+function createMetrics(topAssignees: number) {
   const registry = new client.Registry();
   const counts = new TaskCounts();
   const events = new client.Counter({ name: 'rigger_events_total', help: 'Task events received, by type', labelNames: ['type'], registers: [registry] });
@@ -36,14 +47,27 @@ function createMetrics() {
       for (const [status, n] of counts.byStatus()) this.set({ status: statusName(status) }, n);
     },
   });
+  // Set by rigger_tasks_by_assignee's collect, which runs first (prom-client collects in registration order).
+  let assignees = 0;
   new client.Gauge({
     name: 'rigger_tasks_by_assignee',
-    help: 'Tasks not archived, by assignee ("" = unassigned)',
+    help: `Tasks not archived, by assignee ("" = unassigned), for the ${topAssignees} assignees with the most; "${OTHER_ASSIGNEES}" sums the others`,
     labelNames: ['assignee'],
     registers: [registry],
     collect() {
       this.reset();
-      for (const [assignee, n] of counts.byAssignee()) this.set({ assignee }, n);
+      const { top, other, count } = counts.topAssignees(topAssignees);
+      for (const [assignee, n] of top) this.set({ assignee }, n);
+      if (other > 0) this.set({ assignee: OTHER_ASSIGNEES }, other);
+      assignees = count;
+    },
+  });
+  new client.Gauge({
+    name: 'rigger_assignees',
+    help: 'Assignees with tasks not archived ("" = unassigned counts as one)',
+    registers: [registry],
+    collect() {
+      this.set(assignees);
     },
   });
   const completion = new client.Histogram({
@@ -95,15 +119,25 @@ function parseListen(listen: string): { host: string; port: number } {
 async function runMetrics(options: MetricsOptions): Promise<void> {
   const logger = sidecarLogger('metrics', options);
   const { host, port } = parseListen(options.listen);
-  const metrics = createMetrics();
+  const metrics = createMetrics(options.topAssignees);
   metrics.setConnected(false);
+  const now = () => performance.now();
+  // The registry's collect callbacks and formatting run in one go (microtasks, no I/O between): the wait for the text is the event loop's time.
+  const rendered = new RenderCache(
+    async () => {
+      const started = now();
+      const value = await metrics.registry.metrics();
+      return { value, busyMs: now() - started };
+    },
+    { minIntervalMs: RENDER_MIN_INTERVAL_MS, costFactor: 200, now },
+  );
 
   const httpServer = http.createServer((request, response) => {
     if (request.url?.split('?')[0] !== '/metrics') {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found; metrics are at /metrics\n');
       return;
     }
-    metrics.registry.metrics().then(
+    rendered.get().then(
       (text) => response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
       (error: Error) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`${error.message}\n`),
     );
@@ -116,7 +150,7 @@ async function runMetrics(options: MetricsOptions): Promise<void> {
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound.port}/metrics`;
 
   const client = connect(options, 'metrics');
-  const stopConsumers = options.consumersIntervalMs > 0 ? watchConsumers(client, metrics.registry, options.consumersIntervalMs, logger) : () => undefined;
+  const stopConsumers = options.consumersIntervalMs > 0 ? watchConsumers(client, metrics.registry, options.consumersIntervalMs, options.topConsumers, logger) : () => undefined;
   let subscription: Subscription | undefined;
   let snapshotComplete: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (snapshotComplete = resolve));
@@ -162,18 +196,24 @@ async function runMetrics(options: MetricsOptions): Promise<void> {
   await runUntilStopped(logger, failed, stop);
 }
 
-export const metricsCommand: CommandModule<CommonArgs, SidecarArgs & { listen: string; 'consumers-interval-ms': number }> = {
+export const metricsCommand: CommandModule<CommonArgs, SidecarArgs & { listen: string; 'consumers-interval-ms': number; 'top-assignees': number; 'top-consumers': number }> = {
   command: 'metrics',
   describe: 'Prometheus metrics of tasks and events at http://<listen>/metrics',
   builder: (yargs) =>
     sidecarFlags(yargs, false)
       .option('listen', { type: 'string', default: '127.0.0.1:9464', describe: 'host:port to serve /metrics on' })
       .option('consumers-interval-ms', { type: 'number', default: 5000, describe: 'how often the durable consumers\' lag, in-flight, redeliveries and dead letters are read from the server (0 = never)' })
+      .option('top-assignees', { type: 'number', default: 50, describe: `assignees with a rigger_tasks_by_assignee series of their own (those with the most open tasks); the others are summed as assignee="${OTHER_ASSIGNEES}"` })
+      .option('top-consumers', { type: 'number', default: 20, describe: 'durable consumers with per-consumer series (the most lagging); all are in the rigger_consumers_* totals' })
       .example('$0 sidecar metrics', 'Prometheus metrics of the event stream at http://127.0.0.1:9464/metrics'),
   handler: (argv) => {
     const interval = argv['consumers-interval-ms'];
     if (!Number.isInteger(interval) || interval < 0) throw new Error(`--consumers-interval-ms must be a whole number of ms, 0 or more, got ${interval}`);
-    return runMetrics({ ...sidecarOptions(argv, false), listen: argv.listen, consumersIntervalMs: interval });
+    for (const flag of ['top-assignees', 'top-consumers'] as const) {
+      const n = argv[flag];
+      if (!Number.isInteger(n) || n < 0 || n > 10_000) throw new Error(`--${flag} must be a whole number from 0 to 10000, got ${n}`);
+    }
+    return runMetrics({ ...sidecarOptions(argv, false), listen: argv.listen, consumersIntervalMs: interval, topAssignees: argv['top-assignees'], topConsumers: argv['top-consumers'] });
   },
 };
 

@@ -32,6 +32,8 @@ export interface HubServerOptions extends GrpcServerOptions {
   consumerMaxLag: number;
   /** Serve /metrics, /healthz and /readyz over HTTP here (src/ops/); absent: no operations endpoint. */
   httpListen?: { host: string; port: number };
+  /** The bearer token /metrics requires; absent: none. */
+  httpToken?: string;
 }
 
 export interface HubServer {
@@ -78,7 +80,7 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
     if (options.httpListen) {
       metrics = createServerMetrics({ store, hub, consumers, notReady });
       store.tasks.observeCommits(metrics.groupCommitted);
-      ops = await startOpsServer({ ...options.httpListen, registry: metrics.registry, notReady });
+      ops = await startOpsServer({ ...options.httpListen, metrics: metrics.exposition, notReady, ...(options.httpToken && { token: options.httpToken }) });
     }
     grpcServer = await startGrpcServer(store, hub, consumers, { ...options, ...(metrics && { requestMetrics: metrics.requests }) }, logger);
   } catch (error) {

@@ -29,6 +29,12 @@ export function resolveAuth(project: Project, argv: Args, env: NodeJS.ProcessEnv
   return { tokens, publicServices: publicServices(resolveSetting('publicServices', argv, project.config, env)) };
 }
 
+/** The token /metrics of the operations endpoint requires, or undefined for none. */
+export function resolveHttpToken(project: Project, argv: Args, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const token = resolveSetting('httpToken', argv, project.config, env);
+  return token === '' ? undefined : checkToken(token, '--http-token');
+}
+
 function configTokens(value: unknown): AccessToken[] {
   if (value === undefined || value === null) return [];
   const where = '"tokens" in .rigger/config.json';

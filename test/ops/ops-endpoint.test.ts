@@ -44,6 +44,16 @@ function sample(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
+/** Which render of the server's /metrics text this is (the text is rendered at most once a second). */
+const renderOf = (text: string): number => sample(text, 'rigger_metrics_renders_total') ?? 0;
+
+/** A scrape of a render newer than `before`'s: what the server shows now, not the last second's text. */
+async function scrapeAfter(base: string, before: string): Promise<string> {
+  let text = before;
+  await waitFor(async () => renderOf((text = await scrape(base))) > renderOf(before), 30_000, 'a new render of /metrics');
+  return text;
+}
+
 const requests = (method: string, code: string) => `rigger_grpc_requests_total{service="${SERVICE}",method="${method}",code="${code}"}`;
 
 function promtoolCheck(promtool: string, text: string): void {
@@ -93,14 +103,14 @@ test('ops endpoint: /metrics follows calls, a subscriber and a consumer, promtoo
     await subscriber.waitForCount(3);
     const missing = await callError(client, 'GetTask', { task_id: 'no-such-task' });
     assert.equal(missing.code, grpc.status.NOT_FOUND);
-    text = await scrape(base);
+    text = await scrapeAfter(base, text);
     assert.equal(sample(text, 'rigger_group_commit_writes_sum'), 3, 'three AddTasks, one write each');
     const transactions = sample(text, 'rigger_group_commit_writes_count') ?? 0;
     assert.ok(transactions >= 1 && transactions <= 3, `transactions: ${transactions}`);
     const rigCreate = await rigAsync(['consumers', 'create', 'audit', '--start', '0', '--address', server.address]);
     assert.equal(rigCreate.code, 0, rigCreate.stderr);
 
-    text = await scrape(base);
+    text = await scrapeAfter(base, text);
     promtoolCheck(promtool, text);
     assert.equal(sample(text, 'rigger_events_published_total'), 3);
     assert.equal(sample(text, 'rigger_last_event_sequence'), 3);
@@ -119,6 +129,8 @@ test('ops endpoint: /metrics follows calls, a subscriber and a consumer, promtoo
     assert.equal(sample(text, 'rigger_consumer_lag_events{consumer="audit"}'), 3, 'a consumer from 0 has every event to go');
     assert.equal(sample(text, 'rigger_consumer_in_flight{consumer="audit"}'), 0);
     assert.equal(sample(text, 'rigger_consumer_members{consumer="audit"}'), 0);
+    assert.equal(sample(text, 'rigger_consumers'), 1);
+    assert.equal(sample(text, 'rigger_consumers_total_lag_events'), 3);
 
     // The subscriber leaves: its stream is counted CANCELLED, the gauges go back to 0.
     subscriber.cancel();
@@ -134,7 +146,7 @@ test('ops endpoint: /metrics follows calls, a subscriber and a consumer, promtoo
     assert.match(notReady.body, /^not ready: the database is not writable: .*tasks\.db was deleted or moved while the server had it open.*\n$/);
     assert.equal(notReady.body.split('\n').length, 2, 'one line');
     assert.equal((await get(`${base}/healthz`)).status, 200, 'alive all the same');
-    text = await scrape(base);
+    text = await scrapeAfter(base, text);
     assert.equal(sample(text, 'rigger_ready'), 0);
     promtoolCheck(promtool, text);
 

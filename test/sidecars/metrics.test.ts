@@ -2,10 +2,13 @@
 // that already has tasks (no ListTasks), kept from the changes after it, never counting an event
 // twice across a server SIGKILL and restart (the reconnect resumes from the stream's position, the
 // server's log shows no second snapshot), rebuilt from a new snapshot after its own SIGKILL, and its
-// exposition accepted by the real `promtool check metrics`.
+// exposition accepted by the real `promtool check metrics`. Its label sets are bounded: 200
+// assignees give the 50 busiest their own series and one "(other)" for the rest, 30 consumers with
+// --top-consumers 5 give 5 per-consumer series and totals over all 30.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
+import { RiggerClient } from '../../src/client/index';
 import { requireTool, rigAsync, startServer, tempProject, waitFor } from '../support/processes';
 import { addTaskByCli, metricsUrl, sample, scrape, setStatusByCli, startSidecar } from './sidecar-support';
 
@@ -101,6 +104,62 @@ test('metrics: gauges from the snapshot, event counters without double counting 
     await sidecar.stop('SIGKILL');
     await server.stop();
   }
+});
+
+/** Every labelled series of `name`, as `name{labels}` → value. */
+function seriesOf(text: string, name: string): Map<string, number> {
+  const found = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const space = line.lastIndexOf(' ');
+    found.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return found;
+}
+
+test('metrics: 200 assignees export the 50 busiest and "(other)"; 30 consumers with --top-consumers 5 export the 5 most lagging and totals', async () => {
+  const dir = tempProject();
+  const server = await startServer(dir);
+  const client = new RiggerClient({ address: server.address, actor: 'metrics-bounds-test' });
+  const assignee = (i: number) => `a-${String(i).padStart(3, '0')}`;
+  let sidecar: ReturnType<typeof startSidecar> | undefined;
+  try {
+    // a-000 .. a-049 have two open tasks, a-050 .. a-199 one: 250 tasks, 250 events.
+    await Promise.all(Array.from({ length: 250 }, (_, i) => client.addTask({ title: `t${i}`, assignee: assignee(i % 200) })));
+    // c-00 .. c-29 start at sequence 8 * i, the head being 250: lags 250, 242, ... 18.
+    for (let i = 0; i < 30; i++) await client.createConsumer({ name: `c-${String(i).padStart(2, '0')}`, start_sequence: 8 * i });
+    sidecar = startSidecar('metrics', ['--address', server.address, '--listen', '127.0.0.1:0', '--top-consumers', '5', '--consumers-interval-ms', '100']);
+    const url = await metricsUrl(sidecar);
+    let text = '';
+    await waitFor(async () => sample((text = await scrape(url)), 'rigger_consumers') === 30, 15_000, 'the consumers listed');
+
+    const byAssignee = seriesOf(text, 'rigger_tasks_by_assignee');
+    assert.equal(byAssignee.size, 51, 'the default --top-assignees 50, and one (other)');
+    for (let i = 0; i < 50; i++) assert.equal(byAssignee.get(`rigger_tasks_by_assignee{assignee="${assignee(i)}"}`), 2, assignee(i));
+    assert.equal(byAssignee.get('rigger_tasks_by_assignee{assignee="(other)"}'), 150);
+    assert.equal(sample(text, 'rigger_assignees'), 200);
+
+    assert.deepEqual(
+      seriesOf(text, 'rigger_consumer_lag'),
+      new Map(Array.from({ length: 5 }, (_, i) => [`rigger_consumer_lag{consumer="c-0${i}"}`, 250 - 8 * i])),
+      'the 5 most lagging',
+    );
+    assert.equal(seriesOf(text, 'rigger_consumer_in_flight').size, 5);
+    assert.equal(sample(text, 'rigger_consumers_max_lag'), 250);
+    assert.equal(sample(text, 'rigger_consumers_total_lag'), Array.from({ length: 30 }, (_, i) => 250 - 8 * i).reduce((a, b) => a + b));
+    assert.equal(sample(text, 'rigger_consumers_lost'), 0);
+    assert.equal(sample(text, 'rigger_consumers_dead_letters'), 0);
+  } finally {
+    await sidecar?.stop('SIGKILL');
+    await client.close();
+    await server.stop();
+  }
+});
+
+test('metrics: `rig sidecar metrics` refuses a bad --top-assignees with one line', async () => {
+  const result = await rigAsync(['sidecar', 'metrics', '--address', '127.0.0.1:1', '--top-assignees', '-1']);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /^rig: --top-assignees must be a whole number from 0 to 10000, got -1$/m);
 });
 
 test('metrics: `rig sidecar metrics` refuses a bad --listen with one line', async () => {

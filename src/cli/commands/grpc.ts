@@ -8,7 +8,7 @@ import type { GlobalArgs } from '../main';
 import { prdConfigOf, PRD_SETTINGS } from '../prd-settings';
 import { unknownConfigKeys } from '../../config/config-keys';
 import { findProject } from '../../config/project';
-import { isLoopback, resolveAuth, resolveLimits, resolveServerTls } from '../security-settings';
+import { isLoopback, resolveAuth, resolveHttpToken, resolveLimits, resolveServerTls } from '../security-settings';
 import { openProjectStore } from '../project-store';
 import { logSettings, parseListenAddress, resolveSetting, settingOptions } from '../../config/settings';
 
@@ -18,7 +18,7 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   builder: (yargs) => yargs.options(settingOptions(
     'port', 'host', 'db', 'bufferSize', 'retainEvents', 'retainDays', 'compactIntervalMs', 'consumerMaxLag',
     'token', 'readOnlyToken', 'publicServices', 'tlsCert', 'tlsKey', 'tlsCa',
-    'maxRequestBytes', 'maxConcurrentStreams', 'maxSubscribers', 'maxSubscribersPerConnection', 'maxHealthWatchers', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'consumerMemberStallMs', 'busyTimeoutMs', 'durability', 'httpListen', 'logLevel', 'logFormat',
+    'maxRequestBytes', 'maxConcurrentStreams', 'maxSubscribers', 'maxSubscribersPerConnection', 'maxHealthWatchers', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'consumerMemberStallMs', 'busyTimeoutMs', 'durability', 'httpListen', 'httpToken', 'logLevel', 'logFormat',
     ...PRD_SETTINGS,
   ))
     .example('$0 grpc', 'serve on localhost:50051 (127.0.0.1 and ::1)')
@@ -39,6 +39,7 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     const limits = resolveLimits(project, args);
     const httpListenText = resolveSetting('httpListen', args, project.config);
     const httpListen = httpListenText === '' ? undefined : parseListenAddress(httpListenText);
+    const httpToken = resolveHttpToken(project, args);
     const logger = createLogger(logSettings(args, project.config));
     // grpc-js writes its own diagnostics to stderr ("E No address added ..." next to our one-line
     // port-in-use message); they go to the JSON log instead, at debug level.
@@ -50,6 +51,9 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         { host, tokens: auth.tokens.length, tls: tls !== undefined },
         `binding ${host}, reachable from other machines, without ${auth.tokens.length === 0 ? 'a token (anyone who can connect can read and change every task)' : 'TLS (tokens and tasks cross the network in clear text)'}; set --token and --tls-cert/--tls-key`,
       );
+    }
+    if (httpListen && !isLoopback(httpListen.host) && !httpToken) {
+      logger.warn({ http_listen: httpListenText }, `the operations endpoint binds ${httpListen.host}, reachable from other machines, without --http-token: anyone who can connect can read /metrics (consumer names, call counts) and load the server by scraping; set --http-token`);
     }
     const { store, file: dbFile } = openProjectStore(project, args);
     let server;
@@ -72,6 +76,7 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           ...(tls && { tls }),
           limits,
           ...(httpListen && { httpListen }),
+          ...(httpToken && { httpToken }),
         },
         logger,
       );

@@ -19,6 +19,7 @@ import {
 } from '../model/consumer';
 import { notFound, RiggerError } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
+import { MAX_RESPONSE_BYTES } from '../model/validate';
 import { ConsumerGroup, type GroupEventSource, type GroupLogger } from './consumer-group';
 import { compileFilter, type FilterSpec } from './event-filter';
 import type { EventHub } from './event-hub';
@@ -188,10 +189,19 @@ export class ConsumerRegistry {
     return this.repository.list().map((record) => this.statusOf(record));
   }
 
-  /** At most `limit` consumers named after `after` (from the first when undefined), by name; `more`: others follow. */
+  /**
+   * At most `limit` consumers named after `after` (from the first when undefined), by name, and no
+   * more than about MAX_RESPONSE_BYTES of them (fewer when their filters are large; always one);
+   * `more`: others follow.
+   */
   page(after: string | undefined, limit: number): { statuses: ConsumerStatus[]; total: number; more: boolean } {
     const records = this.repository.page(after, limit + 1);
-    return { statuses: records.slice(0, limit).map((record) => this.statusOf(record)), total: this.repository.count(), more: records.length > limit };
+    let taken = 0;
+    for (let bytes = 0; taken < Math.min(limit, records.length); taken++) {
+      bytes += wireBytes(records[taken]!);
+      if (taken > 0 && bytes > MAX_RESPONSE_BYTES) break;
+    }
+    return { statuses: records.slice(0, taken).map((record) => this.statusOf(record)), total: this.repository.count(), more: taken < records.length };
   }
 
   /** The consumer holding the most of the log back past the retention at the last compaction run, if any. */
@@ -460,6 +470,21 @@ export function filterSpecOf(filter: ConsumerFilter): FilterSpec {
     taskIds: filter.taskIds,
     ...(filter.assignee !== undefined && { assignee: filter.assignee }),
   };
+}
+
+const wireSizes = new WeakMap<ConsumerRecord, number>();
+
+/** About what a consumer's ConsumerInfo takes on the wire (its strings, and room for the numbers and tags); once per record. */
+function wireBytes(record: ConsumerRecord): number {
+  let bytes = wireSizes.get(record);
+  if (bytes === undefined) {
+    const { filter } = record;
+    const text = (value: string | undefined) => (value === undefined ? 0 : 3 + Buffer.byteLength(value));
+    bytes = 300 + text(record.name) + text(filter.assignee) + text(record.lostReason) + 11 * (filter.eventTypes.length + filter.statuses.length + record.backoffMs.length);
+    for (const id of filter.taskIds) bytes += text(id);
+    wireSizes.set(record, bytes);
+  }
+  return bytes;
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

@@ -126,7 +126,7 @@ describe('consumer limits', () => {
     assert.equal((JSON.parse(listed.stdout) as unknown[]).length, 1000);
   });
 
-  test('filters: more than 1,000 task ids, or over --consumer-max-filter-bytes, are INVALID_ARGUMENT naming the limit; the largest allowed is stored whole', { timeout: 60_000 }, async () => {
+  test('filters: more than 1,000 task ids, or over --consumer-max-filter-bytes, are INVALID_ARGUMENT naming the limit; the largest allowed is stored whole, and pages of them stay under 4 MiB', { timeout: 60_000 }, async () => {
     const s = await server();
     const client = clientOf(s);
     const id = (i: number) => `${String(i).padStart(6, '0')}-${'x'.repeat(193)}`; // 200 characters, the longest task id
@@ -146,7 +146,15 @@ describe('consumer limits', () => {
     const largest = Array.from({ length: 300 }, (_, i) => id(i));
     await client.createConsumer({ name: 'largest', filter: { task_ids: largest } });
     assert.deepEqual((await client.getConsumer('largest')).config!.filter!.task_ids, largest);
-    assert.deepEqual((await pageThrough(client, undefined)).names, ['largest']);
+    // 80 of them are about 5 MB of filters, over a default client's 4 MiB a message: pages hold fewer, and every one is listed.
+    const names = Array.from({ length: 80 }, (_, i) => `large-${String(i).padStart(2, '0')}`);
+    for (let i = 0; i < names.length; i += 20) await Promise.all(names.slice(i, i + 20).map((name) => client.createConsumer({ name, filter: { task_ids: largest } })));
+    const { names: listed, pages } = await pageThrough(client, undefined);
+    assert.deepEqual(listed, [...names, 'largest']);
+    assert.ok(pages >= 2, `${pages} page(s)`);
+    const cli = await rigAsync(['consumers', 'list', '-C', s.dir, '--json'], { env: { RIGGER_PORT: String(s.port) }, timeoutMs: 60_000 });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal((JSON.parse(cli.stdout) as unknown[]).length, 81);
   });
 
   test('a smaller --consumer-max-filter-bytes applies to new consumers', { timeout: 60_000 }, async () => {

@@ -90,6 +90,9 @@ describe('consumer limits', () => {
     // An existing one is still answered (create is idempotent), a new one still refused.
     await client.createConsumer({ name: 'c-0' });
     await assert.rejects(client.createConsumer({ name: 'one-more' }), (e: grpc.ServiceError) => e.code === grpc.status.RESOURCE_EXHAUSTED);
+    // So is a join that would create one; a join of an existing one is not.
+    await assert.rejects(client.consume('join-new').next(), (e: grpc.ServiceError) => e.code === grpc.status.RESOURCE_EXHAUSTED && /--max-consumers/.test(e.details));
+    await joinOnce(client, 'c-1');
 
     const expected = Array.from({ length: 300 }, (_, i) => `c-${i}`).sort();
     for (const size of [7, 500, undefined]) {

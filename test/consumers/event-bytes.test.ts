@@ -26,7 +26,7 @@ test('EventBytes.between equals SQLite\'s sum over the same events, cached or no
       assert.deepEqual(bytes.between(from, to), { bytes: expected(from, to), complete: true }, `${from}..${to}`);
       assert.deepEqual(bytes.between(from, to), { bytes: expected(from, to), complete: true }, `${from}..${to} again, from the cache`);
     }
-    // 68 whole blocks: more than one call sums, so the first answers are lower bounds.
+    // 68 whole blocks: more than one call sums (16), so the first answers are lower bounds.
     const first = bytes.between(1, events + 1);
     const whole = expected(1, events + 1);
     assert.ok(first.bytes <= whole);

@@ -77,7 +77,7 @@ export const DEFAULT_MAX_HELD_BYTES = 1024 * 1024 * 1024;
 
 /** How long a consumer's in-memory state stays after its last member left, in ms. */
 const IDLE_KEEP_MS = 10_000;
-/** How often the same consumer may be warned about for holding the log back, in ms. */
+/** How often the same consumer may be warned about for holding the log back (and idle groups released logged), in ms. */
 const HOLD_WARN_EVERY_MS = 60_000;
 
 export class ConsumerRegistry {
@@ -91,6 +91,9 @@ export class ConsumerRegistry {
   /** Creations on their way to the store: they count against --max-consumers already. */
   private readonly creating = new Map<string, Promise<ConsumerRecord>>();
   private hold: RetentionHold | undefined;
+  /** Idle groups released for subscriber slots since the last log line about it (at most one a minute). */
+  private releasedSinceLog = 0;
+  private releaseLoggedAt = 0;
   private closedWith: RiggerError | undefined;
 
   constructor(
@@ -106,7 +109,9 @@ export class ConsumerRegistry {
     validateSettings(request.settings);
     const filter = canonicalFilter(request.filter ?? { eventTypes: [], statuses: [], taskIds: [] });
     compileFilter(filterSpecOf(filter)); // refuses a bad filter before anything is written
-    const existing = this.repository.get(request.name) ?? (await this.creating.get(request.name));
+    // No await unless a creation is on its way: the count below and the reservation after it happen in one turn.
+    const pending = this.creating.get(request.name);
+    const existing = this.repository.get(request.name) ?? (pending && (await pending));
     if (existing) {
       checkMatches(existing, request.filter, request.settings);
       return existing;
@@ -222,7 +227,13 @@ export class ConsumerRegistry {
       void this.dispose(name);
       released++;
     }
-    if (released > 0) this.logger.info({ released }, `released ${released} idle consumer group(s) for subscriber slots (--max-subscribers)`);
+    this.releasedSinceLog += released;
+    const now = Date.now();
+    if (this.releasedSinceLog > 0 && now - this.releaseLoggedAt >= HOLD_WARN_EVERY_MS) {
+      this.logger.info({ released: this.releasedSinceLog }, `released ${this.releasedSinceLog} idle consumer group(s) for subscriber slots (--max-subscribers); their members start again from what was written when they come back`);
+      this.releaseLoggedAt = now;
+      this.releasedSinceLog = 0;
+    }
     return released;
   }
 

@@ -5,13 +5,14 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { filesOpenToOthers, RIGGER_DIR } from './config/project';
 import { startGrpcServer, type GrpcServerOptions } from './grpc/server';
-import { ConsumerRegistry } from './hub/consumer-registry';
+import { ConsumerRegistry, DEFAULT_MAX_CONSUMERS, DEFAULT_MAX_FILTER_BYTES, DEFAULT_MAX_HELD_BYTES } from './hub/consumer-registry';
 import { EventHub } from './hub/event-hub';
 import { RiggerError } from './model/errors';
 import { startOpsServer, type OpsServer } from './ops/ops-server';
 import { createServerMetrics, type ServerMetrics } from './ops/server-metrics';
 import { startCheckpointer } from './store/checkpointer';
 import { startCompactor } from './store/compactor';
+import { EventBytes } from './store/event-bytes';
 import { watchDatabaseFile } from './store/file-watch';
 import type { Retention } from './store/event-log';
 import { watchLog } from './store/log-watcher';
@@ -30,6 +31,12 @@ export interface HubServerOptions extends GrpcServerOptions {
   busyTimeoutMs: number;
   /** How far behind the head a durable consumer may hold back compaction, in events (0 = no bound). */
   consumerMaxLag: number;
+  /** ... and in bytes of those events (0 = no bound). */
+  consumerMaxHeldBytes?: number;
+  /** Durable consumers that may exist at once. */
+  maxConsumers?: number;
+  /** The largest filter a new durable consumer may have, in bytes of its stored JSON. */
+  consumerMaxFilterBytes?: number;
   /** Serve /metrics, /healthz and /readyz over HTTP here (src/ops/); absent: no operations endpoint. */
   httpListen?: { host: string; port: number };
   /** The bearer token /metrics requires; absent: none. */
@@ -76,7 +83,18 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
     store.tasks.neverBlock(options.busyTimeoutMs);
     hub = new EventHub(store.log, options.bufferSize);
     store.tasks.onCommit((events) => hub.publish(events));
-    consumers = new ConsumerRegistry(store.consumers, hub, logger, { maxLag: options.consumerMaxLag, oldestSequence: () => store.log.oldestSequence() });
+    const eventBytes = new EventBytes(store.db);
+    consumers = new ConsumerRegistry(store.consumers, hub, logger, {
+      maxLag: options.consumerMaxLag,
+      oldestSequence: () => store.log.oldestSequence(),
+      maxConsumers: options.maxConsumers ?? DEFAULT_MAX_CONSUMERS,
+      maxFilterBytes: options.consumerMaxFilterBytes ?? DEFAULT_MAX_FILTER_BYTES,
+      maxHeldBytes: options.consumerMaxHeldBytes ?? DEFAULT_MAX_HELD_BYTES,
+      heldBytes: (from, to) => {
+        eventBytes.forgetBelow(from); // asked furthest behind first: nothing below is asked for again
+        return eventBytes.between(from, to);
+      },
+    });
     if (options.httpListen) {
       metrics = createServerMetrics({ store, hub, consumers, notReady });
       store.tasks.observeCommits(metrics.groupCommitted);

@@ -8,6 +8,7 @@ import type { DeadLettersResponse } from '../generated/rigger/v1/DeadLettersResp
 import type { DeleteConsumerRequest__Output } from '../generated/rigger/v1/DeleteConsumerRequest';
 import type { DeleteConsumerResponse } from '../generated/rigger/v1/DeleteConsumerResponse';
 import type { GetConsumerRequest__Output } from '../generated/rigger/v1/GetConsumerRequest';
+import type { ListConsumersRequest__Output } from '../generated/rigger/v1/ListConsumersRequest';
 import type { ListConsumersResponse } from '../generated/rigger/v1/ListConsumersResponse';
 import type { ListDeadLettersRequest__Output } from '../generated/rigger/v1/ListDeadLettersRequest';
 import type { ListDeadLettersResponse } from '../generated/rigger/v1/ListDeadLettersResponse';
@@ -17,7 +18,7 @@ import { RiggerError } from '../model/errors';
 import { consumeTaskEvents } from './consume-stream';
 import { consumerInfoOf, type ConsumerInfo } from './consumer-info';
 import { unary, type ServiceContext } from './context';
-import { consumerRequestOf, sequencesOf } from './requests';
+import { consumerPageOf, consumerPageToken, consumerRequestOf, sequencesOf } from './requests';
 
 export function consumerHandlers(context: ServiceContext) {
   const { consumers, logger } = context;
@@ -37,7 +38,12 @@ export function consumerHandlers(context: ServiceContext) {
 
     GetConsumer: unary(context, (request: GetConsumerRequest__Output): ConsumerInfo => consumerInfoOf(consumers.status(request.name ?? ''))),
 
-    ListConsumers: unary(context, (): ListConsumersResponse => ({ consumers: consumers.list().map(consumerInfoOf) })),
+    ListConsumers: unary(context, (request: ListConsumersRequest__Output): ListConsumersResponse => {
+      const { after, limit } = consumerPageOf(request);
+      const page = consumers.page(after, limit);
+      const last = page.statuses.at(-1)?.record.name;
+      return { consumers: page.statuses.map(consumerInfoOf), next_page_token: page.more && last !== undefined ? consumerPageToken(last) : '', total_count: page.total };
+    }),
 
     DeleteConsumer: unary(context, async (request: DeleteConsumerRequest__Output): Promise<DeleteConsumerResponse> => {
       const name = validateConsumerName(request.name);

@@ -3,13 +3,14 @@
 // fails with INVALID_ARGUMENT before anything is looked up.
 import type { AddTaskRequest__Output } from '../generated/rigger/v1/AddTaskRequest';
 import type { ConsumerConfig__Output } from '../generated/rigger/v1/ConsumerConfig';
+import type { ListConsumersRequest__Output } from '../generated/rigger/v1/ListConsumersRequest';
 import type { ListTasksRequest__Output } from '../generated/rigger/v1/ListTasksRequest';
 import type { SubscribeToTaskEventsRequest__Output } from '../generated/rigger/v1/SubscribeToTaskEventsRequest';
 import type { TaskUpdate__Output } from '../generated/rigger/v1/TaskUpdate';
 import type { UpdateTaskRequest__Output } from '../generated/rigger/v1/UpdateTaskRequest';
 import type { ConsumerRequest } from '../hub/consumer-registry';
 import type { FilterSpec } from '../hub/event-filter';
-import { truncateReason, validateConsumerName, validateSettings, type ConsumerFilter } from '../model/consumer';
+import { MAX_CONSUMER_NAME_LENGTH, truncateReason, validateConsumerName, validateSettings, type ConsumerFilter } from '../model/consumer';
 import { invalidArgument } from '../model/errors';
 import type { NewTask, TaskPatch, TaskStatus } from '../model/task';
 import { checkLength, checkList, MAX_BOOKMARK_INTERVAL_MS, MAX_ID_LENGTH, MAX_LIST_ENTRIES, MAX_NAME_LENGTH, MAX_PATH_LENGTH, MIN_BOOKMARK_INTERVAL_MS, validateStatus } from '../model/validate';
@@ -156,4 +157,32 @@ export function sequencesOf<T extends number | string>(sequences: readonly T[] |
 /** A nak's reason, cut to what the server keeps rather than refused (a refusal would end the member's stream). */
 export function nakReasonOf(reason: string | undefined): string | undefined {
   return reason === undefined ? undefined : truncateReason(reason);
+}
+
+/** ListConsumers pages: at most this many consumers each, the default too. */
+export const MAX_CONSUMER_PAGE = 500;
+
+const GARBLED_CONSUMER_TOKEN =
+  'page_token is not a ListConsumers token this server issued (garbled or cut short); send the next_page_token of the previous page unchanged, or leave page_token out to start from the first page';
+
+/** Where a ListConsumers page starts (after the consumer named `after`; undefined = the first) and how many it holds. */
+export function consumerPageOf(request: ListConsumersRequest__Output): { after: string | undefined; limit: number } {
+  const size = request.page_size ?? 0;
+  if (size > MAX_CONSUMER_PAGE) throw invalidArgument(`page_size ${size} is over the maximum of ${MAX_CONSUMER_PAGE}; page with page_token (each response's next_page_token)`);
+  const token = request.page_token ?? '';
+  if (token === '') return { after: undefined, limit: size || MAX_CONSUMER_PAGE };
+  // The token is the last name sent, base64url: names are ordered, so the next page is the names after it.
+  let after: string;
+  try {
+    if (token.length > 4 * MAX_CONSUMER_NAME_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token)) throw new Error();
+    after = validateConsumerName(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    throw invalidArgument(GARBLED_CONSUMER_TOKEN);
+  }
+  return { after, limit: size || MAX_CONSUMER_PAGE };
+}
+
+/** The next_page_token after a page ending with the consumer named `last`. */
+export function consumerPageToken(last: string): string {
+  return Buffer.from(last, 'utf8').toString('base64url');
 }

@@ -81,7 +81,11 @@ export async function startGrpcServer(store: Store, hub: EventHub, consumers: Co
       // Next to the writers', so every status passes it: the refusals of auth and the limits too.
       ...(options.requestMetrics ? [options.requestMetrics.interceptor] : []),
       ...(auth ? [auth] : []),
-      subscriberLimitInterceptor(limits, () => hub.subscriberCount),
+      // Consumer groups without members give their hub subscriptions up first (ConsumerRegistry.releaseIdle).
+      subscriberLimitInterceptor(limits, () => {
+        if (hub.subscriberCount >= limits.maxSubscribers) consumers.releaseIdle(hub.subscriberCount - limits.maxSubscribers + 1);
+        return hub.subscriberCount;
+      }),
       healthWatchLimitInterceptor(limits.maxHealthWatchers),
     ],
   });

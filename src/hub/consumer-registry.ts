@@ -1,7 +1,9 @@
-// The server's durable consumers: creates and looks them up, keeps one ConsumerGroup per consumer
-// that has members (and for a while after the last one leaves, so a member restarting rejoins the
-// same in-memory state), answers management calls, and tells compaction what it must keep
-// (the retention hold, bounded by --consumer-max-lag, as PostgreSQL's max_slot_wal_keep_size).
+// The server's durable consumers: creates and looks them up (at most --max-consumers of them, each
+// filter at most --consumer-max-filter-bytes), keeps one ConsumerGroup per consumer that has
+// members (and for a while after the last one leaves, so a member restarting rejoins the same
+// in-memory state, unless its subscriber slot is wanted first), answers management calls, and
+// tells compaction what it must keep (the retention hold, bounded by --consumer-max-lag in events
+// and --consumer-max-held-bytes in bytes, as PostgreSQL's max_slot_wal_keep_size).
 import {
   canonicalFilter,
   checkMatches,
@@ -17,6 +19,7 @@ import {
 } from '../model/consumer';
 import { notFound, RiggerError } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
+import { MAX_RESPONSE_BYTES } from '../model/validate';
 import { ConsumerGroup, type GroupEventSource, type GroupLogger } from './consumer-group';
 import { compileFilter, type FilterSpec } from './event-filter';
 import type { EventHub } from './event-hub';
@@ -47,11 +50,34 @@ export interface RegistryOptions {
   maxLag: number;
   /** The oldest sequence the log still holds. */
   oldestSequence(): number;
+  /** Consumers that may exist at once; a create past it gets RESOURCE_EXHAUSTED. */
+  maxConsumers?: number;
+  /** The largest filter a new consumer may have, in bytes of its stored JSON. */
+  maxFilterBytes?: number;
+  /** A consumer holding more bytes of events past the retention than this is lost (0 = no bound). */
+  maxHeldBytes?: number;
+  /** The bytes of the events with from <= sequence < to; `complete` false: a lower bound, more is counted on the next call. */
+  heldBytes?(from: number, to: number): { bytes: number; complete: boolean };
 }
+
+/** The consumer holding the most of the log back past the retention, at the last compaction. */
+export interface RetentionHold {
+  consumer: string;
+  /** Events past the retention it keeps. */
+  events: number;
+  /** Their bytes as stored (a lower bound for a few runs after the hold first grows large). */
+  bytes: number;
+  /** Consumers holding the log back, it included. */
+  holders: number;
+}
+
+export const DEFAULT_MAX_CONSUMERS = 1000;
+export const DEFAULT_MAX_FILTER_BYTES = 64 * 1024;
+export const DEFAULT_MAX_HELD_BYTES = 1024 * 1024 * 1024;
 
 /** How long a consumer's in-memory state stays after its last member left, in ms. */
 const IDLE_KEEP_MS = 10_000;
-/** How often the same consumer may be warned about for holding the log back, in ms. */
+/** How often the same consumer may be warned about for holding the log back (and idle groups released logged), in ms. */
 const HOLD_WARN_EVERY_MS = 60_000;
 
 export class ConsumerRegistry {
@@ -62,6 +88,12 @@ export class ConsumerRegistry {
   private readonly warnedAt = new Map<string, number>();
   /** Marked lost, the write of it maybe still on its way: compaction's next batches skip them. */
   private readonly lost = new Set<string>();
+  /** Creations on their way to the store: they count against --max-consumers already. */
+  private readonly creating = new Map<string, Promise<ConsumerRecord>>();
+  private hold: RetentionHold | undefined;
+  /** Idle groups released for subscriber slots since the last log line about it (at most one a minute). */
+  private releasedSinceLog = 0;
+  private releaseLoggedAt = 0;
   private closedWith: RiggerError | undefined;
 
   constructor(
@@ -77,12 +109,22 @@ export class ConsumerRegistry {
     validateSettings(request.settings);
     const filter = canonicalFilter(request.filter ?? { eventTypes: [], statuses: [], taskIds: [] });
     compileFilter(filterSpecOf(filter)); // refuses a bad filter before anything is written
-    const existing = this.repository.get(request.name);
+    // No await unless a creation is on its way: the count below and the reservation after it happen in one turn.
+    const pending = this.creating.get(request.name);
+    const existing = this.repository.get(request.name) ?? (pending && (await pending));
     if (existing) {
       checkMatches(existing, request.filter, request.settings);
       return existing;
     }
-    const stored = await this.repository.create({
+    this.checkFilterSize(filter);
+    const max = this.options.maxConsumers ?? DEFAULT_MAX_CONSUMERS;
+    if (this.repository.count() + this.creating.size >= max) {
+      throw new RiggerError(
+        'resource_exhausted',
+        `this server already has ${max} consumers (its --max-consumers limit); delete unused ones (rig consumers list, then rig consumers delete NAME) or raise --max-consumers`,
+      );
+    }
+    const creation = this.repository.create({
       ...DEFAULT_CONSUMER_SETTINGS,
       ...definedOnly(request.settings),
       name: request.name,
@@ -92,6 +134,13 @@ export class ConsumerRegistry {
       createdAt: new Date().toISOString(),
       lostReason: undefined,
     });
+    this.creating.set(request.name, creation);
+    let stored: ConsumerRecord;
+    try {
+      stored = await creation;
+    } finally {
+      this.creating.delete(request.name);
+    }
     checkMatches(stored, request.filter, request.settings); // another caller created it meanwhile
     this.logger.info({ consumer: stored.name, acked_sequence: stored.ackedSequence }, 'consumer created');
     return stored;
@@ -143,6 +192,49 @@ export class ConsumerRegistry {
 
   list(): ConsumerStatus[] {
     return this.repository.list().map((record) => this.statusOf(record));
+  }
+
+  /**
+   * At most `limit` consumers named after `after` (from the first when undefined), by name, and no
+   * more than about MAX_RESPONSE_BYTES of them (fewer when their filters are large; always one);
+   * `more`: others follow.
+   */
+  page(after: string | undefined, limit: number): { statuses: ConsumerStatus[]; total: number; more: boolean } {
+    const records = this.repository.page(after, limit + 1);
+    let taken = 0;
+    for (let bytes = 0; taken < Math.min(limit, records.length); taken++) {
+      bytes += wireBytes(records[taken]!);
+      if (taken > 0 && bytes > MAX_RESPONSE_BYTES) break;
+    }
+    return { statuses: records.slice(0, taken).map((record) => this.statusOf(record)), total: this.repository.count(), more: taken < records.length };
+  }
+
+  /** The consumer holding the most of the log back past the retention at the last compaction run, if any. */
+  retentionHold(): RetentionHold | undefined {
+    return this.hold;
+  }
+
+  /**
+   * Lets go of up to `count` groups without members (written, then closed), those idle longest
+   * first, so their hub subscriptions free subscriber slots at once; returns how many. A member
+   * coming back later starts a new group from what was written.
+   */
+  releaseIdle(count: number): number {
+    let released = 0;
+    for (const [name] of this.idleTimers) {
+      if (released >= count) break;
+      if ((this.groups.get(name)?.memberCount ?? 1) > 0) continue;
+      void this.dispose(name);
+      released++;
+    }
+    this.releasedSinceLog += released;
+    const now = Date.now();
+    if (this.releasedSinceLog > 0 && now - this.releaseLoggedAt >= HOLD_WARN_EVERY_MS) {
+      this.logger.info({ released: this.releasedSinceLog }, `released ${this.releasedSinceLog} idle consumer group(s) for subscriber slots (--max-subscribers); their members start again from what was written when they come back`);
+      this.releaseLoggedAt = now;
+      this.releasedSinceLog = 0;
+    }
+    return released;
   }
 
   async delete(name: string): Promise<boolean> {
@@ -200,11 +292,13 @@ export class ConsumerRegistry {
   /**
    * The retention hold: the lowest sequence compaction must keep, given that retention alone would
    * delete everything below `wanted`. A consumer whose unacked events retention wants gone and that
-   * is more than maxLag behind the head is marked lost instead, and holds nothing.
+   * is more than maxLag events behind the head, or holds more than maxHeldBytes of them, is marked
+   * lost instead, and holds nothing. The held stretches all end at `wanted`, so the consumer
+   * furthest behind holds the most: bytes are counted from it on, and the first under the bound ends the count.
    */
   keepFrom(wanted: number): number {
-    let keep = wanted;
     const head = this.hub.lastSequence;
+    const holders: { record: ConsumerRecord; acked: number }[] = [];
     for (const record of this.repository.list()) {
       if (record.lostReason !== undefined || this.lost.has(record.name)) continue;
       const group = this.groups.get(record.name);
@@ -215,17 +309,23 @@ export class ConsumerRegistry {
         this.markLost(record, `it fell ${lag} events behind the head, more than --consumer-max-lag ${this.options.maxLag}, and its events were due for compaction`);
         continue;
       }
-      keep = Math.min(keep, acked + 1);
-      const now = Date.now();
-      if (now - (this.warnedAt.get(record.name) ?? 0) >= HOLD_WARN_EVERY_MS) {
-        this.warnedAt.set(record.name, now);
-        this.logger.warn(
-          { consumer: record.name, acked_sequence: acked, lag, held_events: wanted - acked - 1, consumer_max_lag: this.options.maxLag },
-          `consumer ${record.name} holds the event log back: ${wanted - acked - 1} events past the retention are kept until it acks them (it is lost past --consumer-max-lag ${this.options.maxLag || 'unbounded'})`,
-        );
-      }
+      holders.push({ record, acked });
     }
-    return keep;
+    holders.sort((a, b) => a.acked - b.acked);
+    const maxBytes = this.options.maxHeldBytes ?? 0;
+    this.hold = undefined;
+    for (const [i, { record, acked }] of holders.entries()) {
+      const events = wanted - acked - 1;
+      const { bytes } = this.options.heldBytes?.(acked + 1, wanted) ?? { bytes: 0 };
+      if (maxBytes > 0 && bytes > maxBytes) {
+        this.markLost(record, `it held ${bytes} bytes of events past the retention (${events} events), more than --consumer-max-held-bytes ${maxBytes}, and they were due for compaction`);
+        continue;
+      }
+      this.hold = { consumer: record.name, events, bytes, holders: holders.length - i };
+      this.warnHold(this.hold, acked, head - acked);
+      return acked + 1;
+    }
+    return wanted;
   }
 
   /** Ends every member with `reason` and writes what is pending; the store may close after it resolves. */
@@ -303,6 +403,32 @@ export class ConsumerRegistry {
     return done;
   }
 
+  /** Says, at most once a minute per consumer, which consumer holds the log back the most. */
+  private warnHold(hold: RetentionHold, acked: number, lag: number): void {
+    const now = Date.now();
+    if (now - (this.warnedAt.get(hold.consumer) ?? 0) < HOLD_WARN_EVERY_MS) return;
+    this.warnedAt.set(hold.consumer, now);
+    const maxLag = this.options.maxLag;
+    const maxBytes = this.options.maxHeldBytes ?? 0;
+    this.logger.warn(
+      { consumer: hold.consumer, acked_sequence: acked, lag, held_events: hold.events, held_bytes: hold.bytes, holders: hold.holders, consumer_max_lag: maxLag, consumer_max_held_bytes: maxBytes },
+      `consumer ${hold.consumer} holds the event log back the most: ${hold.events} events (${hold.bytes} bytes) past the retention are kept until it acks them` +
+        `${hold.holders > 1 ? ` (${hold.holders} consumers hold it back)` : ''}; it is lost past --consumer-max-lag ${maxLag || 'unbounded'} events or --consumer-max-held-bytes ${maxBytes || 'unbounded'} bytes`,
+    );
+  }
+
+  /** Refuses a new consumer's filter over the byte limit (its stored JSON); entries are bounded per list already (MAX_LIST_ENTRIES). */
+  private checkFilterSize(filter: ConsumerFilter): void {
+    const max = this.options.maxFilterBytes ?? DEFAULT_MAX_FILTER_BYTES;
+    const bytes = Buffer.byteLength(JSON.stringify(filter));
+    if (bytes > max) {
+      throw new RiggerError(
+        'invalid_argument',
+        `the consumer's filter is ${bytes} bytes stored (as JSON), over the ${max}-byte limit (the server's --consumer-max-filter-bytes); name fewer or shorter task_ids, or select by assignee_filter or statuses instead`,
+      );
+    }
+  }
+
   private markLost(record: ConsumerRecord, reason: string): void {
     this.logger.warn({ consumer: record.name, acked_sequence: record.ackedSequence }, `consumer ${record.name} is lost: ${reason}; it no longer holds the event log`);
     this.lost.add(record.name);
@@ -355,6 +481,21 @@ export function filterSpecOf(filter: ConsumerFilter): FilterSpec {
     taskIds: filter.taskIds,
     ...(filter.assignee !== undefined && { assignee: filter.assignee }),
   };
+}
+
+const wireSizes = new WeakMap<ConsumerRecord, number>();
+
+/** About what a consumer's ConsumerInfo takes on the wire (its strings, and room for the numbers and tags); once per record. */
+function wireBytes(record: ConsumerRecord): number {
+  let bytes = wireSizes.get(record);
+  if (bytes === undefined) {
+    const { filter } = record;
+    const text = (value: string | undefined) => (value === undefined ? 0 : 3 + Buffer.byteLength(value));
+    bytes = 300 + text(record.name) + text(filter.assignee) + text(record.lostReason) + 11 * (filter.eventTypes.length + filter.statuses.length + record.backoffMs.length);
+    for (const id of filter.taskIds) bytes += text(id);
+    wireSizes.set(record, bytes);
+  }
+  return bytes;
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

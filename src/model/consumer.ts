@@ -151,7 +151,11 @@ export interface ConsumerProgress {
 /** Where consumers are stored (the store's ConsumerStore); writes resolve once durable. */
 export interface ConsumerRepository {
   get(name: string): ConsumerRecord | undefined;
-  list(): ConsumerRecord[];
+  /** Every consumer, ordered by name. */
+  list(): readonly ConsumerRecord[];
+  count(): number;
+  /** At most `limit` consumers named after `after` (from the first when undefined), ordered by name. */
+  page(after: string | undefined, limit: number): ConsumerRecord[];
   progressOf(name: string): { acks: number[]; attempts: Map<number, number>; deadLetters: DeadLetterRecord[] };
   deadLetters(name: string): DeadLetterRecord[];
   deadLetterCount(name: string): number;

@@ -1,7 +1,10 @@
 // Durable consumers' state in the database (schema version 4): their settings and acked position,
-// acks above it, delivery counts of redelivered events, dead letters. Reads are direct (WAL reads
-// never wait for writers); every write goes through TaskStore.writeState, so it shares the group
-// commit, never waits inside SQLite for a lock and settles only once it is durable.
+// acks above it, delivery counts of redelivered events, dead letters. The consumers themselves and
+// their dead-letter counts are read once and kept in memory (the server is their only writer), so
+// compaction, /metrics and ListConsumers never parse a stored filter or count rows again; other
+// reads are direct (WAL reads never wait for writers). Every write goes through
+// TaskStore.writeState, so it shares the group commit, never waits inside SQLite for a lock and
+// settles only once it is durable; the copy in memory changes once the write has.
 import type { Statement } from 'better-sqlite3';
 import type { ConsumerFilter, ConsumerProgress, ConsumerRecord, ConsumerRepository, DeadLetterRecord } from '../model/consumer';
 import type { SqliteDatabase } from './database';
@@ -66,7 +69,13 @@ export class ConsumerStore implements ConsumerRepository {
   private readonly selectAttempts: Statement<[string], { sequence: number; attempts: number }>;
   private readonly selectDead: Statement<[string], DeadLetterRow>;
   private readonly countDead: Statement<[string], { n: number }>;
+  private readonly countAllDead: Statement<[], { consumer: string; n: number }>;
   private readonly deleteAll: (name: string) => number;
+  /** Every consumer as stored, by name; loaded at the first read. */
+  private records: Map<string, ConsumerRecord> | undefined;
+  /** The same, ordered by name; rebuilt after a create or a delete. */
+  private sorted: ConsumerRecord[] | undefined;
+  private readonly deadCounts = new Map<string, number>();
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -94,6 +103,7 @@ export class ConsumerStore implements ConsumerRepository {
     this.selectAttempts = db.prepare(`SELECT sequence, attempts FROM consumer_attempts WHERE consumer = ?`);
     this.selectDead = db.prepare(`SELECT sequence, task_id, attempts, reason, dead_at, redrive FROM consumer_dead_letters WHERE consumer = ? ORDER BY sequence`);
     this.countDead = db.prepare(`SELECT count(*) AS n FROM consumer_dead_letters WHERE consumer = ?`);
+    this.countAllDead = db.prepare(`SELECT consumer, count(*) AS n FROM consumer_dead_letters GROUP BY consumer`);
     const tables = ['consumer_acks', 'consumer_attempts', 'consumer_dead_letters'].map((t) => db.prepare(`DELETE FROM ${t} WHERE consumer = ?`));
     const deleteConsumer = db.prepare(`DELETE FROM consumers WHERE name = ?`);
     this.deleteAll = (name) => {
@@ -103,12 +113,24 @@ export class ConsumerStore implements ConsumerRepository {
   }
 
   get(name: string): ConsumerRecord | undefined {
-    const row = this.selectOne.get(name);
-    return row && recordOf(row);
+    return this.loaded().get(name);
   }
 
-  list(): ConsumerRecord[] {
-    return this.selectAll.all().map(recordOf);
+  /** Every consumer, ordered by name; the records are shared: do not change them. */
+  list(): readonly ConsumerRecord[] {
+    this.sorted ??= [...this.loaded().values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return this.sorted;
+  }
+
+  count(): number {
+    return this.loaded().size;
+  }
+
+  /** At most `limit` consumers named after `after` (all from the first when undefined), ordered by name. */
+  page(after: string | undefined, limit: number): ConsumerRecord[] {
+    const all = this.list();
+    const from = after === undefined ? 0 : this.after(all, after);
+    return all.slice(from, from + limit);
   }
 
   /** Acks above the acked position, delivery counts of redelivered events, and dead letters. */
@@ -125,32 +147,47 @@ export class ConsumerStore implements ConsumerRepository {
   }
 
   deadLetterCount(name: string): number {
-    return this.countDead.get(name)!.n;
+    this.loaded();
+    return this.deadCounts.get(name) ?? 0;
   }
 
   /** Creates `record` unless a consumer of that name exists; resolves with the stored one either way. */
   async create(record: ConsumerRecord): Promise<ConsumerRecord> {
-    await this.writer.writeState(() => {
-      if (this.selectOne.get(record.name)) return;
+    const row = await this.writer.writeState(() => {
+      const existing = this.selectOne.get(record.name);
+      if (existing) return existing;
       this.insert.run(
         record.name, JSON.stringify(record.filter), record.startSequence ?? null, record.ackedSequence, record.ackWaitMs,
         record.maxDeliver, JSON.stringify(record.backoffMs), record.maxInFlight, record.createdAt,
       );
+      return this.selectOne.get(record.name)!;
     });
-    return this.get(record.name)!;
+    const records = this.loaded();
+    const stored = records.get(record.name);
+    if (stored) return stored;
+    const created = recordOf(row);
+    records.set(created.name, created);
+    this.sorted = undefined;
+    return created;
   }
 
-  delete(name: string): Promise<boolean> {
-    return this.writer.writeState(() => this.deleteAll(name) > 0);
+  async delete(name: string): Promise<boolean> {
+    const deleted = await this.writer.writeState(() => this.deleteAll(name) > 0);
+    if (this.loaded().delete(name)) this.sorted = undefined;
+    this.deadCounts.delete(name);
+    return deleted;
   }
 
   /** Moves the acked position to `to`: what was recorded above it (acks, counts, dead letters) is forgotten, and it is no longer lost. */
-  reset(name: string, to: number): Promise<void> {
-    return this.writer.writeState(() => {
+  async reset(name: string, to: number): Promise<void> {
+    const dead = await this.writer.writeState(() => {
       this.setAcked.run(to, name);
       this.setLost.run(null as unknown as string, name);
       this.deleteAbove(name, to);
+      return this.countDead.get(name)!.n;
     });
+    this.change(name, { ackedSequence: to, lostReason: undefined });
+    this.setDeadCount(name, dead);
   }
 
   /** Marks dead letters for delivery again (all when `sequences` is empty); resolves with those marked. */
@@ -159,20 +196,26 @@ export class ConsumerStore implements ConsumerRepository {
   }
 
   /** Deletes dead letters (all when `sequences` is empty); resolves with those deleted. */
-  drop(name: string, sequences: readonly number[]): Promise<number[]> {
-    return this.writer.writeState(() => this.chosen(name, sequences).filter((s) => this.deleteDead.run(name, s).changes > 0));
+  async drop(name: string, sequences: readonly number[]): Promise<number[]> {
+    const { dropped, dead } = await this.writer.writeState(() => ({
+      dropped: this.chosen(name, sequences).filter((s) => this.deleteDead.run(name, s).changes > 0),
+      dead: this.countDead.get(name)!.n,
+    }));
+    this.setDeadCount(name, dead);
+    return dropped;
   }
 
   private chosen(name: string, sequences: readonly number[]): number[] {
     return sequences.length > 0 ? [...sequences] : this.selectDead.all(name).map((r) => r.sequence);
   }
 
-  markLost(name: string, reason: string): Promise<void> {
-    return this.writer.writeState(() => void this.setLost.run(reason, name));
+  async markLost(name: string, reason: string): Promise<void> {
+    await this.writer.writeState(() => void this.setLost.run(reason, name));
+    this.change(name, { lostReason: reason });
   }
 
-  saveProgress(name: string, progress: ConsumerProgress): Promise<void> {
-    return this.writer.writeState(() => {
+  async saveProgress(name: string, progress: ConsumerProgress): Promise<void> {
+    const dead = await this.writer.writeState(() => {
       const floor = progress.ackedSequence;
       this.setAcked.run(floor, name);
       this.deleteAcksUpTo.run(name, floor);
@@ -187,7 +230,48 @@ export class ConsumerStore implements ConsumerRepository {
         this.upsertDead.run(name, dead.sequence, dead.taskId, dead.attempts, dead.reason ?? null, dead.deadAt);
       }
       for (const sequence of progress.removedDeadLetters) this.deleteDead.run(name, sequence);
+      // Counted again only when dead letters changed: most writes are acks alone.
+      return progress.deadLetters.length + progress.removedDeadLetters.length > 0 ? this.countDead.get(name)!.n : undefined;
     });
+    this.change(name, { ackedSequence: progress.ackedSequence });
+    if (dead !== undefined) this.setDeadCount(name, dead);
+  }
+
+  private loaded(): Map<string, ConsumerRecord> {
+    if (this.records) return this.records;
+    const records = new Map<string, ConsumerRecord>();
+    for (const row of this.selectAll.all()) records.set(row.name, recordOf(row));
+    for (const { consumer, n } of this.countAllDead.all()) this.deadCounts.set(consumer, n);
+    this.records = records;
+    return records;
+  }
+
+  /** The record in memory after a durable write; a new object, as the one before may be held by a group. */
+  private change(name: string, fields: Partial<Pick<ConsumerRecord, 'ackedSequence' | 'lostReason'>>): void {
+    const records = this.loaded();
+    const record = records.get(name);
+    if (!record) return; // deleted meanwhile
+    const changed = { ...record, ...fields };
+    records.set(name, changed);
+    if (this.sorted) this.sorted[this.after(this.sorted, name) - 1] = changed;
+  }
+
+  /** The index of the first record named after `name` in `sorted` (binary search). */
+  private after(sorted: readonly ConsumerRecord[], name: string): number {
+    let low = 0;
+    let high = sorted.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (sorted[middle]!.name <= name) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  private setDeadCount(name: string, n: number): void {
+    if (!this.loaded().has(name)) return;
+    if (n === 0) this.deadCounts.delete(name);
+    else this.deadCounts.set(name, n);
   }
 
   private deleteAbove(name: string, to: number): void {

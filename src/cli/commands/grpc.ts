@@ -16,7 +16,7 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'grpc',
   describe: 'Serve rigger.v1.RiggerService from this project\'s database (Ctrl-C to stop)',
   builder: (yargs) => yargs.options(settingOptions(
-    'port', 'host', 'db', 'bufferSize', 'retainEvents', 'retainDays', 'compactIntervalMs', 'consumerMaxLag',
+    'port', 'host', 'db', 'bufferSize', 'retainEvents', 'retainDays', 'compactIntervalMs', 'consumerMaxLag', 'consumerMaxHeldBytes', 'maxConsumers', 'consumerMaxFilterBytes',
     'token', 'readOnlyToken', 'publicServices', 'tlsCert', 'tlsKey', 'tlsCa',
     'maxRequestBytes', 'maxConcurrentStreams', 'maxSubscribers', 'maxSubscribersPerConnection', 'maxHealthWatchers', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'consumerMemberStallMs', 'busyTimeoutMs', 'durability', 'httpListen', 'httpToken', 'logLevel', 'logFormat',
     ...PRD_SETTINGS,
@@ -71,6 +71,9 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           shutdownGraceMs: 5_000,
           busyTimeoutMs: resolveSetting('busyTimeoutMs', args, project.config),
           consumerMaxLag: resolveSetting('consumerMaxLag', args, project.config),
+          consumerMaxHeldBytes: resolveSetting('consumerMaxHeldBytes', args, project.config),
+          maxConsumers: resolveSetting('maxConsumers', args, project.config),
+          consumerMaxFilterBytes: resolveSetting('consumerMaxFilterBytes', args, project.config),
           prd: prdConfigOf(project, args),
           auth,
           ...(tls && { tls }),

@@ -29,6 +29,9 @@ import { iterateConsumer, observeConsumer, type ConsumedEvent, type ConsumeOptio
 import { iterateEvents, observeEvents } from './event-subscription';
 import type { SubscribeOptions } from './subscribe-options';
 
+/** ListConsumers pages followed at most (the server's --max-consumers is far below this many pages). */
+const MAX_CONSUMER_PAGES = 10_000;
+
 export interface RiggerClientOptions {
   /** host:port of `rig grpc` (default localhost:50051). */
   address?: string;
@@ -154,8 +157,17 @@ export class RiggerClient {
     return this.unary('GetConsumer', { name });
   }
 
+  /** Every consumer, following ListConsumers' pages. */
   async listConsumers(): Promise<ConsumerInfo__Output[]> {
-    return (await this.unary<{ consumers: ConsumerInfo__Output[] }>('ListConsumers', {})).consumers;
+    const all: ConsumerInfo__Output[] = [];
+    let pageToken = '';
+    for (let page = 0; page < MAX_CONSUMER_PAGES; page++) {
+      const response = await this.unary<{ consumers: ConsumerInfo__Output[]; next_page_token?: string }>('ListConsumers', { page_token: pageToken });
+      all.push(...response.consumers);
+      pageToken = response.next_page_token ?? '';
+      if (pageToken === '') return all;
+    }
+    throw new Error(`ListConsumers still had more pages after ${MAX_CONSUMER_PAGES}; the server's page tokens do not advance`);
   }
 
   async deleteConsumer(name: string): Promise<void> {

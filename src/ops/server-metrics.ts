@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import client from 'prom-client';
 import { createRequestMetrics, type RequestMetrics } from '../grpc/request-metrics';
-import type { ConsumerRegistry, ConsumerStatus } from '../hub/consumer-registry';
+import type { ConsumerRegistry, ConsumerStatus, RetentionHold } from '../hub/consumer-registry';
 import type { EventHub } from '../hub/event-hub';
 import { RenderCache, timed } from '../model/render-cache';
 import { compareText, topN } from '../model/top-n';
@@ -208,6 +208,22 @@ export function createServerMetrics(sources: MetricSources): ServerMetrics {
   overall('rigger_consumers_in_flight', 'Deliveries sent and not yet acked, over all durable consumers', (s) => s.inFlight);
   overall('rigger_consumers_members', 'Members connected, over all durable consumers', (s) => s.members);
   overall('rigger_consumers_dead_letters', 'Dead letters held, over all durable consumers', (s) => s.deadLetters);
+  // The consumer holding the event log back the most past the retention (as of the last compaction): one series at most.
+  for (const [name, help, value] of [
+    ['rigger_retention_hold_events', 'Events past the retention kept for the durable consumer that holds the most (label: that consumer)', (h: RetentionHold) => h.events],
+    ['rigger_retention_hold_bytes', 'Bytes of events past the retention kept for the durable consumer that holds the most (bounded by --consumer-max-held-bytes)', (h: RetentionHold) => h.bytes],
+  ] as const) {
+    gauge(
+      name,
+      help,
+      function () {
+        this.reset();
+        const hold = consumers.retentionHold();
+        if (hold) this.set({ consumer: hold.consumer }, value(hold));
+      },
+      ['consumer'],
+    );
+  }
 
   // Files, by path (stat only; see the top of this file).
   const file = store.db.name;

@@ -67,7 +67,7 @@ const name = (i: number) => `c-${String(i).padStart(4, '0')}`;
 
 test('ops endpoint: 2,000 consumers give a /metrics under 1 MB with the 20 most lagging and totals; a scrape burst is served from one render a second', async () => {
   const dir = tempProject();
-  const server = await startServer(dir, ['--http-listen', '127.0.0.1:0']);
+  const server = await startServer(dir, ['--http-listen', '127.0.0.1:0', '--max-consumers', '2000']);
   const client = new RiggerClient({ address: server.address, actor: 'ops-bounds-test' });
   try {
     const base = opsUrlOf(server);

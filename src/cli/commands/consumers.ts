@@ -7,7 +7,6 @@ import { clientConnection, clientProject, connectionOptions } from '../../config
 import { subscribeOptionsOf, type SubscriptionArgs } from '../../config/subscription-flags';
 import type { ConsumerInfo__Output } from '../../generated/rigger/v1/ConsumerInfo';
 import type { DeadLetter__Output } from '../../generated/rigger/v1/DeadLetter';
-import type { ListConsumersResponse__Output } from '../../generated/rigger/v1/ListConsumersResponse';
 import { invalidArgument, RiggerError } from '../../model/errors';
 import { eventTypeName, statusName } from '../../model/task';
 import type { GlobalArgs } from '../main';
@@ -32,24 +31,8 @@ async function withClient<T>(argv: GlobalArgs, work: (client: RiggerClient) => P
   }
 }
 
-/** Pages at most: far more than --max-consumers allows at 500 a page. */
-const MAX_PAGES = 10_000;
 
 /** Every consumer, following ListConsumers' pages (500 a page) to the last. */
-async function allConsumers(client: RiggerClient): Promise<ConsumerInfo__Output[]> {
-  const all: ConsumerInfo__Output[] = [];
-  let pageToken = '';
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const response = await new Promise<ListConsumersResponse__Output>((resolve, reject) =>
-      client.service.ListConsumers({ page_token: pageToken }, (error, reply) => (error ? reject(error) : resolve(reply!))),
-    );
-    all.push(...response.consumers);
-    pageToken = response.next_page_token ?? '';
-    if (pageToken === '') return all;
-  }
-  throw new RiggerError('internal', `ListConsumers still had more pages after ${MAX_PAGES}; the server's page tokens do not advance`);
-}
-
 function filterText(info: ConsumerInfo__Output): string {
   const filter = info.config?.filter;
   const parts = [
@@ -170,7 +153,7 @@ export const consumersCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       .options(connectionOptions())
       .command<GlobalArgs>('list', 'Every consumer: filter, acked position, lag, in flight, members, dead letters', (y) => y.example('$0 consumers list --json', 'as JSON, e.g. for a script watching lag'), (argv) =>
         withClient(argv, async (client) => {
-          const list = await allConsumers(client);
+          const list = await client.listConsumers();
           if (argv.json) return printJson(list.map(consumerForDisplay));
           printTable(
             ['NAME', 'FILTER', 'ACKED', 'LAG', 'IN FLIGHT', 'MEMBERS', 'DEAD', 'STATE'],

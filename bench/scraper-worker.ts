@@ -6,7 +6,7 @@ import { serveCommands } from './ipc';
 import { serviceFor, unaryCall } from './service';
 import { wallClockMs } from './stats';
 
-interface ScrapeResult {
+export interface ScrapeResult {
   scrapes: number;
   bytes: number;
   errors: number;

@@ -8,6 +8,7 @@ import type { BenchConfig } from '../config';
 import { forkWorker } from '../ipc';
 import { BENCH_DIST, cpuShares, formatShares, freePort, startRigServer, tempProject } from '../processes';
 import { formatMs, formatRate, rate, type Measurement } from '../report';
+import type { ScrapeResult } from '../scraper-worker';
 import { forkProducer } from '../workers';
 
 const SCRAPERS = 32;
@@ -19,14 +20,6 @@ interface Sampled {
   p99: number;
   max: number;
   n: number;
-}
-
-interface ScrapeResult {
-  scrapes: number;
-  bytes: number;
-  errors: number;
-  elapsedMs: number;
-  firstError?: string;
 }
 
 const renders = (text: string): number => Number(/^rigger_metrics_renders_total (\d+)$/m.exec(text)?.[1] ?? NaN);

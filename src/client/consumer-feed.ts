@@ -85,6 +85,8 @@ export class ConsumerFeed {
       }
       const pending = this.unconfirmed.get(sequence);
       if (pending?.deliveryId === delivery.deliveryId) return void pending.waiters.push({ resolve, reject }); // acked twice: one ack
+      // An ack of an earlier delivery of it still unanswered: that one can only be refused now.
+      if (pending) this.settle(sequence, new Error(`the delivery of ${sequence} this ack was for had been delivered again (${delivery.deliveryId})`));
       this.unconfirmed.set(sequence, { deliveryId: delivery.deliveryId, waiters: [{ resolve, reject }] });
       this.call!.write({ ack: { delivery_ids: [delivery.deliveryId] } });
     });

@@ -148,10 +148,10 @@ export function consumerRequestOf(config: ConsumerConfig__Output | null | undefi
 }
 
 /** The sequences or delivery ids of an ack, in_progress or dead-letter request: at most MAX_LIST_ENTRIES. */
-export function sequencesOf<T extends number | string>(sequences: readonly T[] | undefined, field: string): T[] {
+export function sequencesOf<T extends number | string>(sequences: readonly T[] | undefined, field: string): readonly T[] {
   const list = sequences ?? [];
   if (list.length > MAX_LIST_ENTRIES) throw invalidArgument(`${field} has ${list.length} entries; the maximum is ${MAX_LIST_ENTRIES}`);
-  return [...list];
+  return list as T[];
 }
 
 /** A nak's reason, cut to what the server keeps rather than refused (a refusal would end the member's stream). */

@@ -58,3 +58,18 @@ export async function consumeUntil(
     await iterator.return?.();
   }
 }
+
+/**
+ * `call`, asked again while it fails UNAVAILABLE (at most ~5 s): right after a server restart on
+ * the same port, grpc-js's shared subchannel may still be in its reconnect backoff from the old one.
+ */
+export async function whenAnswered<T>(call: () => Promise<T>): Promise<T> {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (tries >= 100 || (error as { code?: number }).code !== 14) throw error;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

@@ -17,7 +17,7 @@ import { after, test } from 'node:test';
 import type { ChildProcess } from 'node:child_process';
 import type { RiggerClient } from '../../src/client/index';
 import { freePort, spawnTracked, startServer, tempDir, tempProject, type ServerProcess } from '../support/processes';
-import { addTasks, clientOf, closeClients } from './consumer-support';
+import { addTasks, clientOf, closeClients, whenAnswered } from './consumer-support';
 
 const TASKS = 200;
 const UPDATES = 8000;
@@ -86,17 +86,7 @@ test(`${MEMBERS} members and a writer through ${SERVER_KILLS} server kill -9s an
     }
   }));
 
-  // The server may be a moment from taking calls after it said ready: asked again until it answers.
-  const consumer = async () => {
-    for (let tries = 0; ; tries++) {
-      try {
-        return await client.getConsumer('chaos');
-      } catch (error) {
-        if (tries >= 100) throw error;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  };
+  const consumer = () => whenAnswered(() => client.getConsumer('chaos'));
   const acked = async () => (await consumer()).acked_sequence ?? 0;
   const deadline = Date.now() + 200_000;
   let memberKills = 0;

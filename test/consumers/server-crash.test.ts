@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { freePort, startServer, tempProject, type ServerProcess } from '../support/processes';
-import { addTasks, clientOf, closeClients } from './consumer-support';
+import { addTasks, clientOf, closeClients, whenAnswered } from './consumer-support';
 
 const EVENTS = 3000;
 const KILL_AFTER_ACKS = 1200;
@@ -51,22 +51,25 @@ test('server kill -9 during acks: no confirmed ack is redelivered, every event i
   // event is not delivered again either.
   const deadline = Date.now() + 90_000;
   let checker: ReturnType<typeof clientOf> | undefined;
-  for (;;) {
-    assert.ok(Date.now() < deadline, `the consumer did not reach the head within 90 s (${confirmed.size} of ${EVENTS} acks confirmed)`);
-    await new Promise((r) => setTimeout(r, 100));
-    if (!killed || !restarting) continue;
-    await restarting;
-    checker ??= clientOf(server!);
-    const info = await checker.getConsumer('crash');
-    if (info.acked_sequence === EVENTS && info.pending === 0) break;
+  try {
+    for (;;) {
+      assert.ok(Date.now() < deadline, `the consumer did not reach the head within 90 s (${confirmed.size} of ${EVENTS} acks confirmed)`);
+      await new Promise((r) => setTimeout(r, 100));
+      if (!killed || !restarting) continue;
+      await restarting;
+      checker ??= clientOf(server!);
+      const info = await whenAnswered(() => checker!.getConsumer('crash'));
+      if (info.acked_sequence === EVENTS && info.pending === 0) break;
+    }
+  } finally {
+    await iterator.return!();
+    await consuming;
   }
-  await iterator.return!();
-  await consuming;
   assert.ok(confirmedBeforeKill.size > 0 && confirmedBeforeKill.size < EVENTS, `${confirmedBeforeKill.size} acks were confirmed before the kill`);
   const redeliveredConfirmed = deliveredAfterKill.filter((s) => confirmedBeforeKill.has(s));
   assert.deepEqual(redeliveredConfirmed, [], 'events whose ack was confirmed before the kill were delivered again');
   const unconfirmedAtKill = KILL_AFTER_ACKS - confirmedBeforeKill.size;
-  const info = await checker.getConsumer('crash');
+  const info = await checker!.getConsumer('crash');
   assert.equal(info.acked_sequence, EVENTS, 'nothing lost: the consumer is at the head');
   assert.equal(info.pending, 0);
   process.stderr.write(`server crash: ${confirmedBeforeKill.size} acks confirmed and ${unconfirmedAtKill} unconfirmed at the kill; ${deliveredAfterKill.length} deliveries after it\n`);

@@ -12,6 +12,7 @@ import type { EventSink, Subscription } from '../../src/hub/subscription';
 import { DEFAULT_CONSUMER_SETTINGS, type ConsumerProgress, type ConsumerRecord, type ConsumerRepository, type DeadLetterRecord } from '../../src/model/consumer';
 import type { LoggedEvent } from '../../src/model/logged-event';
 import { TaskEventType, TaskStatus } from '../../src/model/task';
+import { seededRandom } from '../support/seeded-random';
 
 const SEEDS = 50;
 const STEPS = 1200;
@@ -19,18 +20,6 @@ const TASKS = 6;
 const ACK_WAIT_MS = 1000;
 const MAX_DELIVER = 4;
 const MAX_IN_FLIGHT = 5;
-
-/** mulberry32: small, seeded, good enough to pick steps. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const settle = () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
 
@@ -144,7 +133,7 @@ interface ModelMember {
 }
 
 async function run(seed: number): Promise<{ deliveries: number; crashes: number; refusals: number; end: number }> {
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T | undefined => (items.length === 0 ? undefined : items[Math.floor(rand() * items.length)]);
   let now = 1_000_000;
   const log = new FakeLog();
@@ -262,7 +251,6 @@ async function run(seed: number): Promise<{ deliveries: number; crashes: number;
 
   for (let step = 0; step < STEPS; step++) {
     const r = rand();
-    if (process.env.MODEL_TRACE) process.stderr.write(`step ${step} r=${r.toFixed(3)} held=${JSON.stringify([...held].map(([s, h]) => [s, h.member.id, h.id]))} done=${[...done].join(',')}\n`);
     const member = pick([...members.values()]);
     if (r < 0.25) {
       log.publish(`t${Math.floor(rand() * TASKS)}`);

@@ -38,6 +38,8 @@ export interface ConsumerFeedListener {
 
 /** How long a stream the server has not answered yet may wait for its answer before it is cancelled anyway. */
 const UNANSWERED_CANCEL_MS = 2000;
+/** Delivery ids in one ack message, at most (the server takes up to 1,000). */
+const MAX_IDS_PER_MESSAGE = 1000;
 /** How long a member leaving waits for the server to end its stream before it drops the call. */
 const LEAVE_GRACE_MS = 2000;
 
@@ -59,6 +61,8 @@ export class ConsumerFeed {
   private cancelCall: (() => void) | undefined;
   /** Acked in this membership, not yet confirmed durable, by sequence. */
   private readonly unconfirmed = new Map<number, PendingAck>();
+  /** Acks made while others wait for their confirmation, sent as one message at the end of this turn of the event loop. */
+  private ackBatch: { call: grpc.ClientDuplexStream<ConsumeRequest, ConsumeResponse__Output>; ids: string[] } | undefined;
 
   constructor(
     private readonly service: RiggerServiceClient,
@@ -88,7 +92,7 @@ export class ConsumerFeed {
       // An ack of an earlier delivery of it still unanswered: that one can only be refused now.
       if (pending) this.settle(sequence, new Error(`the delivery of ${sequence} this ack was for had been delivered again (${delivery.deliveryId})`));
       this.unconfirmed.set(sequence, { deliveryId: delivery.deliveryId, waiters: [{ resolve, reject }] });
-      this.call!.write({ ack: { delivery_ids: [delivery.deliveryId] } });
+      this.queueAck(delivery.deliveryId);
     });
   }
 
@@ -120,6 +124,7 @@ export class ConsumerFeed {
     this.cancelRetry?.();
     const call = this.call;
     if (call && this.joined) {
+      this.sendAcks();
       call.end();
       setTimeout(() => call.cancel(), LEAVE_GRACE_MS).unref();
     } else {
@@ -127,6 +132,28 @@ export class ConsumerFeed {
     }
     this.call = undefined;
     this.letGo(new Error('the consumer was closed before the server confirmed this ack; the event may be delivered again'));
+  }
+
+  /**
+   * An ack alone (none other waiting for confirmation) goes out at once; while others wait, acks
+   * gather until the end of this turn and go as one message (as Nagle's rule): a busy member sends
+   * one message for many deliveries, an idle one loses no time.
+   */
+  private queueAck(deliveryId: string): void {
+    if (this.unconfirmed.size === 1 && !this.ackBatch) return void this.call!.write({ ack: { delivery_ids: [deliveryId] } });
+    if (!this.ackBatch || this.ackBatch.call !== this.call) {
+      this.ackBatch = { call: this.call!, ids: [] };
+      setImmediate(() => this.sendAcks());
+    }
+    this.ackBatch.ids.push(deliveryId);
+  }
+
+  /** Sends the acks batched for the stream now joined (those of a lost stream were let go with it). */
+  private sendAcks(): void {
+    const batch = this.ackBatch;
+    this.ackBatch = undefined;
+    if (!batch || batch.call !== this.call || !this.joined) return;
+    for (let at = 0; at < batch.ids.length; at += MAX_IDS_PER_MESSAGE) batch.call.write({ ack: { delivery_ids: batch.ids.slice(at, at + MAX_IDS_PER_MESSAGE) } });
   }
 
   /** The membership is over: acks it did not see confirmed reject (their events may come again). */

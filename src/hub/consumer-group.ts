@@ -299,7 +299,7 @@ export class ConsumerGroup {
   private send(entry: Entry, state: MemberState, now: number): void {
     entry.attempts++;
     entry.holder = state.id;
-    entry.deliveryId = deliveryId(state.key, entry.attempts, entry.event.sequence);
+    entry.deliveryId = deliveryId(state.idPrefix, entry.attempts, entry.event.sequence);
     entry.deadline = now + this.record.ackWaitMs;
     state.inFlight.add(entry);
     this.inFlight++;

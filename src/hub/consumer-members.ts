@@ -20,8 +20,8 @@ export interface ConsumerMember {
 
 export interface MemberState {
   readonly id: number;
-  /** The member's part of its delivery ids. */
-  readonly key: string;
+  /** The member's part of its delivery ids, with the separator after it. */
+  readonly idPrefix: string;
   readonly member: ConsumerMember;
   readonly inFlight: Set<Entry>;
   full: boolean;
@@ -35,7 +35,7 @@ export class ConsumerMembers {
 
   add(member: ConsumerMember): MemberState {
     const id = this.nextId++;
-    const state: MemberState = { id, key: memberKey(id), member, inFlight: new Set(), full: false, acked: [] };
+    const state: MemberState = { id, idPrefix: `${memberKey(id)}.`, member, inFlight: new Set(), full: false, acked: [] };
     this.members.set(id, state);
     return state;
   }

@@ -13,8 +13,9 @@ export function memberKey(memberId: number): string {
   return `${RUN}.${memberId}`;
 }
 
-export function deliveryId(memberKey: string, attempt: number, sequence: number): string {
-  return `${memberKey}.${attempt}.${sequence}`;
+/** `prefix` is the member's key and a dot (made once per member: this runs per delivery). */
+export function deliveryId(prefix: string, attempt: number, sequence: number): string {
+  return `${prefix}${attempt}.${sequence}`;
 }
 
 /** The sequence a delivery id names, or undefined when it is not one of ours at all. */

@@ -13,24 +13,39 @@ const TAG_FIELD_2_VARINT = 0x10;
 /** Field 3 (delivery_id), wire type 2 (length-delimited). */
 const TAG_FIELD_3_BYTES = 0x1a;
 
-function varint(value: number): number[] {
-  const bytes: number[] = [];
-  let v = value;
-  while (v > 0x7f) {
-    bytes.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  bytes.push(v);
-  return bytes;
+function varintSize(value: number): number {
+  let size = 1;
+  for (let v = value; v > 0x7f; v = Math.floor(v / 128)) size++;
+  return size;
 }
 
-/** ConsumeResponse{ delivery: ConsumerDelivery{ event: <encoded TaskEvent>, attempt, delivery_id } } (an ASCII id). */
+function writeVarint(out: Buffer, at: number, value: number): number {
+  let v = value;
+  while (v > 0x7f) {
+    out[at++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  out[at++] = v;
+  return at;
+}
+
+/** ConsumeResponse{ delivery: ConsumerDelivery{ event: <encoded TaskEvent>, attempt, delivery_id } } (an ASCII id), in one allocation. */
 export function encodeDelivery(encodedEvent: Buffer, attempt: number, deliveryId: string): Buffer {
-  const inner = [TAG_FIELD_1_BYTES, ...varint(encodedEvent.length)];
-  const tail = Buffer.from([TAG_FIELD_2_VARINT, ...varint(attempt), TAG_FIELD_3_BYTES, ...varint(deliveryId.length), ...Buffer.from(deliveryId, 'latin1')]);
-  const innerLength = inner.length + encodedEvent.length + tail.length;
-  const head = Buffer.from([TAG_FIELD_1_BYTES, ...varint(innerLength), ...inner]);
-  return Buffer.concat([head, encodedEvent, tail], head.length + encodedEvent.length + tail.length);
+  const eventLength = encodedEvent.length;
+  const innerLength = 1 + varintSize(eventLength) + eventLength + 1 + varintSize(attempt) + 1 + varintSize(deliveryId.length) + deliveryId.length;
+  const out = Buffer.allocUnsafe(1 + varintSize(innerLength) + innerLength);
+  let at = 0;
+  out[at++] = TAG_FIELD_1_BYTES;
+  at = writeVarint(out, at, innerLength);
+  out[at++] = TAG_FIELD_1_BYTES;
+  at = writeVarint(out, at, eventLength);
+  at += encodedEvent.copy(out, at);
+  out[at++] = TAG_FIELD_2_VARINT;
+  at = writeVarint(out, at, attempt);
+  out[at++] = TAG_FIELD_3_BYTES;
+  at = writeVarint(out, at, deliveryId.length);
+  out.write(deliveryId, at, 'latin1');
+  return out;
 }
 
 type Serialize = (value: unknown) => Buffer;

@@ -17,11 +17,13 @@ import { RiggerError } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
 import { ConsumerMembers, type ConsumerMember, type MemberState } from './consumer-members';
 import { ConsumerProgressWriter } from './consumer-progress';
+import { NOT_HELD, Refused, type Refusal } from './consumer-refusal';
 import { deliveryId, sequenceOfDeliveryId } from './delivery-token';
 import type { EventSink, Subscription } from './subscription';
 import { newEntry, TaskLanes, type Entry } from './task-lanes';
 
 export type { ConsumerMember } from './consumer-members';
+export type { Refusal } from './consumer-refusal';
 
 /** What the group needs of the hub: a subscription for its filter, and single events for redrives. */
 export interface GroupEventSource {
@@ -36,15 +38,6 @@ export interface GroupLogger {
   warn(fields: object, message: string): void;
 }
 
-/** What one ack, nak or in_progress named that its member does not hold; nothing of it was applied. */
-export interface Refusal {
-  sequences: number[];
-  deliveryIds: string[];
-  /** How many were refused (the lists stop at MAX_LISTED each). */
-  count: number;
-  reason: string;
-}
-
 /** Events read ahead of the acked position and not yet acked, at most (then the subscription waits). */
 const MAX_PENDING = 10_000;
 const RESUME_PENDING = MAX_PENDING / 2;
@@ -52,9 +45,6 @@ const RESUME_PENDING = MAX_PENDING / 2;
 const TICK_MS = 50;
 /** How often a position moved only by unmatched events (no acks) is written, in ticks. */
 const IDLE_FLUSH_TICKS = 20;
-/** Refused sequences and ids listed in one refusal, at most. */
-const MAX_LISTED = 100;
-const NOT_HELD = 'not held by this member: already acked, delivered again after its ack wait or its stream was lost, or never delivered to it; nothing was changed';
 
 export interface GroupStats {
   ackedSequence: number;
@@ -387,26 +377,5 @@ export class ConsumerGroup {
   private floor(): number {
     for (const sequence of this.outstanding.keys()) return sequence - 1;
     return this.subscription?.position ?? this.progress.committed;
-  }
-}
-
-/** Gathers what one request named that was refused, listing at most MAX_LISTED of each kind. */
-class Refused {
-  private readonly sequences: number[] = [];
-  private readonly ids: string[] = [];
-  private count = 0;
-
-  sequence(sequence: number): void {
-    this.count++;
-    if (this.sequences.length < MAX_LISTED) this.sequences.push(sequence);
-  }
-
-  id(id: string): void {
-    this.count++;
-    if (this.ids.length < MAX_LISTED) this.ids.push(id.slice(0, 64));
-  }
-
-  result(reason: string): Refusal | undefined {
-    return this.count === 0 ? undefined : { sequences: this.sequences, deliveryIds: this.ids, count: this.count, reason };
   }
 }

@@ -106,11 +106,17 @@ test('requests naming deliveries a member does not hold change nothing and are r
   assert.equal(info.redeliveries, 0);
   assert.ok(!hostile.responses.some((r) => r.delivery || r.acks_committed), 'the hostile member got a delivery or a confirmation');
 
-  // The holder's own acks still work, each once.
-  owner.call.write({ ack: { delivery_ids: [...ids].filter(([s]) => s > 5).map(([, id]) => id) } });
+  // The holder's own requests still work: a dead letter with a reason far over the limit is kept,
+  // cut (not refused: that would end the stream), and its other acks each once.
+  owner.call.write({ nak: { delivery_id: ids.get(20)!, dead_letter: true, reason: 'x'.repeat(5000) } });
+  owner.call.write({ ack: { delivery_ids: [...ids].filter(([s]) => s > 5 && s < 20).map(([, id]) => id) } });
   await owner.next((r) => r.acks_committed?.acked_sequence === EVENTS, 'confirmation up to the head');
   owner.call.write({ ack: { delivery_ids: [ids.get(6)!] } });
   assert.equal((await owner.next((r) => r.refused !== null && r.refused !== undefined, 'a refusal of the repeated ack')).refused!.count, 1);
+  const [dead] = await admin.deadLetters('shared');
+  assert.equal(dead?.sequence, 20);
+  assert.equal(dead.reason!.length, 1000);
+  assert.match(dead.reason!, /\(5000 characters, cut\)$/);
   owner.call.end();
   hostile.call.end();
 });

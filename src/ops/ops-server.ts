@@ -3,9 +3,11 @@
 //             most once a second whatever the scrape rate; behind the bearer token when one is set
 //   /healthz  200 while the process runs and answers (liveness); never asks for the token
 //   /readyz   200 when the database is open and writable and the hub serving, else 503 with a one-line reason; never asks for the token
-// Off unless the setting is given; docs/operations.md#operations-endpoint.
+// At most REQUESTS_PER_SECOND are answered a second, whatever the path: more wait their turn
+// (request-pacer.ts). Off unless the setting is given; docs/operations.md#operations-endpoint.
 import crypto from 'node:crypto';
 import http from 'node:http';
+import { RequestPacer } from './request-pacer';
 import type { Exposition } from './server-metrics';
 
 export interface OpsServer {
@@ -33,11 +35,16 @@ const TEXT = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no
 const MAX_CONNECTIONS = 256;
 /** A request's headers must arrive within this, and the whole request within twice it, in ms. */
 const HEADERS_TIMEOUT_MS = 10_000;
+/** Requests answered a second at most (Prometheus scrapes every 15 s); more wait their turn. */
+const REQUESTS_PER_SECOND = 100;
+/** Requests waiting their turn at most; more get 503 at once. */
+const MAX_WAITING = 1024;
 
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
   const { metrics, notReady } = options;
   const refusal = options.token ? bearerCheck(options.token) : () => undefined;
-  const server = http.createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 2 * HEADERS_TIMEOUT_MS }, (request, response) => {
+  const pacer = new RequestPacer(REQUESTS_PER_SECOND, MAX_WAITING);
+  const serve = (request: http.IncomingMessage, response: http.ServerResponse) => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { ...TEXT, allow: 'GET, HEAD' }).end('only GET and HEAD\n');
@@ -67,6 +74,11 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     } else {
       response.writeHead(404, TEXT).end('not found; this endpoint serves /metrics, /healthz and /readyz\n');
     }
+  };
+  const server = http.createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 2 * HEADERS_TIMEOUT_MS }, (request, response) => {
+    if (!pacer.admit(() => serve(request, response))) {
+      response.writeHead(503, { ...TEXT, 'retry-after': '1' }).end(`${MAX_WAITING} requests already wait their turn (this endpoint answers ${REQUESTS_PER_SECOND} a second); try again later\n`);
+    }
   });
   server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
@@ -78,6 +90,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        pacer.stop();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -17,6 +17,8 @@ import { backoffDelay, type BackoffOptions } from './backoff';
 import { waitToRetry } from './retry-wait';
 import { StreamError } from './stream-error';
 
+type ConsumeCall = grpc.ClientDuplexStream<ConsumeRequest, ConsumeResponse__Output>;
+
 export type ConsumerStreamStatus =
   | { state: 'connected'; consumer: ConsumerInfo__Output; reconnects: number }
   | { state: 'disconnected'; error: StreamError; attempt: number; retryInMs: number };
@@ -49,7 +51,7 @@ interface PendingAck {
 }
 
 export class ConsumerFeed {
-  private call: grpc.ClientDuplexStream<ConsumeRequest, ConsumeResponse__Output> | undefined;
+  private call: ConsumeCall | undefined;
   private joined = false;
   private closed = false;
   private attempt = 0;
@@ -62,7 +64,7 @@ export class ConsumerFeed {
   /** Acked in this membership, not yet confirmed durable, by sequence. */
   private readonly unconfirmed = new Map<number, PendingAck>();
   /** Acks made while others wait for their confirmation, sent as one message at the end of this turn of the event loop. */
-  private ackBatch: { call: grpc.ClientDuplexStream<ConsumeRequest, ConsumeResponse__Output>; ids: string[] } | undefined;
+  private ackBatch: { call: ConsumeCall; ids: string[] } | undefined;
 
   constructor(
     private readonly service: RiggerServiceClient,

@@ -14,7 +14,7 @@ import { encodeConsumeResponse, encodeDelivery } from '../protocol/consumer-code
 import { isReadOnlyCall } from './auth';
 import { consumerInfoOf } from './consumer-info';
 import { toServiceError } from './errors';
-import { consumerRequestOf, nakReasonOf, sequencesOf } from './requests';
+import { boundedListOf, consumerRequestOf, nakReasonOf } from './requests';
 import type { EventStreamWriter } from './stream-writer';
 
 type ConsumeCall = grpc.ServerDuplexStream<ConsumeRequest__Output, Buffer>;
@@ -99,12 +99,12 @@ export function consumeTaskEvents(call: ConsumeCall, writer: EventStreamWriter, 
       } else if (message.join) {
         throw invalidArgument('this stream has joined already; open another stream to join another consumer');
       } else if (message.ack) {
-        refuse(group.ack(memberId, sequencesOf(message.ack.sequences, 'ack.sequences'), sequencesOf(message.ack.delivery_ids, 'ack.delivery_ids')));
+        refuse(group.ack(memberId, boundedListOf(message.ack.sequences, 'ack.sequences'), boundedListOf(message.ack.delivery_ids, 'ack.delivery_ids')));
       } else if (message.nak) {
         const { nak } = message;
         refuse(group.nak(memberId, { sequence: nak.sequence ?? 0, deliveryId: nak.delivery_id ?? '' }, nak.delay_ms, nakReasonOf(nak.reason), nak.dead_letter === true));
       } else if (message.in_progress) {
-        refuse(group.inProgress(memberId, sequencesOf(message.in_progress.sequences, 'in_progress.sequences'), sequencesOf(message.in_progress.delivery_ids, 'in_progress.delivery_ids')));
+        refuse(group.inProgress(memberId, boundedListOf(message.in_progress.sequences, 'in_progress.sequences'), boundedListOf(message.in_progress.delivery_ids, 'in_progress.delivery_ids')));
       }
       holdBackWhileFull();
     } catch (error) {

@@ -18,7 +18,7 @@ import { RiggerError } from '../model/errors';
 import { consumeTaskEvents } from './consume-stream';
 import { consumerInfoOf, type ConsumerInfo } from './consumer-info';
 import { unary, type ServiceContext } from './context';
-import { consumerPageOf, consumerPageToken, consumerRequestOf, sequencesOf } from './requests';
+import { boundedListOf, consumerPageOf, consumerPageToken, consumerRequestOf } from './requests';
 
 export function consumerHandlers(context: ServiceContext) {
   const { consumers, logger } = context;
@@ -67,11 +67,11 @@ export function consumerHandlers(context: ServiceContext) {
     })),
 
     RedriveDeadLetters: unary(context, async (request: DeadLettersRequest__Output): Promise<DeadLettersResponse> => ({
-      sequences: await consumers.redrive(request.name ?? '', sequencesOf(request.sequences, 'sequences')),
+      sequences: await consumers.redrive(request.name ?? '', boundedListOf(request.sequences, 'sequences')),
     })),
 
     DropDeadLetters: unary(context, async (request: DeadLettersRequest__Output): Promise<DeadLettersResponse> => ({
-      sequences: await consumers.drop(request.name ?? '', sequencesOf(request.sequences, 'sequences')),
+      sequences: await consumers.drop(request.name ?? '', boundedListOf(request.sequences, 'sequences')),
     })),
   };
 }

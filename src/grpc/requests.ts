@@ -147,11 +147,11 @@ export function consumerRequestOf(config: ConsumerConfig__Output | null | undefi
   return { name, filter, settings, startSequence: config?.start_sequence };
 }
 
-/** The sequences or delivery ids of an ack, in_progress or dead-letter request: at most MAX_LIST_ENTRIES. */
-export function sequencesOf<T extends number | string>(sequences: readonly T[] | undefined, field: string): readonly T[] {
-  const list = sequences ?? [];
+/** A list a request names (sequences, delivery ids), as given: at most MAX_LIST_ENTRIES entries. */
+export function boundedListOf<T extends number | string>(given: readonly T[] | undefined, field: string): readonly T[] {
+  const list = given ?? [];
   if (list.length > MAX_LIST_ENTRIES) throw invalidArgument(`${field} has ${list.length} entries; the maximum is ${MAX_LIST_ENTRIES}`);
-  return list as T[];
+  return list;
 }
 
 /** A nak's reason, cut to what the server keeps rather than refused (a refusal would end the member's stream). */

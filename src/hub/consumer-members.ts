@@ -4,7 +4,7 @@
 // is delivered.
 import type { RiggerError } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
-import { memberKey } from './delivery-token';
+import { deliveryIdPrefix } from './delivery-token';
 import type { Entry } from './task-lanes';
 
 /** One connection of a consumer, as the group sees it (the gRPC stream implements it). */
@@ -20,7 +20,7 @@ export interface ConsumerMember {
 
 export interface MemberState {
   readonly id: number;
-  /** The member's part of its delivery ids, with the separator after it. */
+  /** The member's part of its delivery ids (delivery-token.ts). */
   readonly idPrefix: string;
   readonly member: ConsumerMember;
   readonly inFlight: Set<Entry>;
@@ -35,7 +35,7 @@ export class ConsumerMembers {
 
   add(member: ConsumerMember): MemberState {
     const id = this.nextId++;
-    const state: MemberState = { id, idPrefix: `${memberKey(id)}.`, member, inFlight: new Set(), full: false, acked: [] };
+    const state: MemberState = { id, idPrefix: deliveryIdPrefix(id), member, inFlight: new Set(), full: false, acked: [] };
     this.members.set(id, state);
     return state;
   }

@@ -8,12 +8,11 @@ import { randomBytes } from 'node:crypto';
 /** Differs between server runs: member numbers start again at 1 after a restart. */
 const RUN = randomBytes(4).toString('hex');
 
-/** A member's part of its delivery ids. */
-export function memberKey(memberId: number): string {
-  return `${RUN}.${memberId}`;
+/** A member's part of its delivery ids, made once per member (deliveryId runs per delivery). */
+export function deliveryIdPrefix(memberId: number): string {
+  return `${RUN}.${memberId}.`;
 }
 
-/** `prefix` is the member's key and a dot (made once per member: this runs per delivery). */
 export function deliveryId(prefix: string, attempt: number, sequence: number): string {
   return `${prefix}${attempt}.${sequence}`;
 }

@@ -7,7 +7,7 @@
 // task is done, its wait is over, its attempt rises, and no confirmed ack is delivered again.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConsumerGroup, type ConsumerMember } from '../../src/hub/consumer-group';
+import { ConsumerGroup, type ConsumerMember, type Refusal } from '../../src/hub/consumer-group';
 import type { EventSink, Subscription } from '../../src/hub/subscription';
 import { DEFAULT_CONSUMER_SETTINGS, type ConsumerProgress, type ConsumerRecord, type ConsumerRepository, type DeadLetterRecord } from '../../src/model/consumer';
 import type { LoggedEvent } from '../../src/model/logged-event';
@@ -235,12 +235,16 @@ async function run(seed: number): Promise<{ deliveries: number; crashes: number;
   };
 
   const heldBy = (m: ModelMember) => [...held].filter(([, h]) => h.member === m);
-  const expectRefused = (result: unknown, count: number, what: string) => {
+  /** `request` must be refused whole and change nothing the group reports, nor deliver anything. */
+  const expectRefused = (request: () => Refusal | undefined, count: number, what: string) => {
     const before = group.stats();
+    const deliveriesBefore = deliveries;
+    const result = request();
     if (!result) fail(`${what} was accepted`);
-    assert.equal((result as { count: number }).count, count, `seed ${seed}: ${what}: refusal count`);
+    assert.equal(result!.count, count, `seed ${seed}: ${what}: refusal count`);
     refusals++;
-    assert.deepEqual(group.stats(), before);
+    assert.deepEqual(group.stats(), before, `seed ${seed}: ${what} changed the group`);
+    assert.equal(deliveries, deliveriesBefore, `seed ${seed}: ${what} made a delivery`);
   };
 
   const check = (step: number) => {
@@ -279,14 +283,14 @@ async function run(seed: number): Promise<{ deliveries: number; crashes: number;
         const others = [...held].filter(([, h]) => h.member !== member);
         const other = pick(others);
         const kind = Math.floor(rand() * 4);
-        if (kind === 0 && other) expectRefused(group.ack(member.id, [], [other[1].id]), 1, `member ${member.id} acking ${other[1].id}`);
-        else if (kind === 1 && other) expectRefused(group.ack(member.id, [other[0]]), 1, `member ${member.id} acking sequence ${other[0]} of another`);
+        if (kind === 0 && other) expectRefused(() => group.ack(member.id, [], [other[1].id]), 1, `member ${member.id} acking ${other[1].id}`);
+        else if (kind === 1 && other) expectRefused(() => group.ack(member.id, [other[0]]), 1, `member ${member.id} acking sequence ${other[0]} of another`);
         else if (kind === 2) {
           const stale = pick(finishedIds);
-          if (stale) expectRefused(group.ack(member.id, [], [stale]), 1, `member ${member.id} acking finished ${stale}`);
+          if (stale) expectRefused(() => group.ack(member.id, [], [stale]), 1, `member ${member.id} acking finished ${stale}`);
         } else {
           const forged = `${Math.floor(rand() * 1e6)}.${member.id}.1.${1 + Math.floor(rand() * (log.events.length + 5))}`;
-          expectRefused(group.ack(member.id, [], [forged, 'x']), 2, `member ${member.id} acking forged ${forged}`);
+          expectRefused(() => group.ack(member.id, [], [forged, 'x']), 2, `member ${member.id} acking forged ${forged}`);
         }
       }
     } else if (r < 0.67) {
@@ -308,8 +312,8 @@ async function run(seed: number): Promise<{ deliveries: number; crashes: number;
     } else if (r < 0.72) {
       const other = pick([...held].filter(([, h]) => h.member !== member));
       if (member && other) {
-        expectRefused(group.nak(member.id, { deliveryId: other[1].id }, 0, undefined, true), 1, `member ${member.id} nak-ing ${other[1].id}`);
-        expectRefused(group.inProgress(member.id, [other[0]]), 1, `member ${member.id} in_progress of ${other[0]}`);
+        expectRefused(() => group.nak(member.id, { deliveryId: other[1].id }, 0, undefined, true), 1, `member ${member.id} nak-ing ${other[1].id}`);
+        expectRefused(() => group.inProgress(member.id, [other[0]]), 1, `member ${member.id} in_progress of ${other[0]}`);
       }
     } else if (r < 0.82) {
       advance(Math.floor(rand() * ACK_WAIT_MS * 1.5));

@@ -10,7 +10,7 @@ import { EventHub } from './hub/event-hub';
 import { RiggerError } from './model/errors';
 import { startOpsServer, type OpsServer } from './ops/ops-server';
 import { createServerMetrics, type ServerMetrics } from './ops/server-metrics';
-import { startCheckpointer } from './store/checkpointer';
+import { SERVER_CHECKPOINT_INTERVAL_MS, startCheckpointer } from './store/checkpointer';
 import { startCompactor } from './store/compactor';
 import { EventBytes } from './store/event-bytes';
 import { watchDatabaseFile } from './store/file-watch';
@@ -53,9 +53,6 @@ export interface HubServer {
   /** Stops accepting, ends streams with UNAVAILABLE, lets calls in flight finish (up to the grace period), closes the store. */
   shutdown(): Promise<void>;
 }
-
-/** How often the WAL is checkpointed, off the event loop. */
-const CHECKPOINT_INTERVAL_MS = 1000;
 
 /** How often the database file's identity is checked when nothing writes (every write checks it too). */
 const FILE_WATCH_INTERVAL_MS = 250;
@@ -108,7 +105,7 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
   }
   const stopWatching = watchLog(store.log, options.pollIntervalMs, () => hub.syncFromLog());
   const stopCompactor = startCompactor(store.log, options.retention, options.compactIntervalMs, logger, () => store.tasks.compactionWaits(), (wanted) => consumers.keepFrom(wanted), metrics?.compactionRan);
-  const stopCheckpointer = startCheckpointer(store.db, CHECKPOINT_INTERVAL_MS, logger);
+  const stopCheckpointer = startCheckpointer(store.db, SERVER_CHECKPOINT_INTERVAL_MS, logger);
   const stopFileWatch = watchDatabaseFile(store, FILE_WATCH_INTERVAL_MS, logger, () => {
     serving = false;
     grpcServer.setServing(false);

@@ -1,6 +1,6 @@
 import { invalidArgument } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
-import { eventTypeName, isLoggedEventType, isStatus, isStreamMessageType, TaskEventType, TaskStatus } from '../model/task';
+import { eventTypeName, isLoggedEventType, isStatus, isStreamMessageType } from '../model/task';
 
 export interface FilterSpec {
   eventTypes?: readonly number[];
@@ -12,11 +12,11 @@ export interface FilterSpec {
 /**
  * The part of a filter the log can be read by (LogReader.readMatching), so a subscriber far behind
  * reads only what may match rather than the whole log: an event is selected when its `field` equals
- * one of `values`; for assignee and status also when the task's value before the change does (the
- * filter exit). Every event the filter matches is selected; the predicate still decides each one.
+ * one of `values`; for the assignee also when the task's value before the change does (the filter
+ * exit). Every event the filter matches is selected; the predicate still decides each one.
  */
 export interface LogNarrowing {
-  readonly field: 'taskId' | 'assignee' | 'eventType' | 'status';
+  readonly field: 'taskId' | 'assignee';
   readonly values: readonly (string | number)[];
 }
 
@@ -26,9 +26,6 @@ export interface EventPredicate {
   readonly narrowing?: LogNarrowing;
 }
 
-/** How many kinds a filter part can name: the logged event types, and the statuses (numbered from 1). */
-const LOGGED_EVENT_TYPES = TaskEventType.ORCHESTRATED;
-const STATUSES = TaskStatus.ARCHIVED;
 
 /**
  * Compiles a subscriber's filter into one predicate; every part given must match. The assignee and
@@ -66,27 +63,17 @@ export function compileFilter(spec: FilterSpec): EventPredicate {
     (statuses === undefined ||
       statuses.has(event.status) ||
       (event.previousStatus !== undefined && statuses.has(event.previousStatus)));
-  const narrowing = narrowingOf(taskIds, assignee, types, statuses);
+  const narrowing = narrowingOf(taskIds, assignee);
   return narrowing ? Object.assign(predicate, { narrowing }) : predicate;
 }
 
 /**
- * The one part of the filter the log is read by: the most selective kind present, task ids first
- * (a task has few events), then the assignee, then the event types or statuses (whichever names
- * the smaller share of its kinds; a status is looked up after and before, so it counts double).
- * A part naming every kind narrows nothing.
+ * The one part of the filter the log is read by: task ids first (a task has few events), then the
+ * assignee. Event types and statuses have no index (each would cost every write an entry): such a
+ * filter reads the log's shared pages and filters them.
  */
-function narrowingOf(
-  taskIds: ReadonlySet<string> | undefined,
-  assignee: string | undefined,
-  types: ReadonlySet<number> | undefined,
-  statuses: ReadonlySet<number> | undefined,
-): LogNarrowing | undefined {
+function narrowingOf(taskIds: ReadonlySet<string> | undefined, assignee: string | undefined): LogNarrowing | undefined {
   if (taskIds) return { field: 'taskId', values: [...taskIds] };
   if (assignee !== undefined) return { field: 'assignee', values: [assignee] };
-  const typeShare = types && types.size < LOGGED_EVENT_TYPES ? types.size / LOGGED_EVENT_TYPES : undefined;
-  const statusShare = statuses && statuses.size < STATUSES ? (2 * statuses.size) / STATUSES : undefined;
-  if (typeShare !== undefined && (statusShare === undefined || typeShare <= statusShare)) return { field: 'eventType', values: [...types!] };
-  if (statusShare !== undefined) return { field: 'status', values: [...statuses!] };
   return undefined;
 }

@@ -23,6 +23,9 @@ export const DEFAULT_CHECKPOINT_OPTIONS: CheckpointOptions = {
   lockWaitMs: 250,
 };
 
+/** How often the server's WAL is checkpointed, off the event loop. */
+export const SERVER_CHECKPOINT_INTERVAL_MS = 1000;
+
 /**
  * Moves WAL checkpoints off the server's event loop and keeps the WAL bounded. SQLite otherwise
  * checkpoints inside whichever commit crosses the threshold: a copy of thousands of pages and two

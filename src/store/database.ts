@@ -89,6 +89,9 @@ export function openDatabase(file: string, options: OpenOptions = {}): SqliteDat
     db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
     db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
     db.pragma('foreign_keys = ON');
+    // Each write of a group commit runs in a savepoint, whose undo pages go to a sub-journal: in
+    // memory, not a temp file (half the group's system time went to writing it).
+    db.pragma('temp_store = MEMORY');
     migrate(db);
     return db;
   } catch (error) {

@@ -5,11 +5,11 @@ import { LOGGED_EVENT_COLUMNS, type LoggedEventRow } from './rows';
 
 /**
  * The part of a subscriber's filter the log is read by (the hub's LogNarrowing): an event is
- * selected when `field` equals one of `values`; for assignee and status also when the value before
- * the change does (the filter exit).
+ * selected when `field` equals one of `values`; for the assignee also when the value before the
+ * change does (the filter exit).
  */
 export interface IndexedCondition {
-  readonly field: 'taskId' | 'assignee' | 'eventType' | 'status';
+  readonly field: 'taskId' | 'assignee';
   readonly values: readonly (string | number)[];
 }
 
@@ -32,7 +32,7 @@ const RANGE = 'sequence > ? AND sequence <= ? ORDER BY sequence LIMIT ?';
  * sequence order with its own LIMIT, merged here; so SQLite never scans the log or sorts a large
  * set, and a read costs what it returns, however long the stretch of log it covers (the filter
  * indexes of schema.ts). The "before the change" arms use partial indexes holding only the events
- * that changed the assignee (or status), so they are disjoint from the "after" arms unless the
+ * that changed the assignee, so they are disjoint from the "after" arms unless the
  * condition names both the old and the new value (duplicates are dropped in the merge). A task's
  * events are under its key, or under its id for tasks older than schema 7 (one arm each, disjoint).
  */
@@ -50,9 +50,7 @@ export class FilteredLogRead {
     this.arms = {
       // A task's key is looked up in the same statement, so one created while a catch-up pages is found on the next page.
       taskId: [arm('task_key = (SELECT task_key FROM tasks WHERE id = ?)'), arm('task_id = ? AND task_key IS NULL')],
-      eventType: [arm('event_type = ?')],
       assignee: [arm('assignee = ?'), arm('previous_assignee = ? AND previous_assignee IS NOT assignee')],
-      status: [arm('status = ?'), arm('previous_status = ? AND previous_status IS NOT status')],
     };
     this.selectOldest = db.prepare(`SELECT min(sequence) AS s FROM events`);
     // One read transaction: the compaction check and the rows come from the same snapshot.

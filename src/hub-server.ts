@@ -104,7 +104,7 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
     throw error;
   }
   const stopWatching = watchLog(store.log, options.pollIntervalMs, () => hub.syncFromLog());
-  const stopCompactor = startCompactor(store.log, options.retention, options.compactIntervalMs, logger, () => store.tasks.compactionWaits(), (wanted) => consumers.keepFrom(wanted), metrics?.compactionRan);
+  const stopCompactor = startCompactor(store.log, (work) => store.tasks.writeState(work), options.retention, options.compactIntervalMs, logger, () => store.tasks.compactionWaits(), (wanted) => consumers.keepFrom(wanted), metrics?.compactionRan);
   const stopCheckpointer = startCheckpointer(store.db, SERVER_CHECKPOINT_INTERVAL_MS, logger);
   const stopFileWatch = watchDatabaseFile(store, FILE_WATCH_INTERVAL_MS, logger, () => {
     serving = false;

@@ -59,7 +59,7 @@ const STREAM_KINDS: readonly (readonly [kind: string, path: string])[] = [
 /** prom-client defaults that `promtool check metrics` refuses (non-counters named *_total). */
 const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
-/** Writes per group commit: 1 up to the group's maximum (256, group-commit.ts). */
+/** Writes per group commit: 1 up to the group's maximum (256, MAX_BATCH in write-queue.ts). */
 const GROUP_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
 /** Consumers whose status is read in one turn of the event loop; a render reads them all a slice at a time, so no turn is long. */

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { RiggerError } from '../model/errors';
 import { sqlite, type SqliteDatabase } from './database';
 import { LATEST_SEQUENCE_SQL } from './rows';
-import { WAL_HOLD_BYTES } from './task-store';
+import { WAL_HOLD_BYTES } from './write-pipeline';
 
 /**
  * Pages copied per backup step (4 MiB at SQLite's default 4 KiB page). The whole copy runs inside one

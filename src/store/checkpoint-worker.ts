@@ -5,7 +5,7 @@
 //   checkpoint, which holds writers for the rest of the copy and until the readers of older
 //   snapshots are done, so the next commit starts the WAL again from its beginning. Continuous
 //   writes can never outrun it, as they outrun PASSIVE checkpoints alone. The server's writes
-//   wait for it asynchronously (group-commit.ts), its event loop never;
+//   wait for it asynchronously (write-pipeline.ts), its event loop never;
 // - unchanged for `idleMs`: a TRUNCATE checkpoint, which empties the -wal file when writes stop;
 // - otherwise every `intervalMs`: a PASSIVE checkpoint (never waits for, or blocks, anyone).
 // After a restart, the writer's first commit cuts the file back to journal_size_limit, so the file's

@@ -8,8 +8,9 @@ const BATCH = 500;
 const HELD_BACK_RETRY_MS = 20;
 
 /**
- * Trims the event log to its retention in the background: small batches, each its own short
- * transaction, with the event loop free in between so writers and streams never wait on it. Runs
+ * Trims the event log to its retention in the background: small batches, each one write of the
+ * write pipeline (`write`: TaskStore.writeState), so a delete takes its turn with the other writes,
+ * is fenced with them and never waits for a lock on the event loop. Runs
  * at start-up and then every `intervalMs`; a batch that finds the database locked waits for the next run.
  * Deleting is writing: while `heldBack()` (the WAL is due for a checkpoint, TaskStore.compactionWaits)
  * it waits, or a run over a large backlog would grow the WAL by tens of MB in one burst and make
@@ -19,6 +20,7 @@ const HELD_BACK_RETRY_MS = 20;
  */
 export function startCompactor(
   log: EventLog,
+  write: (work: () => number) => Promise<number>,
   retention: Retention,
   intervalMs: number,
   logger: Logger,
@@ -36,16 +38,19 @@ export function startCompactor(
       setTimeout(() => step(deletedSoFar), HELD_BACK_RETRY_MS).unref();
       return;
     }
-    let deleted = 0;
-    try {
-      deleted = log.compact(retention, BATCH, Date.now(), keepFrom);
-    } catch (error) {
-      // The server's connection never waits for a lock (TaskStore.neverBlock): a batch that
-      // finds the database locked (another process, a checkpoint) is simply tried again later.
-      if (error instanceof RiggerError && error.kind === 'unavailable') logger.debug({ reason: error.message }, 'event log compaction waits for the database; will retry');
-      else logger.warn({ err: error }, 'event log compaction failed; will retry');
-    }
-    if (deleted === BATCH) {
+    write(() => log.compact(retention, BATCH, Date.now(), keepFrom)).then(
+      (deleted) => finish(deletedSoFar, deleted),
+      (error: unknown) => {
+        // A batch that found the database locked past the lock wait (another process, a
+        // checkpoint), or a fenced store, is simply tried again on the next run.
+        if (error instanceof RiggerError && error.kind === 'unavailable') logger.debug({ reason: error.message }, 'event log compaction waits for the database; will retry');
+        else logger.warn({ err: error }, 'event log compaction failed; will retry');
+        finish(deletedSoFar, 0);
+      },
+    );
+  };
+  const finish = (deletedSoFar: number, deleted: number): void => {
+    if (deleted === BATCH && !stopped) {
       setImmediate(() => step(deletedSoFar + deleted));
       return;
     }

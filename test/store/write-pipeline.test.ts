@@ -1,23 +1,24 @@
-// Group commit and the WAL sync in-process: a write settles, and its events are published, only
-// once its commit is durable; the next group commits meanwhile; syncs are shared by the commits
-// made while one runs; a failed sync fails the writes it covered. The target is a fake whose
-// afterCommit is held by the test; WalSync runs against a real file (fdatasync from the thread pool).
+// The write pipeline and the WAL sync in-process: a write settles, and its events are published,
+// only once its commit is durable; the next batch commits meanwhile; syncs are shared by the commits
+// made while one runs; a failed sync fails the writes it covered. The transactions and the sync
+// stage are fakes held by the test; WalSync runs against a real file (fdatasync from the thread pool).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { LoggedEvent } from '../../src/model/logged-event';
-import { GroupCommit, type GroupCommitTarget } from '../../src/store/group-commit';
+import type { Transactions } from '../../src/store/batch-transaction';
+import { WritePipeline, type CommitSync } from '../../src/store/write-pipeline';
 import { WalSync } from '../../src/store/wal-sync';
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
-function fakeTarget() {
+function fakePipeline() {
   const published: number[][] = [];
-  const pending: ((failure?: unknown) => void)[] = [];
+  const pending: ((failure?: Error) => void)[] = [];
   let commits = 0;
-  const target: GroupCommitTarget = {
+  const db: Transactions = {
     inWriteTransaction: (work) => {
       const result = work();
       commits++;
@@ -25,11 +26,12 @@ function fakeTarget() {
     },
     inSavepoint: (work) => work(),
     inTransaction: () => true,
-    committed: (events) => published.push(events.map((e) => e.sequence)),
-    afterCommit: (settle) => pending.push(settle),
-    holdBack: () => undefined,
   };
-  return { target, published, pending, commits: () => commits };
+  const sync: CommitSync = { afterCommit: (done) => pending.push((failure) => done(failure ?? null)), idle: async () => {}, close: () => {} };
+  const pipeline = new WritePipeline(db, () => {});
+  pipeline.serve({ lockWaitMs: 1000, walFile: path.join(os.tmpdir(), 'rigger-no-such-wal'), sync });
+  pipeline.onCommit((events) => published.push(events.map((e) => e.sequence)));
+  return { pipeline, published, pending, commits: () => commits };
 }
 
 let sequence = 0;
@@ -39,8 +41,7 @@ const write = (events: LoggedEvent[]) => {
 };
 
 test('writes settle and events are published only once the commit is durable, in commit order', async () => {
-  const { target, published, pending, commits } = fakeTarget();
-  const groups = new GroupCommit(target);
+  const { pipeline: groups, published, pending, commits } = fakePipeline();
   const settled: number[] = [];
   const first = [groups.enqueue(write), groups.enqueue(write)].map((p) => p.then((n) => settled.push(n)));
   await turn();

@@ -43,6 +43,11 @@ const READY: Record<PeerName, RegExp> = {
   etcd: /ready to serve client requests/,
 };
 
+const dataDirs = new Set<string>();
+process.on('exit', () => {
+  for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 const isAbsent = (peer: PeerServer | PeerAbsent): peer is PeerAbsent => 'absent' in peer;
 export { isAbsent };
 
@@ -56,6 +61,7 @@ export async function startPeerServer(name: PeerName): Promise<PeerServer | Peer
     return { name, absent };
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `rigger-bench-${name}-`));
+  dataDirs.add(dir); // removed at exit too, should the bench be interrupted before stop()
   const port = await freePort();
   let args: string[];
   if (name === 'jetstream') args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir];
@@ -71,6 +77,7 @@ export async function startPeerServer(name: PeerName): Promise<PeerServer | Peer
   const stop = async () => {
     await stopChild(child);
     fs.rmSync(dir, { recursive: true, force: true });
+    dataDirs.delete(dir);
   };
   let log = '';
   try {

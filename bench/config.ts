@@ -36,6 +36,8 @@ export interface BenchConfig {
   consumerAckRoundTrips: number;
   /** Writes of the store-alone row (a quarter more before them, uncounted). */
   storeWrites: number;
+  /** Bytes of each message the peers (JetStream, Redis, etcd) write and deliver: about a task event's size. */
+  peerPayloadBytes: number;
 }
 
 export function configFor(quick: boolean, profileDir: string | undefined): BenchConfig {
@@ -45,13 +47,13 @@ export function configFor(quick: boolean, profileDir: string | undefined): Bench
         replayEvents: 1000, replaySubscribers: 10, latencyRate: 1000, latencySubscribers: 10, latencyWarmupMs: 300, latencyMs: 500,
         unaryConcurrency: 64, unaryMs: 300, catchUpEvents: 3000, catchUpWarmupEvents: 500, stalledBaselineEvents: 2000, stalledEvents: 5000,
         stalledOthers: 5, crossProcessWrites: 2, floodUpdates: 2000, floodQuietMs: 500, floodTimeoutMs: 60_000,
-        consumerEvents: 3000, consumerMembers: [1, 2, 4], consumerAckRoundTrips: 300, storeWrites: 4000,
+        consumerEvents: 3000, consumerMembers: [1, 2, 4], consumerAckRoundTrips: 300, storeWrites: 4000, peerPayloadBytes: 265,
       }
     : {
         quick, profileDir, warmupMs: 1000, windowMs: 3000, fanOutSubscribers: [1, 10, 100], producerConcurrency: 16,
         replayEvents: 5000, replaySubscribers: 100, latencyRate: 1000, latencySubscribers: 100, latencyWarmupMs: 5000, latencyMs: 5000,
         unaryConcurrency: 64, unaryMs: 3000, catchUpEvents: 100_000, catchUpWarmupEvents: 20_000, stalledBaselineEvents: 100_000, stalledEvents: 1_000_000,
         stalledOthers: 4, crossProcessWrites: 50, floodUpdates: 200_000, floodQuietMs: 10_000, floodTimeoutMs: 400_000,
-        consumerEvents: 50_000, consumerMembers: [1, 2, 4], consumerAckRoundTrips: 2000, storeWrites: 100_000,
+        consumerEvents: 50_000, consumerMembers: [1, 2, 4], consumerAckRoundTrips: 2000, storeWrites: 100_000, peerPayloadBytes: 265,
       };
 }

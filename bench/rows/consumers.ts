@@ -1,7 +1,8 @@
 // Durable consumers: a consumer group's throughput with 1, 2 and 4 members (every delivery acked,
 // each ack written by the group commit) against a plain subscriber reading the same prefilled
 // events in the same run; and the ack round trip, ack() to the server's confirmation that it is on
-// disk (the WAL synced), one ack at a time.
+// disk (the WAL synced), one ack at a time. Then the same against a JetStream durable pull consumer
+// and a Redis Streams consumer group (bench/peers/consumer-peers.ts), ratio = Rigger / peer.
 import path from 'node:path';
 import type { BenchConfig } from '../config';
 import { forkWorker } from '../ipc';
@@ -9,6 +10,7 @@ import { writeEvents } from '../prefill';
 import { BENCH_DIST, databaseFile, startRigServer, tempProject } from '../processes';
 import { formatMs, formatRate, rate, type Measurement } from '../report';
 import { forkClient, type WindowResult } from '../workers';
+import { measureConsumerPeers, versusAckPeers, versusConsumerPeers } from '../peers/consumer-peers';
 
 const forkMembers = () => forkWorker(path.join(BENCH_DIST, 'consumer-worker.js'));
 
@@ -26,9 +28,11 @@ export async function consumerGroups(config: BenchConfig, log: (line: string) =>
     await subscriber.call('close');
     const plainRate = rate(plain.count, plain.elapsedMs);
     log(`plain subscriber: ${formatRate(plainRate)} events`);
+    const groupRates = new Map<number, number>();
     for (const count of config.consumerMembers) {
       const result = await members.call<{ received: number; elapsedMs: number }>('group', { address: server.address, name: `bench-${count}`, members: count, total, timeoutMs: 240_000 }, 250_000);
       const groupRate = rate(result.received, result.elapsedMs);
+      groupRates.set(count, groupRate);
       log(`consumer group, ${count} member(s): ${formatRate(groupRate)} events (${result.received} of ${total})`);
       measurements.push({
         row: 'consumer group throughput',
@@ -56,6 +60,11 @@ export async function consumerGroups(config: BenchConfig, log: (line: string) =>
       values: { p50_ms: acks.p50, p99_ms: acks.p99, max_ms: acks.max, acks: acks.n },
       note: 'from ack() to the acks_committed confirmation (group commit + WAL sync on the thread pool), the next delivery handled only after it',
     });
+    await Promise.all([subscriber.kill(), members.kill(), server.stop()]);
+    // The peers run after the hub is stopped, each started and stopped in turn.
+    const peers = await measureConsumerPeers(config, log);
+    for (const [count, groupRate] of groupRates) measurements.push(...versusConsumerPeers(config, count, groupRate, peers));
+    measurements.push(...versusAckPeers(acks, peers));
     return measurements;
   } finally {
     await Promise.all([subscriber.kill(), members.kill(), server.stop()]);

@@ -4,13 +4,15 @@
 // transaction took (ms precision, truncated); the client process subtracts it from its own wall
 // clock at receipt (performance.timeOrigin + performance.now(), sub-ms). Both processes read the
 // same CLOCK_REALTIME of this machine, so there is no clock skew to correct; the truncation makes
-// every figure up to 1 ms pessimistic.
+// every figure up to 1 ms pessimistic. JetStream is measured the same way beside them: 100 ordered
+// push consumers of a file-storage stream, each message's latency from its store time on the server.
 import type { BenchConfig } from '../config';
 import { cpuShares, formatShares, startRigServer, tempProject } from '../processes';
 import { formatMs, type Measurement } from '../report';
 import { sleep } from '../stats';
 import type { WorkerHandle } from '../ipc';
-import { forkClient, forkPeer, forkProducer, type WindowResult } from '../workers';
+import { forkClient, forkPeer, forkPeerClient, forkProducer, type WindowResult } from '../workers';
+import { isAbsent, PEER_SYNC, startPeerServers, stopPeerServers } from '../peers/peer-servers';
 
 interface Percentiles {
   p50: number;
@@ -80,6 +82,84 @@ async function measureRelay(config: BenchConfig, writer: 'grpc-js' | 'packed', c
   }
 }
 
+/**
+ * JetStream: a publisher process at the same steady rate (js.publish, each issued on schedule) into a
+ * file-storage stream, and `latencySubscribers` ordered push consumers on one connection in another;
+ * the same warm-up and window as the hub. A string: why it was left out.
+ */
+async function measureJetStream(config: BenchConfig): Promise<LatencyRun | string> {
+  const [server] = await startPeerServers(['jetstream']);
+  if (isAbsent(server!)) return server.absent;
+  const publisher = forkPeerClient();
+  const subscriber = forkPeerClient();
+  try {
+    const address = server!.address;
+    const subject = 'bench.latency';
+    const subscribers = config.latencySubscribers;
+    await publisher.call('createStream', { address, name: 'BENCH_LATENCY', subject });
+    const expectedEvents = Math.round((config.latencyRate * Math.max(config.latencyWarmupMs, config.latencyMs)) / 1000);
+    await subscriber.call('subscribeOrdered', { address, subject, subscribers, maxSamples: (expectedEvents + 1000) * subscribers });
+    const steadyLoad = (durationMs: number) =>
+      publisher.call<{ calls: number; errors: number; elapsedMs: number }>('steadyPublish', {
+        address, subject, rate: config.latencyRate, durationMs, payloadBytes: config.peerPayloadBytes,
+      }, durationMs + 60_000);
+    const warmupLoad = await steadyLoad(config.latencyWarmupMs);
+    await subscriber.call('waitForCount', { total: warmupLoad.calls * subscribers, timeoutMs: DRAIN_TIMEOUT_MS }, DRAIN_TIMEOUT_MS + 10_000);
+    const warmup = await subscriber.call<Percentiles>('latency');
+    await sleep(100);
+    await subscriber.call('reset');
+    const { result: load, shares } = await cpuShares({ server: server!.pid, subscribers: subscriber.pid, producer: publisher.pid }, () =>
+      steadyLoad(config.latencyMs),
+    );
+    const expected = load.calls * subscribers;
+    const delivered = await subscriber.call<{ count: number; complete: boolean }>('waitForCount', { total: expected, timeoutMs: DRAIN_TIMEOUT_MS }, DRAIN_TIMEOUT_MS + 10_000);
+    const measured = await subscriber.call<Percentiles>('latency');
+    await subscriber.call('closeSubscribers');
+    return {
+      warmup, measured, complete: delivered.complete, expected, received: delivered.count,
+      achievedRate: (load.calls * 1000) / load.elapsedMs, errors: warmupLoad.errors + load.errors, shares,
+    };
+  } finally {
+    await Promise.all([publisher.kill(), subscriber.kill()]);
+    await stopPeerServers([server!]);
+  }
+}
+
+/** The JetStream line beside the hub's: ratio = hub p99 / JetStream p99. */
+function jetStreamLine(config: BenchConfig, hub: LatencyRun, jetStream: LatencyRun | string): Measurement {
+  const subscribers = config.latencySubscribers;
+  const absent = typeof jetStream === 'string';
+  return {
+    row: 'latency commit->receipt',
+    case: `${config.latencyRate}/s x ${subscribers} subs / JetStream, ${subscribers} ordered push consumers, file storage`,
+    rigger: percentilesText(hub.measured),
+    peer: absent ? 'JetStream: NOT INSTALLED' : percentilesText(jetStream.measured),
+    ratio: absent ? null : hub.measured.p99 / jetStream.measured.p99,
+    target: '',
+    met: null,
+    values: absent
+      ? { p99_ms: hub.measured.p99, jetstream_p99_ms: null }
+      : {
+          p50_ms: hub.measured.p50, p99_ms: hub.measured.p99,
+          jetstream_p50_ms: jetStream.measured.p50, jetstream_p99_ms: jetStream.measured.p99, jetstream_max_ms: jetStream.measured.max,
+          jetstream_receipts: jetStream.measured.n, jetstream_expected_receipts: jetStream.expected, jetstream_complete: jetStream.complete ? 1 : 0,
+          jetstream_achieved_rate: jetStream.achievedRate, jetstream_errors: jetStream.errors,
+          jetstream_warmup_p99_ms: jetStream.warmup.p99,
+          jetstream_cpu_share_server: jetStream.shares.server!, jetstream_cpu_share_subscribers: jetStream.shares.subscribers!,
+          jetstream_cpu_share_producer: jetStream.shares.producer!,
+        },
+    note: absent
+      ? `LEFT OUT: ${jetStream}`
+      : [
+          shortfall(jetStream) && `JetStream incomplete: ${shortfall(jetStream)}`,
+          `what the publish ack has synced: ${PEER_SYNC.jetstream}`,
+          `ratio = hub p99 / JetStream p99; a publisher process at ${config.latencyRate}/s (js.publish, ${config.peerPayloadBytes}-byte payloads, issued on schedule) and ${subscribers} ordered push consumers on one connection in another`,
+          "latency = receipt wall clock - the message's store time on the server (ns; the hub's timestamp is ms-truncated, up to 1 ms pessimistic)",
+          `warm-up: ${percentilesText(jetStream.warmup)}; achieved ${Math.round(jetStream.achievedRate)} msgs/s; CPU during the load: ${formatShares(jetStream.shares)}`,
+        ].filter(Boolean).join('; '),
+  };
+}
+
 export async function latency(config: BenchConfig, log: (line: string) => void): Promise<Measurement[]> {
   const client = forkClient();
   const producer = forkProducer();
@@ -96,6 +176,8 @@ export async function latency(config: BenchConfig, log: (line: string) => void):
     log(`latency bare grpc-js relay: ${percentilesText(bare.measured)}`);
     const packed = await measureRelay(config, 'packed', client, producer);
     log(`latency bare relay with the hub's writer: ${percentilesText(packed.measured)}`);
+    const jetStream = await measureJetStream(config);
+    log(typeof jetStream === 'string' ? `latency JetStream LEFT OUT: ${jetStream}` : `latency JetStream ordered consumers: ${percentilesText(jetStream.measured)}`);
     const subscribers = config.latencySubscribers;
     const peerValues = (prefix: string, run: LatencyRun) => ({
       [`${prefix}_p50_ms`]: run.measured.p50, [`${prefix}_p99_ms`]: run.measured.p99, [`${prefix}_max_ms`]: run.measured.max,
@@ -134,6 +216,7 @@ export async function latency(config: BenchConfig, log: (line: string) => void):
           'commit timestamp (ms, truncated) vs receipt wall clock in the client process',
         ].filter(Boolean).join('; '),
       },
+      jetStreamLine(config, hub, jetStream),
     ];
   } finally {
     await Promise.all([client.kill(), producer.kill()]);

@@ -1,10 +1,12 @@
 // unary: AddTask and GetTask calls/s at a fixed concurrency, against a bare grpc-js server with the
 // same service definition answering at once (the unary ceiling), in the same run; AddTask both with
-// the default --durability full (every commit synced) and with --durability normal.
+// the default --durability full (every commit synced) and with --durability normal; then AddTask
+// FULL against the durable writes of JetStream, Redis and etcd (bench/peers/write-peers.ts).
 import type { BenchConfig } from '../config';
 import { startRigServer, tempProject } from '../processes';
 import { formatRate, rate, type Measurement } from '../report';
 import { forkPeer, forkProducer } from '../workers';
+import { measureWritePeers, versusWritePeers } from '../peers/write-peers';
 
 interface LoadResult {
   calls: number;
@@ -35,8 +37,10 @@ export async function unary(config: BenchConfig, log: (line: string) => void): P
       // The same AddTask load against a server with --durability normal (synchronous=NORMAL), the echo peer again beside it.
       { method: 'AddTask', address: normalServer.address, target: 0.6, durability: 'normal' },
     ] as const;
+    let addTaskFullRate = 0;
     for (const { method, address, target, durability } of cases) {
       const hubRate = await run(address, method);
+      if (method === 'AddTask' && durability === 'full') addTaskFullRate = hubRate;
       const echoRate = await run(echoAddress, method);
       const ratio = echoRate > 0 ? hubRate / echoRate : null;
       const name = `${method} c=${config.unaryConcurrency}${durability === 'normal' ? ' --durability normal' : ''}`;
@@ -52,6 +56,9 @@ export async function unary(config: BenchConfig, log: (line: string) => void): P
         values: { method, concurrency: config.unaryConcurrency, calls_per_s: hubRate, echo_calls_per_s: echoRate, ...(durability && { durability }) },
       });
     }
+    // The peers' rates are kept apart so another Rigger case can be compared against the same figures.
+    const peerRates = await measureWritePeers(config, log);
+    measurements.push(...versusWritePeers(config, `AddTask FULL c=${config.unaryConcurrency}`, addTaskFullRate, peerRates));
   } finally {
     await Promise.all([producer.kill(), echo.kill()]);
     await Promise.all([server.stop(), normalServer.stop()]);

@@ -38,6 +38,25 @@ test('npm run bench -- --quick runs every row, writes valid JSON and a dated rep
     for (const key of ['receipts', 'relay_packed_receipts', 'relay_grpcjs_receipts', 'relay_packed_p99_ms', 'relay_grpcjs_p99_ms']) {
       assert.ok(latency.values[key] > 0, `${key}: ${JSON.stringify(latency.values)}`);
     }
+    // The peers a user would pick instead, each started by the bench and measured in the same run (installed here and under CI).
+    const peerLines = (row: string) => report.measurements.filter((m: { row: string }) => m.row === row);
+    const writes = peerLines('durable writes, 64 in flight');
+    assert.deepEqual(writes.map((m: { values: { peer: string } }) => m.values.peer), ['jetstream', 'redis', 'etcd'], 'one durable-writes line per peer');
+    for (const line of writes) {
+      assert.ok(line.values.peer_calls_per_s > 0 && Number.isFinite(line.values.peer_calls_per_s), `${line.case}: ${JSON.stringify(line.values)}`);
+      assert.ok(Number.isFinite(line.ratio) && line.ratio > 0, `${line.case}: ratio ${line.ratio}`);
+      assert.match(line.note, /fsync before the ack: /, `${line.case} says what the peer syncs`);
+    }
+    const groups = peerLines('consumer group vs peers');
+    assert.equal(groups.length, 2 * 3, 'JetStream and Redis with 1, 2 and 4 members');
+    for (const line of groups) assert.ok(line.values.peer_rate > 0 && Number.isFinite(line.ratio), `${line.case}: ${JSON.stringify(line.values)}`);
+    const acks = peerLines('consumer ack round trip vs peers');
+    assert.deepEqual(acks.map((m: { values: { peer: string } }) => m.values.peer), ['jetstream', 'redis']);
+    for (const line of acks) assert.ok(line.values.peer_p50_ms > 0 && Number.isFinite(line.values.peer_p99_ms) && Number.isFinite(line.ratio), `${line.case}: ${JSON.stringify(line.values)}`);
+    const jetStreamLatency = report.measurements.find((m: { row: string; case: string }) => m.row === 'latency commit->receipt' && m.case.includes('JetStream'));
+    assert.ok(jetStreamLatency, 'a JetStream latency line');
+    assert.ok(jetStreamLatency.values.jetstream_receipts > 0 && Number.isFinite(jetStreamLatency.values.jetstream_p99_ms) && Number.isFinite(jetStreamLatency.ratio), JSON.stringify(jetStreamLatency.values));
+    assert.match(stdout, /\| durable writes, 64 in flight +\| AddTask FULL c=64 \/ Redis XADD, appendfsync always /, 'the peer lines are in the table');
     assert.match(stdout, /\| row +\| case +\| rigger +\| peer \(same run\)/, 'the table is printed');
 
     // The run's own dated document: the table, the command line and the machine, in --docs-dir.

@@ -21,6 +21,7 @@ export class EventLog {
   private readonly selectLatest: Statement<[], { seq: number } | undefined>;
   /** The first event at or after a sequence, with its time (retention by age). */
   private readonly selectFrom: Statement<[number], { sequence: number; timestamp: string }>;
+  private readonly deleteBelow: Statement<[number, number]>;
   /** Prepared once: the log watcher asks every few ms, and db.pragma() prepares each time. */
   private readonly selectDataVersion: Statement<[], number>;
   /** One read transaction per page, so a row without bytes is read whole from the same snapshot. */
@@ -28,7 +29,7 @@ export class EventLog {
   private readonly filtered: FilteredLogRead;
 
   constructor(
-    private readonly db: SqliteDatabase,
+    db: SqliteDatabase,
     private readonly encoder: EventEncoder,
   ) {
     this.readPage = db
@@ -40,6 +41,7 @@ export class EventLog {
     this.selectOldest = db.prepare(`SELECT min(sequence) AS s FROM events`);
     this.selectLatest = db.prepare(LATEST_SEQUENCE_SQL);
     this.selectFrom = db.prepare(`SELECT sequence, timestamp FROM events WHERE sequence >= ? ORDER BY sequence LIMIT 1`);
+    this.deleteBelow = db.prepare(`DELETE FROM events WHERE sequence IN (SELECT sequence FROM events WHERE sequence < ? ORDER BY sequence LIMIT ?)`);
     this.selectDataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
     this.readPageSnapshot = db.transaction((after: number, upTo: number, limit: number) => this.readPage.all(after, upTo, limit).map((row) => this.eventOf(row)));
     this.filtered = new FilteredLogRead(db, (row) => this.eventOf(row), () => this.latestSequence() + 1);
@@ -131,9 +133,7 @@ export class EventLog {
     below = Math.min(below, keepFrom(below));
     if (below <= 1) return 0;
     try {
-      return this.db
-        .prepare(`DELETE FROM events WHERE sequence IN (SELECT sequence FROM events WHERE sequence < ? ORDER BY sequence LIMIT ?)`)
-        .run(below, batch).changes;
+      return this.deleteBelow.run(below, batch).changes;
     } catch (error) {
       throw translateSqliteError(error);
     }

@@ -183,7 +183,7 @@ describe('WriteTasks: at most --max-writes-in-flight writes held', () => {
       let last = -1;
       let steady = 0;
       await waitFor(() => {
-        steady = written() === last ? steady + 1 : 0;
+        steady = written() === last && last > 0 ? steady + 1 : 0;
         last = written();
         return steady >= 5 || last === COUNT;
       }, 30_000, 'the client to stop getting its writes out');
@@ -203,20 +203,30 @@ describe('WriteTasks: at most --max-writes-in-flight writes held', () => {
   });
 });
 
-/** Sends `count` adds on a raw HTTP/2 WriteTasks stream and half-closes; written() counts the writes HTTP/2 has let out. */
+/**
+ * Sends `count` adds on a raw HTTP/2 WriteTasks stream, 50 at a time, each batch once HTTP/2 has let
+ * the one before out, then half-closes; written() counts the writes let out.
+ */
 function rawWriteStream(session: http2.ClientHttp2Session, count: number, assignee: string) {
   const method = loadProto().definition[SERVICE_NAME] as unknown as Record<string, { requestSerialize(value: object): Buffer }>;
   const serialize = method.WriteTasks!.requestSerialize;
   const stream = session.request({ ':method': 'POST', ':path': `/${SERVICE_NAME}/WriteTasks`, 'content-type': 'application/grpc', te: 'trailers' });
   let written = 0;
-  for (let i = 0; i < count; i++) {
-    const body = serialize({ request_id: i, add: { title: `${assignee} ${i}`, assignee } });
-    const frame = Buffer.alloc(5 + body.length);
-    frame.writeUInt32BE(body.length, 1);
-    body.copy(frame, 5);
-    stream.write(frame, () => void written++);
-  }
-  stream.end();
+  void (async () => {
+    for (let i = 0; i < count; ) {
+      const frames: Buffer[] = [];
+      for (const end = Math.min(count, i + 50); i < end; i++) {
+        const body = serialize({ request_id: i, add: { title: `${assignee} ${i}`, assignee } });
+        const prefix = Buffer.alloc(5);
+        prefix.writeUInt32BE(body.length, 1);
+        frames.push(prefix, body);
+      }
+      const batch = frames.length / 2;
+      await new Promise((resolve) => stream.write(Buffer.concat(frames), resolve));
+      written += batch;
+    }
+    stream.end();
+  })();
   return { stream, written: () => written };
 }
 

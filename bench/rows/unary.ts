@@ -1,6 +1,7 @@
 // unary: AddTask and GetTask calls/s at a fixed concurrency, against a bare grpc-js server with the
 // same service definition answering at once (the unary ceiling), in the same run; AddTask both with
-// the default --durability full (every commit synced) and with --durability normal.
+// the default --durability full (every commit synced) and with --durability normal; and AddTask
+// pipelined from one client over WriteTasks (FULL), beside the same echo ceiling.
 import type { BenchConfig } from '../config';
 import { startRigServer, tempProject } from '../processes';
 import { formatRate, rate, type Measurement } from '../report';
@@ -50,6 +51,20 @@ export async function unary(config: BenchConfig, log: (line: string) => void): P
         target: `>= ${target}x echo`,
         met: ratio === null ? null : ratio >= target,
         values: { method, concurrency: config.unaryConcurrency, calls_per_s: hubRate, echo_calls_per_s: echoRate, ...(durability && { durability }) },
+      });
+    }
+    // One client, many writes in flight on one WriteTasks stream (FULL): no unary round trip per write.
+    for (const inFlight of [64, 256]) {
+      const result = await producer.call<LoadResult>('pipelinedLoad', { address: server.address, inFlight, durationMs: config.unaryMs, warmupMs: config.warmupMs });
+      if (result.errors > 0) throw new Error(`pipelined AddTask failed ${result.errors} times: ${result.firstError}`);
+      const hubRate = rate(result.calls, result.elapsedMs);
+      const echoRate = await run(echoAddress, 'AddTask');
+      const name = `AddTask pipelined, one client, ${inFlight} in flight`;
+      log(`unary ${name}: hub ${formatRate(hubRate)}, echo c=${config.unaryConcurrency} ${formatRate(echoRate)}`);
+      measurements.push({
+        row: 'unary', case: name, rigger: formatRate(hubRate), peer: `echo ${formatRate(echoRate)}`, ratio: echoRate > 0 ? hubRate / echoRate : null,
+        target: 'report (>= 1.0x Redis XADD appendfsync always)', met: null,
+        values: { method: 'WriteTasks', in_flight: inFlight, calls_per_s: hubRate, echo_calls_per_s: echoRate, durability: 'full' },
       });
     }
   } finally {

@@ -42,7 +42,14 @@ export function writeTasks(call: WriteCall, options: WriteStreamOptions): void {
   let reading = true;
   let waitingForDrain = false;
 
-  const stopWaitingForClose = options.hub.onClose((reason: RiggerError) => finish(reason));
+  /** Set when the server shuts down: nothing more is read, the writes read are answered, then the stream ends with it. */
+  let closing: RiggerError | undefined;
+  const stopWaitingForClose = options.hub.onClose((reason: RiggerError) => {
+    closing = reason;
+    reading = false;
+    call.pause();
+    flush();
+  });
   const finish = (error?: unknown) => {
     if (ended) return;
     ended = true;
@@ -88,8 +95,8 @@ export function writeTasks(call: WriteCall, options: WriteStreamOptions): void {
       queue.splice(0, head);
       head = 0;
     }
-    if (inputEnded && inFlight() === 0 && !waitingForDrain) finish();
-    else updateReading();
+    if ((inputEnded || closing) && inFlight() === 0 && !waitingForDrain) finish(closing);
+    else if (!closing) updateReading();
   };
 
   const failure = (requestId: number, error: unknown): WriteTaskResponse => {
@@ -113,7 +120,7 @@ export function writeTasks(call: WriteCall, options: WriteStreamOptions): void {
   };
 
   call.on('data', (message: WriteTaskRequest__Output) => {
-    if (ended) return;
+    if (ended || closing) return;
     const pending: Pending = { response: undefined };
     queue.push(pending);
     updateReading();

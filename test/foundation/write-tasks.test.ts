@@ -266,6 +266,31 @@ describe('WriteTasks: kill -9 mid-pipeline', () => {
   });
 });
 
+describe('WriteTasks: shutdown mid-pipeline', () => {
+  test('SIGTERM: the server reads no more, answers every write it read (each committed), then ends the stream; it exits 0', async () => {
+    const server = await startServer(tempProject());
+    const rigger = new RiggerClient({ address: server.address });
+    const writer = rigger.writer();
+    const COUNT = 6000;
+    const answered: string[] = [];
+    const unknown: WriteOutcomeUnknown[] = [];
+    const settled = Array.from({ length: COUNT }, (_, i) =>
+      writer.add({ title: `shutdown ${i}` }).then(
+        (task) => void answered.push(task.id!),
+        (error: unknown) => void (error instanceof WriteOutcomeUnknown ? unknown.push(error) : assert.fail(error as Error)),
+      ),
+    );
+    await waitFor(() => answered.length >= 300, 30_000, '300 answers');
+    assert.equal(await server.stop('SIGTERM'), 0);
+    await Promise.all(settled);
+    await rigger.close();
+    assert.ok(unknown.length > 0, 'some writes were not read before the shutdown');
+    assert.equal(unknown[0]!.code, grpc.status.UNAVAILABLE);
+    const stored = readDb(server, (db) => (db.prepare("SELECT id FROM tasks WHERE title LIKE 'shutdown %'").all() as { id: string }[]).map((r) => r.id));
+    assert.deepEqual(new Set(stored), new Set(answered), 'exactly the answered writes are in the file');
+  });
+});
+
 describe('WriteTasks: tokens', () => {
   test('a read-only token is refused with PERMISSION_DENIED, as AddTask is', async () => {
     const server = await startServer(tempProject(), ['--token', 'rw-secret', '--read-only-token', 'ro-secret']);

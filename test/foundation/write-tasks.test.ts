@@ -110,6 +110,21 @@ describe('WriteTasks: pipelined writes', () => {
     assert.equal(answers[6]!.deleted, true);
   });
 
+  test('a client that cancels mid-pipeline: the writes read still commit, their answers are dropped, the server carries on', async () => {
+    const { stream, answers } = openStream(client);
+    for (let i = 0; i < 1000; i++) stream.write({ request_id: i, add: { title: `cancelled ${i}`, assignee: 'cancel' } });
+    await waitFor(() => answers.length > 0, 30_000, 'a first answer');
+    stream.cancel();
+    const countOf = () => readDb(server, (db) => (db.prepare("SELECT count(*) AS n FROM tasks WHERE assignee = 'cancel'").get() as { n: number }).n);
+    await waitFor(() => countOf() >= answers.length, 10_000, 'the answered writes in the file');
+    // The server is still serving, on this connection and its streams.
+    const { stream: next, answers: nextAnswers, ended } = openStream(client);
+    next.write({ request_id: 1, add: { title: 'after the cancel' } });
+    next.end();
+    assert.equal((await ended).code, grpc.status.OK);
+    assert.equal(nextAnswers[0]?.task?.title, 'after the cancel');
+  });
+
   test('the typed client: many in flight over one stream, refusals reject with WriteError', async () => {
     const rigger = new RiggerClient({ address: server.address, actor: 'writer-test' });
     const writer = rigger.writer();

@@ -1,5 +1,5 @@
 // A producer process, forked by the bench: unary load over gRPC (AddTask, UpdateTask, GetTask) at
-// a fixed concurrency or a steady rate, bulk writes straight into a project's database through
+// a fixed concurrency or a steady rate, pipelined AddTask over one WriteTasks stream, bulk writes straight into a project's database through
 // TaskStore.write (the server's log tailer publishes them), and NATS publishing.
 import { connect, type NatsConnection } from 'nats';
 import type { RiggerServiceClient } from '../src/generated/rigger/v1/RiggerService';
@@ -61,6 +61,46 @@ class UnaryLoad {
   }
 }
 
+/**
+ * AddTask over one WriteTasks stream with `inFlight` writes outstanding: a new write goes out as each
+ * answer comes back. Counts the answers received from `startAt` until `stopAt` (wall clock ms).
+ */
+function pipelinedAdds(client: RiggerServiceClient, inFlight: number, startAt: number, stopAt: number): Promise<LoadResult> {
+  return new Promise((resolve) => {
+    const result: LoadResult = { calls: 0, errors: 0, elapsedMs: 0 };
+    const stream = client.WriteTasks();
+    let requestId = 0;
+    let outstanding = 0;
+    let stopping = false;
+    const send = () => {
+      outstanding++;
+      stream.write({ request_id: requestId, add: requestFor('AddTask', []) });
+      requestId++;
+    };
+    stream.on('data', (answer: { error?: { message?: string } }) => {
+      outstanding--;
+      const now = wallClockMs();
+      if (now >= startAt && now < stopAt) {
+        if (answer.error) {
+          result.errors++;
+          result.firstError ??= answer.error.message;
+        } else result.calls++;
+      }
+      if (now < stopAt) send();
+      else if (!stopping) {
+        stopping = true;
+        stream.end();
+      }
+    });
+    stream.on('error', (error: Error) => {
+      result.errors++;
+      result.firstError ??= error.message;
+    });
+    stream.on('status', () => resolve({ ...result, elapsedMs: stopAt - startAt }));
+    for (let i = 0; i < inFlight; i++) send();
+  });
+}
+
 let background: UnaryLoad | undefined;
 let nats: NatsConnection | undefined;
 let natsPublishing: Promise<number> | undefined;
@@ -101,6 +141,11 @@ serveCommands({
     const load = new UnaryLoad(client, method, concurrency, taskIds);
     await sleep(durationMs);
     return load.stop();
+  },
+  /** One client's pipelined AddTask (WriteTasks, `inFlight` outstanding) for `durationMs`, after `warmupMs` not counted. */
+  async pipelinedLoad({ address, inFlight, durationMs, warmupMs }: { address: string; inFlight: number; durationMs: number; warmupMs: number }) {
+    const startAt = wallClockMs() + warmupMs;
+    return pipelinedAdds(serviceFor(address), inFlight, startAt, startAt + durationMs);
   },
   /** AddTask at a steady `rate` per second for `durationMs`, each call issued on schedule. */
   async steadyLoad({ address, rate, durationMs }: { address: string; rate: number; durationMs: number }) {

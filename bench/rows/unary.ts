@@ -1,7 +1,8 @@
 // unary: AddTask and GetTask calls/s at a fixed concurrency, against a bare grpc-js server with the
 // same service definition answering at once (the unary ceiling), in the same run; AddTask both with
-// the default --durability full (every commit synced) and with --durability normal; then AddTask
-// FULL against the durable writes of JetStream, Redis and etcd (bench/peers/write-peers.ts).
+// the default --durability full (every commit synced) and with --durability normal; AddTask
+// pipelined from one client over WriteTasks (FULL), beside the same echo ceiling; then AddTask FULL,
+// unary and pipelined, against the durable writes of JetStream, Redis and etcd (bench/peers/write-peers.ts).
 import type { BenchConfig } from '../config';
 import { startRigServer, tempProject } from '../processes';
 import { formatRate, rate, type Measurement } from '../report';
@@ -32,7 +33,7 @@ export async function unary(config: BenchConfig, log: (line: string) => void): P
       return rate(result.calls, result.elapsedMs);
     };
     const cases = [
-      { method: 'AddTask', address: server.address, target: 0.6, durability: 'full' },
+      { method: 'AddTask', address: server.address, target: 0.85, durability: 'full' },
       { method: 'GetTask', address: server.address, target: 0.8, durability: undefined },
       // The same AddTask load against a server with --durability normal (synchronous=NORMAL), the echo peer again beside it.
       { method: 'AddTask', address: normalServer.address, target: 0.6, durability: 'normal' },
@@ -56,9 +57,28 @@ export async function unary(config: BenchConfig, log: (line: string) => void): P
         values: { method, concurrency: config.unaryConcurrency, calls_per_s: hubRate, echo_calls_per_s: echoRate, ...(durability && { durability }) },
       });
     }
-    // The peers' rates are kept apart so another Rigger case can be compared against the same figures.
+    // One client, many writes in flight on one WriteTasks stream (FULL): no unary round trip per write.
+    const pipelinedRates = new Map<number, number>();
+    for (const inFlight of [64, 256]) {
+      const result = await producer.call<LoadResult>('pipelinedLoad', { address: server.address, inFlight, durationMs: config.unaryMs, warmupMs: config.warmupMs });
+      if (result.errors > 0) throw new Error(`pipelined AddTask failed ${result.errors} times: ${result.firstError}`);
+      const hubRate = rate(result.calls, result.elapsedMs);
+      pipelinedRates.set(inFlight, hubRate);
+      const echoRate = await run(echoAddress, 'AddTask');
+      const name = `AddTask pipelined, one client, ${inFlight} in flight`;
+      log(`unary ${name}: hub ${formatRate(hubRate)}, echo c=${config.unaryConcurrency} ${formatRate(echoRate)}`);
+      measurements.push({
+        row: 'unary', case: name, rigger: formatRate(hubRate), peer: `echo ${formatRate(echoRate)}`, ratio: echoRate > 0 ? hubRate / echoRate : null,
+        target: '', met: null,
+        values: { method: 'WriteTasks', in_flight: inFlight, calls_per_s: hubRate, echo_calls_per_s: echoRate, durability: 'full' },
+      });
+    }
+    // The peers' rates are measured once; every Rigger case is compared against the same figures.
     const peerRates = await measureWritePeers(config, log);
     measurements.push(...versusWritePeers(config, `AddTask FULL c=${config.unaryConcurrency}`, addTaskFullRate, peerRates));
+    for (const [inFlight, pipelinedRate] of pipelinedRates) {
+      measurements.push(...versusWritePeers(config, `AddTask FULL pipelined, ${inFlight} in flight`, pipelinedRate, peerRates, { redis: 1, jetstream: 1 }));
+    }
   } finally {
     await Promise.all([producer.kill(), echo.kill()]);
     await Promise.all([server.stop(), normalServer.stop()]);

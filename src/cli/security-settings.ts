@@ -96,6 +96,7 @@ export function resolveLimits(project: Project, argv: Args): Limits {
     keepaliveTimeMs: resolveSetting('keepaliveTimeMs', argv, project.config),
     keepaliveTimeoutMs: resolveSetting('keepaliveTimeoutMs', argv, project.config),
     memberStallMs: resolveSetting('consumerMemberStallMs', argv, project.config),
+    maxWritesInFlight: resolveSetting('maxWritesInFlight', argv, project.config),
   };
 }
 

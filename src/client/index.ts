@@ -8,6 +8,7 @@ export type { ConsumeOptions, ConsumedEvent } from './consumer-subscription';
 export type { ConsumerStreamStatus } from './consumer-feed';
 export type { FeedStatus as StreamStatus, SnapshotMarker } from './event-feed';
 export { StreamError } from './stream-error';
+export { TaskWriter, WriteError, WriteOutcomeUnknown } from './task-writer';
 export { connectionTarget, describeConnectionFailure, diagnoseConnectionFailure, isConnectionFailure, type ConnectionFailure, type ConnectionFailureKind, type ConnectionTarget } from './connection-failure';
 export type { BackoffOptions } from './backoff';
 export { readCheckpoint, writeCheckpoint } from './checkpoint';

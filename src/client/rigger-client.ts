@@ -28,6 +28,7 @@ import { connectService, type ConnectOptions } from './connect';
 import { iterateConsumer, observeConsumer, type ConsumedEvent, type ConsumeOptions } from './consumer-subscription';
 import { iterateEvents, observeEvents } from './event-subscription';
 import type { SubscribeOptions } from './subscribe-options';
+import { TaskWriter } from './task-writer';
 
 /** ListConsumers pages followed at most (the server's --max-consumers is far below this many pages). */
 const MAX_CONSUMER_PAGES = 10_000;
@@ -92,6 +93,16 @@ export class RiggerClient {
 
   deleteTask(request: DeleteTaskRequest): Promise<DeleteTaskResponse__Output> {
     return this.unary('DeleteTask', request);
+  }
+
+  /**
+   * Pipelined writes (WriteTasks): add, update and delete on one stream, many in flight, each
+   * promise settled in the order sent once its write is durable. A refused write rejects with
+   * WriteError (the unary call's code); a lost stream rejects every unanswered write with
+   * WriteOutcomeUnknown (it may or may not have committed). close() when done.
+   */
+  writer(): TaskWriter {
+    return new TaskWriter(this.service, () => this.callMetadata());
   }
 
   parsePrd(request: ParsePRDRequest): Promise<ParsePRDResponse__Output> {
@@ -207,9 +218,14 @@ export class RiggerClient {
     this.flushes.add(tracked);
   }
 
-  private unary<T>(method: UnaryMethod, request: object): Promise<T> {
+  private callMetadata(): grpc.Metadata {
     const metadata = new grpc.Metadata();
     if (this.actor !== undefined) metadata.set(ACTOR_HEADER, this.actor);
+    return metadata;
+  }
+
+  private unary<T>(method: UnaryMethod, request: object): Promise<T> {
+    const metadata = this.callMetadata();
     return new Promise<T>((resolve, reject) => {
       (this.service[method] as Function).call(this.service, request, metadata, (error: grpc.ServiceError | null, response: T) =>
         error ? reject(error) : resolve(response),

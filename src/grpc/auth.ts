@@ -29,7 +29,7 @@ const PATH_PREFIXES: Record<PublicService, readonly string[]> = {
 /** Unary RPCs that write (ParsePRD stores the parsed PRD). TaskEventStream is readable, but its `update` messages write. */
 const MUTATING_METHODS: ReadonlySet<string> = new Set(
   [
-    'AddTask', 'UpdateTask', 'DeleteTask', 'ParsePRD', 'GenerateTasksFromPRD', 'OrchestrateTask',
+    'AddTask', 'UpdateTask', 'DeleteTask', 'WriteTasks', 'ParsePRD', 'GenerateTasksFromPRD', 'OrchestrateTask',
     // Consumers' management; consuming (and the acks it writes) and listing are open to read-only tokens.
     'CreateConsumer', 'DeleteConsumer', 'ResetConsumer', 'RedriveDeadLetters', 'DropDeadLetters',
   ].map((m) => `/${SERVICE_NAME}/${m}`),

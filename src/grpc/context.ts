@@ -17,6 +17,8 @@ export interface ServiceContext {
   logger: Logger;
   /** How long a consumer member's stream may stay full while its requests are held back (Limits). */
   memberStallMs: number;
+  /** Writes one WriteTasks stream may have in flight before the server stops reading it (Limits). */
+  maxWritesInFlight: number;
   /** The project directory (the one holding .rigger/). */
   projectDir: string;
 }

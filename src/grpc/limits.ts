@@ -20,6 +20,8 @@ export interface Limits {
   keepaliveTimeoutMs: number;
   /** A consumer member whose stream stays full this long while its requests are held back is ended, in ms. */
   memberStallMs: number;
+  /** Writes one WriteTasks stream may have in flight (unanswered or unread) before the server stops reading it. */
+  maxWritesInFlight: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -31,6 +33,7 @@ export const DEFAULT_LIMITS: Limits = {
   keepaliveTimeMs: 60_000,
   keepaliveTimeoutMs: 20_000,
   memberStallMs: 30_000,
+  maxWritesInFlight: 1024,
 };
 
 export function serverChannelOptions(limits: Limits): grpc.ServerOptions {

@@ -71,7 +71,7 @@ export async function startGrpcServer(store: Store, hub: EventHub, consumers: Co
 
   const writers = eventStreamWriters(EVENT_STREAM_PATHS);
   const limits = options.limits ?? DEFAULT_LIMITS;
-  const context: ServiceContext = { store, hub, consumers, writerFor: writers.writerFor, logger, projectDir: options.projectDir, memberStallMs: limits.memberStallMs };
+  const context: ServiceContext = { store, hub, consumers, writerFor: writers.writerFor, logger, projectDir: options.projectDir, memberStallMs: limits.memberStallMs, maxWritesInFlight: limits.maxWritesInFlight };
   const auth = options.auth && authInterceptor(options.auth);
   const server = new grpc.Server({
     ...serverChannelOptions(limits),

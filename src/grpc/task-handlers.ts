@@ -8,29 +8,58 @@ import type { ListTasksRequest__Output } from '../generated/rigger/v1/ListTasksR
 import type { ListTasksResponse } from '../generated/rigger/v1/ListTasksResponse';
 import type { UpdateTaskRequest__Output } from '../generated/rigger/v1/UpdateTaskRequest';
 import type { UpdateTaskResponse } from '../generated/rigger/v1/UpdateTaskResponse';
+import type { WriteTaskRequest__Output } from '../generated/rigger/v1/WriteTaskRequest';
+import type { WriteTaskResponse } from '../generated/rigger/v1/WriteTaskResponse';
+import type * as grpc from '@grpc/grpc-js';
 import { notFound } from '../model/errors';
+import type { Task } from '../model/task';
 import { actorOf, unary, type ServiceContext } from './context';
+import { writeTasks } from './write-stream';
 import { listFilterOf, newTaskOf, patchOf, requireTaskId } from './requests';
+
+/**
+ * The three task writes, as AddTask, UpdateTask, DeleteTask and each write of a WriteTasks stream
+ * make them: one mapping and validation for both paths. Each resolves once its commit is durable;
+ * a bad request throws (or rejects) with the error the call answers with.
+ */
+export interface TaskWrites {
+  add(request: AddTaskRequest__Output, actor: string): Promise<Task>;
+  update(request: UpdateTaskRequest__Output, actor: string): Promise<Task>;
+  delete(request: DeleteTaskRequest__Output, actor: string): Promise<void>;
+}
+
+export function taskWrites(context: ServiceContext): TaskWrites {
+  const { tasks } = context.store;
+  return {
+    add(request, actor) {
+      const input = newTaskOf(request);
+      return tasks.writeGrouped(actor, (m) => m.createTask(input));
+    },
+    update(request, actor) {
+      const patch = patchOf(request);
+      const id = requireTaskId(request.task_id);
+      const options = request.expected_version !== undefined ? { expectedVersion: request.expected_version } : {};
+      return tasks.writeGrouped(actor, (m) => m.updateTask(id, patch, options).task);
+    },
+    async delete(request, actor) {
+      const id = requireTaskId(request.task_id);
+      await tasks.writeGrouped(actor, (m) => m.archiveTask(id));
+    },
+  };
+}
 
 export function taskHandlers(context: ServiceContext) {
   const { tasks } = context.store;
+  const writes = taskWrites(context);
   return {
     ListTasks: unary<ListTasksRequest__Output, ListTasksResponse>(context, (request) => {
       const { tasks: page, total, nextPageToken } = tasks.listTasks(listFilterOf(request));
       return { tasks: page, total_count: total, next_page_token: nextPageToken };
     }),
 
-    AddTask: unary<AddTaskRequest__Output, AddTaskResponse>(context, async (request, call) => {
-      const input = newTaskOf(request);
-      return { task: await tasks.writeGrouped(actorOf(call), (m) => m.createTask(input)) };
-    }),
+    AddTask: unary<AddTaskRequest__Output, AddTaskResponse>(context, async (request, call) => ({ task: await writes.add(request, actorOf(call)) })),
 
-    UpdateTask: unary<UpdateTaskRequest__Output, UpdateTaskResponse>(context, async (request, call) => {
-      const patch = patchOf(request);
-      const id = requireTaskId(request.task_id);
-      const options = request.expected_version !== undefined ? { expectedVersion: request.expected_version } : {};
-      return { task: await tasks.writeGrouped(actorOf(call), (m) => m.updateTask(id, patch, options).task) };
-    }),
+    UpdateTask: unary<UpdateTaskRequest__Output, UpdateTaskResponse>(context, async (request, call) => ({ task: await writes.update(request, actorOf(call)) })),
 
     GetTask: unary<GetTaskRequest__Output, GetTaskResponse>(context, (request) => {
       const id = requireTaskId(request.task_id);
@@ -40,9 +69,11 @@ export function taskHandlers(context: ServiceContext) {
     }),
 
     DeleteTask: unary<DeleteTaskRequest__Output, DeleteTaskResponse>(context, async (request, call) => {
-      const id = requireTaskId(request.task_id);
-      await tasks.writeGrouped(actorOf(call), (m) => m.archiveTask(id));
+      await writes.delete(request, actorOf(call));
       return { success: true };
     }),
+
+    WriteTasks: (call: grpc.ServerDuplexStream<WriteTaskRequest__Output, WriteTaskResponse>) =>
+      writeTasks(call, { writes, hub: context.hub, logger: context.logger, maxInFlight: context.maxWritesInFlight }),
   };
 }

@@ -18,7 +18,7 @@ export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   builder: (yargs) => yargs.options(settingOptions(
     'port', 'host', 'db', 'bufferSize', 'retainEvents', 'retainDays', 'compactIntervalMs', 'consumerMaxLag', 'consumerMaxHeldBytes', 'maxConsumers', 'consumerMaxFilterBytes',
     'token', 'readOnlyToken', 'publicServices', 'tlsCert', 'tlsKey', 'tlsCa',
-    'maxRequestBytes', 'maxConcurrentStreams', 'maxSubscribers', 'maxSubscribersPerConnection', 'maxHealthWatchers', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'consumerMemberStallMs', 'busyTimeoutMs', 'durability', 'httpListen', 'httpToken', 'logLevel', 'logFormat',
+    'maxRequestBytes', 'maxConcurrentStreams', 'maxSubscribers', 'maxSubscribersPerConnection', 'maxHealthWatchers', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'consumerMemberStallMs', 'maxWritesInFlight', 'busyTimeoutMs', 'durability', 'httpListen', 'httpToken', 'logLevel', 'logFormat',
     ...PRD_SETTINGS,
   ))
     .example('$0 grpc', 'serve on localhost:50051 (127.0.0.1 and ::1)')

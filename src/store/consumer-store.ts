@@ -214,8 +214,9 @@ export class ConsumerStore implements ConsumerRepository {
     this.change(name, { lostReason: reason });
   }
 
-  async saveProgress(name: string, progress: ConsumerProgress): Promise<void> {
-    const dead = await this.writer.writeState(() => {
+  async saveProgress(name: string, take: () => ConsumerProgress): Promise<void> {
+    const { floor, dead } = await this.writer.writeState(() => {
+      const progress = take();
       const floor = progress.ackedSequence;
       this.setAcked.run(floor, name);
       this.deleteAcksUpTo.run(name, floor);
@@ -231,9 +232,9 @@ export class ConsumerStore implements ConsumerRepository {
       }
       for (const sequence of progress.removedDeadLetters) this.deleteDead.run(name, sequence);
       // Counted again only when dead letters changed: most writes are acks alone.
-      return progress.deadLetters.length + progress.removedDeadLetters.length > 0 ? this.countDead.get(name)!.n : undefined;
+      return { floor, dead: progress.deadLetters.length + progress.removedDeadLetters.length > 0 ? this.countDead.get(name)!.n : undefined };
     });
-    this.change(name, { ackedSequence: progress.ackedSequence });
+    this.change(name, { ackedSequence: floor });
     if (dead !== undefined) this.setDeadCount(name, dead);
   }
 

@@ -23,7 +23,7 @@ function harness() {
   const record: ConsumerRecord = { ...DEFAULT_CONSUMER_SETTINGS, name: 'unit', filter: { eventTypes: [], statuses: [], taskIds: [] }, ackedSequence: 0, startSequence: 0, createdAt: '', lostReason: undefined };
   const repository = {
     progressOf: () => ({ acks: [], attempts: new Map(), deadLetters: [] }),
-    saveProgress: async (_: string, progress: ConsumerProgress) => void writes.push(progress),
+    saveProgress: async (_: string, take: () => ConsumerProgress) => void writes.push(take()),
   } as unknown as ConsumerRepository;
   const group = new ConsumerGroup(record, repository, {
     subscribe: (_since, given) => {

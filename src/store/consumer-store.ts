@@ -221,9 +221,11 @@ export class ConsumerStore implements ConsumerRepository {
       this.setAcked.run(floor, name);
       this.deleteAcksUpTo.run(name, floor);
       this.deleteAttemptsUpTo.run(name, floor);
+      // Acks at or below the floor need no statement: the two deletes above cover them.
       for (const sequence of progress.acks) {
+        if (sequence <= floor) continue;
         this.deleteAttempt.run(name, sequence);
-        if (sequence > floor) this.insertAck.run(name, sequence);
+        this.insertAck.run(name, sequence);
       }
       for (const [sequence, attempts] of progress.attempts) if (sequence > floor) this.upsertAttempts.run(name, sequence, attempts);
       for (const dead of progress.deadLetters) {

@@ -45,9 +45,17 @@ const MAX_IDS_PER_MESSAGE = 1000;
 /** How long a member leaving waits for the server to end its stream before it drops the call. */
 const LEAVE_GRACE_MS = 2000;
 
+interface Waiter {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+/** An ack sent and not yet confirmed: the first waiter, and any of the same delivery acked again. */
 interface PendingAck {
   readonly deliveryId: string;
-  readonly waiters: { resolve(): void; reject(error: Error): void }[];
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+  more: Waiter[] | undefined;
 }
 
 export class ConsumerFeed {
@@ -90,10 +98,10 @@ export class ConsumerFeed {
         return reject(new Error(`the stream that delivered ${sequence} was ${this.closed ? 'closed' : 'lost'}, so it was not acked; the event will be delivered again`));
       }
       const pending = this.unconfirmed.get(sequence);
-      if (pending?.deliveryId === delivery.deliveryId) return void pending.waiters.push({ resolve, reject }); // acked twice: one ack
+      if (pending?.deliveryId === delivery.deliveryId) return void (pending.more ??= []).push({ resolve, reject }); // acked twice: one ack
       // An ack of an earlier delivery of it still unanswered: that one can only be refused now.
       if (pending) this.settle(sequence, new Error(`the delivery of ${sequence} this ack was for had been delivered again (${delivery.deliveryId})`));
-      this.unconfirmed.set(sequence, { deliveryId: delivery.deliveryId, waiters: [{ resolve, reject }] });
+      this.unconfirmed.set(sequence, { deliveryId: delivery.deliveryId, resolve, reject, more: undefined });
       this.queueAck(delivery.deliveryId);
     });
   }
@@ -160,8 +168,9 @@ export class ConsumerFeed {
 
   /** The membership is over: acks it did not see confirmed reject (their events may come again). */
   private letGo(error: Error): void {
-    for (const pending of this.unconfirmed.values()) for (const waiter of pending.waiters) waiter.reject(error);
+    const pending = [...this.unconfirmed.values()];
     this.unconfirmed.clear();
+    for (const ack of pending) settleAck(ack, error);
   }
 
   private open(): void {
@@ -219,11 +228,9 @@ export class ConsumerFeed {
   /** The ack of `sequence` is durable (no error) or was refused. */
   private settle(sequence: number, error: Error | undefined): void {
     const pending = this.unconfirmed.get(sequence);
+    if (!pending) return;
     this.unconfirmed.delete(sequence);
-    for (const waiter of pending?.waiters ?? []) {
-      if (error) waiter.reject(error);
-      else waiter.resolve();
-    }
+    settleAck(pending, error);
   }
 
   private lost(error: StreamError): void {
@@ -240,5 +247,14 @@ export class ConsumerFeed {
   private fail(error: StreamError): void {
     this.listener.error(error);
     this.close();
+  }
+}
+
+function settleAck(ack: PendingAck, error: Error | undefined): void {
+  if (error) ack.reject(error);
+  else ack.resolve();
+  for (const waiter of ack.more ?? []) {
+    if (error) waiter.reject(error);
+    else waiter.resolve();
   }
 }

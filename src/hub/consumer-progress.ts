@@ -1,12 +1,17 @@
 // A consumer group's progress writes: the acked position, acks above it, delivery counts of
-// redeliveries and dead letters, gathered and written in batches (one per turn of the event loop at
-// most, through the store's group commit), retried when a write fails, and each member told which
+// redeliveries and dead letters, gathered and written in batches (one per group commit of the store
+// at most, riding it with every other write), retried when a write fails, and each member told which
 // of its acks are durable once they are. This module owns the batch and the committed position.
-import type { ConsumerRepository, DeadLetterRecord } from '../model/consumer';
+import type { ConsumerProgress, ConsumerRepository, DeadLetterRecord } from '../model/consumer';
 import type { MemberState } from './consumer-members';
 
 /** How long a failed progress write waits before it is tried again, in ms. */
 const FLUSH_RETRY_MS = 200;
+
+interface Taken {
+  batch: ConsumerProgress;
+  confirmations: { state: MemberState; acked: number[] }[];
+}
 
 export interface ProgressHooks {
   /** Every matching event up to here is acked or dead (what the next write records). */
@@ -24,9 +29,9 @@ export class ConsumerProgressWriter {
   private attempts = new Map<number, number>();
   private dead: DeadLetterRecord[] = [];
   private removedDead: number[] = [];
-  private scheduled = false;
-  private flushing: Promise<void> | undefined;
-  private again = false;
+  /** A write asked for whose transaction has not taken the batch yet. */
+  private queued = false;
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(
     private readonly name: string,
@@ -70,66 +75,63 @@ export class ConsumerProgressWriter {
     this.removedDead = this.removedDead.filter((s) => s !== sequence);
   }
 
+  /**
+   * Asks for a write. It joins the store's next group commit at once (no turn of its own), and takes
+   * what has been gathered when that commit runs: the acks of every member of this consumer made
+   * until then, beside the other consumers' and the task writes of that commit. A write asked for
+   * while another is on its way to disk goes into the next commit (the WAL sync of one covers both).
+   */
   schedule(): void {
-    if (this.flushing) {
-      this.again = true;
-      return;
-    }
-    if (this.scheduled) return;
-    this.scheduled = true;
-    // Acks sent in the same turn (and other consumers' in the same group commit) share one write.
-    setImmediate(() => {
-      this.scheduled = false;
-      this.flush();
-    });
-  }
-
-  /** Resolves once every write asked for so far is done. */
-  async flushed(): Promise<void> {
-    for (let i = 0; i < 100 && (this.flushing || this.scheduled); i++) {
-      if (this.flushing) await this.flushing;
-      else await new Promise((resolve) => setImmediate(resolve));
-    }
-  }
-
-  private flush(): void {
-    const floor = Math.max(this.hooks.floor(), this.committedFloor);
-    const confirmations = this.hooks.takeConfirmations();
-    if (floor === this.committedFloor && this.acks.length === 0 && this.attempts.size === 0 && this.dead.length === 0 && this.removedDead.length === 0) {
-      for (const { state, acked } of confirmations) state.member.committed(acked, floor);
-      return;
-    }
-    const batch = { ackedSequence: floor, acks: this.acks, attempts: this.attempts, deadLetters: this.dead, removedDeadLetters: this.removedDead };
-    this.acks = [];
-    this.attempts = new Map();
-    this.dead = [];
-    this.removedDead = [];
-    this.flushing = this.repository
-      .saveProgress(this.name, batch)
+    if (this.queued) return;
+    this.queued = true;
+    let taken: Taken | undefined;
+    const write = this.repository
+      .saveProgress(this.name, () => {
+        this.queued = false;
+        taken = this.take();
+        return taken.batch;
+      })
       .then(
         () => {
-          this.committedFloor = floor;
-          this.hooks.committed(floor);
-          for (const { state, acked } of confirmations) if (this.hooks.isJoined(state)) state.member.committed(acked, floor);
+          if (!taken) return;
+          this.committedFloor = Math.max(this.committedFloor, taken.batch.ackedSequence);
+          this.hooks.committed(this.committedFloor);
+          for (const { state, acked } of taken.confirmations) if (this.hooks.isJoined(state)) state.member.committed(acked, this.committedFloor);
         },
         (error: unknown) => {
-          // Nothing of it was written: it goes into the next write, which is tried again shortly.
-          this.acks = batch.acks.concat(this.acks);
-          for (const [sequence, attempts] of batch.attempts) if (!this.attempts.has(sequence)) this.attempts.set(sequence, attempts);
-          this.dead = batch.deadLetters.concat(this.dead);
-          this.removedDead = batch.removedDeadLetters.concat(this.removedDead);
-          for (const { state, acked } of confirmations) state.acked.unshift(...acked);
+          if (!taken) this.queued = false; // refused before its transaction: nothing was taken
+          else this.giveBack(taken);
           this.warn({ consumer: this.name, err: error }, 'writing consumer progress failed; will retry');
-          this.again = false;
           setTimeout(() => this.schedule(), FLUSH_RETRY_MS).unref();
         },
       )
       .finally(() => {
-        this.flushing = undefined;
-        if (this.again) {
-          this.again = false;
-          this.schedule();
-        }
+        this.writing.delete(write);
       });
+    this.writing.add(write);
+  }
+
+  /** Resolves once every write asked for so far is done. */
+  async flushed(): Promise<void> {
+    for (let i = 0; i < 100 && this.writing.size > 0; i++) await Promise.all([...this.writing]);
+  }
+
+  /** Everything gathered since the last write, and the members' acks it makes durable. */
+  private take(): Taken {
+    const batch = { ackedSequence: Math.max(this.hooks.floor(), this.committedFloor), acks: this.acks, attempts: this.attempts, deadLetters: this.dead, removedDeadLetters: this.removedDead };
+    this.acks = [];
+    this.attempts = new Map();
+    this.dead = [];
+    this.removedDead = [];
+    return { batch, confirmations: this.hooks.takeConfirmations() };
+  }
+
+  /** Nothing of a failed write was written: it goes into the next write, which is tried again shortly. */
+  private giveBack({ batch, confirmations }: Taken): void {
+    this.acks = batch.acks.concat(this.acks);
+    for (const [sequence, attempts] of batch.attempts) if (!this.attempts.has(sequence)) this.attempts.set(sequence, attempts);
+    this.dead = batch.deadLetters.concat(this.dead);
+    this.removedDead = batch.removedDeadLetters.concat(this.removedDead);
+    for (const { state, acked } of confirmations) state.acked.unshift(...acked);
   }
 }

@@ -8,6 +8,11 @@ export class MinHeap<T> {
     return this.items.length;
   }
 
+  /** The item of the lowest key, left in the heap. */
+  peek(): T | undefined {
+    return this.items[0];
+  }
+
   push(item: T): void {
     const { items, key } = this;
     items.push(item);

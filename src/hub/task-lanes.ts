@@ -34,9 +34,24 @@ interface Lane {
   queued: boolean;
 }
 
+function keyOf(lane: Lane): number {
+  return lane.entries[0]?.event.sequence ?? Number.MAX_SAFE_INTEGER;
+}
+
+/** Taken arrivals dropped from the front of the queue once this many have piled up (and half of it). */
+const COMPACT_AFTER = 1024;
+
 export class TaskLanes {
   private readonly lanes = new Map<string, Lane>();
-  private readonly ready = new MinHeap<Lane>((lane) => lane.entries[0]?.event.sequence ?? Number.MAX_SAFE_INTEGER);
+  private readonly ready = new MinHeap<Lane>(keyOf);
+  /**
+   * Ready lanes in rising key order, beside the heap: a lane made ready by a new event has the
+   * highest sequence yet, so most lanes (a task's first event) go here and cost no heap work.
+   * takeReady takes the lower of its front and the heap's top: the same order as one heap.
+   */
+  private readonly arrivals: Lane[] = [];
+  private arrivalsFrom = 0;
+  private lastArrival = 0;
   /** Lanes whose head waits for its redelivery time. */
   private readonly delayed = new Set<Lane>();
 
@@ -78,8 +93,8 @@ export class TaskLanes {
 
   /** The next lane head that may go out now (lowest sequence first), taken off the ready heap. */
   takeReady(now: number): Entry | undefined {
-    while (this.ready.size > 0) {
-      const lane = this.ready.pop()!;
+    while (this.readyCount > 0) {
+      const lane = this.popReady();
       lane.queued = false;
       if (this.lanes.get(lane.taskId) !== lane) continue; // emptied while it waited
       const head = lane.entries[0];
@@ -90,7 +105,25 @@ export class TaskLanes {
   }
 
   get readyCount(): number {
-    return this.ready.size;
+    return this.ready.size + this.arrivals.length - this.arrivalsFrom;
+  }
+
+  /** The ready lane of the lowest key, from the arrivals or the heap. */
+  private popReady(): Lane {
+    const { arrivals } = this;
+    if (this.arrivalsFrom === arrivals.length) return this.ready.pop()!;
+    const first = arrivals[this.arrivalsFrom]!;
+    const top = this.ready.peek();
+    if (top !== undefined && keyOf(top) < keyOf(first)) return this.ready.pop()!;
+    this.arrivalsFrom++;
+    if (this.arrivalsFrom === arrivals.length) {
+      arrivals.length = 0;
+      this.arrivalsFrom = 0;
+    } else if (this.arrivalsFrom >= COMPACT_AFTER && this.arrivalsFrom * 2 >= arrivals.length) {
+      arrivals.splice(0, this.arrivalsFrom);
+      this.arrivalsFrom = 0;
+    }
+    return first;
   }
 
   /** Moves delayed lanes whose time has come to the ready heap. */
@@ -121,7 +154,13 @@ export class TaskLanes {
     this.delayed.delete(lane);
     if (!lane.queued) {
       lane.queued = true;
-      this.ready.push(lane);
+      const key = head.event.sequence;
+      if (key > this.lastArrival) {
+        this.lastArrival = key;
+        this.arrivals.push(lane);
+      } else {
+        this.ready.push(lane);
+      }
     }
   }
 }

@@ -165,5 +165,6 @@ export interface ConsumerRepository {
   markLost(name: string, reason: string): Promise<void>;
   redrive(name: string, sequences: readonly number[]): Promise<number[]>;
   drop(name: string, sequences: readonly number[]): Promise<number[]>;
-  saveProgress(name: string, progress: ConsumerProgress): Promise<void>;
+  /** Writes the progress `take` gives, called inside the write's transaction (so it takes all made until then). */
+  saveProgress(name: string, take: () => ConsumerProgress): Promise<void>;
 }

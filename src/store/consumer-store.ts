@@ -214,15 +214,18 @@ export class ConsumerStore implements ConsumerRepository {
     this.change(name, { lostReason: reason });
   }
 
-  async saveProgress(name: string, progress: ConsumerProgress): Promise<void> {
-    const dead = await this.writer.writeState(() => {
+  async saveProgress(name: string, take: () => ConsumerProgress): Promise<void> {
+    const { floor, dead } = await this.writer.writeState(() => {
+      const progress = take();
       const floor = progress.ackedSequence;
       this.setAcked.run(floor, name);
       this.deleteAcksUpTo.run(name, floor);
       this.deleteAttemptsUpTo.run(name, floor);
+      // Acks at or below the floor need no statement: the two deletes above cover them.
       for (const sequence of progress.acks) {
+        if (sequence <= floor) continue;
         this.deleteAttempt.run(name, sequence);
-        if (sequence > floor) this.insertAck.run(name, sequence);
+        this.insertAck.run(name, sequence);
       }
       for (const [sequence, attempts] of progress.attempts) if (sequence > floor) this.upsertAttempts.run(name, sequence, attempts);
       for (const dead of progress.deadLetters) {
@@ -231,9 +234,9 @@ export class ConsumerStore implements ConsumerRepository {
       }
       for (const sequence of progress.removedDeadLetters) this.deleteDead.run(name, sequence);
       // Counted again only when dead letters changed: most writes are acks alone.
-      return progress.deadLetters.length + progress.removedDeadLetters.length > 0 ? this.countDead.get(name)!.n : undefined;
+      return { floor, dead: progress.deadLetters.length + progress.removedDeadLetters.length > 0 ? this.countDead.get(name)!.n : undefined };
     });
-    this.change(name, { ackedSequence: progress.ackedSequence });
+    this.change(name, { ackedSequence: floor });
     if (dead !== undefined) this.setDeadCount(name, dead);
   }
 

@@ -90,7 +90,7 @@ class FakeRepository {
     const epoch = this.epoch;
     return {
       progressOf: () => this.progressOf(),
-      saveProgress: (_name: string, progress: ConsumerProgress) => this.save(progress, epoch),
+      saveProgress: (_name: string, take: () => ConsumerProgress) => this.save(take(), epoch),
     } as unknown as ConsumerRepository;
   }
 

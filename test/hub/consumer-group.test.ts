@@ -23,7 +23,7 @@ function harness() {
   const record: ConsumerRecord = { ...DEFAULT_CONSUMER_SETTINGS, name: 'unit', filter: { eventTypes: [], statuses: [], taskIds: [] }, ackedSequence: 0, startSequence: 0, createdAt: '', lostReason: undefined };
   const repository = {
     progressOf: () => ({ acks: [], attempts: new Map(), deadLetters: [] }),
-    saveProgress: async (_: string, progress: ConsumerProgress) => void writes.push(progress),
+    saveProgress: async (_: string, take: () => ConsumerProgress) => void writes.push(take()),
   } as unknown as ConsumerRepository;
   const group = new ConsumerGroup(record, repository, {
     subscribe: (_since, given) => {
@@ -110,4 +110,57 @@ test('tasks in parallel, each in order; a departed member\'s events go to the ot
   group.ack(b.id, [1, 2]);
   assert.deepEqual(b.got.slice(2).map((g) => g.sequence).sort(), [3, 4]);
   group.close();
+});
+
+test('acks of every member made before a commit ride that one write; each member is told of its own once the write is durable, later acks go in the next', async () => {
+  let now = 1_000_000;
+  let sink: EventSink | undefined;
+  // As the store's group commit: the write joins the next commit, whose transaction calls take().
+  const commits: { take: () => ConsumerProgress; durable: () => void; taken?: ConsumerProgress }[] = [];
+  const repository = {
+    progressOf: () => ({ acks: [], attempts: new Map(), deadLetters: [] }),
+    saveProgress: (_: string, take: () => ConsumerProgress) => new Promise<void>((resolve) => void commits.push({ take, durable: resolve })),
+  } as unknown as ConsumerRepository;
+  const record: ConsumerRecord = { ...DEFAULT_CONSUMER_SETTINGS, name: 'unit', filter: { eventTypes: [], statuses: [], taskIds: [] }, ackedSequence: 0, startSequence: 0, createdAt: '', lostReason: undefined };
+  const group = new ConsumerGroup(record, repository, {
+    subscribe: (_since, given) => ((sink = given), { start() {}, position: 0 } as unknown as Subscription),
+    unsubscribe: () => {},
+    eventAt: () => undefined,
+    lastSequence: 0,
+  }, { warn: () => {} }, () => now);
+  group.start();
+  const member = () => {
+    const got: number[] = [];
+    const confirmed: number[][] = [];
+    const m: ConsumerMember = { deliver: (e) => (got.push(e.sequence), true), onDrain: () => {}, committed: (sequences) => void confirmed.push([...sequences]), fail: () => {} };
+    return { got, confirmed, id: group.join(m) };
+  };
+  const a = member();
+  const b = member();
+  for (let s = 1; s <= 6; s++) sink!.write(event(s, `T${s}`));
+  assert.equal(a.got.length + b.got.length, 6);
+  group.ack(a.id, [a.got[0]!]);
+  group.ack(b.id, [b.got[0]!]);
+  group.ack(a.id, [a.got[1]!]);
+  assert.equal(commits.length, 1, 'one write asked for by the acks of both members');
+  const first = commits[0]!;
+  first.taken = first.take();
+  assert.deepEqual([...first.taken.acks].sort(), [a.got[0], b.got[0], a.got[1]].sort());
+  group.ack(b.id, [b.got[1]!]); // while the first write waits for its sync
+  assert.equal(commits.length, 2, 'an ack after the commit took its batch asks for the next write');
+  assert.deepEqual(a.confirmed, [], 'nothing confirmed before the write is durable');
+  first.durable();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(a.confirmed, [[a.got[0], a.got[1]]]);
+  assert.deepEqual(b.confirmed, [[b.got[0]]]);
+  const second = commits[1]!;
+  assert.deepEqual(second.take().acks, [b.got[1]]);
+  second.durable();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(b.confirmed, [[b.got[0]], [b.got[1]]]);
+  now += 1;
+  group.close();
+  commits.at(-1)?.take();
+  commits.at(-1)?.durable();
+  await group.flushed();
 });

@@ -7,6 +7,8 @@ export interface BenchConfig {
   windowMs: number;
   fanOutSubscribers: number[];
   producerConcurrency: number;
+  /** AddTask writes in flight on the fan-out row's one WriteTasks stream. */
+  producerInFlight: number;
   replayEvents: number;
   replaySubscribers: number;
   latencyRate: number;
@@ -43,14 +45,14 @@ export interface BenchConfig {
 export function configFor(quick: boolean, profileDir: string | undefined): BenchConfig {
   return quick
     ? {
-        quick, profileDir, warmupMs: 200, windowMs: 500, fanOutSubscribers: [1, 10], producerConcurrency: 8,
+        quick, profileDir, warmupMs: 200, windowMs: 500, fanOutSubscribers: [1, 10], producerConcurrency: 8, producerInFlight: 64,
         replayEvents: 1000, replaySubscribers: 10, latencyRate: 1000, latencySubscribers: 10, latencyWarmupMs: 300, latencyMs: 500,
         unaryConcurrency: 64, unaryMs: 300, catchUpEvents: 3000, catchUpWarmupEvents: 500, stalledBaselineEvents: 2000, stalledEvents: 5000,
         stalledOthers: 5, crossProcessWrites: 2, floodUpdates: 2000, floodQuietMs: 500, floodTimeoutMs: 60_000,
         consumerEvents: 3000, consumerMembers: [1, 2, 4], consumerAckRoundTrips: 300, storeWrites: 4000, peerPayloadBytes: 265,
       }
     : {
-        quick, profileDir, warmupMs: 1000, windowMs: 3000, fanOutSubscribers: [1, 10, 100], producerConcurrency: 16,
+        quick, profileDir, warmupMs: 1000, windowMs: 3000, fanOutSubscribers: [1, 10, 100], producerConcurrency: 16, producerInFlight: 256,
         replayEvents: 5000, replaySubscribers: 100, latencyRate: 1000, latencySubscribers: 100, latencyWarmupMs: 5000, latencyMs: 5000,
         unaryConcurrency: 64, unaryMs: 3000, catchUpEvents: 100_000, catchUpWarmupEvents: 20_000, stalledBaselineEvents: 100_000, stalledEvents: 1_000_000,
         stalledOthers: 4, crossProcessWrites: 50, floodUpdates: 200_000, floodQuietMs: 10_000, floodTimeoutMs: 400_000,

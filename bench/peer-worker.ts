@@ -6,18 +6,13 @@ import { EtcdClient } from './peers/etcd-client';
 import type { PeerName } from './peers/peer-servers';
 import { RedisClient, type Reply } from './peers/redis-client';
 import { serveCommands } from './ipc';
+import { steadyCalls, type LoadResult } from './steady-load';
 import { percentiles, sleep, wallClockMs } from './stats';
 
 /** The prefilled events of the consumer rows: a JetStream stream and a Redis stream of that name. */
 const EVENTS = { stream: 'BENCH_EVENTS', subject: 'bench.events', key: 'bench:events' };
 const WRITES = { stream: 'BENCH_WRITES', subject: 'bench.writes', key: 'bench:writes' };
 
-interface LoadResult {
-  calls: number;
-  errors: number;
-  elapsedMs: number;
-  firstError?: string;
-}
 
 const payloadOf = (bytes: number) => Buffer.alloc(bytes, 120);
 
@@ -280,28 +275,7 @@ serveCommands({
     const nc = await connect({ servers: args.address });
     const js = nc.jetstream();
     const payload = payloadOf(args.payloadBytes);
-    const result: LoadResult = { calls: 0, errors: 0, elapsedMs: 0 };
-    const inFlight = new Set<Promise<void>>();
-    const t0 = wallClockMs();
-    const total = Math.round((args.rate * args.durationMs) / 1000);
-    let issued = 0;
-    while (issued < total) {
-      await sleep(Math.max(1, t0 + (issued * 1000) / args.rate - wallClockMs()));
-      while (issued < total && t0 + (issued * 1000) / args.rate <= wallClockMs()) {
-        issued++;
-        const pending: Promise<void> = js.publish(args.subject, payload).then(
-          () => void result.calls++,
-          (error: Error) => {
-            result.errors++;
-            result.firstError ??= error.message;
-          },
-        );
-        inFlight.add(pending);
-        void pending.finally(() => inFlight.delete(pending));
-      }
-    }
-    await Promise.all(inFlight);
-    result.elapsedMs = wallClockMs() - t0;
+    const result = await steadyCalls(args.rate, args.durationMs, () => js.publish(args.subject, payload));
     await nc.close();
     return result;
   },

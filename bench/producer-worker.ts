@@ -4,18 +4,13 @@
 import { connect, type NatsConnection } from 'nats';
 import type { RiggerServiceClient } from '../src/generated/rigger/v1/RiggerService';
 import { serveCommands } from './ipc';
+import { steadyCalls, type LoadResult } from './steady-load';
 import { serviceFor, unaryCall } from './service';
 import { benchTitle, writeEvents } from './prefill';
 import { percentiles, sleep, wallClockMs } from './stats';
 
 type Method = 'AddTask' | 'GetTask' | 'UpdateTask';
 
-interface LoadResult {
-  calls: number;
-  errors: number;
-  elapsedMs: number;
-  firstError?: string;
-}
 
 let sequenceNumber = 0;
 /** The request for the n-th call of `method`; titles are the same length so events are the same size. */
@@ -61,54 +56,56 @@ class UnaryLoad {
   }
 }
 
-/**
- * AddTask over one WriteTasks stream with `inFlight` writes outstanding: a new write goes out as each
- * answer comes back. Counts the answers received from `startAt` until `stopAt` (wall clock ms).
- */
-function pipelinedAdds(client: RiggerServiceClient, inFlight: number, startAt: number, stopAt: number): Promise<LoadResult> {
-  return new Promise((resolve) => {
-    const result: LoadResult = { calls: 0, errors: 0, elapsedMs: 0 };
+/** AddTask over one WriteTasks stream with `inFlight` writes outstanding, until stopped: a new write goes out as each answer comes back. */
+class PipelinedLoad {
+  private readonly result: LoadResult = { calls: 0, errors: 0, elapsedMs: 0 };
+  private readonly startedAt = wallClockMs();
+  private stopping = false;
+  private readonly done: Promise<void>;
+
+  constructor(client: RiggerServiceClient, inFlight: number) {
     const stream = client.WriteTasks();
     let requestId = 0;
-    let outstanding = 0;
-    let stopping = false;
-    const send = () => {
-      outstanding++;
-      stream.write({ request_id: requestId, add: requestFor('AddTask', []) });
-      requestId++;
-    };
+    const send = () => stream.write({ request_id: requestId++, add: requestFor('AddTask', []) });
     stream.on('data', (answer: { error?: { message?: string } }) => {
-      outstanding--;
-      const now = wallClockMs();
-      if (now >= startAt && now < stopAt) {
-        if (answer.error) {
-          result.errors++;
-          result.firstError ??= answer.error.message;
-        } else result.calls++;
-      }
-      if (now < stopAt) send();
-      else if (!stopping) {
-        stopping = true;
-        stream.end();
-      }
+      if (answer.error) {
+        this.result.errors++;
+        this.result.firstError ??= answer.error.message;
+      } else this.result.calls++;
+      if (!this.stopping) send();
     });
     stream.on('error', (error: Error) => {
-      result.errors++;
-      result.firstError ??= error.message;
+      this.result.errors++;
+      this.result.firstError ??= error.message;
     });
-    stream.on('status', () => resolve({ ...result, elapsedMs: stopAt - startAt }));
+    this.done = new Promise((resolve) => stream.on('status', () => resolve()));
+    this.end = () => stream.end();
     for (let i = 0; i < inFlight; i++) send();
-  });
+  }
+
+  private readonly end: () => void;
+
+  get calls(): number {
+    return this.result.calls;
+  }
+
+  /** Sends no more, waits for the answers of those in flight. */
+  async stop(): Promise<LoadResult> {
+    this.stopping = true;
+    this.end();
+    await this.done;
+    return { ...this.result, elapsedMs: wallClockMs() - this.startedAt };
+  }
 }
 
-let background: UnaryLoad | undefined;
+let background: UnaryLoad | PipelinedLoad | undefined;
 let nats: NatsConnection | undefined;
 let natsPublishing: Promise<number> | undefined;
 let natsStop = false;
 
 interface LoadArgs {
   address: string;
-  method: Method;
+  method: Method | 'WriteTasks';
   concurrency: number;
   taskIds?: string[];
 }
@@ -121,9 +118,9 @@ serveCommands({
     for (let i = 0; i < count; i++) ids.push((await unaryCall(client, 'AddTask', requestFor('AddTask', []))).task.id);
     return ids;
   },
-  /** Starts a load that runs until `stopLoad`. */
+  /** Starts a load that runs until `stopLoad`: `concurrency` unary calls in flight, or AddTask pipelined over WriteTasks with that many in flight. */
   startLoad({ address, method, concurrency, taskIds = [] }: LoadArgs) {
-    background = new UnaryLoad(serviceFor(address), method, concurrency, taskIds);
+    background = method === 'WriteTasks' ? new PipelinedLoad(serviceFor(address), concurrency) : new UnaryLoad(serviceFor(address), method, concurrency, taskIds);
     return {};
   },
   loadCalls: () => ({ calls: background?.calls ?? 0 }),
@@ -133,7 +130,7 @@ serveCommands({
     return result;
   },
   /** A load for `durationMs`, after `warmupMs` of the same load that is not counted. */
-  async timedLoad({ address, method, concurrency, taskIds = [], durationMs, warmupMs }: LoadArgs & { durationMs: number; warmupMs: number }) {
+  async timedLoad({ address, method, concurrency, taskIds = [], durationMs, warmupMs }: LoadArgs & { method: Method; durationMs: number; warmupMs: number }) {
     const client = serviceFor(address);
     const warmup = new UnaryLoad(client, method, concurrency, taskIds);
     await sleep(warmupMs);
@@ -144,36 +141,20 @@ serveCommands({
   },
   /** One client's pipelined AddTask (WriteTasks, `inFlight` outstanding) for `durationMs`, after `warmupMs` not counted. */
   async pipelinedLoad({ address, inFlight, durationMs, warmupMs }: { address: string; inFlight: number; durationMs: number; warmupMs: number }) {
-    const startAt = wallClockMs() + warmupMs;
-    return pipelinedAdds(serviceFor(address), inFlight, startAt, startAt + durationMs);
+    const load = new PipelinedLoad(serviceFor(address), inFlight);
+    await sleep(warmupMs);
+    const before = load.calls;
+    const startedAt = wallClockMs();
+    await sleep(durationMs);
+    const calls = load.calls - before;
+    const elapsedMs = wallClockMs() - startedAt;
+    const { errors, firstError } = await load.stop();
+    return { calls, errors, elapsedMs, ...(firstError !== undefined && { firstError }) };
   },
   /** AddTask at a steady `rate` per second for `durationMs`, each call issued on schedule. */
   async steadyLoad({ address, rate, durationMs }: { address: string; rate: number; durationMs: number }) {
     const client = serviceFor(address);
-    const result: LoadResult = { calls: 0, errors: 0, elapsedMs: 0 };
-    const inFlight = new Set<Promise<void>>();
-    const startedAt = wallClockMs();
-    const total = Math.round((rate * durationMs) / 1000);
-    let issued = 0;
-    while (issued < total) {
-      // Always yield to the event loop (never spin): the responses come in on it.
-      const wait = startedAt + (issued * 1000) / rate - wallClockMs();
-      await sleep(Math.max(1, wait));
-      while (issued < total && startedAt + (issued * 1000) / rate <= wallClockMs()) {
-        issued++;
-        const pending: Promise<void> = unaryCall(client, 'AddTask', requestFor('AddTask', [])).then(
-          () => void result.calls++,
-          (error: Error) => {
-            result.errors++;
-            result.firstError ??= error.message;
-          },
-        );
-        inFlight.add(pending);
-        void pending.finally(() => inFlight.delete(pending));
-      }
-    }
-    await Promise.all(inFlight);
-    return { ...result, elapsedMs: wallClockMs() - startedAt };
+    return steadyCalls(rate, durationMs, () => unaryCall(client, 'AddTask', requestFor('AddTask', [])));
   },
   /**
    * GetTask of `taskId`, one call at a time with `intervalMs` between them, for `durationMs` or until

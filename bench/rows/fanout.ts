@@ -1,5 +1,6 @@
 // fan-out: events/s delivered in total to S live subscribers on one connection, with events made
-// by AddTask through the store at full speed; the bare grpc-js ceiling and NATS in the same run.
+// by AddTask through the store at full speed (pipelined over one WriteTasks stream, so the rate is
+// the hub's, not one client's unary round trips); the bare grpc-js ceiling and NATS in the same run.
 import fs from 'node:fs';
 import type { BenchConfig } from '../config';
 import { formatRate, rate, type Measurement } from '../report';
@@ -39,7 +40,7 @@ export async function fanOut(config: BenchConfig, log: (line: string) => void): 
     for (const subscribers of config.fanOutSubscribers) {
       // The hub: AddTask at full speed from the producer process, S live subscribers in the client process.
       await client.call('subscribe', { kind: 'hub', address: server.address, streams: subscribers });
-      await producer.call('startLoad', { address: server.address, method: 'AddTask', concurrency: config.producerConcurrency });
+      await producer.call('startLoad', { address: server.address, method: 'WriteTasks', concurrency: config.producerInFlight });
       await sleep(config.warmupMs);
       const calls0 = (await producer.call<{ calls: number }>('loadCalls')).calls;
       const { result: hub, shares } = await cpuShares({ server: server.pid, subscribers: client.pid, producer: producer.pid }, () =>
@@ -99,7 +100,7 @@ export async function fanOut(config: BenchConfig, log: (line: string) => void): 
           nats_events_per_s: natsRate,
           hub_over_nats: natsRate ? hubRate / natsRate : null,
           event_bytes: eventBytes,
-          producer_concurrency: config.producerConcurrency,
+          producer_in_flight: config.producerInFlight,
           window_ms: hub.elapsedMs,
           cpu_share_server: shares.server!, cpu_share_subscribers: shares.subscribers!, cpu_share_producer: shares.producer!,
         },

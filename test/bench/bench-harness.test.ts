@@ -41,7 +41,8 @@ test('npm run bench -- --quick runs every row, writes valid JSON and a dated rep
     // The peers a user would pick instead, each started by the bench and measured in the same run (installed here and under CI).
     const peerLines = (row: string) => report.measurements.filter((m: { row: string }) => m.row === row);
     const writes = peerLines('durable writes, 64 in flight');
-    assert.deepEqual(writes.map((m: { values: { peer: string } }) => m.values.peer), ['jetstream', 'redis', 'etcd'], 'one durable-writes line per peer');
+    // Three Rigger cases (AddTask unary, pipelined 64 and 256 in flight), each against every peer.
+    assert.deepEqual(writes.map((m: { values: { peer: string } }) => m.values.peer), Array(3).fill(['jetstream', 'redis', 'etcd']).flat(), 'one durable-writes line per peer and case');
     for (const line of writes) {
       assert.ok(line.values.peer_calls_per_s > 0 && Number.isFinite(line.values.peer_calls_per_s), `${line.case}: ${JSON.stringify(line.values)}`);
       assert.ok(Number.isFinite(line.ratio) && line.ratio > 0, `${line.case}: ratio ${line.ratio}`);

@@ -118,10 +118,10 @@ export class EventLog {
   }
 
   /**
-   * Deletes events outside the retention, at most `batch` rows per call so writers never wait long.
-   * Returns how many were deleted; call again while it returns `batch`.
+   * The first sequence the retention keeps (events below it may go), or 0 when nothing may: a read,
+   * so a run with nothing to delete costs no write transaction.
    */
-  compact(retention: Retention, batch: number, now = Date.now(), keepFrom: (wanted: number) => number = (wanted) => wanted): number {
+  retainedFrom(retention: Retention, now = Date.now(), keepFrom: (wanted: number) => number = (wanted) => wanted): number {
     let below = 0;
     if (retention.events > 0) below = Math.max(below, this.latestSequence() - retention.events + 1);
     if (retention.days > 0) {
@@ -131,11 +131,24 @@ export class EventLog {
     if (below <= 0) return 0;
     // Durable consumers hold back what they have not acked (the retention hold, consumer-registry.ts).
     below = Math.min(below, keepFrom(below));
-    if (below <= 1) return 0;
+    return below > this.oldestSequence() ? below : 0;
+  }
+
+  /** Deletes up to `batch` of the oldest events below `below`; returns how many. */
+  deleteBefore(below: number, batch: number): number {
     try {
       return this.deleteBelow.run(below, batch).changes;
     } catch (error) {
       throw translateSqliteError(error);
     }
+  }
+
+  /**
+   * Deletes events outside the retention, at most `batch` rows per call so writers never wait long.
+   * Returns how many were deleted; call again while it returns `batch`.
+   */
+  compact(retention: Retention, batch: number, now = Date.now(), keepFrom?: (wanted: number) => number): number {
+    const below = this.retainedFrom(retention, now, keepFrom);
+    return below > 0 ? this.deleteBefore(below, batch) : 0;
   }
 }

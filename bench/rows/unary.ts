@@ -4,7 +4,7 @@
 // pipelined from one client over WriteTasks (FULL), beside the same echo ceiling; then AddTask FULL,
 // unary and pipelined, against the durable writes of JetStream, Redis and etcd (bench/peers/write-peers.ts).
 import type { BenchConfig } from '../config';
-import { startRigServer, tempProject } from '../processes';
+import { cpuShares, formatShares, startRigServer, tempProject } from '../processes';
 import { formatRate, rate, type Measurement } from '../report';
 import { forkPeer, forkProducer } from '../workers';
 import { measureWritePeers, versusWritePeers } from '../peers/write-peers';
@@ -40,7 +40,8 @@ export async function unary(config: BenchConfig, log: (line: string) => void): P
     ] as const;
     let addTaskFullRate = 0;
     for (const { method, address, target, durability } of cases) {
-      const hubRate = await run(address, method);
+      const serverPid = address === server.address ? server.pid : normalServer.pid;
+      const { result: hubRate, shares } = await cpuShares({ server: serverPid, client: producer.pid }, () => run(address, method));
       if (method === 'AddTask' && durability === 'full') addTaskFullRate = hubRate;
       const echoRate = await run(echoAddress, method);
       const ratio = echoRate > 0 ? hubRate / echoRate : null;
@@ -54,13 +55,19 @@ export async function unary(config: BenchConfig, log: (line: string) => void): P
         ratio,
         target: `>= ${target}x echo`,
         met: ratio === null ? null : ratio >= target,
-        values: { method, concurrency: config.unaryConcurrency, calls_per_s: hubRate, echo_calls_per_s: echoRate, ...(durability && { durability }) },
+        values: {
+          method, concurrency: config.unaryConcurrency, calls_per_s: hubRate, echo_calls_per_s: echoRate, ...(durability && { durability }),
+          cpu_share_server: shares.server!, cpu_share_client: shares.client!,
+        },
+        note: `CPU during the load (warm-up included): ${formatShares(shares)}`,
       });
     }
     // One client, many writes in flight on one WriteTasks stream (FULL): no unary round trip per write.
     const pipelinedRates = new Map<number, number>();
     for (const inFlight of [64, 256]) {
-      const result = await producer.call<LoadResult>('pipelinedLoad', { address: server.address, inFlight, durationMs: config.unaryMs, warmupMs: config.warmupMs });
+      const { result, shares } = await cpuShares({ server: server.pid, client: producer.pid }, () =>
+        producer.call<LoadResult>('pipelinedLoad', { address: server.address, inFlight, durationMs: config.unaryMs, warmupMs: config.warmupMs }),
+      );
       if (result.errors > 0) throw new Error(`pipelined AddTask failed ${result.errors} times: ${result.firstError}`);
       const hubRate = rate(result.calls, result.elapsedMs);
       pipelinedRates.set(inFlight, hubRate);
@@ -70,7 +77,11 @@ export async function unary(config: BenchConfig, log: (line: string) => void): P
       measurements.push({
         row: 'unary', case: name, rigger: formatRate(hubRate), peer: `echo ${formatRate(echoRate)}`, ratio: echoRate > 0 ? hubRate / echoRate : null,
         target: '', met: null,
-        values: { method: 'WriteTasks', in_flight: inFlight, calls_per_s: hubRate, echo_calls_per_s: echoRate, durability: 'full' },
+        values: {
+          method: 'WriteTasks', in_flight: inFlight, calls_per_s: hubRate, echo_calls_per_s: echoRate, durability: 'full',
+          cpu_share_server: shares.server!, cpu_share_client: shares.client!,
+        },
+        note: `one WriteTasks stream; CPU during the load (warm-up included): ${formatShares(shares)}`,
       });
     }
     // The peers' rates are measured once; every Rigger case is compared against the same figures.

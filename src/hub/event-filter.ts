@@ -26,7 +26,6 @@ export interface EventPredicate {
   readonly narrowing?: LogNarrowing;
 }
 
-
 /**
  * Compiles a subscriber's filter into one predicate; every part given must match. The assignee and
  * status parts match the task after the change or before it, so a sidecar watching "Alice" (or

@@ -38,19 +38,22 @@ export function startCompactor(
       setTimeout(() => step(deletedSoFar), HELD_BACK_RETRY_MS).unref();
       return;
     }
-    const below = log.retainedFrom(retention, Date.now(), keepFrom);
+    const failed = (error: unknown) => {
+      // A batch that found the database locked past the lock wait (another process, a
+      // checkpoint), or a fenced store, is simply tried again on the next run.
+      if (error instanceof RiggerError && error.kind === 'unavailable') logger.debug({ reason: error.message }, 'event log compaction waits for the database; will retry');
+      else logger.warn({ err: error }, 'event log compaction failed; will retry');
+      finish(deletedSoFar, 0);
+    };
+    let below: number;
+    try {
+      below = log.retainedFrom(retention, Date.now(), keepFrom);
+    } catch (error) {
+      return failed(error);
+    }
     if (below === 0) return finish(deletedSoFar, 0);
     // The hold is asked again inside the write: a consumer created since the read keeps its events.
-    write(() => log.deleteBefore(keepFrom ? Math.min(below, keepFrom(below)) : below, BATCH)).then(
-      (deleted) => finish(deletedSoFar, deleted),
-      (error: unknown) => {
-        // A batch that found the database locked past the lock wait (another process, a
-        // checkpoint), or a fenced store, is simply tried again on the next run.
-        if (error instanceof RiggerError && error.kind === 'unavailable') logger.debug({ reason: error.message }, 'event log compaction waits for the database; will retry');
-        else logger.warn({ err: error }, 'event log compaction failed; will retry');
-        finish(deletedSoFar, 0);
-      },
-    );
+    write(() => log.deleteBefore(keepFrom ? Math.min(below, keepFrom(below)) : below, BATCH)).then((deleted) => finish(deletedSoFar, deleted), failed);
   };
   const finish = (deletedSoFar: number, deleted: number): void => {
     if (deleted === BATCH && !stopped) {

@@ -5,6 +5,7 @@
 // consumers what to keep in every batch; the consumers are lost past --consumer-max-lag 1000 during
 // the warm-up, as idle ones would be, so both phases delete the same events.
 import type { BenchConfig } from '../config';
+import type { LoadResult } from '../steady-load';
 import { DEFAULT_MAX_CONSUMERS, DEFAULT_MAX_FILTER_BYTES } from '../../src/hub/consumer-registry';
 import { MAX_ID_LENGTH } from '../../src/model/validate';
 import { startRigServer, tempProject } from '../processes';
@@ -12,12 +13,6 @@ import { formatRate, rate, type Measurement } from '../report';
 import { serviceFor, unaryCall } from '../service';
 import { forkProducer } from '../workers';
 
-interface LoadResult {
-  calls: number;
-  errors: number;
-  elapsedMs: number;
-  firstError?: string;
-}
 
 /** The most task ids of MAX_ID_LENGTH characters whose stored filter (JSON) is within the byte limit. */
 function largestTaskIds(consumer: number): string[] {

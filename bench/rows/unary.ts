@@ -4,17 +4,12 @@
 // pipelined from one client over WriteTasks (FULL), beside the same echo ceiling; then AddTask FULL,
 // unary and pipelined, against the durable writes of JetStream, Redis and etcd (bench/peers/write-peers.ts).
 import type { BenchConfig } from '../config';
+import type { LoadResult } from '../steady-load';
 import { cpuShares, formatShares, startRigServer, tempProject } from '../processes';
 import { formatRate, rate, type Measurement } from '../report';
 import { forkPeer, forkProducer } from '../workers';
 import { measureWritePeers, versusWritePeers } from '../peers/write-peers';
 
-interface LoadResult {
-  calls: number;
-  errors: number;
-  elapsedMs: number;
-  firstError?: string;
-}
 
 export async function unary(config: BenchConfig, log: (line: string) => void): Promise<Measurement[]> {
   const server = await startRigServer(tempProject());

@@ -71,6 +71,8 @@ export class ConsumerStore implements ConsumerRepository {
   private readonly countDead: Statement<[string], { n: number }>;
   private readonly countAllDead: Statement<[], { consumer: string; n: number }>;
   private readonly deleteAll: (name: string) => number;
+  /** A consumer's acks, delivery counts and dead letters above a sequence (a reset back). */
+  private readonly deleteAboveStatements: Statement<[string, number]>[];
   /** Every consumer as stored, by name; loaded at the first read. */
   private records: Map<string, ConsumerRecord> | undefined;
   /** The same, ordered by name; rebuilt after a create or a delete. */
@@ -78,7 +80,7 @@ export class ConsumerStore implements ConsumerRepository {
   private readonly deadCounts = new Map<string, number>();
 
   constructor(
-    private readonly db: SqliteDatabase,
+    db: SqliteDatabase,
     private readonly writer: TaskStore,
   ) {
     this.selectOne = db.prepare(`SELECT * FROM consumers WHERE name = ?`);
@@ -104,7 +106,9 @@ export class ConsumerStore implements ConsumerRepository {
     this.selectDead = db.prepare(`SELECT sequence, task_id, attempts, reason, dead_at, redrive FROM consumer_dead_letters WHERE consumer = ? ORDER BY sequence`);
     this.countDead = db.prepare(`SELECT count(*) AS n FROM consumer_dead_letters WHERE consumer = ?`);
     this.countAllDead = db.prepare(`SELECT consumer, count(*) AS n FROM consumer_dead_letters GROUP BY consumer`);
-    const tables = ['consumer_acks', 'consumer_attempts', 'consumer_dead_letters'].map((t) => db.prepare(`DELETE FROM ${t} WHERE consumer = ?`));
+    const progressTables = ['consumer_acks', 'consumer_attempts', 'consumer_dead_letters'];
+    const tables = progressTables.map((t) => db.prepare(`DELETE FROM ${t} WHERE consumer = ?`));
+    this.deleteAboveStatements = progressTables.map((t) => db.prepare<[string, number]>(`DELETE FROM ${t} WHERE consumer = ? AND sequence > ?`));
     const deleteConsumer = db.prepare(`DELETE FROM consumers WHERE name = ?`);
     this.deleteAll = (name) => {
       for (const statement of tables) statement.run(name);
@@ -278,8 +282,6 @@ export class ConsumerStore implements ConsumerRepository {
   }
 
   private deleteAbove(name: string, to: number): void {
-    for (const table of ['consumer_acks', 'consumer_attempts', 'consumer_dead_letters']) {
-      this.db.prepare(`DELETE FROM ${table} WHERE consumer = ? AND sequence > ?`).run(name, to);
-    }
+    for (const statement of this.deleteAboveStatements) statement.run(name, to);
   }
 }

@@ -134,21 +134,12 @@ export class EventLog {
     return below > this.oldestSequence() ? below : 0;
   }
 
-  /** Deletes up to `batch` of the oldest events below `below`; returns how many. */
+  /** Deletes up to `batch` of the oldest events below `below` (retainedFrom), so writers never wait long; returns how many. */
   deleteBefore(below: number, batch: number): number {
     try {
       return this.deleteBelow.run(below, batch).changes;
     } catch (error) {
       throw translateSqliteError(error);
     }
-  }
-
-  /**
-   * Deletes events outside the retention, at most `batch` rows per call so writers never wait long.
-   * Returns how many were deleted; call again while it returns `batch`.
-   */
-  compact(retention: Retention, batch: number, now = Date.now(), keepFrom?: (wanted: number) => number): number {
-    const below = this.retainedFrom(retention, now, keepFrom);
-    return below > 0 ? this.deleteBefore(below, batch) : 0;
   }
 }

@@ -10,8 +10,6 @@ import { TaskQueries, type ListFilter, type TaskPage } from './task-queries';
 import { WalSync } from './wal-sync';
 import { WritePipeline, type CommitListener } from './write-pipeline';
 
-export type { CommitListener } from './write-pipeline';
-
 /** PRAGMA synchronous values: 1 NORMAL, 2 FULL, 3 EXTRA. */
 const SYNCHRONOUS_FULL = 2;
 

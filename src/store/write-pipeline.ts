@@ -56,11 +56,16 @@ export class WritePipeline {
   private checkWrite: () => RiggerError | undefined = () => undefined;
   private commitObserver: ((writes: number) => void) | undefined;
 
+  /** The store's transactions with the checks before each BEGIN (inTransaction below), made once. */
+  private readonly guarded: Transactions;
+
   /** `prepare` runs before each BEGIN: one-off set-up (the encoder's codegen) must not hold the write lock. */
   constructor(
     private readonly db: Transactions,
     private readonly prepare: () => void,
-  ) {}
+  ) {
+    this.guarded = { ...db, inWriteTransaction: (work) => this.inTransaction(work) };
+  }
 
   /** The server's mode of writing (see ServerMode); writeNow() is refused from then on. */
   serve(mode: ServerMode): void {
@@ -137,7 +142,7 @@ export class WritePipeline {
     const writes = this.queue.nextBatch();
     let batch: CommittedBatch;
     try {
-      batch = runBatch({ ...this.db, inWriteTransaction: (work) => this.inTransaction(work) }, writes);
+      batch = runBatch(this.guarded, writes);
     } catch (error) {
       const cause = error instanceof NotBegun ? error.cause : error;
       if (error instanceof NotBegun && this.server && isLockedError(cause)) {

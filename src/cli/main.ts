@@ -7,9 +7,11 @@ import { consumersCommand } from './commands/consumers';
 import { eventsCommand } from './commands/events';
 import { grpcCommand } from './commands/grpc';
 import { initCommand } from './commands/init';
+import { logCommand } from './commands/log';
 import { sidecarCommand } from './commands/sidecar';
 import { orchestrateCommand } from './commands/orchestrate';
 import { prdCommand } from './commands/prd';
+import { restoreCommand } from './commands/restore';
 import { taskCommand } from './commands/task';
 
 export interface GlobalArgs extends CommonArgs {
@@ -31,6 +33,8 @@ export function main(args: string[]): Promise<void> {
       .command(orchestrateCommand)
       .command(sidecarCommand)
       .command(backupCommand)
+      .command(restoreCommand)
+      .command(logCommand)
       // `rig completion >> ~/.bashrc` (or ~/.zshrc): yargs' own completion of commands and flags.
       .completion('completion', 'Print a bash/zsh completion script for rig (e.g. rig completion >> ~/.bashrc)')
       .example('$0 init && $0 grpc', 'make a project here and serve it on localhost:50051')

@@ -12,7 +12,7 @@
 // same point of the stream: for the iterator, when the loop has handled everything before them.
 // A bookmark moves the checkpoint, and so does a snapshot's completion; a SNAPSHOT entry does not
 // (a restart before the snapshot is complete starts a new one).
-import { Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import type { RiggerServiceClient } from '../generated/rigger/v1/RiggerService';
 import { LEGACY_LOG_ID, type LogPosition } from '../model/log-lineage';
 import { TaskEventType, type TaskEvent } from '../model/task';
@@ -85,7 +85,9 @@ function notifyMarker(options: SubscribeOptions, item: Item): void {
 }
 
 export function observeEvents(service: RiggerServiceClient, options: SubscribeOptions, track: FlushTracker): Observable<TaskEvent> {
-  return new Observable<TaskEvent>((subscriber) => {
+  // rxjs is loaded by the first Observable made: a program that only calls unary RPCs (rig consumers) never loads it.
+  const { Observable: RxObservable } = require('rxjs') as typeof import('rxjs');
+  return new RxObservable<TaskEvent>((subscriber) => {
     let wiring: Wiring;
     try {
       wiring = wire(service, options, {

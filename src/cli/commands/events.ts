@@ -1,12 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import type { CommandModule } from 'yargs';
 import { connectService } from '../../client/connect';
 import { connectionTarget, diagnoseConnectionFailure, isConnectionFailure } from '../../client/connection-failure';
 import { DEAD_AFTER_INTERVALS, SilenceWatch } from '../../client/silence-watch';
 import type { TaskEvent as WireTaskEvent } from '../../generated/rigger/v1/TaskEvent';
 import { isLoggedEventType, TaskEventType, type TaskEvent } from '../../model/task';
 import { LOG_ID_HEADER, POSITION_HEADER } from '../../protocol/metadata';
-import type { GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../main';
+import { onBrokenPipe } from '../broken-pipe';
 import { eventForDisplay, formatEventLine, printJson } from '../output';
 import { clientConnection, clientProject, connectionOptions } from '../../config/client-connection';
 import { subscribeOptionsOf, subscriptionFlags, type SubscriptionArgs } from '../../config/subscription-flags';
@@ -18,9 +18,7 @@ type EventsArgs = GlobalArgs & SubscriptionArgs & { 'since-log'?: string };
 // stream's resume point keeps up with the head, and it is the heartbeat: a stream that has shown
 // it sends bookmarks and then hears nothing for 2.5 intervals is on a dead connection, and ends
 // with the same resume hint rather than hanging.
-export const eventsCommand: CommandModule<GlobalArgs, EventsArgs> = {
-  command: 'events',
-  describe: 'Subscribe to the running server and print one line per event (Ctrl-C to stop)',
+export const eventsCommand: CommandBody<EventsArgs> = {
   builder: (yargs) =>
     subscriptionFlags(yargs.options(connectionOptions()), 'replay every event after this sequence first (0 = all history)', false)
       .option('since-log', { type: 'string', describe: 'the log id --since is of (each --json line\'s log_id); refused, not reused, after a restore past it' })
@@ -44,6 +42,8 @@ export const eventsCommand: CommandModule<GlobalArgs, EventsArgs> = {
     const stop = () => call.cancel();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    // The reader of stdout has gone (rig events | head -2): end the stream, exit 0.
+    onBrokenPipe(stop);
     let subscribed = false;
     let lastSequence = argv.since;
     let logId = argv['since-log'];

@@ -1,4 +1,3 @@
-import type { CommandModule } from 'yargs';
 import { findProject } from '../../config/project';
 import { databasePath, settingOptions } from '../../config/settings';
 import type { LogLineage } from '../../model/log-lineage';
@@ -6,7 +5,7 @@ import { openDatabase } from '../../store/database';
 import { refuseIfInUse } from '../../store/file-in-use';
 import { readLineage, startNewIdentity } from '../../store/log-identity';
 import { LATEST_SEQUENCE_SQL } from '../../store/rows';
-import type { GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../main';
 import { printJson } from '../output';
 
 /** Opens the project's database (never creating one) and hands it to `work`. */
@@ -40,9 +39,7 @@ function printLineage(lineage: LogLineage, newest: number): void {
 
 const newest = (db: ReturnType<typeof openDatabase>): number => (db.prepare(LATEST_SEQUENCE_SQL).pluck().get() as number | undefined) ?? 0;
 
-export const logCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'log',
-  describe: "The event log's identity: what positions (sequence + log id) are of",
+export const logCommand: CommandBody = {
   builder: (yargs) =>
     yargs
       .options(settingOptions('db'))

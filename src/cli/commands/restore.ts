@@ -1,19 +1,16 @@
 import path from 'node:path';
-import type { CommandModule } from 'yargs';
 import { findProject } from '../../config/project';
 import { databasePath, settingOptions } from '../../config/settings';
 import { safeText } from '../../config/terminal-text';
 import { restoreDatabase } from '../../store/restore';
-import type { GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../main';
 import { printJson } from '../output';
 
 interface RestoreArgs extends GlobalArgs {
   file: string;
 }
 
-export const restoreCommand: CommandModule<GlobalArgs, RestoreArgs> = {
-  command: 'restore <file>',
-  describe: 'Put a backup in place of the project database, as a new log identity (stop the server first; docs/operations.md#restoring-a-backup)',
+export const restoreCommand: CommandBody<RestoreArgs> = {
   builder: (yargs) =>
     yargs
       .positional('file', { type: 'string', demandOption: true, describe: 'a backup written by rig backup (relative to -C)' })

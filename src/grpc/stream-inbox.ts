@@ -25,6 +25,8 @@ export class StreamInbox {
   private reading = true;
   /** Set when an update fails or the stream ends: updates that have not run yet are refused. */
   private stopped = false;
+  /** Set when an update was refused before it was queued: nothing read after it is looked at. */
+  private refused = false;
   /** Set once a failure was reported or the stream ended: later messages do not take effect. */
   private ended = false;
 
@@ -36,11 +38,15 @@ export class StreamInbox {
 
   /** `start` queues the update's write, running its change through the guard; it may throw for a bad request. */
   update(start: (guard: UpdateGuard) => Promise<unknown>): void {
+    if (this.refused) return;
     let outcome: Promise<unknown>;
     try {
       outcome = start(this.guard);
     } catch (error) {
-      outcome = Promise.reject(error);
+      // Refused before it was queued: the updates queued before it still run, none read after it starts.
+      this.refused = true;
+      this.chain(() => Promise.reject(error), false);
+      return;
     }
     // A whole batch that failed never ran the guard; this runs before the pipeline's next batch does.
     outcome.catch(() => (this.stopped = true));
@@ -49,7 +55,7 @@ export class StreamInbox {
 
   /** Runs `apply` (which may throw) once every earlier message has taken effect; nothing is read until then. */
   inOrder(apply: () => void): void {
-    this.chain(apply, true);
+    if (!this.refused) this.chain(apply, true);
   }
 
   /** The stream ended: nothing more is read and updates that have not run are not applied. */
@@ -87,7 +93,7 @@ export class StreamInbox {
 
   private updateReading(): void {
     if (this.ended) return;
-    const shouldRead = this.unsettled < this.maxInFlight && this.blocking === 0;
+    const shouldRead = !this.refused && this.unsettled < this.maxInFlight && this.blocking === 0;
     if (shouldRead === this.reading) return;
     this.reading = shouldRead;
     if (shouldRead) this.call.resume();

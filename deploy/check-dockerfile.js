@@ -5,6 +5,7 @@
 //   node deploy/check-dockerfile.js --build    also runs the build steps and the container's start
 //                                              in a temp directory (about a minute: a real `npm ci`)
 //   --keep                                     leave the temp directory for inspection
+//   --from-source                              compile better-sqlite3 in `npm ci` (about a minute more)
 //
 // Static: the Dockerfile parses; every stage is FROM node:20-bookworm-slim; every COPY source from
 // the build context exists and is not excluded by .dockerignore; every RUN line passes `sh -n`; the
@@ -18,6 +19,9 @@
 // passes, a `rig task add` through the entrypoint works, SIGTERM exits 0, a second start keeps the
 // project. What it cannot do is printed as "not run" with the reason (apt-get, chown, USER, the
 // image's own node); nothing here is a substitute for `docker build` on a machine with Docker.
+// better-sqlite3's binary: prebuild-install downloads one for linux-x64 (what a Docker build gets);
+// offline it compiles. Unless --from-source, the binary this checkout's own `npm ci` built, for the
+// same version and node ABI, is offered as that download (prebuild-install loads it to check it).
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -248,6 +252,26 @@ function freePort() {
   });
 }
 
+/**
+ * A local prebuild for prebuild-install made from this checkout's better-sqlite3 binary, or why
+ * there is none; `env` points prebuild-install at it.
+ */
+function localSqlitePrebuild(temp) {
+  if (process.argv.includes('--from-source')) return { why: '--from-source' };
+  const pkgDir = path.join(ROOT, 'node_modules', 'better-sqlite3');
+  const binary = path.join(pkgDir, 'build', 'Release', 'better_sqlite3.node');
+  if (!fs.existsSync(binary)) return { why: `no ${path.relative(ROOT, binary)} in this checkout` };
+  const version = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8')).version;
+  const locked = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')).packages?.['node_modules/better-sqlite3']?.version;
+  if (version !== locked) return { why: `this checkout has better-sqlite3 ${version}, package-lock.json ${locked}` };
+  const dir = path.join(temp, 'prebuilds');
+  fs.mkdirSync(dir);
+  const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  const tar = spawnSync('tar', ['-czf', path.join(dir, name), '-C', pkgDir, 'build/Release/better_sqlite3.node'], { encoding: 'utf8' });
+  if (tar.status !== 0) return { why: `tar failed: ${tar.stderr}` };
+  return { name, env: { npm_config_better_sqlite3_local_prebuilds: dir } };
+}
+
 function containerPaths(stages) {
   // Every absolute directory the Dockerfile puts things in, as the top-level prefixes to map.
   const prefixes = new Set();
@@ -274,6 +298,8 @@ async function emulate(stages) {
   const rules = loadDockerignore();
   let final;
   try {
+    const prebuild = localSqlitePrebuild(temp);
+    const buildEnv = prebuild.env ?? {};
     for (const stage of stages) {
       roots[stage.name] = path.join(temp, stage.name);
       fs.mkdirSync(roots[stage.name], { recursive: true });
@@ -313,12 +339,18 @@ async function emulate(stages) {
           if (kept.length < steps.length) notRun(`${where}: ${steps.filter((s) => /^chown\b/.test(s)).join(' && ')} (the image's user does not exist here; everything runs as uid ${process.getuid()})`);
           const command = rewrite(stage.name, kept.join(' && '));
           const started = Date.now();
-          const r = spawnSync('sh', ['-c', command], { cwd: mapIn(stage.name, workdir), env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 });
+          const r = spawnSync('sh', ['-c', command], { cwd: mapIn(stage.name, workdir), env: { ...process.env, ...buildEnv, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 });
           if (r.status !== 0) {
             fail(`${where}: RUN ${ins.args} exited ${r.status}:\n${(r.stdout + r.stderr).split('\n').slice(-30).join('\n')}`);
             throw new Error('build step failed');
           }
           ran(`${where}: RUN ${ins.args} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+          const sqlite = path.join(mapIn(stage.name, workdir), 'node_modules', 'better-sqlite3', 'build');
+          if (/\bnpm ci\b/.test(ins.args) && fs.existsSync(sqlite)) {
+            const compiled = fs.existsSync(path.join(sqlite, 'Release', 'obj.target'));
+            if (compiled) ran(`${where}: better-sqlite3 compiled from source${prebuild.env ? ' (the local prebuild was refused)' : ` (${prebuild.why})`}`);
+            else notRun(`${where}: compiling better-sqlite3 (prebuild-install took and loaded ${prebuild.name}, made from this checkout's binary, as it would a downloaded one; --from-source compiles)`);
+          }
         } else if (ins.keyword === 'USER') notRun(`${where}: USER ${ins.args} (the processes below run as uid ${process.getuid()})`);
         else if (ins.keyword === 'VOLUME') fs.mkdirSync(mapIn(stage.name, ins.args.replace(/[[\]"]/g, '').split(/[\s,]+/)[0]), { recursive: true });
       }

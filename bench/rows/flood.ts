@@ -51,7 +51,7 @@ export async function updateFlood(config: BenchConfig, log: (line: string) => vo
       updates: config.floodUpdates, seconds: elapsedS, rss_before_mb: rssBefore / MB, rss_peak_mb: rssPeak / MB, rss_growth_mb: growthMb,
       quiet_p50_ms: quiet.p50, quiet_p99_ms: quiet.p99, quiet_samples: quiet.n, during_p50_ms: during.p50, during_p99_ms: during.p99, during_max_ms: during.max, during_samples: during.n,
     };
-    const note = `${config.floodUpdates} updates on one TaskEventStream applied in ${elapsedS.toFixed(1)} s (each its own commit: the stream is read one message at a time); GetTask every ${SAMPLE_INTERVAL_MS} ms from another process`;
+    const note = `${config.floodUpdates} updates on one TaskEventStream applied in ${elapsedS.toFixed(1)} s (in group commits: the server reads up to --max-writes-in-flight updates ahead); GetTask every ${SAMPLE_INTERVAL_MS} ms from another process`;
     return [
       {
         row: 'update flood',

@@ -13,6 +13,7 @@ import { LOG_ID_HEADER, POSITION_HEADER } from '../protocol/metadata';
 import { actorOf, type ServiceContext } from './context';
 import { toServiceError } from './errors';
 import { filterSpecOf, patchOf, requireTaskId, sinceSequenceOf, snapshotFilterOf, streamRequestOf, type StreamRequest } from './requests';
+import { StreamInbox } from './stream-inbox';
 import type { EventStreamWriter } from './stream-writer';
 
 type EventStreamCall =
@@ -103,19 +104,21 @@ export function eventHandlers(context: ServiceContext) {
       const fail = (error: unknown) => {
         if (ended) return;
         ended = true;
+        inbox.close();
         stopWaitingForClose();
         endWithError(call, error);
       };
+      // Updates share group commits, up to maxWritesInFlight read ahead; the rest waits in the client (stream-inbox.ts).
+      const inbox = new StreamInbox(call, context.maxWritesInFlight, fail);
       // Until its first subscribe the stream holds no subscription; shutdown must still end it.
       const stopWaitingForClose = hub.onClose(fail);
       call.once('cancelled', () => {
         ended = true;
+        inbox.close();
         stopWaitingForClose();
       });
-      // Messages take effect in the order sent: an update commits (group commit, asynchronous)
-      // before the next message is looked at.
-      const handle = async (message: TaskEventStreamRequest__Output): Promise<void> => {
-        if (ended) return;
+      // Subscribe and bookmark take effect once every update sent before them has committed.
+      const handle = (message: TaskEventStreamRequest__Output): void => {
         if (message.subscribe) {
           const spec = filterSpecOf(message.subscribe);
           const since = sinceSequenceOf(message.subscribe, context.store.lineage);
@@ -137,22 +140,17 @@ export function eventHandlers(context: ServiceContext) {
           // Answered after everything already sent or owed to the stream, at its position now.
           if (!subscription) throw new RiggerError('conflict', 'bookmark before the first subscribe: there is no stream position yet; send subscribe first');
           subscription.requestBookmark();
-        } else if (message.update) {
-          const id = requireTaskId(message.update.task_id);
-          const patch = patchOf(message.update);
-          await context.store.tasks.writeGrouped(actorOf(call), (m) => m.updateTask(id, patch));
         }
       };
-      // One message at a time: the next is read only once this one has taken effect, so a client
-      // that floods updates is held back by HTTP/2 flow control instead of queueing in our memory.
       call.on('data', (message: TaskEventStreamRequest__Output) => {
-        call.pause();
-        handle(message).then(
-          () => {
-            if (!ended) call.resume();
-          },
-          fail,
-        );
+        if (ended) return;
+        const update = message.update;
+        if (!update) return inbox.inOrder(() => handle(message));
+        inbox.update((guard) => {
+          const id = requireTaskId(update.task_id);
+          const patch = patchOf(update);
+          return context.store.tasks.writeGrouped(actorOf(call), (m) => guard(() => m.updateTask(id, patch)));
+        });
       });
       call.on('end', () => {
         // The client has nothing more to send; the stream stays open for events until it cancels.

@@ -19,8 +19,9 @@ import { addTasks, clientOf, closeClients } from './consumer-support';
 const RW = 'rw-token-hostile-member';
 const RO = 'ro-token-hostile-member';
 const EVENTS = 20;
-const STALL_MS = 5000;
-const FLOOD_MS = 60_000;
+const STALL_MS = 2000;
+/** Memberships flooded and dropped one after another: the first warms the server up, RSS is measured over the other 10. */
+const MEMBERSHIPS = 11;
 
 type Member = grpc.ClientDuplexStream<ConsumeRequest, ConsumeResponse__Output>;
 
@@ -121,7 +122,7 @@ test('requests naming deliveries a member does not hold change nothing and are r
   hostile.call.end();
 });
 
-test(`a member that acks without reading is held back and ended; the server's RSS stays flat over ${FLOOD_MS / 1000} s`, { timeout: 120_000 }, async () => {
+test(`a member that acks without reading is held back and ended; the server's RSS stays flat over ${MEMBERSHIPS} such members`, { timeout: 120_000 }, async () => {
   assert.ok(server, 'runs after the first test');
   const pid = server.child.pid!;
   let before = 0;
@@ -129,8 +130,7 @@ test(`a member that acks without reading is held back and ended; the server's RS
   let drops = 0;
   let sent = 0;
   const rssAfterEach: number[] = [];
-  const started = Date.now();
-  while (Date.now() - started < FLOOD_MS) {
+  while (drops < MEMBERSHIPS) {
     const flooder = member(RO);
     flooder.call.write({ join: { name: 'shared' } });
     await flooder.next((r) => r.joined !== null && r.joined !== undefined, 'joined');
@@ -140,7 +140,8 @@ test(`a member that acks without reading is held back and ended; the server's RS
     const dropsBefore = (server.stderr().match(/consumer member dropped/g) ?? []).length;
     // Acks of already-acked sequences, as fast as the connection takes them, until the server drops it.
     const sequences = Array.from({ length: 1000 }, (_, i) => 1 + (i % EVENTS));
-    for (let i = 0; i < 1_000_000 && !ended && Date.now() - started < FLOOD_MS + 10_000; i++) {
+    const started = Date.now();
+    for (let i = 0; i < 1_000_000 && !ended && Date.now() - started < STALL_MS + 30_000; i++) {
       sent++;
       if (!flooder.call.write({ ack: { sequences } })) await Promise.race([new Promise((r) => flooder.call.once('drain', r)), new Promise((r) => setTimeout(r, 200))]);
       if (i % 50 === 0 && drops > 0) peak = Math.max(peak, rssBytes(pid));
@@ -151,7 +152,7 @@ test(`a member that acks without reading is held back and ended; the server's RS
     flooder.call.resume(); // now it reads: what was queued, then the status
     const status = await flooder.ended;
     assert.equal(status.code, grpc.status.RESOURCE_EXHAUSTED, status.details);
-    assert.match(status.details, /did not read its stream for 5000 ms \(--consumer-member-stall-ms\)/);
+    assert.match(status.details, new RegExp(`did not read its stream for ${STALL_MS} ms \\(--consumer-member-stall-ms\\)`));
     flooder.client.close(); // and connects again, as a misbehaving sidecar restarting would
     // The first membership is the warm-up: V8's young generation grows to its working size once.
     if (drops === 1) before = peak = rssBytes(pid);
@@ -160,7 +161,6 @@ test(`a member that acks without reading is held back and ended; the server's RS
   }
   const growth = peak - before;
   process.stderr.write(`flood: ${sent} ack messages in ${drops} memberships, server RSS ${(before / 2 ** 20).toFixed(1)} MB -> peak ${(peak / 2 ** 20).toFixed(1)} MB; after each: ${rssAfterEach.map((b) => (b / 2 ** 20).toFixed(1)).join(' ')}\n`);
-  assert.ok(drops >= 5, `only ${drops} drops`);
   assert.ok(growth < 20 * 2 ** 20, `the server grew by ${(growth / 2 ** 20).toFixed(1)} MB`);
   // It still serves: a write and a consumer status answer.
   const admin = clientOf(server, RW);

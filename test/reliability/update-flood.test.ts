@@ -1,5 +1,5 @@
 // A client floods TaskEventStream with `update` messages as fast as it can write them. The server
-// reads the next message only once the earlier updates are applied, so HTTP/2 flow control holds
+// reads at most --max-writes-in-flight updates ahead of those applied, so HTTP/2 flow control holds
 // the rest on the client: server memory stays bounded and every update is applied exactly once,
 // in order. Other callers' GetTask latency is printed, not asserted: timing belongs to the bench.
 import assert from 'node:assert/strict';
@@ -12,7 +12,7 @@ import { spawnTracked, startServer, tempProject, waitFor } from '../support/proc
 import { INBOUND_STREAM_WINDOW_BYTES } from '../../src/grpc/inbound-window';
 
 const UPDATES = Number(process.env.RIGGER_FLOOD_UPDATES ?? 200_000);
-// Reading every message at once grew RSS by 222 MB over 200,000 updates. Read one at a time, with
+// Reading every message at once grew RSS by 222 MB over 200,000 updates. Read a bounded number ahead, with
 // a small inbound HTTP/2 window, the replay ring in a fixed arena and a 4 MiB page cache, the growth
 // left is V8's young generation at its full size and garbage waiting for its next full collection
 // (docs/reliability.md); the 50 MB target is the bench's.

@@ -72,13 +72,13 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
   let metrics: ServerMetrics | undefined;
   let ops: OpsServer | undefined;
   const owed = store.fullCheckOwed;
-  let checking: BackgroundCheck | undefined = owed && startBackgroundCheck(store.db.name, owed.reason, owed.readAheadFd);
+  let checking: BackgroundCheck | undefined;
   // Ready (for /readyz): serving, and the database checked, open and writable (not fenced by file-watch.ts or a failed WAL sync).
   let serving = false;
   let closing: Promise<void> | undefined;
   const notReady = (): string | undefined => {
     if (closing) return 'the server is shutting down';
-    if (checking) return checking.status();
+    if (store.fullCheckOwed) return checking?.status() ?? `the integrity check (quick_check) of the database is starting: ${store.fullCheckOwed.reason}`;
     if (!store.db.open) return 'the database is closed';
     const refused = store.tasks.writeRefusal();
     if (refused) return `the database is not writable: ${refused.message}`;
@@ -90,11 +90,13 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
       ops = await startOpsServer({ ...options.httpListen, metrics: () => metrics?.exposition(), notReady, ...(options.httpToken && { token: options.httpToken }) });
     }
     grpcServer = await startGrpcServer(options, logger, () => notReady() ?? 'the server is starting');
-    if (checking) {
+    if (owed) {
+      // After the servers listen, so that the whole check can be seen in /readyz and the health service.
+      checking = startBackgroundCheck(store.db.name, owed.reason, owed.readAheadFd);
       const { ms } = await checking.passed;
       checking = undefined;
       store.fullCheckPassed();
-      logger.info({ ms, reason: owed!.reason }, 'integrity check (quick_check) passed; serving');
+      logger.info({ ms, reason: owed.reason }, 'integrity check (quick_check) passed; serving');
     }
     // The event loop never waits inside SQLite, for a lock or the disk (TaskStore.neverBlock).
     store.tasks.neverBlock(options.busyTimeoutMs);

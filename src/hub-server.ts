@@ -86,17 +86,17 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
     return undefined;
   };
   try {
+    // At once: the check runs on its worker while this thread loads the protos and binds.
+    if (owed) checking = startBackgroundCheck(store.db.name, owed.reason, owed.readAheadFd);
     if (options.httpListen) {
       ops = await startOpsServer({ ...options.httpListen, metrics: () => metrics?.exposition(), notReady, ...(options.httpToken && { token: options.httpToken }) });
     }
     grpcServer = await startGrpcServer(options, logger, () => notReady() ?? 'the server is starting');
-    if (owed) {
-      // After the servers listen, so that the whole check can be seen in /readyz and the health service.
-      checking = startBackgroundCheck(store.db.name, owed.reason, owed.readAheadFd);
+    if (checking) {
       const { ms } = await checking.passed;
       checking = undefined;
       store.fullCheckPassed();
-      logger.info({ ms, reason: owed.reason }, 'integrity check (quick_check) passed; serving');
+      logger.info({ ms, reason: owed!.reason }, 'integrity check (quick_check) passed; serving');
     }
     // The event loop never waits inside SQLite, for a lock or the disk (TaskStore.neverBlock).
     store.tasks.neverBlock(options.busyTimeoutMs);

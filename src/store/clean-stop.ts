@@ -69,13 +69,14 @@ export function claimCleanStop(file: string): CleanStopClaim {
 }
 
 /**
- * Records a clean stop of `file`, after this process closed its last connection to it: only when
- * no WAL is left, that is when this close was the last one anywhere (a -wal still there means
+ * Records a clean stop of `file` (the file `opened` describes, not one put at its path meanwhile),
+ * after this process closed its last connection to it: only when no WAL is left, that is when this close was the last one anywhere (a -wal still there means
  * another process has the file open, or a crashed one left commits in it). Returns whether it did.
  */
-export function recordCleanStop(file: string): boolean {
+export function recordCleanStop(file: string, opened: { dev: number; ino: number }): boolean {
   const stat = fs.statSync(file, { bigint: true, throwIfNoEntry: false });
-  if (!stat || walHoldsFrames(file) || isOpenDatabaseFile({ dev: Number(stat.dev), ino: Number(stat.ino) })) return false;
+  if (!stat || Number(stat.dev) !== opened.dev || Number(stat.ino) !== opened.ino) return false; // replaced or moved meanwhile
+  if (walHoldsFrames(file) || isOpenDatabaseFile({ dev: Number(stat.dev), ino: Number(stat.ino) })) return false;
   // File times come from a coarse clock (a tick of up to 10 ms; whole seconds on some file systems):
   // once it has passed the last write, any later write gives the file another mtime.
   const granularityMs = stat.mtimeNs % 1_000_000_000n === 0n ? 2000 : 20;

@@ -44,7 +44,7 @@ export function openStore(file: string, encoder: EventEncoder, options: StoreOpt
   const claim = created ? ({ clean: true } as const) : claimCleanStop(file);
   const mustCheck = options.fullCheck === 'unless-clean-stop' && !claim.clean;
   // Kept open until the connections are closed (integrity.ts readAhead says why).
-  const readAheadFd = mustCheck ? fs.openSync(file, 'r') : undefined;
+  const readAheadFd = mustCheck && fs.existsSync(file) ? fs.openSync(file, 'r') : undefined;
   let opened;
   try {
     opened = openCheckedDatabase(file, { ...options, integrity: mustCheck ? 'deferred' : 'fast', ...(readAheadFd !== undefined && { readAheadFd }) });
@@ -53,6 +53,8 @@ export function openStore(file: string, encoder: EventEncoder, options: StoreOpt
     throw error;
   }
   const { db } = opened;
+  // The file this connection has: a clean stop is recorded only for it, never for one put in its place meanwhile.
+  const opens = fs.statSync(db.name);
   let knownWhole = claim.clean || opened.fullCheck === 'passed';
   let fullCheckOwed = opened.fullCheck === 'owed' && !claim.clean ? { reason: claim.reason, ...(readAheadFd !== undefined && { readAheadFd }) } : undefined;
   rememberDatabase(db.name);
@@ -62,7 +64,7 @@ export function openStore(file: string, encoder: EventEncoder, options: StoreOpt
     tasks.closeFiles();
     forgetDatabase(db.name);
     if (readAheadFd !== undefined) fs.closeSync(readAheadFd);
-    if (knownWhole) recordCleanStop(db.name);
+    if (knownWhole) recordCleanStop(db.name, opens);
   };
   return {
     db,

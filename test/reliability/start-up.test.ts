@@ -81,10 +81,10 @@ test('a clean stop skips the next start\'s quick_check, so does a clean rig task
 
 test('while the full check runs: /readyz 503 naming it, health NOT_SERVING, calls and streams UNAVAILABLE; then serving', { timeout: 120_000 }, async () => {
   const dir = tempProject();
-  // 500 MB written by another program: quick_check takes long enough to be seen.
+  // 700 MB written by another program: quick_check takes long enough to be seen once the server listens.
   const db = new Database(dbOf(dir));
   db.exec('CREATE TABLE filler (x BLOB)');
-  db.exec('WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 125000) INSERT INTO filler SELECT randomblob(4000) FROM n');
+  db.exec('WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 175000) INSERT INTO filler SELECT randomblob(4000) FROM n');
   db.close();
   const [port, httpPort] = [await freePort(), await freePort()];
   const server = spawnCollected(process.execPath, [RIG_BIN, 'grpc', '-C', dir, '--host', '127.0.0.1', '--port', String(port), '--http-listen', `127.0.0.1:${httpPort}`], {

@@ -60,10 +60,10 @@ const FILE_WATCH_INTERVAL_MS = 250;
 
 /**
  * Serves `store`, which it owns from now on: it is closed by shutdown, or here if the start fails.
- * When the store owes its full integrity check (a start after an unclean stop), the servers listen
- * first and refuse every call with UNAVAILABLE, health and /readyz NOT_SERVING, until it passes;
- * nothing reads or writes the file for serving before. A failed check ends the start with its
- * one-line refusal.
+ * When the store owes its full integrity check (a start after an unclean stop), it runs on a worker
+ * while the servers start to listen, and they refuse every call with UNAVAILABLE, health and
+ * /readyz NOT_SERVING, until it passes; nothing reads or writes the file for serving before. A
+ * failed check ends the start with its one-line refusal.
  */
 export async function startHubServer(store: Store, options: HubServerOptions, logger: Logger): Promise<HubServer> {
   let hub: EventHub;

@@ -1,7 +1,7 @@
 // `npm run bench`: every row of the performance table, each measured in the same run as its peers.
 //   --quick          small sizes (a harness check, seconds; the figures mean little)
 //   --out FILE       where to write the JSON (default bench/results/latest.json)
-//   --only a,b       run only these rows: fanout, replay, latency, unary, stalled, flood, cross-process, consumers, consumer-filters, board, ops, store, restart, crash-loop
+//   --only a,b       run only these rows: fanout, replay, latency, unary, stalled, flood, cross-process, consumers, consumer-filters, board, ops, store, cli, restart, crash-loop
 //   --profile [DIR]  write a V8 CPU profile of the hub server during the fan-out row (default bench/results/profiles)
 //   --set K=V        override one size from bench/config.ts, e.g. --set stalledEvents=200000 (repeatable)
 //   --docs-dir DIR   where the run's dated document goes (env RIGGER_BENCH_DOCS; default docs/benchmarks,
@@ -17,6 +17,7 @@ import { REPO_BENCH_DOCS, SCALE_TABLE_HEADER, writeRunDocument } from './docs';
 import { REPO_ROOT } from './processes';
 import { machine, renderTable, type Measurement } from './report';
 import { boardRow } from './rows/board';
+import { cliRow } from './rows/cli';
 import { consumerFilters } from './rows/consumer-filters';
 import { consumerGroups } from './rows/consumers';
 import { crashLoop } from './rows/crash-loop';
@@ -33,7 +34,7 @@ import { unary } from './rows/unary';
 import { scaleConfigFor } from './scale/scale-config';
 import { runScale } from './scale/scale-run';
 
-const ROWS = ['fanout', 'replay', 'latency', 'unary', 'stalled', 'flood', 'cross-process', 'consumers', 'consumer-filters', 'board', 'ops', 'store', 'restart', 'crash-loop'] as const;
+const ROWS = ['fanout', 'replay', 'latency', 'unary', 'stalled', 'flood', 'cross-process', 'consumers', 'consumer-filters', 'board', 'ops', 'store', 'cli', 'restart', 'crash-loop'] as const;
 
 interface Options {
   quick: boolean;
@@ -145,6 +146,7 @@ async function main(): Promise<void> {
   await attempt('board', () => boardRow(config, log));
   await attempt('ops', () => opsScrapers(config, log));
   await attempt('store', () => storeAlone(config, log));
+  await attempt('cli', () => cliRow(config, log));
   await attempt('restart', () => restartRow(config, log));
   await attempt('crash-loop', () => crashLoop(config, log));
 

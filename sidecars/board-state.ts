@@ -115,7 +115,7 @@ export class BoardState {
     if (this.building) this.board = this.building;
     this.building = undefined;
     this.ready = true;
-    this.sequence = Math.max(this.sequence, sequence);
+    this.sequence = sequence; // may be below an earlier one: a new snapshot after a restore of the log
     this.publish({ kind: 'board' });
   }
 

@@ -1,17 +1,20 @@
 // The logger sidecar: one JSON line (pino) per task event, to stdout or a file. With --file it is
 // exactly-once across crashes: on start it reads the last sequence the file holds and resumes
 // after it (a torn last line, from a crash mid-write, is cut off and that event written again).
+// Each line carries the log identity of its sequence (log_id), so after a restore of the server's
+// log the logger is told where the logs parted and goes on from there (shared.ts continueAfterRestore).
 // With --consumer the server keeps the position instead, and delivery is at least once.
 import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import type { Subscription } from 'rxjs';
 import { readCheckpoint } from '../src/client/checkpoint';
+import { LEGACY_LOG_ID, type LogPosition } from '../src/model/log-lineage';
 import type { TaskEvent } from '../src/model/task';
 import { eventSummary } from './event-json';
 import type { CommandModule } from 'yargs';
 import type { CommonArgs } from '../src/config/command-line';
-import { connect, consumeOptionsOf, logStatus, runStandalone, runUntilStopped, sidecarFlags, sidecarLogger, sidecarOptions, type SidecarArgs, type SidecarOptions } from './shared';
+import { connect, consumeOptionsOf, continueAfterRestore, logStatus, runStandalone, runUntilStopped, sidecarFlags, sidecarLogger, sidecarOptions, type SidecarArgs, type SidecarOptions } from './shared';
 
 interface LoggerOptions extends SidecarOptions {
   /** Append to this file instead of writing to stdout. */
@@ -20,11 +23,11 @@ interface LoggerOptions extends SidecarOptions {
 
 /** The fields of one log line. */
 function eventLine(event: TaskEvent): Record<string, unknown> {
-  return { ...eventSummary(event), changed_fields: event.changed_fields, event_id: event.event_id };
+  return { ...eventSummary(event), changed_fields: event.changed_fields, event_id: event.event_id, ...(event.log_id !== undefined && { log_id: event.log_id }) };
 }
 
-/** The sequence of the last complete line of `file`; a torn last line is removed. */
-function lastSequenceInFile(file: string): number | undefined {
+/** The position of the last complete line of `file` (a line without log_id: LEGACY_LOG_ID); a torn last line is removed. */
+function lastPositionInFile(file: string): LogPosition | undefined {
   if (!fs.existsSync(file)) return undefined;
   const size = fs.statSync(file).size;
   if (size === 0) return undefined;
@@ -42,8 +45,8 @@ function lastSequenceInFile(file: string): number | undefined {
     const lines = text.split('\n').filter((line) => line.trim() !== '');
     for (let i = lines.length - 1; i >= 0; i--) {
       try {
-        const sequence = (JSON.parse(lines[i]!) as { sequence?: unknown }).sequence;
-        if (typeof sequence === 'number') return sequence;
+        const { sequence, log_id: logId } = JSON.parse(lines[i]!) as { sequence?: unknown; log_id?: unknown };
+        if (typeof sequence === 'number') return { sequence, logId: typeof logId === 'string' ? logId : LEGACY_LOG_ID };
       } catch {
         // the first line of the tail window may be cut; look further up
       }
@@ -56,9 +59,14 @@ function lastSequenceInFile(file: string): number | undefined {
 
 async function runLogger(options: LoggerOptions): Promise<void> {
   const logger = sidecarLogger('logger', options);
-  const inFile = options.file === undefined ? undefined : lastSequenceInFile(options.file);
+  const inFile = options.file === undefined ? undefined : lastPositionInFile(options.file);
   const checkpointed = options.subscription.checkpoint === undefined ? undefined : readCheckpoint(options.subscription.checkpoint);
-  const candidates = [inFile, checkpointed, options.subscription.sinceSequence].filter((n): n is number => n !== undefined);
+  const since = options.subscription.sinceSequence;
+  // The furthest of the file's last line, the checkpoint and --since (a sequence of the server's log now).
+  const resumeAfter = [inFile, checkpointed, since === undefined ? undefined : { sequence: since }].reduce<{ sequence: number; logId?: string } | undefined>(
+    (best, next) => (next !== undefined && (best === undefined || next.sequence > best.sequence) ? next : best),
+    undefined,
+  );
   const destination = pino.destination(options.file === undefined ? { fd: 1, sync: true } : { dest: options.file, append: true, mkdir: true, sync: true });
   const out = pino({ base: null, messageKey: 'msg' }, destination);
 
@@ -79,12 +87,13 @@ async function runLogger(options: LoggerOptions): Promise<void> {
     subscription = client
       .subscribe({
         ...options.subscription,
-        ...(candidates.length > 0 && { sinceSequence: Math.max(...candidates) }),
+        ...(resumeAfter !== undefined && { sinceSequence: resumeAfter.sequence, ...(resumeAfter.logId !== undefined && { sinceLogId: resumeAfter.logId }) }),
+        ...continueAfterRestore(logger),
         onStatus: logStatus(logger),
       })
       .subscribe({ next: (event) => out.info(eventLine(event), 'task event'), error: reject });
   });
-  logger.info({ address: client.address, file: options.file ?? 'stdout', ...(options.consumer !== undefined ? { consumer: options.consumer } : { resume_after: candidates.length ? Math.max(...candidates) : 'live' }) }, 'logger started');
+  logger.info({ address: client.address, file: options.file ?? 'stdout', ...(options.consumer !== undefined ? { consumer: options.consumer } : { resume_after: resumeAfter?.sequence ?? 'live', ...(resumeAfter?.logId !== undefined && { resume_log_id: resumeAfter.logId }) }) }, 'logger started');
   await runUntilStopped(logger, failed, async () => {
     subscription?.unsubscribe();
     await client.close();

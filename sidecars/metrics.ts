@@ -100,9 +100,13 @@ function createMetrics(topAssignees: number) {
       connected.set(up ? 1 : 0);
       if (position !== undefined) this.passed(position);
     },
-    /** The stream has seen the log up to `position`: a completed snapshot, a bookmark. */
+    /** The stream has seen the log up to `position`: a bookmark, the stream's start. */
     passed(position: number): void {
       if (position > lastSeen) lastSequence.set((lastSeen = position));
+    },
+    /** Every count is as of `position`, which may be below an earlier one (a new snapshot after a restore of the log). */
+    snapshotComplete(position: number): void {
+      lastSequence.set((lastSeen = position));
     },
     countReconnect(): void {
       reconnects.inc();
@@ -162,7 +166,7 @@ async function runMetrics(options: MetricsOptions): Promise<void> {
         onSnapshot: (marker) => {
           if (marker.state === 'started') metrics.counts.reset();
           else {
-            metrics.passed(marker.sequence);
+            metrics.snapshotComplete(marker.sequence);
             logger.info({ sequence: marker.sequence, tasks: marker.tasks }, 'snapshot complete');
             snapshotComplete();
           }

@@ -26,17 +26,23 @@
 //   {"sequence": 7, "event_id": "...", "timestamp": "RFC 3339", "event_type": 4,
 //    "task": {Task}, "previous_task": {Task} | absent, "changed_fields": ["status"],
 //    "actor": "..." | absent, "metadata": {...}}
-// Headers: Nats-Msg-Id = Rigger-Sequence = the sequence; Rigger-Event-Type = e.g. STATUS_CHANGED.
+// Headers: Rigger-Sequence = the sequence; Rigger-Log-Id = the log identity it is of; Nats-Msg-Id =
+// "<log id>:<sequence>"; Rigger-Event-Type = e.g. STATUS_CHANGED. After a restore (the rigger log
+// starts a new identity that parted from the old one at some sequence) the bridge resumes from the
+// stream's last message, is told by the server where the logs parted, and goes on from there with
+// the new log's events, whose message ids differ from the lost ones': nothing in the stream is
+// overwritten or dropped as a repeat (docs/operations.md#what-subscribers-see-after-a-restore).
 import type { Logger } from 'pino';
 import type { CommandModule } from 'yargs';
 import type { JetStreamClient, NatsConnection } from 'nats';
 import { backoffDelay, DEFAULT_BACKOFF } from '../src/client/backoff';
 import { CheckpointWriter, readCheckpoint } from '../src/client/checkpoint';
-import type { ConsumedEvent, RiggerClient, StreamStatus } from '../src/client/index';
+import { LEGACY_LOG_ID } from '../src/model/log-lineage';
+import type { ConsumedEvent, LogPosition, LogRestore, RiggerClient, StreamStatus } from '../src/client/index';
 import type { CommonArgs } from '../src/config/command-line';
 import type { TaskEvent } from '../src/model/task';
-import { BridgeConfigError, explainNatsFailure, lastSequenceInStream, openNats, publishEvent, redactNatsUrls, type NatsFailure } from './nats-jetstream';
-import { connect, consumeOptionsOf, logStatus, runStandalone, runUntilStopped, sidecarFlags, sidecarLogger, sidecarOptions, type SidecarArgs, type SidecarOptions } from './shared';
+import { BridgeConfigError, explainNatsFailure, lastPositionInStream, openNats, publishEvent, redactNatsUrls, type NatsFailure } from './nats-jetstream';
+import { connect, consumeOptionsOf, continueAfterRestore, logStatus, runStandalone, runUntilStopped, sidecarFlags, sidecarLogger, sidecarOptions, type SidecarArgs, type SidecarOptions } from './shared';
 
 interface NatsBridgeOptions extends SidecarOptions {
   /** NATS server URL(s), comma-separated. */
@@ -44,6 +50,9 @@ interface NatsBridgeOptions extends SidecarOptions {
   stream: string;
   subjectPrefix: string;
 }
+
+/** Where publishing resumes: a position, or a bare sequence of the server's current log (--since). */
+type Resume = { sequence: number; logId?: string };
 
 /** A session that published, or stayed up this long, was healthy: the next failure starts the backoff over. */
 const HEALTHY_SESSION_MS = 10_000;
@@ -71,9 +80,9 @@ class Bridge {
   private readonly filters: NatsBridgeOptions['subscription'];
   private readonly onStatus: (status: StreamStatus) => void;
   /** Everything matching up to here is in JetStream as far as this bridge knows: --checkpoint/--since, a live start's head, the last acknowledged, a bookmark. */
-  private position: number | undefined;
-  /** The last sequence this process saw acknowledged by JetStream (published or dropped as a repeat). */
-  private lastAcknowledged: number | undefined;
+  private position: Resume | undefined;
+  /** The last position this process saw acknowledged by JetStream (published or dropped as a repeat). */
+  private lastAcknowledged: LogPosition | undefined;
   private current: AsyncIterableIterator<unknown> | undefined;
   private stopping = false;
   private fatal: unknown;
@@ -84,7 +93,7 @@ class Bridge {
     private readonly client: RiggerClient,
     private readonly logger: Logger,
     private readonly checkpoint: CheckpointWriter | undefined,
-    firstStart: number | undefined,
+    firstStart: Resume | undefined,
   ) {
     this.servers = options.nats.split(',').map((s) => s.trim()).filter(Boolean);
     this.shownNats = redactNatsUrls(options.nats);
@@ -93,7 +102,9 @@ class Bridge {
     this.position = firstStart;
     this.onStatus = logStatus(logger, (status) => {
       // A live start (nothing in the stream, no --since): its head is where a later session resumes.
-      if (status.state === 'connected' && this.position === undefined) this.position = status.position;
+      if (status.state === 'connected' && this.position === undefined && status.position !== undefined && status.logId !== undefined) {
+        this.position = { sequence: status.position, logId: status.logId };
+      }
     });
   }
 
@@ -142,9 +153,9 @@ class Bridge {
     let events: AsyncIterableIterator<TaskEvent> | undefined;
     let pumping: Promise<void> | undefined;
     try {
-      let inStream: number | undefined;
+      let inStream: LogPosition | undefined;
       try {
-        inStream = await lastSequenceInStream(await nc.jetstreamManager(), this.options.stream, this.options.subjectPrefix);
+        inStream = await lastPositionInStream(await nc.jetstreamManager(), this.options.stream, this.options.subjectPrefix);
       } catch (error) {
         if (error instanceof BridgeConfigError) throw error;
         throw new NatsFailed(explainNatsFailure(error, 'jetstream', this.shownNats));
@@ -158,12 +169,13 @@ class Bridge {
         events = deliveries as unknown as AsyncIterableIterator<TaskEvent>;
         pumping = this.pumpConsumer(deliveries, nc.jetstream());
       }
-      const resumeAfter = this.options.consumer !== undefined ? undefined : this.resumePoint(inStream);
+      const resumeAfter = this.options.consumer !== undefined ? undefined : await this.resumePoint(inStream);
       this.logger.info(
         {
           nats: nc.getServer(),
           stream: this.options.stream,
-          resume_after: resumeAfter ?? 'live',
+          resume_after: resumeAfter?.sequence ?? 'live',
+          ...(resumeAfter && { resume_log_id: resumeAfter.logId }),
           decided_by: resumeAfter === undefined ? 'live start' : resumeAfter === inStream ? 'last message in the stream' : 'position',
         },
         'NATS connected; publishing',
@@ -171,9 +183,10 @@ class Bridge {
       if (!pumping) {
         events = this.client.events({
           ...this.filters,
-          ...(resumeAfter !== undefined && { sinceSequence: resumeAfter }),
+          ...(resumeAfter !== undefined && { sinceSequence: resumeAfter.sequence, ...(resumeAfter.logId !== undefined && { sinceLogId: resumeAfter.logId }) }),
+          ...continueAfterRestore(this.logger, (restore) => this.restored(restore)),
           onStatus: this.onStatus,
-          onBookmark: (sequence) => this.passed(sequence),
+          onBookmark: (sequence, logId) => this.passed({ sequence, logId }),
         });
         this.current = events;
         pumping = this.pump(events, nc.jetstream());
@@ -192,19 +205,32 @@ class Bridge {
     }
   }
 
-  /** Where a session resumes, given the sequence of the stream's last message of ours (if any). */
-  private resumePoint(inStream: number | undefined): number | undefined {
-    if (inStream === undefined || this.position === undefined) return inStream ?? this.position;
-    // The stream lost messages this process had published (a NATS crash): publish them again.
-    if (this.lastAcknowledged !== undefined && inStream < this.lastAcknowledged) return inStream;
-    return Math.max(inStream, this.position);
+  /** Where a session resumes, given the position of the stream's last message of ours (if any). */
+  private async resumePoint(inStream: LogPosition | undefined): Promise<Resume | undefined> {
+    const position = this.position;
+    if (inStream === undefined || position === undefined) return inStream ?? position;
+    if (position.logId === undefined || inStream.logId === position.logId) {
+      // The stream lost messages this process had published (a NATS crash): publish them again.
+      if (this.lastAcknowledged?.logId === inStream.logId && inStream.sequence < this.lastAcknowledged.sequence) return inStream;
+      return inStream.sequence >= position.sequence ? inStream : position;
+    }
+    // Positions of two logs (a restore between them): the one of the server's log now is the newer.
+    const current = (await this.client.getLog()).log_id;
+    return position.logId === current ? position : inStream;
   }
 
-  /** A bookmark: every matching event up to `sequence` is acknowledged (the iterator hands it on only after them). */
-  private passed(sequence: number): void {
-    if (this.position !== undefined && sequence <= this.position) return;
-    this.position = sequence;
-    this.checkpoint?.advance(sequence);
+  /** A bookmark: every matching event up to it is acknowledged (the iterator hands it on only after them). */
+  private passed(position: LogPosition): void {
+    if (this.position !== undefined && (this.position.logId ?? position.logId) === position.logId && position.sequence <= this.position.sequence) return;
+    this.position = position;
+    this.checkpoint?.advance(position);
+  }
+
+  /** The rigger log was restored past the position: the new log's events after the parting point follow. */
+  private restored(restore: LogRestore): void {
+    const position = { sequence: restore.partedAfter, logId: restore.logId };
+    this.position = position;
+    this.checkpoint?.advance(position);
   }
 
   /** One publish at a time, each acknowledged before the next: the stream's order is sequence order. */
@@ -221,8 +247,9 @@ class Bridge {
       }
       if (duplicate) this.duplicates++;
       else this.published++;
-      this.position = this.lastAcknowledged = event.sequence;
-      this.checkpoint?.advance(event.sequence);
+      const position = { sequence: event.sequence, logId: event.log_id ?? LEGACY_LOG_ID };
+      this.position = this.lastAcknowledged = position;
+      this.checkpoint?.advance(position);
     }
   }
 
@@ -262,8 +289,9 @@ async function runNatsBridge(options: NatsBridgeOptions): Promise<void> {
   // The checkpoint is the last sequence JetStream acknowledged. It (or --since, whichever is later)
   // decides where to start only while the stream holds no message of the bridge's.
   const checkpointed = file === undefined ? undefined : readCheckpoint(file);
-  const candidates = [checkpointed, options.subscription.sinceSequence].filter((n): n is number => n !== undefined);
-  const firstStart = candidates.length > 0 ? Math.max(...candidates) : undefined;
+  const since = options.subscription.sinceSequence;
+  // --since is a sequence of the server's log now (no identity of its own).
+  const firstStart: Resume | undefined = checkpointed !== undefined && checkpointed.sequence >= (since ?? 0) ? checkpointed : since === undefined ? undefined : { sequence: since };
   const client = connect(options, 'nats-bridge');
   let bridge: Bridge | undefined;
   const checkpoint = file === undefined ? undefined : new CheckpointWriter(file, checkpointed, (error) => bridge?.failWith(error));

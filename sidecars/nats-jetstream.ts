@@ -2,10 +2,13 @@
 // retrying, so there is one backoff and every failure is logged), the stream's preparation, where
 // the stream says publishing resumes, and what to tell a user about each kind of failure.
 import { connect as connectNats, headers, type JetStreamClient, type JetStreamManager, type MsgHdrs, type NatsConnection } from 'nats';
+import { LEGACY_LOG_ID, LOG_ID_PATTERN, type LogPosition } from '../src/model/log-lineage';
 import { eventTypeName, type TaskEvent } from '../src/model/task';
 import { eventJson } from './event-json';
 
 export const SEQUENCE_HEADER = 'Rigger-Sequence';
+/** The log identity the sequence is of; absent on messages of a bridge from before identities (read as LEGACY_LOG_ID). */
+export const LOG_ID_HEADER = 'Rigger-Log-Id';
 const EVENT_TYPE_HEADER = 'Rigger-Event-Type';
 const CONNECT_TIMEOUT_MS = 5000;
 /** A connection that stops answering while idle is noticed after about 2 x 10 s. */
@@ -21,12 +24,12 @@ export function openNats(servers: string[]): Promise<NatsConnection> {
 }
 
 /**
- * Creates the stream when it is missing; returns the rigger sequence of the newest message the
- * stream holds on the bridge's subjects (undefined when it holds none). This, not the duplicate
- * window, is where publishing resumes: it stays right however long NATS was away, and after a NATS
- * crash that lost messages it had acknowledged.
+ * Creates the stream when it is missing; returns the rigger position (log identity and sequence) of
+ * the newest message the stream holds on the bridge's subjects (undefined when it holds none). This,
+ * not the duplicate window, is where publishing resumes: it stays right however long NATS was away,
+ * and after a NATS crash that lost messages it had acknowledged.
  */
-export async function lastSequenceInStream(jsm: JetStreamManager, stream: string, subjectPrefix: string): Promise<number | undefined> {
+export async function lastPositionInStream(jsm: JetStreamManager, stream: string, subjectPrefix: string): Promise<LogPosition | undefined> {
   try {
     await jsm.streams.info(stream);
   } catch (error) {
@@ -49,7 +52,11 @@ export async function lastSequenceInStream(jsm: JetStreamManager, stream: string
         `let only the bridge publish on ${subjectPrefix}.>, or give it another --subject-prefix or --stream`,
     );
   }
-  return sequence;
+  const logId = message.header?.get(LOG_ID_HEADER) || LEGACY_LOG_ID;
+  if (logId !== LEGACY_LOG_ID && !LOG_ID_PATTERN.test(logId)) {
+    throw new BridgeConfigError(`message ${message.seq} of stream ${stream} (${message.subject}) has ${LOG_ID_HEADER} ${JSON.stringify(logId.slice(0, 40))}, not a log id; let only the bridge publish on ${subjectPrefix}.>`);
+  }
+  return { sequence, logId };
 }
 
 function sequenceInPayload(data: Uint8Array): number | undefined {
@@ -70,14 +77,23 @@ export function subjectFor(prefix: string, event: TaskEvent): string {
 function headersFor(event: TaskEvent): MsgHdrs {
   const h = headers();
   h.set(SEQUENCE_HEADER, String(event.sequence));
+  if (event.log_id !== undefined) h.set(LOG_ID_HEADER, event.log_id);
   h.set(EVENT_TYPE_HEADER, eventTypeName(event.event_type));
   return h;
+}
+
+/**
+ * The message id JetStream de-duplicates on: log identity and sequence, so the events of a restored
+ * log, which reuse the sequences of the lost ones, are never dropped as their repeats.
+ */
+export function messageIdOf(event: TaskEvent): string {
+  return event.log_id === undefined ? String(event.sequence) : `${event.log_id}:${event.sequence}`;
 }
 
 /** Publishes one event (payload: the event as the wire delivers it, as JSON); true when JetStream had it already. */
 export async function publishEvent(js: JetStreamClient, subjectPrefix: string, event: TaskEvent): Promise<boolean> {
   const ack = await js.publish(subjectFor(subjectPrefix, event), eventJson(event), {
-    msgID: String(event.sequence),
+    msgID: messageIdOf(event),
     headers: headersFor(event),
     timeout: PUBLISH_TIMEOUT_MS,
   });

@@ -3,7 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import yargs, { type Argv, type CommandModule } from 'yargs';
-import type { ConsumeOptions, StreamStatus } from '../src/client/index';
+import type { ConsumeOptions, LogRestore, StreamStatus } from '../src/client/index';
 import { connectionTarget, describeConnectionFailure, isConnectionFailure, RiggerClient, StreamError, type ConnectionTarget, type RiggerClientOptions } from '../src/client/index';
 import type { SubscribeOptions } from '../src/client/subscribe-options';
 import { clientConnection, connectionOptions, projectOrNone } from '../src/config/client-connection';
@@ -23,6 +23,24 @@ export interface SidecarOptions {
   log: LogOptions;
   /** Keys of the project's config.json that no setting reads, logged as warnings at start. */
   unknownConfigKeys: ReturnType<typeof unknownConfigKeys>;
+}
+
+/**
+ * For a sidecar that keeps a position of its own (a checkpoint, the logger's file, JetStream's last
+ * message): after a restore of the server's log past that position, go on with the new log's events
+ * from where the logs parted, and say so once with both logs named. `also` hears it too.
+ */
+export function continueAfterRestore(logger: Logger, also?: (restore: LogRestore) => void): Pick<SubscribeOptions, 'afterRestore' | 'onRestore'> {
+  return {
+    afterRestore: 'continue',
+    onRestore: (restore) => {
+      logger.warn(
+        { from_log_id: restore.position.logId, from_sequence: restore.position.sequence, log_id: restore.logId, parted_after: restore.partedAfter, server_said: restore.message },
+        `the server's log ${restore.logId} was restored past this sidecar's position: events ${restore.partedAfter + 1} to ${restore.position.sequence} of log ${restore.position.logId} are not in it; going on with log ${restore.logId}'s events after ${restore.partedAfter}`,
+      );
+      also?.(restore);
+    },
+  };
 }
 
 /**

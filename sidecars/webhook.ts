@@ -1,7 +1,8 @@
 // The webhook sidecar: POSTs each matching event to --url, signed per Standard Webhooks, on a
 // durable consumer (at least once, each task's events in order; retried with backoff, dead letters
-// after --max-attempts). webhook-id is `msg_<consumer>_<sequence>`: the same on every redelivery of
-// an event, so a receiver drops repeats by it. The body is the event as JSON (--format json, the NATS
+// after --max-attempts). webhook-id is `msg_<consumer>_<log id>_<sequence>`: the same on every
+// redelivery of an event, so a receiver drops repeats by it, and never the id of another event (a
+// restored log reuses sequences under a new log id). The body is the event as JSON (--format json, the NATS
 // bridge's payload) or a Slack message (--format slack). What each HTTP answer means: webhook-http.ts.
 import type { CommandModule } from 'yargs';
 import { projectOrNone } from '../src/config/client-connection';
@@ -58,7 +59,7 @@ async function runWebhook(options: WebhookOptions): Promise<void> {
   const url = shownUrl(options.url);
   const handle: DeliveryHandler = async (delivery, signal) => {
     const body = webhookBody(delivery.event, options.format);
-    const id = `msg_${options.consumer}_${delivery.sequence}`;
+    const id = `msg_${options.consumer}_${delivery.event.log_id ?? 'legacy'}_${delivery.sequence}`;
     const started = Date.now();
     const { outcome, status } = await postEvent(options.url, body, webhookHeaders(options.keys, id, body), options.timeoutMs, signal);
     if (outcome.kind === 'done') logger.info({ sequence: delivery.sequence, attempt: delivery.attempt, webhook_id: id, status, ms: Date.now() - started }, 'event delivered');

@@ -161,7 +161,7 @@
     else into.delete(change.task_id);
     feed.push(change.entry);
     if (feed.length > feedSize) feed.splice(0, feed.length - feedSize);
-    sequence = Math.max(sequence, change.sequence);
+    sequence = change.sequence;
   }
 
   function open() {

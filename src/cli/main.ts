@@ -1,36 +1,95 @@
-import yargs from 'yargs';
+import yargs, { type Argv, type CommandModule } from 'yargs';
 import { unknownConfigKeys } from '../config/config-keys';
 import { runCommandLine, type CommonArgs } from '../config/command-line';
 import { findProject } from '../config/project';
-import { backupCommand } from './commands/backup';
-import { consumersCommand } from './commands/consumers';
-import { eventsCommand } from './commands/events';
-import { grpcCommand } from './commands/grpc';
-import { initCommand } from './commands/init';
-import { sidecarCommand } from './commands/sidecar';
-import { orchestrateCommand } from './commands/orchestrate';
-import { prdCommand } from './commands/prd';
-import { taskCommand } from './commands/task';
+import { endQuietlyOnBrokenPipe } from './broken-pipe';
 
 export interface GlobalArgs extends CommonArgs {
   actor?: string;
 }
 
+/** What a module under ./commands exports: the command's builder and handler (its name and summary are in main, for --help). */
+export type CommandBody<U = GlobalArgs> = Pick<CommandModule<GlobalArgs, U>, 'builder' | 'handler'>;
+
+/**
+ * A yargs command whose module is required only when yargs runs its builder, i.e. when it is the
+ * command given: `rig --help` loads no command module, `rig task list` loads only ./commands/task.
+ */
+function lazyCommand<U>(command: string, describe: string, load: () => CommandBody<U>): CommandModule<GlobalArgs, U> {
+  return {
+    command,
+    describe,
+    builder: (y) => {
+      const { builder } = load();
+      return (typeof builder === 'function' ? builder(y) : y.options(builder ?? {})) as Argv<U>;
+    },
+    handler: (argv) => load().handler(argv),
+  };
+}
+
 /** Runs the `rig` CLI. Failures print one line on stderr and exit with code 1. */
 export function main(args: string[]): Promise<void> {
+  endQuietlyOnBrokenPipe();
   return runCommandLine(
     yargs(args)
       .scriptName('rig')
       .usage('$0 <command>\n\nRigger: a local task-event hub for sidecars.')
-      .command(initCommand)
-      .command(grpcCommand)
-      .command(taskCommand)
-      .command(eventsCommand)
-      .command(consumersCommand)
-      .command(prdCommand)
-      .command(orchestrateCommand)
-      .command(sidecarCommand)
-      .command(backupCommand)
+      // In the order `rig --help` lists them; a command module is loaded only when its command runs.
+      .command(
+        lazyCommand('init', 'Create .rigger/ (config.json and tasks.db) in the project directory', () =>
+          (require('./commands/init') as typeof import('./commands/init')).initCommand,
+        ),
+      )
+      .command(
+        lazyCommand('grpc', "Serve rigger.v1.RiggerService from this project's database (Ctrl-C to stop)", () =>
+          (require('./commands/grpc') as typeof import('./commands/grpc')).grpcCommand,
+        ),
+      )
+      .command(
+        lazyCommand('task', 'Manage tasks directly in the project database (the running server broadcasts the changes)', () =>
+          (require('./commands/task') as typeof import('./commands/task')).taskCommand,
+        ),
+      )
+      .command(
+        lazyCommand('events', 'Subscribe to the running server and print one line per event (Ctrl-C to stop)', () =>
+          (require('./commands/events') as typeof import('./commands/events')).eventsCommand,
+        ),
+      )
+      .command(
+        lazyCommand('consumers', "Manage the running server's durable consumers (position, acks, dead letters)", () =>
+          (require('./commands/consumers') as typeof import('./commands/consumers')).consumersCommand,
+        ),
+      )
+      .command(
+        lazyCommand('prd', 'Parse a PRD (markdown) and turn it into tasks', () =>
+          (require('./commands/prd') as typeof import('./commands/prd')).prdCommand,
+        ),
+      )
+      .command(
+        lazyCommand('orchestrate', 'Run a task through enhance -> comprehension test -> route (pass, enhance, decompose)', () =>
+          (require('./commands/orchestrate') as typeof import('./commands/orchestrate')).orchestrateCommand,
+        ),
+      )
+      .command(
+        lazyCommand('sidecar', 'Run a bundled sidecar: logger, metrics, nats-bridge, board, webhook or exec (Ctrl-C to stop)', () =>
+          (require('./commands/sidecar') as typeof import('./commands/sidecar')).sidecarCommand,
+        ),
+      )
+      .command(
+        lazyCommand('backup <file>', 'Copy the project database to FILE as of one moment, while the server runs (restore: docs/operations.md#backups)', () =>
+          (require('./commands/backup') as typeof import('./commands/backup')).backupCommand,
+        ),
+      )
+      .command(
+        lazyCommand('restore <file>', 'Put a backup in place of the project database, as a new log identity (stop the server first; docs/operations.md#restoring-a-backup)', () =>
+          (require('./commands/restore') as typeof import('./commands/restore')).restoreCommand,
+        ),
+      )
+      .command(
+        lazyCommand('log', "The event log's identity: what positions (sequence + log id) are of", () =>
+          (require('./commands/log') as typeof import('./commands/log')).logCommand,
+        ),
+      )
       // `rig completion >> ~/.bashrc` (or ~/.zshrc): yargs' own completion of commands and flags.
       .completion('completion', 'Print a bash/zsh completion script for rig (e.g. rig completion >> ~/.bashrc)')
       .example('$0 init && $0 grpc', 'make a project here and serve it on localhost:50051')

@@ -1,10 +1,23 @@
 import fs from 'node:fs';
 import { RiggerError } from '../model/errors';
-import { taskEventEncoder } from '../protocol/event-codec';
+import type { EventEncoder } from '../model/logged-event';
 import { refuseOrphanedWal } from '../store/integrity';
 import { openStore, type Store, type StoreOptions } from '../store/store';
 import { createPrivateFile, type Project } from '../config/project';
 import { databasePath, resolveSetting } from '../config/settings';
+
+/**
+ * The wire contract's event encoder, loaded by the first write: a command that only reads
+ * (rig task list) never loads proto-loader and grpc-js.
+ */
+export const lazyTaskEventEncoder: EventEncoder = {
+  prepare: () => taskEventEncoder().prepare(),
+  encode: (event) => taskEventEncoder().encode(event),
+};
+
+function taskEventEncoder(): EventEncoder {
+  return (require('../protocol/event-codec') as typeof import('../protocol/event-codec')).taskEventEncoder;
+}
 
 /**
  * Opens the project's database. The default .rigger/tasks.db is created when it is missing (a clone
@@ -24,5 +37,5 @@ export function openProjectStore(project: Project, argv: Record<string, unknown>
   }
   const busyTimeoutMs = resolveSetting('busyTimeoutMs', argv, project.config);
   const durability = resolveSetting('durability', argv, project.config);
-  return { store: openStore(file, taskEventEncoder, { create: isDefault, busyTimeoutMs, durability, fullCheck }), file };
+  return { store: openStore(file, lazyTaskEventEncoder, { create: isDefault, busyTimeoutMs, durability, fullCheck }), file };
 }

@@ -1,12 +1,15 @@
-// A checkpoint file holds the last sequence a sidecar has handled, as one decimal line. It is
-// replaced atomically (write a temp file, fsync it, rename it over the old one, fsync the folder),
-// so after a crash it holds either the old or the new number, never a torn one.
+// A checkpoint file holds a sidecar's position: the last sequence it has handled and the log
+// identity that sequence is of, as one line ("42 3f9a2c1b7d4e6f80"). A file holding a bare sequence
+// (written before logs had identities) is read as a position of LEGACY_LOG_ID. It is replaced
+// atomically (write a temp file, fsync it, rename it over the old one, fsync the folder), so after a
+// crash it holds either the old or the new position, never a torn one.
 import fs from 'node:fs';
 import path from 'node:path';
 import { RiggerError } from '../model/errors';
+import { LEGACY_LOG_ID, LOG_ID_PATTERN, type LogPosition } from '../model/log-lineage';
 
-/** The sequence stored in `file`, or undefined when the file does not exist. */
-export function readCheckpoint(file: string): number | undefined {
+/** The position stored in `file`, or undefined when the file does not exist. */
+export function readCheckpoint(file: string): LogPosition | undefined {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -14,21 +17,23 @@ export function readCheckpoint(file: string): number | undefined {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  const sequence = Number(text.trim());
-  if (text.trim() === '' || !Number.isSafeInteger(sequence) || sequence < 0) {
+  const [first, logId = LEGACY_LOG_ID, ...rest] = text.trim().split(/\s+/);
+  const sequence = Number(first);
+  if (first === '' || !Number.isSafeInteger(sequence) || sequence < 0 || rest.length > 0 || (logId !== LEGACY_LOG_ID && !LOG_ID_PATTERN.test(logId))) {
     throw new RiggerError(
       'invalid_argument',
-      `checkpoint file ${file} holds ${JSON.stringify(text.slice(0, 40))}, not a sequence number; fix it or delete it to start from the live stream`,
+      `checkpoint file ${file} holds ${JSON.stringify(text.slice(0, 60))}, not a position ("SEQUENCE LOG_ID", or a bare sequence); fix it or delete it to start from the live stream`,
     );
   }
-  return sequence;
+  return { sequence, logId };
 }
 
-export async function writeCheckpoint(file: string, sequence: number): Promise<void> {
+/** Writes `position` to `file` atomically; a legacy position is written as a bare sequence. */
+export async function writeCheckpoint(file: string, position: LogPosition): Promise<void> {
   const temp = `${file}.${process.pid}.tmp`;
   const handle = await fs.promises.open(temp, 'w');
   try {
-    await handle.writeFile(`${sequence}\n`);
+    await handle.writeFile(position.logId === LEGACY_LOG_ID ? `${position.sequence}\n` : `${position.sequence} ${position.logId}\n`);
     await handle.sync();
   } finally {
     await handle.close();
@@ -50,26 +55,29 @@ async function syncDirectory(dir: string): Promise<void> {
 
 /**
  * Keeps a checkpoint file up to date without an fsync per event: at most one write is in flight;
- * sequences handled meanwhile are coalesced into the next write. flush() waits until the file holds
- * the newest handled sequence.
+ * positions handled meanwhile are coalesced into the next write. flush() waits until the file holds
+ * the newest handled position.
  */
 export class CheckpointWriter {
-  private written: number | undefined;
-  private wanted: number | undefined;
+  private written: LogPosition | undefined;
+  private wanted: LogPosition | undefined;
   private inFlight: Promise<void> | undefined;
   private failure: unknown;
 
   /** `onError` hears of a failed write (disk full, folder gone) once, when it happens. */
-  constructor(readonly file: string, initial: number | undefined, private readonly onError: (error: unknown) => void) {
+  constructor(readonly file: string, initial: LogPosition | undefined, private readonly onError: (error: unknown) => void) {
     this.written = initial;
   }
 
-  /** Records that every event up to `sequence` has been handled. */
-  advance(sequence: number): void {
+  /**
+   * Records that every event up to `position` has been handled. Within one log a position never
+   * goes back; a position of another log (after a restore) replaces the old one.
+   */
+  advance(position: LogPosition): void {
     if (this.failure !== undefined) return;
-    if (this.wanted !== undefined && sequence <= this.wanted) return;
-    if (this.wanted === undefined && this.written !== undefined && sequence <= this.written) return;
-    this.wanted = sequence;
+    const last = this.wanted ?? this.written;
+    if (last !== undefined && last.logId === position.logId && position.sequence <= last.sequence) return;
+    this.wanted = position;
     if (!this.inFlight) this.inFlight = this.drain();
   }
 

@@ -13,6 +13,7 @@ import type { ConsumerInfo__Output } from '../generated/rigger/v1/ConsumerInfo';
 import type { RiggerServiceClient } from '../generated/rigger/v1/RiggerService';
 import { truncateReason } from '../model/consumer';
 import type { TaskEvent } from '../model/task';
+import { LEGACY_LOG_ID } from '../model/log-lineage';
 import { backoffDelay, type BackoffOptions } from './backoff';
 import { waitToRetry } from './retry-wait';
 import { StreamError } from './stream-error';
@@ -67,6 +68,7 @@ export class ConsumerFeed {
   private reconnects = 0;
   /** Counts joins: a delivery belongs to the membership it came in. */
   private membership = 0;
+
   private cancelRetry: (() => void) | undefined;
   private cancelCall: (() => void) | undefined;
   /** Acked in this membership, not yet confirmed durable, by sequence. */
@@ -208,7 +210,9 @@ export class ConsumerFeed {
         this.listener.status?.({ state: 'connected', consumer: response.joined, reconnects: this.reconnects });
       } else if (response.delivery?.event) {
         const { delivery } = response;
-        this.listener.delivery({ event: delivery.event as unknown as TaskEvent, attempt: delivery.attempt ?? 1, deliveryId: delivery.delivery_id ?? '', membership: this.membership });
+        const event = delivery.event as unknown as TaskEvent;
+        event.log_id ??= LEGACY_LOG_ID; // written before logs had identities
+        this.listener.delivery({ event, attempt: delivery.attempt ?? 1, deliveryId: delivery.delivery_id ?? '', membership: this.membership });
       } else if (response.acks_committed) {
         for (const sequence of response.acks_committed.sequences) this.settle(sequence, undefined);
       } else if (response.refused) {

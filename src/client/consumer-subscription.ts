@@ -2,7 +2,7 @@
 // Observable, each with ack() / nak() / inProgress(). Nothing is acked for the caller: an event
 // not acked within the consumer's ack wait (or whose member went away) is delivered again, to
 // this member or another of the same name.
-import { Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import type { ConsumerConfig } from '../generated/rigger/v1/ConsumerConfig';
 import type { RiggerServiceClient } from '../generated/rigger/v1/RiggerService';
 import { invalidArgument } from '../model/errors';
@@ -90,7 +90,9 @@ function feedFor(service: RiggerServiceClient, name: string, options: ConsumeOpt
 }
 
 export function observeConsumer(service: RiggerServiceClient, name: string, options: ConsumeOptions): Observable<ConsumedEvent> {
-  return new Observable<ConsumedEvent>((subscriber) => {
+  // rxjs is loaded by the first Observable made: a program that only calls unary RPCs (rig consumers) never loads it.
+  const { Observable: RxObservable } = require('rxjs') as typeof import('rxjs');
+  return new RxObservable<ConsumedEvent>((subscriber) => {
     let feed: ConsumerFeed;
     try {
       feed = feedFor(service, name, options, (item) => subscriber.next(item), (error) => subscriber.error(error));

@@ -13,7 +13,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { RiggerServiceClient } from '../generated/rigger/v1/RiggerService';
 import type { SubscribeToTaskEventsRequest } from '../generated/rigger/v1/SubscribeToTaskEventsRequest';
 import type { TaskEvent as WireTaskEvent } from '../generated/rigger/v1/TaskEvent';
-import { POSITION_HEADER } from '../protocol/metadata';
+import { LOG_ID_HEADER, PARTED_AFTER_TRAILER, POSITION_HEADER } from '../protocol/metadata';
+import { LEGACY_LOG_ID, type LogPosition } from '../model/log-lineage';
 import { isLoggedEventType, TaskEventType, type TaskEvent } from '../model/task';
 import { backoffDelay, type BackoffOptions } from './backoff';
 import { waitToRetry } from './retry-wait';
@@ -22,7 +23,7 @@ import { StreamError } from './stream-error';
 
 export type FeedStatus =
   /** The stream is open; `position` is the sequence it resumes after (undefined while a first snapshot is still coming). */
-  | { state: 'connected'; position: number | undefined; reconnects: number }
+  | { state: 'connected'; position: number | undefined; logId: string | undefined; reconnects: number }
   /**
    * The stream was lost and will be reopened after `retryInMs` at the latest (sooner once the
    * server answers again). `reason` 'ended': the server or the connection ended it (`error` says
@@ -47,18 +48,44 @@ export interface FeedListener {
   /** The stream ended for good: a non-retryable status, or retries exhausted. */
   error(error: StreamError): void;
   /** A live start learned its position (the server's newest sequence when it subscribed). */
-  started?(position: number): void;
+  started?(position: LogPosition): void;
+  /** The log was restored (or given a new identity) past this feed's position; the feed goes on from the parting point. */
+  restored?(restore: LogRestore): void;
   status?(status: FeedStatus): void;
 }
 
-export type FeedFilter = Omit<SubscribeToTaskEventsRequest, 'since_sequence' | 'include_snapshot' | 'bookmark_interval_ms'>;
+export type FeedFilter = Omit<SubscribeToTaskEventsRequest, 'since_sequence' | 'since_log_id' | 'include_snapshot' | 'bookmark_interval_ms'>;
+
+/**
+ * The server refused the feed's position (FAILED_PRECONDITION): its log `logId` parted from the
+ * position's log after `partedAfter`, so events partedAfter+1 to `position.sequence` of that log are
+ * not in it. Going on from (logId, partedAfter) hands on every event of the new log after that.
+ */
+export interface LogRestore {
+  position: LogPosition;
+  logId: string;
+  partedAfter: number;
+  /** The server's message, which names both logs. */
+  message: string;
+}
+
+/** What a feed does when the server refuses its position as of another log (see LogRestore). */
+export type AfterRestore =
+  /** End with the FAILED_PRECONDITION error (the default: the caller decides). */
+  | 'fail'
+  /** Go on from the parting point, where the server gave one (else end), telling listener.restored. */
+  | 'continue';
 
 export interface FeedSettings {
   backoff: Required<BackoffOptions>;
   /** Asked of the server; 0 = no bookmarks (and no dead-stream rule). */
   bookmarkIntervalMs: number;
-  /** Start with a snapshot when there is no position to resume from. */
+  /**
+   * Start with a snapshot when there is no position to resume from; also, when the server refuses
+   * the position as of another log, start over with a new snapshot (SnapshotMarker restart).
+   */
   includeSnapshot: boolean;
+  afterRestore: AfterRestore;
 }
 
 /** How long a stream the server has not answered yet may wait for its answer before it is cancelled anyway. */
@@ -70,6 +97,8 @@ export class EventFeed {
   /** Drops the current call as dead (the silence watch's verdict). */
   private abandonCall: ((silentMs: number) => void) | undefined;
   private position: number | undefined;
+  /** The log identity `position` is of: the server's header once connected; LEGACY_LOG_ID for a bare checkpoint. */
+  private logId: string | undefined;
   private attempt = 0;
   private everConnected = false;
   private reconnects = 0;
@@ -90,11 +119,12 @@ export class EventFeed {
   constructor(
     private readonly service: RiggerServiceClient,
     private readonly filter: FeedFilter,
-    startAfter: number | undefined,
+    startAfter: { sequence: number; logId?: string } | undefined,
     private readonly settings: FeedSettings,
     private readonly listener: FeedListener,
   ) {
-    this.position = startAfter;
+    this.position = startAfter?.sequence;
+    this.logId = startAfter?.logId;
     this.snapshotPending = settings.includeSnapshot && startAfter === undefined;
     if (settings.bookmarkIntervalMs > 0) {
       this.watch = new SilenceWatch(settings.bookmarkIntervalMs * DEAD_AFTER_INTERVALS, (silentMs) => this.abandonCall?.(silentMs));
@@ -137,7 +167,9 @@ export class EventFeed {
     const request: SubscribeToTaskEventsRequest = {
       ...this.filter,
       ...(this.settings.bookmarkIntervalMs > 0 && { bookmark_interval_ms: this.settings.bookmarkIntervalMs }),
-      ...(snapshot ? { include_snapshot: true } : this.position !== undefined && { since_sequence: this.position }),
+      ...(snapshot
+        ? { include_snapshot: true }
+        : this.position !== undefined && { since_sequence: this.position, ...(this.logId !== undefined && { since_log_id: this.logId }) }),
     };
     const call = this.service.SubscribeToTaskEvents(request);
     this.call = call;
@@ -175,22 +207,28 @@ export class EventFeed {
       if (this.closed || finished) return;
       this.watch?.touch();
       const header = metadata.get(POSITION_HEADER)[0];
+      const logId = metadata.get(LOG_ID_HEADER)[0];
+      // The server resumed this position in its log (the same place, or one before the parting point).
+      if (typeof logId === 'string') this.logId = logId;
       if (snapshot) {
         this.snapshotTasks = 0;
         this.listener.snapshot?.({ state: 'started', restart: this.snapshotStarts++ > 0 });
       } else if (this.position === undefined && header !== undefined) {
         this.position = Number(header);
-        this.listener.started?.(this.position);
+        if (this.logId !== undefined) this.listener.started?.({ sequence: this.position, logId: this.logId });
       }
       if (this.everConnected) this.reconnects++;
       this.everConnected = true;
       this.attempt = 0;
-      this.listener.status?.({ state: 'connected', position: this.position, reconnects: this.reconnects });
+      this.listener.status?.({ state: 'connected', position: this.position, logId: this.logId, reconnects: this.reconnects });
     });
     call.on('data', (wire: WireTaskEvent) => {
       if (this.closed || finished) return;
       this.watch?.touch();
-      this.receive(wire as unknown as TaskEvent, snapshot);
+      const event = wire as unknown as TaskEvent;
+      // An event carries the log it was written in; one written before logs had identities, none.
+      event.log_id ??= LEGACY_LOG_ID;
+      this.receive(event, snapshot);
     });
     call.on('error', (error: grpc.ServiceError) => finish(error));
     call.on('end', () => finish());
@@ -237,7 +275,13 @@ export class EventFeed {
     this.watchIfDue();
   }
 
+  /** The position this feed resumes after, with its log; undefined before a live start or a snapshot completes. */
+  get resumePosition(): LogPosition | undefined {
+    return this.position === undefined || this.logId === undefined ? undefined : { sequence: this.position, logId: this.logId };
+  }
+
   private lost(error: StreamError, reason: 'ended' | 'dead-stream'): void {
+    if (error.code === grpc.status.FAILED_PRECONDITION && this.startOverAfterRestore(error)) return;
     if (!error.retryable) return this.fail(error);
     const { backoff } = this.settings;
     if (this.attempt >= backoff.maxAttempts) {
@@ -247,6 +291,31 @@ export class EventFeed {
     this.attempt++;
     this.listener.status?.({ state: 'disconnected', reason, error, attempt: this.attempt, retryInMs });
     this.cancelRetry = waitToRetry(this.service.getChannel(), retryInMs, () => this.open());
+  }
+
+  /**
+   * The server refused the position as of another log (its trailers name the log): with
+   * includeSnapshot the feed starts over from a new snapshot; with afterRestore 'continue', from
+   * the parting point. Returns false to end with the error.
+   */
+  private startOverAfterRestore(error: StreamError): boolean {
+    const logId = error.metadata.get(LOG_ID_HEADER)[0];
+    if (typeof logId !== 'string' || this.position === undefined) return false;
+    const position = { sequence: this.position, logId: this.logId ?? logId };
+    if (this.settings.includeSnapshot) {
+      this.snapshotPending = true;
+      this.snapshotStarts = Math.max(this.snapshotStarts, 1); // what was built from the old log is dropped
+      this.position = undefined;
+      this.logId = undefined;
+    } else {
+      const partedAfter = Number(error.metadata.get(PARTED_AFTER_TRAILER)[0]);
+      if (this.settings.afterRestore !== 'continue' || !Number.isSafeInteger(partedAfter)) return false;
+      this.position = partedAfter;
+      this.logId = logId;
+      this.listener.restored?.({ position, logId, partedAfter, message: error.details });
+    }
+    this.open();
+    return true;
   }
 
   private fail(error: StreamError): void {

@@ -12,12 +12,13 @@
 // same point of the stream: for the iterator, when the loop has handled everything before them.
 // A bookmark moves the checkpoint, and so does a snapshot's completion; a SNAPSHOT entry does not
 // (a restart before the snapshot is complete starts a new one).
-import { Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import type { RiggerServiceClient } from '../generated/rigger/v1/RiggerService';
+import { LEGACY_LOG_ID, type LogPosition } from '../model/log-lineage';
 import { TaskEventType, type TaskEvent } from '../model/task';
 import { DEFAULT_BACKOFF } from './backoff';
 import { CheckpointWriter } from './checkpoint';
-import { EventFeed, type FeedListener, type SnapshotMarker } from './event-feed';
+import { EventFeed, type FeedListener, type LogRestore, type SnapshotMarker } from './event-feed';
 import type { StreamError } from './stream-error';
 import { planSubscription, type SubscribeOptions } from './subscribe-options';
 import { PushQueue } from './push-queue';
@@ -30,8 +31,12 @@ interface Wiring {
   checkpoint: CheckpointWriter | undefined;
 }
 
-/** What the feed hands on, in stream order. */
-type Item = { kind: 'event'; event: TaskEvent } | { kind: 'bookmark'; sequence: number } | { kind: 'snapshot'; marker: SnapshotMarker };
+/** What the feed hands on, in stream order; `logId` is the log the marker's sequence is of (LEGACY_LOG_ID from a server without identities). */
+type Item =
+  | { kind: 'event'; event: TaskEvent }
+  | { kind: 'bookmark'; sequence: number; logId: string }
+  | { kind: 'snapshot'; marker: SnapshotMarker; logId: string }
+  | { kind: 'restore'; restore: LogRestore };
 
 function wire(service: RiggerServiceClient, options: SubscribeOptions, handlers: { item(item: Item): void; error(error: unknown): void }): Wiring {
   const plan = planSubscription(options);
@@ -39,14 +44,16 @@ function wire(service: RiggerServiceClient, options: SubscribeOptions, handlers:
   const checkpoint =
     options.checkpoint === undefined
       ? undefined
-      : new CheckpointWriter(options.checkpoint, plan.startAfter, (error) => {
+      : new CheckpointWriter(options.checkpoint, plan.checkpointed, (error) => {
           feed?.close();
           handlers.error(error);
         });
+  const logId = () => feed?.resumePosition?.logId ?? LEGACY_LOG_ID;
   const listener: FeedListener = {
     event: (event) => handlers.item({ kind: 'event', event }),
-    bookmark: (sequence) => handlers.item({ kind: 'bookmark', sequence }),
-    snapshot: (marker) => handlers.item({ kind: 'snapshot', marker }),
+    bookmark: (sequence) => handlers.item({ kind: 'bookmark', sequence, logId: logId() }),
+    snapshot: (marker) => handlers.item({ kind: 'snapshot', marker, logId: logId() }),
+    restored: (restore) => handlers.item({ kind: 'restore', restore }),
     error: (error: StreamError) => handlers.error(error),
     // A live start is recorded at once, so a restart before the first event still has no gap.
     started: (position) => checkpoint?.advance(position),
@@ -56,27 +63,31 @@ function wire(service: RiggerServiceClient, options: SubscribeOptions, handlers:
     service,
     plan.filter,
     plan.startAfter,
-    { backoff: { ...DEFAULT_BACKOFF, ...options.backoff }, bookmarkIntervalMs: plan.bookmarkIntervalMs, includeSnapshot: plan.includeSnapshot },
+    { backoff: { ...DEFAULT_BACKOFF, ...options.backoff }, bookmarkIntervalMs: plan.bookmarkIntervalMs, includeSnapshot: plan.includeSnapshot, afterRestore: plan.afterRestore },
     listener,
   );
   return { feed, checkpoint };
 }
 
-/** The sequence a handled item moves the checkpoint to, if any: a change, a bookmark, a completed snapshot. */
-function checkpointOf(item: Item): number | undefined {
-  if (item.kind === 'event') return item.event.event_type === TaskEventType.SNAPSHOT ? undefined : item.event.sequence;
-  if (item.kind === 'bookmark') return item.sequence;
-  return item.marker.state === 'complete' ? item.marker.sequence : undefined;
+/** The position a handled item moves the checkpoint to, if any: a change, a bookmark, a completed snapshot, a restore's parting point. */
+function checkpointOf(item: Item): LogPosition | undefined {
+  if (item.kind === 'event') return item.event.event_type === TaskEventType.SNAPSHOT ? undefined : { sequence: item.event.sequence, logId: item.event.log_id ?? LEGACY_LOG_ID };
+  if (item.kind === 'bookmark') return { sequence: item.sequence, logId: item.logId };
+  if (item.kind === 'restore') return { sequence: item.restore.partedAfter, logId: item.restore.logId };
+  return item.marker.state === 'complete' ? { sequence: item.marker.sequence, logId: item.logId } : undefined;
 }
 
 /** Hands a marker to the caller's callback; a callback that throws ends the subscription like a throwing next(). */
 function notifyMarker(options: SubscribeOptions, item: Item): void {
-  if (item.kind === 'bookmark') options.onBookmark?.(item.sequence);
+  if (item.kind === 'bookmark') options.onBookmark?.(item.sequence, item.logId);
   else if (item.kind === 'snapshot') options.onSnapshot?.(item.marker);
+  else if (item.kind === 'restore') options.onRestore?.(item.restore);
 }
 
 export function observeEvents(service: RiggerServiceClient, options: SubscribeOptions, track: FlushTracker): Observable<TaskEvent> {
-  return new Observable<TaskEvent>((subscriber) => {
+  // rxjs is loaded by the first Observable made: a program that only calls unary RPCs (rig consumers) never loads it.
+  const { Observable: RxObservable } = require('rxjs') as typeof import('rxjs');
+  return new RxObservable<TaskEvent>((subscriber) => {
     let wiring: Wiring;
     try {
       wiring = wire(service, options, {
@@ -113,7 +124,7 @@ const LOW_WATER = 64;
 export function iterateEvents(service: RiggerServiceClient, options: SubscribeOptions, track: FlushTracker): AsyncIterableIterator<TaskEvent> {
   const queue = new PushQueue<Item>();
   /** The checkpoint the item last handed to the loop moves to once the loop is done with it. */
-  let pendingCheckpoint: number | undefined;
+  let pendingCheckpoint: LogPosition | undefined;
   let wiring: Wiring | undefined;
   try {
     wiring = wire(service, options, {

@@ -13,6 +13,7 @@ import type { GenerateTasksFromPRDRequest } from '../generated/rigger/v1/Generat
 import type { GenerateTasksFromPRDResponse__Output } from '../generated/rigger/v1/GenerateTasksFromPRDResponse';
 import type { GetTaskRequest } from '../generated/rigger/v1/GetTaskRequest';
 import type { GetTaskResponse__Output } from '../generated/rigger/v1/GetTaskResponse';
+import type { LogInfo__Output } from '../generated/rigger/v1/LogInfo';
 import type { ListTasksRequest } from '../generated/rigger/v1/ListTasksRequest';
 import type { ListTasksResponse__Output } from '../generated/rigger/v1/ListTasksResponse';
 import type { OrchestrateTaskRequest } from '../generated/rigger/v1/OrchestrateTaskRequest';
@@ -44,7 +45,8 @@ export interface RiggerClientOptions {
 
 type UnaryMethod =
   | 'ListTasks' | 'AddTask' | 'UpdateTask' | 'GetTask' | 'DeleteTask' | 'ParsePRD' | 'GenerateTasksFromPRD' | 'OrchestrateTask'
-  | 'CreateConsumer' | 'GetConsumer' | 'ListConsumers' | 'DeleteConsumer' | 'ResetConsumer' | 'ListDeadLetters' | 'RedriveDeadLetters' | 'DropDeadLetters';
+  | 'CreateConsumer' | 'GetConsumer' | 'ListConsumers' | 'DeleteConsumer' | 'ResetConsumer' | 'ListDeadLetters' | 'RedriveDeadLetters' | 'DropDeadLetters'
+  | 'GetLog';
 
 // Pings an idle stream so a connection that died silently (a cable, a NAT) is noticed and resumed.
 // The server accepts pings every 10 s or more.
@@ -158,6 +160,11 @@ export class RiggerClient {
   /** The same deliveries as an Observable. */
   consume$(name: string, options: ConsumeOptions = {}): Observable<ConsumedEvent> {
     return observeConsumer(this.service, name, options);
+  }
+
+  /** The log's identity (every event's and bookmark's log_id), the identities it descends from, and its range. */
+  async getLog(): Promise<LogInfo__Output> {
+    return this.unary('GetLog', {});
   }
 
   async createConsumer(config: ConsumerConfig): Promise<ConsumerInfo__Output> {

@@ -4,13 +4,14 @@
 // member makes the server write back is bounded by its reading: while its stream is full the
 // server stops reading its requests, and a member that stays full past the stall limit is ended
 // with RESOURCE_EXHAUSTED, so a client that acks without reading cannot grow the server's memory.
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { ConsumeRequest__Output } from '../generated/rigger/v1/ConsumeRequest';
 import type { ConsumerGroup, ConsumerMember, Refusal } from '../hub/consumer-group';
 import type { ConsumerRegistry } from '../hub/consumer-registry';
 import { invalidArgument, RiggerError } from '../model/errors';
 import { encodeConsumeResponse, encodeDelivery } from '../protocol/consumer-codec';
+import { LOG_ID_HEADER } from '../protocol/metadata';
 import { isReadOnlyCall } from './auth';
 import { consumerInfoOf } from './consumer-info';
 import { toServiceError } from './errors';
@@ -24,6 +25,8 @@ export interface ConsumeStreamOptions {
   logger: Logger;
   /** How long a member's stream may stay full while the server holds back its requests, in ms. */
   memberStallMs: number;
+  /** The log's identity, sent as a response header with the join's answer: deliveries' sequences are of it. */
+  logId: string;
 }
 
 export function consumeTaskEvents(call: ConsumeCall, writer: EventStreamWriter, options: ConsumeStreamOptions): void {
@@ -82,6 +85,9 @@ export function consumeTaskEvents(call: ConsumeCall, writer: EventStreamWriter, 
     consumers.join(request, !isReadOnlyCall(call.metadata)).then((joined) => {
       joining = false;
       if (ended) return;
+      const headers = new grpc.Metadata();
+      headers.set(LOG_ID_HEADER, options.logId);
+      call.sendMetadata(headers);
       writer.write(encodeConsumeResponse({ joined: consumerInfoOf(consumers.status(request.name)) }));
       memberId = joined.join(member);
       group = joined;

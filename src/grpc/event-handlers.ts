@@ -9,10 +9,10 @@ import { invalidArgument, RiggerError } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
 import { TaskEventType } from '../model/task';
 import { taskEventEncoder } from '../protocol/event-codec';
-import { POSITION_HEADER } from '../protocol/metadata';
+import { LOG_ID_HEADER, POSITION_HEADER } from '../protocol/metadata';
 import { actorOf, type ServiceContext } from './context';
 import { toServiceError } from './errors';
-import { filterSpecOf, patchOf, requireTaskId, snapshotFilterOf, streamRequestOf, type StreamRequest } from './requests';
+import { filterSpecOf, patchOf, requireTaskId, sinceSequenceOf, snapshotFilterOf, streamRequestOf, type StreamRequest } from './requests';
 import type { EventStreamWriter } from './stream-writer';
 
 type EventStreamCall =
@@ -21,12 +21,13 @@ type EventStreamCall =
 
 export function eventHandlers(context: ServiceContext) {
   const { hub, logger } = context;
+  const logId = context.store.lineage.logId;
 
   /** A gRPC stream as a hub sink: writes pre-encoded bytes and honors a full writer. */
   const sinkFor = (call: EventStreamCall): EventSink => {
     const writer = context.writerFor(call.metadata);
     if (!writer) throw new Error(`no EventStreamWriter for ${call.getPath()}: the writers' interceptor must be installed`);
-    return new CallSink(writer, call, logger);
+    return new CallSink(writer, call, logger, logId);
   };
 
   const endWithError = (call: EventStreamCall, error: unknown): void => {
@@ -52,7 +53,7 @@ export function eventHandlers(context: ServiceContext) {
       snapshot?.close();
       throw error;
     }
-    call.sendMetadata(positionHeader(snapshot?.sequence ?? sinceSequence ?? subscription.position));
+    call.sendMetadata(positionHeader(snapshot?.sequence ?? sinceSequence ?? subscription.position, logId));
     logger.debug(
       {
         peer: call.getPeer(),
@@ -89,7 +90,7 @@ export function eventHandlers(context: ServiceContext) {
       let subscription: Subscription | undefined;
       releaseOnEnd(call, () => subscription);
       try {
-        subscription = open(call, filterSpecOf(call.request), call.request.since_sequence, streamRequestOf(call.request));
+        subscription = open(call, filterSpecOf(call.request), sinceSequenceOf(call.request, context.store.lineage), streamRequestOf(call.request));
       } catch (error) {
         endWithError(call, error);
       }
@@ -117,7 +118,7 @@ export function eventHandlers(context: ServiceContext) {
         if (ended) return;
         if (message.subscribe) {
           const spec = filterSpecOf(message.subscribe);
-          const since = message.subscribe.since_sequence;
+          const since = sinceSequenceOf(message.subscribe, context.store.lineage);
           const asked = streamRequestOf(message.subscribe);
           if (!subscription) {
             subscription = open(call, spec, since, asked);
@@ -169,6 +170,7 @@ class CallSink implements EventSink {
     private readonly writer: EventStreamWriter,
     private readonly call: EventStreamCall,
     private readonly logger: ServiceContext['logger'],
+    private readonly logId: string,
   ) {}
 
   write(event: LoggedEvent): boolean {
@@ -177,7 +179,7 @@ class CallSink implements EventSink {
 
   /** Encoded here, per stream that asked: a bookmark is never in the log, the ring or any count of events. */
   writeBookmark(sequence: number): boolean {
-    return this.writer.write(taskEventEncoder.encode({ sequence, timestamp: new Date().toISOString(), event_type: TaskEventType.BOOKMARK }));
+    return this.writer.write(taskEventEncoder.encode({ sequence, timestamp: new Date().toISOString(), event_type: TaskEventType.BOOKMARK, log_id: this.logId }));
   }
 
   onDrain(callback: () => void): void {
@@ -189,8 +191,9 @@ class CallSink implements EventSink {
   }
 }
 
-function positionHeader(sequence: number): grpc.Metadata {
+function positionHeader(sequence: number, logId: string): grpc.Metadata {
   const metadata = new grpc.Metadata();
   metadata.set(POSITION_HEADER, String(sequence));
+  metadata.set(LOG_ID_HEADER, logId);
   return metadata;
 }

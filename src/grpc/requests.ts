@@ -12,6 +12,7 @@ import type { ConsumerRequest } from '../hub/consumer-registry';
 import type { FilterSpec } from '../hub/event-filter';
 import { MAX_CONSUMER_NAME_LENGTH, truncateReason, validateConsumerName, validateSettings, type ConsumerFilter } from '../model/consumer';
 import { invalidArgument } from '../model/errors';
+import { LEGACY_LOG_ID, LOG_ID_PATTERN, type LogLineage } from '../model/log-lineage';
 import type { NewTask, TaskPatch, TaskStatus } from '../model/task';
 import { checkLength, checkList, MAX_BOOKMARK_INTERVAL_MS, MAX_ID_LENGTH, MAX_LIST_ENTRIES, MAX_NAME_LENGTH, MAX_PATH_LENGTH, MIN_BOOKMARK_INTERVAL_MS, validateStatus } from '../model/validate';
 import type { SnapshotFilter } from '../store/snapshot';
@@ -113,6 +114,25 @@ export function streamRequestOf(request: SubscribeToTaskEventsRequest__Output): 
 }
 
 /** The part of a filter a snapshot applies, to each task's state at the snapshot (event_types does not apply). */
+/**
+ * The sequence of the current log a stream resumes after (since_sequence of since_log_id), or
+ * undefined for a live start. Throws conflict (FAILED_PRECONDITION) for a position the log cannot
+ * continue (LogLineage.resolve).
+ */
+export function sinceSequenceOf(request: SubscribeToTaskEventsRequest__Output, lineage: LogLineage): number | undefined {
+  const logId = request.since_log_id;
+  if (logId !== undefined && logId !== LEGACY_LOG_ID && !LOG_ID_PATTERN.test(logId)) {
+    throw invalidArgument(
+      `since_log_id ${JSON.stringify(logId.slice(0, 40))} is not a log id (16 hex digits, as in the x-rigger-log-id header or a bookmark's log_id, or "legacy"); this server's log is ${lineage.logId}`,
+    );
+  }
+  if (request.since_sequence === undefined) {
+    if (logId !== undefined) throw invalidArgument('since_log_id names the log of since_sequence: send since_sequence with it, or neither for a live start');
+    return undefined;
+  }
+  return lineage.resolve(logId, request.since_sequence);
+}
+
 export function snapshotFilterOf(spec: FilterSpec): SnapshotFilter {
   return {
     ...(spec.taskIds !== undefined && { taskIds: spec.taskIds }),

@@ -15,6 +15,7 @@ import { authInterceptor, type AuthOptions } from './auth';
 import type { ServiceContext } from './context';
 import { consumerHandlers } from './consumer-handlers';
 import { eventHandlers } from './event-handlers';
+import { logHandlers } from './log-handlers';
 import { DEFAULT_LIMITS, EVENT_STREAM_PATHS, healthWatchLimitInterceptor, serverChannelOptions, subscriberLimitInterceptor, type Limits } from './limits';
 import { prdHandlers } from './prd-handlers';
 import { eventStreamWriters } from './stream-writer';
@@ -122,6 +123,7 @@ export async function startGrpcServer(options: GrpcServerOptions, logger: Logger
       handlers = {
         ...taskHandlers(context),
         ...eventHandlers(context),
+        ...logHandlers(context),
         ...consumerHandlers(context),
         ...prdHandlers(context, options.prd ?? DEFAULT_PRD_CONFIG),
       } as grpc.UntypedServiceImplementation;

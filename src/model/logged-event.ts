@@ -6,6 +6,8 @@ export interface StreamMarker {
   sequence: number;
   timestamp: string;
   event_type: TaskEventType;
+  /** The log identity `sequence` is a position of. */
+  log_id?: string;
 }
 
 /** Encodes a whole event (sequence included), or a marker, to the bytes subscribers receive. */

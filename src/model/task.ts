@@ -68,6 +68,11 @@ export interface TaskEvent {
   actor?: string;
   metadata: Record<string, string>;
   changed_fields: string[];
+  /**
+   * The log identity `sequence` is of. On the wire only on BOOKMARK and SNAPSHOT_COMPLETE; the
+   * typed client sets it on every event, from the stream's x-rigger-log-id header.
+   */
+  log_id?: string;
 }
 
 /** Fields a caller may change on an existing task; absent means "leave as it is". */

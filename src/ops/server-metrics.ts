@@ -118,7 +118,10 @@ export function createServerMetrics(sources: MetricSources): ServerMetrics {
   const gauge = (name: string, help: string, collect: (this: client.Gauge) => void, labelNames: readonly string[] = []) =>
     new client.Gauge({ name, help, labelNames, registers: [registry], collect });
 
-  gauge('rigger_ready', '1 while /readyz answers 200 (database open and writable, hub serving), else 0', function () {
+  gauge('rigger_log_info', "1, labelled with the log's identity (the log_id every position is of; docs/operations.md#log-identity)", function () {
+    this.set({ log_id: store.lineage.logId }, 1);
+  }, ['log_id']);
+    gauge('rigger_ready', '1 while /readyz answers 200 (database open and writable, hub serving), else 0', function () {
     this.set(sources.notReady() === undefined ? 1 : 0);
   });
 

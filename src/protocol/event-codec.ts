@@ -3,7 +3,7 @@
 // through untouched.
 import type * as grpc from '@grpc/grpc-js';
 import type { EventEncoder } from '../model/logged-event';
-import { loadProto, SERVICE_NAME } from './proto';
+import { loadDefinition, SERVICE_NAME } from './proto';
 
 type Serialize = (value: unknown) => Buffer;
 
@@ -11,7 +11,7 @@ let serializeTaskEvent: Serialize | undefined;
 
 function serializer(): Serialize {
   if (!serializeTaskEvent) {
-    const serialize = (loadProto().definition[SERVICE_NAME] as grpc.ServiceDefinition).SubscribeToTaskEvents!
+    const serialize = (loadDefinition()[SERVICE_NAME] as grpc.ServiceDefinition).SubscribeToTaskEvents!
       .responseSerialize as Serialize;
     // protobufjs compiles a type's encoder on its first use; do that now, not inside a write transaction.
     const task = { id: '', title: '', status: 1, subtask_ids: [], created_at: '', updated_at: '', context_files: [], dependencies: [], version: 1 };

@@ -3,6 +3,10 @@
 
 /** Response header of an event stream: the sequence after which its events start. */
 export const POSITION_HEADER = 'x-rigger-position';
+/** Response header of an event stream, and trailer of a FAILED_PRECONDITION position: the log's identity, which its positions are of. */
+export const LOG_ID_HEADER = 'x-rigger-log-id';
+/** Trailer of a FAILED_PRECONDITION position: the last sequence the log shares with the position's identity. */
+export const PARTED_AFTER_TRAILER = 'x-rigger-parted-after';
 /** Request header naming who made a change (recorded as the event's actor). */
 export const ACTOR_HEADER = 'x-rigger-actor';
 /** Request header carrying `Bearer <token>`. */
@@ -16,4 +20,6 @@ export const LATEST_SEQUENCE_TRAILER = 'x-rigger-latest-sequence';
 export const DETAIL_TRAILERS: Readonly<Record<string, string>> = {
   oldest_sequence: OLDEST_SEQUENCE_TRAILER,
   latest_sequence: LATEST_SEQUENCE_TRAILER,
+  log_id: LOG_ID_HEADER,
+  parted_after: PARTED_AFTER_TRAILER,
 };

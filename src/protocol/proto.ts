@@ -5,7 +5,7 @@
 // field from a descriptor set as a list of entries, hence the two loads.
 import fs from 'node:fs';
 import path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType } from '../generated/rigger';
 
@@ -29,12 +29,19 @@ interface LoadedProto {
   grpcObject: ProtoGrpcType;
 }
 
+let definition: protoLoader.PackageDefinition | undefined;
 let loaded: LoadedProto | undefined;
+
+/** The messages' and methods' codecs, without loading grpc-js (what `rig task add` needs to encode an event). */
+export function loadDefinition(): protoLoader.PackageDefinition {
+  definition ??= protoLoader.loadSync('rigger/v1/rigger.proto', { ...LOADER_OPTIONS, includeDirs: [PROTO_DIR] });
+  return definition;
+}
 
 export function loadProto(): LoadedProto {
   if (!loaded) {
-    const definition = protoLoader.loadSync('rigger/v1/rigger.proto', { ...LOADER_OPTIONS, includeDirs: [PROTO_DIR] });
-    loaded = { definition, grpcObject: grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType };
+    const { loadPackageDefinition } = require('@grpc/grpc-js') as typeof grpc;
+    loaded = { definition: loadDefinition(), grpcObject: loadPackageDefinition(loadDefinition()) as unknown as ProtoGrpcType };
   }
   return loaded;
 }

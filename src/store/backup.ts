@@ -140,7 +140,7 @@ function latestSequence(db: SqliteDatabase): number {
  * Makes the copy one self-contained file (journal_mode DELETE: the backup API copies the source's
  * WAL flag, and a WAL file needs -wal and -shm beside it when opened), checks it and counts it.
  */
-function checkCopy(temp: string): Pick<BackupReport, 'tasks' | 'events' | 'last_sequence' | 'oldest_sequence'> {
+export function checkCopy(temp: string): Pick<BackupReport, 'tasks' | 'events' | 'last_sequence' | 'oldest_sequence'> {
   const Sqlite = sqlite();
   const copy = new Sqlite(temp, { fileMustExist: true });
   try {
@@ -181,7 +181,7 @@ function placeCopy(temp: string, file: string, force: boolean): void {
   }
 }
 
-function syncFile(file: string): void {
+export function syncFile(file: string): void {
   const fd = fs.openSync(file, 'r+');
   try {
     fs.fsyncSync(fd);
@@ -190,7 +190,7 @@ function syncFile(file: string): void {
   }
 }
 
-function syncDirectory(dir: string): void {
+export function syncDirectory(dir: string): void {
   const fd = fs.openSync(dir, 'r');
   try {
     fs.fsyncSync(fd);

@@ -46,7 +46,8 @@ export class MutationStatements {
   readonly selectLastSequence: Statement<[], { seq: number } | undefined>;
   readonly prds: PrdRecords;
 
-  constructor(db: SqliteDatabase, readonly queries: TaskQueries, readonly encoder: EventEncoder) {
+  /** `logId`: the log identity every event written here carries, in its bytes, for good (its origin, which a restore keeps). */
+  constructor(db: SqliteDatabase, readonly queries: TaskQueries, readonly encoder: EventEncoder, readonly logId: string) {
     const columns = TASK_COLUMNS.split(', ');
     // The task's key (schema.ts): the sequence its CREATED event, written next, is given.
     this.insertTask = db.prepare(
@@ -128,6 +129,7 @@ export class StoreMutation implements Mutation {
       task,
       metadata: { ...metadata, mutation_id: this.mutationId },
       changed_fields: changedFields,
+      log_id: statements.logId,
     };
     if (previous) event.previous_task = previous;
     if (this.actor !== undefined) event.actor = this.actor;

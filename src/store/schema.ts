@@ -207,4 +207,20 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX IF EXISTS tasks_by_source_prd;
   CREATE INDEX tasks_by_source_prd ON tasks (source_prd_id) WHERE source_prd_id IS NOT NULL;
   `,
+  // The log's identities (log-identity.ts), oldest first; the last is the current one. A log that
+  // already has events gets one marked 'upgrade': the identity of every position taken before.
+  `
+  CREATE TABLE log_identities (
+    ordinal INTEGER PRIMARY KEY,
+    log_id TEXT NOT NULL UNIQUE,
+    parent_log_id TEXT,
+    parted_after INTEGER,
+    reason TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  INSERT INTO log_identities (log_id, reason, created_at)
+    SELECT lower(hex(randomblob(8))),
+      CASE WHEN EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'events') THEN 'upgrade' ELSE 'init' END,
+      strftime('%Y-%m-%dT%H:%M:%fZ', 'now');
+  `,
 ];

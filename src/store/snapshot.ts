@@ -52,6 +52,8 @@ export class TaskSnapshots {
   constructor(
     db: SqliteDatabase,
     readonly encoder: EventEncoder,
+    /** The log's identity, which SNAPSHOT_COMPLETE carries with its sequence. */
+    readonly logId: string,
   ) {
     this.head = db.prepare(LATEST_SEQUENCE_SQL);
     this.page = db.prepare(`SELECT rowid AS rid, ${TASK_COLUMNS} FROM tasks WHERE rowid > ? ORDER BY rowid LIMIT ?`);
@@ -205,7 +207,7 @@ export class TaskSnapshot {
   }
 
   private marker(): LoggedEvent {
-    const encoded = this.statements.encoder.encode({ sequence: this.sequence, timestamp: this.timestamp, event_type: TaskEventType.SNAPSHOT_COMPLETE });
+    const encoded = this.statements.encoder.encode({ sequence: this.sequence, timestamp: this.timestamp, event_type: TaskEventType.SNAPSHOT_COMPLETE, log_id: this.statements.logId });
     return {
       sequence: this.sequence,
       eventType: TaskEventType.SNAPSHOT_COMPLETE,

@@ -1,9 +1,11 @@
 import fs from 'node:fs';
+import type { LogLineage } from '../model/log-lineage';
 import type { EventEncoder } from '../model/logged-event';
 import { claimCleanStop, recordCleanStop, walHoldsFrames } from './clean-stop';
 import { openCheckedDatabase, type OpenOptions, type SqliteDatabase } from './database';
 import { ConsumerStore } from './consumer-store';
 import { EventLog } from './event-log';
+import { readLineage } from './log-identity';
 import { forgetDatabase, rememberDatabase } from './open-files';
 import { TaskSnapshots } from './snapshot';
 import { TaskStore } from './task-store';
@@ -17,6 +19,8 @@ export interface Store {
   readonly snapshots: TaskSnapshots;
   /** Durable consumers' settings and progress. */
   readonly consumers: ConsumerStore;
+  /** The log's identity and the ones it descends from, as of the open (only a stopped log gets a new one). */
+  readonly lineage: LogLineage;
   /**
    * The full check (quick_check) this open owes before anything reads the file for serving or
    * writes it (StoreOptions.fullCheck), and why; undefined when none is owed. The owner runs it
@@ -58,7 +62,8 @@ export function openStore(file: string, encoder: EventEncoder, options: StoreOpt
   let knownWhole = claim.clean || opened.fullCheck === 'passed';
   let fullCheckOwed = opened.fullCheck === 'owed' && !claim.clean ? { reason: claim.reason, ...(readAheadFd !== undefined && { readAheadFd }) } : undefined;
   rememberDatabase(db.name);
-  const tasks = new TaskStore(db, encoder);
+  const lineage = readLineage(db);
+  const tasks = new TaskStore(db, encoder, lineage.logId);
   const close = () => {
     db.close();
     tasks.closeFiles();
@@ -70,8 +75,9 @@ export function openStore(file: string, encoder: EventEncoder, options: StoreOpt
     db,
     tasks,
     log: new EventLog(db, encoder),
-    snapshots: new TaskSnapshots(db, encoder),
+    snapshots: new TaskSnapshots(db, encoder, lineage.logId),
     consumers: new ConsumerStore(db, tasks),
+    lineage,
     get fullCheckOwed() {
       return fullCheckOwed;
     },

@@ -28,9 +28,10 @@ export class TaskStore {
   constructor(
     private readonly db: SqliteDatabase,
     encoder: EventEncoder,
+    logId: string,
   ) {
     this.queries = new TaskQueries(db);
-    this.statements = new MutationStatements(db, this.queries, encoder);
+    this.statements = new MutationStatements(db, this.queries, encoder, logId);
     // Each wrapper made once: better-sqlite3 builds four per db.transaction() call; nested, one runs as a SAVEPOINT.
     const inWriteTransaction = db.transaction((work: () => unknown) => work()).immediate as <T>(work: () => T) => T;
     const inSavepoint = db.transaction((work: () => unknown) => work()) as <T>(work: () => T) => T;

@@ -57,6 +57,10 @@ test('npm run bench -- --quick runs every row, writes valid JSON and a dated rep
     const jetStreamLatency = report.measurements.find((m: { row: string; case: string }) => m.row === 'latency commit->receipt' && m.case.includes('JetStream'));
     assert.ok(jetStreamLatency, 'a JetStream latency line');
     assert.ok(jetStreamLatency.values.jetstream_receipts > 0 && Number.isFinite(jetStreamLatency.values.jetstream_p99_ms) && Number.isFinite(jetStreamLatency.ratio), JSON.stringify(jetStreamLatency.values));
+    // The CLI row: each command's spawns against node -e 0's in the same run, and the large-file list.
+    const cli = report.measurements.filter((m: { row: string }) => m.row === 'cli');
+    assert.deepEqual(cli.map((m: { case: string }) => m.case.replace(/, [\d.]+ [MG]iB database$/, ', N database')), ['rig --help', 'rig task list (200 tasks)', 'rig task add', 'rig consumers list (gRPC)', 'rig task list, N database']);
+    for (const line of cli) assert.ok(line.values.median_ms > 0 && line.values.p90_ms >= line.values.median_ms && line.values.node_median_ms > 0 && Number.isFinite(line.ratio), `${line.case}: ${JSON.stringify(line.values)}`);
     // Restart-to-ready after each kind of stop, and the crash loop against the same writers without kills.
     const restarts = peerLines('restart');
     assert.deepEqual(restarts.map((m: { case: string }) => m.case.replace(/,.*/, '')), ['spawn to ready after a clean stop', 'spawn to ready after kill -9']);

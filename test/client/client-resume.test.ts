@@ -92,13 +92,13 @@ test('a checkpointed subscription resumes after a client restart where it stoppe
     const seen: number[] = [];
     let subscription = client.subscribe({ checkpoint }).subscribe({ next: (e) => seen.push(e.sequence) });
     await waitFor(() => fs.existsSync(checkpoint), 10_000, 'checkpoint written on a live start');
-    assert.equal(fs.readFileSync(checkpoint, 'utf8'), '0\n');
+    assert.match(fs.readFileSync(checkpoint, 'utf8'), /^0 [0-9a-f]{16}\n$/);
     await client.addTask({ title: 'one' });
     await client.addTask({ title: 'two' });
     await waitFor(() => seen.length === 2, 10_000, '2 events');
     subscription.unsubscribe();
     await client.close(); // flushes the checkpoint
-    assert.equal(fs.readFileSync(checkpoint, 'utf8'), '2\n');
+    assert.match(fs.readFileSync(checkpoint, 'utf8'), /^2 [0-9a-f]{16}\n$/);
 
     // Changes while no client runs.
     await addTaskByCli(dir, 'three');
@@ -112,13 +112,13 @@ test('a checkpointed subscription resumes after a client restart where it stoppe
       titles.push(`${event.sequence}:${event.task.title}`);
       if (event.sequence === 3) {
         await new Promise((r) => setTimeout(r, 100));
-        assert.equal(fs.readFileSync(checkpoint, 'utf8'), '2\n', 'not yet handled: the loop body is still running');
+        assert.match(fs.readFileSync(checkpoint, 'utf8'), /^2 [0-9a-f]{16}\n$/, 'not yet handled: the loop body is still running');
       }
       if (titles.length === 2) break;
     }
     await client.close();
     assert.deepEqual(titles, ['3:three', '4:four'], 'the checkpoint wins over an older sinceSequence');
-    assert.equal(fs.readFileSync(checkpoint, 'utf8'), '3\n', 'the event the loop broke out on is not counted as handled');
+    assert.match(fs.readFileSync(checkpoint, 'utf8'), /^3 [0-9a-f]{16}\n$/, 'the event the loop broke out on is not counted as handled');
 
     // Third run: 4 again (it was not acknowledged), then nothing old.
     client = new RiggerClient({ address: server.address });
@@ -130,7 +130,7 @@ test('a checkpointed subscription resumes after a client restart where it stoppe
     subscription.unsubscribe();
     await client.close();
     assert.deepEqual(third, [4, 5]);
-    assert.equal(fs.readFileSync(checkpoint, 'utf8'), '5\n');
+    assert.match(fs.readFileSync(checkpoint, 'utf8'), /^5 [0-9a-f]{16}\n$/);
     assert.deepEqual(fs.readdirSync(path.dirname(checkpoint)), ['sidecar.checkpoint'], 'no temp files left behind');
   } finally {
     await server.stop();

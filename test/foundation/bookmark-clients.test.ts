@@ -73,7 +73,7 @@ describe('bookmarks and snapshots through buf curl and Python grpcio', () => {
     ]);
     const bookmarks = asked.filter((m) => m.eventType === 'TASK_EVENT_TYPE_BOOKMARK');
     assert.ok(bookmarks.length >= 3, `bookmarks: ${types(asked).join(' ')}`);
-    for (const b of bookmarks) assert.deepEqual(Object.keys(b).sort(), ['eventType', 'sequence', 'timestamp'], 'a bookmark carries only its sequence and time');
+    for (const b of bookmarks) assert.deepEqual(Object.keys(b).sort(), ['eventType', 'logId', 'sequence', 'timestamp'], 'a bookmark carries only its position (sequence and log id) and time');
     const created = asked.findIndex((m) => m.eventType === 'TASK_EVENT_TYPE_CREATED');
     assert.ok(created >= 0, `the event arrived: ${types(asked).join(' ')}`);
     assert.ok(asked.slice(0, created).every((m) => m.sequence === '1') && asked.slice(created + 1).every((m) => m.sequence === '2'), `sequences: ${asked.map((m) => m.sequence).join(' ')}`);

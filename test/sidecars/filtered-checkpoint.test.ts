@@ -16,7 +16,7 @@ const INTERVAL_MS = 500;
 const OTHER_EVENTS = 10_000;
 const CONCURRENCY = 32;
 
-const readNumber = (file: string): number | undefined => (fs.existsSync(file) ? Number(fs.readFileSync(file, 'utf8').trim()) : undefined);
+const readNumber = (file: string): number | undefined => (fs.existsSync(file) ? Number(fs.readFileSync(file, 'utf8').trim().split(' ')[0]) : undefined);
 
 function loggedSequences(logger: SidecarProcess): number[] {
   return logger

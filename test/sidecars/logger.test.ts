@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { rigAsync, startServer, tempDir, tempProject, waitFor } from '../support/processes';
+import { rig, rigAsync, startServer, tempDir, tempProject, waitFor } from '../support/processes';
 import type { EventSummary } from '../../sidecars/event-json';
 import { addTaskByCli, assertExactlyOnceInOrder, restartServer, setStatusByCli, startSidecar, type SidecarProcess } from './sidecar-support';
 
@@ -65,7 +65,7 @@ test('logger: every event exactly once and in order across SIGKILLs and restarts
     assert.equal(await logger.stop('SIGTERM'), 0, logger.stderr());
     const lines = readLines(file);
     assertExactlyOnceInOrder(lines.map((l) => l.sequence), 9);
-    assert.equal(fs.readFileSync(checkpoint, 'utf8'), '9\n', `checkpoint flushed on SIGTERM; logger stderr:\n${logger.stderr()}`);
+    assert.match(fs.readFileSync(checkpoint, 'utf8'), /^9 [0-9a-f]{16}\n$/, `checkpoint flushed on SIGTERM; logger stderr:\n${logger.stderr()}`);
     assert.deepEqual(lines.map((l) => l.type), ['CREATED', 'UPDATED', 'STATUS_CHANGED', 'CREATED', 'CREATED', 'UPDATED', 'STATUS_CHANGED', 'CREATED', 'CREATED']);
     assert.deepEqual(
       { ...lines[2], time: undefined, level: undefined, event_id: undefined, timestamp: undefined },
@@ -78,6 +78,7 @@ test('logger: every event exactly once and in order across SIGKILLs and restarts
         assignee: 'Alice',
         changed_fields: ['status'],
         actor: lines[2]!.actor,
+        log_id: JSON.parse(rig(['log', 'show', '--json', '-C', dir]).stdout).log_id,
         msg: 'task event',
         time: undefined,
         level: undefined,

@@ -66,7 +66,8 @@ test('nats-bridge: every event exactly once and in order in JetStream across rac
     assert.equal(await bridge.stop('SIGTERM'), 0, bridge.stderr());
     const stored = await readStream(nc, 'RIGGER_TASKS');
     assertExactlyOnceInOrder(stored.map((s) => s.sequence), 8);
-    assert.deepEqual(stored.map((s) => s.msgId), stored.map((s) => String(s.sequence)), 'Nats-Msg-Id is the sequence');
+    assert.deepEqual(stored.map((s) => s.msgId), stored.map((s) => `${s.logId}:${s.sequence}`), 'Nats-Msg-Id is <log id>:<sequence>');
+    for (const s of stored) assert.match(s.logId ?? '', /^[0-9a-f]{16}$/, 'Rigger-Log-Id and the payload name the log');
     assert.equal(stored[0]!.subject, `rigger.tasks.created.${first}`);
     assert.equal(stored[1]!.subject, `rigger.tasks.updated.${first}`);
     assert.equal(stored[2]!.subject, `rigger.tasks.status_changed.${first}`);
@@ -188,8 +189,9 @@ test('nats-bridge: outlives NATS (absent at start, killed twice while events flo
     const stored = await storedIn(nats);
     t.diagnostic(`${written} events, ${stored.length} messages, ${sessions(bridge).length} NATS sessions, ${retries(bridge).length} retries logged`);
     assertExactlyOnceInOrder(stored.map((s) => s.sequence), written);
-    assert.deepEqual(stored.map((s) => s.msgId), stored.map((s) => String(s.sequence)), 'Nats-Msg-Id is the sequence');
-    assert.equal(fs.readFileSync(checkpoint, 'utf8').trim(), String(written), 'the checkpoint holds the last acknowledged sequence');
+    assert.deepEqual(stored.map((s) => s.msgId), stored.map((s) => `${s.logId}:${s.sequence}`), 'Nats-Msg-Id is <log id>:<sequence>');
+    for (const s of stored) assert.match(s.logId ?? '', /^[0-9a-f]{16}$/, 'Rigger-Log-Id and the payload name the log');
+    assert.equal(fs.readFileSync(checkpoint, 'utf8').trim().split(' ')[0], String(written), 'the checkpoint holds the last acknowledged sequence');
     const resumed = sessions(bridge);
     assert.ok(resumed.length >= 4, `a session per NATS start: ${JSON.stringify(resumed)}`);
     assert.ok(resumed.slice(1).every((l) => l.decided_by === 'last message in the stream'), JSON.stringify(resumed));

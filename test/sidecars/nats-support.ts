@@ -57,6 +57,8 @@ export async function natsServerAt(binary: string, options: { jetstream?: boolea
 export interface StoredEvent {
   subject: string;
   msgId: string | undefined;
+  /** The Rigger-Log-Id header, when it matches the payload's log_id (else a mismatch marker). */
+  logId: string | undefined;
   sequence: number;
   event_type: number;
   taskId: string;
@@ -78,10 +80,12 @@ export async function readStream(nc: NatsConnection, stream: string): Promise<St
     const message = await jsm.streams.getMessage(stream, { seq });
     const text = new TextDecoder().decode(message.data);
     assert.doesNotMatch(text, /"_[a-z_]+":/, 'no proto-loader oneof markers in the payload');
-    const event = JSON.parse(text) as { sequence: number; event_type: number; task: { id: string } };
+    const event = JSON.parse(text) as { sequence: number; event_type: number; task: { id: string }; log_id?: string };
+    const headerLogId = message.header?.get('Rigger-Log-Id') || undefined;
     stored.push({
       subject: message.subject,
       msgId: message.header?.get('Nats-Msg-Id'),
+      logId: headerLogId === event.log_id ? headerLogId : `header ${headerLogId} != payload ${event.log_id}`,
       sequence: event.sequence,
       event_type: event.event_type,
       taskId: event.task.id,

@@ -160,7 +160,7 @@ test('every event arrives once per webhook-id, signed, in order per task, throug
   const accepted = r.accepted();
   const sequences = accepted.map((a) => eventOf(a.body).sequence);
   assert.deepEqual([...sequences].sort((a, b) => a - b), Array.from({ length: total }, (_, i) => i + 1).filter((s) => s !== poison), 'every event once, after de-duplication');
-  assert.ok(accepted.every((a) => a.id === `msg_hooks_${eventOf(a.body).sequence}`), 'webhook-id is msg_<consumer>_<sequence>');
+  assert.ok(accepted.every((a) => /^msg_hooks_[0-9a-f]{16}_\d+$/.test(a.id) && a.id.endsWith(`_${eventOf(a.body).sequence}`) && a.id.includes(`_${eventOf(a.body).log_id}_`)), 'webhook-id is msg_<consumer>_<log id>_<sequence>');
   assert.equal(r.requests.filter((q) => q.status === 200).length, accepted.length, 'no event answered 200 was sent again');
 
   // Per task, in order: a task's events arrive in sequence order, and never one before the one before it was accepted.

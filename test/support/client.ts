@@ -11,7 +11,7 @@ export function connect(address: string): RiggerServiceClient {
   return connectService(address);
 }
 
-type UnaryMethod = 'ListTasks' | 'AddTask' | 'UpdateTask' | 'GetTask' | 'DeleteTask' | 'ParsePRD' | 'GenerateTasksFromPRD' | 'OrchestrateTask';
+type UnaryMethod = 'ListTasks' | 'AddTask' | 'UpdateTask' | 'GetTask' | 'DeleteTask' | 'ParsePRD' | 'GenerateTasksFromPRD' | 'OrchestrateTask' | 'GetLog';
 
 /** Calls a unary RPC; resolves with the response or rejects with the grpc.ServiceError. */
 export function call<T = any>(client: RiggerServiceClient, method: UnaryMethod, request: object, metadata = new grpc.Metadata()): Promise<T> {

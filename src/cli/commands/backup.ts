@@ -1,13 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CommandModule } from 'yargs';
 import { findProject } from '../../config/project';
 import { databasePath, resolveSetting, settingOptions } from '../../config/settings';
 import { safeText } from '../../config/terminal-text';
 import { RiggerError } from '../../model/errors';
 import { backupDatabase } from '../../store/backup';
 import { openDatabase } from '../../store/database';
-import type { GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../main';
 import { printJson } from '../output';
 
 interface BackupArgs extends GlobalArgs {
@@ -15,9 +14,7 @@ interface BackupArgs extends GlobalArgs {
   force?: boolean;
 }
 
-export const backupCommand: CommandModule<GlobalArgs, BackupArgs> = {
-  command: 'backup <file>',
-  describe: 'Copy the project database to FILE as of one moment, while the server runs (restore: docs/operations.md#backups)',
+export const backupCommand: CommandBody<BackupArgs> = {
   builder: (yargs) =>
     yargs
       .positional('file', { type: 'string', demandOption: true, describe: 'the backup file to write (relative to -C); its directory must exist' })

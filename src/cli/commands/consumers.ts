@@ -9,7 +9,7 @@ import type { ConsumerInfo__Output } from '../../generated/rigger/v1/ConsumerInf
 import type { DeadLetter__Output } from '../../generated/rigger/v1/DeadLetter';
 import { invalidArgument, RiggerError } from '../../model/errors';
 import { eventTypeName, statusName } from '../../model/task';
-import type { GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../main';
 import { printFields, printJson, printTable } from '../output';
 
 type ConsumerArgs = GlobalArgs & { name: string };
@@ -145,9 +145,7 @@ function deadLetterCommand(
   };
 }
 
-export const consumersCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'consumers',
-  describe: 'Manage the running server\'s durable consumers (position, acks, dead letters)',
+export const consumersCommand: CommandBody<GlobalArgs> = {
   builder: (yargs) =>
     yargs
       .options(connectionOptions())

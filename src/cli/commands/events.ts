@@ -1,28 +1,27 @@
 import * as grpc from '@grpc/grpc-js';
-import type { CommandModule } from 'yargs';
 import { connectService } from '../../client/connect';
 import { connectionTarget, diagnoseConnectionFailure, isConnectionFailure } from '../../client/connection-failure';
 import { DEAD_AFTER_INTERVALS, SilenceWatch } from '../../client/silence-watch';
 import type { TaskEvent as WireTaskEvent } from '../../generated/rigger/v1/TaskEvent';
 import { isLoggedEventType, TaskEventType, type TaskEvent } from '../../model/task';
-import { POSITION_HEADER } from '../../protocol/metadata';
-import type { GlobalArgs } from '../main';
+import { LOG_ID_HEADER, POSITION_HEADER } from '../../protocol/metadata';
+import type { CommandBody, GlobalArgs } from '../main';
+import { onBrokenPipe } from '../broken-pipe';
 import { eventForDisplay, formatEventLine, printJson } from '../output';
 import { clientConnection, clientProject, connectionOptions } from '../../config/client-connection';
 import { subscribeOptionsOf, subscriptionFlags, type SubscriptionArgs } from '../../config/subscription-flags';
 
-type EventsArgs = GlobalArgs & SubscriptionArgs;
+type EventsArgs = GlobalArgs & SubscriptionArgs & { 'since-log'?: string };
 
 // One line per event, and only events: a bookmark (asked for by default, --bookmark-interval-ms)
 // prints nothing in either format. It moves the `--since` that a failure names, so a filtered
 // stream's resume point keeps up with the head, and it is the heartbeat: a stream that has shown
 // it sends bookmarks and then hears nothing for 2.5 intervals is on a dead connection, and ends
 // with the same resume hint rather than hanging.
-export const eventsCommand: CommandModule<GlobalArgs, EventsArgs> = {
-  command: 'events',
-  describe: 'Subscribe to the running server and print one line per event (Ctrl-C to stop)',
+export const eventsCommand: CommandBody<EventsArgs> = {
   builder: (yargs) =>
     subscriptionFlags(yargs.options(connectionOptions()), 'replay every event after this sequence first (0 = all history)', false)
+      .option('since-log', { type: 'string', describe: 'the log id --since is of (each --json line\'s log_id); refused, not reused, after a restore past it' })
       .example('$0 events', 'every change from now on, one line each')
       .example('$0 events --since 0 --types created,status_changed --json', 'those types, from the start of the log, as JSON lines')
       .example('$0 events --address build-host:50051 --server-ca ca.pem --assignee Alice', "Alice's tasks, from a TLS server on another machine"),
@@ -37,14 +36,18 @@ export const eventsCommand: CommandModule<GlobalArgs, EventsArgs> = {
       task_ids: [...(filter.taskIds ?? [])],
       ...(filter.assignee !== undefined && { assignee_filter: filter.assignee }),
       ...(filter.sinceSequence !== undefined && { since_sequence: filter.sinceSequence }),
+      ...(argv['since-log'] !== undefined && { since_log_id: argv['since-log'] }),
       ...(filter.bookmarkIntervalMs > 0 && { bookmark_interval_ms: filter.bookmarkIntervalMs }),
     });
     const stop = () => call.cancel();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    // The reader of stdout has gone (rig events | head -2): end the stream, exit 0.
+    onBrokenPipe(stop);
     let subscribed = false;
     let lastSequence = argv.since;
-    const resumeHint = () => (lastSequence === undefined ? '' : `; resume with --since ${lastSequence}`);
+    let logId = argv['since-log'];
+    const resumeHint = () => (lastSequence === undefined ? '' : `; resume with --since ${lastSequence}${logId === undefined ? '' : ` --since-log ${logId}`}`);
     let watch: SilenceWatch | undefined;
     await new Promise<void>((resolve, reject) => {
       const dead = (silentMs: number) => {
@@ -56,6 +59,8 @@ export const eventsCommand: CommandModule<GlobalArgs, EventsArgs> = {
         watch?.touch();
         // The sequence the stream starts after: a resume point even before the first event.
         const position = Number(metadata.get(POSITION_HEADER)[0]);
+        const header = metadata.get(LOG_ID_HEADER)[0];
+        if (typeof header === 'string') logId = header;
         if (lastSequence === undefined && Number.isInteger(position)) lastSequence = position;
       });
       call.on('data', (wire: WireTaskEvent) => {
@@ -69,6 +74,7 @@ export const eventsCommand: CommandModule<GlobalArgs, EventsArgs> = {
         }
         if (!isLoggedEventType(event.event_type)) return;
         lastSequence = event.sequence;
+        if (logId !== undefined) event.log_id = logId;
         if (argv.json) printJson(eventForDisplay(event));
         else process.stdout.write(`${formatEventLine(event)}\n`);
       });

@@ -1,10 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
-import type { CommandModule } from 'yargs';
 import { PortInUseError } from '../../grpc/server';
 import { startHubServer } from '../../hub-server';
 import { createLogger } from '../../logging';
 import { RiggerError } from '../../model/errors';
-import type { GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../main';
 import { prdConfigOf, PRD_SETTINGS } from '../prd-settings';
 import { unknownConfigKeys } from '../../config/config-keys';
 import { findProject } from '../../config/project';
@@ -12,9 +11,7 @@ import { isLoopback, resolveAuth, resolveHttpToken, resolveLimits, resolveServer
 import { openProjectStore } from '../project-store';
 import { logSettings, parseListenAddress, resolveSetting, settingOptions } from '../../config/settings';
 
-export const grpcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'grpc',
-  describe: 'Serve rigger.v1.RiggerService from this project\'s database (Ctrl-C to stop)',
+export const grpcCommand: CommandBody<GlobalArgs> = {
   builder: (yargs) => yargs.options(settingOptions(
     'port', 'host', 'db', 'bufferSize', 'retainEvents', 'retainDays', 'compactIntervalMs', 'consumerMaxLag', 'consumerMaxHeldBytes', 'maxConsumers', 'consumerMaxFilterBytes',
     'token', 'readOnlyToken', 'publicServices', 'tlsCert', 'tlsKey', 'tlsCa',

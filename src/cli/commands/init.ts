@@ -1,18 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CommandModule } from 'yargs';
 import { RiggerError } from '../../model/errors';
-import { taskEventEncoder } from '../../protocol/event-codec';
 import { refuseOrphanedWal } from '../../store/integrity';
 import { openStore } from '../../store/store';
 import { CONFIG_FILE, createPrivateFile, DB_FILE, makePrivateDir, RIGGER_DIR } from '../../config/project';
 import { SETTINGS } from '../../config/settings';
 import { printJson } from '../output';
-import type { GlobalArgs } from '../main';
+import { lazyTaskEventEncoder } from '../project-store';
+import type { CommandBody, GlobalArgs } from '../main';
 
-export const initCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'init',
-  describe: 'Create .rigger/ (config.json and tasks.db) in the project directory',
+export const initCommand: CommandBody<GlobalArgs> = {
   builder: (yargs) => yargs.example('$0 init', 'in the current directory').example('$0 -C ~/projects/site init', 'in another one'),
   handler: (argv) => {
     const dir = path.resolve(argv.C ?? '.');
@@ -31,7 +28,7 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       retainEvents: SETTINGS.retainEvents.defaultValue,
     };
     createPrivateFile(dbFile);
-    openStore(dbFile, taskEventEncoder, { create: true }).close();
+    openStore(dbFile, lazyTaskEventEncoder, { create: true }).close();
     createPrivateFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
     if (argv.json) printJson({ project: dir, config: configFile, database: dbFile });
     else process.stdout.write(`Initialized rigger project in ${riggerDir}\n  config:   ${configFile}\n  database: ${dbFile}\n`);

@@ -1,9 +1,8 @@
-import type { CommandModule } from 'yargs';
 import { statusName } from '../../model/task';
 import { orchestrateTask } from '../../prd/orchestration';
 import { parseTestType } from '../../prd/providers/provider';
 import { selectProvider } from '../../prd/providers/select';
-import type { GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../main';
 import { printJson, quotedText, taskForDisplay } from '../output';
 import { safeText } from '../../config/terminal-text';
 import { PRD_SETTINGS } from '../prd-settings';
@@ -13,9 +12,7 @@ import { ACTOR_OPTION } from '../common-options';
 import { resolveTaskId } from '../task-id';
 import { withPrdSession, type PrdArgs } from './prd-common';
 
-export const orchestrateCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'orchestrate',
-  describe: 'Run a task through enhance -> comprehension test -> route (pass, enhance, decompose)',
+export const orchestrateCommand: CommandBody<GlobalArgs> = {
   builder: (yargs) =>
     yargs
       .options(settingOptions('db'))

@@ -1,9 +1,8 @@
-import type { CommandModule } from 'yargs';
 import { parsedPrdResponse } from '../../grpc/prd-handlers';
 import { generateTasks } from '../../prd/generation';
 import { readPrdFile, resolvePrd, storePrd, type LoadedPrd } from '../../prd/prd-library';
 import { selectProvider } from '../../prd/providers/select';
-import type { GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../main';
 import { printJson, printTable, printTasks, taskForDisplay } from '../output';
 import { safeText } from '../../config/terminal-text';
 import { PRD_SETTINGS } from '../prd-settings';
@@ -12,9 +11,7 @@ import { settingOptions } from '../../config/settings';
 import { ACTOR_OPTION } from '../common-options';
 import { withPrdSession, type PrdArgs } from './prd-common';
 
-export const prdCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'prd',
-  describe: 'Parse a PRD (markdown) and turn it into tasks',
+export const prdCommand: CommandBody<GlobalArgs> = {
   builder: (yargs) =>
     yargs
       .options(settingOptions('db'))

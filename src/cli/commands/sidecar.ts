@@ -7,11 +7,9 @@ import { loggerCommand } from '../../../sidecars/logger';
 import { metricsCommand } from '../../../sidecars/metrics';
 import { natsBridgeCommand } from '../../../sidecars/nats-bridge';
 import { webhookCommand } from '../../../sidecars/webhook';
-import type { GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../main';
 
-export const sidecarCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'sidecar',
-  describe: 'Run a bundled sidecar: logger, metrics, nats-bridge, board, webhook or exec (Ctrl-C to stop)',
+export const sidecarCommand: CommandBody<GlobalArgs> = {
   builder: (yargs) =>
     yargs
       .command(loggerCommand as CommandModule<GlobalArgs, GlobalArgs>)

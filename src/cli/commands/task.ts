@@ -1,10 +1,10 @@
 import os from 'node:os';
-import type { Argv, CommandModule } from 'yargs';
+import type { Argv } from 'yargs';
 import { invalidArgument, notFound } from '../../model/errors';
 import { parseStatus, TaskStatus, type TaskPatch } from '../../model/task';
 import { validateDueDate } from '../../model/validate';
 import type { Store } from '../../store/store';
-import type { GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../main';
 import { printJson, printTask, printTasks, taskForDisplay } from '../output';
 import { safeText } from '../../config/terminal-text';
 import { findProject } from '../../config/project';
@@ -62,9 +62,7 @@ const TASK_ID = { type: 'string', demandOption: true, describe: 'the task id, or
 /** Only the commands that change a task record who did it. */
 const withActor = <T>(yargs: Argv<T>) => yargs.option('actor', ACTOR_OPTION);
 
-export const taskCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'task',
-  describe: 'Manage tasks directly in the project database (the running server broadcasts the changes)',
+export const taskCommand: CommandBody<GlobalArgs> = {
   builder: (yargs) =>
     common(yargs)
       .command<TaskArgs & { title: string; assignee?: string; 'due-date'?: string; 'prd-id'?: string; 'parent-id'?: string }>(

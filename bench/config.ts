@@ -40,6 +40,13 @@ export interface BenchConfig {
   storeWrites: number;
   /** Bytes of each message the peers (JetStream, Redis, etcd) write and deliver: about a task event's size. */
   peerPayloadBytes: number;
+  /** The crash-loop row: writers, each window (no kills, then kills), and the kill interval. */
+  crashLoopWriters: number;
+  crashLoopMs: number;
+  crashLoopKillEveryMs: number;
+  /** The restart row: events in the database, and restarts timed after each kind of stop. */
+  restartEvents: number;
+  restartRuns: number;
 }
 
 export function configFor(quick: boolean, profileDir: string | undefined): BenchConfig {
@@ -50,6 +57,7 @@ export function configFor(quick: boolean, profileDir: string | undefined): Bench
         unaryConcurrency: 64, unaryMs: 300, catchUpEvents: 3000, catchUpWarmupEvents: 500, stalledBaselineEvents: 2000, stalledEvents: 5000,
         stalledOthers: 5, crossProcessWrites: 2, floodUpdates: 2000, floodQuietMs: 500, floodTimeoutMs: 60_000,
         consumerEvents: 3000, consumerMembers: [1, 2, 4], consumerAckRoundTrips: 300, storeWrites: 4000, peerPayloadBytes: 265,
+        crashLoopWriters: 6, crashLoopMs: 3000, crashLoopKillEveryMs: 2000, restartEvents: 1000, restartRuns: 1,
       }
     : {
         quick, profileDir, warmupMs: 1000, windowMs: 3000, fanOutSubscribers: [1, 10, 100], producerConcurrency: 16, producerInFlight: 256,
@@ -57,5 +65,6 @@ export function configFor(quick: boolean, profileDir: string | undefined): Bench
         unaryConcurrency: 64, unaryMs: 3000, catchUpEvents: 100_000, catchUpWarmupEvents: 20_000, stalledBaselineEvents: 100_000, stalledEvents: 1_000_000,
         stalledOthers: 4, crossProcessWrites: 50, floodUpdates: 200_000, floodQuietMs: 10_000, floodTimeoutMs: 400_000,
         consumerEvents: 50_000, consumerMembers: [1, 2, 4], consumerAckRoundTrips: 2000, storeWrites: 100_000, peerPayloadBytes: 265,
+        crashLoopWriters: 6, crashLoopMs: 60_000, crashLoopKillEveryMs: 2000, restartEvents: 10_000, restartRuns: 3,
       };
 }

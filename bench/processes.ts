@@ -34,6 +34,8 @@ export interface RigServer {
   address: string;
   pid: number;
   child: ChildProcess;
+  /** What the server wrote on stderr so far (its JSON log). */
+  stderr(): string;
   stop(): Promise<void>;
 }
 
@@ -47,7 +49,7 @@ export async function startRigServer(projectDir: string, extraArgs: string[] = [
   const child = track(
     spawn(
       process.execPath,
-      [...nodeArgs, RIG_BIN, 'grpc', '-C', projectDir, '--port', '0', '--host', '127.0.0.1', ...retention, ...extraArgs],
+      [...nodeArgs, RIG_BIN, 'grpc', '-C', projectDir, ...(extraArgs.includes('--port') ? [] : ['--port', '0']), '--host', '127.0.0.1', ...retention, ...extraArgs],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RIGGER_LOG_LEVEL: 'warn', ...env } },
     ),
   );
@@ -69,7 +71,7 @@ export async function startRigServer(projectDir: string, extraArgs: string[] = [
       reject(new Error(`rig grpc exited with ${code} before ready: ${err}`));
     });
   });
-  return { address: `127.0.0.1:${port}`, pid: child.pid!, child, stop: () => stopChild(child, 15_000) };
+  return { address: `127.0.0.1:${port}`, pid: child.pid!, child, stderr: () => err, stop: () => stopChild(child, 15_000) };
 }
 
 /** Resident set size of a process in bytes (VmRSS from /proc). */

@@ -1,7 +1,7 @@
 // `npm run bench`: every row of the performance table, each measured in the same run as its peers.
 //   --quick          small sizes (a harness check, seconds; the figures mean little)
 //   --out FILE       where to write the JSON (default bench/results/latest.json)
-//   --only a,b       run only these rows: fanout, replay, latency, unary, stalled, flood, cross-process, consumers, consumer-filters, board, ops, store, cli
+//   --only a,b       run only these rows: fanout, replay, latency, unary, stalled, flood, cross-process, consumers, consumer-filters, board, ops, store, cli, restart, crash-loop
 //   --profile [DIR]  write a V8 CPU profile of the hub server during the fan-out row (default bench/results/profiles)
 //   --set K=V        override one size from bench/config.ts, e.g. --set stalledEvents=200000 (repeatable)
 //   --docs-dir DIR   where the run's dated document goes (env RIGGER_BENCH_DOCS; default docs/benchmarks,
@@ -20,19 +20,21 @@ import { boardRow } from './rows/board';
 import { cliRow } from './rows/cli';
 import { consumerFilters } from './rows/consumer-filters';
 import { consumerGroups } from './rows/consumers';
+import { crashLoop } from './rows/crash-loop';
 import { crossProcess } from './rows/cross-process';
 import { fanOut } from './rows/fanout';
 import { updateFlood } from './rows/flood';
 import { latency } from './rows/latency';
 import { opsScrapers } from './rows/ops';
 import { replayAndCatchUp } from './rows/replay';
+import { restartRow } from './rows/restart';
 import { stalledSubscriber } from './rows/stalled';
 import { storeAlone } from './rows/store';
 import { unary } from './rows/unary';
 import { scaleConfigFor } from './scale/scale-config';
 import { runScale } from './scale/scale-run';
 
-const ROWS = ['fanout', 'replay', 'latency', 'unary', 'stalled', 'flood', 'cross-process', 'consumers', 'consumer-filters', 'board', 'ops', 'store', 'cli'] as const;
+const ROWS = ['fanout', 'replay', 'latency', 'unary', 'stalled', 'flood', 'cross-process', 'consumers', 'consumer-filters', 'board', 'ops', 'store', 'cli', 'restart', 'crash-loop'] as const;
 
 interface Options {
   quick: boolean;
@@ -145,6 +147,8 @@ async function main(): Promise<void> {
   await attempt('ops', () => opsScrapers(config, log));
   await attempt('store', () => storeAlone(config, log));
   await attempt('cli', () => cliRow(config, log));
+  await attempt('restart', () => restartRow(config, log));
+  await attempt('crash-loop', () => crashLoop(config, log));
 
   const durationMs = Date.now() - startedAt;
   const report = {

@@ -10,6 +10,7 @@ import { EventHub } from './hub/event-hub';
 import { RiggerError } from './model/errors';
 import { startOpsServer, type OpsServer } from './ops/ops-server';
 import { createServerMetrics, type ServerMetrics } from './ops/server-metrics';
+import { startBackgroundCheck, type BackgroundCheck } from './store/background-check';
 import { SERVER_CHECKPOINT_INTERVAL_MS, startCheckpointer } from './store/checkpointer';
 import { startCompactor } from './store/compactor';
 import { EventBytes } from './store/event-bytes';
@@ -57,18 +58,27 @@ export interface HubServer {
 /** How often the database file's identity is checked when nothing writes (every write checks it too). */
 const FILE_WATCH_INTERVAL_MS = 250;
 
-/** Serves `store`, which it owns from now on: it is closed by shutdown, or here if the start fails. */
+/**
+ * Serves `store`, which it owns from now on: it is closed by shutdown, or here if the start fails.
+ * When the store owes its full integrity check (a start after an unclean stop), it runs on a worker
+ * while the servers start to listen, and they refuse every call with UNAVAILABLE, health and
+ * /readyz NOT_SERVING, until it passes; nothing reads or writes the file for serving before. A
+ * failed check ends the start with its one-line refusal.
+ */
 export async function startHubServer(store: Store, options: HubServerOptions, logger: Logger): Promise<HubServer> {
   let hub: EventHub;
   let consumers: ConsumerRegistry;
-  let grpcServer: Awaited<ReturnType<typeof startGrpcServer>>;
+  let grpcServer: Awaited<ReturnType<typeof startGrpcServer>> | undefined;
   let metrics: ServerMetrics | undefined;
   let ops: OpsServer | undefined;
-  // Ready (for /readyz): serving, and the database open and writable (not fenced by file-watch.ts or a failed WAL sync).
+  const owed = store.fullCheckOwed;
+  let checking: BackgroundCheck | undefined;
+  // Ready (for /readyz): serving, and the database checked, open and writable (not fenced by file-watch.ts or a failed WAL sync).
   let serving = false;
   let closing: Promise<void> | undefined;
   const notReady = (): string | undefined => {
     if (closing) return 'the server is shutting down';
+    if (store.fullCheckOwed) return checking?.status() ?? `the integrity check (quick_check) of the database is starting: ${store.fullCheckOwed.reason}`;
     if (!store.db.open) return 'the database is closed';
     const refused = store.tasks.writeRefusal();
     if (refused) return `the database is not writable: ${refused.message}`;
@@ -76,6 +86,18 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
     return undefined;
   };
   try {
+    // At once: the check runs on its worker while this thread loads the protos and binds.
+    if (owed) checking = startBackgroundCheck(store.db.name, owed.reason, owed.readAheadFd);
+    if (options.httpListen) {
+      ops = await startOpsServer({ ...options.httpListen, metrics: () => metrics?.exposition(), notReady, ...(options.httpToken && { token: options.httpToken }) });
+    }
+    grpcServer = await startGrpcServer(options, logger, () => notReady() ?? 'the server is starting');
+    if (checking) {
+      const { ms } = await checking.passed;
+      checking = undefined;
+      store.fullCheckPassed();
+      logger.info({ ms, reason: owed!.reason }, 'integrity check (quick_check) passed; serving');
+    }
     // The event loop never waits inside SQLite, for a lock or the disk (TaskStore.neverBlock).
     store.tasks.neverBlock(options.busyTimeoutMs);
     hub = new EventHub(store.log, options.bufferSize);
@@ -95,36 +117,38 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
     if (options.httpListen) {
       metrics = createServerMetrics({ store, hub, consumers, notReady });
       store.tasks.observeCommits(metrics.groupCommitted);
-      ops = await startOpsServer({ ...options.httpListen, metrics: metrics.exposition, notReady, ...(options.httpToken && { token: options.httpToken }) });
     }
-    grpcServer = await startGrpcServer(store, hub, consumers, { ...options, ...(metrics && { requestMetrics: metrics.requests }) }, logger);
+    grpcServer.serve({ store, hub, consumers, ...(metrics && { requestMetrics: metrics.requests }) });
   } catch (error) {
+    await checking?.stop();
+    await grpcServer?.stop(1000, logger);
     await ops?.close();
     store.close();
     throw error;
   }
+  const started = grpcServer;
   const stopWatching = watchLog(store.log, options.pollIntervalMs, () => hub.syncFromLog());
   const stopCompactor = startCompactor(store.log, (work) => store.tasks.writeState(work), options.retention, options.compactIntervalMs, logger, () => store.tasks.compactionWaits(), (wanted) => consumers.keepFrom(wanted), metrics?.compactionRan);
   const stopCheckpointer = startCheckpointer(store.db, SERVER_CHECKPOINT_INTERVAL_MS, logger);
   const stopFileWatch = watchDatabaseFile(store, FILE_WATCH_INTERVAL_MS, logger, () => {
     serving = false;
-    grpcServer.setServing(false);
+    started.setServing(false);
   });
   warnIfOpenToOthers(options.projectDir, store.db.name, logger);
-  grpcServer.setServing(true);
+  started.setServing(true);
   serving = true;
   if (ops) logger.info({ url: ops.url, paths: ['/metrics', '/healthz', '/readyz'] }, 'operations endpoint listening');
 
   const shutdown = () =>
     (closing ??= (async () => {
-      grpcServer.setServing(false);
+      started.setServing(false);
       stopWatching();
       stopFileWatch();
       stopCompactor();
       // Consumers' members end now, with the other streams; their last acks are written before the store closes.
       const consumersClosed = consumers.close(new RiggerError('unavailable', 'server shutting down; join again to go on from the acked position'));
       hub.close(new RiggerError('unavailable', 'server shutting down; reconnect and resume with since_sequence'));
-      await grpcServer.stop(options.shutdownGraceMs, logger);
+      await started.stop(options.shutdownGraceMs, logger);
       await consumersClosed;
       await stopCheckpointer();
       await store.tasks.synced();
@@ -133,7 +157,7 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
       store.close();
     })());
 
-  return { addresses: grpcServer.addresses, port: grpcServer.port, hub, ...(ops && { opsUrl: ops.url }), shutdown };
+  return { addresses: started.addresses, port: started.port, hub, ...(ops && { opsUrl: ops.url }), shutdown };
 }
 
 /** Says once, at start, which of the project's files other users can read; leaves them as they are (docs/security.md). */

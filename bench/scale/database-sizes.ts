@@ -10,6 +10,7 @@ import { MIGRATIONS } from '../../src/store/schema';
 import { forkWorker, type WorkerHandle } from '../ipc';
 import { BENCH_DIST, databaseFile, REPO_ROOT, startRigServer, tempProject, type RigServer } from '../processes';
 import { formatMs, formatRate, rate } from '../report';
+import { median, restartToReady, type RestartTimes } from '../restart';
 import { sleep, wallClockMs } from '../stats';
 import { forkClient, forkProducer, type WindowResult } from '../workers';
 import { formatSize } from './curve';
@@ -53,6 +54,8 @@ export interface DatabaseResult {
   liveAssignee: LiveRun;
   catchUp: { events: number; perS: number };
   compaction: { events: number; ms: number; perS: number; writerP99Without: number; writerP99During: number; writerCallsDuring: number };
+  /** Spawn to ready after a clean stop and after kill -9 (bench/restart.ts), after the compaction. */
+  restart: RestartTimes;
   elapsedMs: number;
   /** Set when the database was copied from bench/results/cache (how long the copy took). */
   cachedCopyMs?: number;
@@ -181,6 +184,11 @@ export async function measureDatabase(size: number, withTasks: boolean, config: 
     log(
       `${formatSize(size)}: compaction of ${result.compaction.events} events ${formatMs(result.compaction.ms)} ms (${formatRate(result.compaction.perS)}); ` +
         `writer p99 ${formatMs(result.compaction.writerP99During)} ms during, ${formatMs(result.compaction.writerP99Without)} ms without`,
+    );
+    result.restart = await restartToReady(project, config.restartRuns);
+    log(
+      `${formatSize(size)}: spawn to ready ${formatMs(median(result.restart.cleanMs))} ms after a clean stop, ${formatMs(median(result.restart.killMs))} ms after kill -9 ` +
+        `(quick_check ${formatMs(median(result.restart.checkMs))} ms)`,
     );
     result.elapsedMs = wallClockMs() - startedAt;
     return result as DatabaseResult;

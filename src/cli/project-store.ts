@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { RiggerError } from '../model/errors';
 import type { EventEncoder } from '../model/logged-event';
 import { refuseOrphanedWal } from '../store/integrity';
-import { openStore, type Store } from '../store/store';
+import { openStore, type Store, type StoreOptions } from '../store/store';
 import { createPrivateFile, type Project } from '../config/project';
 import { databasePath, resolveSetting } from '../config/settings';
 
@@ -24,7 +24,7 @@ function taskEventEncoder(): EventEncoder {
  * carries .rigger/config.json but never the database); a path given by --db, RIGGER_DB or
  * config.json must exist, so a typo cannot start an empty store.
  */
-export function openProjectStore(project: Project, argv: Record<string, unknown>): { store: Store; file: string } {
+export function openProjectStore(project: Project, argv: Record<string, unknown>, fullCheck: StoreOptions['fullCheck'] = 'never'): { store: Store; file: string } {
   const file = databasePath(project, argv);
   const isDefault = resolveSetting('db', argv, project.config) === '';
   if (!isDefault && !fs.existsSync(file)) {
@@ -37,5 +37,5 @@ export function openProjectStore(project: Project, argv: Record<string, unknown>
   }
   const busyTimeoutMs = resolveSetting('busyTimeoutMs', argv, project.config);
   const durability = resolveSetting('durability', argv, project.config);
-  return { store: openStore(file, lazyTaskEventEncoder, { create: isDefault, busyTimeoutMs, durability }), file };
+  return { store: openStore(file, lazyTaskEventEncoder, { create: isDefault, busyTimeoutMs, durability, fullCheck }), file };
 }

@@ -42,6 +42,13 @@ export interface GrpcServerOptions {
   limits?: Limits;
   /** Models for GenerateTasksFromPRD / OrchestrateTask; absent: DEFAULT_PRD_CONFIG. */
   prd?: PrdConfig;
+}
+
+/** What the service's handlers serve from. */
+export interface GrpcBackend {
+  store: Store;
+  hub: EventHub;
+  consumers: ConsumerRegistry;
   /** Counts and times every call (the operations endpoint, src/ops/); absent: no request metrics. */
   requestMetrics?: RequestMetrics;
 }
@@ -50,6 +57,8 @@ export interface GrpcServer {
   /** The bound addresses, e.g. ["127.0.0.1:50051", "[::1]:50051"]. */
   addresses: string[];
   port: number;
+  /** Installs the service's handlers; until then every call of rigger.v1.RiggerService gets UNAVAILABLE. */
+  serve(backend: GrpcBackend): void;
   /** What the health service reports, for the whole server and for rigger.v1.RiggerService. */
   setServing(serving: boolean): void;
   /** Stops accepting and lets calls in flight finish, closing any still open after `graceMs`. */
@@ -58,8 +67,12 @@ export interface GrpcServer {
 
 export class PortInUseError extends Error {}
 
-/** Builds the server on `store` and `hub` and binds it; health reports NOT_SERVING until setServing(true). */
-export async function startGrpcServer(store: Store, hub: EventHub, consumers: ConsumerRegistry, options: GrpcServerOptions, logger: Logger): Promise<GrpcServer> {
+/**
+ * Builds the server and binds it; health reports NOT_SERVING until setServing(true), and the
+ * service's calls get UNAVAILABLE with `notServing()`'s reason until serve() (the server listens
+ * while the database's integrity check runs: hub-server.ts).
+ */
+export async function startGrpcServer(options: GrpcServerOptions, logger: Logger, notServing: () => string): Promise<GrpcServer> {
   const serviceDefinition = loadProto().definition[SERVICE_NAME] as grpc.ServiceDefinition;
   // The event streams send events encoded once at commit: their serializer passes the bytes through.
   const streamingDefinition: grpc.ServiceDefinition = {
@@ -72,31 +85,30 @@ export async function startGrpcServer(store: Store, hub: EventHub, consumers: Co
 
   const writers = eventStreamWriters(EVENT_STREAM_PATHS);
   const limits = options.limits ?? DEFAULT_LIMITS;
-  const context: ServiceContext = { store, hub, consumers, writerFor: writers.writerFor, logger, projectDir: options.projectDir, memberStallMs: limits.memberStallMs, maxWritesInFlight: limits.maxWritesInFlight };
+  let backend: GrpcBackend | undefined;
+  let handlers: grpc.UntypedServiceImplementation | undefined;
   const auth = options.auth && authInterceptor(options.auth);
+  // Installed by serve(); calls before it pass on uncounted.
+  const requestMetrics: grpc.ServerInterceptor = (method, call) => (backend?.requestMetrics ? backend.requestMetrics.interceptor(method, call) : new grpc.ServerInterceptingCall(call));
   const server = new grpc.Server({
     ...serverChannelOptions(limits),
     // grpc-js nests these in order, the first innermost; the writers' must stay first (see stream-writer.ts).
     interceptors: [
       writers.interceptor,
       // Next to the writers', so every status passes it: the refusals of auth and the limits too.
-      ...(options.requestMetrics ? [options.requestMetrics.interceptor] : []),
+      requestMetrics,
       ...(auth ? [auth] : []),
       // Consumer groups without members give their hub subscriptions up first (ConsumerRegistry.releaseIdle).
       subscriberLimitInterceptor(limits, () => {
+        if (!backend) return 0;
+        const { hub, consumers } = backend;
         if (hub.subscriberCount >= limits.maxSubscribers) consumers.releaseIdle(hub.subscriberCount - limits.maxSubscribers + 1);
         return hub.subscriberCount;
       }),
       healthWatchLimitInterceptor(limits.maxHealthWatchers),
     ],
   });
-  server.addService(streamingDefinition, {
-    ...taskHandlers(context),
-    ...eventHandlers(context),
-    ...logHandlers(context),
-    ...consumerHandlers(context),
-    ...prdHandlers(context, options.prd ?? DEFAULT_PRD_CONFIG),
-  } as grpc.UntypedServiceImplementation);
+  server.addService(streamingDefinition, forwardingTo(streamingDefinition, () => handlers, notServing));
   new ReflectionService(loadReflectionDefinition()).addToServer(server);
   const health = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });
   health.addToServer(server);
@@ -106,6 +118,17 @@ export async function startGrpcServer(store: Store, hub: EventHub, consumers: Co
   return {
     addresses,
     port,
+    serve(served) {
+      const context: ServiceContext = { ...served, writerFor: writers.writerFor, logger, projectDir: options.projectDir, memberStallMs: limits.memberStallMs, maxWritesInFlight: limits.maxWritesInFlight };
+      handlers = {
+        ...taskHandlers(context),
+        ...eventHandlers(context),
+        ...logHandlers(context),
+        ...consumerHandlers(context),
+        ...prdHandlers(context, options.prd ?? DEFAULT_PRD_CONFIG),
+      } as grpc.UntypedServiceImplementation;
+      backend = served;
+    },
     setServing(serving) {
       const status = serving ? 'SERVING' : 'NOT_SERVING';
       health.setStatus('', status);
@@ -124,6 +147,26 @@ export async function startGrpcServer(store: Store, hub: EventHub, consumers: Co
         });
       }),
   };
+}
+
+/** Every method of `definition` calls the handler of that name once there are handlers, and until then ends with UNAVAILABLE and `why()`. */
+function forwardingTo(definition: grpc.ServiceDefinition, current: () => grpc.UntypedServiceImplementation | undefined, why: () => string): grpc.UntypedServiceImplementation {
+  const unavailable = (): Partial<grpc.StatusObject> => ({ code: grpc.status.UNAVAILABLE, details: `${why()}; retry when the health service says SERVING` });
+  const forwarding: Record<string, unknown> = {};
+  for (const [name, method] of Object.entries(definition)) {
+    forwarding[name] = method.responseStream
+      ? (call: grpc.ServerWritableStream<unknown, unknown>) => {
+          const handler = current()?.[name] as ((call: unknown) => void) | undefined;
+          if (handler) handler(call);
+          else call.emit('error', unavailable());
+        }
+      : (call: unknown, callback: grpc.sendUnaryData<unknown>) => {
+          const handler = current()?.[name] as ((call: unknown, callback: grpc.sendUnaryData<unknown>) => void) | undefined;
+          if (handler) handler(call, callback);
+          else callback(unavailable());
+        };
+  }
+  return forwarding as grpc.UntypedServiceImplementation;
 }
 
 function serverCredentials(tls: ServerTls | undefined): grpc.ServerCredentials {

@@ -2,7 +2,7 @@
 //   /metrics  Prometheus text exposition of the server's registry (server-metrics.ts), rendered at
 //             most once a second whatever the scrape rate; behind the bearer token when one is set
 //   /healthz  200 while the process runs and answers (liveness); never asks for the token
-//   /readyz   200 when the database is open and writable and the hub serving, else 503 with a one-line reason; never asks for the token
+//   /readyz   200 when the database is open, checked and writable and the hub serving, else 503 with a one-line reason; never asks for the token
 // At most REQUESTS_PER_SECOND are answered a second, whatever the path: more wait their turn
 // (request-pacer.ts). Off unless the setting is given; docs/operations.md#operations-endpoint.
 import crypto from 'node:crypto';
@@ -21,8 +21,8 @@ export interface OpsServerOptions {
   host: string;
   /** 0 = any free port. */
   port: number;
-  /** The metrics text to serve (cached: see ServerMetrics.exposition). */
-  metrics(): Promise<Exposition>;
+  /** The metrics text to serve (cached: see ServerMetrics.exposition); undefined while there is none yet (the integrity check at start-up runs): 503 with notReady's reason. */
+  metrics(): Promise<Exposition> | undefined;
   /** Why the server is not ready (one line), or undefined when it is. */
   notReady(): string | undefined;
   /** When set, /metrics answers 401 without `Authorization: Bearer <token>`. */
@@ -62,7 +62,12 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
         response.writeHead(401, { ...TEXT, 'www-authenticate': 'Bearer realm="rigger"' }).end(`${refused}\n`);
         return;
       }
-      metrics().then(
+      const rendering = metrics();
+      if (!rendering) {
+        response.writeHead(503, { ...TEXT, 'retry-after': '1' }).end(`no metrics yet: ${(readOrReason(notReady) ?? 'starting').replace(/\s*\n\s*/g, ' ')}\n`);
+        return;
+      }
+      rendering.then(
         (exposition) => {
           const gzipped = acceptsGzip(request.headers['accept-encoding']);
           response

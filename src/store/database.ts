@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type Database from 'better-sqlite3';
 import { RiggerError } from '../model/errors';
-import { checkIntegrity, readAhead } from './integrity';
+import { checkIntegrity, checkSchema, readAhead } from './integrity';
 import { APPLICATION_ID, MIGRATIONS } from './schema';
 
 export type SqliteDatabase = Database.Database;
@@ -32,6 +32,21 @@ export interface OpenOptions {
    * crash (kill -9), but a power cut may lose the last ones (the WAL is synced at checkpoints only).
    */
   durability?: Durability;
+  /**
+   * What is checked before anything is read or written: `fast` (the default), in time independent
+   * of the file's size: SQLite's header, rigger's application_id and schema version, the schema's
+   * tables and indexes; `deferred`: as fast, plus quick_check (every page, integrity.ts) when the
+   * open must write (a migration, the journal mode), else the caller owes it (OpenedDatabase).
+   */
+  integrity?: 'fast' | 'deferred';
+  /** A descriptor of the file, kept open by the caller until SQLite's connections are closed, for the read-ahead before a quick_check. */
+  readAheadFd?: number;
+}
+
+export interface OpenedDatabase {
+  db: SqliteDatabase;
+  /** `passed`: quick_check ran and passed; `owed`: integrity `deferred` and the open wrote nothing, the caller runs it (background-check.ts); `not-run`. */
+  fullCheck: 'passed' | 'owed' | 'not-run';
 }
 
 export type Durability = 'full' | 'normal';
@@ -66,11 +81,15 @@ export const JOURNAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024;
  * clear error and left exactly as it was.
  */
 export function openDatabase(file: string, options: OpenOptions = {}): SqliteDatabase {
+  return openCheckedDatabase(file, options).db;
+}
+
+/** openDatabase, saying whether the full check (quick_check) ran or is still owed. */
+export function openCheckedDatabase(file: string, options: OpenOptions = {}): OpenedDatabase {
   if (!options.create && !fs.existsSync(file)) {
     throw new RiggerError('not_found', `database ${file} does not exist; run \`rig init\` in the project directory`);
   }
   const Sqlite = sqlite();
-  if (fs.existsSync(file)) readAhead(file);
   let db: SqliteDatabase;
   try {
     db = new Sqlite(file, { fileMustExist: !options.create });
@@ -80,7 +99,18 @@ export function openDatabase(file: string, options: OpenOptions = {}): SqliteDat
   try {
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS}`);
     checkOwnership(db, file);
-    checkIntegrity(db, file); // reads every page; before journal_mode and migrations write anything
+    checkSchema(db, file);
+    let fullCheck: OpenedDatabase['fullCheck'] = 'not-run';
+    if (options.integrity === 'deferred') {
+      const mustWrite = db.pragma('journal_mode', { simple: true }) !== 'wal' || (db.pragma('user_version', { simple: true }) as number) < MIGRATIONS.length;
+      if (mustWrite) {
+        if (options.readAheadFd !== undefined) readAhead(options.readAheadFd);
+        checkIntegrity(db, file); // reads every page; before journal_mode and migrations write anything
+        fullCheck = 'passed';
+      } else {
+        fullCheck = 'owed';
+      }
+    }
     db.pragma('journal_mode = WAL');
     // FULL: an acknowledged commit survives a power cut (group commit shares one sync among the
     // writes of a turn); NORMAL: it survives a process crash (kill -9), a power cut may lose it.
@@ -93,7 +123,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): SqliteDat
     // memory, not a temp file (half the group's system time went to writing it).
     db.pragma('temp_store = MEMORY');
     migrate(db);
-    return db;
+    return { db, fullCheck };
   } catch (error) {
     db.close();
     if (error instanceof RiggerError) throw error;

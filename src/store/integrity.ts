@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { RiggerError } from '../model/errors';
+import { MIGRATIONS } from './schema';
 
 /** SQLite's codes for a file whose pages do not hold a valid database. */
 const CORRUPTION = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_INDEX', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_VTAB']);
@@ -17,17 +18,66 @@ const MAX_PROBLEM_CHARS = 160;
  * before anything that writes (journal_mode, migrations).
  */
 export function checkIntegrity(db: Database.Database, file: string): void {
-  let problem: string | undefined;
+  const problem = quickCheckProblem(db);
+  if (problem !== undefined) throw corruptFile(file, problem);
+}
+
+/** quick_check's first problem, or undefined when the file passes (background-check.ts runs it on a worker's connection). */
+export function quickCheckProblem(db: Database.Database): string | undefined {
   try {
     // quick_check(1): stop at the first problem; the refusal names one.
     const rows = db.pragma('quick_check(1)') as { quick_check: string }[];
     const first = rows[0]?.quick_check ?? 'no result';
-    if (first !== 'ok') problem = first;
+    return first === 'ok' ? undefined : first;
   } catch (error) {
-    if (!CORRUPTION.has((error as { code?: string }).code ?? '')) throw error;
-    problem = (error as Error).message;
+    if (!isCorruption(error)) throw error;
+    return (error as Error).message;
   }
-  if (problem !== undefined) throw corruptFile(file, problem);
+}
+
+/** Whether SQLite failed because a page it read does not hold a valid database. */
+export function isCorruption(error: unknown): boolean {
+  return CORRUPTION.has((error as { code?: string } | null)?.code ?? '');
+}
+
+/**
+ * The one-line refusal for a corrupt page SQLite read while a command used the file (commands
+ * open without quick_check), or `error` itself when it is not that.
+ */
+export function corruptionOf(error: unknown, file: string): unknown {
+  return isCorruption(error) ? corruptFile(file, (error as Error).message, 'SQLite') : error;
+}
+
+/** The tables and indexes each schema version has, made once from MIGRATIONS in memory. */
+const expectedObjects = new Map<number, string[]>();
+
+/**
+ * Refuses a file whose schema lacks a table or index its version must have (a file a foreign
+ * program changed, or a damaged schema, which SQLite parses here). Reads sqlite_master only.
+ */
+export function checkSchema(db: Database.Database, file: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  const present = new Set((db.prepare(`SELECT type || ' ' || name AS object FROM sqlite_master`).all() as { object: string }[]).map((r) => r.object));
+  const missing = objectsOf(db, version).filter((object) => !present.has(object));
+  if (missing.length > 0) {
+    throw new RiggerError('internal', `${file} has schema version ${version} but lacks ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}: another program changed its schema; it was left untouched. Restore a backup (docs/operations.md#backups)`);
+  }
+}
+
+function objectsOf(db: Database.Database, version: number): string[] {
+  let objects = expectedObjects.get(version);
+  if (!objects) {
+    const Sqlite = db.constructor as unknown as new (file: string) => Database.Database;
+    const memory = new Sqlite(':memory:');
+    try {
+      for (const migration of MIGRATIONS.slice(0, version)) memory.exec(migration);
+      objects = (memory.prepare(`SELECT type || ' ' || name AS object FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'`).all() as { object: string }[]).map((r) => r.object);
+    } finally {
+      memory.close();
+    }
+    expectedObjects.set(version, objects);
+  }
+  return objects;
 }
 
 /** Files at least this large are read through once, in order, before quick_check. */
@@ -37,31 +87,29 @@ const READ_AHEAD_CHUNK_BYTES = 4 * 1024 * 1024;
 /**
  * quick_check visits pages in b-tree order, which on a file not in the page cache is one small
  * random read each (docs/operations.md has the figures). So a large file is read in order first,
- * which leaves it in the page cache. Call it before SQLite opens the file: closing any descriptor
- * of a file drops every POSIX lock the process holds on it, SQLite's shared lock included, and
- * another process closing its connection would then take itself for the last one and delete the
- * WAL this one is still writing.
+ * which leaves it in the page cache. Through `fd`, which the caller keeps open until SQLite's
+ * connections are closed: closing any descriptor of a file drops every POSIX lock the process
+ * holds on it, SQLite's shared lock included, and another process closing its connection would
+ * then take itself for the last one and delete the WAL this one is still writing. `progress` is
+ * told the bytes read so far.
  */
-export function readAhead(file: string): void {
-  let fd: number | undefined;
+export function readAhead(fd: number, progress?: (bytes: number, size: number) => void): void {
   try {
-    fd = fs.openSync(file, 'r');
-    if (fs.fstatSync(fd).size < READ_AHEAD_MIN_BYTES) return;
+    const size = fs.fstatSync(fd).size;
+    if (size < READ_AHEAD_MIN_BYTES) return;
     const buffer = Buffer.allocUnsafe(READ_AHEAD_CHUNK_BYTES);
-    for (let position = 0, n; (n = fs.readSync(fd, buffer, 0, buffer.length, position)) > 0; position += n);
+    for (let position = 0, n; (n = fs.readSync(fd, buffer, 0, buffer.length, position)) > 0; position += n) progress?.(position + n, size);
   } catch {
     // Only an optimisation: quick_check reads the file itself, and reports what it cannot read.
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 
-function corruptFile(file: string, problem: string): RiggerError {
+export function corruptFile(file: string, problem: string, by = 'quick_check'): RiggerError {
   const excerpt = problem.replace(/\*\*\* in database main \*\*\*/g, '').replace(/\s+/g, ' ').trim().slice(0, MAX_PROBLEM_CHARS);
   const recovered = path.join(path.dirname(file), `${path.basename(file, '.db')}-recovered.db`);
   return new RiggerError(
     'internal',
-    `${file} is corrupt (quick_check: ${excerpt}); it was left untouched. Stop every process using it, then copy out what is readable: sqlite3 ${shellQuote(file)} ".recover" | sqlite3 ${shellQuote(recovered)} (where .recover fails, the .dump steps of docs/operations.md#a-corrupt-database)`,
+    `${file} is corrupt (${by}: ${excerpt}); it was left untouched. Stop every process using it, then copy out what is readable: sqlite3 ${shellQuote(file)} ".recover" | sqlite3 ${shellQuote(recovered)} (where .recover fails, the .dump steps of docs/operations.md#a-corrupt-database)`,
   );
 }
 

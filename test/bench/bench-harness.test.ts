@@ -61,6 +61,13 @@ test('npm run bench -- --quick runs every row, writes valid JSON and a dated rep
     const cli = report.measurements.filter((m: { row: string }) => m.row === 'cli');
     assert.deepEqual(cli.map((m: { case: string }) => m.case.replace(/, [\d.]+ [MG]iB database$/, ', N database')), ['rig --help', 'rig task list (200 tasks)', 'rig task add', 'rig consumers list (gRPC)', 'rig task list, N database']);
     for (const line of cli) assert.ok(line.values.median_ms > 0 && line.values.p90_ms >= line.values.median_ms && line.values.node_median_ms > 0 && Number.isFinite(line.ratio), `${line.case}: ${JSON.stringify(line.values)}`);
+    // Restart-to-ready after each kind of stop, and the crash loop against the same writers without kills.
+    const restarts = peerLines('restart');
+    assert.deepEqual(restarts.map((m: { case: string }) => m.case.replace(/,.*/, '')), ['spawn to ready after a clean stop', 'spawn to ready after kill -9']);
+    for (const line of restarts) assert.ok(line.values.clean_ms > 0 && line.values.kill_ms > 0 && line.values.check_ms > 0, `${line.case}: ${JSON.stringify(line.values)}`);
+    const [crashLoop] = peerLines('crash-loop');
+    assert.ok(crashLoop, 'a crash-loop line');
+    assert.ok(crashLoop.values.kills >= 1 && crashLoop.values.steady_acked_per_s > 0 && crashLoop.values.restart_median_ms > 0 && Number.isFinite(crashLoop.ratio), JSON.stringify(crashLoop.values));
     assert.match(stdout, /\| durable writes, 64 in flight +\| AddTask FULL c=64 \/ Redis XADD, appendfsync always /, 'the peer lines are in the table');
     assert.match(stdout, /\| row +\| case +\| rigger +\| peer \(same run\)/, 'the table is printed');
 

@@ -22,6 +22,8 @@ const CURVES: [string, string][] = [
   ['scale: log', 'one-assignee subscriber reaches live from 0'],
   ['scale: log', 'unfiltered catch-up rate'],
   ['scale: log', 'compaction of the oldest tenth (at most 100k)'],
+  ['scale: log', 'restart to ready after a clean stop'],
+  ['scale: log', 'restart to ready after kill -9'],
   ['scale: log', "writer's p99 during compaction / without"],
   ['scale: idle streams', 'server RSS per stream'],
   ['scale: idle streams', 'server heap + external per stream'],
@@ -38,7 +40,7 @@ const CURVES: [string, string][] = [
 const ALWAYS_MEASURED = new Set([
   'ListTasks unfiltered', 'ListTasks status = TODO (7 in 10 tasks)', 'ListTasks assignee (1 in 100 tasks)', 'ListTasks deep page via offset (half-way)',
   'AddTask rate', 'database bytes per task', 'one-task subscriber reaches live from 0', 'one-assignee subscriber reaches live from 0',
-  'unfiltered catch-up rate', 'compaction of the oldest tenth (at most 100k)', 'time to open them all', 'fan-out of one event to all',
+  'unfiltered catch-up rate', 'compaction of the oldest tenth (at most 100k)', 'restart to ready after a clean stop', 'restart to ready after kill -9', 'time to open them all', 'fan-out of one event to all',
   'group throughput (lag-free up to it)',
 ]);
 

@@ -1,6 +1,8 @@
 // A rigger database whose data pages were overwritten (8 KB of random bytes at 20%, 50% and 80% of
-// a file of a few MB, written by the real store): `rig grpc` and `rig task` refuse it at start with
-// one line naming the recovery command, exit 1, and the file stays byte-identical. The command named
+// a file of a few MB, written by the real store) after it was closed cleanly: `rig grpc` refuses it
+// at start (its quick_check) with one line naming the recovery command, exit 1, and the file stays
+// byte-identical; so it does after a `rig task` wrote beside the corrupt pages. `rig task` runs no
+// quick_check: a corrupt page it reads is refused with the same one line. The command named
 // recovers the readable rows into a file rigger serves.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -10,7 +12,7 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { taskEventEncoder } from '../../src/protocol/event-codec';
 import { openStore } from '../../src/store/store';
-import { requireTool, rig, runAsync, tempDir, tempProject } from '../support/processes';
+import { requireTool, rig, runAsync, tempDir, tempProject, type RunResult } from '../support/processes';
 
 const TASKS = 4000;
 
@@ -51,33 +53,45 @@ function corruptAt(file: string, fraction: number): number {
   return offset;
 }
 
-test('data pages overwritten at 20%, 50% and 80%: rig grpc and rig task refuse to start, one line naming the recovery command, the file unchanged', async (t) => {
+function refusedAsCorrupt(result: RunResult, what: string, by: RegExp): void {
+  assert.equal(result.code, 1, `${what}: exit ${result.code}; stdout: ${result.stdout.slice(0, 300)}; stderr: ${result.stderr.slice(0, 300)}`);
+  assert.match(result.stderr, /^rig: [^\n]+\n$/, `${what}: not one line: ${JSON.stringify(result.stderr.slice(0, 500))}`);
+  assert.match(result.stderr, by, what);
+  assert.match(result.stderr, /sqlite3 \S+tasks\.db "\.recover" \| sqlite3 \S+tasks-recovered\.db \(where \.recover fails, the \.dump steps of docs\/operations\.md#a-corrupt-database\)/, what);
+  assert.doesNotMatch(result.stdout, /ready: listening/, what);
+}
+
+test('data pages overwritten at 20%, 50% and 80% after a clean close: rig grpc refuses to start, one line naming the recovery command, the file unchanged; so after a rig task wrote it', async (t) => {
   const base = bigProject();
   const size = fs.statSync(base.file).size;
   assert.ok(size > 3 * 1024 * 1024, `the database is only ${size} bytes`);
   assert.deepEqual(siblings(base.file), ['tasks.db'], 'the store left a WAL behind');
+  assert.ok(fs.existsSync(path.join(base.dir, '.rigger', 'tasks.clean-stop')), 'the clean close left no clean-stop record');
   const pristine = fs.readFileSync(base.file);
+  const record = fs.readFileSync(path.join(base.dir, '.rigger', 'tasks.clean-stop'));
+  const grpcArgs = ['grpc', '-C', base.dir, '--port', '0', '--host', '127.0.0.1'];
 
   for (const fraction of [0.2, 0.5, 0.8]) {
     fs.writeFileSync(base.file, pristine);
+    // Another program wrote the file after the clean close whose record is beside it.
+    fs.writeFileSync(path.join(base.dir, '.rigger', 'tasks.clean-stop'), record);
     const offset = corruptAt(base.file, fraction);
     const before = digest(base.file);
-    for (const args of [
-      ['grpc', '-C', base.dir, '--port', '0', '--host', '127.0.0.1'],
-      ['task', 'add', 'must not be written', '-C', base.dir],
-    ]) {
-      const result = rig(args, { timeoutMs: 20_000 });
-      const what = `rig ${args[0]} with 8 KB overwritten at ${fraction * 100}% (offset ${offset} of ${size})`;
-      assert.equal(result.code, 1, `${what}: exit ${result.code}; stdout: ${result.stdout.slice(0, 300)}; stderr: ${result.stderr.slice(0, 300)}`);
-      assert.match(result.stderr, /^rig: [^\n]+\n$/, `${what}: not one line: ${JSON.stringify(result.stderr.slice(0, 500))}`);
-      assert.match(result.stderr, /is corrupt \(quick_check: .+\); it was left untouched/, what);
-      assert.match(result.stderr, /sqlite3 \S+tasks\.db "\.recover" \| sqlite3 \S+tasks-recovered\.db \(where \.recover fails, the \.dump steps of docs\/operations\.md#a-corrupt-database\)/, what);
-      assert.doesNotMatch(result.stdout, /ready: listening/, what);
-      assert.equal(digest(base.file), before, `${what}: the file changed`);
-      assert.deepEqual(siblings(base.file), ['tasks.db'], `${what}: journal or WAL files were left behind`);
-    }
-  }
+    const what = `rig grpc with 8 KB overwritten at ${fraction * 100}% (offset ${offset} of ${size})`;
+    refusedAsCorrupt(rig(grpcArgs, { timeoutMs: 20_000 }), what, /is corrupt \(quick_check: .+\); it was left untouched/);
+    assert.equal(digest(base.file), before, `${what}: the file changed`);
+    assert.deepEqual(siblings(base.file), ['tasks.db'], `${what}: journal or WAL files were left behind`);
 
+    // rig task reads only what it needs: it may write beside the corrupt pages, or meet them.
+    const added = rig(['task', 'add', 'beside the corrupt pages', '-C', base.dir]);
+    if (added.code !== 0) refusedAsCorrupt(added, `rig task add, ${fraction * 100}%`, /is corrupt \(SQLite: .+\); it was left untouched/);
+    // Either way the file is still not served.
+    const after = digest(base.file);
+    refusedAsCorrupt(rig(grpcArgs, { timeoutMs: 20_000 }), `${what}, after rig task add (exit ${added.code})`, /is corrupt \(quick_check: .+\); it was left untouched/);
+    assert.equal(digest(base.file), after, `${what}, after rig task add: the file changed`);
+  }
+  fs.writeFileSync(base.file, pristine);
+  corruptAt(base.file, 0.8);
   // The recovery the message names, as the docs give it, yields a database rigger serves. Debian 12's
   // sqlite3 (3.40.1, built without sqlite_dbpage) cannot run .recover; then the docs' .dump steps.
   const sqlite3 = requireTool(t, 'sqlite3', 'apt-get install sqlite3');
@@ -103,4 +117,28 @@ test('data pages overwritten at 20%, 50% and 80%: rig grpc and rig task refuse t
   assert.ok(tasks > TASKS * 0.9 && tasks <= TASKS, `recovered ${tasks} of ${TASKS} tasks`);
   const listed = rig(['task', 'list', '--db', recovered, '--json', '-C', base.dir]);
   assert.equal(listed.code, 0, `the recovered file is refused: ${listed.stderr}`);
+});
+
+test('rig task runs no quick_check, and refuses a corrupt page it reads with the same one line; the file unchanged', () => {
+  const base = bigProject();
+  // The tasks table's rightmost leaf, which every insert reads and `rig task list` too.
+  const db = new Database(base.file, { readonly: true });
+  const { pageno } = db.prepare(`SELECT pageno FROM dbstat WHERE name = 'tasks' AND pagetype = 'leaf' ORDER BY path DESC LIMIT 1`).get() as { pageno: number };
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  db.close();
+  const page = randomBytes(pageSize);
+  page[0] = 0; // not a page type: the page cannot pass for a valid one by chance
+  const fd = fs.openSync(base.file, 'r+');
+  fs.writeSync(fd, page, 0, pageSize, (pageno - 1) * pageSize);
+  fs.closeSync(fd);
+  const before = digest(base.file);
+  for (const args of [
+    ['task', 'add', 'must not be written', '-C', base.dir],
+    ['task', 'list', '--json', '-C', base.dir],
+  ]) {
+    const what = `rig ${args.slice(0, 2).join(' ')} with the tasks table's last leaf (page ${pageno}) overwritten`;
+    refusedAsCorrupt(rig(args), what, /is corrupt \(SQLite: .+\); it was left untouched/);
+    assert.equal(digest(base.file), before, `${what}: the file changed`);
+    assert.deepEqual(siblings(base.file), ['tasks.db'], `${what}: journal or WAL files were left behind`);
+  }
 });

@@ -52,7 +52,8 @@ export const grpcCommand: CommandBody<GlobalArgs> = {
     if (httpListen && !isLoopback(httpListen.host) && !httpToken) {
       logger.warn({ http_listen: httpListenText }, `the operations endpoint binds ${httpListen.host}, reachable from other machines, without --http-token: anyone who can connect can read /metrics (consumer names, call counts) and load the server by scraping; set --http-token`);
     }
-    const { store, file: dbFile } = openProjectStore(project, args);
+    // quick_check unless a clean stop left the file as it is (docs/operations.md#start-up-checks).
+    const { store, file: dbFile } = openProjectStore(project, args, 'unless-clean-stop');
     let server;
     try {
       server = await startHubServer(

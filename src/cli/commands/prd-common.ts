@@ -5,6 +5,7 @@ import type { GlobalArgs } from '../main';
 import { prdConfigOf } from '../prd-settings';
 import { findProject, type Project } from '../../config/project';
 import { openProjectStore } from '../project-store';
+import { corruptionOf } from '../../store/integrity';
 
 export interface PrdArgs extends GlobalArgs {
   db?: string;
@@ -26,6 +27,8 @@ export async function withPrdSession<T>(argv: PrdArgs, work: (session: PrdSessio
   const { store } = openProjectStore(project, args);
   try {
     return await work({ project, store, config, actor: argv.actor ?? os.userInfo().username });
+  } catch (error) {
+    throw corruptionOf(error, store.db.name); // a corrupt page read: the one-line refusal
   } finally {
     store.close();
   }

@@ -12,6 +12,7 @@ import { settingOptions } from '../../config/settings';
 import { ACTOR_OPTION } from '../common-options';
 import { resolveTaskId } from '../task-id';
 import { openProjectStore } from '../project-store';
+import { corruptionOf } from '../../store/integrity';
 
 interface TaskArgs extends GlobalArgs {
   db?: string;
@@ -24,6 +25,8 @@ function withStore<T>(argv: TaskArgs, work: (store: Store, actor: string) => T):
   const { store } = openProjectStore(project, argv as unknown as Record<string, unknown>);
   try {
     return work(store, argv.actor ?? os.userInfo().username);
+  } catch (error) {
+    throw corruptionOf(error, store.db.name); // a corrupt page read: the one-line refusal
   } finally {
     store.close();
   }

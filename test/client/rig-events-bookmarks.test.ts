@@ -62,7 +62,7 @@ test('rig events on a server that goes silent ends with exit 1 and the --since a
     const ms = Date.now() - stoppedAt;
     t.diagnostic(`rig events ended ${ms} ms after SIGSTOP: ${events.stderr().trim()}`);
     assert.equal(code, 1, events.stderr());
-    assert.match(events.stderr(), /^rig: no message from the server at 127\.0\.0\.1:\d+ for \d+ ms \(bookmarks every 200 ms\): the connection looks dead; resume with --since 2\n$/);
+    assert.match(events.stderr(), /^rig: no message from the server at 127\.0\.0\.1:\d+ for \d+ ms \(bookmarks every 200 ms\): the connection looks dead; resume with --since 2 --since-log [0-9a-f]{16}\n$/);
     assert.equal(events.stdout().trimEnd().split('\n').length, 1);
   } finally {
     if (stopped) server.child.kill('SIGCONT');

@@ -116,6 +116,6 @@ test('rig events fails with exit 1 and one line: bad --types, no server, server 
   await events.waitForLines(1);
   assert.equal(await server.stop('SIGTERM'), 0);
   assert.equal(await events.exited, 1);
-  assert.match(events.stderr().trim(), /^rig: the server at \S+ ended the stream: server shutting down.*; resume with --since 1$/);
+  assert.match(events.stderr().trim(), /^rig: the server at \S+ ended the stream: server shutting down.*; resume with --since 1 --since-log [0-9a-f]{16}$/);
   assert.equal(events.stderr().trim().split('\n').length, 1);
 });

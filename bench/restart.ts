@@ -57,7 +57,3 @@ export async function restartToReady(project: string, runs: number, extraArgs: s
   return times;
 }
 
-export function median(values: number[]): number {
-  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  return sorted.length === 0 ? NaN : sorted[Math.floor((sorted.length - 1) / 2)]!;
-}

@@ -9,7 +9,7 @@ import path from 'node:path';
 import pino from 'pino';
 import type { Subscription } from 'rxjs';
 import { readCheckpoint } from '../src/client/checkpoint';
-import { LEGACY_LOG_ID, type LogPosition } from '../src/model/log-lineage';
+import { furthestResumePoint, LEGACY_LOG_ID, type LogPosition } from '../src/model/log-lineage';
 import type { TaskEvent } from '../src/model/task';
 import { eventSummary } from './event-json';
 import type { CommandModule } from 'yargs';
@@ -63,10 +63,7 @@ async function runLogger(options: LoggerOptions): Promise<void> {
   const checkpointed = options.subscription.checkpoint === undefined ? undefined : readCheckpoint(options.subscription.checkpoint);
   const since = options.subscription.sinceSequence;
   // The furthest of the file's last line, the checkpoint and --since (a sequence of the server's log now).
-  const resumeAfter = [inFile, checkpointed, since === undefined ? undefined : { sequence: since }].reduce<{ sequence: number; logId?: string } | undefined>(
-    (best, next) => (next !== undefined && (best === undefined || next.sequence > best.sequence) ? next : best),
-    undefined,
-  );
+  const resumeAfter = furthestResumePoint(inFile, checkpointed, since === undefined ? undefined : { sequence: since });
   const destination = pino.destination(options.file === undefined ? { fd: 1, sync: true } : { dest: options.file, append: true, mkdir: true, sync: true });
   const out = pino({ base: null, messageKey: 'msg' }, destination);
 

@@ -37,7 +37,7 @@ import type { CommandModule } from 'yargs';
 import type { JetStreamClient, NatsConnection } from 'nats';
 import { backoffDelay, DEFAULT_BACKOFF } from '../src/client/backoff';
 import { CheckpointWriter, readCheckpoint } from '../src/client/checkpoint';
-import { LEGACY_LOG_ID } from '../src/model/log-lineage';
+import { furthestResumePoint, LEGACY_LOG_ID, type ResumePoint } from '../src/model/log-lineage';
 import type { ConsumedEvent, LogPosition, LogRestore, RiggerClient, StreamStatus } from '../src/client/index';
 import type { CommonArgs } from '../src/config/command-line';
 import type { TaskEvent } from '../src/model/task';
@@ -50,9 +50,6 @@ interface NatsBridgeOptions extends SidecarOptions {
   stream: string;
   subjectPrefix: string;
 }
-
-/** Where publishing resumes: a position, or a bare sequence of the server's current log (--since). */
-type Resume = { sequence: number; logId?: string };
 
 /** A session that published, or stayed up this long, was healthy: the next failure starts the backoff over. */
 const HEALTHY_SESSION_MS = 10_000;
@@ -80,7 +77,7 @@ class Bridge {
   private readonly filters: NatsBridgeOptions['subscription'];
   private readonly onStatus: (status: StreamStatus) => void;
   /** Everything matching up to here is in JetStream as far as this bridge knows: --checkpoint/--since, a live start's head, the last acknowledged, a bookmark. */
-  private position: Resume | undefined;
+  private position: ResumePoint | undefined;
   /** The last position this process saw acknowledged by JetStream (published or dropped as a repeat). */
   private lastAcknowledged: LogPosition | undefined;
   private current: AsyncIterableIterator<unknown> | undefined;
@@ -93,7 +90,7 @@ class Bridge {
     private readonly client: RiggerClient,
     private readonly logger: Logger,
     private readonly checkpoint: CheckpointWriter | undefined,
-    firstStart: Resume | undefined,
+    firstStart: ResumePoint | undefined,
   ) {
     this.servers = options.nats.split(',').map((s) => s.trim()).filter(Boolean);
     this.shownNats = redactNatsUrls(options.nats);
@@ -206,7 +203,7 @@ class Bridge {
   }
 
   /** Where a session resumes, given the position of the stream's last message of ours (if any). */
-  private async resumePoint(inStream: LogPosition | undefined): Promise<Resume | undefined> {
+  private async resumePoint(inStream: LogPosition | undefined): Promise<ResumePoint | undefined> {
     const position = this.position;
     if (inStream === undefined || position === undefined) return inStream ?? position;
     if (position.logId === undefined || inStream.logId === position.logId) {
@@ -291,7 +288,7 @@ async function runNatsBridge(options: NatsBridgeOptions): Promise<void> {
   const checkpointed = file === undefined ? undefined : readCheckpoint(file);
   const since = options.subscription.sinceSequence;
   // --since is a sequence of the server's log now (no identity of its own).
-  const firstStart: Resume | undefined = checkpointed !== undefined && checkpointed.sequence >= (since ?? 0) ? checkpointed : since === undefined ? undefined : { sequence: since };
+  const firstStart = furthestResumePoint(checkpointed, since === undefined ? undefined : { sequence: since });
   const client = connect(options, 'nats-bridge');
   let bridge: Bridge | undefined;
   const checkpoint = file === undefined ? undefined : new CheckpointWriter(file, checkpointed, (error) => bridge?.failWith(error));

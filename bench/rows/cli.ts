@@ -14,6 +14,7 @@ import { forkWorker } from '../ipc';
 import { writeEvents } from '../prefill';
 import { BENCH_DIST, databaseFile, RIG_BIN, startRigServer, tempProject } from '../processes';
 import type { Measurement } from '../report';
+import { median, nearestRank } from '../stats';
 
 const GIB = 1024 * 1024 * 1024;
 /** Tasks in the small project: one default page of `rig task list` and more. */
@@ -28,9 +29,7 @@ interface Timing {
 }
 
 function timing(samples: number[]): Timing {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const nearestRank = (q: number) => sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]!;
-  return { median: nearestRank(0.5), p90: nearestRank(0.9), n: sorted.length };
+  return { median: median(samples), p90: nearestRank(samples, 0.9), n: samples.length };
 }
 
 /** Milliseconds from spawn to exit of `node ...args`, with stdout and stderr pipes read to the end. */

@@ -7,8 +7,7 @@ import { connectService } from '../../src/client/connect';
 import type { BenchConfig } from '../config';
 import { freePort, startRigServer, tempProject, type RigServer } from '../processes';
 import { formatMs, formatRate, rate, type Measurement } from '../report';
-import { median } from '../restart';
-import { sleep, wallClockMs } from '../stats';
+import { median, sleep, wallClockMs } from '../stats';
 
 /** A writer that failed waits this long before it tries again (the server is down or checking). */
 const RETRY_MS = 10;

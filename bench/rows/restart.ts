@@ -5,7 +5,8 @@ import type { BenchConfig } from '../config';
 import { writeEvents } from '../prefill';
 import { databaseFile, tempProject } from '../processes';
 import { formatMs, type Measurement } from '../report';
-import { median, restartToReady } from '../restart';
+import { restartToReady } from '../restart';
+import { median } from '../stats';
 
 export async function restartRow(config: BenchConfig, log: (line: string) => void): Promise<Measurement[]> {
   const project = tempProject();

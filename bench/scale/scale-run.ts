@@ -2,11 +2,10 @@
 // sizes through the real server, as one table line per curve with its slope. Parts run one after
 // another (each alone on the machine); a part that fails is reported and the others still run.
 import { formatMs, formatRate, type Measurement } from '../report';
-import { wallClockMs } from '../stats';
+import { median, wallClockMs } from '../stats';
 import { consumerMembers, type ConsumersResult } from './consumer-members';
 import { curveMeasurement, formatSize, type CurvePoint } from './curve';
 import { measureDatabase, type DatabaseResult, type ListCase } from './database-sizes';
-import { median } from '../restart';
 import { idleStreams, type StreamsResult } from './idle-streams';
 import type { ScaleConfig } from './scale-config';
 

@@ -14,7 +14,7 @@ import type { RiggerServiceClient } from '../generated/rigger/v1/RiggerService';
 import type { SubscribeToTaskEventsRequest } from '../generated/rigger/v1/SubscribeToTaskEventsRequest';
 import type { TaskEvent as WireTaskEvent } from '../generated/rigger/v1/TaskEvent';
 import { LOG_ID_HEADER, PARTED_AFTER_TRAILER, POSITION_HEADER } from '../protocol/metadata';
-import { LEGACY_LOG_ID, type LogPosition } from '../model/log-lineage';
+import { LEGACY_LOG_ID, type LogPosition, type ResumePoint } from '../model/log-lineage';
 import { isLoggedEventType, TaskEventType, type TaskEvent } from '../model/task';
 import { backoffDelay, type BackoffOptions } from './backoff';
 import { waitToRetry } from './retry-wait';
@@ -119,7 +119,7 @@ export class EventFeed {
   constructor(
     private readonly service: RiggerServiceClient,
     private readonly filter: FeedFilter,
-    startAfter: { sequence: number; logId?: string } | undefined,
+    startAfter: ResumePoint | undefined,
     private readonly settings: FeedSettings,
     private readonly listener: FeedListener,
   ) {

@@ -1,5 +1,5 @@
 import { invalidArgument } from '../model/errors';
-import { LEGACY_LOG_ID, LOG_ID_PATTERN, type LogPosition } from '../model/log-lineage';
+import { furthestResumePoint, LEGACY_LOG_ID, LOG_ID_PATTERN, type LogPosition, type ResumePoint } from '../model/log-lineage';
 import { parseEventType, parseStatus, type TaskEventType, type TaskStatus } from '../model/task';
 import { DEFAULT_BOOKMARK_INTERVAL_MS, MAX_BOOKMARK_INTERVAL_MS, MIN_BOOKMARK_INTERVAL_MS } from '../model/validate';
 import type { BackoffOptions } from './backoff';
@@ -59,7 +59,7 @@ export interface SubscribeOptions {
 export interface SubscriptionPlan {
   filter: FeedFilter;
   /** The position to resume after (logId absent: the server's current log); undefined = start live (or with the snapshot). */
-  startAfter: { sequence: number; logId?: string } | undefined;
+  startAfter: ResumePoint | undefined;
   /** The checkpoint file's position, which its writer starts from. */
   checkpointed: LogPosition | undefined;
   afterRestore: AfterRestore;
@@ -99,7 +99,7 @@ export function planSubscription(options: SubscribeOptions): SubscriptionPlan {
       task_ids: [...(options.taskIds ?? [])],
       ...(options.assignee !== undefined && { assignee_filter: options.assignee }),
     },
-    startAfter: checkpointed !== undefined && checkpointed.sequence >= (options.sinceSequence ?? 0) ? checkpointed : sinceOf(options),
+    startAfter: furthestResumePoint(checkpointed, sinceOf(options)),
     checkpointed,
     afterRestore: options.afterRestore ?? 'fail',
     bookmarkIntervalMs,

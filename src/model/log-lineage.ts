@@ -31,6 +31,18 @@ export interface LogPosition {
   sequence: number;
 }
 
+/** Where a stream resumes: a position, or (no logId) a sequence of the server's current log, as a bare --since names it. */
+export type ResumePoint = { sequence: number; logId?: string };
+
+/**
+ * The furthest of a sidecar's candidate resume points (its checkpoint, its own output, --since), by
+ * sequence; the first of equals. Positions of two logs are not ordered by sequence alone, but the
+ * server refuses one it cannot continue, so a wrong pick is refused, never resumed silently.
+ */
+export function furthestResumePoint(...points: (ResumePoint | undefined)[]): ResumePoint | undefined {
+  return points.reduce<ResumePoint | undefined>((best, next) => (next !== undefined && (best === undefined || next.sequence > best.sequence) ? next : best), undefined);
+}
+
 /**
  * Names the identity of positions taken before logs had identities (a checkpoint file that holds a
  * bare sequence): the log's first identity.

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RiggerError } from '../model/errors';
 import { sqlite, type SqliteDatabase } from './database';
-import { LATEST_SEQUENCE_SQL } from './rows';
+import { latestSequence } from './rows';
 import { WAL_HOLD_BYTES } from './write-pipeline';
 
 /**
@@ -132,9 +132,6 @@ async function copySnapshot(source: SqliteDatabase, sourceFile: string, temp: st
   }
 }
 
-function latestSequence(db: SqliteDatabase): number {
-  return (db.prepare(LATEST_SEQUENCE_SQL).pluck().get() as number | undefined) ?? 0;
-}
 
 /**
  * Makes the copy one self-contained file (journal_mode DELETE: the backup API copies the source's

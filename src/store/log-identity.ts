@@ -3,7 +3,7 @@
 import crypto from 'node:crypto';
 import { LogLineage, type IdentityReason, type LogIdentity } from '../model/log-lineage';
 import type { SqliteDatabase } from './database';
-import { LATEST_SEQUENCE_SQL } from './rows';
+import { latestSequence } from './rows';
 
 interface IdentityRow {
   log_id: string;
@@ -34,7 +34,7 @@ export function startNewIdentity(db: SqliteDatabase, reason: IdentityReason): Lo
   return db
     .transaction((): LogIdentity => {
       const parent = readLineage(db).current;
-      const partedAfter = (db.prepare(LATEST_SEQUENCE_SQL).get() as { seq: number } | undefined)?.seq ?? 0;
+      const partedAfter = latestSequence(db);
       const identity: LogIdentity = { logId: crypto.randomBytes(8).toString('hex'), parentLogId: parent.logId, partedAfter, reason, createdAt: new Date().toISOString() };
       db.prepare('INSERT INTO log_identities (log_id, parent_log_id, parted_after, reason, created_at) VALUES (?, ?, ?, ?, ?)').run(
         identity.logId,

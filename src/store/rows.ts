@@ -1,5 +1,6 @@
 // Row <-> domain mapping for the tasks and events tables.
 import type { LoggedEvent } from '../model/logged-event';
+import type { SqliteDatabase } from './database';
 import type { Task, TaskEvent, TaskEventType, TaskStatus } from '../model/task';
 
 export interface TaskRow {
@@ -53,6 +54,11 @@ export const EVENT_COLUMNS = 'sequence, event_id, event_type, timestamp, actor, 
 
 /** The newest sequence ever assigned; AUTOINCREMENT keeps it in sqlite_sequence, so compaction does not lower it. */
 export const LATEST_SEQUENCE_SQL = `SELECT seq FROM sqlite_sequence WHERE name = 'events'`;
+
+/** The newest sequence ever assigned in `db` (0 before the first event), for a one-off read; EventLog prepares its own. */
+export function latestSequence(db: SqliteDatabase): number {
+  return (db.prepare(LATEST_SEQUENCE_SQL).pluck().get() as number | undefined) ?? 0;
+}
 
 export const TASK_COLUMNS =
   'id, title, assignee, due_date, status, source_transcript_id, source_prd_id, parent_task_id, subtask_ids, ' +

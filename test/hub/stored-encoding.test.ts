@@ -2,13 +2,15 @@
 // fields filters read; a database written before that (schema version 2) is migrated, and its
 // old events are still served, encoded when read, and filtered by the back-filled columns.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
 import { loadProto, SERVICE_NAME } from '../../src/protocol/proto';
 import { call, collectEvents, connect } from '../support/client';
-import { rigAsync, startServer, tempProject } from '../support/processes';
+import { writeAtSchema } from '../support/old-schema';
+import { rigAsync, startServer, tempDir, tempProject } from '../support/processes';
 import { rawClient } from '../support/raw-client';
 
 const SUBSCRIBE_PATH = `/${SERVICE_NAME}/SubscribeToTaskEvents`;
@@ -115,16 +117,11 @@ test('a schema version 2 database is migrated: its events keep their sequences, 
     await server.stop();
   }
   const before = storedEvents(dir);
-  // Back to version 2: the same rows without the columns migration 3 adds.
-  const db = new Database(path.join(dir, '.rigger', 'tasks.db'));
-  // The filter indexes of later migrations name those columns; a version 2 file has neither, but has the timestamp index of version 1.
-  for (const index of db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND name LIKE 'events_by_%'`).pluck().all()) db.exec(`DROP INDEX ${index}`);
-  db.exec('CREATE INDEX events_by_timestamp ON events (timestamp)');
-  for (const column of ['encoded', 'assignee', 'previous_assignee', 'status', 'previous_status', 'task_key']) db.exec(`ALTER TABLE events DROP COLUMN ${column}`);
-  db.exec('ALTER TABLE tasks DROP COLUMN task_key'); // added by migration 7
-  for (const table of ['consumers', 'consumer_acks', 'consumer_attempts', 'consumer_dead_letters']) db.exec(`DROP TABLE ${table}`); // added by migration 4
-  db.pragma('user_version = 2');
-  db.close();
+  // Back to version 2: the same rows in a file made by migrations 1 and 2 alone (no encoded bytes, no filter columns).
+  const file = path.join(dir, '.rigger', 'tasks.db');
+  const source = path.join(tempDir('rigger-v2-'), 'source.db');
+  fs.copyFileSync(file, source);
+  writeAtSchema(source, file, 2);
 
   server = await startServer(dir);
   try {

@@ -4,7 +4,7 @@ import type { LogLineage } from '../../model/log-lineage';
 import { openDatabase } from '../../store/database';
 import { refuseIfInUse } from '../../store/file-in-use';
 import { readLineage, startNewIdentity } from '../../store/log-identity';
-import { LATEST_SEQUENCE_SQL } from '../../store/rows';
+import { latestSequence } from '../../store/rows';
 import type { CommandBody, GlobalArgs } from '../main';
 import { printJson } from '../output';
 
@@ -37,7 +37,6 @@ function printLineage(lineage: LogLineage, newest: number): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-const newest = (db: ReturnType<typeof openDatabase>): number => (db.prepare(LATEST_SEQUENCE_SQL).pluck().get() as number | undefined) ?? 0;
 
 export const logCommand: CommandBody = {
   builder: (yargs) =>
@@ -46,8 +45,8 @@ export const logCommand: CommandBody = {
       .command<GlobalArgs>('show', "Print the log's identity and the identities it descends from", (y) => y.example('$0 log show', 'the log id every event and bookmark carries'), (argv) =>
         withDatabase(argv, (db) => {
           const lineage = readLineage(db);
-          if (argv.json) printJson(lineageJson(lineage, newest(db)));
-          else printLineage(lineage, newest(db));
+          if (argv.json) printJson(lineageJson(lineage, latestSequence(db)));
+          else printLineage(lineage, latestSequence(db));
         }),
       )
       .command<GlobalArgs>(
@@ -59,7 +58,7 @@ export const logCommand: CommandBody = {
             argv,
             (db, file) => {
               const identity = startNewIdentity(db, 'manual');
-              if (argv.json) printJson(lineageJson(readLineage(db), newest(db)));
+              if (argv.json) printJson(lineageJson(readLineage(db), latestSequence(db)));
               else process.stdout.write(`${file}: log ${identity.logId} continues ${identity.parentLogId} up to sequence ${identity.partedAfter}\n`);
             },
             'give the log a new identity',

@@ -22,10 +22,12 @@ const files = find(testDir)
   .filter((f) => filter.length === 0 || filter.some((word) => f.includes(word)))
   .sort();
 if (files.length === 0) {
-  console.error(`no test files under ${testDir}; run \`npm run build\` first`);
+  console.error(filter.length ? `no test file under ${testDir} matches ${filter.join(' or ')}` : `no test files under ${testDir}; run \`npm run build\` first`);
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...files], {
+// The usual reporter on stdout (spec on a terminal, TAP otherwise), and the time summary after it.
+const reporters = [`--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`, '--test-reporter-destination=stdout', `--test-reporter=${path.join(__dirname, 'test-timing.js')}`, '--test-reporter-destination=stdout'];
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...reporters, ...files], {
   cwd: root,
   stdio: 'inherit',
 });

@@ -1,4 +1,6 @@
-import { Subject, type Subscription as RxSubscription } from 'rxjs';
+// The deep path loads Subject alone; 'rxjs' loads every operator too, which start-up does not need.
+import { Subject } from 'rxjs/internal/Subject';
+import type { Subscription as RxSubscription } from 'rxjs';
 import { RiggerError } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
 import { compileFilter, type FilterSpec, type LogNarrowing } from './event-filter';

@@ -141,7 +141,7 @@ export function readableYargsMessage(message: string, args: readonly string[], p
   if (recommended) {
     const words = commandOf(args, program).split(' ');
     const parent = words.slice(0, -1).join(' ');
-    return `unknown command ${JSON.stringify(words[words.length - 1])}; did you mean ${parent} ${recommended[1]}? (see ${parent} --help)`;
+    return `unknown command ${words[words.length - 1]} (did you mean ${parent} ${recommended[1]}?); see ${parent} --help for what it takes`;
   }
   const unknown = /^Unknown arguments?: (.*)$/.exec(message);
   if (unknown) {

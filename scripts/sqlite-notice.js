@@ -46,7 +46,7 @@ async function prebuiltReachable(url) {
 /** npm runs a dependency's scripts with their output piped and shown only on failure; a terminal still hears this. */
 function say(line) {
   process.stderr.write(`${line}\n`);
-  if (process.stderr.isTTY) return;
+  if (process.stderr.isTTY || !process.env.npm_lifecycle_event) return;
   try {
     const tty = fs.openSync('/dev/tty', 'w');
     fs.writeSync(tty, `${line}\n`);

@@ -63,12 +63,18 @@ export function examplesOnLinesOfTheirOwn<T>(program: Argv<T>): Argv<T> {
   usage.freeze = () => (saved.push(shown), freeze());
   usage.unfreeze = (...args) => ((shown = saved.pop() ?? 0), unfreeze(...args));
   usage.example = (command, description) => {
-    usage.epilog(`${shown++ === 0 ? 'Examples:\n' : ''}  ${command}${description ? `\n      ${description}` : ''}`);
+    usage.epilog(`${shown++ === 0 ? 'Examples:\n' : ''}  ${asRun(command, (program as unknown as { $0: string }).$0)}${description ? `\n      ${description}` : ''}`);
   };
   return program;
 }
 
 const PATCHED = new WeakSet<object>();
+
+/** `$0 sidecar logger --file x` where $0 is already `rig sidecar logger` (the sidecar run on its own): said once. */
+function asRun(command: string, script: string): string {
+  const words = script.split(' ').slice(1).join(' ');
+  return words !== '' && command.startsWith(`$0 ${words}`) ? `$0${command.slice(`$0 ${words}`.length)}` : command;
+}
 
 interface ExampleUsage {
   example(command: string, description?: string): void;

@@ -3,6 +3,7 @@
 // for commands and options, hints for a mistyped task id and an assignee that differs in case, and
 // the manual page generated from the same definitions.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -39,6 +40,9 @@ test('--help at the terminal width: examples are whole lines, the command above 
   const help = rig(['task', 'add', '--help']);
   assert.equal(help.code, 0, help.stderr);
   assert.match(help.stdout, /\nExamples:\n {2}rig task add "Fix login bug" --assignee Alice --due-date 2026-12-31\n {6}add a task for Alice\n/);
+  // A sidecar run on its own is `rig sidecar logger` already: its examples name it once.
+  const alone = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'sidecars', 'logger.js'), '--help'], { encoding: 'utf8' });
+  assert.match(alone.stdout, /\nExamples:\n {2}rig sidecar logger --file events\.jsonl\n/);
   const top = rig(['--help']);
   assert.match(top.stdout, /\n {2}rig help \[command\.\.\]\s+Show the help/);
   assert.match(top.stdout, /\nExamples:\n {2}rig init && rig grpc\n {6}make a project here/);

@@ -43,13 +43,12 @@ export const grpcCommand: CommandBody<GlobalArgs> = {
     const grpcLog = (message?: unknown, ...rest: unknown[]) => logger.debug({ grpc: [message, ...rest].join(' ') }, 'grpc-js');
     grpc.setLogger({ error: grpcLog, info: grpcLog, debug: grpcLog });
     if (!isLoopback(host) && (auth.tokens.length === 0 || !tls)) {
-      logger.warn(
-        { host, tokens: auth.tokens.length, tls: tls !== undefined },
+      printWarning(
         `binding ${host}, reachable from other machines, without ${auth.tokens.length === 0 ? 'a token (anyone who can connect can read and change every task)' : 'TLS (tokens and tasks cross the network in clear text)'}; set --token and --tls-cert/--tls-key`,
       );
     }
     if (httpListen && !isLoopback(httpListen.host) && !httpToken) {
-      logger.warn({ http_listen: httpListenText }, `the operations endpoint binds ${httpListen.host}, reachable from other machines, without --http-token: anyone who can connect can read /metrics (consumer names, call counts) and load the server by scraping; set --http-token`);
+      printWarning(`the operations endpoint binds ${httpListen.host}, reachable from other machines, without --http-token: anyone who can connect can read /metrics (consumer names, call counts) and load the server by scraping; set --http-token`);
     }
     // quick_check unless a clean stop left the file as it is (docs/operations.md#start-up-checks).
     const { store, file: dbFile } = openProjectStore(project, args, 'unless-clean-stop');

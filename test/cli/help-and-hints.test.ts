@@ -61,6 +61,9 @@ test('--help is help everywhere: rig completion --help and rig help describe, ri
   const helpOfTask = rig(['help', 'task', 'add']);
   assert.equal(helpOfTask.code, 0, helpOfTask.stderr);
   assert.equal(helpOfTask.stdout, rig(['task', 'add', '--help']).stdout);
+  const helpOfTypo = rig(['help', 'task', 'lst']);
+  assert.equal(helpOfTypo.code, 1);
+  assert.equal(helpOfTypo.stderr, 'rig: unknown command lst (did you mean rig help task list?); see rig task --help for what it takes\n');
 });
 
 test('completion offers -C as it is typed, never --C', () => {

@@ -48,6 +48,18 @@ test('on a terminal a sidecar logs pretty lines by default and JSON with --log-f
   assert.match(json, /^\{"level":40,.*"name":"rigger-logger".*"msg":"event stream lost; reconnecting"\}$/m);
 });
 
+test('on a terminal rig grpc logs pretty lines around its banner, and a config.json typo is its rig: warning: line', async (t) => {
+  const script = requireTool(t, 'script', 'apt-get install util-linux');
+  if (!script) return;
+  const dir = tempProject();
+  fs.writeFileSync(path.join(dir, '.rigger', 'config.json'), JSON.stringify({ prot: 1 }));
+  const out = await onTerminal(script, ['-C', dir, 'grpc', '--port', '0', '--host', '127.0.0.1'], /server listening/);
+  assert.ok(out.startsWith('rig: warning: .rigger/config.json: unknown key "prot" is ignored (did you mean "port"?)\n'), out);
+  assert.match(out, /^ready: listening on port \d+/m);
+  assert.match(out, /^\[\d\d:\d\d:\d\d\.\d{3}\] (\S*)INFO(\S*) \(rigger\): (\S*)server listening/m);
+  assert.doesNotMatch(out, /^\{"level"/m);
+});
+
 test('off a terminal (a pipe) the default is JSON; --log-format pretty still gives pretty lines', async () => {
   const dir = tempProject();
   const piped = spawnCollected(process.execPath, [RIG_BIN, ...sidecarArgs(dir)], { env: { ...process.env, RIGGER_LOG_LEVEL: 'info' } });

@@ -7,7 +7,7 @@ import type { ConsumeOptions, LogRestore, StreamStatus } from '../src/client/ind
 import { connectionTarget, describeConnectionFailure, isConnectionFailure, RiggerClient, StreamError, type ConnectionTarget, type RiggerClientOptions } from '../src/client/index';
 import type { SubscribeOptions } from '../src/client/subscribe-options';
 import { clientConnection, connectionOptions, projectOrNone } from '../src/config/client-connection';
-import { runCommandLine, type CommonArgs } from '../src/config/command-line';
+import { printWarning, runCommandLine, type CommonArgs } from '../src/config/command-line';
 import { bookmarkFlag, bookmarkIntervalOf, subscribeOptionsOf, subscriptionFlags, type SubscriptionArgs } from '../src/config/subscription-flags';
 import { unknownConfigKeys } from '../src/config/config-keys';
 import { logSettings, settingOptions } from '../src/config/settings';
@@ -62,11 +62,10 @@ export function consumeOptionsOf(options: SidecarOptions, logger: Logger): Consu
   };
 }
 
-/** The sidecar's log (JSON on stderr, or pretty), which starts by naming any unknown config.json keys. */
+/** The sidecar's log (pretty on a terminal, else JSON, on stderr), after a `rig: warning:` line per unknown config.json key. */
 export function sidecarLogger(name: string, options: Pick<SidecarOptions, 'log' | 'unknownConfigKeys'>): Logger {
-  const logger = createLogger(options.log, `rigger-${name}`);
-  for (const { key, nearest, message } of options.unknownConfigKeys) logger.warn({ key, nearest }, message);
-  return logger;
+  for (const { message } of options.unknownConfigKeys) printWarning(message);
+  return createLogger(options.log, `rigger-${name}`);
 }
 
 /** --log-level and --log-format, which every sidecar takes. */

@@ -79,7 +79,7 @@ export const webhookCommand: CommandModule<CommonArgs, WebhookArgs> = {
       .options(settingOptions('webhookSecret'))
       .option('format', { type: 'string', default: 'json', describe: 'json: the event as the NATS bridge publishes it; slack: {"text": "Alice moved *Fix login bug* to IN_PROGRESS"}' })
       .example('$0 sidecar webhook --url https://example.com/hooks/rigger --secret whsec_...', 'POST each event, signed (Standard Webhooks)')
-      .example('$0 sidecar webhook --url https://hooks.slack.com/services/... --format slack --types status_changed', 'status changes to Slack') as never,
+      .example('$0 sidecar webhook --format slack --types status_changed --url "$SLACK_URL"', 'status changes to Slack') as never,
   handler: (argv) => runWebhook(webhookOptions(argv)),
 };
 

@@ -1,9 +1,7 @@
 // The composition root of `rig grpc`: the store feeds the hub, the hub feeds the gRPC server, and
 // the background jobs run beside them. Shutdown runs in the reverse order, so nothing acknowledged
 // is lost and every stream ends with UNAVAILABLE, which clients resume from.
-import path from 'node:path';
 import type { Logger } from 'pino';
-import { filesOpenToOthers, RIGGER_DIR } from './config/project';
 import { startGrpcServer, type GrpcServerOptions } from './grpc/server';
 import { ConsumerRegistry, DEFAULT_MAX_CONSUMERS, DEFAULT_MAX_FILTER_BYTES, DEFAULT_MAX_HELD_BYTES } from './hub/consumer-registry';
 import { EventHub } from './hub/event-hub';
@@ -134,7 +132,6 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
     serving = false;
     started.setServing(false);
   });
-  warnIfOpenToOthers(options.projectDir, store.db.name, logger);
   started.setServing(true);
   serving = true;
   if (ops) logger.info({ url: ops.url, paths: ['/metrics', '/healthz', '/readyz'] }, 'operations endpoint listening');
@@ -158,17 +155,4 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
     })());
 
   return { addresses: started.addresses, port: started.port, hub, ...(ops && { opsUrl: ops.url }), shutdown };
-}
-
-/** Says once, at start, which of the project's files other users can read; leaves them as they are (docs/security.md). */
-function warnIfOpenToOthers(projectDir: string, dbFile: string, logger: Logger): void {
-  const files = filesOpenToOthers(path.join(projectDir, RIGGER_DIR), dbFile);
-  if (files.length === 0) return;
-  const dirs = files.filter((f) => f.isDirectory).map((f) => f.path);
-  const plain = files.filter((f) => !f.isDirectory).map((f) => f.path);
-  const chmod = [...(dirs.length ? [`chmod 700 ${dirs.join(' ')}`] : []), ...(plain.length ? [`chmod 600 ${plain.join(' ')}`] : [])].join('; ');
-  logger.warn(
-    { files: files.map((f) => `${f.path} (mode ${f.mode})`) },
-    `the project's files can be read by other users (tasks, and tokens in config.json); rig leaves modes as they are: to make them private run ${chmod}`,
-  );
 }

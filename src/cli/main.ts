@@ -1,6 +1,6 @@
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { unknownConfigKeys } from '../config/config-keys';
-import { runCommandLine, type CommonArgs } from '../config/command-line';
+import { examplesOnLinesOfTheirOwn, printWarning, runCommandLine, type CommonArgs } from '../config/command-line';
 import { findProject } from '../config/project';
 import { endQuietlyOnBrokenPipe } from './broken-pipe';
 
@@ -30,8 +30,17 @@ function lazyCommand<U>(command: string, describe: string, load: () => CommandBo
 /** Runs the `rig` CLI. Failures print one line on stderr and exit with code 1. */
 export function main(args: string[]): Promise<void> {
   endQuietlyOnBrokenPipe();
-  return runCommandLine(
-    yargs(args)
+  // yargs answers a last word `help` with the top help before any command runs: `rig help --man` is routed here.
+  if (args.includes('--man') && args.filter((arg) => !arg.startsWith('-')).join(' ') === 'help') {
+    return (require('./commands/help') as typeof import('./commands/help')).printManPage(rigProgram);
+  }
+  return runCommandLine(rigProgram(args));
+}
+
+/** Every command of `rig`, its help and examples: what main runs and what the man page is made of. */
+export function rigProgram(args: string[]): Argv {
+  const program: Argv = examplesOnLinesOfTheirOwn(yargs(args));
+  return program
       .scriptName('rig')
       .usage('$0 <command>\n\nRigger: a local task-event hub for sidecars.')
       // In the order `rig --help` lists them; a command module is loaded only when its command runs.
@@ -90,20 +99,37 @@ export function main(args: string[]): Promise<void> {
           (require('./commands/log') as typeof import('./commands/log')).logCommand,
         ),
       )
-      // `rig completion >> ~/.bashrc` (or ~/.zshrc): yargs' own completion of commands and flags.
-      .completion('completion', 'Print a bash/zsh completion script for rig (e.g. rig completion >> ~/.bashrc)')
+      .command(
+        lazyCommand('help [command..]', 'Show the help of rig or of a command (rig help task add); --man prints the manual page', () =>
+          (require('./commands/help') as typeof import('./commands/help')).helpCommand(rigProgram),
+        ),
+      )
+      // The script itself is yargs' (bash/zsh); `rig completion --help` is help like any command's.
+      .command<GlobalArgs>('completion', 'Print a bash/zsh completion script for rig (e.g. rig completion >> ~/.bashrc)', (y) =>
+        y.example('$0 completion >> ~/.bashrc', 'complete rig commands and options in new bash shells'),
+      () => void (program.showCompletionScript as (script: string, command: string) => unknown)('rig', 'completion'))
+      // Answers --get-yargs-completions; its own command name is one nobody types.
+      .completion(HIDDEN_COMPLETION_COMMAND, false, (_current: string, _argv: unknown, defaults: (done: (error: Error | null, completions: string[] | undefined) => void) => void, done: (completions: string[]) => void) =>
+        defaults((_error, completions) => done(singleLetterOptions(completions ?? []))),
+      )
       .example('$0 init && $0 grpc', 'make a project here and serve it on localhost:50051')
       .example('$0 task add "Fix login bug" --assignee Alice', 'add a task (the server broadcasts it)')
       .example('$0 events --assignee Alice', 'print every change to her tasks as it happens')
       .example('$0 sidecar board', 'a live board of the tasks at http://127.0.0.1:7464')
       .middleware(warnOfUnknownConfigKeys)
       .demandCommand(1, 'name a command; see rig --help')
-      .recommendCommands(),
-  );
+      .recommendCommands();
 }
 
-/** Commands that log instead (rig grpc, sidecars: JSON on stderr), or read no config. */
-const OWN_WARNINGS = new Set(['grpc', 'sidecar', 'init', 'completion']);
+const HIDDEN_COMPLETION_COMMAND = '__complete';
+
+/** yargs offers a one-letter option as `--C`; it is typed `-C`. */
+function singleLetterOptions(completions: string[]): string[] {
+  return completions.map((completion) => completion.replace(/^--([A-Za-z])(?=$|:)/, '-$1'));
+}
+
+/** Commands that warn on their own (a sidecar run alone has no main), or read no config. */
+const OWN_WARNINGS = new Set(['sidecar', 'init', 'completion', 'help', HIDDEN_COMPLETION_COMMAND]);
 
 /** One stderr line per unknown key in the project's config.json, before the command runs. */
 function warnOfUnknownConfigKeys(argv: { _: (string | number)[]; C?: string }): void {
@@ -114,5 +140,5 @@ function warnOfUnknownConfigKeys(argv: { _: (string | number)[]; C?: string }): 
   } catch {
     return; // no project, or a config.json the command itself reports
   }
-  for (const unknown of unknownConfigKeys(project)) process.stderr.write(`rig: warning: ${unknown.message}\n`);
+  for (const unknown of unknownConfigKeys(project)) printWarning(unknown.message);
 }

@@ -13,7 +13,20 @@ export function resolveTaskId(store: Store, given: string, what = 'task'): strin
   if (store.tasks.getTask(given)) return given;
   const ids = store.tasks.idsStartingWith(given, MAX_CANDIDATES + 1);
   if (ids.length === 1) return ids[0]!;
-  if (ids.length === 0) throw notFound(`${what} ${JSON.stringify(given)} does not exist`);
+  if (ids.length === 0) throw notFound(`${what} ${JSON.stringify(given)} does not exist${nearestIdsHint(store, given)}`);
   const shown = ids.slice(0, MAX_CANDIDATES).join(', ');
   throw invalidArgument(`task id ${JSON.stringify(given)} is ambiguous: it starts ${ids.length > MAX_CANDIDATES ? `more than ${MAX_CANDIDATES} ids` : `${ids.length} ids`} (${shown}${ids.length > MAX_CANDIDATES ? ', ...' : ''}); give more characters`);
 }
+
+/** The ids sharing the longest start with a mistyped one ("3f2b" -> the ids starting "3f2"), as a hint; none when no id shares even its first character. */
+function nearestIdsHint(store: Store, given: string): string {
+  for (let length = given.length - 1; length > 0; length--) {
+    const ids = store.tasks.idsStartingWith(given.slice(0, length), NEAREST_SHOWN + 1);
+    if (ids.length === 0) continue;
+    const shown = ids.slice(0, NEAREST_SHOWN).join(', ');
+    return `; the nearest ids, starting ${JSON.stringify(given.slice(0, length))}: ${shown}${ids.length > NEAREST_SHOWN ? ', ...' : ''} (rig task list --all lists every id)`;
+  }
+  return '';
+}
+
+const NEAREST_SHOWN = 3;

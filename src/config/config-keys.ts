@@ -26,12 +26,16 @@ export function unknownConfigKeys(project: Project): UnknownConfigKey[] {
     });
 }
 
-/** The known key fewest edits away, if that is at most a third of the key's length (at least 1). */
 function nearestKey(key: string): string | undefined {
-  const folded = key.toLowerCase();
+  return nearestWord(key, KNOWN_KEYS);
+}
+
+/** The candidate fewest edits away (case aside), if that is at most a third of the word's length (at least 1): a typo's likely meaning. */
+export function nearestWord(word: string, candidates: readonly string[]): string | undefined {
+  const folded = word.toLowerCase();
   let best: string | undefined;
-  let bestDistance = Math.max(1, Math.floor(key.length / 3)) + 1;
-  for (const known of KNOWN_KEYS) {
+  let bestDistance = Math.max(1, Math.floor(word.length / 3)) + 1;
+  for (const known of candidates) {
     const distance = editDistance(folded, known.toLowerCase());
     if (distance < bestDistance) [best, bestDistance] = [known, distance];
   }

@@ -32,15 +32,28 @@ export function createPrivateFile(file: string, contents = '', options: { ifMiss
   fs.chmodSync(file, PRIVATE_FILE_MODE);
 }
 
+/** config.json keys whose values are secrets: only a config.json holding one is private data. */
+const SECRET_KEYS = ['tokens', 'token', 'readOnlyToken', 'httpToken', 'webhookSecret'];
+
 /**
- * The project's files that other users can read or write (group or other permission bits set),
- * with their modes (e.g. "0644"); `rig grpc` warns about them at start and leaves them as they are.
+ * The project's files that other users can get at, with their modes (e.g. "0644"): the database
+ * (and its -wal, -shm) when the group or others may read or write it, config.json when it holds a
+ * token or secret and is open likewise, .rigger/ when they may write into it (and so replace a
+ * file). A readable .rigger/ or a config.json without secrets, as a clone checks them out (git
+ * keeps no modes but the executable bit), reveals nothing. `rig grpc` warns about them at start.
  */
-export function filesOpenToOthers(riggerDir: string, dbFile: string): { path: string; mode: string; isDirectory: boolean }[] {
-  const files = [riggerDir, path.join(riggerDir, CONFIG_FILE), dbFile, `${dbFile}-wal`, `${dbFile}-shm`];
-  return files.flatMap((file) => {
+export function filesOpenToOthers(riggerDir: string, dbFile: string, config: Record<string, unknown>): { path: string; mode: string; isDirectory: boolean }[] {
+  const holdsSecret = SECRET_KEYS.some((key) => config[key] !== undefined && config[key] !== '' && config[key] !== null);
+  const checks: [string, number][] = [
+    [riggerDir, 0o022],
+    ...(holdsSecret ? [[path.join(riggerDir, CONFIG_FILE), 0o077] as [string, number]] : []),
+    [dbFile, 0o077],
+    [`${dbFile}-wal`, 0o077],
+    [`${dbFile}-shm`, 0o077],
+  ];
+  return checks.flatMap(([file, bits]) => {
     const stat = fs.statSync(file, { throwIfNoEntry: false });
-    if (!stat || (stat.mode & 0o077) === 0) return [];
+    if (!stat || (stat.mode & bits) === 0) return [];
     return [{ path: file, mode: (stat.mode & 0o777).toString(8).padStart(4, '0'), isDirectory: stat.isDirectory() }];
   });
 }

@@ -5,7 +5,7 @@ import { invalidArgument } from '../model/errors';
 import { DB_FILE, type Project } from './project';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-const LOG_FORMATS = ['json', 'pretty'] as const;
+const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 
 /** Turns a flag, environment or config.json text into a value; throws invalid_argument naming `source`. */
 type Parser<T> = ((text: string, source: string) => T) & {
@@ -112,7 +112,7 @@ export const SETTINGS = {
   busyTimeoutMs: { flag: 'busy-timeout-ms', env: 'RIGGER_BUSY_TIMEOUT_MS', key: 'busyTimeoutMs', defaultValue: 5000, parse: integer(0, 600_000), describe: 'how long a write waits for another process\'s database lock before UNAVAILABLE, in ms' },
   durability: { flag: 'durability', env: 'RIGGER_DURABILITY', key: 'durability', defaultValue: 'full' as 'full' | 'normal', parse: oneOf('full', 'normal'), describe: 'full: every commit is on disk before it is acknowledged (survives a power cut); normal: faster commits that survive a process crash, but a power cut may lose the last ones' },
   logLevel: { flag: 'log-level', env: 'RIGGER_LOG_LEVEL', key: 'logLevel', defaultValue: 'info' as (typeof LOG_LEVELS)[number], parse: oneOf(...LOG_LEVELS), describe: 'rig grpc and sidecars: the lowest level logged on stderr' },
-  logFormat: { flag: 'log-format', env: 'RIGGER_LOG_FORMAT', key: 'logFormat', defaultValue: 'json' as (typeof LOG_FORMATS)[number], parse: oneOf(...LOG_FORMATS), describe: 'rig grpc and sidecars: json (one pino JSON object per line, for machines) or pretty (colored lines for a person, pino-pretty)' },
+  logFormat: { flag: 'log-format', env: 'RIGGER_LOG_FORMAT', key: 'logFormat', defaultValue: 'auto' as (typeof LOG_FORMATS)[number], parse: oneOf(...LOG_FORMATS), describe: 'rig grpc and sidecars: json (one pino JSON object per line, for machines), pretty (colored lines for a person, pino-pretty), or auto: pretty when stderr is a terminal, else json' },
   model: { flag: 'model', env: 'RIGGER_MODEL', key: 'model', defaultValue: 'rules', parse: text, describe: 'model for PRD task generation and orchestration: rules (offline), ollama (--ollama-model), or an Ollama model name such as llama3.1 (also as ollama:<name>)' },
   ollamaUrl: { flag: 'ollama-url', env: 'RIGGER_OLLAMA_URL', key: 'ollamaUrl', defaultValue: 'http://127.0.0.1:11434', parse: httpUrl, describe: 'base URL of the Ollama HTTP API' },
   ollamaModel: { flag: 'ollama-model', env: 'RIGGER_OLLAMA_MODEL', key: 'ollamaModel', defaultValue: 'llama3.2', parse: text, describe: 'the Ollama model that --model ollama uses' },
@@ -177,6 +177,8 @@ export function settingOption(name: SettingName, meaning?: string): SettingOptio
 }
 
 /** The log settings of rig grpc and the sidecars (flag > environment > config.json > default). */
-export function logSettings(argv: Record<string, unknown>, config: Record<string, unknown>): { level: string; format: 'json' | 'pretty' } {
-  return { level: resolveSetting('logLevel', argv, config), format: resolveSetting('logFormat', argv, config) };
+export function logSettings(argv: Record<string, unknown>, config: Record<string, unknown>, stderrIsTerminal = process.stderr.isTTY === true): { level: string; format: 'json' | 'pretty' } {
+  const format = resolveSetting('logFormat', argv, config);
+  // People read a terminal; anything else (a file, a pipe, journald) is read by machines.
+  return { level: resolveSetting('logLevel', argv, config), format: format === 'auto' ? (stderrIsTerminal ? 'pretty' : 'json') : format };
 }

@@ -176,7 +176,7 @@ describe('rig task', () => {
     fails(rig(['task', 'delete', 'nope', '-C', dir]), /task "nope" does not exist/);
     fails(rig(['task', 'update', task.id, '--status', 'completed', '--expected-version', '7', '-C', dir]), /version 1, not the expected 7/);
     fails(rig(['task', 'list', '--limit', '1001', '-C', dir]), /--limit/);
-    fails(rig(['task', 'frobnicate', '-C', dir]), /^rig: unknown argument frobnicate; see rig task --help for what it takes\n$/);
+    fails(rig(['task', 'frobnicate', '-C', dir]), /^rig: unknown command frobnicate; see rig task --help for what it takes\n$/);
     const after = json(rig(['task', 'list', '--all', '--json', '-C', dir]));
     assert.equal(after.total_count, 1);
     assert.deepEqual(after.tasks[0], task);

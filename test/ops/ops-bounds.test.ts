@@ -192,7 +192,7 @@ test('ops endpoint: binding every interface without --http-token is warned about
   const dir = tempProject();
   const server = await startServer(dir, ['--http-listen', '0.0.0.0:0']);
   try {
-    await waitFor(() => /"msg":"the operations endpoint binds 0\.0\.0\.0, reachable from other machines, without --http-token/.test(server.stderr()), 5_000, 'the warning');
+    await waitFor(() => /^rig: warning: the operations endpoint binds 0\.0\.0\.0, reachable from other machines, without --http-token/m.test(server.stderr()), 5_000, 'the warning');
   } finally {
     assert.equal(await server.stop(), 0);
   }

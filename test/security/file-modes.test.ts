@@ -1,14 +1,15 @@
 // The project's files are private to their owner whatever the umask: `rig init` makes .rigger/ 0700
 // and config.json and tasks.db 0600, the -wal and -shm the server creates are 0600, and a default
 // tasks.db created on first use (a fresh clone) is 0600. An existing project with looser modes is
-// served as it is, with one warning at start naming the files and the chmod that fixes them.
+// served as it is, with one rig: warning: line at start naming the files and the chmod that fixes them;
+// a .rigger/ as a clone checks it out (0755, a config.json without secrets 0644) is not warned about.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { call, connect } from '../support/client';
-import { RIG_BIN, runAsync, spawnCollected, startServer, tempDir, tempProject, waitFor } from '../support/processes';
+import { REPO_ROOT, RIG_BIN, runAsync, spawnCollected, startServer, tempDir, tempProject, waitFor } from '../support/processes';
 
 const clients: grpc.Client[] = [];
 after(() => clients.forEach((c) => c.close()));
@@ -57,33 +58,34 @@ test('with umask 000, the default tasks.db created on first use (a clone carries
   assert.equal(modeOf(path.join(dir, '.rigger', 'tasks.db')), '0600');
 });
 
-test('an existing project with files other users can read: rig grpc warns once, naming them and the chmod, and leaves the modes as they are', async () => {
+test('an existing project with files other users can get at: rig grpc prints one rig: warning: line naming them and the chmod, and leaves the modes as they are', async () => {
   const dir = tempProject();
   const rigger = path.join(dir, '.rigger');
-  fs.chmodSync(rigger, 0o755);
-  fs.chmodSync(path.join(rigger, 'config.json'), 0o644);
+  const config = path.join(rigger, 'config.json');
+  fs.writeFileSync(config, JSON.stringify({ token: 'x'.repeat(32) }));
+  fs.chmodSync(rigger, 0o775);
+  fs.chmodSync(config, 0o644);
   fs.chmodSync(path.join(rigger, 'tasks.db'), 0o640);
   const server = await startServer(dir);
-  const warnings = server
-    .stderr()
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as { level: number; msg: string; files?: string[] })
-    .filter((entry) => entry.level === 40 && /other users/.test(entry.msg));
+  const warnings = server.stderr().split('\n').filter((line) => /other users/.test(line));
   assert.equal(warnings.length, 1, server.stderr());
-  const [warning] = warnings;
   const db = path.join(rigger, 'tasks.db');
   // SQLite gives the -wal and -shm it creates the database file's mode.
-  assert.deepEqual(warning!.files, [
-    `${rigger} (mode 0755)`,
-    `${path.join(rigger, 'config.json')} (mode 0644)`,
-    `${db} (mode 0640)`,
-    `${db}-wal (mode 0640)`,
-    `${db}-shm (mode 0640)`,
-  ]);
-  assert.match(warning!.msg, /chmod 700 \S+\.rigger; chmod 600 \S+/);
+  const named = [`${rigger} (mode 0775)`, `${config} (mode 0644)`, `${db} (mode 0640)`, `${db}-wal (mode 0640)`, `${db}-shm (mode 0640)`].join(', ');
+  assert.equal(warnings[0], `rig: warning: other users can get at the project's files ${named} (tasks, tokens in config.json); rig leaves modes as they are: to make them private run chmod 700 ${rigger}; chmod 600 ${config} ${db} ${db}-wal ${db}-shm`);
   assert.equal(await server.stop(), 0);
-  assert.equal(modeOf(rigger), '0755');
-  assert.equal(modeOf(path.join(rigger, 'config.json')), '0644');
+  assert.equal(modeOf(rigger), '0775');
+  assert.equal(modeOf(config), '0644');
   assert.equal(modeOf(path.join(rigger, 'tasks.db')), '0640');
+});
+
+test('a project as a clone checks it out (.rigger/ 0755, a config.json without secrets 0644) draws no warning: git keeps no other modes', async () => {
+  const dir = tempProject();
+  const rigger = path.join(dir, '.rigger');
+  fs.copyFileSync(path.join(REPO_ROOT, '.rigger', 'config.json'), path.join(rigger, 'config.json'));
+  fs.chmodSync(rigger, 0o755);
+  fs.chmodSync(path.join(rigger, 'config.json'), 0o644);
+  const server = await startServer(dir);
+  assert.equal(await server.stop(), 0);
+  assert.doesNotMatch(server.stderr(), /warning|other users|"level":40/, server.stderr());
 });

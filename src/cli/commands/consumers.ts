@@ -175,7 +175,8 @@ export const consumersCommand: CommandBody<GlobalArgs> = {
             .option('backoff-ms', { type: 'string', describe: 'delays before redeliveries 1, 2, ..., e.g. 1000,5000,30000' })
             .option('max-in-flight', { type: 'number', describe: 'events delivered and not acked at once (default 1000)' })
             .example('$0 consumers create audit --start 0', 'every retained event, then new ones, at least once')
-            .example('$0 consumers create alice --assignee Alice --max-deliver 5 --backoff-ms 1000,5000,30000', "Alice's tasks; dead-letter after 5 attempts") as Argv<CreateArgs>,
+            .example('$0 consumers create alice --assignee Alice --max-deliver 5', "Alice's tasks; dead-letter after 5 attempts")
+            .example('$0 consumers create slow --backoff-ms 1000,5000,30000', 'redeliver after 1 s, then 5 s, then 30 s') as Argv<CreateArgs>,
         (argv) =>
           withClient(argv, async (client) => {
             const filter = subscribeOptionsOf({ ...argv, 'bookmark-interval-ms': 0 });

@@ -5,8 +5,8 @@ import { createLogger } from '../../logging';
 import { RiggerError } from '../../model/errors';
 import type { CommandBody, GlobalArgs } from '../main';
 import { prdConfigOf, PRD_SETTINGS } from '../prd-settings';
-import { unknownConfigKeys } from '../../config/config-keys';
-import { findProject } from '../../config/project';
+import { printWarning } from '../../config/command-line';
+import { filesOpenToOthers, findProject, type Project } from '../../config/project';
 import { isLoopback, resolveAuth, resolveHttpToken, resolveLimits, resolveServerTls } from '../security-settings';
 import { openProjectStore } from '../project-store';
 import { logSettings, parseListenAddress, resolveSetting, settingOptions } from '../../config/settings';
@@ -42,15 +42,13 @@ export const grpcCommand: CommandBody<GlobalArgs> = {
     // port-in-use message); they go to the JSON log instead, at debug level.
     const grpcLog = (message?: unknown, ...rest: unknown[]) => logger.debug({ grpc: [message, ...rest].join(' ') }, 'grpc-js');
     grpc.setLogger({ error: grpcLog, info: grpcLog, debug: grpcLog });
-    for (const { key, nearest, message } of unknownConfigKeys(project)) logger.warn({ key, nearest }, message);
     if (!isLoopback(host) && (auth.tokens.length === 0 || !tls)) {
-      logger.warn(
-        { host, tokens: auth.tokens.length, tls: tls !== undefined },
+      printWarning(
         `binding ${host}, reachable from other machines, without ${auth.tokens.length === 0 ? 'a token (anyone who can connect can read and change every task)' : 'TLS (tokens and tasks cross the network in clear text)'}; set --token and --tls-cert/--tls-key`,
       );
     }
     if (httpListen && !isLoopback(httpListen.host) && !httpToken) {
-      logger.warn({ http_listen: httpListenText }, `the operations endpoint binds ${httpListen.host}, reachable from other machines, without --http-token: anyone who can connect can read /metrics (consumer names, call counts) and load the server by scraping; set --http-token`);
+      printWarning(`the operations endpoint binds ${httpListen.host}, reachable from other machines, without --http-token: anyone who can connect can read /metrics (consumer names, call counts) and load the server by scraping; set --http-token`);
     }
     // quick_check unless a clean stop left the file as it is (docs/operations.md#start-up-checks).
     const { store, file: dbFile } = openProjectStore(project, args, 'unless-clean-stop');
@@ -86,6 +84,7 @@ export const grpcCommand: CommandBody<GlobalArgs> = {
       throw error;
     }
     const running = server;
+    warnIfOpenToOthers(project, dbFile);
     // Handlers go in before the ready line: a supervisor may signal as soon as it reads it. They
     // stay installed, so a repeated signal cannot kill the process mid-shutdown (the grace period bounds it).
     const stopped = new Promise<void>((resolve) => {
@@ -124,3 +123,14 @@ export const grpcCommand: CommandBody<GlobalArgs> = {
     process.exit(0);
   },
 };
+
+/** Says once, at start, which of the project's files other users can get at; leaves them as they are (docs/security.md). */
+function warnIfOpenToOthers(project: Project, dbFile: string): void {
+  const files = filesOpenToOthers(project.riggerDir, dbFile, project.config);
+  if (files.length === 0) return;
+  const dirs = files.filter((f) => f.isDirectory).map((f) => f.path);
+  const plain = files.filter((f) => !f.isDirectory).map((f) => f.path);
+  const chmod = [...(dirs.length ? [`chmod 700 ${dirs.join(' ')}`] : []), ...(plain.length ? [`chmod 600 ${plain.join(' ')}`] : [])].join('; ');
+  const named = files.map((f) => `${f.path} (mode ${f.mode})`).join(', ');
+  printWarning(`other users can get at the project's files ${named} (tasks, tokens in config.json); rig leaves modes as they are: to make them private run ${chmod}`);
+}

@@ -10,6 +10,7 @@ import { safeText } from '../../config/terminal-text';
 import { findProject } from '../../config/project';
 import { settingOptions } from '../../config/settings';
 import { ACTOR_OPTION } from '../common-options';
+import { assigneesDifferingInCase } from '../list-hints';
 import { resolveTaskId } from '../task-id';
 import { openProjectStore } from '../project-store';
 import { corruptionOf } from '../../store/integrity';
@@ -114,16 +115,22 @@ export const taskCommand: CommandBody<GlobalArgs> = {
           if (!Number.isInteger(argv.offset) || argv.offset < 0) throw invalidArgument('--offset must be 0 or more');
           if (argv['page-token'] !== undefined && argv.offset !== 0) throw invalidArgument('--page-token and --offset do not go together: the token already says where the page starts; leave --offset out');
           const status = statusOption(argv.status);
-          const { tasks, total, nextPageToken } = withStore(argv, (store) =>
-            store.tasks.listTasks({
+          const { tasks, total, nextPageToken, otherCase } = withStore(argv, (store) => {
+            const page = store.tasks.listTasks({
               limit: argv.limit,
               offset: argv.offset,
               includeArchived: argv.all === true,
               ...(status !== undefined && { status }),
               ...(argv.assignee !== undefined && { assignee: argv.assignee }),
               ...(argv['page-token'] !== undefined && { pageToken: argv['page-token'] }),
-            }),
-          );
+            });
+            const otherCase = page.total === 0 && argv.assignee ? assigneesDifferingInCase(store, argv.assignee, argv.all === true) : [];
+            return { ...page, otherCase };
+          });
+          if (otherCase.length > 0) {
+            const names = otherCase.map((name) => JSON.stringify(safeText(name))).join(', ');
+            process.stderr.write(`rig: hint: no task is assigned to ${JSON.stringify(safeText(argv.assignee!))}, but some are to ${names}: --assignee matches exactly, case included (e.g. --assignee ${JSON.stringify(safeText(otherCase[0]!))})\n`);
+          }
           if (argv.json) printJson({ tasks: tasks.map(taskForDisplay), total_count: total, next_page_token: nextPageToken });
           else {
             printTasks(tasks);

@@ -56,6 +56,8 @@ export async function natsServerAt(binary: string, options: { jetstream?: boolea
 
 export interface StoredEvent {
   subject: string;
+  /** The Rigger-Project header. */
+  project: string | undefined;
   msgId: string | undefined;
   /** The Rigger-Log-Id header, when it matches the payload's log_id (else a mismatch marker). */
   logId: string | undefined;
@@ -84,6 +86,7 @@ export async function readStream(nc: NatsConnection, stream: string): Promise<St
     const headerLogId = message.header?.get('Rigger-Log-Id') || undefined;
     stored.push({
       subject: message.subject,
+      project: message.header?.get('Rigger-Project') || undefined,
       msgId: message.header?.get('Nats-Msg-Id'),
       logId: headerLogId === event.log_id ? headerLogId : `header ${headerLogId} != payload ${event.log_id}`,
       sequence: event.sequence,

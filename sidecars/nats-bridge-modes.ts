@@ -2,7 +2,9 @@
 // Publisher: the hub stream (resume after the stream's last message of this project) and a
 // durable Rigger consumer (--consumer: the server keeps the position; a repeat after a crash is
 // dropped by its Nats-Msg-Id within the stream's duplicate window).
+import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { backoffDelay, DEFAULT_BACKOFF } from '../src/client/backoff';
 import { CheckpointWriter } from '../src/client/checkpoint';
 import type { LogPosition, LogRestore, RiggerClient, StreamStatus } from '../src/client/index';
 import { LEGACY_LOG_ID, type ResumePoint } from '../src/model/log-lineage';
@@ -116,9 +118,15 @@ export class HubStreamMode implements BridgeMode {
   }
 }
 
-/** --consumer NAME: each delivery published (JetStream acknowledged it), then acked to rigger. */
+/**
+ * --consumer NAME: each delivery published (JetStream acknowledged it), then acked to rigger. A
+ * consumer the bridge creates has max_in_flight 1, so the next event comes only once the last is
+ * acked and the stream gets the project's events in sequence order; one made otherwise keeps its
+ * settings, and the stream then has each task's events in order only.
+ */
 export class ConsumerMode implements BridgeMode {
   private current: AsyncIterableIterator<unknown> | undefined;
+  private ended = false;
 
   constructor(
     private readonly options: SidecarOptions & { consumer: string },
@@ -131,7 +139,17 @@ export class ConsumerMode implements BridgeMode {
   }
 
   async pump(publisher: Publisher): Promise<void> {
-    const deliveries = this.client.consume(this.options.consumer, consumeOptionsOf(this.options, this.logger));
+    this.ended = false;
+    const existing = await this.existingConsumer();
+    if (existing === 'ended') return;
+    if (existing !== undefined && existing.maxInFlight > 1) {
+      this.logger.warn(
+        { consumer: this.options.consumer, max_in_flight: existing.maxInFlight },
+        `consumer ${this.options.consumer} has max_in_flight ${existing.maxInFlight}: the stream gets each task's events in order, not the project's; for sequence order delete it (rig consumers delete ${this.options.consumer}) and let the bridge create it`,
+      );
+    }
+    const options = { ...consumeOptionsOf(this.options, this.logger), ...(existing === undefined && { maxInFlight: 1 }) };
+    const deliveries = this.client.consume(this.options.consumer, options);
     this.current = deliveries;
     try {
       for (;;) {
@@ -147,6 +165,22 @@ export class ConsumerMode implements BridgeMode {
   }
 
   async end(): Promise<void> {
+    this.ended = true;
     await this.current?.return?.();
+  }
+
+  /** The consumer's max_in_flight if it exists, undefined if not; asked again until the server answers (or the session ends). */
+  private async existingConsumer(): Promise<{ maxInFlight: number } | undefined | 'ended'> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const info = await this.client.getConsumer(this.options.consumer);
+        return { maxInFlight: info.config?.max_in_flight ?? 0 };
+      } catch (error) {
+        if ((error as { code?: number }).code === grpc.status.NOT_FOUND) return undefined;
+        if (this.ended) return 'ended';
+        await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt, DEFAULT_BACKOFF)));
+        if (this.ended) return 'ended';
+      }
+    }
   }
 }

@@ -7,7 +7,7 @@
 // a repeat (the same Rigger-Project, Rigger-Log-Id and Rigger-Sequence) is dropped here.
 //
 //   node dist/sidecars/nats-remote-consumer.js --nats nats://n1:4222,nats://n2:4222 --durable dashboard \
-//     [--stream RIGGER_TASKS] [--filter 'rigger.billing.>'] [--max-ack-pending 1] [--ack-wait-ms 10000]
+//     [--stream RIGGER_TASKS] [--filter 'rigger.billing.*.*'] [--max-ack-pending 1] [--ack-wait-ms 10000]
 // prints one JSON line per event on stdout: {"project","log_id","sequence","event_type","task_id","subject"}.
 import { parseArgs } from 'node:util';
 import { AckPolicy, connect, DeliverPolicy, nanos, type JsMsg, type NatsConnection } from 'nats';
@@ -17,7 +17,7 @@ export interface RemoteConsumerOptions {
   servers: string[];
   stream: string;
   durable: string;
-  /** Subjects to read, e.g. rigger.billing.> (one project) or rigger.*.created.* (one type of every project). */
+  /** Subjects to read, within the stream's (rigger.*.*.*): rigger.billing.*.* (one project), rigger.*.created.* (one type of every project), rigger.> (all). */
   filter: string;
   maxAckPending: number;
   ackWaitMs: number;
@@ -55,11 +55,17 @@ async function durableOn(nc: NatsConnection, options: RemoteConsumerOptions, sto
       });
       return await nc.jetstream().consumers.get(options.stream, options.durable);
     } catch (error) {
-      if (stopped()) throw error;
+      if (stopped() || !transient(error)) throw error;
       process.stderr.write(`${JSON.stringify({ msg: 'durable consumer not ready; retrying', stream: options.stream, durable: options.durable, error: String(error) })}\n`);
       await sleep(RETRY_MS);
     }
   }
+}
+
+/** A cluster without a leader yet (or a node going away) answers late or not at all; anything else (a bad filter) is for a person. */
+function transient(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  return e.code === 'TIMEOUT' || e.code === '503' || /timeout|no responders|temporarily unavailable|not available|leader/i.test(e.message ?? '');
 }
 
 /** Acks and waits for the server's word; an ack the server did not confirm is sent again (acking twice is harmless). */

@@ -10,7 +10,7 @@
 //     [--stream RIGGER_TASKS] [--filter 'rigger.billing.*.*'] [--max-ack-pending 1] [--ack-wait-ms 10000]
 // prints one JSON line per event on stdout: {"project","log_id","sequence","event_type","task_id","subject"}.
 import { parseArgs } from 'node:util';
-import { AckPolicy, connect, DeliverPolicy, nanos, type JsMsg, type NatsConnection } from 'nats';
+import { AckPolicy, connect, DeliverPolicy, nanos, type NatsConnection } from 'nats';
 import { LOG_ID_HEADER, PROJECT_HEADER, SEQUENCE_HEADER } from './nats-project';
 
 export interface RemoteConsumerOptions {
@@ -68,12 +68,6 @@ function transient(error: unknown): boolean {
   return e.code === 'TIMEOUT' || e.code === '503' || /timeout|no responders|temporarily unavailable|not available|leader/i.test(e.message ?? '');
 }
 
-/** Acks and waits for the server's word; an ack the server did not confirm is sent again (acking twice is harmless). */
-async function ackConfirmed(message: JsMsg): Promise<void> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    if (await message.ackAck({ timeout: 2000 }).catch(() => false)) return;
-  }
-}
 
 /**
  * Reads until `signal` aborts, calling `handle` once per event in order (a repeat is dropped);
@@ -110,7 +104,8 @@ export async function consumeRemote(options: RemoteConsumerOptions, handle: (eve
         await handle({ project, log_id: logId, sequence, subject: message.subject, event_type: eventType, task_id: taskId, data: message.data });
         last.set(project, { logId, sequence });
       }
-      await ackConfirmed(message);
+      // Not waited for: an ack lost with a node comes back as a redelivery after the ack wait, dropped above.
+      message.ack();
     }
   } finally {
     await nc.drain().catch(() => nc.close());

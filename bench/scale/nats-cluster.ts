@@ -19,6 +19,8 @@ export interface NatsClusterResult {
   events: number;
   /** Prefilled events from --since 0 to the remote consumer's last, per second. */
   clusterPerS: number;
+  /** The bridge alone: from the consumer's start until the stream held every prefilled event. */
+  bridgePerS: number;
   /** The same events read by one subscriber of the hub's own stream from sequence 0. */
   hubPerS: number;
   rate: number;
@@ -69,9 +71,16 @@ export async function natsCluster(config: ScaleConfig, log: (line: string) => vo
       stop.signal,
     );
     reading.catch(() => undefined);
+    // The bridge alone: when the stream holds every prefilled event.
+    const jsm = await admin.jetstreamManager();
+    let storedAt = 0;
+    const bridgeStartedAt = wallClockMs();
+    const storing = waitFor(async () => (await jsm.streams.info('RIGGER_TASKS')).state.messages >= total && (storedAt = wallClockMs()) > 0, TIMEOUT_MS, `${total} events in the stream`);
     await waitFor(() => received >= total || bridge.child.exitCode !== null, TIMEOUT_MS, `${total} events through the cluster`);
     if (received < total) throw new Error(`the bridge exited: ${bridge.stderr().slice(-2000)}`);
     const clusterPerS = rate(total - 1, lastAt - firstAt);
+    await storing;
+    const bridgePerS = rate(total, storedAt - bridgeStartedAt);
 
     // The hub's own stream over the same events, then live, for the latency part.
     let hubReceived = 0;
@@ -87,14 +96,14 @@ export async function natsCluster(config: ScaleConfig, log: (line: string) => vo
     });
     await waitFor(() => hubReceived >= total, TIMEOUT_MS, `${total} events on the hub's stream`);
     const hubPerS = rate(total - 1, hubLastAt - hubFirstAt);
-    log(`nats cluster: ${formatRate(clusterPerS)} hub -> R3 -> consumer, hub's own stream ${formatRate(hubPerS)}, over ${total} events`);
+    log(`nats cluster: ${formatRate(clusterPerS)} hub -> R3 -> consumer (the bridge alone ${formatRate(bridgePerS)} into the stream), hub's own stream ${formatRate(hubPerS)}, over ${total} events`);
 
     const load = await steadyCalls(config.natsRate, config.natsLatencyMs, () => hub.addTask({ title: 'bench nats latency' }));
     if (load.errors > 0) throw new Error(`${load.errors} AddTask calls failed: ${load.firstError}`);
     await waitFor(() => clusterLatency.length >= load.calls && hubLatency.length >= load.calls, 60_000, `${load.calls} steady writes received by both`);
     subscription.unsubscribe();
     log(`nats cluster: commit -> receipt at ${config.natsRate}/s: R3 consumer p50 ${quantiles(clusterLatency).p50} / p99 ${quantiles(clusterLatency).p99} ms, hub stream p50 ${quantiles(hubLatency).p50} / p99 ${quantiles(hubLatency).p99} ms`);
-    return { events: total, clusterPerS, hubPerS, rate: config.natsRate, samples: Math.min(clusterLatency.length, hubLatency.length), cluster: quantiles(clusterLatency), hub: quantiles(hubLatency) };
+    return { events: total, clusterPerS, bridgePerS, hubPerS, rate: config.natsRate, samples: Math.min(clusterLatency.length, hubLatency.length), cluster: quantiles(clusterLatency), hub: quantiles(hubLatency) };
   } finally {
     stop.abort();
     bridge.child.kill('SIGTERM');
@@ -118,8 +127,8 @@ export function natsMeasurements(result: NatsClusterResult | undefined): Measure
   return [
     {
       row: 'scale: nats cluster', case: 'events/s hub -> bridge -> R3 stream -> remote consumer', rigger: formatRate(result.clusterPerS),
-      peer: `hub's own stream: ${formatRate(result.hubPerS)}`, ratio: result.hubPerS > 0 ? result.clusterPerS / result.hubPerS : null, target: '', met: null,
-      values: { events: result.events, cluster_per_s: result.clusterPerS, hub_per_s: result.hubPerS },
+      peer: `hub's own stream: ${formatRate(result.hubPerS)}; the bridge alone into the stream: ${formatRate(result.bridgePerS)}`, ratio: result.hubPerS > 0 ? result.clusterPerS / result.hubPerS : null, target: '', met: null,
+      values: { events: result.events, cluster_per_s: result.clusterPerS, bridge_per_s: result.bridgePerS, hub_per_s: result.hubPerS },
       note: `${result.events} prefilled events; the bridge from --since 0 (hub stream mode, one publish acknowledged at a time) into an R3 stream of a 3-node cluster on loopback; the recipe's durable pull consumer (max_ack_pending 1) in the bench process, reading while the bridge publishes; first event to last (the cluster's start and the consumer's creation not counted)`,
     },
     {

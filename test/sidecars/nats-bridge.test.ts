@@ -252,3 +252,24 @@ test('nats-bridge: a project name that is not one NATS token, or none at all, is
   assert.equal(outside.code, 1);
   assert.match(outside.stderr, /^rig: no project name: not run inside a rigger project.*set it with --project NAME, RIGGER_PROJECT or "project" in \.rigger\/config\.json\n$/);
 });
+
+test('nats-bridge: a stream that does not take the project\'s subjects stops the bridge with the subjects to add', async (t) => {
+  const natsServer = requireTool(t, 'nats-server', 'apt-get install nats-server');
+  if (!natsServer) return;
+  const nats = await natsServerAt(natsServer);
+  await nats.start();
+  const setup = await connectNats({ servers: nats.url });
+  await (await setup.jetstreamManager()).streams.add({ name: 'RIGGER_TASKS', subjects: ['rigger.tasks.>'] });
+  await setup.close();
+  const server = await startServer(tempProject());
+  const bridge = startSidecar('nats-bridge', ['--address', server.address, '--nats', nats.url, '--project', 'alpha']);
+  try {
+    const code = await new Promise((resolve) => bridge.child.once('exit', resolve));
+    assert.equal(code, 1, bridge.stderr());
+    assert.match(bridge.stderr(), /\nrig: stream RIGGER_TASKS takes \["rigger\.tasks\.>"\], not the bridge's subjects rigger\.alpha\.\*\.\*; add them \(nats stream edit RIGGER_TASKS --subjects 'rigger\.\*\.\*\.\*'\)/);
+  } finally {
+    await bridge.stop('SIGKILL');
+    await server.stop();
+    await nats.stop();
+  }
+});

@@ -176,8 +176,12 @@ export class ConsumerMode implements BridgeMode {
         const info = await this.client.getConsumer(this.options.consumer);
         return { maxInFlight: info.config?.max_in_flight ?? 0 };
       } catch (error) {
-        if ((error as { code?: number }).code === grpc.status.NOT_FOUND) return undefined;
+        const code = (error as { code?: number }).code;
+        if (code === grpc.status.NOT_FOUND) return undefined;
+        // Only a server that is away is worth waiting for; a refusal (a token, a permission) ends the bridge with the server's message.
+        if (code !== grpc.status.UNAVAILABLE && code !== grpc.status.DEADLINE_EXCEEDED) throw error;
         if (this.ended) return 'ended';
+        this.logger.warn({ consumer: this.options.consumer, error: (error as Error).message, attempt: attempt + 1 }, 'server unavailable; asking for the consumer again');
         await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt, DEFAULT_BACKOFF)));
         if (this.ended) return 'ended';
       }

@@ -53,6 +53,6 @@ export function scaleConfigFor(quick: boolean): ScaleConfig {
         quick, taskSizes: [10_000, 100_000, 1_000_000], logOnlySizes: [10_000_000], listCalls: 200, listMs: 3000, deepFraction: 0.5, walkPageLimit: 1000,
         liveRuns: 3, liveTimeoutMs: 120_000, catchUpEvents: 200_000, addTaskMs: 2000, addTaskConcurrency: 64, writerRate: 200, writerBaselineMs: 3000,
         compactFraction: 0.1, compactMaxEvents: 100_000, streamSizes: [100, 1000, 10_000], streamProcesses: 4, streamsPerConnection: 500, fanOutRounds: 3,
-        consumerEvents: 50_000, consumerMembers: [1, 2, 4], restartRuns: 3, natsEvents: 20_000, natsRates: [500, 1000], natsLatencyMs: 10_000,
+        consumerEvents: 50_000, consumerMembers: [1, 2, 4], restartRuns: 3, natsEvents: 20_000, natsRates: [200, 500, 1000], natsLatencyMs: 10_000,
       };
 }

@@ -175,6 +175,10 @@ test(`a 3-node JetStream cluster, two projects, ${WRITES} writes each: every eve
     for (const [task, sequences] of byTask) assert.deepEqual(sequences, [...sequences].sort((a, b) => a - b), `${p.name} task ${task} in order`);
   }
   for (const p of projects) assert.equal(p.bridge.child.exitCode, null, `bridge ${p.name} still running`);
+  for (const p of projects) {
+    const count = (msg: string) => p.bridge.stderr().split('\n').filter((l) => l.includes(`"msg":"${msg}`)).length;
+    t.diagnostic(`bridge ${p.name} (since its last start): ${count('NATS connected; publishing')} NATS sessions, ${count('publish not acknowledged')} publishes sent again, ${count('NATS unavailable')} reconnects`);
+  }
   // One session line per NATS session, naming how it resumes: the consumer for alpha, the stream's last message (or --since) for beta.
   const sessions = (p: Project) => p.bridge.stderr().split('\n').filter((l) => l.includes('"NATS connected; publishing"')).map((l) => JSON.parse(l) as { decided_by: string });
   assert.ok(sessions(projects[0]!).length >= 1 && sessions(projects[0]!).every((l) => l.decided_by === 'rigger consumer to-nats'), projects[0]!.bridge.stderr().slice(-2000));

@@ -102,12 +102,13 @@ test(`a 3-node JetStream cluster, two projects, ${WRITES} writes each: every eve
 
   // The faults, each at a point of the writes; the writers wait at each gate until its fault is done, so every fault lands mid-writes.
   const faults: [number, string, () => Promise<unknown>][] = [
-    [0.1, 'stream leader', () => killLeader(cluster, admin, (l) => t.diagnostic(l))],
-    [0.25, 'bridge alpha', () => killAndRestartBridge(projects[0]!)],
-    [0.35, 'bridge beta', () => killAndRestartBridge(projects[1]!)],
-    [0.5, 'stream leader again', () => killLeader(cluster, admin, (l) => t.diagnostic(l))],
-    [0.65, 'bridge alpha again', () => killAndRestartBridge(projects[0]!)],
-    [0.75, 'bridge beta again', () => killAndRestartBridge(projects[1]!)],
+    [0.1, 'bridge alpha', () => killAndRestartBridge(projects[0]!)],
+    [0.2, 'bridge beta', () => killAndRestartBridge(projects[1]!)],
+    [0.35, 'stream leader', () => killLeader(cluster, admin, (l) => t.diagnostic(l))],
+    [0.5, 'bridge alpha again', () => killAndRestartBridge(projects[0]!)],
+    [0.6, 'bridge beta again', () => killAndRestartBridge(projects[1]!)],
+    // Last, so the bridges running at the end went through a leader change (their logs say how).
+    [0.75, 'stream leader again', () => killLeader(cluster, admin, (l) => t.diagnostic(l))],
   ];
   // Write i waits until every fault whose gate it passed is done: fault k's gate is fault k+1's point (the last one's, 90%).
   const gates = faults.map((_, k) => (faults[k + 1]?.[0] ?? 0.9) * WRITES);
@@ -177,7 +178,9 @@ test(`a 3-node JetStream cluster, two projects, ${WRITES} writes each: every eve
   for (const p of projects) assert.equal(p.bridge.child.exitCode, null, `bridge ${p.name} still running`);
   for (const p of projects) {
     const count = (msg: string) => p.bridge.stderr().split('\n').filter((l) => l.includes(`"msg":"${msg}`)).length;
-    t.diagnostic(`bridge ${p.name} (since its last start): ${count('NATS connected; publishing')} NATS sessions, ${count('publish not acknowledged')} publishes sent again, ${count('NATS unavailable')} reconnects`);
+    const [resent, reconnects] = [count('publish not acknowledged'), count('NATS unavailable')];
+    t.diagnostic(`bridge ${p.name} (since its last start): ${count('NATS connected; publishing')} NATS sessions, ${resent} publishes sent again, ${reconnects} reconnects`);
+    assert.ok(resent + reconnects >= 1, `bridge ${p.name} went through the last leader change by sending again or reconnecting: ${p.bridge.stderr().slice(-3000)}`);
   }
   // One session line per NATS session, naming how it resumes: the consumer for alpha, the stream's last message (or --since) for beta.
   const sessions = (p: Project) => p.bridge.stderr().split('\n').filter((l) => l.includes('"NATS connected; publishing"')).map((l) => JSON.parse(l) as { decided_by: string });

@@ -1,62 +1,82 @@
 // The NATS side of the bridge: one connection (no reconnect of its own: the bridge's loop owns
-// retrying, so there is one backoff and every failure is logged), the stream's preparation, where
-// the stream says publishing resumes, and what to tell a user about each kind of failure.
-import { connect as connectNats, headers, type JetStreamClient, type JetStreamManager, type MsgHdrs, type NatsConnection } from 'nats';
+// retrying, so there is one backoff and every failure is logged), the stream's preparation (its
+// subjects, its duplicate window), where the stream says publishing resumes, and what to tell a
+// user about each kind of failure.
+import { connect as connectNats, type JetStreamManager, type NatsConnection } from 'nats';
 import { LEGACY_LOG_ID, LOG_ID_PATTERN, type LogPosition } from '../src/model/log-lineage';
-import { eventTypeName, type TaskEvent } from '../src/model/task';
-import { eventJson } from './event-json';
+import { EVENT_SUBJECTS, LOG_ID_HEADER, PROJECT_HEADER, SEQUENCE_HEADER, SUBJECT_ROOT, subjectCovers } from './nats-project';
 
-export const SEQUENCE_HEADER = 'Rigger-Sequence';
-/** The log identity the sequence is of; absent on messages of a bridge from before identities (read as LEGACY_LOG_ID). */
-export const LOG_ID_HEADER = 'Rigger-Log-Id';
-const EVENT_TYPE_HEADER = 'Rigger-Event-Type';
-const CONNECT_TIMEOUT_MS = 5000;
+export const CONNECT_TIMEOUT_MS = 5000;
 /** A connection that stops answering while idle is noticed after about 2 x 10 s. */
 const PING_INTERVAL_MS = 10_000;
-const PUBLISH_TIMEOUT_MS = 5000;
 
 /** A failure only a person can fix (the bridge stops rather than guess). */
 export class BridgeConfigError extends Error {}
 
 /** Connects to the first of `servers` that answers; rejects with the NATS error of the last one tried. */
-export function openNats(servers: string[]): Promise<NatsConnection> {
-  return connectNats({ servers, name: 'rigger-nats-bridge', reconnect: false, timeout: CONNECT_TIMEOUT_MS, pingInterval: PING_INTERVAL_MS, maxPingOut: 2 });
+export function openNats(servers: string[], name = 'rigger-nats-bridge'): Promise<NatsConnection> {
+  return connectNats({ servers, name, reconnect: false, timeout: CONNECT_TIMEOUT_MS, pingInterval: PING_INTERVAL_MS, maxPingOut: 2 });
+}
+
+/** What a session needs to know of the stream before it publishes. */
+export interface StreamState {
+  /** The rigger position of the newest message on the bridge's subjects (undefined when none). */
+  last: LogPosition | undefined;
+  /** The stream's duplicate window: a repeat of a message id within it is dropped. */
+  duplicateWindowMs: number;
+  replicas: number;
 }
 
 /**
- * Creates the stream when it is missing; returns the rigger position (log identity and sequence) of
- * the newest message the stream holds on the bridge's subjects (undefined when it holds none). This,
- * not the duplicate window, is where publishing resumes: it stays right however long NATS was away,
- * and after a NATS crash that lost messages it had acknowledged.
+ * Creates the stream when it is missing (taking every project's events, rigger.*.*.*, or the
+ * custom prefix's); checks that it takes the bridge's subjects; returns the position of the newest
+ * message the stream holds on them. This, not the duplicate window, is where publishing resumes: it
+ * stays right however long NATS was away, and after a NATS crash that lost acknowledged messages.
  */
-export async function lastPositionInStream(jsm: JetStreamManager, stream: string, subjectPrefix: string): Promise<LogPosition | undefined> {
+export async function prepareStream(jsm: JetStreamManager, stream: string, subjectPrefix: string, project: string, replicas = 1): Promise<StreamState> {
+  const wanted = `${subjectPrefix}.*.*`;
+  let info;
   try {
-    await jsm.streams.info(stream);
+    info = await jsm.streams.info(stream);
   } catch (error) {
     if (apiErrorCode(error) !== STREAM_NOT_FOUND && !/stream not found/i.test((error as Error).message)) throw error;
-    await jsm.streams.add({ name: stream, subjects: [`${subjectPrefix}.>`] });
-    return undefined;
+    const subjects = subjectCovers(EVENT_SUBJECTS, wanted) && subjectPrefix.startsWith(`${SUBJECT_ROOT}.`) ? [EVENT_SUBJECTS] : [wanted];
+    info = await jsm.streams.add({ name: stream, subjects, num_replicas: replicas });
+    return { last: undefined, duplicateWindowMs: info.config.duplicate_window / 1e6, replicas: info.config.num_replicas };
   }
+  const subjects = info.config.subjects ?? [];
+  if (!subjects.some((s) => subjectCovers(s, wanted))) {
+    throw new BridgeConfigError(
+      `stream ${stream} takes ${JSON.stringify(subjects)}, not the bridge's subjects ${wanted}; add them (nats stream edit ${stream} --subjects '${EVENT_SUBJECTS}'), ` +
+        `or give the bridge the --project (or --subject-prefix) the stream takes, or another --stream`,
+    );
+  }
+  const state = { duplicateWindowMs: info.config.duplicate_window / 1e6, replicas: info.config.num_replicas };
   let message;
   try {
     message = await jsm.streams.getMessage(stream, { last_by_subj: `${subjectPrefix}.>` });
   } catch (error) {
-    if (apiErrorCode(error) === NO_MESSAGE_FOUND || /no message found/i.test((error as Error).message)) return undefined;
+    if (apiErrorCode(error) === NO_MESSAGE_FOUND || /no message found/i.test((error as Error).message)) return { last: undefined, ...state };
     throw error;
   }
+  const where = `message ${message.seq} of stream ${stream} (${message.subject})`;
   const fromHeader = Number(message.header?.get(SEQUENCE_HEADER) || Number.NaN);
   const sequence = Number.isSafeInteger(fromHeader) ? fromHeader : sequenceInPayload(message.data);
   if (sequence === undefined) {
     throw new BridgeConfigError(
-      `message ${message.seq} of stream ${stream} (${message.subject}) has no ${SEQUENCE_HEADER} header, so the bridge cannot tell where to resume; ` +
-        `let only the bridge publish on ${subjectPrefix}.>, or give it another --subject-prefix or --stream`,
+      `${where} has no ${SEQUENCE_HEADER} header, so the bridge cannot tell where to resume; ` +
+        `let only the bridge publish on ${subjectPrefix}.>, or give it another --project, --subject-prefix or --stream`,
     );
+  }
+  const owner = message.header?.get(PROJECT_HEADER);
+  if (owner && owner !== project) {
+    throw new BridgeConfigError(`${where} is of project ${JSON.stringify(owner)}, not ${JSON.stringify(project)}: two projects share --subject-prefix ${subjectPrefix}; give each its own --project`);
   }
   const logId = message.header?.get(LOG_ID_HEADER) || LEGACY_LOG_ID;
   if (logId !== LEGACY_LOG_ID && !LOG_ID_PATTERN.test(logId)) {
-    throw new BridgeConfigError(`message ${message.seq} of stream ${stream} (${message.subject}) has ${LOG_ID_HEADER} ${JSON.stringify(logId.slice(0, 40))}, not a log id; let only the bridge publish on ${subjectPrefix}.>`);
+    throw new BridgeConfigError(`${where} has ${LOG_ID_HEADER} ${JSON.stringify(logId.slice(0, 40))}, not a log id; let only the bridge publish on ${subjectPrefix}.>`);
   }
-  return { sequence, logId };
+  return { last: { sequence, logId }, ...state };
 }
 
 function sequenceInPayload(data: Uint8Array): number | undefined {
@@ -68,42 +88,10 @@ function sequenceInPayload(data: Uint8Array): number | undefined {
   }
 }
 
-/** Subject: <prefix>.<event type, lowercase>.<task id>; a task id made safe as one subject token. */
-export function subjectFor(prefix: string, event: TaskEvent): string {
-  const token = event.task.id.replace(/[.*>\s]/g, '_') || '_';
-  return `${prefix}.${eventTypeName(event.event_type).toLowerCase()}.${token}`;
-}
-
-function headersFor(event: TaskEvent): MsgHdrs {
-  const h = headers();
-  h.set(SEQUENCE_HEADER, String(event.sequence));
-  if (event.log_id !== undefined) h.set(LOG_ID_HEADER, event.log_id);
-  h.set(EVENT_TYPE_HEADER, eventTypeName(event.event_type));
-  return h;
-}
-
-/**
- * The message id JetStream de-duplicates on: log identity and sequence, so the events of a restored
- * log, which reuse the sequences of the lost ones, are never dropped as their repeats.
- */
-export function messageIdOf(event: TaskEvent): string {
-  return event.log_id === undefined ? String(event.sequence) : `${event.log_id}:${event.sequence}`;
-}
-
-/** Publishes one event (payload: the event as the wire delivers it, as JSON); true when JetStream had it already. */
-export async function publishEvent(js: JetStreamClient, subjectPrefix: string, event: TaskEvent): Promise<boolean> {
-  const ack = await js.publish(subjectFor(subjectPrefix, event), eventJson(event), {
-    msgID: messageIdOf(event),
-    headers: headersFor(event),
-    timeout: PUBLISH_TIMEOUT_MS,
-  });
-  return ack.duplicate;
-}
-
 const STREAM_NOT_FOUND = 10059;
 const NO_MESSAGE_FOUND = 10037;
 
-function apiErrorCode(error: unknown): number | undefined {
+export function apiErrorCode(error: unknown): number | undefined {
   return (error as { api_error?: { err_code?: number } }).api_error?.err_code;
 }
 

@@ -35,6 +35,10 @@ export interface ScaleConfig {
   consumerMembers: number[];
   /** Restarts timed after a clean stop and after kill -9, per database (bench/restart.ts). */
   restartRuns: number;
+  /** The NATS cluster part: prefilled events through the bridge and the R3 stream, then AddTask at each of natsRates/s for natsLatencyMs. */
+  natsEvents: number;
+  natsRates: number[];
+  natsLatencyMs: number;
 }
 
 export function scaleConfigFor(quick: boolean): ScaleConfig {
@@ -43,12 +47,12 @@ export function scaleConfigFor(quick: boolean): ScaleConfig {
         quick, taskSizes: [1000, 4000], logOnlySizes: [], listCalls: 20, listMs: 500, deepFraction: 0.5, walkPageLimit: 1000,
         liveRuns: 1, liveTimeoutMs: 30_000, catchUpEvents: 2000, addTaskMs: 300, addTaskConcurrency: 16, writerRate: 100, writerBaselineMs: 500,
         compactFraction: 0.1, compactMaxEvents: 100_000, streamSizes: [10, 40], streamProcesses: 2, streamsPerConnection: 20, fanOutRounds: 2,
-        consumerEvents: 1000, consumerMembers: [1, 2], restartRuns: 1,
+        consumerEvents: 1000, consumerMembers: [1, 2], restartRuns: 1, natsEvents: 1000, natsRates: [200], natsLatencyMs: 1000,
       }
     : {
         quick, taskSizes: [10_000, 100_000, 1_000_000], logOnlySizes: [10_000_000], listCalls: 200, listMs: 3000, deepFraction: 0.5, walkPageLimit: 1000,
         liveRuns: 3, liveTimeoutMs: 120_000, catchUpEvents: 200_000, addTaskMs: 2000, addTaskConcurrency: 64, writerRate: 200, writerBaselineMs: 3000,
         compactFraction: 0.1, compactMaxEvents: 100_000, streamSizes: [100, 1000, 10_000], streamProcesses: 4, streamsPerConnection: 500, fanOutRounds: 3,
-        consumerEvents: 50_000, consumerMembers: [1, 2, 4], restartRuns: 3,
+        consumerEvents: 50_000, consumerMembers: [1, 2, 4], restartRuns: 3, natsEvents: 20_000, natsRates: [200, 500, 1000], natsLatencyMs: 10_000,
       };
 }

@@ -7,9 +7,10 @@ import { consumerMembers, type ConsumersResult } from './consumer-members';
 import { curveMeasurement, formatSize, type CurvePoint } from './curve';
 import { measureDatabase, type DatabaseResult, type ListCase } from './database-sizes';
 import { idleStreams, type StreamsResult } from './idle-streams';
+import { natsCluster, natsMeasurements, type NatsClusterResult } from './nats-cluster';
 import type { ScaleConfig } from './scale-config';
 
-export const SCALE_PARTS = ['tasks', 'log', 'streams', 'consumers'] as const;
+export const SCALE_PARTS = ['tasks', 'log', 'streams', 'consumers', 'nats cluster'] as const;
 
 export interface ScaleOutcome {
   measurements: Measurement[];
@@ -18,7 +19,7 @@ export interface ScaleOutcome {
   partMs: Record<string, number>;
   /** How each database was made and how long that took, one line each. */
   prefillNotes: string[];
-  raw: { databases: DatabaseResult[]; streams: StreamsResult[]; consumers?: ConsumersResult };
+  raw: { databases: DatabaseResult[]; streams: StreamsResult[]; consumers?: ConsumersResult; nats?: NatsClusterResult };
 }
 
 const TASK_TARGET_SIZE = 1_000_000;
@@ -35,6 +36,7 @@ export async function runScale(config: ScaleConfig, log: (line: string) => void)
   const databases: DatabaseResult[] = [];
   const streams: StreamsResult[] = [];
   let consumers: ConsumersResult | undefined;
+  let nats: NatsClusterResult | undefined;
   const attempt = async (part: string, work: () => Promise<void>) => {
     const startedAt = wallClockMs();
     try {
@@ -52,15 +54,16 @@ export async function runScale(config: ScaleConfig, log: (line: string) => void)
   for (const size of config.logOnlySizes) await attempt(`log ${size}`, async () => void databases.push(await measureDatabase(size, false, config, log)));
   for (const size of config.streamSizes) await attempt(`streams ${size}`, async () => void streams.push(await idleStreams(size, config, log)));
   await attempt('consumers', async () => void (consumers = await consumerMembers(config, log)));
+  await attempt('nats cluster', async () => void (nats = await natsCluster(config, log)));
 
-  const measurements = [...taskCurves(databases), ...logCurves(databases), ...streamCurves(streams), ...consumerCurves(consumers)];
+  const measurements = [...taskCurves(databases), ...logCurves(databases), ...streamCurves(streams), ...consumerCurves(consumers), ...natsMeasurements(nats)];
   const prefillNotes = databases.map((d) => {
     const made = `${d.prefill.tasks} tasks, ${d.prefill.headSequence} events, ${(d.prefill.bytes / 2 ** 30).toFixed(2)} GiB`;
     return d.cachedCopyMs !== undefined
       ? `${formatSize(d.size)}: copied from bench/results/cache in ${(d.cachedCopyMs / 1000).toFixed(1)} s (${made}; prefilled in ${(d.prefill.elapsedMs / 1000).toFixed(1)} s when the cache was made); server start (quick_check: the copy has no clean-stop record) ${(d.serverStartMs / 1000).toFixed(1)} s`
       : `${formatSize(d.size)}: prefilled through TaskStore.write in ${(d.prefill.elapsedMs / 1000).toFixed(1)} s (${made}); server start (no quick_check: the prefill closed the file cleanly) ${(d.serverStartMs / 1000).toFixed(1)} s`;
   });
-  return { measurements, errors, partMs, prefillNotes, raw: { databases, streams, ...(consumers && { consumers }) } };
+  return { measurements, errors, partMs, prefillNotes, raw: { databases, streams, ...(consumers && { consumers }), ...(nats && { nats }) } };
 }
 
 function taskCurves(databases: DatabaseResult[]): Measurement[] {

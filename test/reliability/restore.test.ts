@@ -75,7 +75,7 @@ test('a backup, 50 writes, rig restore, 50 new writes under the logger, the NATS
   const address = server.address;
   const sidecars: Record<string, SidecarProcess> = {
     logger: startSidecar('logger', ['--address', address, '--checkpoint', checkpoint]),
-    bridge: startSidecar('nats-bridge', ['--address', address, '--nats', nats.url, '--since', '0']),
+    bridge: startSidecar('nats-bridge', ['--address', address, '--nats', nats.url, '--since', '0', '--project', 'restored']),
     webhook: startSidecar('webhook', ['--address', address, '--url', hook.url, '--consumer', 'hooks', '--since', '0', '--retry-initial-ms', '100']),
     metrics: startSidecar('metrics', ['--address', address, '--listen', '127.0.0.1:0']),
     board: startSidecar('board', ['--address', address, '--http-port', '0']),
@@ -148,7 +148,7 @@ test('a backup, 50 writes, rig restore, 50 new writes under the logger, the NATS
 
   // JetStream: the old log's messages all kept, the new log's added after them, each once.
   const stored = await readStream(nc, 'RIGGER_TASKS');
-  assert.deepEqual(stored.map((s) => s.msgId), [...kept, ...lost, ...added], 'Nats-Msg-Id = <log id>:<sequence>, nothing overwritten or dropped');
+  assert.deepEqual(stored.map((s) => s.msgId), [...kept, ...lost, ...added].map((p) => `restored:${p}`), 'Nats-Msg-Id = <project>:<log id>:<sequence>, nothing overwritten or dropped');
 
   // The webhook: by webhook-id (what a receiver de-duplicates on), every event once, the new ones after the restore.
   // Deliveries run --concurrency 4 wide, in order per task only, so arrival order across tasks is free.

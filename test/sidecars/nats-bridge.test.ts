@@ -33,7 +33,7 @@ test('nats-bridge: every event exactly once and in order in JetStream across rac
   const first = await addTaskByCli(dir, 'before the bridge', 'Alice');
   await setStatusByCli(dir, first, 'in_progress'); // events 1..3
   let server = await startServer(dir);
-  const args = () => ['--address', server.address, '--nats', natsUrl, '--since', '0'];
+  const args = () => ['--address', server.address, '--nats', natsUrl, '--since', '0', '--project', 'alpha'];
   // Two bridges at once, both replaying from 0: the message ids keep the stream free of repeats.
   let bridge = startSidecar('nats-bridge', args());
   const twin = startSidecar('nats-bridge', args(), 'rig');
@@ -66,14 +66,15 @@ test('nats-bridge: every event exactly once and in order in JetStream across rac
     assert.equal(await bridge.stop('SIGTERM'), 0, bridge.stderr());
     const stored = await readStream(nc, 'RIGGER_TASKS');
     assertExactlyOnceInOrder(stored.map((s) => s.sequence), 8);
-    assert.deepEqual(stored.map((s) => s.msgId), stored.map((s) => `${s.logId}:${s.sequence}`), 'Nats-Msg-Id is <log id>:<sequence>');
+    assert.deepEqual(stored.map((s) => s.msgId), stored.map((s) => `alpha:${s.logId}:${s.sequence}`), 'Nats-Msg-Id is <project>:<log id>:<sequence>');
     for (const s of stored) assert.match(s.logId ?? '', /^[0-9a-f]{16}$/, 'Rigger-Log-Id and the payload name the log');
-    assert.equal(stored[0]!.subject, `rigger.tasks.created.${first}`);
-    assert.equal(stored[1]!.subject, `rigger.tasks.updated.${first}`);
-    assert.equal(stored[2]!.subject, `rigger.tasks.status_changed.${first}`);
-    for (const s of stored) assert.match(s.subject, new RegExp(`^rigger\\.tasks\\.[a-z_]+\\.${s.taskId}$`));
+    for (const s of stored) assert.equal(s.project, 'alpha', 'Rigger-Project names the project');
+    assert.equal(stored[0]!.subject, `rigger.alpha.created.${first}`);
+    assert.equal(stored[1]!.subject, `rigger.alpha.updated.${first}`);
+    assert.equal(stored[2]!.subject, `rigger.alpha.status_changed.${first}`);
+    for (const s of stored) assert.match(s.subject, new RegExp(`^rigger\\.alpha\\.[a-z_]+\\.${s.taskId}$`));
     const jsm = await nc.jetstreamManager();
-    assert.deepEqual((await jsm.streams.info('RIGGER_TASKS')).config.subjects, ['rigger.tasks.>'], 'the bridge created the stream');
+    assert.deepEqual((await jsm.streams.info('RIGGER_TASKS')).config.subjects, ['rigger.*.*.*'], "the bridge created the stream, for every project's events");
   } finally {
     await twin.stop('SIGKILL');
     await bridge.stop('SIGKILL');
@@ -141,7 +142,8 @@ test('nats-bridge: outlives NATS (absent at start, killed twice while events flo
   const writer = new RiggerClient({ address: server.address, actor: 'nats-test-writer' });
   for (let i = 1; i <= 3; i++) await writer.addTask({ title: `before NATS ${i}` });
   const checkpoint = path.join(tempDir(), 'bridge.checkpoint');
-  const bridge = startSidecar('nats-bridge', ['--address', server.address, '--nats', nats.url, '--since', '0', '--checkpoint', checkpoint]);
+  // A stream of the subjects before projects: --project tasks publishes where those bridges did.
+  const bridge = startSidecar('nats-bridge', ['--address', server.address, '--nats', nats.url, '--since', '0', '--checkpoint', checkpoint, '--project', 'tasks']);
   let writing = true;
   let written = 3;
   let writeFailure: unknown;
@@ -189,8 +191,11 @@ test('nats-bridge: outlives NATS (absent at start, killed twice while events flo
     const stored = await storedIn(nats);
     t.diagnostic(`${written} events, ${stored.length} messages, ${sessions(bridge).length} NATS sessions, ${retries(bridge).length} retries logged`);
     assertExactlyOnceInOrder(stored.map((s) => s.sequence), written);
-    assert.deepEqual(stored.map((s) => s.msgId), stored.map((s) => `${s.logId}:${s.sequence}`), 'Nats-Msg-Id is <log id>:<sequence>');
+    assert.deepEqual(stored.map((s) => s.msgId), stored.map((s) => `tasks:${s.logId}:${s.sequence}`), 'Nats-Msg-Id is <project>:<log id>:<sequence>');
     for (const s of stored) assert.match(s.logId ?? '', /^[0-9a-f]{16}$/, 'Rigger-Log-Id and the payload name the log');
+    for (const s of stored) assert.match(s.subject, /^rigger\.tasks\.[a-z_]+\.[^.]+$/);
+    const windowWarning = logLines(bridge.stderr()).find((l) => /duplicate window \(2000 ms\) is shorter than the bridge's worst retry/.test(l.msg));
+    assert.ok(windowWarning, `the 2 s window is warned about at start: ${bridge.stderr().slice(0, 3000)}`);
     assert.equal(fs.readFileSync(checkpoint, 'utf8').trim().split(' ')[0], String(written), 'the checkpoint holds the last acknowledged sequence');
     const resumed = sessions(bridge);
     assert.ok(resumed.length >= 4, `a session per NATS start: ${JSON.stringify(resumed)}`);
@@ -218,7 +223,7 @@ test('nats-bridge: a NATS server without JetStream is reported with the fix, and
   await nats.start();
   const dir = tempProject();
   const server = await startServer(dir);
-  const bridge = startSidecar('nats-bridge', ['--address', server.address, '--nats', nats.url]);
+  const bridge = startSidecar('nats-bridge', ['--address', server.address, '--nats', nats.url, '--project', 'alpha']);
   try {
     await waitFor(() => retries(bridge).length >= 2, 15_000, `2 retries logged; stderr: ${bridge.stderr()}`);
     const [first] = retries(bridge);
@@ -227,6 +232,41 @@ test('nats-bridge: a NATS server without JetStream is reported with the fix, and
     assert.match(first!.hint!, /JetStream disabled.*-js/);
     assert.equal(bridge.child.exitCode, null, 'still running, still trying');
     assert.equal(await bridge.stop('SIGTERM'), 0, bridge.stderr());
+  } finally {
+    await bridge.stop('SIGKILL');
+    await server.stop();
+    await nats.stop();
+  }
+});
+
+test('nats-bridge: a project name that is not one NATS token, or none at all, is refused in one line', async () => {
+  const refused = async (args: string[]) => {
+    const bridge = startSidecar('nats-bridge', ['--address', '127.0.0.1:1', '--nats', 'nats://127.0.0.1:1', ...args]);
+    const code = await new Promise((resolve) => bridge.child.once('exit', resolve));
+    return { code, stderr: bridge.stderr() };
+  };
+  const dotted = await refused(['--project', 'my.project']);
+  assert.equal(dotted.code, 1);
+  assert.match(dotted.stderr, /^rig: project name "my\.project" is not one NATS subject token: use 1 to 64 letters, digits, - and _\n$/);
+  const outside = await refused(['-C', tempDir('rigger-no-project-')]);
+  assert.equal(outside.code, 1);
+  assert.match(outside.stderr, /^rig: no project name: not run inside a rigger project.*set it with --project NAME, RIGGER_PROJECT or "project" in \.rigger\/config\.json\n$/);
+});
+
+test('nats-bridge: a stream that does not take the project\'s subjects stops the bridge with the subjects to add', async (t) => {
+  const natsServer = requireTool(t, 'nats-server', 'apt-get install nats-server');
+  if (!natsServer) return;
+  const nats = await natsServerAt(natsServer);
+  await nats.start();
+  const setup = await connectNats({ servers: nats.url });
+  await (await setup.jetstreamManager()).streams.add({ name: 'RIGGER_TASKS', subjects: ['rigger.tasks.>'] });
+  await setup.close();
+  const server = await startServer(tempProject());
+  const bridge = startSidecar('nats-bridge', ['--address', server.address, '--nats', nats.url, '--project', 'alpha']);
+  try {
+    const code = await new Promise((resolve) => bridge.child.once('exit', resolve));
+    assert.equal(code, 1, bridge.stderr());
+    assert.match(bridge.stderr(), /\nrig: stream RIGGER_TASKS takes \["rigger\.tasks\.>"\], not the bridge's subjects rigger\.alpha\.\*\.\*; add them \(nats stream edit RIGGER_TASKS --subjects 'rigger\.\*\.\*\.\*'\)/);
   } finally {
     await bridge.stop('SIGKILL');
     await server.stop();

@@ -6,6 +6,7 @@ import { execCommand } from '../../../sidecars/exec';
 import { loggerCommand } from '../../../sidecars/logger';
 import { metricsCommand } from '../../../sidecars/metrics';
 import { natsBridgeCommand } from '../../../sidecars/nats-bridge';
+import { natsCommandsCommand } from '../../../sidecars/nats-commands';
 import { webhookCommand } from '../../../sidecars/webhook';
 import type { CommandBody, GlobalArgs } from '../main';
 
@@ -15,6 +16,7 @@ export const sidecarCommand: CommandBody<GlobalArgs> = {
       .command(loggerCommand as CommandModule<GlobalArgs, GlobalArgs>)
       .command(metricsCommand as CommandModule<GlobalArgs, GlobalArgs>)
       .command(natsBridgeCommand as CommandModule<GlobalArgs, GlobalArgs>)
+      .command(natsCommandsCommand as CommandModule<GlobalArgs, GlobalArgs>)
       .command(boardCommand as CommandModule<GlobalArgs, GlobalArgs>)
       .command(webhookCommand as CommandModule<GlobalArgs, GlobalArgs>)
       .command(execCommand as CommandModule<GlobalArgs, GlobalArgs>)

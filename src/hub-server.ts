@@ -40,6 +40,8 @@ export interface HubServerOptions extends GrpcServerOptions {
   httpListen?: { host: string; port: number };
   /** The bearer token /metrics requires; absent: none. */
   httpToken?: string;
+  /** The store's owed check, when the caller started it early (rig grpc, to overlap its module loading); absent: started here. */
+  owedCheck?: BackgroundCheck;
 }
 
 export interface HubServer {
@@ -85,7 +87,7 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
   };
   try {
     // At once: the check runs on its worker while this thread loads the protos and binds.
-    if (owed) checking = startBackgroundCheck(store.db.name, owed.reason, owed.readAheadFd);
+    if (owed) checking = options.owedCheck ?? startBackgroundCheck(store.db.name, owed.reason, owed.readAheadFd);
     if (options.httpListen) {
       ops = await startOpsServer({ ...options.httpListen, metrics: () => metrics?.exposition(), notReady, ...(options.httpToken && { token: options.httpToken }) });
     }

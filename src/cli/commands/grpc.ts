@@ -1,6 +1,6 @@
-import * as grpc from '@grpc/grpc-js';
-import { PortInUseError } from '../../grpc/server';
-import { startHubServer } from '../../hub-server';
+import type * as GrpcServerModule from '../../grpc/server';
+import type * as HubServerModule from '../../hub-server';
+import { startBackgroundCheck } from '../../store/background-check';
 import { createLogger } from '../../logging';
 import { RiggerError } from '../../model/errors';
 import type { CommandBody, GlobalArgs } from '../main';
@@ -38,10 +38,6 @@ export const grpcCommand: CommandBody<GlobalArgs> = {
     const httpListen = httpListenText === '' ? undefined : parseListenAddress(httpListenText);
     const httpToken = resolveHttpToken(project, args);
     const logger = createLogger(logSettings(args, project.config));
-    // grpc-js writes its own diagnostics to stderr ("E No address added ..." next to our one-line
-    // port-in-use message); they go to the JSON log instead, at debug level.
-    const grpcLog = (message?: unknown, ...rest: unknown[]) => logger.debug({ grpc: [message, ...rest].join(' ') }, 'grpc-js');
-    grpc.setLogger({ error: grpcLog, info: grpcLog, debug: grpcLog });
     if (!isLoopback(host) && (auth.tokens.length === 0 || !tls)) {
       printWarning(
         `binding ${host}, reachable from other machines, without ${auth.tokens.length === 0 ? 'a token (anyone who can connect can read and change every task)' : 'TLS (tokens and tasks cross the network in clear text)'}; set --token and --tls-cert/--tls-key`,
@@ -52,6 +48,16 @@ export const grpcCommand: CommandBody<GlobalArgs> = {
     }
     // quick_check unless a clean stop left the file as it is (docs/operations.md#start-up-checks).
     const { store, file: dbFile } = openProjectStore(project, args, 'unless-clean-stop');
+    // After a crash the check starts now, on its worker, while this thread loads the server's modules.
+    const owed = store.fullCheckOwed;
+    const check = owed && startBackgroundCheck(store.db.name, owed.reason, owed.readAheadFd);
+    const { PortInUseError } = require('../../grpc/server') as typeof GrpcServerModule;
+    const { startHubServer } = require('../../hub-server') as typeof HubServerModule;
+    const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+    // grpc-js writes its own diagnostics to stderr ("E No address added ..." next to our one-line
+    // port-in-use message); they go to the JSON log instead, at debug level.
+    const grpcLog = (message?: unknown, ...rest: unknown[]) => logger.debug({ grpc: [message, ...rest].join(' ') }, 'grpc-js');
+    grpc.setLogger({ error: grpcLog, info: grpcLog, debug: grpcLog });
     let server;
     try {
       server = await startHubServer(
@@ -76,6 +82,7 @@ export const grpcCommand: CommandBody<GlobalArgs> = {
           limits,
           ...(httpListen && { httpListen }),
           ...(httpToken && { httpToken }),
+          ...(check && { owedCheck: check }),
         },
         logger,
       );

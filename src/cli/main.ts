@@ -1,15 +1,9 @@
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { unknownConfigKeys } from '../config/config-keys';
-import { examplesOnLinesOfTheirOwn, printWarning, runCommandLine, type CommonArgs } from '../config/command-line';
+import { examplesOnLinesOfTheirOwn, printWarning, runCommandLine } from '../config/command-line';
 import { findProject } from '../config/project';
 import { endQuietlyOnBrokenPipe } from './broken-pipe';
-
-export interface GlobalArgs extends CommonArgs {
-  actor?: string;
-}
-
-/** What a module under ./commands exports: the command's builder and handler (its name and summary are in main, for --help). */
-export type CommandBody<U = GlobalArgs> = Pick<CommandModule<GlobalArgs, U>, 'builder' | 'handler'>;
+import type { CommandBody, GlobalArgs } from './command-body';
 
 /**
  * A yargs command whose module is required only when yargs runs its builder, i.e. when it is the

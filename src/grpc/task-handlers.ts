@@ -12,41 +12,10 @@ import type { WriteTaskRequest__Output } from '../generated/rigger/v1/WriteTaskR
 import type { WriteTaskResponse } from '../generated/rigger/v1/WriteTaskResponse';
 import type * as grpc from '@grpc/grpc-js';
 import { notFound } from '../model/errors';
-import type { Task } from '../model/task';
 import { actorOf, unary, type ServiceContext } from './context';
 import { writeTasks } from './write-stream';
-import { listFilterOf, newTaskOf, patchOf, requireTaskId } from './requests';
-
-/**
- * The three task writes, as AddTask, UpdateTask, DeleteTask and each write of a WriteTasks stream
- * make them: one mapping and validation for both paths. Each resolves once its commit is durable;
- * a bad request throws (or rejects) with the error the call answers with.
- */
-export interface TaskWrites {
-  add(request: AddTaskRequest__Output, actor: string): Promise<Task>;
-  update(request: UpdateTaskRequest__Output, actor: string): Promise<Task>;
-  delete(request: DeleteTaskRequest__Output, actor: string): Promise<void>;
-}
-
-export function taskWrites(context: ServiceContext): TaskWrites {
-  const { tasks } = context.store;
-  return {
-    add(request, actor) {
-      const input = newTaskOf(request);
-      return tasks.writeGrouped(actor, (m) => m.createTask(input));
-    },
-    update(request, actor) {
-      const patch = patchOf(request);
-      const id = requireTaskId(request.task_id);
-      const options = request.expected_version !== undefined ? { expectedVersion: request.expected_version } : {};
-      return tasks.writeGrouped(actor, (m) => m.updateTask(id, patch, options).task);
-    },
-    async delete(request, actor) {
-      const id = requireTaskId(request.task_id);
-      await tasks.writeGrouped(actor, (m) => m.archiveTask(id));
-    },
-  };
-}
+import { listFilterOf, requireTaskId } from './requests';
+import { taskWrites } from './task-writes';
 
 export function taskHandlers(context: ServiceContext) {
   const { tasks } = context.store;

@@ -12,7 +12,7 @@ import type { EventHub } from '../hub/event-hub';
 import { invalidArgument, type RiggerError } from '../model/errors';
 import { actorOf } from './context';
 import { toServiceError } from './errors';
-import type { TaskWrites } from './task-handlers';
+import type { TaskWrites } from './task-writes';
 
 type WriteCall = grpc.ServerDuplexStream<WriteTaskRequest__Output, WriteTaskResponse>;
 

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { RiggerError } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
-import type { EventSink } from './subscription';
+import type { EventSink } from './event-sink';
 
 /** What the clock needs of the stream it keeps time for. */
 export interface BookmarkTarget {

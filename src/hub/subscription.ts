@@ -1,19 +1,10 @@
 import type { RiggerError } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
 import { BookmarkClock } from './bookmark-clock';
+import type { EventSink } from './event-sink';
 import type { EventPredicate, LogNarrowing } from './event-filter';
 
-/** Where a subscription delivers: a gRPC stream, or anything else with the same back-pressure contract. */
-export interface EventSink {
-  /** Delivers one matching event (or snapshot entry); false means the sink is full and more must wait for onDrain. */
-  write(event: LoggedEvent): boolean;
-  /** Delivers a bookmark at `sequence` (the sink encodes it); false as for write. */
-  writeBookmark(sequence: number): boolean;
-  /** Calls `callback` once, when the sink can take events again. */
-  onDrain(callback: () => void): void;
-  /** Ends the stream with an error (history compacted away, server shutting down). */
-  fail(error: RiggerError): void;
-}
+export type { EventSink } from './event-sink';
 
 /**
  * What a subscription needs of the hub: published events to read, and the hub's live path to join

@@ -5,7 +5,8 @@
 // dist/sidecars/** is an edge. Type-only imports vanish from that output, which is what we want:
 // this is the graph node actually loads, lazy require()s inside functions included. Run after
 // `npx tsc -p .`; a .js whose .ts source is gone is stale output (tsc never deletes) and is left out,
-// and a file that does not exist (yet) is simply absent from the graph.
+// and a file that does not exist (yet) is simply absent from the graph. A second graph, read from the
+// .ts sources with type-only imports included, must have no cycles either.
 //
 // The layers, by top-level area (the first directory under src/, or the file itself for top-level
 // files such as src/index.js; sidecars/ is one area), each listing what it may require besides itself:
@@ -250,6 +251,35 @@ function chainToPackage(graph: Graph, entry: Rel, pkg: string): string {
 
 const graph = buildGraph();
 
+const SOURCE_IMPORT = /(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+|\brequire\(\s*)(['"])(\.{1,2}\/[^'"]+)\1/g;
+
+/**
+ * The graph of the TypeScript sources, type-only imports included (`import type` and `typeof
+ * import()` vanish from the compiled output, but a circle of types still ties two files together).
+ * Files are named as their compiled output ("src/hub/x.js"), so the helpers above apply.
+ */
+function buildSourceGraph(): Graph {
+  const sources = ROOTS.flatMap((root) => filesUnder(path.join(REPO_ROOT, root), '.ts')).filter((file) => !file.endsWith('.d.ts'));
+  const relOfSource = (abs: string): Rel => path.relative(REPO_ROOT, abs).split(path.sep).join('/').replace(/\.ts$/, '.js');
+  const edges = new Map<Rel, Set<Rel>>();
+  const unresolved: string[] = [];
+  for (const abs of sources) {
+    const to = new Set<Rel>();
+    for (const line of fs.readFileSync(abs, 'utf8').split('\n')) {
+      const trimmed = line.trimStart();
+      if (trimmed.startsWith('//') || trimmed.startsWith('*')) continue;
+      for (const match of line.matchAll(SOURCE_IMPORT)) {
+        const base = path.resolve(path.dirname(abs), match[2]!.replace(/\.js$/, ''));
+        const target = [`${base}.ts`, path.join(base, 'index.ts')].find((candidate) => fs.existsSync(candidate));
+        if (target) to.add(relOfSource(target));
+        else if (!fs.existsSync(base) && !fs.existsSync(`${base}.js`)) unresolved.push(`${relOfSource(abs)} imports "${match[2]}", which names no source file`);
+      }
+    }
+    edges.set(relOfSource(abs), to);
+  }
+  return { files: [...edges.keys()].sort(), edges, packages: new Map(), unresolved, stale: [] };
+}
+
 /** Fails listing `found` one per line (a plain message: a deepEqual diff would print every line twice). */
 function assertNone(found: readonly string[], what: string): void {
   assert.ok(found.length === 0, `${found.length} ${what}:\n  ${found.join('\n  ')}`);
@@ -267,6 +297,13 @@ test('the compiled output is there and the graph is read from it', (t) => {
 test('the run-time import graph has no cycles', () => {
   const found = cycles(graph);
   assertNone(found, 'import cycle(s)');
+});
+
+test('the source import graph, type-only imports included, has no cycles', () => {
+  const sourceGraph = buildSourceGraph();
+  assert.ok(sourceGraph.edges.get('src/hub/bookmark-clock.js')?.has('src/hub/event-sink.js'), 'a known type-only edge (bookmark-clock -> event-sink) not found');
+  assertNone(sourceGraph.unresolved, 'relative import(s) naming no source file');
+  assertNone(cycles(sourceGraph), 'import cycle(s) in the sources');
 });
 
 test('every require points down the layers', () => {

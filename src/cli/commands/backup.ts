@@ -6,7 +6,7 @@ import { safeText } from '../../config/terminal-text';
 import { RiggerError } from '../../model/errors';
 import { backupDatabase } from '../../store/backup';
 import { openDatabase } from '../../store/database';
-import type { CommandBody, GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../command-body';
 import { printJson } from '../output';
 
 interface BackupArgs extends GlobalArgs {

@@ -9,7 +9,7 @@ import type { ConsumerInfo__Output } from '../../generated/rigger/v1/ConsumerInf
 import type { DeadLetter__Output } from '../../generated/rigger/v1/DeadLetter';
 import { invalidArgument, RiggerError } from '../../model/errors';
 import { eventTypeName, statusName } from '../../model/task';
-import type { CommandBody, GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../command-body';
 import { printFields, printJson, printTable } from '../output';
 
 type ConsumerArgs = GlobalArgs & { name: string };

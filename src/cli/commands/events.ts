@@ -5,7 +5,7 @@ import { DEAD_AFTER_INTERVALS, SilenceWatch } from '../../client/silence-watch';
 import type { TaskEvent as WireTaskEvent } from '../../generated/rigger/v1/TaskEvent';
 import { isLoggedEventType, TaskEventType, type TaskEvent } from '../../model/task';
 import { LOG_ID_HEADER, POSITION_HEADER } from '../../protocol/metadata';
-import type { CommandBody, GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../command-body';
 import { onBrokenPipe } from '../broken-pipe';
 import { eventForDisplay, formatEventLine, printJson } from '../output';
 import { clientConnection, clientProject, connectionOptions } from '../../config/client-connection';

@@ -3,7 +3,7 @@ import type * as HubServerModule from '../../hub-server';
 import { startBackgroundCheck } from '../../store/background-check';
 import { createLogger } from '../../logging';
 import { RiggerError } from '../../model/errors';
-import type { CommandBody, GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../command-body';
 import { prdConfigOf, PRD_SETTINGS } from '../prd-settings';
 import { printWarning } from '../../config/command-line';
 import { filesOpenToOthers, findProject, type Project } from '../../config/project';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { nearestWord } from '../../config/config-keys';
 import { invalidArgument } from '../../model/errors';
 import { helpText, subcommandsIn, type ProgramFactory } from '../help-text';
-import type { CommandBody, GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../command-body';
 
 export const helpCommand = (rigProgram: ProgramFactory): CommandBody<GlobalArgs & { command?: string[]; man?: boolean }> => ({
   builder: (yargs) =>

@@ -7,7 +7,7 @@ import { CONFIG_FILE, createPrivateFile, DB_FILE, makePrivateDir, RIGGER_DIR } f
 import { SETTINGS } from '../../config/settings';
 import { printJson } from '../output';
 import { lazyTaskEventEncoder } from '../project-store';
-import type { CommandBody, GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../command-body';
 
 export const initCommand: CommandBody<GlobalArgs> = {
   builder: (yargs) => yargs.example('$0 init', 'in the current directory').example('$0 -C ~/projects/site init', 'in another one'),

@@ -5,7 +5,7 @@ import { openDatabase } from '../../store/database';
 import { refuseIfInUse } from '../../store/file-in-use';
 import { readLineage, startNewIdentity } from '../../store/log-identity';
 import { latestSequence } from '../../store/rows';
-import type { CommandBody, GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../command-body';
 import { printJson } from '../output';
 
 /** Opens the project's database (never creating one) and hands it to `work`. */

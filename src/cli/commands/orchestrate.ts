@@ -2,7 +2,7 @@ import { statusName } from '../../model/task';
 import { orchestrateTask } from '../../prd/orchestration';
 import { parseTestType } from '../../prd/providers/provider';
 import { selectProvider } from '../../prd/providers/select';
-import type { CommandBody, GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../command-body';
 import { printJson, quotedText, taskForDisplay } from '../output';
 import { safeText } from '../../config/terminal-text';
 import { PRD_SETTINGS } from '../prd-settings';

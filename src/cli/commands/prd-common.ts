@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { PrdConfig } from '../../prd/config';
 import type { Store } from '../../store/store';
-import type { GlobalArgs } from '../main';
+import type { GlobalArgs } from '../command-body';
 import { prdConfigOf } from '../prd-settings';
 import { findProject, type Project } from '../../config/project';
 import { openProjectStore } from '../project-store';

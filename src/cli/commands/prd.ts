@@ -2,7 +2,7 @@ import { parsedPrdResponse } from '../../grpc/prd-handlers';
 import { generateTasks } from '../../prd/generation';
 import { readPrdFile, resolvePrd, storePrd, type LoadedPrd } from '../../prd/prd-library';
 import { selectProvider } from '../../prd/providers/select';
-import type { CommandBody, GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../command-body';
 import { printJson, printTable, printTasks, taskForDisplay } from '../output';
 import { safeText } from '../../config/terminal-text';
 import { PRD_SETTINGS } from '../prd-settings';

@@ -3,7 +3,7 @@ import { findProject } from '../../config/project';
 import { databasePath, settingOptions } from '../../config/settings';
 import { safeText } from '../../config/terminal-text';
 import { restoreDatabase } from '../../store/restore';
-import type { CommandBody, GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../command-body';
 import { printJson } from '../output';
 
 interface RestoreArgs extends GlobalArgs {

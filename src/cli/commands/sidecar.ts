@@ -8,7 +8,7 @@ import { metricsCommand } from '../../../sidecars/metrics';
 import { natsBridgeCommand } from '../../../sidecars/nats-bridge';
 import { natsCommandsCommand } from '../../../sidecars/nats-commands';
 import { webhookCommand } from '../../../sidecars/webhook';
-import type { CommandBody, GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../command-body';
 
 export const sidecarCommand: CommandBody<GlobalArgs> = {
   builder: (yargs) =>

@@ -4,7 +4,7 @@ import { invalidArgument, notFound } from '../../model/errors';
 import { parseStatus, TaskStatus, type TaskPatch } from '../../model/task';
 import { validateDueDate } from '../../model/validate';
 import type { Store } from '../../store/store';
-import type { CommandBody, GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../command-body';
 import { printJson, printTask, printTasks, taskForDisplay } from '../output';
 import { safeText } from '../../config/terminal-text';
 import { findProject } from '../../config/project';

@@ -41,6 +41,8 @@ export interface RiggerClientOptions {
   actor?: string;
   /** Passed to connectService as given: credentials, channel options, and what the server's auth needs. */
   connect?: ConnectOptions;
+  /** Sent as `x-rigger-client-name` (ConnectOptions.clientName, which it overrides): e.g. "my-sidecar/" + process.pid. */
+  clientName?: string;
 }
 
 type UnaryMethod =
@@ -66,6 +68,7 @@ export class RiggerClient {
     this.actor = options.actor;
     this.service = connectService(this.address, {
       ...options.connect,
+      ...(options.clientName !== undefined && { clientName: options.clientName }),
       channelOptions: { ...KEEPALIVE, ...options.connect?.channelOptions },
     });
   }

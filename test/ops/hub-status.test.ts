@@ -164,6 +164,22 @@ test('rig status and GetHubStatus show every sidecar with its name and lag, whic
     assert.equal(sample(metrics, 'rigger_streams_by_client{client="nats-bridge"}'), 1);
     assert.equal(sample(metrics, 'rigger_stream_max_lag_events_by_client{client="board"}'), 0);
 
+    // A TaskEventStream is listed from its start, and shows its filter once it subscribes.
+    const duplexClient = connectService(server.address, { token: READ, clientName: 'status-test/duplex' });
+    const duplex = duplexClient.TaskEventStream();
+    duplex.on('error', () => {}); // cancelled below
+    const duplexStream = async () => (await rigStatus(server.address)).status.streams.find((s) => s.client_name === 'status-test/duplex');
+    await waitFor(async () => (await duplexStream())?.position === null, 30_000, 'the TaskEventStream listed before it subscribes');
+    assert.equal((await duplexStream())!.kind, 'task_event_stream');
+    duplex.write({ subscribe: { event_types: [1], bookmark_interval_ms: 1000 } });
+    await waitFor(async () => {
+      const listed = await duplexStream();
+      return listed?.position === head && listed.filter.event_types.join() === 'CREATED' && listed.bookmark_interval_ms === 1000;
+    }, 30_000, 'the TaskEventStream with its filter at the head');
+    duplex.cancel();
+    duplexClient.close();
+    await waitFor(async () => (await duplexStream()) === undefined, 30_000, 'the cancelled TaskEventStream gone');
+
     // --watch refreshes until SIGINT, then exits 0.
     const watch = spawnCollected(process.execPath, [RIG_BIN, 'status', '--watch', '--interval', '0.5', '--address', server.address, '--token', READ]);
     await waitFor(() => (watch.stdout().match(/stream\(s\) open/g)?.length ?? 0) >= 2 || watch.child.exitCode !== null, 30_000, `two refreshes; stderr: ${watch.stderr()}`);

@@ -109,6 +109,10 @@ test('rig status and GetHubStatus show every sidecar with its name and lag, whic
     assert.equal(status.consumers.find((c) => c.name === 'status-group')!.acked_sequence, head);
     assert.equal(status.log.newest_sequence, head);
 
+    const typed = await writer.hubStatus();
+    assert.equal(typed.stream_count, 5, 'the typed client reads the same status');
+    assert.equal(typed.head_sequence, head);
+
     // Nothing secret: no token, no address but the peers'.
     const { stdout } = await rigStatus(server.address);
     assert.ok(!stdout.includes(WRITE) && !stdout.includes(READ), 'no token in the status');

@@ -18,6 +18,8 @@ import { printJson, printTable } from '../output';
 type StatusArgs = GlobalArgs & { watch?: boolean; interval?: number; limit?: number };
 
 const DEFAULT_INTERVAL_S = 2;
+/** A server that accepts the call and never answers ends the command rather than hanging it (and --watch's Ctrl-C). */
+const CALL_DEADLINE_MS = 15_000;
 
 export const statusCommand: CommandBody<StatusArgs> = {
   builder: (yargs) =>
@@ -77,7 +79,7 @@ export const statusCommand: CommandBody<StatusArgs> = {
 
 function fetchStatus(client: RiggerServiceClient, limit: number | undefined): Promise<HubStatus__Output> {
   return new Promise((resolve, reject) =>
-    client.GetHubStatus(limit === undefined ? {} : { limit }, (error, response) => (error ? reject(error) : resolve(response!))),
+    client.GetHubStatus(limit === undefined ? {} : { limit }, { deadline: Date.now() + CALL_DEADLINE_MS }, (error, response) => (error ? reject(error) : resolve(response!))),
   );
 }
 

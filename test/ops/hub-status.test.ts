@@ -19,6 +19,7 @@ const WRITE = 'status-rw-token-0123456789';
 const READ = 'status-ro-token-0123456789';
 const BUF = path.join(REPO_ROOT, 'node_modules', '.bin', 'buf');
 const WRITES = 300;
+const STALL_WRITES = 3000;
 
 interface StatusStream {
   kind: string;
@@ -183,6 +184,32 @@ test('rig status and GetHubStatus show every sidecar with its name and lag, whic
     duplex.cancel();
     duplexClient.close();
     await waitFor(async () => (await duplexStream()) === undefined, 30_000, 'the cancelled TaskEventStream gone');
+
+    // A subscriber that stops reading: bytes queued to it, behind the head, off the live path.
+    const stalledClient = connectService(server.address, { token: READ, clientName: 'status-test/stalled', channelOptions: { 'grpc-node.flow_control_window': 65_535 } });
+    const stalled = stalledClient.SubscribeToTaskEvents({ since_sequence: 0 });
+    let stalledError: grpc.ServiceError | undefined;
+    stalled.on('error', (error: grpc.ServiceError) => (stalledError = error)); // cancelled below
+    stalled.on('data', () => {});
+    await new Promise((resolve) => stalled.once('metadata', resolve));
+    stalled.pause(); // grpc-js stops taking data; HTTP/2 flow control closes the window
+    // More than the flow-control windows and socket buffers hold, so the server's side fills.
+    const more = writer.writer();
+    await Promise.all(Array.from({ length: STALL_WRITES }, (_, i) => more.add({ title: `stall ${i} ${'x'.repeat(400)}` })));
+    await more.close();
+    let stalledStatus: StatusStream | undefined;
+    let names: string[] = [];
+    await waitFor(async () => {
+      const listed = (await rigStatus(server.address)).status.streams;
+      names = listed.map((s) => s.client_name);
+      stalledStatus = listed.find((s) => s.client_name === 'status-test/stalled');
+      return stalledStatus !== undefined && stalledStatus.bytes_queued > 0 && stalledStatus.lag > 0;
+    }, 30_000, `the stalled stream with bytes queued; last: ${JSON.stringify(stalledStatus)}; its error: ${stalledError?.message}; streams: ${names.join()}`);
+    assert.ok(stalledStatus!.position! < head + STALL_WRITES);
+    const stalledText = await rigAsync(['status', '--address', server.address, '--token', READ]);
+    assert.match(stalledText.stdout, /^status-test\/stalled +subscribe .* catching up$/m);
+    stalled.cancel();
+    stalledClient.close();
 
     // --watch refreshes until SIGINT, then exits 0.
     const watch = spawnCollected(process.execPath, [RIG_BIN, 'status', '--watch', '--interval', '0.5', '--address', server.address, '--token', READ]);

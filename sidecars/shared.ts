@@ -75,7 +75,8 @@ export const LOG_FLAGS = settingOptions('logLevel', 'logFormat');
 let server: ConnectionTarget | undefined;
 
 export function connect(options: SidecarOptions, name: string): RiggerClient {
-  const client = new RiggerClient({ actor: `sidecar:${name}`, ...options.client });
+  // The pid tells two instances of one sidecar apart in `rig status` (their peers may not).
+  const client = new RiggerClient({ actor: `sidecar:${name}`, clientName: `${name}/${process.pid}`, ...options.client });
   server = connectionTarget(client.address, options.client.connect);
   return client;
 }

@@ -64,6 +64,11 @@ export function rigProgram(args: string[]): Argv {
         ),
       )
       .command(
+        lazyCommand('status', 'Show the running server, its log, and every sidecar stream and durable consumer with its lag', () =>
+          (require('./commands/status') as typeof import('./commands/status')).statusCommand,
+        ),
+      )
+      .command(
         lazyCommand('prd', 'Parse a PRD (markdown) and turn it into tasks', () =>
           (require('./commands/prd') as typeof import('./commands/prd')).prdCommand,
         ),

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { RiggerServiceClient } from '../generated/rigger/v1/RiggerService';
-import { AUTHORIZATION_HEADER } from '../protocol/metadata';
+import { validateClientName } from '../protocol/client-name';
+import { AUTHORIZATION_HEADER, CLIENT_NAME_HEADER } from '../protocol/metadata';
 import { loadProto } from '../protocol/proto';
 
 /** PEM file paths for a TLS connection. */
@@ -21,6 +22,12 @@ export interface ConnectOptions {
   token?: string;
   /** Connect with TLS using these files. */
   tls?: TlsFiles;
+  /**
+   * Sent as `x-rigger-client-name` on every call, shown by GetHubStatus and `rig status`: what the
+   * program is, then after a "/" what tells its instances apart (e.g. "logger/4711"). 1-100
+   * printable ASCII characters.
+   */
+  clientName?: string;
 }
 
 /**
@@ -54,8 +61,11 @@ export const DEFAULT_CHANNEL_OPTIONS: grpc.ChannelOptions = {
 export function connectService(address: string, options: ConnectOptions = {}): RiggerServiceClient {
   const { grpcObject } = loadProto();
   const channelOptions: grpc.ChannelOptions = { ...DEFAULT_CHANNEL_OPTIONS, ...options.channelOptions };
-  if (options.token !== undefined) {
-    channelOptions.interceptors = [...((channelOptions.interceptors as grpc.Interceptor[] | undefined) ?? []), bearerInterceptor(options.token)];
+  const headers: [string, string][] = [];
+  if (options.token !== undefined) headers.push([AUTHORIZATION_HEADER, `Bearer ${options.token}`]);
+  if (options.clientName !== undefined) headers.push([CLIENT_NAME_HEADER, validateClientName(options.clientName)]);
+  if (headers.length > 0) {
+    channelOptions.interceptors = [...((channelOptions.interceptors as grpc.Interceptor[] | undefined) ?? []), headerInterceptor(headers)];
   }
   return new grpcObject.rigger.v1.RiggerService(address, channelCredentials(options), channelOptions);
 }
@@ -77,11 +87,11 @@ export function channelCredentials(options: ConnectOptions): grpc.ChannelCredent
 
 // An interceptor, not call credentials: grpc-js refuses call credentials on a plaintext channel,
 // and a token over plaintext loopback is a supported setup.
-function bearerInterceptor(token: string): grpc.Interceptor {
+function headerInterceptor(headers: readonly [string, string][]): grpc.Interceptor {
   return (callOptions, nextCall) =>
     new grpc.InterceptingCall(nextCall(callOptions), {
       start(metadata, listener, next) {
-        metadata.set(AUTHORIZATION_HEADER, `Bearer ${token}`);
+        for (const [name, value] of headers) metadata.set(name, value);
         next(metadata, listener);
       },
     });

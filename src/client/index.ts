@@ -16,3 +16,4 @@ export { readCheckpoint, writeCheckpoint } from './checkpoint';
 export { TaskStatus, TaskEventType, statusName, eventTypeName, parseStatus, parseEventType, isStreamMessageType, type Task, type TaskEvent } from '../model/task';
 export type { RiggerServiceClient } from '../generated/rigger/v1/RiggerService';
 export type { LogInfo__Output as LogInfo } from '../generated/rigger/v1/LogInfo';
+export type { HubStatus__Output as HubStatus } from '../generated/rigger/v1/HubStatus';

@@ -13,6 +13,7 @@ import type { GenerateTasksFromPRDRequest } from '../generated/rigger/v1/Generat
 import type { GenerateTasksFromPRDResponse__Output } from '../generated/rigger/v1/GenerateTasksFromPRDResponse';
 import type { GetTaskRequest } from '../generated/rigger/v1/GetTaskRequest';
 import type { GetTaskResponse__Output } from '../generated/rigger/v1/GetTaskResponse';
+import type { HubStatus__Output } from '../generated/rigger/v1/HubStatus';
 import type { LogInfo__Output } from '../generated/rigger/v1/LogInfo';
 import type { ListTasksRequest } from '../generated/rigger/v1/ListTasksRequest';
 import type { ListTasksResponse__Output } from '../generated/rigger/v1/ListTasksResponse';
@@ -41,12 +42,14 @@ export interface RiggerClientOptions {
   actor?: string;
   /** Passed to connectService as given: credentials, channel options, and what the server's auth needs. */
   connect?: ConnectOptions;
+  /** Sent as `x-rigger-client-name` (ConnectOptions.clientName, which it overrides): e.g. "my-sidecar/" + process.pid. */
+  clientName?: string;
 }
 
 type UnaryMethod =
   | 'ListTasks' | 'AddTask' | 'UpdateTask' | 'GetTask' | 'DeleteTask' | 'ParsePRD' | 'GenerateTasksFromPRD' | 'OrchestrateTask'
   | 'CreateConsumer' | 'GetConsumer' | 'ListConsumers' | 'DeleteConsumer' | 'ResetConsumer' | 'ListDeadLetters' | 'RedriveDeadLetters' | 'DropDeadLetters'
-  | 'GetLog';
+  | 'GetLog' | 'GetHubStatus';
 
 // Pings an idle stream so a connection that died silently (a cable, a NAT) is noticed and resumed.
 // The server accepts pings every 10 s or more.
@@ -66,6 +69,7 @@ export class RiggerClient {
     this.actor = options.actor;
     this.service = connectService(this.address, {
       ...options.connect,
+      ...(options.clientName !== undefined && { clientName: options.clientName }),
       channelOptions: { ...KEEPALIVE, ...options.connect?.channelOptions },
     });
   }
@@ -165,6 +169,11 @@ export class RiggerClient {
   /** The log's identity (every event's and bookmark's log_id), the identities it descends from, and its range. */
   async getLog(): Promise<LogInfo__Output> {
     return this.unary('GetLog', {});
+  }
+
+  /** The server, its log, every open stream (with its client name and lag) and every consumer: what `rig status` prints. */
+  async hubStatus(limit?: number): Promise<HubStatus__Output> {
+    return this.unary('GetHubStatus', limit === undefined ? {} : { limit });
   }
 
   async createConsumer(config: ConsumerConfig): Promise<ConsumerInfo__Output> {

@@ -12,8 +12,10 @@ import type { ConsumerRegistry } from '../hub/consumer-registry';
 import { invalidArgument, RiggerError } from '../model/errors';
 import { encodeConsumeResponse, encodeDelivery } from '../protocol/consumer-codec';
 import { LOG_ID_HEADER } from '../protocol/metadata';
+import type { OpenStream, StreamRegistry } from '../hub/stream-registry';
 import { isReadOnlyCall } from './auth';
 import { consumerInfoOf } from './consumer-info';
+import { clientNameOf } from './context';
 import { toServiceError } from './errors';
 import { boundedListOf, consumerRequestOf, nakReasonOf } from './requests';
 import type { EventStreamWriter } from './stream-writer';
@@ -27,6 +29,8 @@ export interface ConsumeStreamOptions {
   memberStallMs: number;
   /** The log's identity, sent as a response header with the join's answer: deliveries' sequences are of it. */
   logId: string;
+  /** Where the member's stream is listed while it is open (GetHubStatus). */
+  streams: StreamRegistry;
 }
 
 export function consumeTaskEvents(call: ConsumeCall, writer: EventStreamWriter, options: ConsumeStreamOptions): void {
@@ -36,8 +40,10 @@ export function consumeTaskEvents(call: ConsumeCall, writer: EventStreamWriter, 
   let joining = false;
   let ended = false;
   let stallTimer: NodeJS.Timeout | undefined;
+  let stream: OpenStream | undefined;
   const leave = () => {
     if (stallTimer) clearTimeout(stallTimer);
+    if (stream) options.streams.close(stream);
     if (group) consumers.leave(group, memberId);
     group = undefined;
   };
@@ -80,6 +86,7 @@ export function consumeTaskEvents(call: ConsumeCall, writer: EventStreamWriter, 
   };
   const join = (message: ConsumeRequest__Output) => {
     const request = consumerRequestOf(message.join);
+    const clientName = clientNameOf(call.metadata);
     joining = true;
     call.pause(); // acks sent before the join is done would have no group to go to
     consumers.join(request, !isReadOnlyCall(call.metadata)).then((joined) => {
@@ -91,6 +98,8 @@ export function consumeTaskEvents(call: ConsumeCall, writer: EventStreamWriter, 
       writer.write(encodeConsumeResponse({ joined: consumerInfoOf(consumers.status(request.name)) }));
       memberId = joined.join(member);
       group = joined;
+      stream = options.streams.open({ kind: 'consume', peer: call.getPeer(), clientName, queuedBytes: () => writer.queuedBytes });
+      stream.consumer = request.name;
       logger.debug({ peer: call.getPeer(), consumer: request.name, members: group.memberCount }, 'consumer member joined');
       call.resume();
     }, end);

@@ -27,7 +27,7 @@ export function consumerHandlers(context: ServiceContext) {
     ConsumeTaskEvents(call: grpc.ServerDuplexStream<ConsumeRequest__Output, Buffer>): void {
       const writer = context.writerFor(call.metadata);
       if (!writer) throw new Error(`no EventStreamWriter for ${call.getPath()}: the writers' interceptor must be installed`);
-      consumeTaskEvents(call, writer, { consumers, logger, memberStallMs: context.memberStallMs, logId: context.store.lineage.logId });
+      consumeTaskEvents(call, writer, { consumers, logger, memberStallMs: context.memberStallMs, logId: context.store.lineage.logId, streams: context.hub.streams });
     },
 
     CreateConsumer: unary(context, async (request: CreateConsumerRequest__Output): Promise<ConsumerInfo> => {

@@ -2,7 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { ConsumerRegistry } from '../hub/consumer-registry';
 import type { EventHub } from '../hub/event-hub';
-import { ACTOR_HEADER } from '../protocol/metadata';
+import { validateClientName } from '../protocol/client-name';
+import { ACTOR_HEADER, CLIENT_NAME_HEADER } from '../protocol/metadata';
 import type { Store } from '../store/store';
 import { toServiceError } from './errors';
 import type { EventStreamWriter } from './stream-writer';
@@ -28,6 +29,13 @@ export function actorOf(call: { metadata: grpc.Metadata; getPeer(): string }): s
   const given = call.metadata.get(ACTOR_HEADER)[0];
   if (typeof given === 'string' && given.trim() !== '') return given.trim().slice(0, 200);
   return call.getPeer();
+}
+
+/** The `x-rigger-client-name` the call sent, checked (invalid_argument when it is not short and printable); undefined when none. */
+export function clientNameOf(metadata: grpc.Metadata): string | undefined {
+  const given = metadata.get(CLIENT_NAME_HEADER)[0];
+  if (given === undefined) return undefined;
+  return validateClientName(typeof given === 'string' ? given : given.toString('latin1'));
 }
 
 /** Wraps a unary implementation: its result is the response, a thrown error becomes a status. */

@@ -4,13 +4,14 @@ import type { TaskEvent as WireTaskEvent } from '../generated/rigger/v1/TaskEven
 import type { TaskEventStreamRequest__Output } from '../generated/rigger/v1/TaskEventStreamRequest';
 import type { FilterSpec } from '../hub/event-filter';
 import { compileFilter } from '../hub/event-filter';
+import type { OpenStream, StreamKind } from '../hub/stream-registry';
 import type { EventSink, Subscription } from '../hub/subscription';
 import { invalidArgument, RiggerError } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
 import { TaskEventType } from '../model/task';
 import { taskEventEncoder } from '../protocol/event-codec';
 import { LOG_ID_HEADER, POSITION_HEADER } from '../protocol/metadata';
-import { actorOf, type ServiceContext } from './context';
+import { actorOf, clientNameOf, type ServiceContext } from './context';
 import { toServiceError } from './errors';
 import { filterSpecOf, patchOf, requireTaskId, sinceSequenceOf, snapshotFilterOf, streamRequestOf, type StreamRequest } from './requests';
 import { StreamInbox } from './stream-inbox';
@@ -31,6 +32,12 @@ export function eventHandlers(context: ServiceContext) {
     return new CallSink(writer, call, logger, logId);
   };
 
+  /** Lists the stream in the hub's registry (GetHubStatus); throws invalid_argument for a bad client name. */
+  const register = (call: EventStreamCall, kind: StreamKind): OpenStream => {
+    const writer = context.writerFor(call.metadata);
+    return hub.streams.open({ kind, peer: call.getPeer(), clientName: clientNameOf(call.metadata), queuedBytes: () => writer?.queuedBytes ?? 0 });
+  };
+
   const endWithError = (call: EventStreamCall, error: unknown): void => {
     call.emit('error', toServiceError(error, logger));
   };
@@ -41,7 +48,7 @@ export function eventHandlers(context: ServiceContext) {
    * filter or resume point, before anything was sent. A snapshot's first page is read here, so its
    * sequence (where the events start) is known for the headers.
    */
-  const open = (call: EventStreamCall, spec: FilterSpec, sinceSequence: number | undefined, asked: StreamRequest): Subscription => {
+  const open = (call: EventStreamCall, spec: FilterSpec, sinceSequence: number | undefined, asked: StreamRequest, stream: OpenStream): Subscription => {
     compileFilter(spec); // a bad filter fails before a snapshot is read
     const snapshot = asked.includeSnapshot ? context.store.snapshots.open(snapshotFilterOf(spec)) : undefined;
     let subscription: Subscription;
@@ -54,6 +61,9 @@ export function eventHandlers(context: ServiceContext) {
       snapshot?.close();
       throw error;
     }
+    stream.subscription = subscription;
+    stream.filter = spec;
+    stream.bookmarkIntervalMs = asked.bookmarkIntervalMs;
     call.sendMetadata(positionHeader(snapshot?.sequence ?? sinceSequence ?? subscription.position, logId));
     logger.debug(
       {
@@ -70,9 +80,11 @@ export function eventHandlers(context: ServiceContext) {
   };
 
   /** Unsubscribes when the call ends for any reason, so no subscription outlives its stream. */
-  const releaseOnEnd = (call: EventStreamCall, current: () => Subscription | undefined): void => {
+  const releaseOnEnd = (call: EventStreamCall, current: () => Subscription | undefined, stream: () => OpenStream | undefined): void => {
     let released = false;
     const release = () => {
+      const listed = stream();
+      if (listed) hub.streams.close(listed);
       const subscription = current();
       if (released || !subscription) return;
       released = true;
@@ -89,9 +101,11 @@ export function eventHandlers(context: ServiceContext) {
   return {
     SubscribeToTaskEvents(call: grpc.ServerWritableStream<SubscribeToTaskEventsRequest__Output, WireTaskEvent>): void {
       let subscription: Subscription | undefined;
-      releaseOnEnd(call, () => subscription);
+      let stream: OpenStream | undefined;
+      releaseOnEnd(call, () => subscription, () => stream);
       try {
-        subscription = open(call, filterSpecOf(call.request), sinceSequenceOf(call.request, context.store.lineage), streamRequestOf(call.request));
+        stream = register(call, 'subscribe');
+        subscription = open(call, filterSpecOf(call.request), sinceSequenceOf(call.request, context.store.lineage), streamRequestOf(call.request), stream);
       } catch (error) {
         endWithError(call, error);
       }
@@ -99,8 +113,9 @@ export function eventHandlers(context: ServiceContext) {
 
     TaskEventStream(call: grpc.ServerDuplexStream<TaskEventStreamRequest__Output, WireTaskEvent>): void {
       let subscription: Subscription | undefined;
+      let stream: OpenStream | undefined;
       let ended = false;
-      releaseOnEnd(call, () => subscription);
+      releaseOnEnd(call, () => subscription, () => stream);
       const fail = (error: unknown) => {
         if (ended) return;
         ended = true;
@@ -117,6 +132,13 @@ export function eventHandlers(context: ServiceContext) {
         inbox.close();
         stopWaitingForClose();
       });
+      try {
+        stream = register(call, 'task_event_stream');
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      const listed = stream;
       // Subscribe and bookmark take effect once every update sent before them has committed.
       const handle = (message: TaskEventStreamRequest__Output): void => {
         if (message.subscribe) {
@@ -124,7 +146,7 @@ export function eventHandlers(context: ServiceContext) {
           const since = sinceSequenceOf(message.subscribe, context.store.lineage);
           const asked = streamRequestOf(message.subscribe);
           if (!subscription) {
-            subscription = open(call, spec, since, asked);
+            subscription = open(call, spec, since, asked, listed);
             stopWaitingForClose();
           } else {
             if (asked.includeSnapshot) {
@@ -134,6 +156,8 @@ export function eventHandlers(context: ServiceContext) {
             if (since !== undefined) hub.checkResumable(since);
             subscription.setFilter(predicate);
             subscription.setBookmarkInterval(asked.bookmarkIntervalMs);
+            listed.filter = spec;
+            listed.bookmarkIntervalMs = asked.bookmarkIntervalMs;
             if (since !== undefined) subscription.restartFrom(since);
           }
         } else if (message.bookmark) {

@@ -16,6 +16,7 @@ import type { ServiceContext } from './context';
 import { consumerHandlers } from './consumer-handlers';
 import { eventHandlers } from './event-handlers';
 import { logHandlers } from './log-handlers';
+import { statusHandlers } from './status-handlers';
 import { DEFAULT_LIMITS, EVENT_STREAM_PATHS, healthWatchLimitInterceptor, serverChannelOptions, subscriberLimitInterceptor, type Limits } from './limits';
 import { prdHandlers } from './prd-handlers';
 import { eventStreamWriters } from './stream-writer';
@@ -124,6 +125,7 @@ export async function startGrpcServer(options: GrpcServerOptions, logger: Logger
         ...taskHandlers(context),
         ...eventHandlers(context),
         ...logHandlers(context),
+        ...statusHandlers(context),
         ...consumerHandlers(context),
         ...prdHandlers(context, options.prd ?? DEFAULT_PRD_CONFIG),
       } as grpc.UntypedServiceImplementation;

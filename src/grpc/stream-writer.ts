@@ -37,6 +37,11 @@ export class EventStreamWriter {
     return this.pendingBytes < HIGH_WATER_BYTES;
   }
 
+  /** Bytes written and not yet let out by HTTP/2 (GetHubStatus). */
+  get queuedBytes(): number {
+    return this.pendingBytes;
+  }
+
   /** Whether the last write reported full and the writer has not drained since. */
   get full(): boolean {
     return this.pendingBytes >= HIGH_WATER_BYTES;

@@ -6,6 +6,7 @@ import type { LoggedEvent } from '../model/logged-event';
 import { compileFilter, type FilterSpec, type LogNarrowing } from './event-filter';
 import { LogPageCache } from './log-page-cache';
 import { ReplayRing } from './replay-ring';
+import { StreamRegistry } from './stream-registry';
 import { Subscription, type EventSink, type EventSource, type NarrowedPage, type StreamOptions } from './subscription';
 
 /** What the hub needs of the event log (the store's EventLog implements it). */
@@ -33,6 +34,8 @@ const LOG_PAGES_KEPT = 8;
  * other one in `subscriptions`), as etcd's watchable store owns its synced and unsynced watchers.
  */
 export class EventHub implements EventSource {
+  /** Every event stream open on the server (consumer members too), for status and metrics. */
+  readonly streams = new StreamRegistry();
   private readonly live = new Subject<LoggedEvent>();
   private readonly ring: ReplayRing;
   private readonly logPages = new LogPageCache(LOG_PAGE_SIZE, LOG_PAGES_KEPT);

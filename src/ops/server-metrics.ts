@@ -144,6 +144,25 @@ export function createServerMetrics(sources: MetricSources): ServerMetrics {
     },
     ['state'],
   );
+  // Streams by the client name they sent (x-rigger-client-name, its part before "/"), at most 20 names.
+  gauge(
+    'rigger_streams_by_client',
+    'Event streams open (consumer members included), by the kind of client (x-rigger-client-name up to its first "/"; "unnamed" when none was sent; the 19 kinds with the most streams, the rest as "other")',
+    function () {
+      this.reset();
+      for (const [client, entry] of hub.streams.byClient(hub.lastSequence)) this.set({ client }, entry.streams);
+    },
+    ['client'],
+  );
+  gauge(
+    'rigger_stream_max_lag_events_by_client',
+    'Events between the newest published event and the furthest-behind stream of that kind of client (consumer members: see rigger_consumer_lag_events)',
+    function () {
+      this.reset();
+      for (const [client, entry] of hub.streams.byClient(hub.lastSequence)) this.set({ client }, entry.maxLag);
+    },
+    ['client'],
+  );
   gauge('rigger_hub_subscription_max_lag_events', 'Events between the newest published event and the furthest-behind hub subscription (0 when none is behind)', function () {
     this.set(hub.maxSubscriberLag());
   });

@@ -23,3 +23,6 @@ export const DETAIL_TRAILERS: Readonly<Record<string, string>> = {
   log_id: LOG_ID_HEADER,
   parted_after: PARTED_AFTER_TRAILER,
 };
+
+/** Request header naming the client program (e.g. "logger/4711": a kind, then what tells instances apart), shown by GetHubStatus. */
+export const CLIENT_NAME_HEADER = 'x-rigger-client-name';

@@ -29,7 +29,7 @@ export const eventsCommand: CommandBody<EventsArgs> = {
     const filter = subscribeOptionsOf(argv);
     const project = clientProject(argv.C ?? '.', argv as unknown as Record<string, unknown>);
     const { address, connect } = clientConnection(project, argv as unknown as Record<string, unknown>);
-    const client = connectService(address, connect);
+    const client = connectService(address, { ...connect, clientName: `rig-events/${process.pid}` });
     const call = client.SubscribeToTaskEvents({
       event_types: filter.eventTypes,
       statuses: filter.statuses,

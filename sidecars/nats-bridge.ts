@@ -229,7 +229,7 @@ export const natsBridgeCommand: CommandModule<CommonArgs, NatsBridgeArgs> = {
       .option('replicas', { type: 'number', default: 1, describe: 'replicas of the stream when the bridge creates it (3 on a cluster)' })
       .option('subject-prefix', { type: 'string', describe: 'subjects are <prefix>.<event_type>.<task_id>; default rigger.<project> (rigger.tasks: the subjects of bridges before projects)' })
       .example('$0 sidecar nats-bridge --consumer nats', 'publish every event to JetStream; the server keeps the position')
-      .example('$0 sidecar nats-bridge --project billing --nats nats://n1:4222,nats://n2:4222,nats://n3:4222 --replicas 3', 'on a cluster, an R3 stream') as never,
+      .example('$0 sidecar nats-bridge --nats nats://n1:4222,nats://n2:4222 --replicas 3', 'on a cluster (list some of its nodes), an R3 stream') as never,
   handler: (argv) => {
     const project = projectNameOf(argv as unknown as Record<string, unknown>);
     return runNatsBridge({ ...sidecarOptions(argv, true), nats: argv.nats, stream: argv.stream, replicas: argv.replicas, project, subjectPrefix: subjectPrefixOf(project, argv['subject-prefix']) });

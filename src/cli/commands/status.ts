@@ -12,7 +12,7 @@ import type { SubscribeToTaskEventsRequest__Output } from '../../generated/rigge
 import { invalidArgument, RiggerError } from '../../model/errors';
 import { eventTypeName, statusName } from '../../model/task';
 import { onBrokenPipe } from '../broken-pipe';
-import type { CommandBody, GlobalArgs } from '../main';
+import type { CommandBody, GlobalArgs } from '../command-body';
 import { printJson, printTable } from '../output';
 
 type StatusArgs = GlobalArgs & { watch?: boolean; interval?: number; limit?: number };

@@ -17,6 +17,7 @@ import { invalidArgument } from '../model/errors';
 import { consumerInfoOf } from './consumer-info';
 import { clientNameOf, unary, type ServiceContext } from './context';
 import { logInfoOf } from './log-handlers';
+import { fileSize } from '../store/file-size';
 
 /** Streams and consumers in one answer unless `limit` says otherwise; and the most it may say. */
 export const DEFAULT_STATUS_LIMIT = 500;
@@ -53,8 +54,8 @@ export function statusHandlers(context: ServiceContext) {
         server: { version, started_at: startedAt.toISOString(), uptime_ms: Date.now() - startedAt.getTime(), pid: process.pid },
         log: logInfoOf(store),
         head_sequence: head,
-        database_bytes: sizeOf(file),
-        wal_bytes: sizeOf(`${file}-wal`),
+        database_bytes: fileSize(file),
+        wal_bytes: fileSize(`${file}-wal`),
         streams,
         stream_count: hub.streams.size,
         consumers: page.statuses.map(consumerInfoOf) as ConsumerInfo[],
@@ -100,10 +101,6 @@ function filterOf(spec: FilterSpec): SubscribeToTaskEventsRequest {
     task_ids: [...(spec.taskIds ?? [])],
     ...(spec.assignee !== undefined && { assignee_filter: spec.assignee }),
   };
-}
-
-function sizeOf(file: string): number {
-  return fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
 }
 
 /** The version in the package.json above this file (dist/src/grpc or src/grpc); "unknown" if there is none. */

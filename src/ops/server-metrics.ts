@@ -7,7 +7,6 @@
 // stat'ed by path: the server process never opens a descriptor on tasks.db, since closing one
 // would drop SQLite's POSIX locks.
 // docs/operations.md#operations-endpoint lists every metric.
-import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -19,6 +18,7 @@ import { RenderCache, timed } from '../model/render-cache';
 import { compareText, topN } from '../model/top-n';
 import { SERVICE_NAME } from '../protocol/proto';
 import type { Store } from '../store/store';
+import { fileSize } from '../store/file-size';
 
 /** What the metrics are read from. */
 export interface MetricSources {
@@ -250,10 +250,10 @@ export function createServerMetrics(sources: MetricSources): ServerMetrics {
   // Files, by path (stat only; see the top of this file).
   const file = store.db.name;
   gauge('rigger_database_bytes', 'Size of the database file (tasks.db)', function () {
-    this.set(sizeOf(file));
+    this.set(fileSize(file));
   });
   gauge('rigger_wal_bytes', 'Size of the write-ahead log (tasks.db-wal)', function () {
-    this.set(sizeOf(`${file}-wal`));
+    this.set(fileSize(`${file}-wal`));
   });
 
   // Background work and commits: counted inline.
@@ -306,10 +306,6 @@ export function createServerMetrics(sources: MetricSources): ServerMetrics {
       unlabelledGroup.observe(writes);
     },
   };
-}
-
-function sizeOf(file: string): number {
-  return fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
 }
 
 /** `read()`, or `fallback` when it throws (the database closing under a scrape at shutdown). */

@@ -176,12 +176,15 @@ test(`a 3-node JetStream cluster, two projects, ${WRITES} writes each: every eve
     for (const [task, sequences] of byTask) assert.deepEqual(sequences, [...sequences].sort((a, b) => a - b), `${p.name} task ${task} in order`);
   }
   for (const p of projects) assert.equal(p.bridge.child.exitCode, null, `bridge ${p.name} still running`);
-  for (const p of projects) {
+  // A bridge whose publishes all landed before or after the election needs neither, so at least one
+  // of them must show it went through the last leader change (else the test did not test it).
+  const wentThrough = projects.map((p) => {
     const count = (msg: string) => p.bridge.stderr().split('\n').filter((l) => l.includes(`"msg":"${msg}`)).length;
     const [resent, reconnects] = [count('publish not acknowledged'), count('NATS unavailable')];
     t.diagnostic(`bridge ${p.name} (since its last start): ${count('NATS connected; publishing')} NATS sessions, ${resent} publishes sent again, ${reconnects} reconnects`);
-    assert.ok(resent + reconnects >= 1, `bridge ${p.name} went through the last leader change by sending again or reconnecting: ${p.bridge.stderr().slice(-3000)}`);
-  }
+    return resent + reconnects;
+  });
+  assert.ok(wentThrough.some((n) => n >= 1), `no bridge sent again or reconnected through the last leader change: ${projects.map((p) => p.bridge.stderr().slice(-1500)).join('\n')}`);
   // One session line per NATS session, naming how it resumes: the consumer for alpha, the stream's last message (or --since) for beta.
   const sessions = (p: Project) => p.bridge.stderr().split('\n').filter((l) => l.includes('"NATS connected; publishing"')).map((l) => JSON.parse(l) as { decided_by: string });
   assert.ok(sessions(projects[0]!).length >= 1 && sessions(projects[0]!).every((l) => l.decided_by === 'rigger consumer to-nats'), projects[0]!.bridge.stderr().slice(-2000));

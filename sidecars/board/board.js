@@ -171,6 +171,8 @@
 
   function drawTabs(shownColumns, counts) {
     if (!shownColumns.includes(activeStatus)) activeStatus = shownColumns[0] ?? 'TODO';
+    // A redraw keeps the keyboard on the tab it was on.
+    const focused = tabsEl.contains(document.activeElement) ? document.activeElement.dataset.status : null;
     tabsEl.replaceChildren(...shownColumns.map((status) => {
       const tab = el('button', { type: 'button', role: 'tab', id: `tab-${status}`, 'aria-controls': `panel-${status}`, 'aria-selected': String(status === activeStatus), dataset: { status } },
         label(status), el('span', { class: 'count', text: String(counts.get(status) ?? 0) }));
@@ -180,6 +182,7 @@
       });
       return tab;
     }));
+    if (focused) tabsEl.querySelector(`[data-status="${focused}"]`)?.focus();
   }
 
   function drawColumns() {

@@ -120,6 +120,7 @@ export async function serveBoard(state: BoardState, options: BoardHttpOptions, l
     const peer = request.socket.remoteAddress;
     const stream = new PageStream(response, state, DEFAULT_PAGE_LIMITS, (reason, queuedBytes) =>
       logger.warn({ peer, reason, queued_bytes: queuedBytes }, 'board page not reading its events; dropped it (it reconnects and is sent the board again)'),
+      changes ? { csrf: changes.csrfToken } : {},
     );
     streams.set(response, stream);
     logger.debug({ peer, pages: streams.size }, 'board page connected');

@@ -19,7 +19,8 @@
   const SHORT_ID = 8;
   const AGE_REFRESH_MS = 30_000;
   const COPIED_MS = 1500;
-  const csrf = document.querySelector('meta[name="rigger-board-csrf"]')?.content ?? '';
+  // Renewed from each board header: a sidecar restarted under an open page has a new one.
+  let csrf = document.querySelector('meta[name="rigger-board-csrf"]')?.content ?? '';
   const changesAllowed = csrf !== '' && csrf !== '{{csrf}}';
   let activeStatus = 'TODO';
 
@@ -270,6 +271,7 @@
     ready = header.ready;
     serverConnected = header.connected;
     sequence = header.sequence;
+    if (header.csrf) csrf = header.csrf;
   }
 
   function onTasks(cards) {

@@ -48,7 +48,7 @@ test('board changes: a read-only token with --allow-changes exits 1; the select 
   const bySelect = await add('Moved with the select');
   const byDrag = await add('Moved by dragging');
   const stale = await add('Changed elsewhere first');
-  const sidecar = startSidecar('board', ['--address', server.address, '--token', TOKEN, '--http-port', '0', '--allow-changes'], 'rig');
+  let sidecar = startSidecar('board', ['--address', server.address, '--token', TOKEN, '--http-port', '0', '--allow-changes'], 'rig');
   try {
     const url = await boardUrl(sidecar);
     const origin = new URL(url).origin;
@@ -104,6 +104,8 @@ test('board changes: a read-only token with --allow-changes exits 1; the select 
     await other.goto('about:blank');
     const crossStatus = await other.evaluate(`fetch(${JSON.stringify(new URL('change', url).href)}, { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: '{"task_id":"${stale}","status":"COMPLETED"}' }).then(() => 'sent', () => 'failed')`);
     assert.ok(['sent', 'failed'].includes(crossStatus as string));
+    await other.close();
+    await page.bringToFront(); // a hidden tab gets no animation frames, so it would not redraw
     assert.equal(await statusOf(stale), TaskStatus.TODO, 'nothing foreign changed the task');
 
     // With the page's own headers the same request is taken (the checks above are what refused).
@@ -112,6 +114,18 @@ test('board changes: a read-only token with --allow-changes exits 1; the select 
     assert.equal(await statusOf(stale), TaskStatus.COMPLETED);
     const unknown = await fetch(new URL('change', url), { method: 'POST', headers: { origin, 'x-rigger-board-csrf': csrf, 'content-type': 'application/json' }, body: JSON.stringify({ task_id: 'no-such-task', status: 'TODO' }) });
     assert.equal(unknown.status, 404, 'an unknown task is the server\'s NOT_FOUND');
+
+    // The sidecar restarts under the open page (a new CSRF token): the page's next change still goes through, without a reload.
+    await page.evaluate('window.__loadedOnce = true');
+    assert.equal(await sidecar.stop('SIGTERM'), 0, sidecar.stderr());
+    await page.waitForFunction("document.getElementById('connection').dataset.state === 'page-offline'", { timeout: WAIT_MS });
+    sidecar = startSidecar('board', ['--address', server.address, '--token', TOKEN, '--http-port', new URL(url).port, '--allow-changes'], 'rig');
+    assert.equal(await boardUrl(sidecar), url);
+    await page.waitForFunction(`document.getElementById('connection').dataset.state === 'live' && ${cardIn('COMPLETED', stale)}`, { timeout: WAIT_MS });
+    await page.select(`[data-task-id="${bySelect}"] select.move`, 'COMPLETED');
+    await page.waitForFunction(cardIn('COMPLETED', bySelect), { timeout: WAIT_MS });
+    assert.equal(await statusOf(bySelect), TaskStatus.COMPLETED);
+    assert.equal(await page.evaluate('window.__loadedOnce'), true, 'the page was never reloaded');
     assert.deepEqual(pageErrors, [], 'no script errors on the page');
   } finally {
     client.close();

@@ -69,9 +69,13 @@ async function checkWritable(client: RiggerClient, logger: Logger): Promise<void
  * The log's last `count` events up to `sequence` (the snapshot's position), for the feed: one
  * bounded read from sequence - count, ended at the first event or bookmark at `sequence`.
  */
-function readHistory(client: RiggerClient, options: BoardOptions, sequence: number, count: number): Promise<TaskEvent[]> {
+async function readHistory(client: RiggerClient, options: BoardOptions, sequence: number, count: number): Promise<TaskEvent[]> {
+  if (sequence <= 0) return [];
+  // Not from before the oldest event the log still holds (a pruned log refuses such a position).
+  const oldest = Number((await client.getLog()).oldest_sequence ?? 0);
+  const from = Math.max(0, sequence - count, oldest - 1);
+  if (from >= sequence) return [];
   const events: TaskEvent[] = [];
-  if (sequence <= 0) return Promise.resolve(events);
   return new Promise((resolve, reject) => {
     let subscription: Subscription | undefined;
     let done = false;
@@ -84,7 +88,7 @@ function readHistory(client: RiggerClient, options: BoardOptions, sequence: numb
     };
     const timer = setTimeout(finish, HISTORY_TIMEOUT_MS);
     subscription = client
-      .subscribe({ ...options.subscription, sinceSequence: Math.max(0, sequence - count), bookmarkIntervalMs: 100, onBookmark: (at) => at >= sequence && finish() })
+      .subscribe({ ...options.subscription, sinceSequence: from, bookmarkIntervalMs: 100, onBookmark: (at) => at >= sequence && finish() })
       .subscribe({
         next: (event) => {
           if (event.sequence <= sequence) events.push(event);

@@ -4,7 +4,8 @@
 // then carries every change. Starting each connection from the whole board is what makes
 // EventSource's own reconnect safe: whatever a page missed while it was away or dropped, its next
 // connection redraws it, so no event ids or replay are needed. The server's token never reaches
-// this side: the page reads only what the sidecar already holds.
+// this side: the page reads only what the sidecar already holds, and with --allow-changes asks it
+// for a status change (POST /change, board-changes.ts), which the sidecar makes with its own token.
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';

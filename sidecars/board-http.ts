@@ -4,12 +4,14 @@
 // then carries every change. Starting each connection from the whole board is what makes
 // EventSource's own reconnect safe: whatever a page missed while it was away or dropped, its next
 // connection redraws it, so no event ids or replay are needed. The server's token never reaches
-// this side: the page reads only what the sidecar already holds.
+// this side: the page reads only what the sidecar already holds, and with --allow-changes asks it
+// for a status change (POST /change, board-changes.ts), which the sidecar makes with its own token.
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { handleChange, type BoardChanges } from './board-changes';
 import { DEFAULT_PAGE_LIMITS, messageFrame, PageStream } from './board-page-stream';
 import type { BoardState } from './board-state';
 
@@ -36,7 +38,12 @@ export interface BoardHttpOptions {
   port: number;
   /** /events streams open at once; the next one gets 503 until one closes. */
   maxPages: number;
+  /** Set with --allow-changes: the page may change a task's status (POST /change). */
+  changes?: BoardChanges;
 }
+
+/** In index.html, replaced by the CSRF token when changes are allowed (empty: the page is read-only). */
+const CSRF_PLACEHOLDER = '{{csrf}}';
 
 const SECURITY_HEADERS = {
   // Only the page's own files and its own /events: no inline script, nothing from elsewhere.
@@ -75,8 +82,10 @@ export function hostAllowed(header: string | undefined, listenHost: string): boo
 }
 
 export async function serveBoard(state: BoardState, options: BoardHttpOptions, logger: Logger): Promise<BoardServer> {
-  const { host, port, maxPages } = options;
+  const { host, port, maxPages, changes } = options;
   const page = loadPage();
+  const index = page.get('/')!;
+  page.set('/', { ...index, body: Buffer.from(index.body.toString('utf8').replace(CSRF_PLACEHOLDER, changes?.csrfToken ?? '')) });
   const streams = new Map<http.ServerResponse, PageStream>();
   let refused = 0;
   let refusalLoggedAt = -Infinity;
@@ -112,6 +121,7 @@ export async function serveBoard(state: BoardState, options: BoardHttpOptions, l
     const peer = request.socket.remoteAddress;
     const stream = new PageStream(response, state, DEFAULT_PAGE_LIMITS, (reason, queuedBytes) =>
       logger.warn({ peer, reason, queued_bytes: queuedBytes }, 'board page not reading its events; dropped it (it reconnects and is sent the board again)'),
+      changes ? { csrf: changes.csrfToken } : {},
     );
     streams.set(response, stream);
     logger.debug({ peer, pages: streams.size }, 'board page connected');
@@ -128,11 +138,18 @@ export async function serveBoard(state: BoardState, options: BoardHttpOptions, l
       response.writeHead(421, { 'content-type': 'text/plain; charset=utf-8' }).end('this board answers only to its address (an IP, localhost or --host)\n');
       return;
     }
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('the board is read-only\n');
+    const route = (request.url ?? '/').split('?')[0]!;
+    if (route === '/change' && request.method === 'POST') {
+      handleChange(request, response, changes, logger).catch((error: unknown) => {
+        logger.warn({ err: error }, 'board change failed');
+        if (!response.headersSent) response.writeHead(500).end();
+      });
       return;
     }
-    const route = (request.url ?? '/').split('?')[0]!;
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end(changes ? 'only POST /change changes the board\n' : 'the board is read-only\n');
+      return;
+    }
     if (route === '/events') return openStream(request, response);
     const file = page.get(route === '/index.html' ? '/' : route);
     if (!file) {

@@ -43,6 +43,8 @@ export class PageStream {
     private readonly state: BoardState,
     private readonly limits: PageLimits,
     private readonly onDrop: (reason: DropReason, queuedBytes: number) => void,
+    /** Sent in every `board` header besides the state's (the CSRF token, so a page kept open across a sidecar restart has the new one). */
+    private readonly headerExtra: Record<string, unknown> = {},
   ) {
     response.on('drain', () => {
       clearTimeout(this.drainTimer);
@@ -63,7 +65,7 @@ export class PageStream {
   startSnapshot(): void {
     const header = this.state.header();
     this.pending = header.ready ? this.state.cards() : undefined;
-    this.write(sseFrame('board', header));
+    this.write(sseFrame('board', { ...header, ...this.headerExtra }));
     this.pump();
   }
 

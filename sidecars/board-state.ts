@@ -42,7 +42,9 @@ export type BoardMessage =
   | { kind: 'board' }
   /** One event: `task` is the card as it is now, or null when it left the board. */
   | { kind: 'change'; sequence: number; task_id: string; task: BoardTask | null; entry: FeedEntry }
-  | { kind: 'status'; connected: boolean };
+  | { kind: 'status'; connected: boolean }
+  /** The feed as a whole, after the events from before the sidecar started were read from the log. */
+  | { kind: 'feed'; feed: FeedEntry[] };
 
 const COLUMNS = Object.values(TaskStatus)
   .filter((status) => status !== TaskStatus.UNSPECIFIED && status !== TaskStatus.ARCHIVED)
@@ -127,6 +129,23 @@ export class BoardState {
     this.feed.push(entry);
     if (this.feed.length > this.feedSize) this.feed.splice(0, this.feed.length - this.feedSize);
     this.publish({ kind: 'change', sequence: event.sequence, task_id: event.task.id, task: this.board.tasks.get(event.task.id) ?? null, entry });
+  }
+
+  /**
+   * Events read back from the log at start (the feed would otherwise hold only what happened after
+   * it): the ones older than what the feed holds go before it, the newest feedSize are kept.
+   */
+  history(events: readonly TaskEvent[]): void {
+    const oldest = this.feed[0]?.sequence ?? Infinity;
+    const earlier = events.filter((event) => event.sequence < oldest).map(eventSummary);
+    if (earlier.length === 0) return;
+    this.feed.unshift(...earlier);
+    if (this.feed.length > this.feedSize) this.feed.splice(0, this.feed.length - this.feedSize);
+    this.publish({ kind: 'feed', feed: [...this.feed] });
+  }
+
+  get feedCapacity(): number {
+    return this.feedSize;
   }
 
   /** A bookmark: the log moved on without a change to show. */

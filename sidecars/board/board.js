@@ -5,7 +5,10 @@
 // so a reconnect (EventSource's own, or after the sidecar dropped a page that stopped reading)
 // redraws everything once, never twice. Changes that arrive during a snapshot apply to it, in order.
 // Each column draws its newest MAX_CARDS cards and counts the rest: a board of thousands stays fast.
-// Task text is only ever set with textContent: a title cannot inject markup.
+// Task text is only ever set with textContent: a title cannot inject markup. Narrow screens show
+// one column at a time, picked with tabs. When the sidecar allows changes (a CSRF token in the
+// page's meta), a card can be dragged to another column or given a status from its select; the
+// sidecar makes the change on the server, and the board follows it from the event like any other.
 'use strict';
 
 (() => {
@@ -13,6 +16,13 @@
   const EVERYONE = '*';
   const REOPEN_MS = 2000;
   const MAX_CARDS = 200;
+  const SHORT_ID = 8;
+  const AGE_REFRESH_MS = 30_000;
+  const COPIED_MS = 1500;
+  // Renewed from each board header: a sidecar restarted under an open page has a new one.
+  let csrf = document.querySelector('meta[name="rigger-board-csrf"]')?.content ?? '';
+  const changesAllowed = csrf !== '' && csrf !== '{{csrf}}';
+  let activeStatus = 'TODO';
 
   let tasks = new Map();
   // The cards of the snapshot under way (null when none is): they replace `tasks` at board-end.
@@ -32,6 +42,8 @@
   const filterEl = document.getElementById('assignee-filter');
   const summaryEl = document.getElementById('summary');
   const connectionEl = document.getElementById('connection');
+  const tabsEl = document.getElementById('tabs');
+  const noticeEl = document.getElementById('notice');
 
   const el = (tag, props, ...children) => {
     const node = document.createElement(tag);
@@ -46,6 +58,63 @@
 
   const label = (status) => (status === 'TODO' ? 'To do' : status.charAt(0) + status.slice(1).toLowerCase().replace(/_/g, ' '));
   const today = () => new Date().toISOString().slice(0, 10);
+
+  function age(iso) {
+    const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+    if (!Number.isFinite(seconds)) return '';
+    if (seconds < 60) return 'just now';
+    const [amount, unit] = seconds < 3600 ? [seconds / 60, 'min'] : seconds < 86400 ? [seconds / 3600, 'h'] : [seconds / 86400, 'd'];
+    return `${Math.floor(amount)} ${unit} ago`;
+  }
+
+  function notify(kind, text) {
+    noticeEl.dataset.kind = kind;
+    noticeEl.textContent = text;
+    noticeEl.hidden = false;
+  }
+
+  async function copyId(button, id) {
+    try {
+      await navigator.clipboard.writeText(id);
+    } catch {
+      // Without the clipboard API (an insecure origin): copy through a selected field.
+      const field = el('textarea', { class: 'visually-hidden', 'aria-hidden': 'true' });
+      field.value = id;
+      document.body.append(field);
+      field.select();
+      const copied = document.execCommand('copy');
+      field.remove();
+      if (!copied) return notify('error', `Could not copy the id; it is ${id}`);
+    }
+    button.dataset.copied = 'true';
+    button.textContent = 'Copied';
+    setTimeout(() => {
+      delete button.dataset.copied;
+      button.textContent = id.slice(0, SHORT_ID);
+    }, COPIED_MS);
+  }
+
+  async function changeStatus(id, status, version) {
+    const task = tasks.get(id);
+    const title = task ? task.title : id;
+    try {
+      const response = await fetch('change', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-rigger-board-csrf': csrf },
+        body: JSON.stringify({ task_id: id, status, expected_version: version }),
+      });
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        notify('error', `Could not move “${title}” to ${label(status)}: ${body.error ?? `HTTP ${response.status}`}`);
+        schedule(); // puts the card back where the board has it
+        return;
+      }
+      notify('ok', `Moved “${title}” to ${label(status)}`);
+    } catch (error) {
+      notify('error', `Could not move “${title}”: the board sidecar is unreachable (${error})`);
+      schedule();
+    }
+  }
 
   function shownStatuses() {
     const used = new Set([...tasks.values()].map((task) => task.status));
@@ -65,22 +134,81 @@
       details.append(el('dt', { text: 'Due' }), el('dd', overdue ? { class: 'overdue' } : null,
         el('time', { datetime: task.due_date, text: task.due_date }), overdue ? ' (overdue)' : null));
     }
-    return el('li', null, el('article', { class: 'card', dataset: { taskId: task.id } }, el('h4', { text: task.title }), details));
+    const idButton = el('button', { type: 'button', class: 'task-id', title: `${task.id} (click to copy)`, 'aria-label': `Copy the task id ${task.id}`, text: task.id.slice(0, SHORT_ID) });
+    idButton.addEventListener('click', () => copyId(idButton, task.id));
+    const updated = new Date(task.updated_at);
+    const meta = el('p', { class: 'meta' }, idButton, ' ',
+      el('time', { class: 'age', datetime: task.updated_at, title: `updated ${updated.toLocaleString()}`, text: `updated ${age(task.updated_at)}` }));
+    const article = el('article', { class: 'card', dataset: { taskId: task.id, version: String(task.version) } }, el('h4', { text: task.title }), meta, details);
+    if (changesAllowed) {
+      const select = el('select', { class: 'move', 'aria-label': `Status of ${task.title}` },
+        ...statuses.map((status) => el('option', { value: status, text: label(status) })));
+      select.value = task.status;
+      select.addEventListener('change', () => changeStatus(task.id, select.value, Number(article.dataset.version)));
+      article.append(select);
+      article.draggable = true;
+      article.addEventListener('dragstart', (event) => {
+        event.dataTransfer.setData('text/plain', task.id);
+        event.dataTransfer.effectAllowed = 'move';
+      });
+    }
+    return el('li', null, article);
+  }
+
+  function dropTarget(column, status) {
+    column.addEventListener('dragover', (event) => {
+      event.preventDefault();
+      column.classList.add('drop');
+    });
+    column.addEventListener('dragleave', () => column.classList.remove('drop'));
+    column.addEventListener('drop', (event) => {
+      event.preventDefault();
+      column.classList.remove('drop');
+      const id = event.dataTransfer.getData('text/plain');
+      const task = tasks.get(id);
+      if (task && task.status !== status) changeStatus(id, status, task.version);
+    });
+  }
+
+  function drawTabs(shownColumns, counts) {
+    if (!shownColumns.includes(activeStatus)) activeStatus = shownColumns[0] ?? 'TODO';
+    // A redraw keeps the keyboard on the tab it was on.
+    const focused = tabsEl.contains(document.activeElement) ? document.activeElement.dataset.status : null;
+    tabsEl.replaceChildren(...shownColumns.map((status) => {
+      const tab = el('button', { type: 'button', role: 'tab', id: `tab-${status}`, 'aria-controls': `panel-${status}`, 'aria-selected': String(status === activeStatus), dataset: { status } },
+        label(status), el('span', { class: 'count', text: String(counts.get(status) ?? 0) }));
+      tab.addEventListener('click', () => {
+        activeStatus = status;
+        schedule();
+      });
+      return tab;
+    }));
+    if (focused) tabsEl.querySelector(`[data-status="${focused}"]`)?.focus();
   }
 
   function drawColumns() {
     const shown = [...tasks.values()].filter(matches).sort((a, b) => (a.updated_at < b.updated_at ? 1 : -1));
-    const columns = shownStatuses().map((status) => {
+    const shownColumns = shownStatuses();
+    const counts = new Map();
+    const columns = shownColumns.map((status) => {
       const here = shown.filter((task) => task.status === status);
       const headingId = `column-${status}`;
       const list = here.length ? el('ul', null, ...here.slice(0, MAX_CARDS).map(card)) : el('p', { class: 'empty', text: 'No tasks' });
       const more = here.length > MAX_CARDS
         ? el('p', { class: 'more', text: `${here.length - MAX_CARDS} more not drawn; pick an assignee to narrow the board` }) : null;
-      return el('section', { class: 'column', 'aria-labelledby': headingId, dataset: { status } },
+      counts.set(status, here.length);
+      const column = el('section', { class: status === activeStatus ? 'column active' : 'column', id: `panel-${status}`, role: 'tabpanel', 'aria-labelledby': headingId, dataset: { status } },
         el('h3', { id: headingId }, label(status), el('span', { class: 'count', 'aria-label': `${here.length} tasks`, text: String(here.length) })),
-        list, more);
+        el('div', { class: 'cards' }, list, more));
+      if (changesAllowed) dropTarget(column, status);
+      return column;
     });
+    drawTabs(shownColumns, counts);
+    for (const column of columns) if (column.dataset.status === activeStatus) column.classList.add('active');
+    // Each column keeps where it was scrolled to across redraws.
+    const scrolled = new Map([...columnsEl.querySelectorAll('.column')].map((column) => [column.dataset.status, column.querySelector('.cards').scrollTop]));
     columnsEl.replaceChildren(...columns);
+    for (const column of columns) column.querySelector('.cards').scrollTop = scrolled.get(column.dataset.status) ?? 0;
     summaryEl.textContent = ready ? `${shown.length} of ${tasks.size} tasks shown, as of event #${sequence}` : 'Loading the board…';
   }
 
@@ -143,6 +271,7 @@
     ready = header.ready;
     serverConnected = header.connected;
     sequence = header.sequence;
+    if (header.csrf) csrf = header.csrf;
   }
 
   function onTasks(cards) {
@@ -175,6 +304,7 @@
     on('board-end', onBoardEnd);
     on('change', onChange);
     on('status', (status) => (serverConnected = status.connected));
+    on('feed', (message) => (feed = message.feed));
     source.addEventListener('open', () => { pageConnected = true; schedule(); });
     source.addEventListener('error', () => {
       pageConnected = false;
@@ -189,6 +319,9 @@
   filterEl.addEventListener('input', schedule);
   filterEl.addEventListener('change', schedule);
   document.querySelector('form.filters').addEventListener('submit', (event) => event.preventDefault());
+  setInterval(() => {
+    for (const time of document.querySelectorAll('time.age')) time.textContent = `updated ${age(time.getAttribute('datetime'))}`;
+  }, AGE_REFRESH_MS);
   draw();
   open();
 })();

@@ -201,7 +201,8 @@ test('board: past --max-pages open pages the next gets 503 with Retry-After, and
     assert.equal(refused.status, 503);
     assert.equal(refused.retryAfter, '5');
     assert.match(refused.body, /the board has 2 pages open \(--max-pages\); close one or start the sidecar with a higher --max-pages/);
-    assert.ok(limited.stderr().includes('"board page refused: --max-pages pages are open"'), 'the refusal is logged');
+    // The log line comes through a pipe, after the answer: waited for, not read at once.
+    await waitFor(() => limited.stderr().includes('"board page refused: --max-pages pages are open"'), 10_000, 'the refusal is logged');
     pages.shift()!.close();
     await waitFor(async () => (await eventsStatus(limitedUrl)).status === 200, 10_000, 'a page is let in once one closed');
   } finally {

@@ -93,3 +93,23 @@ test('board: the page files ship in the package, next to dist/', async () => {
     assert.ok(paths.includes(wanted), `${wanted} is in the package`);
   }
 });
+
+test('board state: the log history read at start goes before the live feed, bounded, once as a feed message; history the feed already holds adds nothing', () => {
+  const state = new BoardState(4);
+  const messages: BoardMessage[] = [];
+  state.snapshotStarted();
+  state.snapshotComplete(10);
+  state.listen((message) => messages.push(message));
+  state.apply(event(11, TaskEventType.CREATED, task('live', TaskStatus.TODO, 1)));
+  state.apply(event(12, TaskEventType.UPDATED, task('live', TaskStatus.TODO, 2)));
+  const history = [7, 8, 9, 10].map((sequence) => event(sequence, TaskEventType.CREATED, task(`h${sequence}`, TaskStatus.TODO, 1)));
+  // An event the live stream already brought (11) is not taken twice.
+  state.history([...history, event(11, TaskEventType.CREATED, task('live', TaskStatus.TODO, 1))]);
+  assert.deepEqual(state.header().feed.map((entry) => entry.sequence), [9, 10, 11, 12], 'the newest 4, oldest first');
+  const feedMessages = messages.filter((message) => message.kind === 'feed');
+  assert.equal(feedMessages.length, 1);
+  assert.deepEqual((feedMessages[0] as { feed: { sequence: number }[] }).feed.map((entry) => entry.sequence), [9, 10, 11, 12]);
+  state.history([event(12, TaskEventType.UPDATED, task('live', TaskStatus.TODO, 2))]);
+  assert.equal(messages.filter((message) => message.kind === 'feed').length, 1, 'nothing older than the feed: no message');
+  assert.equal(state.feedCapacity, 4);
+});

@@ -1,6 +1,7 @@
 // The board sidecar in tests: its URL once it has said `ready:`.
 import assert from 'node:assert/strict';
-import { waitFor } from '../support/processes';
+import path from 'node:path';
+import { REPO_ROOT, tempDir, waitFor } from '../support/processes';
 import type { SidecarProcess } from './sidecar-support';
 
 export async function boardUrl(sidecar: SidecarProcess, timeoutMs = 20_000): Promise<string> {
@@ -13,4 +14,9 @@ export async function boardUrl(sidecar: SidecarProcess, timeoutMs = 20_000): Pro
 /** How many times the board has logged that it dropped a page for not reading. */
 export function drops(sidecar: SidecarProcess): number {
   return sidecar.stderr().split('\n').filter((line) => line.includes('"board page not reading its events')).length;
+}
+
+/** Where the board tests' screenshots go: docs/images/ only with RIGGER_WRITE_SCREENSHOTS=1, so a test run leaves the clone clean. */
+export function screenshotDir(): string {
+  return process.env.RIGGER_WRITE_SCREENSHOTS === '1' ? path.join(REPO_ROOT, 'docs', 'images') : tempDir('rigger-board-shots-');
 }

@@ -134,7 +134,7 @@ test('board: the tasks in their columns, live AddTask/UpdateTask within 2 s, key
     assert.ok(!Object.values(before).flat().includes('Abandoned idea'), 'a deleted task is not on the board');
     assert.equal(await page.evaluate("document.querySelectorAll('#columns script, #columns img').length"), 0, 'task text never becomes markup');
     assert.equal(await page.evaluate('window.__pwned'), undefined);
-    assert.equal(await page.evaluate(`document.querySelector('[data-task-id="${oauth}"] time')?.getAttribute('datetime')`), '2025-12-31');
+    assert.equal(await page.evaluate(`document.querySelector('[data-task-id="${oauth}"] dl time')?.getAttribute('datetime')`), '2025-12-31');
     assert.match(await page.evaluate(`document.querySelector('[data-task-id="${oauth}"] dl').textContent`) as string, /overdue/);
     assert.ok(!(await page.content()).includes(TOKEN), 'the token is not in the live DOM');
 

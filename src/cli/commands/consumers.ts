@@ -10,6 +10,7 @@ import type { DeadLetter__Output } from '../../generated/rigger/v1/DeadLetter';
 import { invalidArgument, RiggerError } from '../../model/errors';
 import { eventTypeName, statusName } from '../../model/task';
 import type { CommandBody, GlobalArgs } from '../command-body';
+import { filterText } from '../filter-text';
 import { printFields, printJson, printTable } from '../output';
 
 type ConsumerArgs = GlobalArgs & { name: string };
@@ -32,17 +33,6 @@ async function withClient<T>(argv: GlobalArgs, work: (client: RiggerClient) => P
 }
 
 
-/** Every consumer, following ListConsumers' pages (500 a page) to the last. */
-function filterText(info: ConsumerInfo__Output): string {
-  const filter = info.config?.filter;
-  const parts = [
-    filter?.event_types.length ? `types=${filter.event_types.map(eventTypeName).join(',').toLowerCase()}` : '',
-    filter?.assignee_filter !== undefined ? `assignee=${filter.assignee_filter}` : '',
-    filter?.statuses.length ? `statuses=${filter.statuses.map(statusName).join(',').toLowerCase()}` : '',
-    filter?.task_ids.length ? `tasks=${filter.task_ids.join(',')}` : '',
-  ].filter(Boolean);
-  return parts.length ? parts.join(' ') : 'all';
-}
 
 /** A consumer for --json: the wire's fields, the filter's enums by name. */
 function consumerForDisplay(info: ConsumerInfo__Output): Record<string, unknown> {
@@ -60,7 +50,7 @@ function printConsumer(info: ConsumerInfo__Output): void {
   const config = info.config!;
   printFields([
     ['name', config.name ?? ''],
-    ['filter', filterText(info)],
+    ['filter', filterText(info.config?.filter)],
     ['acked sequence', String(info.acked_sequence)],
     ['head sequence', String(info.head_sequence)],
     ['lag', String(info.lag)],
@@ -155,7 +145,7 @@ export const consumersCommand: CommandBody<GlobalArgs> = {
           if (argv.json) return printJson(list.map(consumerForDisplay));
           printTable(
             ['NAME', 'FILTER', 'ACKED', 'LAG', 'IN FLIGHT', 'MEMBERS', 'DEAD', 'STATE'],
-            list.map((c) => [c.config?.name ?? '', filterText(c), String(c.acked_sequence), String(c.lag), String(c.in_flight), String(c.members), String(c.dead_letters), c.lost ? 'lost' : 'ok']),
+            list.map((c) => [c.config?.name ?? '', filterText(c.config?.filter), String(c.acked_sequence), String(c.lag), String(c.in_flight), String(c.members), String(c.dead_letters), c.lost ? 'lost' : 'ok']),
           );
         }),
       )

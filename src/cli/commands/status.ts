@@ -13,6 +13,7 @@ import { invalidArgument, RiggerError } from '../../model/errors';
 import { eventTypeName, statusName } from '../../model/task';
 import { onBrokenPipe } from '../broken-pipe';
 import type { CommandBody, GlobalArgs } from '../command-body';
+import { filterText } from '../filter-text';
 import { printJson, printTable } from '../output';
 
 type StatusArgs = GlobalArgs & { watch?: boolean; interval?: number; limit?: number };
@@ -81,16 +82,6 @@ function fetchStatus(client: RiggerServiceClient, limit: number | undefined): Pr
   return new Promise((resolve, reject) =>
     client.GetHubStatus(limit === undefined ? {} : { limit }, { deadline: Date.now() + CALL_DEADLINE_MS }, (error, response) => (error ? reject(error) : resolve(response!))),
   );
-}
-
-function filterText(filter: SubscribeToTaskEventsRequest__Output | undefined): string {
-  const parts = [
-    filter?.event_types.length ? `types=${filter.event_types.map(eventTypeName).join(',').toLowerCase()}` : '',
-    filter?.assignee_filter !== undefined ? `assignee=${filter.assignee_filter}` : '',
-    filter?.statuses.length ? `statuses=${filter.statuses.map(statusName).join(',').toLowerCase()}` : '',
-    filter?.task_ids.length ? `tasks=${filter.task_ids.join(',')}` : '',
-  ].filter(Boolean);
-  return parts.length ? parts.join(' ') : 'all';
 }
 
 function filterForDisplay(filter: SubscribeToTaskEventsRequest__Output | undefined): Record<string, unknown> {

@@ -35,6 +35,17 @@ export interface BoardHeader {
   /** Newest last; at most feed_size entries. */
   feed: FeedEntry[];
   feed_size: number;
+  sidecars: SidecarLine[];
+}
+
+/** One stream or durable consumer of the hub, as the board's sidecars panel shows it. */
+export interface SidecarLine {
+  name: string;
+  /** "subscribe", "task_event_stream", "consume", or "consumer" for a durable consumer's own line. */
+  kind: string;
+  lag: number;
+  /** A stream on the live path; a consumer with members. */
+  live: boolean;
 }
 
 export type BoardMessage =
@@ -43,6 +54,8 @@ export type BoardMessage =
   /** One event: `task` is the card as it is now, or null when it left the board. */
   | { kind: 'change'; sequence: number; task_id: string; task: BoardTask | null; entry: FeedEntry }
   | { kind: 'status'; connected: boolean }
+  /** Every stream and durable consumer the hub has open (GetHubStatus), as the page lists them. */
+  | { kind: 'sidecars'; sidecars: SidecarLine[] }
   /** The feed as a whole, after the events from before the sidecar started were read from the log. */
   | { kind: 'feed'; feed: FeedEntry[] };
 
@@ -77,6 +90,7 @@ export class BoardState {
   /** A snapshot being received: built apart, so pages keep reading the whole board until it completes. */
   private building: Cards | undefined;
   private readonly feed: FeedEntry[] = [];
+  private sidecars: SidecarLine[] = [];
   private readonly listeners = new Set<(message: BoardMessage) => void>();
   private ready = false;
   private connected = false;
@@ -91,7 +105,7 @@ export class BoardState {
   }
 
   header(): BoardHeader {
-    return { ready: this.ready, connected: this.connected, sequence: this.sequence, statuses: COLUMNS, tasks: this.board.tasks.size, feed: [...this.feed], feed_size: this.feedSize };
+    return { ready: this.ready, connected: this.connected, sequence: this.sequence, statuses: COLUMNS, tasks: this.board.tasks.size, feed: [...this.feed], feed_size: this.feedSize, sidecars: this.sidecars };
   }
 
   /**
@@ -151,6 +165,12 @@ export class BoardState {
   /** A bookmark: the log moved on without a change to show. */
   passed(sequence: number): void {
     this.sequence = Math.max(this.sequence, sequence);
+  }
+
+  /** The hub's streams and consumers, as last read (board.ts polls them); every page is sent them. */
+  setSidecars(sidecars: SidecarLine[]): void {
+    this.sidecars = sidecars;
+    this.publish({ kind: 'sidecars', sidecars });
   }
 
   setConnected(connected: boolean): void {

@@ -14,6 +14,7 @@ import { invalidArgument } from '../src/model/errors';
 import { TaskEventType, TaskStatus, type TaskEvent } from '../src/model/task';
 import { newCsrfToken, type BoardChanges } from './board-changes';
 import { DEFAULT_MAX_PAGES, serveBoard } from './board-http';
+import { pollSidecars } from './board-sidecars';
 import { BoardState } from './board-state';
 import { connect, logStatus, runStandalone, runUntilStopped, sidecarFlags, sidecarLogger, sidecarOptions, type SidecarArgs, type SidecarOptions } from './shared';
 
@@ -130,6 +131,7 @@ async function runBoard(options: BoardOptions): Promise<void> {
   }
 
   let subscription: Subscription | undefined;
+  let stopPolling: (() => void) | undefined;
   let announced = false;
   const failed = new Promise<never>((_, reject) => {
     subscription = client
@@ -146,7 +148,10 @@ async function runBoard(options: BoardOptions): Promise<void> {
           readHistory(client, options, marker.sequence, state.feedCapacity)
             .then((events) => state.history(events))
             .catch((error: unknown) => logger.warn({ err: error }, "could not read the log's last events for the feed; it shows the events from now on"))
-            .finally(() => process.stdout.write(`ready: board on ${board.url}\n`));
+            .finally(() => {
+              stopPolling = pollSidecars(client, state, logger);
+              process.stdout.write(`ready: board on ${board.url}\n`);
+            });
         },
         onBookmark: (sequence) => state.passed(sequence),
         onStatus: logStatus(logger, (status) => state.setConnected(status.state === 'connected')),
@@ -158,6 +163,7 @@ async function runBoard(options: BoardOptions): Promise<void> {
   });
   await runUntilStopped(logger, failed, async () => {
     subscription?.unsubscribe();
+    stopPolling?.();
     await board.close();
     await client.close();
   });

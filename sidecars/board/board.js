@@ -30,6 +30,7 @@
   let expected = 0;
   let statuses = [];
   let feed = [];
+  let sidecars = [];
   let feedSize = 50;
   let ready = false;
   let serverConnected = false;
@@ -39,6 +40,7 @@
 
   const columnsEl = document.getElementById('columns');
   const feedEl = document.getElementById('feed');
+  const sidecarsEl = document.getElementById('sidecars');
   const filterEl = document.getElementById('assignee-filter');
   const summaryEl = document.getElementById('summary');
   const connectionEl = document.getElementById('connection');
@@ -233,6 +235,15 @@
       el('time', { datetime: entry.timestamp, text: new Date(entry.timestamp).toLocaleTimeString() }))));
   }
 
+  const KINDS = { subscribe: 'stream', task_event_stream: 'bidi stream', consume: 'consumer member', consumer: 'consumer' };
+
+  function drawSidecars() {
+    sidecarsEl.replaceChildren(...sidecars.map((s) => el('li', { dataset: { name: s.name } },
+      el('span', { class: 'name', text: s.name }), ' ',
+      el('span', { class: 'kind', text: KINDS[s.kind] ?? s.kind }),
+      ` · lag ${s.lag} · ${s.kind === 'consumer' ? (s.live ? 'members joined' : 'no member') : (s.live ? 'live' : 'catching up')}`)));
+  }
+
   function drawConnection() {
     const [state, text] = !pageConnected ? ['page-offline', 'Board sidecar unreachable; reconnecting…']
       : !serverConnected ? ['server-down', 'Server unreachable; the sidecar is reconnecting…']
@@ -252,6 +263,7 @@
     drawFilter();
     drawColumns();
     drawFeed();
+    drawSidecars();
     drawConnection();
   }
 
@@ -268,6 +280,7 @@
     statuses = header.statuses;
     feed = header.feed;
     feedSize = header.feed_size;
+    sidecars = header.sidecars ?? [];
     ready = header.ready;
     serverConnected = header.connected;
     sequence = header.sequence;
@@ -305,6 +318,7 @@
     on('change', onChange);
     on('status', (status) => (serverConnected = status.connected));
     on('feed', (message) => (feed = message.feed));
+    on('sidecars', (message) => (sidecars = message.sidecars));
     source.addEventListener('open', () => { pageConnected = true; schedule(); });
     source.addEventListener('error', () => {
       pageConnected = false;

@@ -49,6 +49,9 @@ test('board layout: the feed from the log at load, columns that scroll inside, i
     assert.equal(feed.length, 50, 'the feed is bounded to its 50 entries');
     assert.deepEqual(feed, Array.from({ length: 50 }, (_, i) => TASKS - i), 'the last 50 events of the log, newest first');
 
+    // The sidecars panel: the hub's streams as GetHubStatus lists them, this board's own among them, caught up.
+    await page.waitForFunction("[...document.querySelectorAll('#sidecars li')].some((li) => li.dataset.name.startsWith('board/') && li.textContent.includes('lag 0 · live'))", { timeout: WAIT_MS });
+
     // The page stays one screen high: the To do column (20 long cards) scrolls inside itself.
     const heights = (await page.evaluate(`({ page: document.documentElement.scrollHeight, view: window.innerHeight,
       inner: document.querySelector('#columns [data-status="TODO"] .cards').scrollHeight,

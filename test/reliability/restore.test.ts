@@ -74,7 +74,8 @@ test('a backup, 50 writes, rig restore, 50 new writes under the logger, the NATS
   const checkpoint = path.join(tempDir('rigger-restore-'), 'logger.checkpoint');
   const address = server.address;
   const sidecars: Record<string, SidecarProcess> = {
-    logger: startSidecar('logger', ['--address', address, '--checkpoint', checkpoint]),
+    // --since 0: the first writes may come before its stream is open; the checkpoint wins once it is later.
+    logger: startSidecar('logger', ['--address', address, '--checkpoint', checkpoint, '--since', '0']),
     bridge: startSidecar('nats-bridge', ['--address', address, '--nats', nats.url, '--since', '0', '--project', 'restored']),
     webhook: startSidecar('webhook', ['--address', address, '--url', hook.url, '--consumer', 'hooks', '--since', '0', '--retry-initial-ms', '100']),
     metrics: startSidecar('metrics', ['--address', address, '--listen', '127.0.0.1:0']),

@@ -83,8 +83,9 @@ test('board layout: the feed from the log at load, columns that scroll inside, i
     await page.screenshot({ path: path.join(shots, 'board-1280.png') });
 
     // A phone: one column at a time, picked with the tabs; nothing scrolls sideways.
+    // Emulating a phone (isMobile) reloads the page: wait for the board to be whole again.
     await page.setViewport({ width: 390, height: 844, isMobile: true, hasTouch: true });
-    await page.waitForFunction("getComputedStyle(document.querySelector('.tabs')).display !== 'none'", { timeout: WAIT_MS });
+    await page.waitForFunction(`getComputedStyle(document.querySelector('.tabs')).display !== 'none' && document.getElementById('connection').dataset.state === 'live' && document.querySelectorAll('#columns .card').length === ${TASKS}`, { timeout: WAIT_MS });
     const tabs = (await page.evaluate("[...document.querySelectorAll('#tabs [role=tab]')].map((tab) => tab.dataset.status)")) as string[];
     const columns = (await page.evaluate("[...document.querySelectorAll('#columns [data-status]')].map((column) => column.dataset.status)")) as string[];
     assert.deepEqual(tabs, columns, 'a tab for every column');

@@ -15,6 +15,7 @@ import { loadProto, SERVICE_NAME } from '../../src/protocol/proto';
 import { startServer, tempProject, waitFor, type ServerProcess } from '../support/processes';
 import { rawClient } from '../support/raw-client';
 import { addTasks, clientOf, closeClients } from './consumer-support';
+import { bearer } from '../support/client';
 
 const RW = 'rw-token-hostile-member';
 const RO = 'ro-token-hostile-member';
@@ -37,9 +38,7 @@ function member(token: string): { client: grpc.Client; call: Member; responses: 
   const method = (loadProto().definition[SERVICE_NAME] as grpc.ServiceDefinition).ConsumeTaskEvents!;
   const client = rawClient(server!.address);
   calls.push(client);
-  const metadata = new grpc.Metadata();
-  metadata.set('authorization', `Bearer ${token}`);
-  const call = client.makeBidiStreamRequest(`/${SERVICE_NAME}/ConsumeTaskEvents`, method.requestSerialize, method.responseDeserialize, metadata, {}) as Member;
+  const call = client.makeBidiStreamRequest(`/${SERVICE_NAME}/ConsumeTaskEvents`, method.requestSerialize, method.responseDeserialize, bearer(token), {}) as Member;
   const responses: ConsumeResponse__Output[] = [];
   const waiters: { what: (r: ConsumeResponse__Output) => boolean; resolve(r: ConsumeResponse__Output): void }[] = [];
   call.on('data', (response: ConsumeResponse__Output) => {

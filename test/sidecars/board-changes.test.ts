@@ -6,10 +6,9 @@
 // from another origin or cross-site is 403 and changes nothing.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { TaskStatus } from '../../src/model/task';
-import { call, connect } from '../support/client';
+import { call, connect, bearer } from '../support/client';
 import { requireTool, rigAsync, startServer, tempProject } from '../support/processes';
 import { boardUrl } from './board-support';
 import { startSidecar } from './sidecar-support';
@@ -24,11 +23,7 @@ after(async () => {
   await browser?.close().catch(() => browser?.process()?.kill('SIGKILL'));
 });
 
-const auth = () => {
-  const metadata = new grpc.Metadata();
-  metadata.set('authorization', `Bearer ${TOKEN}`);
-  return metadata;
-};
+const auth = () => bearer(TOKEN);
 
 const cardIn = (status: string, id: string) => `!!document.querySelector('#columns [data-status="${status}"] [data-task-id="${id}"]')`;
 

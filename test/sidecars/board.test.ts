@@ -10,9 +10,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { call, connect } from '../support/client';
+import { call, connect, bearer } from '../support/client';
 import { freePort, REPO_ROOT, requireTool, rigAsync, startServer, tempDir, tempProject } from '../support/processes';
 import { boardUrl } from './board-support';
 import { addTaskByCli, startSidecar } from './sidecar-support';
@@ -29,11 +28,7 @@ after(async () => {
   await browser?.close().catch(() => browser?.process()?.kill('SIGKILL'));
 });
 
-const auth = () => {
-  const metadata = new grpc.Metadata();
-  metadata.set('authorization', `Bearer ${TOKEN}`);
-  return metadata;
-};
+const auth = () => bearer(TOKEN);
 
 /** The board as the DOM shows it: for each column on the page, the titles of its cards. */
 const COLUMNS_SCRIPT = `Object.fromEntries([...document.querySelectorAll('#columns [data-status]')].map((column) =>

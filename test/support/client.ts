@@ -14,6 +14,13 @@ export function connect(address: string): RiggerServiceClient {
 type UnaryMethod = 'ListTasks' | 'AddTask' | 'UpdateTask' | 'GetTask' | 'DeleteTask' | 'ParsePRD' | 'GenerateTasksFromPRD' | 'OrchestrateTask' | 'GetLog';
 
 /** Calls a unary RPC; resolves with the response or rejects with the grpc.ServiceError. */
+/** Call metadata carrying `token` as a bearer token, as the typed client sends it. */
+export function bearer(token: string): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  metadata.set('authorization', `Bearer ${token}`);
+  return metadata;
+}
+
 export function call<T = any>(client: RiggerServiceClient, method: UnaryMethod, request: object, metadata = new grpc.Metadata()): Promise<T> {
   return new Promise((resolve, reject) => {
     (client[method] as Function).call(client, request, metadata, (error: grpc.ServiceError | null, response: T) =>

@@ -13,18 +13,23 @@ export function sidecarLines(status: HubStatus): SidecarLine[] {
   return [...streams, ...consumers];
 }
 
-/** Reads the hub's status now and every `intervalMs` into `state`; returns the stop. A failed read keeps the last list. */
-export function pollSidecars(client: RiggerClient, state: BoardState, logger: Logger, intervalMs = SIDECARS_POLL_MS): () => void {
+/**
+ * Reads the hub's status every `intervalMs` into `state` while `wanted()` (a page is open: nobody
+ * else reads it); returns the stop. A failed read keeps the last list.
+ */
+export function pollSidecars(client: RiggerClient, state: BoardState, logger: Logger, wanted: () => boolean, intervalMs = SIDECARS_POLL_MS): () => void {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
+  const next = () => {
+    if (!stopped) timer = setTimeout(poll, intervalMs).unref();
+  };
   const poll = () => {
+    if (!wanted()) return next();
     client
       .hubStatus(SIDECARS_SHOWN)
       .then((status) => !stopped && state.setSidecars(sidecarLines(status)))
       .catch((error: unknown) => logger.debug({ err: error }, 'could not read the hub status for the sidecars panel'))
-      .finally(() => {
-        if (!stopped) timer = setTimeout(poll, intervalMs).unref();
-      });
+      .finally(next);
   };
   poll();
   return () => {

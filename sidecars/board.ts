@@ -149,7 +149,7 @@ async function runBoard(options: BoardOptions): Promise<void> {
             .then((events) => state.history(events))
             .catch((error: unknown) => logger.warn({ err: error }, "could not read the log's last events for the feed; it shows the events from now on"))
             .finally(() => {
-              stopPolling = pollSidecars(client, state, logger);
+              stopPolling = pollSidecars(client, state, logger, () => board.pages() > 0);
               process.stdout.write(`ready: board on ${board.url}\n`);
             });
         },

@@ -174,7 +174,16 @@
 
   function drawTabs(shownColumns, counts) {
     if (!shownColumns.includes(activeStatus)) activeStatus = shownColumns[0] ?? 'TODO';
-    // A redraw keeps the keyboard on the tab it was on.
+    const have = [...tabsEl.children];
+    if (have.length === shownColumns.length && have.every((tab, i) => tab.dataset.status === shownColumns[i])) {
+      // Same tabs: updated in place, so a click or the keyboard focus on one is never lost to a redraw.
+      for (const tab of have) {
+        tab.setAttribute('aria-selected', String(tab.dataset.status === activeStatus));
+        tab.querySelector('.count').textContent = String(counts.get(tab.dataset.status) ?? 0);
+      }
+      return;
+    }
+    // A rebuild keeps the keyboard on the tab it was on.
     const focused = tabsEl.contains(document.activeElement) ? document.activeElement.dataset.status : null;
     tabsEl.replaceChildren(...shownColumns.map((status) => {
       const tab = el('button', { type: 'button', role: 'tab', id: `tab-${status}`, 'aria-controls': `panel-${status}`, 'aria-selected': String(status === activeStatus), dataset: { status } },
@@ -318,7 +327,11 @@
     on('change', onChange);
     on('status', (status) => (serverConnected = status.connected));
     on('feed', (message) => (feed = message.feed));
-    on('sidecars', (message) => (sidecars = message.sidecars));
+    // The sidecars list changes every few seconds; redrawing only it leaves a tab or select a person is using alone.
+    source.addEventListener('sidecars', (message) => {
+      sidecars = JSON.parse(message.data).sidecars;
+      drawSidecars();
+    });
     source.addEventListener('open', () => { pageConnected = true; schedule(); });
     source.addEventListener('error', () => {
       pageConnected = false;

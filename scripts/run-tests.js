@@ -26,7 +26,8 @@ const weight = (file) => {
   return at === -1 ? SLOW_FIRST.length : at;
 };
 const files = find(testDir)
-  .filter((f) => filter.length === 0 || filter.some((word) => f.includes(word)))
+  // Matched against the path under dist/test, so a checkout path that contains the word matches nothing.
+  .filter((f) => filter.length === 0 || filter.some((word) => path.relative(testDir, f).includes(word)))
   .sort((a, b) => weight(a) - weight(b) || a.localeCompare(b));
 if (files.length === 0) {
   console.error(filter.length ? `no test file under ${testDir} matches ${filter.join(' or ')}` : `no test files under ${testDir}; run \`npm run build\` first`);

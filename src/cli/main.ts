@@ -79,7 +79,7 @@ export function rigProgram(args: string[]): Argv {
         ),
       )
       .command(
-        lazyCommand('sidecar', 'Run a bundled sidecar: logger, metrics, nats-bridge, board, webhook or exec (Ctrl-C to stop)', () =>
+        lazyCommand('sidecar', 'Run a bundled sidecar: logger, metrics, nats-bridge, nats-commands, board, webhook or exec (Ctrl-C to stop)', () =>
           (require('./commands/sidecar') as typeof import('./commands/sidecar')).sidecarCommand,
         ),
       )

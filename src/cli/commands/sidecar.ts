@@ -1,4 +1,4 @@
-// `rig sidecar <logger|metrics|nats-bridge|board|webhook|exec>`: runs one of the bundled sidecars. Each sidecar defines
+// `rig sidecar <logger|metrics|nats-bridge|nats-commands|board|webhook|exec>`: runs one of the bundled sidecars. Each sidecar defines
 // its own command, so `node dist/sidecars/<name>.js` takes the same flags without loading the CLI.
 import type { CommandModule } from 'yargs';
 import { boardCommand } from '../../../sidecars/board';
@@ -20,6 +20,6 @@ export const sidecarCommand: CommandBody<GlobalArgs> = {
       .command(boardCommand as CommandModule<GlobalArgs, GlobalArgs>)
       .command(webhookCommand as CommandModule<GlobalArgs, GlobalArgs>)
       .command(execCommand as CommandModule<GlobalArgs, GlobalArgs>)
-      .demandCommand(1, 'name a sidecar: logger, metrics, nats-bridge, board, webhook or exec'),
+      .demandCommand(1, 'name a sidecar: logger, metrics, nats-bridge, nats-commands, board, webhook or exec'),
   handler: () => {},
 };

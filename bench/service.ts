@@ -19,7 +19,7 @@ export function serviceFor(address: string): RiggerServiceClient {
 /** Calls unary `method` with `request`; resolves with the response (untyped unless the caller names it), rejects with the ServiceError. */
 export function unaryCall<T = any>(client: RiggerServiceClient, method: string, request: object): Promise<T> {
   return new Promise((resolve, reject) => {
-    (client as unknown as Record<string, Function>)[method]!.call(client, request, (error: grpc.ServiceError | null, response: T) =>
+    (client as unknown as Record<string, (...args: unknown[]) => unknown>)[method]!.call(client, request, (error: grpc.ServiceError | null, response: T) =>
       error ? reject(error) : resolve(response),
     );
   });

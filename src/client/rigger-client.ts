@@ -243,7 +243,7 @@ export class RiggerClient {
   private unary<T>(method: UnaryMethod, request: object): Promise<T> {
     const metadata = this.callMetadata();
     return new Promise<T>((resolve, reject) => {
-      (this.service[method] as Function).call(this.service, request, metadata, (error: grpc.ServiceError | null, response: T) =>
+      (this.service[method] as (...args: unknown[]) => unknown).call(this.service, request, metadata, (error: grpc.ServiceError | null, response: T) =>
         error ? reject(error) : resolve(response),
       );
     });

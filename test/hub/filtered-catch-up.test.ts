@@ -42,10 +42,10 @@ interface Prefilled {
 function prefill(dir: string, bulk: number): Prefilled {
   const store = openStore(dbOf(dir), taskEventEncoder);
   try {
-    const special: ((m: Parameters<Parameters<typeof store.tasks.write>[1]>[0]) => void)[] = [];
+    type Step = (m: Parameters<Parameters<typeof store.tasks.write>[1]>[0]) => void;
     let moved = '';
     let archived = '';
-    const at = new Map<number, (typeof special)[number]>([
+    const at = new Map<number, Step>([
       [Math.floor(bulk * 0.1), (m) => (moved = m.createTask({ title: 'moved', assignee: 'alice' }).id)],
       [Math.floor(bulk * 0.3), (m) => (archived = m.createTask({ title: 'archived', assignee: 'alice' }).id)],
       [Math.floor(bulk * 0.45), (m) => void m.updateTask(moved, { status: TaskStatus.IN_PROGRESS })],

@@ -58,7 +58,7 @@ interface Outcome {
 
 function unaryWithDeadline(client: RiggerServiceClient, method: 'ParsePRD' | 'GetTask', request: object, timeoutMs: number): Promise<Outcome> {
   return new Promise((resolve) => {
-    (client[method] as Function).call(client, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error: grpc.ServiceError | null, response: any) =>
+    (client[method] as (...args: unknown[]) => unknown).call(client, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error: grpc.ServiceError | null, response: any) =>
       resolve(error ? { code: error.code, details: error.details } : { code: grpc.status.OK, details: '', title: response?.prd_title }),
     );
   });

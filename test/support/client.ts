@@ -23,7 +23,7 @@ export function bearer(token: string): grpc.Metadata {
 
 export function call<T = any>(client: RiggerServiceClient, method: UnaryMethod, request: object, metadata = new grpc.Metadata()): Promise<T> {
   return new Promise((resolve, reject) => {
-    (client[method] as Function).call(client, request, metadata, (error: grpc.ServiceError | null, response: T) =>
+    (client[method] as (...args: unknown[]) => unknown).call(client, request, metadata, (error: grpc.ServiceError | null, response: T) =>
       error ? reject(error) : resolve(response),
     );
   });

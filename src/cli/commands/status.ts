@@ -162,7 +162,7 @@ function bytes(n: number): string {
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let value = n / 1024;
   let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) (value /= 1024), unit++;
+  for (; value >= 1024 && unit < units.length - 1; unit++) value /= 1024;
   return `${value.toFixed(1)} ${units[unit]}`;
 }
 

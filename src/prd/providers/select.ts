@@ -5,7 +5,7 @@ import type { Provider } from './provider';
 import { RulesProvider } from './rules';
 
 /** What Ollama accepts as a model name: `llama3.1`, `llama3.1:8b`, `library/llama3:latest`, `hf.co/user/model`. */
-const OLLAMA_MODEL_NAME = /^[A-Za-z0-9][\w.\-]*(?:\/[\w.\-]+)*(?::[\w.\-]+)?$/;
+const OLLAMA_MODEL_NAME = /^[A-Za-z0-9][\w.-]*(?:\/[\w.-]+)*(?::[\w.-]+)?$/;
 
 /**
  * The provider a request's `model` names ("" = the configured default): "rules", "ollama" (the

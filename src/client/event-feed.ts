@@ -18,7 +18,7 @@ import { LOG_ID_HEADER, PARTED_AFTER_TRAILER, POSITION_HEADER } from '../protoco
 import { LEGACY_LOG_ID, type LogPosition, type ResumePoint } from '../model/log-lineage';
 import { isLoggedEventType, TaskEventType, type TaskEvent } from '../model/task';
 import type { BackoffOptions } from './backoff';
-import { ReconnectLoop, type Disconnect } from './reconnect-loop';
+import { ReconnectLoop } from './reconnect-loop';
 import { waitToRetry } from './retry-wait';
 import { DEAD_AFTER_INTERVALS } from './silence-watch';
 import type { StreamError } from './stream-error';
@@ -125,7 +125,7 @@ export class EventFeed {
           this.receive(event);
         },
         recover: (error) => error.code === grpc.status.FAILED_PRECONDITION && this.startOverAfterRestore(error),
-        disconnected: ({ reason, error, attempt, retryInMs }: Disconnect) => this.listener.status?.({ state: 'disconnected', reason, error, attempt, retryInMs }),
+        disconnected: ({ reason, error, attempt, retryInMs }) => this.listener.status?.({ state: 'disconnected', reason, error, attempt, retryInMs }),
         failed: (error) => this.listener.error(error),
       },
       {

@@ -54,7 +54,14 @@ function event(sequence: number, type: TaskEventType = TaskEventType.CREATED, lo
 
 function eventFeed(settings: Partial<FeedSettings> = {}, startAfter?: { sequence: number; logId?: string }) {
   const { service, calls } = fakeService();
-  const heard = { events: [] as number[], bookmarks: [] as number[], snapshots: [] as SnapshotMarker[], restores: [] as LogRestore[], statuses: [] as FeedStatus[], errors: [] as Error[] };
+  const heard = {
+    events: [] as number[],
+    bookmarks: [] as number[],
+    snapshots: [] as SnapshotMarker[],
+    restores: [] as LogRestore[],
+    statuses: [] as FeedStatus[],
+    errors: [] as Error[],
+  };
   const listener: FeedListener = {
     event: (e) => heard.events.push(e.sequence),
     bookmark: (sequence) => heard.bookmarks.push(sequence),
@@ -63,7 +70,8 @@ function eventFeed(settings: Partial<FeedSettings> = {}, startAfter?: { sequence
     status: (status) => heard.statuses.push(status),
     error: (error) => heard.errors.push(error),
   };
-  const feed = new EventFeed(service, { event_types: [], statuses: [], task_ids: [] }, startAfter, { backoff: NO_WAIT, bookmarkIntervalMs: 1000, includeSnapshot: false, afterRestore: 'fail', ...settings }, listener);
+  const all = { event_types: [], statuses: [], task_ids: [] };
+  const feed = new EventFeed(service, all, startAfter, { backoff: NO_WAIT, bookmarkIntervalMs: 1000, includeSnapshot: false, afterRestore: 'fail', ...settings }, listener);
   return { feed, calls, heard };
 }
 
@@ -117,7 +125,7 @@ test('event feed: a snapshot cut off before SNAPSHOT_COMPLETE is asked for again
   feed.close();
 });
 
-test("event feed: FAILED_PRECONDITION naming another log goes on from the parting point with afterRestore 'continue', at once; with 'fail' it ends", async () => {
+test("event feed: FAILED_PRECONDITION naming another log: 'continue' goes on from the parting point at once, 'fail' ends", async () => {
   const trailers = { [LOG_ID_HEADER]: LOG_B, [PARTED_AFTER_TRAILER]: '7' };
   const going = eventFeed({ afterRestore: 'continue' }, { sequence: 12, logId: LOG_A });
   going.feed.start();
@@ -138,7 +146,8 @@ test("event feed: FAILED_PRECONDITION naming another log goes on from the partin
   assert.equal(failing.calls.length, 1, 'never reopened');
 });
 
-test('consumer feed: every open sends the join; a lost stream rejects its unconfirmed acks and its deliveries can no longer be settled; a joined member leaves by half-closing', async () => {
+// Every open sends the join; a lost stream rejects its unconfirmed acks, and its deliveries can no longer be settled.
+test('consumer feed: a lost stream lets go of its acks and deliveries; a joined member leaves by half-closing', async () => {
   const { service, calls } = fakeService();
   const deliveries: FeedDelivery[] = [];
   const statuses: string[] = [];

@@ -123,7 +123,8 @@ test('a stream ended without a status, and INTERNAL RST_STREAM, are retried like
   assert.equal(h.failures.length, 1);
 });
 
-for (const code of [grpc.status.FAILED_PRECONDITION, grpc.status.OUT_OF_RANGE, grpc.status.INVALID_ARGUMENT, grpc.status.PERMISSION_DENIED, grpc.status.UNAUTHENTICATED, grpc.status.RESOURCE_EXHAUSTED, grpc.status.NOT_FOUND]) {
+const { FAILED_PRECONDITION, OUT_OF_RANGE, INVALID_ARGUMENT, PERMISSION_DENIED, UNAUTHENTICATED, RESOURCE_EXHAUSTED, NOT_FOUND } = grpc.status;
+for (const code of [FAILED_PRECONDITION, OUT_OF_RANGE, INVALID_ARGUMENT, PERMISSION_DENIED, UNAUTHENTICATED, RESOURCE_EXHAUSTED, NOT_FOUND]) {
   test(`${grpc.status[code]} fails at once: no wait, no reopen, the loop is closed`, () => {
     const h = new Harness();
     h.loop.start();
@@ -323,7 +324,8 @@ test('a seeded run of random losses and fatal ends: the loop holds at most one l
   const random = seededRandom(SEED);
   t.diagnostic(`seed ${SEED}`);
   for (let run = 0; run < 50; run++) {
-    const h = new Harness({ backoff: { ...DEFAULT_BACKOFF, maxAttempts: 1 + Math.floor(random() * 5) }, silence: { limitMs: SILENCE_MS, describe: () => 'silent' } });
+    const maxAttempts = 1 + Math.floor(random() * 5);
+    const h = new Harness({ backoff: { ...DEFAULT_BACKOFF, maxAttempts }, silence: { limitMs: SILENCE_MS, describe: () => 'silent' } });
     h.loop.start();
     let losses = 0;
     for (let step = 0; step < 40 && !h.loop.closed; step++) {

@@ -5,6 +5,7 @@
 // let go: acks not yet confirmed durable (acks_committed) reject, and the events are delivered
 // again, here or to another member, never acked on the next stream behind the server's back (the
 // server may have handed them to another member meanwhile). An ack resolves once it is on disk.
+// The rejoining is reconnect-loop.ts's; this file is its strategy, and the acks.
 import * as grpc from '@grpc/grpc-js';
 import type { ConsumeRequest } from '../generated/rigger/v1/ConsumeRequest';
 import type { ConsumeResponse__Output } from '../generated/rigger/v1/ConsumeResponse';
@@ -14,9 +15,10 @@ import type { RiggerServiceClient } from '../generated/rigger/v1/RiggerService';
 import { truncateReason } from '../model/consumer';
 import type { TaskEvent } from '../model/task';
 import { LEGACY_LOG_ID } from '../model/log-lineage';
-import { backoffDelay, type BackoffOptions } from './backoff';
+import type { BackoffOptions } from './backoff';
+import { ReconnectLoop } from './reconnect-loop';
 import { waitToRetry } from './retry-wait';
-import { StreamError } from './stream-error';
+import type { StreamError } from './stream-error';
 
 type ConsumeCall = grpc.ClientDuplexStream<ConsumeRequest, ConsumeResponse__Output>;
 
@@ -39,8 +41,6 @@ export interface ConsumerFeedListener {
   status?(status: ConsumerStreamStatus): void;
 }
 
-/** How long a stream the server has not answered yet may wait for its answer before it is cancelled anyway. */
-const UNANSWERED_CANCEL_MS = 2000;
 /** Delivery ids in one ack message, at most (the server takes up to 1,000). */
 const MAX_IDS_PER_MESSAGE = 1000;
 /** How long a member leaving waits for the server to end its stream before it drops the call. */
@@ -60,31 +60,54 @@ interface PendingAck {
 }
 
 export class ConsumerFeed {
-  private call: ConsumeCall | undefined;
+  private readonly loop: ReconnectLoop<ConsumeCall, ConsumeResponse__Output>;
   private joined = false;
-  private closed = false;
-  private attempt = 0;
-  private everJoined = false;
-  private reconnects = 0;
   /** Counts joins: a delivery belongs to the membership it came in. */
   private membership = 0;
 
-  private cancelRetry: (() => void) | undefined;
-  private cancelCall: (() => void) | undefined;
   /** Acked in this membership, not yet confirmed durable, by sequence. */
   private readonly unconfirmed = new Map<number, PendingAck>();
   /** Acks made while others wait for their confirmation, sent as one message at the end of this turn of the event loop. */
   private ackBatch: { call: ConsumeCall; ids: string[] } | undefined;
 
   constructor(
-    private readonly service: RiggerServiceClient,
-    private readonly join: ConsumerConfig,
-    private readonly backoff: Required<BackoffOptions>,
+    service: RiggerServiceClient,
+    join: ConsumerConfig,
+    backoff: Required<BackoffOptions>,
     private readonly listener: ConsumerFeedListener,
-  ) {}
+  ) {
+    this.loop = new ReconnectLoop<ConsumeCall, ConsumeResponse__Output>(
+      {
+        // Nothing to resume from: the server keeps the consumer's position.
+        open: () => {
+          const call = service.ConsumeTaskEvents();
+          this.joined = false;
+          call.write({ join });
+          return call;
+        },
+        message: (response) => this.receive(response),
+        ended: () => {
+          this.joined = false;
+          this.letGo(new Error('the consumer stream was lost before the server confirmed this ack; the event may be delivered again'));
+        },
+        leave: (call) => this.leave(call),
+        disconnected: ({ error, attempt, retryInMs }) => this.listener.status?.({ state: 'disconnected', error, attempt, retryInMs }),
+        failed: (error) => this.listener.error(error),
+      },
+      { backoff, wait: (delayMs, retry) => waitToRetry(service.getChannel(), delayMs, retry), endedDetails: 'the server ended the consumer stream' },
+    );
+  }
 
   start(): void {
-    this.open();
+    this.loop.start();
+  }
+
+  private get call(): ConsumeCall | undefined {
+    return this.loop.call;
+  }
+
+  private get closed(): boolean {
+    return this.loop.closed;
   }
 
   /** Whether `delivery` came in the membership now joined (only then can it be settled). */
@@ -132,18 +155,17 @@ export class ConsumerFeed {
    */
   close(): void {
     if (this.closed) return;
-    this.closed = true;
-    this.cancelRetry?.();
-    const call = this.call;
-    if (call && this.joined) {
-      this.sendAcks();
-      call.end();
-      setTimeout(() => call.cancel(), LEAVE_GRACE_MS).unref();
-    } else {
-      this.cancelCall?.();
-    }
-    this.call = undefined;
+    this.loop.close();
     this.letGo(new Error('the consumer was closed before the server confirmed this ack; the event may be delivered again'));
+  }
+
+  /** A joined member leaves by half-closing its stream (a member not yet joined has its call cancelled). */
+  private leave(call: ConsumeCall): boolean {
+    if (!this.joined) return false;
+    this.sendAcks();
+    call.end();
+    setTimeout(() => call.cancel(), LEAVE_GRACE_MS).unref();
+    return true;
   }
 
   /**
@@ -175,58 +197,27 @@ export class ConsumerFeed {
     for (const ack of pending) settleAck(ack, error);
   }
 
-  private open(): void {
-    if (this.closed) return;
-    const call = this.service.ConsumeTaskEvents();
-    this.call = call;
-    this.joined = false;
-    let answered = false;
-    let finished = false;
-    // As in event-feed.ts: a call cancelled before the server answered it would be held by the server for good.
-    this.cancelCall = () => {
-      if (answered) return call.cancel();
-      call.once('metadata', () => call.cancel());
-      setTimeout(() => call.cancel(), UNANSWERED_CANCEL_MS).unref();
-    };
-    const finish = (error?: grpc.ServiceError) => {
-      if (finished) return;
-      finished = true;
-      if (this.call === call) this.call = undefined;
-      this.joined = false;
-      this.letGo(new Error('the consumer stream was lost before the server confirmed this ack; the event may be delivered again'));
-      if (!this.closed) this.lost(error ? StreamError.from(error) : new StreamError(grpc.status.UNAVAILABLE, 'the server ended the consumer stream'));
-    };
-    call.on('metadata', () => {
-      answered = true;
-    });
-    call.on('data', (response: ConsumeResponse__Output) => {
-      if (this.closed || finished) return;
-      if (response.joined) {
-        this.joined = true;
-        this.membership++;
-        if (this.everJoined) this.reconnects++;
-        this.everJoined = true;
-        this.attempt = 0;
-        this.listener.status?.({ state: 'connected', consumer: response.joined, reconnects: this.reconnects });
-      } else if (response.delivery?.event) {
-        const { delivery } = response;
-        const event = delivery.event as unknown as TaskEvent;
-        event.log_id ??= LEGACY_LOG_ID; // written before logs had identities
-        this.listener.delivery({ event, attempt: delivery.attempt ?? 1, deliveryId: delivery.delivery_id ?? '', membership: this.membership });
-      } else if (response.acks_committed) {
-        for (const sequence of response.acks_committed.sequences) this.settle(sequence, undefined);
-      } else if (response.refused) {
-        const { refused } = response;
-        const error = new Error(`the server refused the ack: ${refused.reason}`);
-        for (const sequence of refused.sequences) this.settle(sequence, error);
-        for (const id of refused.delivery_ids) {
-          for (const [sequence, pending] of this.unconfirmed) if (pending.deliveryId === id) this.settle(sequence, error);
-        }
+  private receive(response: ConsumeResponse__Output): void {
+    if (response.joined) {
+      this.joined = true;
+      this.membership++;
+      const reconnects = this.loop.connected();
+      this.listener.status?.({ state: 'connected', consumer: response.joined, reconnects });
+    } else if (response.delivery?.event) {
+      const { delivery } = response;
+      const event = delivery.event as unknown as TaskEvent;
+      event.log_id ??= LEGACY_LOG_ID; // written before logs had identities
+      this.listener.delivery({ event, attempt: delivery.attempt ?? 1, deliveryId: delivery.delivery_id ?? '', membership: this.membership });
+    } else if (response.acks_committed) {
+      for (const sequence of response.acks_committed.sequences) this.settle(sequence, undefined);
+    } else if (response.refused) {
+      const { refused } = response;
+      const error = new Error(`the server refused the ack: ${refused.reason}`);
+      for (const sequence of refused.sequences) this.settle(sequence, error);
+      for (const id of refused.delivery_ids) {
+        for (const [sequence, pending] of this.unconfirmed) if (pending.deliveryId === id) this.settle(sequence, error);
       }
-    });
-    call.on('error', (error: grpc.ServiceError) => finish(error));
-    call.on('end', () => finish());
-    call.write({ join: this.join });
+    }
   }
 
   /** The ack of `sequence` is durable (no error) or was refused. */
@@ -235,22 +226,6 @@ export class ConsumerFeed {
     if (!pending) return;
     this.unconfirmed.delete(sequence);
     settleAck(pending, error);
-  }
-
-  private lost(error: StreamError): void {
-    if (!error.retryable) return this.fail(error);
-    if (this.attempt >= this.backoff.maxAttempts) {
-      return this.fail(new StreamError(error.code, `gave up after ${this.attempt} reconnect attempts: ${error.details}`, error.metadata));
-    }
-    const retryInMs = backoffDelay(this.attempt, this.backoff);
-    this.attempt++;
-    this.listener.status?.({ state: 'disconnected', error, attempt: this.attempt, retryInMs });
-    this.cancelRetry = waitToRetry(this.service.getChannel(), retryInMs, () => this.open());
-  }
-
-  private fail(error: StreamError): void {
-    this.listener.error(error);
-    this.close();
   }
 }
 

@@ -9,8 +9,8 @@ import { invalidArgument } from '../model/errors';
 import type { TaskEvent } from '../model/task';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 import { ConsumerFeed, type ConsumerStreamStatus } from './consumer-feed';
+import { iterateFeed, observeFeed } from './feed-adapters';
 import { planSubscription, type SubscribeOptions } from './subscribe-options';
-import { PushQueue } from './push-queue';
 
 export interface ConsumeOptions extends Pick<SubscribeOptions, 'eventTypes' | 'assignee' | 'statuses' | 'taskIds'> {
   /**
@@ -90,55 +90,21 @@ function feedFor(service: RiggerServiceClient, name: string, options: ConsumeOpt
 }
 
 export function observeConsumer(service: RiggerServiceClient, name: string, options: ConsumeOptions): Observable<ConsumedEvent> {
-  // rxjs is loaded by the first Observable made: a program that only calls unary RPCs (rig consumers) never loads it.
-  const { Observable: RxObservable } = require('rxjs') as typeof import('rxjs');
-  return new RxObservable<ConsumedEvent>((subscriber) => {
-    let feed: ConsumerFeed;
-    try {
-      feed = feedFor(service, name, options, (item) => subscriber.next(item), (error) => subscriber.error(error));
-    } catch (error) {
-      subscriber.error(error);
-      return undefined;
-    }
-    feed.start();
-    return () => feed.close();
+  return observeFeed<ConsumedEvent>((subscriber) => {
+    const feed = feedFor(service, name, options, (item) => subscriber.next(item), (error) => subscriber.error(error));
+    return { start: () => feed.start(), stop: () => feed.close() };
   });
 }
 
 /** The deliveries as an async iterator; the server's max_in_flight bounds what waits here. */
 export function iterateConsumer(service: RiggerServiceClient, name: string, options: ConsumeOptions): AsyncIterableIterator<ConsumedEvent> {
-  const queue = new PushQueue<ConsumedEvent>();
-  let feed: ConsumerFeed | undefined;
-  try {
-    feed = feedFor(service, name, options, (item) => queue.push(item), (error) => queue.fail(error));
-    feed.start();
-  } catch (error) {
-    queue.fail(error);
-  }
-  const finish = () => {
-    queue.close();
-    feed?.close();
-  };
-  const iterator: AsyncIterableIterator<ConsumedEvent> = {
-    async next(): Promise<IteratorResult<ConsumedEvent>> {
-      let item: ConsumedEvent | undefined;
-      try {
-        // Deliveries of a stream lost while they waited here are skipped: they come again.
-        do item = await queue.take();
-        while (item !== undefined && !item.held());
-      } catch (error) {
-        finish();
-        throw error;
-      }
-      return item === undefined ? { done: true, value: undefined } : { done: false, value: item };
-    },
-    async return(): Promise<IteratorResult<ConsumedEvent>> {
-      finish();
-      return { done: true, value: undefined };
-    },
-    [Symbol.asyncIterator]() {
-      return iterator;
-    },
-  };
-  return iterator;
+  return iterateFeed<ConsumedEvent, ConsumedEvent>((queue) => {
+    const feed = feedFor(service, name, options, (item) => queue.push(item), (error) => queue.fail(error));
+    return {
+      start: () => feed.start(),
+      stop: () => feed.close(),
+      // Deliveries of a stream lost while they waited here are skipped: they come again.
+      accept: (item) => (item.held() ? item : undefined),
+    };
+  });
 }

@@ -1,11 +1,12 @@
 // One resumable subscription: keeps a SubscribeToTaskEvents stream open across server restarts,
 // connection losses and connections that die silently, reopening it with since_sequence = its
 // position (the last event or bookmark received), so the events handed on are gap-free (among
-// those the filter matches), in order and each only once.
+// those the filter matches), in order and each only once. The reopening is reconnect-loop.ts's;
+// this file is its strategy: the request, the position, what a message means.
 //
 // Stream messages are sorted here, so that nothing above sees one as a change of a task:
 //  - BOOKMARK moves the position (every matching event up to it has arrived) and is the heartbeat
-//    the dead-stream rule counts on (silence-watch.ts);
+//    the dead-stream rule counts on (silence-watch.ts, run by reconnect-loop.ts);
 //  - SNAPSHOT entries and SNAPSHOT_COMPLETE (include_snapshot) are passed on as such; the position
 //    is the snapshot's sequence only once it is complete, so a stream lost mid-snapshot asks for a
 //    new snapshot rather than resuming from a state the caller has only half of.
@@ -16,10 +17,11 @@ import type { TaskEvent as WireTaskEvent } from '../generated/rigger/v1/TaskEven
 import { LOG_ID_HEADER, PARTED_AFTER_TRAILER, POSITION_HEADER } from '../protocol/metadata';
 import { LEGACY_LOG_ID, type LogPosition, type ResumePoint } from '../model/log-lineage';
 import { isLoggedEventType, TaskEventType, type TaskEvent } from '../model/task';
-import { backoffDelay, type BackoffOptions } from './backoff';
+import type { BackoffOptions } from './backoff';
+import { ReconnectLoop } from './reconnect-loop';
 import { waitToRetry } from './retry-wait';
-import { DEAD_AFTER_INTERVALS, SilenceWatch } from './silence-watch';
-import { StreamError } from './stream-error';
+import { DEAD_AFTER_INTERVALS } from './silence-watch';
+import type { StreamError } from './stream-error';
 
 export type FeedStatus =
   /** The stream is open; `position` is the sequence it resumes after (undefined while a first snapshot is still coming). */
@@ -88,36 +90,21 @@ export interface FeedSettings {
   afterRestore: AfterRestore;
 }
 
-/** How long a stream the server has not answered yet may wait for its answer before it is cancelled anyway. */
-const UNANSWERED_CANCEL_MS = 2000;
+type SubscribeCall = grpc.ClientReadableStream<WireTaskEvent>;
 
 export class EventFeed {
-  private call: grpc.ClientReadableStream<WireTaskEvent> | undefined;
-  private cancelCall: (() => void) | undefined;
-  /** Drops the current call as dead (the silence watch's verdict). */
-  private abandonCall: ((silentMs: number) => void) | undefined;
+  private readonly loop: ReconnectLoop<SubscribeCall, WireTaskEvent>;
   private position: number | undefined;
   /** The log identity `position` is of: the server's header once connected; LEGACY_LOG_ID for a bare checkpoint. */
   private logId: string | undefined;
-  private attempt = 0;
-  private everConnected = false;
-  private reconnects = 0;
-  private cancelRetry: (() => void) | undefined;
-  private paused = false;
-  private closed = false;
   private snapshotPending: boolean;
+  /** Whether the stream open now asked for a snapshot. */
+  private snapshotStream = false;
   private snapshotStarts = 0;
   private snapshotTasks = 0;
-  /**
-   * Set once the server has sent a stream message (a bookmark or a snapshot message): it honours
-   * bookmark_interval_ms. Until then silence proves nothing (a server that ignores the field would
-   * otherwise be given up on every few intervals), so the watch waits for that proof.
-   */
-  private serverSendsBookmarks = false;
-  private readonly watch: SilenceWatch | undefined;
 
   constructor(
-    private readonly service: RiggerServiceClient,
+    service: RiggerServiceClient,
     private readonly filter: FeedFilter,
     startAfter: ResumePoint | undefined,
     private readonly settings: FeedSettings,
@@ -126,120 +113,90 @@ export class EventFeed {
     this.position = startAfter?.sequence;
     this.logId = startAfter?.logId;
     this.snapshotPending = settings.includeSnapshot && startAfter === undefined;
-    if (settings.bookmarkIntervalMs > 0) {
-      this.watch = new SilenceWatch(settings.bookmarkIntervalMs * DEAD_AFTER_INTERVALS, (silentMs) => this.abandonCall?.(silentMs));
-    }
+    const interval = settings.bookmarkIntervalMs;
+    this.loop = new ReconnectLoop<SubscribeCall, WireTaskEvent>(
+      {
+        open: () => service.SubscribeToTaskEvents(this.request()),
+        answered: (metadata) => this.answered(metadata),
+        message: (wire) => {
+          const event = wire as unknown as TaskEvent;
+          // An event carries the log it was written in; one written before logs had identities, none.
+          event.log_id ??= LEGACY_LOG_ID;
+          this.receive(event);
+        },
+        recover: (error) => error.code === grpc.status.FAILED_PRECONDITION && this.startOverAfterRestore(error),
+        disconnected: ({ reason, error, attempt, retryInMs }) => this.listener.status?.({ state: 'disconnected', reason, error, attempt, retryInMs }),
+        failed: (error) => this.listener.error(error),
+      },
+      {
+        backoff: settings.backoff,
+        wait: (delayMs, retry) => waitToRetry(service.getChannel(), delayMs, retry),
+        endedDetails: 'the server ended the stream',
+        // No bookmarks asked for: no heartbeat, and no dead-stream rule.
+        ...(interval > 0 && {
+          silence: {
+            limitMs: interval * DEAD_AFTER_INTERVALS,
+            describe: (silentMs: number) => `no message from the server for ${silentMs} ms (bookmarks every ${interval} ms): the connection is treated as dead`,
+          },
+        }),
+      },
+    );
   }
 
   start(): void {
-    this.open();
+    this.loop.start();
   }
 
   /** Stops reading from the network (the server then holds back, see the hub's back-pressure); silence is expected then. */
   pause(): void {
-    this.paused = true;
-    this.watch?.stop();
-    this.call?.pause();
+    this.loop.pause();
   }
 
   resume(): void {
-    this.paused = false;
-    this.call?.resume();
-    this.watchIfDue();
+    this.loop.resume();
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.watch?.stop();
-    this.cancelRetry?.();
-    this.cancelCall?.();
-    this.call = undefined;
+    this.loop.close();
   }
 
-  private watchIfDue(): void {
-    if (this.watch && this.serverSendsBookmarks && this.call && !this.paused && !this.closed && !this.watch.running) this.watch.start();
+  /** The position this feed resumes after, with its log; undefined before a live start or a snapshot completes. */
+  get resumePosition(): LogPosition | undefined {
+    return this.position === undefined || this.logId === undefined ? undefined : { sequence: this.position, logId: this.logId };
   }
 
-  private open(): void {
-    if (this.closed) return;
-    const snapshot = this.snapshotPending;
-    const request: SubscribeToTaskEventsRequest = {
+  /** The next stream's request: a new snapshot, or the filter from the position (none: live). */
+  private request(): SubscribeToTaskEventsRequest {
+    this.snapshotStream = this.snapshotPending;
+    return {
       ...this.filter,
       ...(this.settings.bookmarkIntervalMs > 0 && { bookmark_interval_ms: this.settings.bookmarkIntervalMs }),
-      ...(snapshot
+      ...(this.snapshotStream
         ? { include_snapshot: true }
         : this.position !== undefined && { since_sequence: this.position, ...(this.logId !== undefined && { since_log_id: this.logId }) }),
     };
-    const call = this.service.SubscribeToTaskEvents(request);
-    this.call = call;
-    let answered = false;
-    // grpc-js sends no RST_STREAM for a call cancelled before the server has answered it on a ready
-    // connection, so the server would hold that stream for good: cancel once the headers are in.
-    const cancel = () => {
-      if (answered) return call.cancel();
-      const cancelNow = () => call.cancel();
-      call.once('metadata', cancelNow);
-      setTimeout(cancelNow, UNANSWERED_CANCEL_MS).unref();
-    };
-    this.cancelCall = cancel;
-    let finished = false;
-    const finish = (error?: grpc.ServiceError) => {
-      if (finished) return;
-      finished = true;
-      this.watch?.stop();
-      if (this.call === call) this.call = undefined;
-      if (!this.closed) this.lost(error ? StreamError.from(error) : new StreamError(grpc.status.UNAVAILABLE, 'the server ended the stream'), 'ended');
-    };
-    this.abandonCall = (silentMs) => {
-      if (finished || this.closed) return;
-      finished = true;
-      if (this.call === call) this.call = undefined;
-      cancel();
-      const interval = this.settings.bookmarkIntervalMs;
-      this.lost(
-        new StreamError(grpc.status.UNAVAILABLE, `no message from the server for ${silentMs} ms (bookmarks every ${interval} ms): the connection is treated as dead`),
-        'dead-stream',
-      );
-    };
-    call.on('metadata', (metadata: grpc.Metadata) => {
-      answered = true;
-      if (this.closed || finished) return;
-      this.watch?.touch();
-      const header = metadata.get(POSITION_HEADER)[0];
-      const logId = metadata.get(LOG_ID_HEADER)[0];
-      // The server resumed this position in its log (the same place, or one before the parting point).
-      if (typeof logId === 'string') this.logId = logId;
-      if (snapshot) {
-        this.snapshotTasks = 0;
-        this.listener.snapshot?.({ state: 'started', restart: this.snapshotStarts++ > 0 });
-      } else if (this.position === undefined && header !== undefined) {
-        this.position = Number(header);
-        if (this.logId !== undefined) this.listener.started?.({ sequence: this.position, logId: this.logId });
-      }
-      if (this.everConnected) this.reconnects++;
-      this.everConnected = true;
-      this.attempt = 0;
-      this.listener.status?.({ state: 'connected', position: this.position, logId: this.logId, reconnects: this.reconnects });
-    });
-    call.on('data', (wire: WireTaskEvent) => {
-      if (this.closed || finished) return;
-      this.watch?.touch();
-      const event = wire as unknown as TaskEvent;
-      // An event carries the log it was written in; one written before logs had identities, none.
-      event.log_id ??= LEGACY_LOG_ID;
-      this.receive(event, snapshot);
-    });
-    call.on('error', (error: grpc.ServiceError) => finish(error));
-    call.on('end', () => finish());
-    if (this.paused) call.pause();
-    this.watchIfDue();
   }
 
-  private receive(event: TaskEvent, snapshotStream: boolean): void {
+  private answered(metadata: grpc.Metadata): void {
+    const header = metadata.get(POSITION_HEADER)[0];
+    const logId = metadata.get(LOG_ID_HEADER)[0];
+    // The server resumed this position in its log (the same place, or one before the parting point).
+    if (typeof logId === 'string') this.logId = logId;
+    if (this.snapshotStream) {
+      this.snapshotTasks = 0;
+      this.listener.snapshot?.({ state: 'started', restart: this.snapshotStarts++ > 0 });
+    } else if (this.position === undefined && header !== undefined) {
+      this.position = Number(header);
+      if (this.logId !== undefined) this.listener.started?.({ sequence: this.position, logId: this.logId });
+    }
+    const reconnects = this.loop.connected();
+    this.listener.status?.({ state: 'connected', position: this.position, logId: this.logId, reconnects });
+  }
+
+  private receive(event: TaskEvent): void {
     switch (event.event_type) {
       case TaskEventType.BOOKMARK:
-        this.provesBookmarks();
+        this.loop.heartbeatSeen();
         // A snapshot's position is its SNAPSHOT_COMPLETE; nothing before it moves the position.
         if (this.snapshotPending) return;
         if (this.position !== undefined && event.sequence < this.position) return;
@@ -247,14 +204,14 @@ export class EventFeed {
         this.listener.bookmark?.(event.sequence);
         return;
       case TaskEventType.SNAPSHOT:
-        this.provesBookmarks();
-        if (!snapshotStream || !this.snapshotPending) return;
+        this.loop.heartbeatSeen();
+        if (!this.snapshotStream || !this.snapshotPending) return;
         this.snapshotTasks++;
         this.listener.event(event);
         return;
       case TaskEventType.SNAPSHOT_COMPLETE:
-        this.provesBookmarks();
-        if (!snapshotStream || !this.snapshotPending) return;
+        this.loop.heartbeatSeen();
+        if (!this.snapshotStream || !this.snapshotPending) return;
         this.snapshotPending = false;
         this.position = event.sequence;
         this.listener.snapshot?.({ state: 'complete', sequence: event.sequence, tasks: this.snapshotTasks });
@@ -267,30 +224,6 @@ export class EventFeed {
         this.position = event.sequence;
         this.listener.event(event);
     }
-  }
-
-  private provesBookmarks(): void {
-    if (this.serverSendsBookmarks) return;
-    this.serverSendsBookmarks = true;
-    this.watchIfDue();
-  }
-
-  /** The position this feed resumes after, with its log; undefined before a live start or a snapshot completes. */
-  get resumePosition(): LogPosition | undefined {
-    return this.position === undefined || this.logId === undefined ? undefined : { sequence: this.position, logId: this.logId };
-  }
-
-  private lost(error: StreamError, reason: 'ended' | 'dead-stream'): void {
-    if (error.code === grpc.status.FAILED_PRECONDITION && this.startOverAfterRestore(error)) return;
-    if (!error.retryable) return this.fail(error);
-    const { backoff } = this.settings;
-    if (this.attempt >= backoff.maxAttempts) {
-      return this.fail(new StreamError(error.code, `gave up after ${this.attempt} reconnect attempts: ${error.details}`, error.metadata));
-    }
-    const retryInMs = backoffDelay(this.attempt, backoff);
-    this.attempt++;
-    this.listener.status?.({ state: 'disconnected', reason, error, attempt: this.attempt, retryInMs });
-    this.cancelRetry = waitToRetry(this.service.getChannel(), retryInMs, () => this.open());
   }
 
   /**
@@ -314,13 +247,6 @@ export class EventFeed {
       this.logId = logId;
       this.listener.restored?.({ position, logId, partedAfter, message: error.details });
     }
-    this.open();
     return true;
-  }
-
-  private fail(error: StreamError): void {
-    this.closed = true;
-    this.watch?.stop();
-    this.listener.error(error);
   }
 }

@@ -1,5 +1,5 @@
-// The two shapes a subscription takes: an RxJS Observable and an async iterator. Both sit on one
-// EventFeed (reconnect + resume) and one optional CheckpointWriter. When is an event "handled"?
+// The two shapes a subscription takes: an RxJS Observable and an async iterator (feed-adapters.ts).
+// Both sit on one EventFeed (reconnect + resume) and one optional CheckpointWriter. When is an event "handled"?
 //  - Observable: when the observer's next() has returned. Keep next() synchronous, or use the
 //    iterator: a checkpoint written after next() started async work could get ahead of that work.
 //  - Async iterator: when the loop comes back for the next event, so everything the loop body
@@ -19,9 +19,9 @@ import { TaskEventType, type TaskEvent } from '../model/task';
 import { DEFAULT_BACKOFF } from './backoff';
 import { CheckpointWriter } from './checkpoint';
 import { EventFeed, type FeedListener, type LogRestore, type SnapshotMarker } from './event-feed';
+import { iterateFeed, observeFeed } from './feed-adapters';
 import type { StreamError } from './stream-error';
 import { planSubscription, type SubscribeOptions } from './subscribe-options';
-import { PushQueue } from './push-queue';
 
 /** Called with each checkpoint writer's final flush, so the client can wait for it on close(). */
 export type FlushTracker = (flush: Promise<void>) => void;
@@ -85,36 +85,24 @@ function notifyMarker(options: SubscribeOptions, item: Item): void {
 }
 
 export function observeEvents(service: RiggerServiceClient, options: SubscribeOptions, track: FlushTracker): Observable<TaskEvent> {
-  // rxjs is loaded by the first Observable made: a program that only calls unary RPCs (rig consumers) never loads it.
-  const { Observable: RxObservable } = require('rxjs') as typeof import('rxjs');
-  return new RxObservable<TaskEvent>((subscriber) => {
-    let wiring: Wiring;
-    try {
-      wiring = wire(service, options, {
-        item: (item) => {
-          if (item.kind === 'event') subscriber.next(item.event);
-          else {
-            try {
-              notifyMarker(options, item);
-            } catch (error) {
-              subscriber.error(error);
-              return;
-            }
+  return observeFeed<TaskEvent>((subscriber) => {
+    const wiring: Wiring = wire(service, options, {
+      item: (item) => {
+        if (item.kind === 'event') subscriber.next(item.event);
+        else {
+          try {
+            notifyMarker(options, item);
+          } catch (error) {
+            subscriber.error(error);
+            return;
           }
-          const sequence = checkpointOf(item);
-          if (sequence !== undefined) wiring.checkpoint?.advance(sequence);
-        },
-        error: (error) => subscriber.error(error),
-      });
-    } catch (error) {
-      subscriber.error(error);
-      return undefined;
-    }
-    wiring.feed.start();
-    return () => {
-      wiring.feed.close();
-      if (wiring.checkpoint) track(wiring.checkpoint.flush());
-    };
+        }
+        const sequence = checkpointOf(item);
+        if (sequence !== undefined) wiring.checkpoint?.advance(sequence);
+      },
+      error: (error) => subscriber.error(error),
+    });
+    return { start: () => wiring.feed.start(), stop: () => stop(wiring, track) };
   });
 }
 
@@ -122,66 +110,41 @@ const HIGH_WATER = 256;
 const LOW_WATER = 64;
 
 export function iterateEvents(service: RiggerServiceClient, options: SubscribeOptions, track: FlushTracker): AsyncIterableIterator<TaskEvent> {
-  const queue = new PushQueue<Item>();
-  /** The checkpoint the item last handed to the loop moves to once the loop is done with it. */
-  let pendingCheckpoint: LogPosition | undefined;
-  let wiring: Wiring | undefined;
-  try {
-    wiring = wire(service, options, {
+  return iterateFeed<Item, TaskEvent>((queue) => {
+    /** The checkpoint the item last handed to the loop moves to once the loop is done with it. */
+    let pendingCheckpoint: LogPosition | undefined;
+    const wiring: Wiring = wire(service, options, {
       item: (item) => {
         queue.push(item);
-        if (queue.length >= HIGH_WATER) wiring?.feed.pause();
+        if (queue.length >= HIGH_WATER) wiring.feed.pause();
       },
       error: (error) => queue.fail(error),
     });
-    wiring.feed.start();
-  } catch (error) {
-    queue.fail(error);
-  }
-
-  const finish = () => {
-    queue.close();
-    wiring?.feed.close();
-    if (wiring?.checkpoint) track(wiring.checkpoint.flush());
-  };
-
-  const iterator: AsyncIterableIterator<TaskEvent> = {
-    async next(): Promise<IteratorResult<TaskEvent>> {
-      // Coming back for more means the previous event is handled (unless the loop was left meanwhile).
-      if (pendingCheckpoint !== undefined && !queue.closed) wiring?.checkpoint?.advance(pendingCheckpoint);
-      pendingCheckpoint = undefined;
-      for (;;) {
-        let item: Item | undefined;
-        try {
-          item = await queue.take();
-        } catch (error) {
-          finish();
-          throw error;
-        }
-        if (item === undefined) return { done: true, value: undefined };
-        if (queue.length <= LOW_WATER) wiring?.feed.resume();
+    return {
+      start: () => wiring.feed.start(),
+      stop: () => stop(wiring, track),
+      handled: () => {
+        if (pendingCheckpoint !== undefined) wiring.checkpoint?.advance(pendingCheckpoint);
+        pendingCheckpoint = undefined;
+      },
+      accept: (item) => {
+        if (queue.length <= LOW_WATER) wiring.feed.resume();
         if (item.kind === 'event') {
           pendingCheckpoint = checkpointOf(item);
-          return { done: false, value: item.event };
+          return item.event;
         }
-        // A marker: everything before it is handled, so it takes effect now.
-        try {
-          notifyMarker(options, item);
-        } catch (error) {
-          finish();
-          throw error;
-        }
+        // A marker: everything before it is handled, so it takes effect now (a throw ends the loop).
+        notifyMarker(options, item);
         const sequence = checkpointOf(item);
-        if (sequence !== undefined) wiring?.checkpoint?.advance(sequence);
-      }
-    },
-    async return(): Promise<IteratorResult<TaskEvent>> {
-      finish();
-      return { done: true, value: undefined };
-    },
-    [Symbol.asyncIterator]() {
-      return iterator;
-    },
-  };
-  return iterator;
+        if (sequence !== undefined) wiring.checkpoint?.advance(sequence);
+        return undefined;
+      },
+    };
+  });
+}
+
+/** The caller is done: the feed closes, and the checkpoint's last write is waited for by client.close(). */
+function stop(wiring: Wiring, track: FlushTracker): void {
+  wiring.feed.close();
+  if (wiring.checkpoint) track(wiring.checkpoint.flush());
 }

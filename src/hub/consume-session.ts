@@ -11,8 +11,8 @@ import { invalidArgument, RiggerError } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
 import type { ConsumerMember, Refusal } from './consumer-group';
 import type { ConsumerRequest, ConsumerStatus } from './consumer-registry';
+import type { SessionLogger, SessionPort } from './session-port';
 import type { OpenStream, StreamRegistry } from './stream-registry';
-import type { SessionLogger, SessionPort } from './subscribe-session';
 
 /** A member stream's transport (src/grpc/stream-ports.ts implements it). */
 export interface ConsumeStreamPort extends SessionPort {

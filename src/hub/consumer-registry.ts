@@ -10,7 +10,7 @@ import type { ConsumerGroup } from './consumer-group';
 import { ConsumerRetention, type RetentionHold, type RetentionLimits } from './consumer-retention';
 import type { EventHub } from './event-hub';
 
-export { DEFAULT_MAX_CONSUMERS, DEFAULT_MAX_FILTER_BYTES, filterSpecOf, type ConsumerRequest } from './consumer-creation';
+export { DEFAULT_MAX_CONSUMERS, DEFAULT_MAX_FILTER_BYTES, type ConsumerRequest } from './consumer-creation';
 export { DEFAULT_MAX_HELD_BYTES, type RetentionHold } from './consumer-retention';
 
 /** A consumer and where it stands now. */

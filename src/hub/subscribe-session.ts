@@ -3,22 +3,12 @@
 // the end of the call, however it ends. The hub owns the cursors (which are live, which catch up);
 // the session owns which cursor is this stream's and lets go of it exactly once, as etcd's watch
 // stream cancels its watchers when it closes. The transport is a port: the hub knows no gRPC.
-import type { RiggerError } from '../model/errors';
 import type { LoggedEvent } from '../model/logged-event';
 import { compileFilter, type FilterSpec } from './event-filter';
 import type { EventHub } from './event-hub';
+import type { SessionLogger, SessionPort } from './session-port';
 import type { OpenStream, StreamKind } from './stream-registry';
 import type { EventSink, SnapshotSource, Subscription } from './subscription';
-
-/** What every session needs of its transport stream (src/grpc/stream-ports.ts implements it). */
-export interface SessionPort {
-  /** The client's address as the transport sees it. */
-  readonly peer: string;
-  /** Bytes written to the stream and not yet let out to the client. */
-  readonly queuedBytes: number;
-  /** Ends the stream with `error` as its status. */
-  fail(error: unknown): void;
-}
 
 /** An event stream's transport: the hub's sink for its events and bookmarks, and its response headers. */
 export interface EventStreamPort extends SessionPort {
@@ -37,11 +27,6 @@ export interface SubscribeRequest {
   includeSnapshot: boolean;
   /** Undefined: no bookmarks. */
   bookmarkIntervalMs: number | undefined;
-}
-
-export interface SessionLogger {
-  debug(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
 }
 
 export interface EventSessionOptions {
@@ -101,7 +86,7 @@ export class SubscribeSession implements EventSink {
   fail(error: unknown): void {
     if (this.released) return;
     this.release();
-    this.port.fail(error as RiggerError);
+    this.port.fail(error);
   }
 
   // The hub's sink: the port's, but for fail (above).

@@ -38,9 +38,18 @@ export function consumerHandlers(context: ServiceContext) {
         } else if (ack) {
           session.ack(() => ({ sequences: boundedListOf(ack.sequences, 'ack.sequences'), deliveryIds: boundedListOf(ack.delivery_ids, 'ack.delivery_ids') }));
         } else if (nak) {
-          session.nak(() => ({ sequence: nak.sequence ?? 0, deliveryId: nak.delivery_id ?? '', delayMs: nak.delay_ms, reason: nakReasonOf(nak.reason), deadLetter: nak.dead_letter === true }));
+          session.nak(() => ({
+            sequence: nak.sequence ?? 0,
+            deliveryId: nak.delivery_id ?? '',
+            delayMs: nak.delay_ms,
+            reason: nakReasonOf(nak.reason),
+            deadLetter: nak.dead_letter === true,
+          }));
         } else if (inProgress) {
-          session.inProgress(() => ({ sequences: boundedListOf(inProgress.sequences, 'in_progress.sequences'), deliveryIds: boundedListOf(inProgress.delivery_ids, 'in_progress.delivery_ids') }));
+          session.inProgress(() => ({
+            sequences: boundedListOf(inProgress.sequences, 'in_progress.sequences'),
+            deliveryIds: boundedListOf(inProgress.delivery_ids, 'in_progress.delivery_ids'),
+          }));
         } else session.skip();
       });
       // The member half-closed after its last acks.
@@ -59,7 +68,11 @@ export function consumerHandlers(context: ServiceContext) {
       const { after, limit } = consumerPageOf(request);
       const page = consumers.page(after, limit);
       const last = page.statuses.at(-1)?.record.name;
-      return { consumers: page.statuses.map(consumerInfoOf), next_page_token: page.more && last !== undefined ? consumerPageToken(last) : '', total_count: page.total };
+      return {
+        consumers: page.statuses.map(consumerInfoOf),
+        next_page_token: page.more && last !== undefined ? consumerPageToken(last) : '',
+        total_count: page.total,
+      };
     }),
 
     DeleteConsumer: unary(context, async (request: DeleteConsumerRequest__Output): Promise<DeleteConsumerResponse> => {

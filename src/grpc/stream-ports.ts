@@ -74,7 +74,9 @@ export class EventCallPort extends CallPort implements EventStreamPort {
 
   /** Encoded here, per stream that asked: a bookmark is never in the log, the ring or any count of events. */
   writeBookmark(sequence: number): boolean {
-    return this.writer.write(taskEventEncoder.encode({ sequence, timestamp: new Date().toISOString(), event_type: TaskEventType.BOOKMARK, log_id: this.logId }));
+    return this.writer.write(
+      taskEventEncoder.encode({ sequence, timestamp: new Date().toISOString(), event_type: TaskEventType.BOOKMARK, log_id: this.logId }),
+    );
   }
 
   sendPosition(sequence: number): void {
@@ -89,7 +91,7 @@ type ConsumeCall = StreamCall & { pause(): unknown; resume(): unknown; end(): un
 
 /** ConsumeTaskEvents: deliveries wrap the event's stored bytes (protocol/consumer-codec.ts). */
 export class ConsumeCallPort extends CallPort implements ConsumeStreamPort {
-  protected declare readonly call: ConsumeCall;
+  declare protected readonly call: ConsumeCall;
 
   get full(): boolean {
     return this.writer.full;
@@ -120,7 +122,9 @@ export class ConsumeCallPort extends CallPort implements ConsumeStreamPort {
   }
 
   refused(refusal: Refusal): void {
-    this.writer.write(encodeConsumeResponse({ refused: { sequences: refusal.sequences, delivery_ids: refusal.deliveryIds, reason: refusal.reason, count: refusal.count } }));
+    this.writer.write(
+      encodeConsumeResponse({ refused: { sequences: refusal.sequences, delivery_ids: refusal.deliveryIds, reason: refusal.reason, count: refusal.count } }),
+    );
   }
 
   finish(): void {

@@ -81,7 +81,10 @@ export class ActiveConsumers {
     this.releasedSinceLog += released;
     const now = Date.now();
     if (this.releasedSinceLog > 0 && now - this.releaseLoggedAt >= RELEASE_LOG_EVERY_MS) {
-      this.logger.info({ released: this.releasedSinceLog }, `released ${this.releasedSinceLog} idle consumer group(s) for subscriber slots (--max-subscribers); their members start again from what was written when they come back`);
+      this.logger.info(
+        { released: this.releasedSinceLog },
+        `released ${this.releasedSinceLog} idle consumer group(s) for subscriber slots (--max-subscribers); their members start again from what was written when they come back`,
+      );
       this.releaseLoggedAt = now;
       this.releasedSinceLog = 0;
     }

@@ -35,7 +35,13 @@ export interface ConsumeStreamPort extends SessionPort {
 export interface MemberGroup {
   join(member: ConsumerMember): number;
   ack(memberId: number, sequences: readonly number[], deliveryIds: readonly string[]): Refusal | undefined;
-  nak(memberId: number, target: { sequence?: number; deliveryId?: string }, delayMs: number | undefined, reason: string | undefined, deadLetter: boolean): Refusal | undefined;
+  nak(
+    memberId: number,
+    target: { sequence?: number; deliveryId?: string },
+    delayMs: number | undefined,
+    reason: string | undefined,
+    deadLetter: boolean,
+  ): Refusal | undefined;
   inProgress(memberId: number, sequences: readonly number[], deliveryIds: readonly string[]): Refusal | undefined;
   readonly memberCount: number;
 }
@@ -231,7 +237,10 @@ export class ConsumeSession implements ConsumerMember {
     this.stallTimer = setTimeout(() => {
       this.options.logger.warn({ peer: this.port.peer, stall_ms: stallMs }, 'consumer member dropped: it did not read its stream');
       this.fail(
-        new RiggerError('resource_exhausted', `this member did not read its stream for ${stallMs} ms (--consumer-member-stall-ms) while the server held its requests back; read the stream as you send acks`),
+        new RiggerError(
+          'resource_exhausted',
+          `this member did not read its stream for ${stallMs} ms (--consumer-member-stall-ms) while the server held its requests back; read the stream as you send acks`,
+        ),
       );
     }, stallMs);
     this.stallTimer.unref();

@@ -1,7 +1,17 @@
 // Creating a durable consumer: at most --max-consumers of them (creations on their way count),
 // each filter at most --consumer-max-filter-bytes, starting where start_sequence says; a create or
 // join naming an existing consumer checks that it has what the request gives.
-import { canonicalFilter, checkMatches, DEFAULT_CONSUMER_SETTINGS, validateConsumerName, validateSettings, type ConsumerFilter, type ConsumerRecord, type ConsumerRepository, type ConsumerSettings } from '../model/consumer';
+import {
+  canonicalFilter,
+  checkMatches,
+  DEFAULT_CONSUMER_SETTINGS,
+  validateConsumerName,
+  validateSettings,
+  type ConsumerFilter,
+  type ConsumerRecord,
+  type ConsumerRepository,
+  type ConsumerSettings,
+} from '../model/consumer';
 import { RiggerError } from '../model/errors';
 import { compileFilter, type FilterSpec } from './event-filter';
 
@@ -95,11 +105,19 @@ export class ConsumerCreator {
   private startPosition(start: number | undefined): number {
     const head = this.head();
     if (start === undefined) return head;
-    if (start > head) throw new RiggerError('out_of_range', `start_sequence ${start} is ahead of the newest event (${head}); use 0-${head}, or leave it unset for new events only`);
+    if (start > head)
+      throw new RiggerError(
+        'out_of_range',
+        `start_sequence ${start} is ahead of the newest event (${head}); use 0-${head}, or leave it unset for new events only`,
+      );
     const oldest = this.limits.oldestSequence();
     if (start === 0) return Math.max(0, oldest - 1);
     if (start + 1 < oldest) {
-      throw new RiggerError('out_of_range', `start_sequence ${start} is older than the retained history; the oldest event kept is ${oldest}, so start at ${oldest - 1} or later (0 = all that is kept)`, { oldest_sequence: String(oldest) });
+      throw new RiggerError(
+        'out_of_range',
+        `start_sequence ${start} is older than the retained history; the oldest event kept is ${oldest}, so start at ${oldest - 1} or later (0 = all that is kept)`,
+        { oldest_sequence: String(oldest) },
+      );
     }
     return start;
   }

@@ -1,7 +1,15 @@
 // The server's durable consumers: creates and looks them up (consumer-creation.ts), keeps one
 // ConsumerGroup per consumer that has members (active-consumers.ts), answers management calls, and
 // tells compaction what it must keep (the retention hold, consumer-retention.ts).
-import { checkMatches, lostError, validateConsumerName, validateSettings, type ConsumerRecord, type ConsumerRepository, type DeadLetterRecord } from '../model/consumer';
+import {
+  checkMatches,
+  lostError,
+  validateConsumerName,
+  validateSettings,
+  type ConsumerRecord,
+  type ConsumerRepository,
+  type DeadLetterRecord,
+} from '../model/consumer';
 import { notFound, RiggerError } from '../model/errors';
 import { MAX_RESPONSE_BYTES } from '../model/validate';
 import { ActiveConsumers, type ActiveLogger } from './active-consumers';
@@ -65,7 +73,10 @@ export class ConsumerRegistry {
     let record = this.repository.get(request.name);
     if (!record) {
       if (!mayCreate) {
-        throw new RiggerError('permission_denied', `consumer ${JSON.stringify(request.name)} does not exist and this token is read-only; create it with a read-write token (rig consumers create ${request.name})`);
+        throw new RiggerError(
+          'permission_denied',
+          `consumer ${JSON.stringify(request.name)} does not exist and this token is read-only; create it with a read-write token (rig consumers create ${request.name})`,
+        );
       }
       record = await this.create(request);
     } else {
@@ -131,7 +142,11 @@ export class ConsumerRegistry {
     if (to > head) throw new RiggerError('out_of_range', `--to ${to} is ahead of the newest event (${head}); use 0-${head}`);
     const oldest = this.options.oldestSequence();
     if (to + 1 < oldest) {
-      throw new RiggerError('out_of_range', `the log no longer holds the events after ${to}; the oldest kept is ${oldest}, so reset to ${oldest - 1} or later`, { oldest_sequence: String(oldest) });
+      throw new RiggerError(
+        'out_of_range',
+        `the log no longer holds the events after ${to}; the oldest kept is ${oldest}, so reset to ${oldest - 1} or later`,
+        { oldest_sequence: String(oldest) },
+      );
     }
     await this.active.dispose(name, new RiggerError('unavailable', `consumer ${JSON.stringify(name)} was reset to ${to}; join again to go on from there`));
     await this.repository.reset(name, to);
@@ -150,12 +165,19 @@ export class ConsumerRegistry {
     const dead = this.deadLetters(name);
     const chosen = sequences.length === 0 ? dead : dead.filter((d) => sequences.includes(d.sequence));
     const unknown = sequences.filter((s) => !dead.some((d) => d.sequence === s));
-    if (unknown.length > 0) throw notFound(`consumer ${JSON.stringify(name)} has no dead letter at ${unknown.join(', ')}; see rig consumers dead-letters ${name}`);
+    if (unknown.length > 0)
+      throw notFound(`consumer ${JSON.stringify(name)} has no dead letter at ${unknown.join(', ')}; see rig consumers dead-letters ${name}`);
     const gone = chosen.filter((d) => this.active.eventAt(d.sequence) === undefined).map((d) => d.sequence);
     if (gone.length > 0) {
-      throw new RiggerError('out_of_range', `the events of dead letters ${gone.join(', ')} are no longer in the log, so they cannot be delivered again; drop them (rig consumers drop ${name} ${gone.join(' ')})`);
+      throw new RiggerError(
+        'out_of_range',
+        `the events of dead letters ${gone.join(', ')} are no longer in the log, so they cannot be delivered again; drop them (rig consumers drop ${name} ${gone.join(' ')})`,
+      );
     }
-    const marked = await this.repository.redrive(name, chosen.map((d) => d.sequence));
+    const marked = await this.repository.redrive(
+      name,
+      chosen.map((d) => d.sequence),
+    );
     const group = this.active.get(name);
     if (group && !group.isClosed) for (const d of chosen) if (marked.includes(d.sequence)) group.redrive(d);
     return marked;
@@ -164,7 +186,8 @@ export class ConsumerRegistry {
   async drop(name: string, sequences: readonly number[]): Promise<number[]> {
     const dead = this.deadLetters(name);
     const unknown = sequences.filter((s) => !dead.some((d) => d.sequence === s));
-    if (unknown.length > 0) throw notFound(`consumer ${JSON.stringify(name)} has no dead letter at ${unknown.join(', ')}; see rig consumers dead-letters ${name}`);
+    if (unknown.length > 0)
+      throw notFound(`consumer ${JSON.stringify(name)} has no dead letter at ${unknown.join(', ')}; see rig consumers dead-letters ${name}`);
     return this.repository.drop(name, sequences);
   }
 
@@ -218,7 +241,12 @@ function wireBytes(record: ConsumerRecord): number {
   if (bytes === undefined) {
     const { filter } = record;
     const text = (value: string | undefined) => (value === undefined ? 0 : 3 + Buffer.byteLength(value));
-    bytes = 300 + text(record.name) + text(filter.assignee) + text(record.lostReason) + 11 * (filter.eventTypes.length + filter.statuses.length + record.backoffMs.length);
+    bytes =
+      300 +
+      text(record.name) +
+      text(filter.assignee) +
+      text(record.lostReason) +
+      11 * (filter.eventTypes.length + filter.statuses.length + record.backoffMs.length);
     for (const id of filter.taskIds) bytes += text(id);
     wireSizes.set(record, bytes);
   }

@@ -78,7 +78,10 @@ export class ConsumerRetention {
       if (acked + 1 >= wanted) continue;
       const lag = head - acked;
       if (this.limits.maxLag > 0 && lag > this.limits.maxLag) {
-        this.markLost(record, `it fell ${lag} events behind the head, more than --consumer-max-lag ${this.limits.maxLag}, and its events were due for compaction`);
+        this.markLost(
+          record,
+          `it fell ${lag} events behind the head, more than --consumer-max-lag ${this.limits.maxLag}, and its events were due for compaction`,
+        );
         continue;
       }
       holders.push({ record, acked });
@@ -90,7 +93,10 @@ export class ConsumerRetention {
       const events = wanted - acked - 1;
       const { bytes } = this.limits.heldBytes?.(acked + 1, wanted) ?? { bytes: 0 };
       if (maxBytes > 0 && bytes > maxBytes) {
-        this.markLost(record, `it held ${bytes} bytes of events past the retention (${events} events), more than --consumer-max-held-bytes ${maxBytes}, and they were due for compaction`);
+        this.markLost(
+          record,
+          `it held ${bytes} bytes of events past the retention (${events} events), more than --consumer-max-held-bytes ${maxBytes}, and they were due for compaction`,
+        );
         continue;
       }
       this.hold = { consumer: record.name, events, bytes, holders: holders.length - i };
@@ -102,7 +108,10 @@ export class ConsumerRetention {
 
   /** Marks the consumer lost: its members are ended, then the record says why. */
   markLost(record: ConsumerRecord, reason: string): void {
-    this.logger.warn({ consumer: record.name, acked_sequence: record.ackedSequence }, `consumer ${record.name} is lost: ${reason}; it no longer holds the event log`);
+    this.logger.warn(
+      { consumer: record.name, acked_sequence: record.ackedSequence },
+      `consumer ${record.name} is lost: ${reason}; it no longer holds the event log`,
+    );
     this.lost.add(record.name);
     const lost = { ...record, lostReason: reason };
     void this.active
@@ -122,7 +131,16 @@ export class ConsumerRetention {
     const maxLag = this.limits.maxLag;
     const maxBytes = this.limits.maxHeldBytes ?? 0;
     this.logger.warn(
-      { consumer: hold.consumer, acked_sequence: acked, lag, held_events: hold.events, held_bytes: hold.bytes, holders: hold.holders, consumer_max_lag: maxLag, consumer_max_held_bytes: maxBytes },
+      {
+        consumer: hold.consumer,
+        acked_sequence: acked,
+        lag,
+        held_events: hold.events,
+        held_bytes: hold.bytes,
+        holders: hold.holders,
+        consumer_max_lag: maxLag,
+        consumer_max_held_bytes: maxBytes,
+      },
       `consumer ${hold.consumer} holds the event log back the most: ${hold.events} events (${hold.bytes} bytes) past the retention are kept until it acks them` +
         `${hold.holders > 1 ? ` (${hold.holders} consumers hold it back)` : ''}; it is lost past --consumer-max-lag ${maxLag || 'unbounded'} events or --consumer-max-held-bytes ${maxBytes || 'unbounded'} bytes`,
     );

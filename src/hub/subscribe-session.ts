@@ -135,7 +135,13 @@ export class SubscribeSession implements EventSink {
     if (this.listed) this.listed.subscription = subscription;
     this.port.sendPosition(snapshot?.sequence ?? sinceSequence ?? subscription.position);
     this.options.logger.debug(
-      { peer: this.port.peer, since_sequence: sinceSequence, snapshot_sequence: snapshot?.sequence, bookmark_interval_ms: bookmarkIntervalMs, subscribers: this.hub.subscriberCount },
+      {
+        peer: this.port.peer,
+        since_sequence: sinceSequence,
+        snapshot_sequence: snapshot?.sequence,
+        bookmark_interval_ms: bookmarkIntervalMs,
+        subscribers: this.hub.subscriberCount,
+      },
       'subscription started',
     );
     subscription.start();

@@ -75,7 +75,16 @@ class FakeDirectory implements ConsumerDirectory {
   }
 
   status(name: string): ConsumerStatus {
-    return { record: { name } as ConsumerStatus['record'], ackedSequence: 0, headSequence: 0, inFlight: 0, members: 0, pending: 0, deadLetters: 0, redeliveries: 0 };
+    return {
+      record: { name } as ConsumerStatus['record'],
+      ackedSequence: 0,
+      headSequence: 0,
+      inFlight: 0,
+      members: 0,
+      pending: 0,
+      deadLetters: 0,
+      redeliveries: 0,
+    };
   }
 
   /** Answers the oldest join on its way. */
@@ -88,7 +97,11 @@ class FakeDirectory implements ConsumerDirectory {
   }
 }
 
-const JOIN = (): JoinRequest => ({ request: { name: 'orders', filter: undefined, settings: {}, startSequence: undefined }, clientName: 'worker/1', mayCreate: true });
+const JOIN = (): JoinRequest => ({
+  request: { name: 'orders', filter: undefined, settings: {}, startSequence: undefined },
+  clientName: 'worker/1',
+  mayCreate: true,
+});
 const SETTLE = () => ({ sequences: [1], deliveryIds: [] as string[] });
 const NAK = () => ({ sequence: 1, deliveryId: '', delayMs: undefined, reason: undefined, deadLetter: false });
 /** A message's content that must not be read: the state refuses it first. */
@@ -109,7 +122,16 @@ async function joined(memberStallMs?: number) {
   return m;
 }
 
-const event = (sequence: number): LoggedEvent => ({ sequence, eventType: 2, taskId: 't', assignee: undefined, previousAssignee: undefined, status: 1, previousStatus: undefined, encoded: Buffer.alloc(0) });
+const event = (sequence: number): LoggedEvent => ({
+  sequence,
+  eventType: 2,
+  taskId: 't',
+  assignee: undefined,
+  previousAssignee: undefined,
+  status: 1,
+  previousStatus: undefined,
+  encoded: Buffer.alloc(0),
+});
 
 test('a join: reading stops until it is answered; then the answer, the listing, and deliveries', async () => {
   const { directory, streams, port, session } = member();
@@ -137,7 +159,12 @@ test('refused by state, before its content is read: a settle before the join, an
   assert.match((before.port.ends[0] as Error).message, /first message of ConsumeTaskEvents must be `join`/);
   assert.equal(before.session.state, 'ended');
 
-  for (const send of [(s: ConsumeSession) => s.ack(UNREAD), (s: ConsumeSession) => s.nak(UNREAD), (s: ConsumeSession) => s.join(UNREAD), (s: ConsumeSession) => s.skip()]) {
+  for (const send of [
+    (s: ConsumeSession) => s.ack(UNREAD),
+    (s: ConsumeSession) => s.nak(UNREAD),
+    (s: ConsumeSession) => s.join(UNREAD),
+    (s: ConsumeSession) => s.skip(),
+  ]) {
     const during = member();
     during.session.join(JOIN);
     send(during.session);
@@ -172,7 +199,10 @@ test('once joined, settles go to the group as this member; a refusal is answered
   session.nak(NAK);
   session.inProgress(SETTLE);
   session.skip();
-  assert.deepEqual(directory.group.calls.map((c) => `${c.call}:${c.memberId}`), ['join:1', 'ack:1', 'nak:1', 'in_progress:1']);
+  assert.deepEqual(
+    directory.group.calls.map((c) => `${c.call}:${c.memberId}`),
+    ['join:1', 'ack:1', 'nak:1', 'in_progress:1'],
+  );
   assert.deepEqual(port.refusals, []);
   directory.group.refusal = { sequences: [7], deliveryIds: [], count: 1, reason: 'not held' };
   session.ack(SETTLE);

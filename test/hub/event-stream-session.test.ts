@@ -167,7 +167,11 @@ test('cancelled mid-update: the updates not yet run are refused, nothing more is
   let commit: () => void = () => {};
   const applied: string[] = [];
   s.update(() => new Promise<void>((resolve) => (commit = resolve)));
-  s.update((guard) => Promise.resolve().then(() => guard(() => applied.push('second'))).catch(() => {}));
+  s.update((guard) =>
+    Promise.resolve()
+      .then(() => guard(() => applied.push('second')))
+      .catch(() => {}),
+  );
   s.subscribe(() => LIVE);
   s.release(); // the client cancelled
   commit();

@@ -20,7 +20,10 @@ function session(count = 0) {
 
 test('a subscribe lists the stream, sends the position it starts after, then the events after it', async () => {
   const { hub, port, session: s, commit } = session(5);
-  s.start(() => 'board/1', () => ({ ...LIVE, sinceSequence: 2 }));
+  s.start(
+    () => 'board/1',
+    () => ({ ...LIVE, sinceSequence: 2 }),
+  );
   assert.deepEqual(port.positions, [2]);
   assert.equal(hub.subscriberCount, 1);
   const [listed] = hub.streams.list();
@@ -35,7 +38,10 @@ test('a subscribe lists the stream, sends the position it starts after, then the
 
 test('a live start sends the head as its position', () => {
   const { port, session: s } = session(4);
-  s.start(() => undefined, () => LIVE);
+  s.start(
+    () => undefined,
+    () => LIVE,
+  );
   assert.deepEqual(port.positions, [4]);
 });
 
@@ -45,7 +51,10 @@ for (const [name, ending] of [
 ] as const) {
   test(`a stream that is ${name} is released once, however many of the call's end events follow`, () => {
     const { hub, port, session: s, unsubscribed, registryCloses } = session(3);
-    s.start(() => undefined, () => LIVE);
+    s.start(
+      () => undefined,
+      () => LIVE,
+    );
     const subscription = s.subscription!;
     ending(s);
     for (let i = 0; i < 4; i++) s.release(); // cancelled, close, finish, error
@@ -62,7 +71,14 @@ test('a refused subscribe (bad filter, history gone, bad client name) ends the s
   const cases: [string, () => string | undefined, () => SubscribeRequest, string][] = [
     ['bad filter', () => undefined, () => ({ ...LIVE, spec: { statuses: [99 as never] } }), 'invalid_argument'],
     ['since ahead of the log', () => undefined, () => ({ ...LIVE, sinceSequence: 50 }), 'out_of_range'],
-    ['bad client name', () => { throw new RiggerError('invalid_argument', 'bad name'); }, () => LIVE, 'invalid_argument'],
+    [
+      'bad client name',
+      () => {
+        throw new RiggerError('invalid_argument', 'bad name');
+      },
+      () => LIVE,
+      'invalid_argument',
+    ],
   ];
   for (const [name, clientName, read, kind] of cases) {
     const { hub, port, session: s } = session(3);
@@ -82,20 +98,29 @@ test('a snapshot stream starts after the snapshot; a refused one closes the snap
   const snapshot = { sequence: 3, next: () => undefined, close: () => void closed++ };
   const port = new FakeEventPort();
   const s = new SubscribeSession(fixture.hub, port, { openSnapshot: () => snapshot, logger: SILENT });
-  s.start(() => undefined, () => ({ ...LIVE, includeSnapshot: true }));
+  s.start(
+    () => undefined,
+    () => ({ ...LIVE, includeSnapshot: true }),
+  );
   assert.deepEqual(port.positions, [3]);
   fixture.hub.close(new RiggerError('unavailable', 'shutting down'));
   const port2 = new FakeEventPort();
   const refused = new SubscribeSession(fixture.hub, port2, { openSnapshot: () => snapshot, logger: SILENT });
   const before = closed;
-  refused.start(() => undefined, () => ({ ...LIVE, includeSnapshot: true }));
+  refused.start(
+    () => undefined,
+    () => ({ ...LIVE, includeSnapshot: true }),
+  );
   assert.equal(closed, before + 1, 'the refused stream closed its snapshot');
   assert.equal((port2.ends[0] as RiggerError).kind, 'unavailable');
 });
 
 test('shutdown ends a subscribed stream with UNAVAILABLE through the same single release', () => {
   const { hub, port, session: s, unsubscribed } = session(3);
-  s.start(() => undefined, () => LIVE);
+  s.start(
+    () => undefined,
+    () => LIVE,
+  );
   const subscription = s.subscription!;
   hub.close(new RiggerError('unavailable', 'server shutting down'));
   for (let i = 0; i < 4; i++) s.release();
@@ -109,10 +134,16 @@ test('shutdown ends a subscribed stream with UNAVAILABLE through the same single
 
 test('history compacted under a stream catching up fails it with OUT_OF_RANGE and releases it once', async () => {
   const { hub, log, port, session: s, unsubscribed } = session(1200);
-  s.start(() => undefined, () => LIVE);
+  s.start(
+    () => undefined,
+    () => LIVE,
+  );
   const small = new FakeEventPort(100);
   const slow = new SubscribeSession(hub, small, options);
-  slow.start(() => undefined, () => ({ ...LIVE, sinceSequence: 0 }));
+  slow.start(
+    () => undefined,
+    () => ({ ...LIVE, sinceSequence: 0 }),
+  );
   log.compact(700); // the first page (1-512) is read already; the next is gone
   for (let i = 0; i < 200 && small.ends.length === 0; i++) {
     small.drain();

@@ -1,6 +1,6 @@
 // GetHubStatus: the server, its log and files, every open stream (from the hub's StreamRegistry)
 // and every durable consumer, as they stand now. Translation only: the streams register
-// themselves (event-handlers.ts, consume-stream.ts); nothing here holds state.
+// themselves (their sessions, src/hub/*-session.ts); nothing here holds state.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ConsumerInfo } from '../generated/rigger/v1/ConsumerInfo';

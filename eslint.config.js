@@ -76,7 +76,7 @@ module.exports = defineConfig(
     languageOptions: { sourceType: 'commonjs', globals: nodeGlobals },
   },
   {
-    files: ['sidecars/board/board.js'],
+    files: ['sidecars/board/*.js'],
     languageOptions: { sourceType: 'script', globals: browserGlobals },
   },
 );

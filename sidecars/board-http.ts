@@ -20,6 +20,7 @@ export const PAGE_DIR = path.resolve(__dirname, '..', '..', 'sidecars', 'board')
 const PAGE_FILES: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/board.css': { file: 'board.css', type: 'text/css; charset=utf-8' },
+  '/board-view.js': { file: 'board-view.js', type: 'text/javascript; charset=utf-8' },
   '/board.js': { file: 'board.js', type: 'text/javascript; charset=utf-8' },
 };
 

@@ -16,9 +16,7 @@
   const EVERYONE = '*';
   const REOPEN_MS = 2000;
   const MAX_CARDS = 200;
-  const SHORT_ID = 8;
   const AGE_REFRESH_MS = 30_000;
-  const COPIED_MS = 1500;
   // Renewed from each board header: a sidecar restarted under an open page has a new one.
   let csrf = document.querySelector('meta[name="rigger-board-csrf"]')?.content ?? '';
   const changesAllowed = csrf !== '' && csrf !== '{{csrf}}';
@@ -45,56 +43,8 @@
   const summaryEl = document.getElementById('summary');
   const connectionEl = document.getElementById('connection');
   const tabsEl = document.getElementById('tabs');
-  const noticeEl = document.getElementById('notice');
 
-  const el = (tag, props, ...children) => {
-    const node = document.createElement(tag);
-    if (props) for (const [key, value] of Object.entries(props)) {
-      if (key === 'text') node.textContent = value;
-      else if (key === 'dataset') Object.assign(node.dataset, value);
-      else node.setAttribute(key, value);
-    }
-    for (const child of children) if (child) node.append(child);
-    return node;
-  };
-
-  const label = (status) => (status === 'TODO' ? 'To do' : status.charAt(0) + status.slice(1).toLowerCase().replace(/_/g, ' '));
-  const today = () => new Date().toISOString().slice(0, 10);
-
-  function age(iso) {
-    const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
-    if (!Number.isFinite(seconds)) return '';
-    if (seconds < 60) return 'just now';
-    const [amount, unit] = seconds < 3600 ? [seconds / 60, 'min'] : seconds < 86400 ? [seconds / 3600, 'h'] : [seconds / 86400, 'd'];
-    return `${Math.floor(amount)} ${unit} ago`;
-  }
-
-  function notify(kind, text) {
-    noticeEl.dataset.kind = kind;
-    noticeEl.textContent = text;
-    noticeEl.hidden = false;
-  }
-
-  async function copyId(button, id) {
-    try {
-      await navigator.clipboard.writeText(id);
-    } catch {
-      // Without the clipboard API (an insecure origin): copy through a selected field.
-      const field = el('textarea', { class: 'visually-hidden', 'aria-hidden': 'true' });
-      field.value = id;
-      document.body.append(field);
-      field.select();
-      const copied = document.execCommand('copy');
-      field.remove();
-      if (!copied) return notify('error', `Could not copy the id; it is ${id}`);
-    }
-    button.dataset.copied = 'true';
-    button.textContent = 'Copied';
-    setTimeout(() => {
-      delete button.dataset.copied;
-      button.textContent = id.slice(0, SHORT_ID);
-    }, COPIED_MS);
-  }
+  const { el, label, today, age, notify, copyId, SHORT_ID } = window.RiggerBoardView;
 
   async function changeStatus(id, status, version) {
     const task = tasks.get(id);

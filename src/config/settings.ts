@@ -75,6 +75,8 @@ export function parseListenAddress(value: string, source = '--http-listen'): Lis
   return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
 }
 
+// One setting per line: the table reads as a table (formatted, each row would take six).
+// prettier-ignore
 export const SETTINGS = {
   port: { flag: 'port', env: 'RIGGER_PORT', key: 'port', defaultValue: 50051, parse: integer(0, 65535), describe: 'TCP port to serve on (0 = any free port)' },
   host: { flag: 'host', env: 'RIGGER_HOST', key: 'host', defaultValue: '', parse: text, describe: 'address to bind; default both ::1 and 127.0.0.1' },

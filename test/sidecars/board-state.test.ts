@@ -89,7 +89,7 @@ test('board: the page files ship in the package, next to dist/', async () => {
   assert.equal(packed.code, 0, packed.stderr);
   const [{ files }] = JSON.parse(packed.stdout) as [{ files: { path: string }[] }];
   const paths = files.map((f) => f.path);
-  for (const wanted of ['sidecars/board/index.html', 'sidecars/board/board.js', 'sidecars/board/board.css', 'dist/sidecars/board.js']) {
+  for (const wanted of ['sidecars/board/index.html', 'sidecars/board/board-view.js', 'sidecars/board/board.js', 'sidecars/board/board.css', 'dist/sidecars/board.js']) {
     assert.ok(paths.includes(wanted), `${wanted} is in the package`);
   }
 });

@@ -98,7 +98,7 @@ test('board: the tasks in their columns, live AddTask/UpdateTask within 2 s, key
     assert.deepEqual(listening.map((line) => line.url), [url], 'the URL is logged as a pino line too');
 
     // The page, its files and its event stream carry tasks, never the token.
-    for (const file of ['', 'board.js', 'board.css']) {
+    for (const file of ['', 'board-view.js', 'board.js', 'board.css']) {
       const response = await fetch(new URL(file, url));
       assert.equal(response.status, 200, file);
       assert.ok(!(await response.text()).includes(TOKEN), `the token is not in /${file}`);

@@ -60,13 +60,15 @@ test('logger: every event exactly once and in order across SIGKILLs and restarts
     logger = startSidecar('logger', args);
     await addTaskByCli(dir, 'after everything');
     await waitForLines(file, 9, logger);
-    await new Promise((r) => setTimeout(r, 500)); // a repeat would land now
+    // A sentinel (10): the logger writes in order, so a repeat of 1..9 would be in the file before it.
+    await addTaskByCli(dir, 'sentinel');
+    await waitFor(() => readLines(file).some((l) => l.sequence === 10), 20_000, 'the sentinel line');
 
     assert.equal(await logger.stop('SIGTERM'), 0, logger.stderr());
     const lines = readLines(file);
-    assertExactlyOnceInOrder(lines.map((l) => l.sequence), 9);
-    assert.match(fs.readFileSync(checkpoint, 'utf8'), /^9 [0-9a-f]{16}\n$/, `checkpoint flushed on SIGTERM; logger stderr:\n${logger.stderr()}`);
-    assert.deepEqual(lines.map((l) => l.type), ['CREATED', 'UPDATED', 'STATUS_CHANGED', 'CREATED', 'CREATED', 'UPDATED', 'STATUS_CHANGED', 'CREATED', 'CREATED']);
+    assertExactlyOnceInOrder(lines.map((l) => l.sequence), 10);
+    assert.match(fs.readFileSync(checkpoint, 'utf8'), /^10 [0-9a-f]{16}\n$/, `checkpoint flushed on SIGTERM; logger stderr:\n${logger.stderr()}`);
+    assert.deepEqual(lines.map((l) => l.type), ['CREATED', 'UPDATED', 'STATUS_CHANGED', 'CREATED', 'CREATED', 'UPDATED', 'STATUS_CHANGED', 'CREATED', 'CREATED', 'CREATED']);
     assert.deepEqual(
       { ...lines[2], time: undefined, level: undefined, event_id: undefined, timestamp: undefined },
       {
@@ -105,11 +107,14 @@ test('logger: filters as flags, stdout output, and `rig sidecar logger` is the s
     await setStatusByCli(dir, alice, 'in_progress'); // STATUS_CHANGED: not in --types
     const lines = () => logger.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
     await waitFor(() => lines().length >= 2, 15_000, '2 lines');
-    await new Promise((r) => setTimeout(r, 500));
+    // Bob's and written last: once its line is out, every line before it is.
+    await addTaskByCli(dir, 'sentinel', 'Bob');
+    await waitFor(() => lines().some((l) => l.title === 'sentinel'), 15_000, 'the sentinel line');
     assert.equal(await logger.stop('SIGINT'), 0, logger.stderr());
     assert.deepEqual(lines().map((l) => [l.type, l.title, l.assignee]), [
       ['CREATED', 'bob task', 'Bob'],
       ['ASSIGNED', 'alice task', 'Bob'],
+      ['CREATED', 'sentinel', 'Bob'],
     ]);
     assert.match(logger.stderr(), /"msg":"stopped"/);
   } finally {

@@ -82,3 +82,12 @@ export async function consumerAckedThrough(
     return Number(now.acked_sequence ?? 0) >= sequence && (now.in_flight ?? 0) === 0;
   }, timeoutMs, `${what} acked through ${sequence} with nothing in flight`);
 }
+
+/** Waits until GetHubStatus lists a subscribed stream whose client sent `clientName` (x-rigger-client-name): later writes reach it. */
+export async function streamSubscribed(client: RiggerServiceClient, clientName: string, timeoutMs = 20_000): Promise<void> {
+  const listed = async () => {
+    const { streams } = await call(client, 'GetHubStatus', {});
+    return (streams as { client_name: string; position?: unknown }[]).some((s) => s.client_name === clientName && s.position != null);
+  };
+  await waitFor(listed, timeoutMs, `a subscribed stream named ${clientName} in GetHubStatus`);
+}

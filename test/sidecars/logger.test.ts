@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { call, connect } from '../support/client';
 import { rig, rigAsync, startServer, tempDir, tempProject, waitFor } from '../support/processes';
 import type { EventSummary } from '../../sidecars/event-json';
 import { addTaskByCli, assertExactlyOnceInOrder, restartServer, setStatusByCli, startSidecar, type SidecarProcess } from './sidecar-support';
@@ -136,20 +137,14 @@ test('logger: a checkpoint older than the retained history stops it with exit 1 
   const checkpoint = path.join(tempDir(), 'old.checkpoint');
   fs.writeFileSync(checkpoint, '1\n');
   try {
-    // Compaction runs in the background; retry the start (bounded) until it has happened.
-    let result: Awaited<ReturnType<typeof rigAsync>> | undefined;
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const logger = startSidecar('logger', ['--address', server.address, '--checkpoint', checkpoint]);
-      const exited = await Promise.race([
-        new Promise<number | null>((resolve) => logger.child.on('exit', (code) => resolve(code))),
-        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 3000)),
-      ]);
-      if (exited !== undefined) {
-        result = { code: exited, stdout: logger.stdout(), stderr: logger.stderr() };
-        break;
-      }
-      await logger.stop('SIGKILL');
-    }
+    // Compaction runs in the background: start the logger once the log says it has happened (GetLog).
+    const client = connect(server.address);
+    await waitFor(async () => Number((await call(client, 'GetLog', {})).oldest_sequence) === 5, 20_000, 'compaction to the last 2 events');
+    client.close();
+    const logger = startSidecar('logger', ['--address', server.address, '--checkpoint', checkpoint]);
+    const exit = new Promise<number | null>((resolve) => logger.child.once('exit', (code) => resolve(code)));
+    const exited = await Promise.race([exit, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 30_000).unref())]);
+    const result = exited === undefined ? undefined : { code: exited, stdout: logger.stdout(), stderr: logger.stderr() };
     assert.ok(result, 'the logger stopped on its own');
     assert.equal(result.code, 1);
     assert.match(result.stderr, /^rig: since_sequence 1 is older than the retained history; the oldest event still available is 5, .*; the events after the checkpoint .*old\.checkpoint are gone from the server's log; delete it to start from the live stream \(or with --since 4\)$/m);

@@ -152,7 +152,7 @@ test('a schema version 2 database is migrated: its events keep their sequences, 
       // Written after the migration: stored with its bytes, and it continues the sequence.
       await call(client, 'AddTask', { title: 'after the migration' });
       const latest = storedEvents(dir).at(-1)!;
-      assert.equal(latest.sequence, 7);
+      assert.equal(latest.sequence, 8, 'after the 6 migrated events and the sentinel');
       assert.ok(latest.encoded && latest.encoded.length > 0);
     } finally {
       client.close();

@@ -19,5 +19,8 @@ module.exports = async function* timing(source) {
   }
   const files = [...byFile.values()].sort((a, b) => b.ms - a.ms);
   const lines = files.slice(0, SHOWN).map((f) => `#   ${(f.ms / 1000).toFixed(1).padStart(6)} s  ${f.file}${f.failed ? '  (failed)' : ''}`);
-  yield `# wall time ${((Date.now() - started) / 1000).toFixed(0)} s for ${files.length} files; the slowest:\n${lines.join('\n')}\n`;
+  const wallMs = Date.now() - started;
+  const busyMs = files.reduce((sum, f) => sum + f.ms, 0);
+  // Files' time over wall time: how many of run-tests.js's slots were busy on average (the rest waited on the longest file).
+  yield `# wall time ${(wallMs / 1000).toFixed(0)} s for ${files.length} files (${(busyMs / 1000).toFixed(0)} s of file time, ${(busyMs / Math.max(wallMs, 1)).toFixed(1)} files running on average); the slowest:\n${lines.join('\n')}\n`;
 };

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { call, connect, type RiggerServiceClient } from '../support/client';
 import { pythonGrpcStubs, REPO_ROOT, runAsync, spawnCollected, startServer, SYSTEM_PYTHON, tempDir, tempProject, type ServerProcess } from '../support/processes';
+import { streamsAt } from '../support/barriers';
 
 const BUF = path.join(REPO_ROOT, 'node_modules', '.bin', 'buf');
 
@@ -111,7 +112,8 @@ describe('bookmarks and snapshots through buf curl and Python grpcio', () => {
     const run = (mode: string, seconds: number) => spawnCollected(SYSTEM_PYTHON, ['-c', script, server.address, mode, String(seconds)], { env: { ...process.env, PYTHONPATH: stubs } });
     const asked = run('asked', 3);
     const plain = run('plain', 3);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Both grpcio streams subscribed and at the head (GetHubStatus), so the task lands on both.
+    await streamsAt(client, 2, 2);
     await call(client, 'AddTask', { title: 'python' });
     assert.equal(await asked.exited, 0, asked.stderr());
     assert.equal(await plain.exited, 0, plain.stderr());

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { call, connect } from '../support/client';
 import { startServer, tempProject } from '../support/processes';
-import { addTasks, asLogged, readLog, sequences, sleep, waitForLength, type LoggedEvent } from './hub-support';
+import { sentinelThrough } from '../support/barriers';
+import { addTasks, asLogged, readLog, sequences, waitForLength, type LoggedEvent } from './hub-support';
 
 const EVENTS = 3000;
 
@@ -42,22 +43,21 @@ test('a stalled subscriber neither blocks the others nor loses events, and is no
     const stalledWhileOthersDone = stalled.length;
     t.diagnostic(`while stalled it had taken ${stalledWhileOthersDone} of ${EVENTS} events`);
     assert.ok(stalledWhileOthersDone < EVENTS / 2, `the stalled subscriber had taken only ${stalledWhileOthersDone} events`);
-    await sleep(500);
-    assert.equal(stalledEnded, undefined, 'the server did not end the stalled stream');
 
     // And they keep going: more events reach them while the stalled one still does not read.
     await addTasks(writer, 200, 16);
     for (const f of fast) await waitForLength(() => f.received, EVENTS + 200, 30_000, 'a reading subscriber, later');
+    assert.equal(stalledEnded, undefined, 'the server did not end the stalled stream while it published 200 more past it');
 
     stream.resume();
     await waitForLength(() => stalled, EVENTS + 200, 60_000, 'the stalled subscriber after it reads again');
     // Still live afterwards: one more event arrives on the same stream.
     await call(writer, 'AddTask', { title: 'after the stall' });
     await waitForLength(() => stalled, EVENTS + 201, 10_000, 'a live event after catching up');
-    await sleep(200);
+    await sentinelThrough(writer, (id) => stalled.some((e) => e.task_id === id), 'the stalled subscriber, caught up');
 
     const log = readLog(dir);
-    assert.equal(log.length, EVENTS + 201);
+    assert.equal(log.length, EVENTS + 202);
     assert.deepEqual(sequences(stalled), sequences(log), 'every event, in order, no gap, no duplicate');
     for (const f of fast) assert.deepEqual(sequences(f.received), sequences(log).slice(0, f.received.length));
     assert.equal(stalledEnded, undefined);

@@ -9,6 +9,7 @@ import { EventHub } from '../../src/hub/event-hub';
 import type { SnapshotSource } from '../../src/hub/subscription';
 import { RiggerError } from '../../src/model/errors';
 import type { LoggedEvent } from '../../src/model/logged-event';
+import { waitFor } from '../support/processes';
 import { FakeSink, MemoryLog, range, turns, type EventFields } from './memory-log';
 
 function hubWith(count: number, bufferSize: number): { log: MemoryLog; hub: EventHub } {
@@ -22,6 +23,20 @@ function commit(log: MemoryLog, hub: EventHub, what: number | readonly EventFiel
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A stream that matches nothing and asks for bookmarks every `intervalMs`: the hub's own clock, for "none in N intervals". */
+function clockOn(hub: EventHub, intervalMs: number): { ticks(n: number): Promise<void>; stop(): void } {
+  const sink = new FakeSink();
+  const sub = hub.subscribe({ taskIds: ['no-such-task'] }, undefined, sink, { bookmarkIntervalMs: intervalMs });
+  sub.start();
+  return {
+    ticks: async (n) => {
+      const from = sink.bookmarks.length;
+      await waitFor(() => sink.bookmarks.length >= from + n, 5000, `${n} ticks of the ${intervalMs} ms bookmark clock`);
+    },
+    stop: () => hub.unsubscribe(sub),
+  };
+}
 
 /** Every bookmark is at least the previous one and covers every event sent before it; no event comes after a bookmark that claimed it. */
 function assertOrdered(sink: FakeSink): void {
@@ -135,10 +150,12 @@ test('timed bookmarks: every interval while idle and while unmatched events go b
   const plain = new FakeSink();
   const subAsked = hub.subscribe({ taskIds: ['watched'] }, undefined, asked, { bookmarkIntervalMs: 40 });
   const subPlain = hub.subscribe({ taskIds: ['watched'] }, undefined, plain);
+  const startedAt = Date.now();
   subAsked.start();
   subPlain.start();
-  await sleep(230);
-  assert.ok(asked.bookmarks.length >= 3 && asked.bookmarks.length <= 6, `idle bookmarks in 230 ms at 40 ms: ${asked.bookmarks.length}`);
+  await waitFor(() => asked.bookmarks.length >= 3, 5000, 'three idle bookmarks');
+  // Timers never fire early: three in less than three intervals would be bookmarks sent more often than asked.
+  assert.ok(Date.now() - startedAt >= 3 * 40 - 5, `three idle bookmarks at 40 ms came in ${Date.now() - startedAt} ms`);
   assert.deepEqual([...new Set(asked.bookmarks)], [5]);
 
   // Unmatched events every 10 ms: the bookmarks follow the head, at least one per interval.
@@ -156,10 +173,12 @@ test('timed bookmarks: every interval while idle and while unmatched events go b
   assertOrdered(asked);
   assert.deepEqual(plain.sent, [17], 'the stream that did not ask: its event and nothing else');
 
+  const clock = clockOn(hub, 40);
   hub.unsubscribe(subAsked);
   const count = asked.sent.length;
-  await sleep(120);
-  assert.equal(asked.sent.length, count, 'the timer stopped with the stream');
+  await clock.ticks(3);
+  assert.equal(asked.sent.length, count, 'the timer stopped with the stream: nothing in three of its intervals');
+  clock.stop();
   hub.unsubscribe(subPlain);
 });
 
@@ -190,13 +209,14 @@ test('timed bookmarks are not written to a full sink; they resume after the drai
   const sink = new FakeSink(1);
   const sub = hub.subscribe({}, undefined, sink, { bookmarkIntervalMs: 30 });
   sub.start();
+  const clock = clockOn(hub, 30);
   commit(log, hub, 1); // full
-  await sleep(120);
-  assert.deepEqual(sink.sent, [1], 'nothing while full');
+  await clock.ticks(4);
+  assert.deepEqual(sink.sent, [1], 'nothing while full, for four intervals');
+  clock.stop();
   sink.capacity = Number.POSITIVE_INFINITY;
   sink.drain();
-  await sleep(100);
-  assert.ok(sink.bookmarks.length >= 1, 'bookmarks again once drained');
+  await waitFor(() => sink.bookmarks.length >= 1, 5000, 'a bookmark once drained');
   assert.deepEqual([...new Set(sink.bookmarks)], [1]);
   assertOrdered(sink);
   hub.unsubscribe(sub);

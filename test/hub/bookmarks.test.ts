@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import type { SubscribeToTaskEventsRequest } from '../../src/generated/rigger/v1/SubscribeToTaskEventsRequest';
 import { call, connect, streamLifecycle, type RiggerServiceClient } from '../support/client';
 import { startServer, tempProject, waitFor } from '../support/processes';
-import { inParallel, sleep } from './hub-support';
+import { inParallel } from './hub-support';
 
 const BOOKMARK = 8;
 
@@ -61,6 +61,19 @@ function assertInOrder(messages: Message[], what: string): void {
   }
 }
 
+/** A stream that matches nothing, asking for bookmarks every 100 ms: the server's own clock, for "none in N intervals". */
+function serverClock(client: RiggerServiceClient): { ready: Promise<void>; ticks(n: number): Promise<void>; cancel(): void } {
+  const clock = subscribe(client, { task_ids: ['no-such-task'], bookmark_interval_ms: 100 });
+  return {
+    ready: clock.ready,
+    ticks: async (n) => {
+      const from = clock.bookmarks().length;
+      await waitFor(() => clock.bookmarks().length >= from + n, 10_000, `${n} ticks of the server's 100 ms bookmark clock`);
+    },
+    cancel: () => clock.cancel(),
+  };
+}
+
 const addTask = async (client: RiggerServiceClient, title: string, extra: object = {}) =>
   (await call(client, 'AddTask', { title, ...extra })).task.id as string;
 
@@ -73,9 +86,9 @@ test('an idle stream that asked gets a bookmark every interval at the head; one 
     const plain = subscribe(client, {});
     const zero = subscribe(client, { bookmark_interval_ms: 0 });
     await Promise.all([asked.ready, plain.ready, zero.ready]);
-    await sleep(1100);
+    // Five heartbeats, each an interval after the last (so not more often than asked) and within 500 ms of it.
+    await waitFor(() => asked.bookmarks().length >= 5, 10_000, 'five idle bookmarks');
     const idle = asked.bookmarks();
-    assert.ok(idle.length >= 4 && idle.length <= 6, `bookmarks in 1.1 s of idle at 200 ms: ${idle.length}`);
     assert.deepEqual([...new Set(idle.map((b) => b.sequence))], [3], 'each one at the head');
     for (let i = 1; i < idle.length; i++) {
       const gap = idle[i]!.at - idle[i - 1]!.at;
@@ -89,7 +102,9 @@ test('an idle stream that asked gets a bookmark every interval at the head; one 
     assertInOrder(asked.messages, 'asked');
     assert.deepEqual(asked.events().map((e) => e.sequence), [4]);
     await waitFor(() => plain.messages.length === 1, 5000, 'the event on the plain stream');
-    await sleep(300);
+    // Two more heartbeats of the stream that asked: two intervals on the server's clock, idle at the head.
+    const beats = asked.bookmarks().length;
+    await waitFor(() => asked.bookmarks().length >= beats + 2, 5000, 'two more heartbeats');
     assert.deepEqual(plain.messages.map((m) => [m.type, m.sequence]), [[1, 4]], 'the plain stream: the event only');
     assert.deepEqual(zero.messages.map((m) => [m.type, m.sequence]), [[1, 4]]);
     for (const c of [asked, plain, zero]) c.cancel();
@@ -169,6 +184,8 @@ test('TaskEventStream: a BookmarkRequest is answered in order; a later subscribe
   try {
     const task = await addTask(client, 'x', { assignee: 'Alice' });
     await addTask(client, 'y');
+    const clock = serverClock(client);
+    await clock.ready;
     const stream = client.TaskEventStream();
     const got = collect(stream);
     stream.write({ subscribe: { assignee_filter: 'Alice' } });
@@ -186,16 +203,17 @@ test('TaskEventStream: a BookmarkRequest is answered in order; a later subscribe
       got.messages.map((m) => [m.type, m.sequence]),
       [[BOOKMARK, 2], [2, 3], [4, 4], [BOOKMARK, 4], [2, 5], [5, 6], [BOOKMARK, 6]],
     );
-    await sleep(500);
-    assert.equal(got.messages.length, 7, 'no bookmarks beyond those asked for (no interval set)');
+    await clock.ticks(5);
+    assert.equal(got.messages.length, 7, 'no bookmarks beyond those asked for in five 100 ms ticks (no interval set)');
 
     stream.write({ subscribe: { assignee_filter: 'Alice', bookmark_interval_ms: 100 } });
     await waitFor(() => got.bookmarks().length >= 3 + 3, 3000, 'bookmarks every 100 ms after the second subscribe');
     stream.write({ subscribe: { assignee_filter: 'Alice' } });
-    await sleep(200);
+    await clock.ticks(2); // the subscribe has reached the server
     const count = got.messages.length;
-    await sleep(500);
-    assert.equal(got.messages.length, count, 'no more bookmarks after a subscribe without an interval');
+    await clock.ticks(5);
+    assert.equal(got.messages.length, count, 'no more bookmarks in five 100 ms ticks after a subscribe without an interval');
+    clock.cancel();
     assertInOrder(got.messages, 'bidi');
     assert.equal(new Set(got.bookmarks().slice(3).map((b) => b.sequence)).size, 1);
     assert.equal(got.bookmarks().at(-1)!.sequence, 6);

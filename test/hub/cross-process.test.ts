@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { call, collectEvents, connect } from '../support/client';
 import { rigAsync, startServer, tempProject } from '../support/processes';
-import { asLogged, readLog, sequences, sleep, waitForLength } from './hub-support';
+import { sentinelThrough } from '../support/barriers';
+import { asLogged, readLog, sequences, sleep } from './hub-support';
 
 test('CLI and gRPC writes at the same time reach subscribers in sequence order', { timeout: 120_000 }, async () => {
   const dir = tempProject();
@@ -36,13 +37,12 @@ test('CLI and gRPC writes at the same time reach subscribers in sequence order',
       await sleep(2);
     }
     await cli;
-    await call(client, 'AddTask', { title: 'grpc: last' });
+    // Written last and Bob's, so both streams carry it: once it is in, everything before it is.
+    const through = (id: string) => [everything, bobs].every((c) => c.events.some((e) => e.task.id === id));
+    await sentinelThrough(client, through, 'both subscribers', { title: 'grpc: last', assignee: 'Bob' });
 
     const log = readLog(dir);
-    await waitForLength(() => everything.events, log.length, 20_000, 'the unfiltered subscriber');
     const expectedBobs = log.filter((e) => e.assignee === 'Bob' || e.previous_assignee === 'Bob');
-    await waitForLength(() => bobs.events, expectedBobs.length, 20_000, "Bob's subscriber");
-    await sleep(300);
 
     assert.deepEqual(everything.events.map(asLogged), log, 'the stream is the log, in order');
     assert.deepEqual(sequences(bobs.events.map(asLogged)), sequences(expectedBobs));

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
 import { call, connect } from '../support/client';
-import { RIG_BIN, rig, spawnCollected, startServer, tempProject } from '../support/processes';
+import { sentinelThrough } from '../support/barriers';
+import { RIG_BIN, rig, spawnCollected, startServer, tempProject, waitFor } from '../support/processes';
 import { matches, readLog, sequences, sleep } from './hub-support';
 
 function runEvents(dir: string, args: string[]) {
@@ -44,8 +45,12 @@ test('rig events --types created,status_changed --assignee Alice --since 0 --jso
     const expected = readLog(dir).filter((e) => matches(filter, e));
     assert.equal(expected.length, 4, 'her task created, its two status changes (the second leaving Alice), the CLI-added task');
     await events.waitForLines(expected.length);
-    await sleep(300);
+    // Hers and written last: once it is printed, every line before it has been.
+    const client = connect(server.address);
+    const sentinel = await sentinelThrough(client, (id) => events.lines().some((line) => JSON.parse(line).task?.id === id), 'rig events', { assignee: 'Alice' });
+    client.close();
     const printed = events.lines().map((line) => JSON.parse(line));
+    assert.equal(printed.pop().task.id, sentinel, 'the sentinel, last');
     assert.deepEqual(printed.map((e) => e.sequence), sequences(expected));
     assert.deepEqual(printed.map((e) => e.event_type), ['CREATED', 'STATUS_CHANGED', 'STATUS_CHANGED', 'CREATED']);
     assert.equal(printed[3].task.title, 'from the CLI');
@@ -65,18 +70,18 @@ test('without --json rig events prints one human line per event, live from now',
   try {
     const events = runEvents(dir, ['--address', server.address]);
     const client = connect(server.address);
-    // It starts live, so write until it prints something: then it is surely subscribed.
-    for (let i = 0; i < 80 && events.lines().length === 0; i++) {
-      await call(client, 'AddTask', { title: `warm-up ${i}` });
-      await sleep(250);
-    }
+    // It starts live: once the server lists its stream, every later write reaches it.
+    const subscribed = async () => (await call(client, 'GetHubStatus', {})).streams.some((s: { position?: unknown }) => s.position != null);
+    await waitFor(subscribed, 20_000, 'the rig events stream, subscribed');
     const warmUp = events.lines().length;
+    assert.equal(warmUp, 0);
     const { task } = await call(client, 'AddTask', { title: 'Write the docs', assignee: 'Alice' });
     await call(client, 'UpdateTask', { task_id: task.id, status: 2 });
-    client.close();
     await events.waitForLines(warmUp + 3);
-    await sleep(300);
+    const sentinel = await sentinelThrough(client, (id) => events.lines().some((line) => line.includes(` CREATED ${id} `)), 'rig events');
+    client.close();
     const lines = events.lines();
+    assert.match(lines.pop()!, new RegExp(` CREATED ${sentinel} "sentinel"`), 'the sentinel, last');
     const numbers = lines.map((line) => Number(/^#(\d+) /.exec(line)?.[1]));
     assert.deepEqual(numbers, numbers.map((_, i) => numbers[0]! + i), 'one line per event, no gap');
     const [created, updated, statusChanged] = lines.slice(-3);

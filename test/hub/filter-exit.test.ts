@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import type { SubscribeToTaskEventsRequest } from '../../src/generated/rigger/v1/SubscribeToTaskEventsRequest';
 import { call, connect } from '../support/client';
 import { startServer, tempProject } from '../support/processes';
-import { asLogged, ResumingSubscriber, sleep, waitForLength } from './hub-support';
+import { BOOKMARK, bookmarkReached } from '../support/barriers';
+import { asLogged, ResumingSubscriber } from './hub-support';
 
 const CREATED = 1, UPDATED = 2, DELETED = 3, STATUS_CHANGED = 4, ASSIGNED = 5;
 const TODO = 1, IN_PROGRESS = 2, COMPLETED = 9, ARCHIVED = 10;
@@ -20,9 +21,10 @@ test('task_ids + statuses: the change that takes the task out of the statuses is
     const a = await add('watched'); // 1
     const b = await add('other'); // 2
     const filter = { task_ids: [a], statuses: [TODO] };
-    const live = client.SubscribeToTaskEvents(filter as SubscribeToTaskEventsRequest);
+    const live = client.SubscribeToTaskEvents({ ...filter, bookmark_interval_ms: 100 } as SubscribeToTaskEventsRequest);
     const received: ReturnType<typeof asLogged>[] = [];
-    live.on('data', (e) => received.push(asLogged(e)));
+    const bookmarks: number[] = [];
+    live.on('data', (e) => (e.event_type === BOOKMARK ? bookmarks.push(Number(e.sequence)) : received.push(asLogged(e))));
     live.on('error', () => {});
     await new Promise((resolve) => live.once('metadata', resolve));
 
@@ -42,8 +44,7 @@ test('task_ids + statuses: the change that takes the task out of the statuses is
       [15, DELETED, TODO, ARCHIVED],
     ];
     const shape = (list: ReturnType<typeof asLogged>[]) => list.map((e) => [e.sequence, e.event_type, e.previous_status, e.status]);
-    await waitForLength(() => received, expected.length, 10_000, 'the live stream');
-    await sleep(300);
+    await bookmarkReached(() => bookmarks, 17, 'the live stream');
     assert.deepEqual(shape(received), expected, 'live');
     assert.ok(received.every((e) => e.task_id === a));
     live.cancel();
@@ -51,8 +52,7 @@ test('task_ids + statuses: the change that takes the task out of the statuses is
     // The same from the log.
     const replay = new ResumingSubscriber(client, filter, 0);
     await replay.connect();
-    await waitForLength(() => replay.received, expected.length + 1, 10_000, 'the replay');
-    await sleep(300);
+    await replay.caughtUp(17);
     assert.deepEqual(shape(replay.received), [[1, CREATED, undefined, TODO], ...expected], 'replayed from since_sequence 0: its CREATED too');
     await replay.disconnect();
   } finally {
@@ -71,8 +71,7 @@ test('assignee + statuses: reassigning away from the person is delivered with th
     await call(client, 'UpdateTask', { task_id: a, assignee: 'Bob' }); // 2, 3: leaves Alice: delivered
     await call(client, 'UpdateTask', { task_id: a, status: IN_PROGRESS }); // 4, 5: Bob's now: not
     await call(client, 'UpdateTask', { task_id: a, assignee: 'Alice' }); // 6, 7: back to Alice, but IN_PROGRESS: not
-    await waitForLength(() => sub.received, 2, 10_000, 'the exit');
-    await sleep(300);
+    await sub.caughtUp(7);
     assert.deepEqual(
       sub.received.map((e) => [e.sequence, e.event_type, e.previous_assignee, e.assignee]),
       [[2, UPDATED, 'Alice', 'Bob'], [3, ASSIGNED, 'Alice', 'Bob']],

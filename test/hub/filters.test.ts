@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { call, connect, type RiggerServiceClient } from '../support/client';
 import { startServer, tempProject } from '../support/processes';
-import { asLogged, matches, readLog, ResumingSubscriber, sequences, sleep, waitForLength, type Filter, type LoggedEvent } from './hub-support';
+import { BOOKMARK, bookmarkReached, headSequence } from '../support/barriers';
+import { asLogged, matches, readLog, ResumingSubscriber, sequences, type Filter, type LoggedEvent } from './hub-support';
 
 const CREATED = 1, UPDATED = 2, DELETED = 3, STATUS_CHANGED = 4, ASSIGNED = 5;
 const TODO = 1, IN_PROGRESS = 2, COMPLETED = 9;
@@ -58,8 +59,7 @@ test('every filter combination sees exactly its subset, live and replayed from s
 
     // The no-filter subscriber's stream is the whole log; compute each filter's subset from it.
     const log = readLog(dir);
-    await waitForLength(() => everything.received, log.length, 10_000, 'the unfiltered stream');
-    await sleep(300);
+    await everything.caughtUp(log.length);
     const all = everything.received;
     assert.deepEqual(all, log, 'the unfiltered stream is the whole log as the SQLite file holds it');
     assert.deepEqual(sequences(all), all.map((_, i) => i + 1), 'gap-free from 1');
@@ -69,16 +69,9 @@ test('every filter combination sees exactly its subset, live and replayed from s
     const replayed = replayFilters.map((f) => new ResumingSubscriber(client, f, 0));
     await Promise.all(replayed.map((s) => s.connect()));
 
-    const check = async (subscriber: ResumingSubscriber, label: string) => {
-      const expected = all.filter((e) => e.sequence > (subscriber.startAfter ?? 0) && matches(subscriber.filter, e));
-      await waitForLength(() => subscriber.received, expected.length, 10_000, `${label} ${JSON.stringify(subscriber.filter)}`);
-      return expected;
-    };
-    const expectations = await Promise.all([
-      ...live.map((s) => check(s, 'live')),
-      ...replayed.map((s) => check(s, 'replayed')),
-    ]);
-    await sleep(300); // anything extra would have arrived by now
+    // A bookmark at the log's end on each stream: it has had all it will get, extras included.
+    await Promise.all([...live, ...replayed].map((s) => s.caughtUp(all.length)));
+    const expectations = [...live, ...replayed].map((s) => all.filter((e) => e.sequence > (s.startAfter ?? 0) && matches(s.filter, e)));
     [...live, ...replayed].forEach((subscriber, i) => {
       assert.deepEqual(sequences(subscriber.received), sequences(expectations[i]!), `filter ${JSON.stringify(subscriber.filter)}`);
       assert.equal(subscriber.errors.length, 0);
@@ -99,8 +92,9 @@ test("the contract's example {event_types:[1,2,3], assignee_filter:'Alice'} sees
   const client = connect(server.address);
   try {
     const received: LoggedEvent[] = [];
-    const stream = client.SubscribeToTaskEvents({ event_types: [1, 2, 3], assignee_filter: 'Alice' });
-    stream.on('data', (e) => received.push(asLogged(e)));
+    const bookmarks: number[] = [];
+    const stream = client.SubscribeToTaskEvents({ event_types: [1, 2, 3], assignee_filter: 'Alice', bookmark_interval_ms: 100 });
+    stream.on('data', (e) => (e.event_type === BOOKMARK ? bookmarks.push(Number(e.sequence)) : received.push(asLogged(e))));
     stream.on('error', () => {}); // cancelled at the end
     await new Promise((resolve) => stream.once('metadata', resolve));
 
@@ -109,8 +103,7 @@ test("the contract's example {event_types:[1,2,3], assignee_filter:'Alice'} sees
     await call(client, 'UpdateTask', { task_id: task.id, status: IN_PROGRESS });
     await call(client, 'UpdateTask', { task_id: task.id, assignee: 'Bob' });
     await call(client, 'UpdateTask', { task_id: task.id, status: COMPLETED }); // Bob's now: not hers
-    await waitForLength(() => received, 3, 10_000, 'the example filter');
-    await sleep(300);
+    await bookmarkReached(() => bookmarks, await headSequence(client), 'the example filter');
     assert.deepEqual(
       received.map((e) => [e.event_type, e.task_id, e.assignee, e.previous_assignee ?? null, e.status]),
       [

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT, rigAsync, spawnTracked, startServer, tempProject, waitFor } from '../support/processes';
-import { matches, readLog, sleep } from './hub-support';
+import { matches, readLog } from './hub-support';
 
 const BUF = path.join(REPO_ROOT, 'node_modules', '.bin', 'buf');
 
@@ -39,15 +39,17 @@ test('buf curl subscribed with {"event_types":[1,2,3],"assignee_filter":"Alice"}
     const deleted = bufCurl(server.port, 'DeleteTask', { task_id: id }); // Bob's now: not Alice's
     assert.equal(await deleted.exited, 0, deleted.stderr());
 
+    // A task of hers written last: once buf curl has printed its event, it has printed all before it.
+    const sentinel = bufCurl(server.port, 'AddTask', { title: 'sentinel', assignee: 'Alice' });
+    assert.equal(await sentinel.exited, 0, sentinel.stderr());
     const expected = readLog(dir).filter((e) => matches(filter, e));
     const seen = () => [...subscriber.stdout().matchAll(/^ {2}"sequence": "(\d+)"/gm)].map((m) => Number(m[1]));
-    await waitFor(() => seen().length >= expected.length, 20_000, 'the matching events in buf curl output');
-    await sleep(500);
+    await waitFor(() => seen().includes(expected.at(-1)!.sequence), 20_000, 'the sentinel in buf curl output');
     assert.deepEqual(seen(), expected.map((e) => e.sequence));
     assert.deepEqual(
       [...subscriber.stdout().matchAll(/^ {2}"eventType": "(\w+)"/gm)].map((m) => m[1]),
-      ['TASK_EVENT_TYPE_CREATED', 'TASK_EVENT_TYPE_UPDATED', 'TASK_EVENT_TYPE_UPDATED', 'TASK_EVENT_TYPE_CREATED'],
-      'created, status change, the move away from Alice, the CLI-added task of hers',
+      ['TASK_EVENT_TYPE_CREATED', 'TASK_EVENT_TYPE_UPDATED', 'TASK_EVENT_TYPE_UPDATED', 'TASK_EVENT_TYPE_CREATED', 'TASK_EVENT_TYPE_CREATED'],
+      'created, status change, the move away from Alice, the CLI-added task of hers, the sentinel',
     );
     subscriber.child.kill('SIGTERM');
     await subscriber.exited;

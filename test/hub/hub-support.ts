@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import path from 'node:path';
 import type { SubscribeToTaskEventsRequest } from '../../src/generated/rigger/v1/SubscribeToTaskEventsRequest';
 import type { RiggerServiceClient } from '../support/client';
+import { BOOKMARK, bookmarkReached } from '../support/barriers';
 import { call } from '../support/client';
 
 /** What the tests need of one logged event. */
@@ -105,9 +106,12 @@ export async function addTasks(client: RiggerServiceClient, count: number, concu
 /**
  * One sidecar that connects, disconnects and resumes with since_sequence = the last sequence it
  * received (or the position its first stream started after). `received` spans all its streams.
+ * It asks for bookmarks every 100 ms, kept apart in `bookmarks`: `caughtUp` waits on them.
  */
 export class ResumingSubscriber {
   readonly received: LoggedEvent[] = [];
+  /** The sequences of the bookmarks its streams received, in order. */
+  readonly bookmarks: number[] = [];
   readonly errors: grpc.ServiceError[] = [];
   /** The sequence its history starts after (the first since_sequence, or the first stream's position header). */
   startAfter: number | undefined;
@@ -134,9 +138,10 @@ export class ResumingSubscriber {
   /** Opens a stream from lastSeen (live when there is none yet) and waits until it is registered. */
   async connect(): Promise<void> {
     const since = this.lastSeen;
-    const stream = this.client.SubscribeToTaskEvents({ ...this.filter, ...(since !== undefined && { since_sequence: since }) } as SubscribeToTaskEventsRequest);
+    const request = { ...this.filter, bookmark_interval_ms: 100, ...(since !== undefined && { since_sequence: since }) };
+    const stream = this.client.SubscribeToTaskEvents(request as SubscribeToTaskEventsRequest);
     this.stream = stream;
-    stream.on('data', (event) => this.received.push(asLogged(event)));
+    stream.on('data', (event) => (event.event_type === BOOKMARK ? this.bookmarks.push(Number(event.sequence)) : this.received.push(asLogged(event))));
     this.ended = new Promise((resolve) => {
       stream.on('error', (error: grpc.ServiceError) => {
         if (error.code !== grpc.status.CANCELLED) this.errors.push(error);
@@ -151,6 +156,12 @@ export class ResumingSubscriber {
       });
       void this.ended!.then(() => reject(this.errors[this.errors.length - 1] ?? new Error('stream ended before its headers')));
     });
+  }
+
+  /** Waits for a bookmark at or past `head` on the open stream: every matching event up to it has arrived. */
+  async caughtUp(head: number, timeoutMs = 20_000): Promise<void> {
+    const from = this.bookmarks.length;
+    await bookmarkReached(() => this.bookmarks.slice(from), head, `subscriber ${JSON.stringify(this.filter)}`, timeoutMs);
   }
 
   async disconnect(): Promise<void> {

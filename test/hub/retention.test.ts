@@ -7,20 +7,29 @@ import { test } from 'node:test';
 import type { RiggerServiceClient } from '../support/client';
 import { connectService } from '../../src/client/connect';
 import { connect } from '../support/client';
-import { startServer, tempProject, waitFor } from '../support/processes';
+import { BOOKMARK, headSequence } from '../support/barriers';
+import { startServer, tempProject, waitFor, type ServerProcess } from '../support/processes';
 import { addTasks, asLogged, readLog, sequences, sleep, type LoggedEvent } from './hub-support';
 
-/** Opens SubscribeToTaskEvents from `since`; resolves with the error, or with what arrived in `settleMs`. */
-async function resume(client: RiggerServiceClient, since: number, settleMs = 500): Promise<{ error?: grpc.ServiceError; events: LoggedEvent[] }> {
+/** Opens SubscribeToTaskEvents from `since`; resolves with its error, or with what arrived before a bookmark at the log's head. */
+async function resume(client: RiggerServiceClient, since: number): Promise<{ error?: grpc.ServiceError; events: LoggedEvent[] }> {
+  const head = await headSequence(client);
   const events: LoggedEvent[] = [];
-  const stream = client.SubscribeToTaskEvents({ since_sequence: since });
-  stream.on('data', (e) => events.push(asLogged(e)));
-  const error = await new Promise<grpc.ServiceError | undefined>((resolve) => {
-    stream.on('error', (e: grpc.ServiceError) => resolve(e.code === grpc.status.CANCELLED ? undefined : e));
-    setTimeout(() => resolve(undefined), settleMs);
-  });
+  const bookmarks: number[] = [];
+  let error: grpc.ServiceError | undefined;
+  const stream = client.SubscribeToTaskEvents({ since_sequence: since, bookmark_interval_ms: 100 });
+  stream.on('data', (e) => (e.event_type === BOOKMARK ? bookmarks.push(Number(e.sequence)) : events.push(asLogged(e))));
+  stream.on('error', (e: grpc.ServiceError) => (error ??= e));
+  await waitFor(() => error !== undefined || (bookmarks.at(-1) ?? -1) >= head, 20_000, `the resume from ${since}: its error or a bookmark at ${head}`);
   stream.cancel();
   return error ? { error, events } : { events };
+}
+
+/** rigger_compaction_runs_total from the server's /metrics (started with --http-listen). */
+async function compactionRuns(server: ServerProcess): Promise<number> {
+  const base = /^ {2}operations: +(http:\/\/\S+?)\/metrics/m.exec(server.stdout())![1]!;
+  const line = (await (await fetch(`${base}/metrics`)).text()).split('\n').find((l) => l.startsWith('rigger_compaction_runs_total '));
+  return Number(line?.split(' ')[1] ?? 0);
 }
 
 test('after compaction to --retain-events, resuming below the oldest kept sequence is OUT_OF_RANGE; oldest-1 works', { timeout: 120_000 }, async () => {
@@ -139,17 +148,19 @@ test('--retain-days drops events older than the limit: resuming below them is OU
 
 test('--retain-days keeps events younger than the limit through compaction passes and restarts', { timeout: 60_000 }, async () => {
   const dir = tempProject();
-  let server = await startServer(dir, ['--retain-days', '1', '--retain-events', '0', '--compact-interval-ms', '20']);
+  const args = ['--retain-days', '1', '--retain-events', '0', '--compact-interval-ms', '20', '--http-listen', '127.0.0.1:0'];
+  let server = await startServer(dir, args);
   let client = connect(server.address);
   try {
     assert.match(server.stdout(), /retention: +unlimited events, 1 days/);
     await addTasks(client, 30, 8);
-    await sleep(500); // many compaction passes
+    const ranBefore = await compactionRuns(server);
+    await waitFor(async () => (await compactionRuns(server)) >= ranBefore + 10, 30_000, 'ten compaction passes over the 30 events');
     assert.equal(await server.stop(), 0);
-    server = await startServer(dir, ['--retain-days', '1', '--retain-events', '0', '--compact-interval-ms', '20']);
+    server = await startServer(dir, args);
     client.close();
     client = connect(server.address);
-    await sleep(300);
+    await waitFor(async () => (await compactionRuns(server)) >= 3, 30_000, 'compaction passes after the restart (the first at start-up)');
     assert.equal(readLog(dir).length, 30);
     const { error, events } = await resume(client, 0);
     assert.equal(error, undefined);

@@ -234,11 +234,13 @@ test('snapshot rules: sent whatever event_types says, filtered by current state;
 
     await call(client, 'UpdateTask', { task_id: a, status: 2 });
     await call(client, 'DeleteTask', { task_id: a });
-    await waitFor(() => deletions.received.length === 5 && alice.received.length === 4, 5000, 'the events after the snapshot');
-    await sleep(200);
-    assert.deepEqual(deletions.received.slice(4).map((r) => [r.type, r.sequence]), [[3, 9]], 'after it, only DELETED');
+    // A sentinel of hers, added (10) and deleted from TODO (11): both streams carry its delete, so once it is in, all before it is.
+    const sentinel = await add('sentinel', 'Alice');
+    await call(client, 'DeleteTask', { task_id: sentinel });
+    await waitFor(() => [deletions, alice].every((s) => s.received.some((r) => r.type === 3 && r.task?.id === sentinel)), 5000, 'the sentinel\'s delete');
+    assert.deepEqual(deletions.received.slice(4).map((r) => [r.type, r.sequence]), [[3, 9], [3, 11]], 'after it, only DELETED');
     // a leaves TODO: those events match (status before the change); its delete, from IN_PROGRESS, no longer does.
-    assert.deepEqual(alice.received.slice(2).map((r) => [r.type, r.sequence]), [[2, 7], [4, 8]], 'the events that move a out of the filter');
+    assert.deepEqual(alice.received.slice(2).map((r) => [r.type, r.sequence]), [[2, 7], [4, 8], [1, 10], [3, 11]], 'the events that move a out of the filter, then the sentinel\'s');
     for (const s of [deletions, alice]) s.cancel();
 
     const bidi = client.TaskEventStream();
@@ -247,10 +249,10 @@ test('snapshot rules: sent whatever event_types says, filtered by current state;
     bidi.on('error', () => {});
     bidi.write({ subscribe: { include_snapshot: true, task_ids: [c] } });
     await waitFor(() => got.length === 2, 5000, 'the TaskEventStream snapshot');
-    assert.deepEqual(got.map((r) => [r.type, r.sequence, r.task?.status]), [[SNAPSHOT, 9, 2], [SNAPSHOT_COMPLETE, 9, undefined]]);
+    assert.deepEqual(got.map((r) => [r.type, r.sequence, r.task?.status]), [[SNAPSHOT, 11, 2], [SNAPSHOT_COMPLETE, 11, undefined]]);
     bidi.write({ update: { task_id: c, status: 9 } });
     await waitFor(() => got.length === 4, 5000, 'its update');
-    assert.deepEqual(got.slice(2).map((r) => [r.type, r.sequence]), [[2, 10], [4, 11]]);
+    assert.deepEqual(got.slice(2).map((r) => [r.type, r.sequence]), [[2, 12], [4, 13]]);
     bidi.cancel();
 
     const refused = openSnapshotStream(client, { since_sequence: 3 });

@@ -12,6 +12,7 @@ import { call, collectEvents, connect } from '../support/client';
 import { writeAtSchema } from '../support/old-schema';
 import { rigAsync, startServer, tempDir, tempProject } from '../support/processes';
 import { rawClient } from '../support/raw-client';
+import { sentinelThrough } from '../support/barriers';
 
 const SUBSCRIBE_PATH = `/${SERVICE_NAME}/SubscribeToTaskEvents`;
 const identity = (bytes: Buffer) => bytes;
@@ -136,8 +137,11 @@ test('a schema version 2 database is migrated: its events keep their sequences, 
       // Alice's events: the AddTask (hers), the update that takes the task away (ASSIGNED and the
       // rest of that update), and the CLI's task; not the DELETED of Bob's task.
       const alice = collectEvents(client, { since_sequence: 0, assignee_filter: 'Alice' });
-      const events = await alice.waitForCount(5);
-      await new Promise((r) => setTimeout(r, 200));
+      await alice.waitForCount(5);
+      // Hers and written last: once it is in, everything before it is.
+      const sentinel = await sentinelThrough(client, (id) => alice.events.some((e) => e.task?.id === id), 'Alice\'s stream', { assignee: 'Alice' });
+      const events = alice.events;
+      assert.equal(events.pop()!.task.id, sentinel);
       assert.deepEqual(events.map((e) => Number(e.sequence)), [1, 2, 3, 4, 6]);
       const original = before.map((row) => JSON.parse(row.task) as { id: string; title: string });
       assert.equal(events[0]!.task.id, original[0]!.id);
@@ -148,7 +152,7 @@ test('a schema version 2 database is migrated: its events keep their sequences, 
       // Written after the migration: stored with its bytes, and it continues the sequence.
       await call(client, 'AddTask', { title: 'after the migration' });
       const latest = storedEvents(dir).at(-1)!;
-      assert.equal(latest.sequence, 7);
+      assert.equal(latest.sequence, 8, 'after the 6 migrated events and the sentinel');
       assert.ok(latest.encoded && latest.encoded.length > 0);
     } finally {
       client.close();

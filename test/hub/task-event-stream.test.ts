@@ -6,18 +6,20 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { call, connect, type RiggerServiceClient } from '../support/client';
 import { startServer, tempProject, waitFor } from '../support/processes';
-import { addTasks, asLogged, matches, readLog, sequences, sleep, waitForLength, type Filter, type LoggedEvent } from './hub-support';
+import { askedBookmarkAtHead, BOOKMARK } from '../support/barriers';
+import { addTasks, asLogged, matches, readLog, sequences, waitForLength, type Filter, type LoggedEvent } from './hub-support';
 
 function openBidi(client: RiggerServiceClient) {
   const stream = client.TaskEventStream();
   const received: LoggedEvent[] = [];
+  const bookmarks: number[] = [];
   let endedWith: grpc.ServiceError | 'end' | undefined;
-  stream.on('data', (e) => received.push(asLogged(e)));
+  stream.on('data', (e) => (e.event_type === BOOKMARK ? bookmarks.push(Number(e.sequence)) : received.push(asLogged(e))));
   const ended = new Promise<grpc.ServiceError | 'end'>((resolve) => {
     stream.on('error', (e: grpc.ServiceError) => resolve((endedWith = e)));
     stream.on('end', () => resolve((endedWith = 'end')));
   });
-  return { stream, received, ended, endedWith: () => endedWith };
+  return { stream, received, bookmarks, ended, endedWith: () => endedWith };
 }
 
 test('first subscribe starts, later subscribes replace the filter at one point with no gap, updates come back', { timeout: 120_000 }, async () => {
@@ -50,26 +52,29 @@ test('first subscribe starts, later subscribes replace the filter at one point w
     })();
     const arrives = (what: string, test: (e: LoggedEvent) => boolean) =>
       waitFor(() => bidi.received.some((e) => e.task_id === alice && test(e)), 10_000, what);
-    await sleep(300);
+    // Between switches, the writer's events go by under each filter: wait for some, not for a time.
+    const writerEvents = async (n: number) => waitForLength(() => bidi.received, bidi.received.length + n, 20_000, `${n} more writer events`);
+    await writerEvents(20);
     // An update sent after a subscribe is applied after it: its events are judged by the new filter.
     bidi.stream.write({ subscribe: filters[1] as object });
     bidi.stream.write({ update: { task_id: alice, assignee: 'Carol' } });
     await arrives('ASSIGNED, visible from filter 1 on', (e) => e.event_type === 5);
-    await sleep(300);
+    await writerEvents(20);
     bidi.stream.write({ subscribe: filters[2] as object });
     bidi.stream.write({ update: { task_id: alice, status: 9 } }); // from TODO: matches statuses [1, 2]
     bidi.stream.write({ update: { task_id: alice, status: 3 } }); // from COMPLETED to 3: does not
     await arrives('the change to COMPLETED', (e) => e.event_type === 4 && e.status === 9);
-    await sleep(300);
+    await writerEvents(20);
     bidi.stream.write({ subscribe: filters[3] as object });
     bidi.stream.write({ update: { task_id: alice, status: 5 } }); // from 3 to 5: only filter 3 matches
     await arrives('the change to PENDING_FOLLOW_ON, visible under filter 3 only', (e) => e.event_type === 4 && e.status === 5);
-    await sleep(300);
+    await writerEvents(20);
     writing = false;
     await writer;
     await call(client, 'AddTask', { title: 'last' });
+    // A bookmark at the head: the stream has had every event it will get of the log read here.
+    await askedBookmarkAtHead(client, bidi.stream, () => bidi.bookmarks);
     const log = readLog(dir);
-    await sleep(500);
     assert.equal(bidi.endedWith(), undefined, 'the stream stayed open through every filter change');
 
     // The stream must be the log under filter 0, then 1, then 2, then 3, each switch at one point:
@@ -128,7 +133,8 @@ test('a later subscribe with a bad filter ends the stream with INVALID_ARGUMENT;
     const bidi = openBidi(client);
     bidi.stream.write({ update: { task_id: id, assignee: 'Dana' } });
     bidi.stream.write({ subscribe: {} });
-    await sleep(300);
+    // Answered after the update committed and the subscribe took effect, in order with any event sent.
+    await askedBookmarkAtHead(client, bidi.stream, () => bidi.bookmarks);
     assert.equal((await call(client, 'GetTask', { task_id: id })).task.assignee, 'Dana');
     bidi.stream.write({ subscribe: { event_types: [0] } });
     const ended = (await bidi.ended) as grpc.ServiceError;

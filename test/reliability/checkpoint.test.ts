@@ -33,7 +33,8 @@ test('committed events reach the database file within seconds, and the WAL stays
     for (let round = 0; round < 5; round++) {
       await Promise.all(Array.from({ length: 100 }, (_, i) => call(client, 'AddTask', { title: `checkpointed ${round}-${i}` })));
       walSizes.push(fs.statSync(`${dbFile}-wal`).size);
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // The pause lasts until the background checkpoint has moved the burst into the database file.
+      await waitFor(() => eventsInMainFile(dbFile) === 100 * (round + 1), 10_000, `burst ${round} checkpointed into the database file`);
     }
     await waitFor(() => eventsInMainFile(dbFile) === 500, 10_000, 'all 500 events in the database file without its WAL');
     assert.ok(Math.max(...walSizes) < 2.5 * walSizes[0]!, `the WAL grew burst after burst: ${walSizes.join(', ')} bytes`);

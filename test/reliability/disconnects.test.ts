@@ -126,7 +126,8 @@ test(`${DISCONNECTS} clients disconnecting mid-stream: no leaked subscriptions, 
   assert.equal((await extra.ended)?.code, grpc.status.RESOURCE_EXHAUSTED, 'the limit still holds, so the count is right');
   for (const sub of held) sub.cancel();
 
-  await new Promise((r) => setTimeout(r, 1000));
+  // Measured once the server has released every one of them (GetHubStatus lists no stream).
+  await waitFor(async () => Number((await call(shared, 'GetHubStatus', {})).stream_count) === 0, 20_000, 'every stream released');
   const rssEnd = rssMb(pid);
   t.diagnostic(
     `RSS after 100 disconnects ${rssAfterWarmup.toFixed(1)} MB, peak ${Math.max(rssPeak, rssEnd).toFixed(1)} MB, end ${rssEnd.toFixed(1)} MB; ${retries.count} subscribe retries while slots were being released`,

@@ -9,6 +9,7 @@ import { connectService } from '../../src/client/connect';
 import { call, callError, collectEvents, type RiggerServiceClient } from '../support/client';
 import { RIG_BIN, rig, rigAsync, runAsync, spawnTracked, startServer, tempProject, waitFor, type ServerProcess } from '../support/processes';
 import { rawClient, rawUnary } from '../support/raw-client';
+import { streamSubscribed } from '../support/barriers';
 
 const WRITE = 'rw-token-0123456789';
 const READ = 'ro-token-0123456789';
@@ -181,12 +182,10 @@ test('rig events sends --token / RIGGER_TOKEN; without it the command fails with
     events.stdout!.on('data', (d) => (printed += d));
     const writer = client(WRITE);
     const title = `seen by rig events via ${how}`;
-    // The subscriber is live once a task added afterwards shows up; keep adding until one does.
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline && !printed.includes(title) && events.exitCode === null) {
-      await call(writer, 'AddTask', { title });
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    // Live once the server lists its stream (by the client name rig events sends): a task added then reaches it.
+    await streamSubscribed(client(READ), `rig-events/${events.pid}`);
+    await call(writer, 'AddTask', { title });
+    await waitFor(() => printed.includes(title) || events.exitCode !== null, 20_000, `rig events via ${how} printing the task`);
     events.kill('SIGTERM');
     assert.match(printed, new RegExp(title));
   }

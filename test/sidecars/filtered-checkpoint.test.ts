@@ -105,12 +105,15 @@ test('logger --types deleted: checkpoint within one bookmark interval of the hea
     await waitFor(() => loggedSequences(logger).length === 1, 15_000, `the deletion made while down; stderr: ${logger.stderr()}`);
     await client.deleteTask({ task_id: keep.task!.id }); // head + 2
     await waitFor(() => loggedSequences(logger).length === 2, 15_000, 'the deletion after the restart');
-    await new Promise((r) => setTimeout(r, INTERVAL_MS * 2)); // a repeat would arrive now
+    // A sentinel deletion (head + 4, after its CREATED): the logger writes in order, so a repeat would come before it.
+    const sentinel = await client.addTask({ title: 'sentinel' });
+    await client.deleteTask({ task_id: sentinel.task!.id! });
+    await waitFor(() => loggedSequences(logger).includes(head + 4), 15_000, 'the sentinel deletion');
     assert.equal(logger.child.exitCode, null, `the restarted logger is still running; stderr: ${logger.stderr()}`);
     assert.doesNotMatch(logger.stderr(), /OUT_OF_RANGE/);
-    assert.deepEqual([...loggedSequences(runs[0]!), ...loggedSequences(logger)], [4, head + 1, head + 2], 'every DELETED event once, in order');
+    assert.deepEqual([...loggedSequences(runs[0]!), ...loggedSequences(logger)], [4, head + 1, head + 2, head + 4], 'every DELETED event once, in order');
     assert.equal(await logger.stop('SIGTERM'), 0, logger.stderr());
-    assert.equal(readNumber(checkpoint), head + 2);
+    assert.equal(readNumber(checkpoint), head + 4);
   } finally {
     for (const run of runs) await run.stop('SIGKILL');
     await client.close();

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { call, connect } from '../support/client';
 import { rig, rigAsync, startServer, tempDir, tempProject, waitFor } from '../support/processes';
 import type { EventSummary } from '../../sidecars/event-json';
 import { addTaskByCli, assertExactlyOnceInOrder, restartServer, setStatusByCli, startSidecar, type SidecarProcess } from './sidecar-support';
@@ -60,13 +61,15 @@ test('logger: every event exactly once and in order across SIGKILLs and restarts
     logger = startSidecar('logger', args);
     await addTaskByCli(dir, 'after everything');
     await waitForLines(file, 9, logger);
-    await new Promise((r) => setTimeout(r, 500)); // a repeat would land now
+    // A sentinel (10): the logger writes in order, so a repeat of 1..9 would be in the file before it.
+    await addTaskByCli(dir, 'sentinel');
+    await waitFor(() => readLines(file).some((l) => l.sequence === 10), 20_000, 'the sentinel line');
 
     assert.equal(await logger.stop('SIGTERM'), 0, logger.stderr());
     const lines = readLines(file);
-    assertExactlyOnceInOrder(lines.map((l) => l.sequence), 9);
-    assert.match(fs.readFileSync(checkpoint, 'utf8'), /^9 [0-9a-f]{16}\n$/, `checkpoint flushed on SIGTERM; logger stderr:\n${logger.stderr()}`);
-    assert.deepEqual(lines.map((l) => l.type), ['CREATED', 'UPDATED', 'STATUS_CHANGED', 'CREATED', 'CREATED', 'UPDATED', 'STATUS_CHANGED', 'CREATED', 'CREATED']);
+    assertExactlyOnceInOrder(lines.map((l) => l.sequence), 10);
+    assert.match(fs.readFileSync(checkpoint, 'utf8'), /^10 [0-9a-f]{16}\n$/, `checkpoint flushed on SIGTERM; logger stderr:\n${logger.stderr()}`);
+    assert.deepEqual(lines.map((l) => l.type), ['CREATED', 'UPDATED', 'STATUS_CHANGED', 'CREATED', 'CREATED', 'UPDATED', 'STATUS_CHANGED', 'CREATED', 'CREATED', 'CREATED']);
     assert.deepEqual(
       { ...lines[2], time: undefined, level: undefined, event_id: undefined, timestamp: undefined },
       {
@@ -105,11 +108,14 @@ test('logger: filters as flags, stdout output, and `rig sidecar logger` is the s
     await setStatusByCli(dir, alice, 'in_progress'); // STATUS_CHANGED: not in --types
     const lines = () => logger.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
     await waitFor(() => lines().length >= 2, 15_000, '2 lines');
-    await new Promise((r) => setTimeout(r, 500));
+    // Bob's and written last: once its line is out, every line before it is.
+    await addTaskByCli(dir, 'sentinel', 'Bob');
+    await waitFor(() => lines().some((l) => l.title === 'sentinel'), 15_000, 'the sentinel line');
     assert.equal(await logger.stop('SIGINT'), 0, logger.stderr());
     assert.deepEqual(lines().map((l) => [l.type, l.title, l.assignee]), [
       ['CREATED', 'bob task', 'Bob'],
       ['ASSIGNED', 'alice task', 'Bob'],
+      ['CREATED', 'sentinel', 'Bob'],
     ]);
     assert.match(logger.stderr(), /"msg":"stopped"/);
   } finally {
@@ -131,20 +137,14 @@ test('logger: a checkpoint older than the retained history stops it with exit 1 
   const checkpoint = path.join(tempDir(), 'old.checkpoint');
   fs.writeFileSync(checkpoint, '1\n');
   try {
-    // Compaction runs in the background; retry the start (bounded) until it has happened.
-    let result: Awaited<ReturnType<typeof rigAsync>> | undefined;
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const logger = startSidecar('logger', ['--address', server.address, '--checkpoint', checkpoint]);
-      const exited = await Promise.race([
-        new Promise<number | null>((resolve) => logger.child.on('exit', (code) => resolve(code))),
-        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 3000)),
-      ]);
-      if (exited !== undefined) {
-        result = { code: exited, stdout: logger.stdout(), stderr: logger.stderr() };
-        break;
-      }
-      await logger.stop('SIGKILL');
-    }
+    // Compaction runs in the background: start the logger once the log says it has happened (GetLog).
+    const client = connect(server.address);
+    await waitFor(async () => Number((await call(client, 'GetLog', {})).oldest_sequence) === 5, 20_000, 'compaction to the last 2 events');
+    client.close();
+    const logger = startSidecar('logger', ['--address', server.address, '--checkpoint', checkpoint]);
+    const exit = new Promise<number | null>((resolve) => logger.child.once('exit', (code) => resolve(code)));
+    const exited = await Promise.race([exit, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 30_000).unref())]);
+    const result = exited === undefined ? undefined : { code: exited, stdout: logger.stdout(), stderr: logger.stderr() };
     assert.ok(result, 'the logger stopped on its own');
     assert.equal(result.code, 1);
     assert.match(result.stderr, /^rig: since_sequence 1 is older than the retained history; the oldest event still available is 5, .*; the events after the checkpoint .*old\.checkpoint are gone from the server's log; delete it to start from the live stream \(or with --since 4\)$/m);

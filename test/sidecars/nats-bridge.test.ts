@@ -9,6 +9,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { connect as connectNats, type NatsConnection } from 'nats';
 import { RiggerClient } from '../../src/client/index';
+import { streamsAt } from '../support/barriers';
+import { connect } from '../support/client';
 import { requireTool, startServer, tempDir, tempProject, waitFor } from '../support/processes';
 import { natsServerAt, readStream, type NatsProcess } from './nats-support';
 import { addTaskByCli, assertExactlyOnceInOrder, restartServer, setStatusByCli, startSidecar, type SidecarProcess } from './sidecar-support';
@@ -41,7 +43,10 @@ test('nats-bridge: every event exactly once and in order in JetStream across rac
     await waitForStored(nc, 3, [bridge, twin]);
     await addTaskByCli(dir, 'seen by both bridges'); // 4
     await waitForStored(nc, 4, [bridge, twin]);
-    await new Promise((r) => setTimeout(r, 500));
+    // Both bridges have had event 4 (their streams' positions), so both have raced to publish it.
+    const status = connect(server.address);
+    await streamsAt(status, 4, 2);
+    status.close();
     assert.equal(await twin.stop('SIGTERM'), 0, twin.stderr());
 
     // The bridge dies hard; a change; it comes back and resumes from the stream's last message.
@@ -61,11 +66,13 @@ test('nats-bridge: every event exactly once and in order in JetStream across rac
     await setStatusByCli(dir, first, 'completed'); // 7, 8
     server = await restartServer(server);
     await waitForStored(nc, 8, [bridge]);
-    await new Promise((r) => setTimeout(r, 500)); // a repeat would land now
+    // A sentinel (9): the bridge publishes in order, so a repeat of 1..8 would be stored before it.
+    await addTaskByCli(dir, 'sentinel');
+    await waitFor(async () => (await readStream(nc, 'RIGGER_TASKS')).some((s) => s.sequence === 9), 20_000, 'the sentinel in RIGGER_TASKS');
 
     assert.equal(await bridge.stop('SIGTERM'), 0, bridge.stderr());
     const stored = await readStream(nc, 'RIGGER_TASKS');
-    assertExactlyOnceInOrder(stored.map((s) => s.sequence), 8);
+    assertExactlyOnceInOrder(stored.map((s) => s.sequence), 9);
     assert.deepEqual(stored.map((s) => s.msgId), stored.map((s) => `alpha:${s.logId}:${s.sequence}`), 'Nats-Msg-Id is <project>:<log id>:<sequence>');
     for (const s of stored) assert.match(s.logId ?? '', /^[0-9a-f]{16}$/, 'Rigger-Log-Id and the payload name the log');
     for (const s of stored) assert.equal(s.project, 'alpha', 'Rigger-Project names the project');
@@ -174,7 +181,7 @@ test('nats-bridge: outlives NATS (absent at start, killed twice while events flo
       await sleep(downMs);
       assert.ok(written > before, `events were written while NATS was down (${before} -> ${written})`);
       await nats.start();
-      await sleep(1000); // events flow into the restarted NATS
+      await waitForStoredIn(nats, written, bridge); // events flow into the restarted NATS, those written while it was down first
     };
     await outage('SIGKILL', 500);
     await outage('SIGTERM', 800);
@@ -185,7 +192,10 @@ test('nats-bridge: outlives NATS (absent at start, killed twice while events flo
     await writes;
     assert.equal(writeFailure, undefined);
     await waitForStoredIn(nats, written, bridge);
-    await sleep(500); // a repeat would land now
+    // A sentinel: the bridge publishes in order, so a repeat would be stored before it.
+    await writer.addTask({ title: 'sentinel' });
+    written++;
+    await waitFor(async () => (await storedIn(nats)).some((s) => s.sequence === written), 20_000, 'the sentinel in RIGGER_TASKS');
     assert.equal(await bridge.stop('SIGTERM'), 0, bridge.stderr().slice(-4000));
 
     const stored = await storedIn(nats);

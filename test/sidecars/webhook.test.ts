@@ -12,6 +12,7 @@ import { after, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { RiggerClient, type TaskEvent } from '../../src/client/index';
 import { REPO_ROOT, rigAsync, startServer, tempProject, waitFor, type ServerProcess } from '../support/processes';
+import { consumerAckedThrough } from '../support/barriers';
 import { clientOf, closeClients } from '../consumers/consumer-support';
 import { startSidecar, waitLogged, type SidecarProcess } from './sidecar-support';
 
@@ -147,14 +148,16 @@ test('every event arrives once per webhook-id, signed, in order per task, throug
   // Down for a while: the events written meanwhile are retried until it is back.
   await r.close();
   for (const id of ids.slice(0, 4)) await client.updateTask({ task_id: id, status: 2 }); // UPDATED + STATUS_CHANGED each
-  await waitFor(() => /connection failed: ECONNREFUSED/.test(sidecar.stderr()), 15_000, 'attempts while the receiver is down');
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  // Down for three failed attempts (a count the sidecar logs, not a time), so the retries span the outage.
+  const refused = () => sidecar.stderr().match(/connection failed: ECONNREFUSED/g)?.length ?? 0;
+  await waitFor(() => refused() >= 3, 15_000, 'three attempts while the receiver is down');
   await r.listen(r.port);
 
   const total = 7 + 14 + 8;
   const poison = 4; // the CREATED of "poison" (sequence 4)
   await waitLogged(sidecar, () => r.accepted().length === total - 1, 40_000, 'every event but the dead letter');
-  await new Promise((resolve) => setTimeout(resolve, 500)); // nothing more arrives (no repeat after a 200)
+  // The consumer acked through the last event with nothing in flight: nothing is left to send, a repeat included.
+  await consumerAckedThrough(() => client.getConsumer('hooks'), total, 'hooks');
 
   assert.deepEqual(r.badSignatures, [], 'every request verifies with each secret of the rotation');
   const accepted = r.accepted();

@@ -11,7 +11,7 @@ export function connect(address: string): RiggerServiceClient {
   return connectService(address);
 }
 
-type UnaryMethod = 'ListTasks' | 'AddTask' | 'UpdateTask' | 'GetTask' | 'DeleteTask' | 'ParsePRD' | 'GenerateTasksFromPRD' | 'OrchestrateTask' | 'GetLog';
+type UnaryMethod = 'ListTasks' | 'AddTask' | 'UpdateTask' | 'GetTask' | 'DeleteTask' | 'ParsePRD' | 'GenerateTasksFromPRD' | 'OrchestrateTask' | 'GetLog' | 'GetHubStatus';
 
 /** Calls a unary RPC; resolves with the response or rejects with the grpc.ServiceError. */
 /** Call metadata carrying `token` as a bearer token, as the typed client sends it. */

@@ -141,12 +141,28 @@ test('docs/configuration.md holds the current settings table', () => {
   assert.equal(result.status, 0, `settings-table.js --check: ${result.stderr}${result.stdout}`);
 });
 
-function rigHelp(words: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [RIG_BIN, ...words, '--help'], { cwd: REPO_ROOT, timeout: 15_000, env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' } }, (error, stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
-    );
-  });
+// A few at a time: twenty CLIs started at once on two loaded cores can each take longer than a timeout.
+const HELP_AT_ONCE = 4;
+let helpRunning = 0;
+const helpWaiting: (() => void)[] = [];
+
+async function rigHelp(words: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  if (helpRunning >= HELP_AT_ONCE) await new Promise<void>((resolve) => helpWaiting.push(resolve));
+  helpRunning++;
+  try {
+    return await new Promise((resolve) => {
+      execFile(process.execPath, [RIG_BIN, ...words, '--help'], { cwd: REPO_ROOT, timeout: 60_000, env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' } }, (error, stdout, stderr) =>
+        resolve({
+          code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
+          stdout,
+          stderr: error?.killed ? `killed after 60 s (${error.signal})\n${stderr}` : stderr,
+        }),
+      );
+    });
+  } finally {
+    helpRunning--;
+    helpWaiting.shift()?.();
+  }
 }
 
 /** The subcommands a help text lists under "Commands:", as the words after `rig <path>`. */

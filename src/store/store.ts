@@ -65,6 +65,7 @@ export function openStore(file: string, encoder: EventEncoder, options: StoreOpt
   const lineage = readLineage(db);
   const tasks = new TaskStore(db, encoder, lineage.logId);
   const close = () => {
+    tasks.closeWriter();
     db.close();
     tasks.closeFiles();
     forgetDatabase(db.name);

@@ -25,7 +25,8 @@ export const FLAG_MAIN_WAITS = 0;
 /** flags[FLAG_CLOSED] = 1 once the thread has closed its connection. */
 export const FLAG_CLOSED = 1;
 
-export type ToWriter = { type: 'write'; id: number; command: TaskCommand } | { type: 'fence'; kind: ErrorKind; message: string } | { type: 'close' };
+/** `writes`: the task writes of one turn of the main thread, in order, each with its id. */
+export type ToWriter = { type: 'writes'; ids: number[]; commands: TaskCommand[] } | { type: 'fence'; kind: ErrorKind; message: string } | { type: 'close' };
 
 export interface WireError {
   kind?: ErrorKind;

@@ -26,6 +26,8 @@ export class ThreadWriter {
   private readonly flags: Int32Array;
   private readonly pending = new Map<number, { resolve: (task: Task) => void; reject: (error: unknown) => void }>();
   private nextId = 1;
+  /** The writes of this turn, posted together at its end. */
+  private outgoing: { ids: number[]; commands: TaskCommand[] } | undefined;
   private idleWaiters: (() => void)[] = [];
   private failure: RiggerError | undefined;
   private closing = false;
@@ -45,7 +47,12 @@ export class ThreadWriter {
     const id = this.nextId++;
     return new Promise<Task>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.post({ type: 'write', id, command });
+      if (!this.outgoing) {
+        this.outgoing = { ids: [], commands: [] };
+        setImmediate(() => this.flush());
+      }
+      this.outgoing.ids.push(id);
+      this.outgoing.commands.push(command);
     });
   }
 
@@ -72,6 +79,12 @@ export class ThreadWriter {
     if (this.failure) return;
     this.post({ type: 'close' });
     Atomics.wait(this.flags, FLAG_CLOSED, 0, CLOSE_WAIT_MS);
+  }
+
+  private flush(): void {
+    const outgoing = this.outgoing!;
+    this.outgoing = undefined;
+    this.post({ type: 'writes', ...outgoing });
   }
 
   private post(message: ToWriter): void {

@@ -60,14 +60,15 @@ tasks.observeCommits((writes) => send({ committed: writes }));
 
 parentPort!.on('message', (message: ToWriter) => {
   switch (message.type) {
-    case 'write': {
-      const { id, command } = message;
-      tasks.writeGrouped(command.actor, (m) => runTaskCommand(m, command)).then(
-        (task) => send({ id, task }),
-        (error: unknown) => send({ id, error: wireError(error) }),
-      );
+    case 'writes':
+      message.commands.forEach((command, i) => {
+        const id = message.ids[i]!;
+        tasks.writeGrouped(command.actor, (m) => runTaskCommand(m, command)).then(
+          (task) => send({ id, task }),
+          (error: unknown) => send({ id, error: wireError(error) }),
+        );
+      });
       return;
-    }
     case 'fence':
       tasks.fence(errorOfWire(message) as RiggerError);
       return;

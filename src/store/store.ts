@@ -72,10 +72,12 @@ export function openStore(file: string, encoder: EventEncoder, options: StoreOpt
     if (readAheadFd !== undefined) fs.closeSync(readAheadFd);
     if (knownWhole) recordCleanStop(db.name, opens);
   };
+  const log = new EventLog(db, encoder);
+  log.holdVersionWhile(() => tasks.threadWritesInFlight());
   return {
     db,
     tasks,
-    log: new EventLog(db, encoder),
+    log,
     snapshots: new TaskSnapshots(db, encoder, lineage.logId),
     consumers: new ConsumerStore(db, tasks),
     lineage,

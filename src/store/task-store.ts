@@ -114,6 +114,11 @@ export class TaskStore {
     return Promise.all([this.pipeline.synced(), this.thread?.idle()]).then(() => undefined);
   }
 
+  /** Whether the writer thread holds writes not yet answered (it publishes their events as they come back). */
+  threadWritesInFlight(): boolean {
+    return this.thread?.inFlight() ?? false;
+  }
+
   /** Closes the writer thread's connection, if any; before this store's connection closes (store.ts). */
   closeWriter(): void {
     this.thread?.close();

@@ -66,6 +66,10 @@ export class ThreadWriter {
     if (Atomics.exchange(this.flags, FLAG_MAIN_WAITS, waiting ? 1 : 0) === 1 && !waiting) Atomics.notify(this.flags, FLAG_MAIN_WAITS);
   }
 
+  inFlight(): boolean {
+    return this.pending.size > 0;
+  }
+
   /** Resolves once no write is waiting for its answer. */
   idle(): Promise<void> {
     if (this.pending.size === 0) return Promise.resolve();

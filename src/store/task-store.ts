@@ -20,8 +20,6 @@ export type WriterChoice = { kind: 'inline' } | { kind: 'thread'; encoderModule:
 
 export interface ServeOptions {
   writer?: WriterChoice;
-  /** The writer thread's own store: each COMMIT syncs as the connection was opened (off the main thread), no WAL sync after it. */
-  syncInCommit?: boolean;
 }
 
 /**
@@ -89,7 +87,7 @@ export class TaskStore {
     this.walFile = `${this.db.name}-wal`;
     const synchronous = this.db.pragma('synchronous', { simple: true }) as number;
     let sync: WalSync | undefined;
-    if (!options.syncInCommit && synchronous >= SYNCHRONOUS_FULL) {
+    if (synchronous >= SYNCHRONOUS_FULL) {
       this.db.pragma('synchronous = NORMAL');
       sync = new WalSync(this.walFile);
     }

@@ -11,7 +11,7 @@ export interface WriterWorkerData {
   logId: string;
   /** How long a write waits for a lock held elsewhere, in ms (TaskStore.neverBlock). */
   lockWaitMs: number;
-  /** PRAGMA synchronous the server was opened with: with FULL, each COMMIT syncs the WAL in the thread. */
+  /** PRAGMA synchronous the server was opened with: with FULL, the thread syncs the WAL after each commit, as the main thread does. */
   synchronous: number;
   /** The module and export of the event encoder (the store does not import the protocol layer). */
   encoderModule: string;

@@ -1,7 +1,9 @@
 // Runs on the writer thread started by writer-thread.ts: its own write connection, the write
-// pipeline (write-pipeline.ts) in server mode, the task writes (task-command.ts) run in it, each
-// event encoded here once. With synchronous=FULL each COMMIT syncs the WAL on this thread, so a
-// commit is durable before anyone (the main thread's answer, its log watcher) can see it.
+// pipeline (write-pipeline.ts) in server mode as on the main thread (COMMIT without a sync, the
+// -wal file fdatasynced from the thread pool while the next batch commits), the task writes
+// (task-command.ts) run in it, each event encoded here once. Its events and answers leave only
+// once durable; the main thread's log watcher does not read while it has writes in flight
+// (EventLog.dataVersion), so nothing it committed is published before its sync.
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { RiggerError } from '../model/errors';
@@ -26,7 +28,7 @@ db.pragma('foreign_keys = ON');
 db.pragma('temp_store = MEMORY');
 const encoder = (require(data.encoderModule) as Record<string, EventEncoder>)[data.encoderExport]!;
 const tasks = new TaskStore(db, encoder, data.logId);
-tasks.neverBlock(data.lockWaitMs, { syncInCommit: true });
+tasks.neverBlock(data.lockWaitMs);
 
 const identity = new FileIdentity(data.file);
 let fenced: RiggerError | undefined;
@@ -75,6 +77,7 @@ parentPort!.on('message', (message: ToWriter) => {
     case 'close':
       void tasks.synced().then(() => {
         db.close();
+        tasks.closeFiles();
         Atomics.store(flags, FLAG_CLOSED, 1);
         Atomics.notify(flags, FLAG_CLOSED);
         process.exit(0);

@@ -98,7 +98,10 @@ export function sampleRssPeak(pid: number): { peak(): number; stop(): void } {
 
 export function cpuTimeMs(pid: number, thread?: number): number {
   // Fields after the command name, which is in parentheses and may contain spaces.
-  const fields = fs.readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const fields = fs
+    .readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8')
+    .split(') ')[1]!
+    .split(' ');
   const ticksPerSecond = 100; // USER_HZ on Linux
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
 }

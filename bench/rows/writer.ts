@@ -46,9 +46,17 @@ export async function writerRow(config: BenchConfig, log: (line: string) => void
           );
           const mainShare = (mainThreadCpuTimeMs(server.pid) - mainBefore) / (performance.now() - startedAt);
           if (result.errors > 0) throw new Error(`${load.name} (${writer}) failed ${result.errors} times: ${result.firstError}`);
-          const run: Run = { writer, calls_per_s: rate(result.calls, result.elapsedMs), server_cpu: shares.server!, main_cpu: mainShare, client_cpu: shares.client! };
+          const run: Run = {
+            writer,
+            calls_per_s: rate(result.calls, result.elapsedMs),
+            server_cpu: shares.server!,
+            main_cpu: mainShare,
+            client_cpu: shares.client!,
+          };
           runs.push(run);
-          log(`writer ${load.name} ${writer}: ${formatRate(run.calls_per_s)} (server CPU ${(run.server_cpu * 100).toFixed(0)}%, client ${(run.client_cpu * 100).toFixed(0)}%)`);
+          log(
+            `writer ${load.name} ${writer}: ${formatRate(run.calls_per_s)} (server CPU ${(run.server_cpu * 100).toFixed(0)}%, client ${(run.client_cpu * 100).toFixed(0)}%)`,
+          );
         }
       }
       const of = (writer: Run['writer']) => runs.filter((r) => r.writer === writer);
@@ -60,7 +68,12 @@ export async function writerRow(config: BenchConfig, log: (line: string) => void
       const usPerWrite = (r: Run) => (r.server_cpu / r.calls_per_s) * 1e6;
       const mainUsPerWrite = (r: Run) => (r.main_cpu / r.calls_per_s) * 1e6;
       const cpu = (writer: Run['writer']) =>
-        `${writer} ${of(writer).map((r) => `${formatRate(r.calls_per_s)} (server ${usPerWrite(r).toFixed(0)} us/write, main thread ${mainUsPerWrite(r).toFixed(0)}; server ${(r.server_cpu * 100).toFixed(0)}%, client ${(r.client_cpu * 100).toFixed(0)}%)`).join(', ')}`;
+        `${writer} ${of(writer)
+          .map(
+            (r) =>
+              `${formatRate(r.calls_per_s)} (server ${usPerWrite(r).toFixed(0)} us/write, main thread ${mainUsPerWrite(r).toFixed(0)}; server ${(r.server_cpu * 100).toFixed(0)}%, client ${(r.client_cpu * 100).toFixed(0)}%)`,
+          )
+          .join(', ')}`;
       measurements.push({
         row: 'writer',
         case: `${load.name}, FULL: thread / inline`,
@@ -70,11 +83,17 @@ export async function writerRow(config: BenchConfig, log: (line: string) => void
         target: '',
         met: null,
         values: {
-          thread_calls_per_s: threadRate, inline_calls_per_s: inlineRate, pairs,
-          thread_server_us_per_write: median(of('thread').map(usPerWrite)), inline_server_us_per_write: median(of('inline').map(usPerWrite)),
-          thread_main_us_per_write: median(of('thread').map(mainUsPerWrite)), inline_main_us_per_write: median(of('inline').map(mainUsPerWrite)),
+          thread_calls_per_s: threadRate,
+          inline_calls_per_s: inlineRate,
+          pairs,
+          thread_server_us_per_write: median(of('thread').map(usPerWrite)),
+          inline_server_us_per_write: median(of('inline').map(usPerWrite)),
+          thread_main_us_per_write: median(of('thread').map(mainUsPerWrite)),
+          inline_main_us_per_write: median(of('inline').map(mainUsPerWrite)),
           ratios: ratios.map((r) => r.toFixed(3)).join(' '),
-          runs: runs.map((r) => `${r.writer}:${Math.round(r.calls_per_s)}:${r.server_cpu.toFixed(2)}:${r.main_cpu.toFixed(2)}:${r.client_cpu.toFixed(2)}`).join(' '),
+          runs: runs
+            .map((r) => `${r.writer}:${Math.round(r.calls_per_s)}:${r.server_cpu.toFixed(2)}:${r.main_cpu.toFixed(2)}:${r.client_cpu.toFixed(2)}`)
+            .join(' '),
         },
         note: `runs in turn, per-pair ratios ${ratios.map((r) => r.toFixed(2)).join(', ')}; ${cpu('thread')}; ${cpu('inline')}`,
       });

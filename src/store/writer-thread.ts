@@ -32,7 +32,10 @@ export class ThreadWriter {
   private failure: RiggerError | undefined;
   private closing = false;
 
-  constructor(data: Omit<WriterWorkerData, 'flags'>, private readonly hooks: ThreadWriterHooks) {
+  constructor(
+    data: Omit<WriterWorkerData, 'flags'>,
+    private readonly hooks: ThreadWriterHooks,
+  ) {
     const flags = new SharedArrayBuffer(8);
     this.flags = new Int32Array(flags);
     this.worker = new Worker(path.join(__dirname, 'writer-worker.js'), { workerData: { ...data, flags } satisfies WriterWorkerData });

@@ -12,7 +12,17 @@ import { AUTO_CHECKPOINT_PAGES, JOURNAL_SIZE_LIMIT_BYTES, PAGE_CACHE_KIB } from 
 import { fileChangedError, FileIdentity } from './file-watch';
 import { runTaskCommand } from './task-command';
 import { TaskStore } from './task-store';
-import { errorOfWire, FLAG_CLOSED, FLAG_MAIN_WAITS, packEvents, wireError, type FromWriter, type ToWriter, type WriterItem, type WriterWorkerData } from './writer-messages';
+import {
+  errorOfWire,
+  FLAG_CLOSED,
+  FLAG_MAIN_WAITS,
+  packEvents,
+  wireError,
+  type FromWriter,
+  type ToWriter,
+  type WriterItem,
+  type WriterWorkerData,
+} from './writer-messages';
 
 /** How long a batch here waits, at most, for the main thread's writes that wait for the lock. */
 const MAIN_TURN_MS = 50;
@@ -65,10 +75,12 @@ parentPort!.on('message', (message: ToWriter) => {
     case 'writes':
       message.commands.forEach((command, i) => {
         const id = message.ids[i]!;
-        tasks.writeGrouped(command.actor, (m) => runTaskCommand(m, command)).then(
-          (task) => send({ id, task }),
-          (error: unknown) => send({ id, error: wireError(error) }),
-        );
+        tasks
+          .writeGrouped(command.actor, (m) => runTaskCommand(m, command))
+          .then(
+            (task) => send({ id, task }),
+            (error: unknown) => send({ id, error: wireError(error) }),
+          );
       });
       return;
     case 'fence':

@@ -53,7 +53,11 @@ test('task writes on the writer thread: published in commit order, gap-free, bef
     }
     await Promise.all(answers);
     assert.equal(published.length, 600);
-    assert.deepEqual(published, published.map((_, i) => i + 1), 'published in order, no gap, no duplicate');
+    assert.deepEqual(
+      published,
+      published.map((_, i) => i + 1),
+      'published in order, no gap, no duplicate',
+    );
     assert.deepEqual(sequences(store.db.name), published);
     const [first] = store.log.readAfter(0, 1, 1);
     assert.equal(first!.sequence, 1);
@@ -86,13 +90,15 @@ test('a write that fails is answered with its error; the other writes of its bat
   }
 });
 
-test('the main thread\'s own writes (consumer state, compaction) get the lock while the writer thread is busy', async () => {
+test("the main thread's own writes (consumer state, compaction) get the lock while the writer thread is busy", async () => {
   const { store } = threadStore();
   try {
     let stop = false;
     const load = (async () => {
       for (let round = 0; round < 2000 && !stop; round++) {
-        await Promise.all(Array.from({ length: 64 }, (_, i) => store.tasks.writeTask({ kind: 'create', actor: undefined, input: { title: `load ${round}.${i}` } })));
+        await Promise.all(
+          Array.from({ length: 64 }, (_, i) => store.tasks.writeTask({ kind: 'create', actor: undefined, input: { title: `load ${round}.${i}` } })),
+        );
       }
     })();
     for (let i = 0; i < 20; i++) {
@@ -118,10 +124,17 @@ test('a writer thread that dies fails the writes it held with a clear error and 
       if (result.status === 'fulfilled') assert.ok(store.tasks.getTask(result.value.id), 'an answered write is in the file');
       else assert.match((result.reason as Error).message, /writer thread stopped .*writes are refused from now on: restart rig grpc/);
     }
-    assert.ok(results.some((r) => r.status === 'rejected'), 'writes were held when it died');
+    assert.ok(
+      results.some((r) => r.status === 'rejected'),
+      'writes were held when it died',
+    );
     assert.match(store.tasks.writeRefusal()?.message ?? '', /writer thread stopped/);
     await assert.rejects(store.tasks.writeTask({ kind: 'create', actor: undefined, input: { title: 'after' } }), /writer thread stopped/);
-    await assert.rejects(store.tasks.writeState(() => 1), /writer thread stopped/, 'the main thread\'s writes are refused too');
+    await assert.rejects(
+      store.tasks.writeState(() => 1),
+      /writer thread stopped/,
+      "the main thread's writes are refused too",
+    );
   } finally {
     store.close();
   }

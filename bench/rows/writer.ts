@@ -2,7 +2,8 @@
 // writer thread with its own connection, src/store/writer-thread.ts) against `inline` (the thread
 // that serves gRPC), both FULL, in the same run: AddTask unary at the unary concurrency and
 // pipelined on one WriteTasks stream (256 in flight). The machine is shared, so the two servers
-// take turns, thread/inline/thread/inline, and each pair gives a ratio; the row reports the median.
+// take turns, thread/inline/thread/inline (after one uncounted run on each), and each pair gives a
+// ratio; the row reports the median.
 import type { BenchConfig } from '../config';
 import type { LoadResult } from '../steady-load';
 import { cpuShares, mainThreadCpuTimeMs, startRigServer, tempProject } from '../processes';
@@ -35,6 +36,10 @@ export async function writerRow(config: BenchConfig, log: (line: string) => void
       { name: `AddTask pipelined, one client, ${IN_FLIGHT} in flight`, method: 'pipelinedLoad', args: { inFlight: IN_FLIGHT } },
     ] as const;
     for (const load of loads) {
+      // One uncounted run on each server first: the writer thread is a second V8 isolate, with its own JIT to warm.
+      for (const server of [servers.thread, servers.inline]) {
+        await producer.call<LoadResult>(load.method, { address: server.address, ...load.args, durationMs: config.unaryMs, warmupMs: 0 });
+      }
       const runs: Run[] = [];
       for (let pair = 0; pair < pairs; pair++) {
         for (const writer of ['thread', 'inline'] as const) {

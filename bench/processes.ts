@@ -96,11 +96,19 @@ export function sampleRssPeak(pid: number): { peak(): number; stop(): void } {
   return { peak: () => peak, stop: () => clearInterval(timer) };
 }
 
-export function cpuTimeMs(pid: number): number {
+export function cpuTimeMs(pid: number, thread?: number): number {
   // Fields after the command name, which is in parentheses and may contain spaces.
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const fields = fs
+    .readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8')
+    .split(') ')[1]!
+    .split(' ');
   const ticksPerSecond = 100; // USER_HZ on Linux
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+}
+
+/** CPU time of a process's main thread (the one whose id is the process's), which runs its event loop, in ms. */
+export function mainThreadCpuTimeMs(pid: number): number {
+  return cpuTimeMs(pid, pid);
 }
 
 /** Measures the share of one core each process used while `work` ran, e.g. { server: 0.74 }. */

@@ -1,7 +1,7 @@
 // `npm run bench`: every row of the performance table, each measured in the same run as its peers.
 //   --quick          small sizes (a harness check, seconds; the figures mean little)
 //   --out FILE       where to write the JSON (default bench/results/latest.json)
-//   --only a,b       run only these rows: fanout, replay, latency, unary, stalled, flood, cross-process, consumers, consumer-filters, board, ops, store, cli, restart, crash-loop
+//   --only a,b       run only these rows: fanout, replay, latency, unary, stalled, flood, cross-process, consumers, consumer-filters, board, ops, store, cli, restart, crash-loop, writer
 //   --profile [DIR]  write a V8 CPU profile of the hub server during the fan-out row (default bench/results/profiles)
 //   --set K=V        override one size from bench/config.ts, e.g. --set stalledEvents=200000 (repeatable)
 //   --docs-dir DIR   where the run's dated document goes (env RIGGER_BENCH_DOCS; default docs/benchmarks,
@@ -31,10 +31,11 @@ import { restartRow } from './rows/restart';
 import { stalledSubscriber } from './rows/stalled';
 import { storeAlone } from './rows/store';
 import { unary } from './rows/unary';
+import { writerRow } from './rows/writer';
 import { scaleConfigFor } from './scale/scale-config';
 import { runScale } from './scale/scale-run';
 
-const ROWS = ['fanout', 'replay', 'latency', 'unary', 'stalled', 'flood', 'cross-process', 'consumers', 'consumer-filters', 'board', 'ops', 'store', 'cli', 'restart', 'crash-loop'] as const;
+const ROWS = ['fanout', 'replay', 'latency', 'unary', 'stalled', 'flood', 'cross-process', 'consumers', 'consumer-filters', 'board', 'ops', 'store', 'cli', 'restart', 'crash-loop', 'writer'] as const;
 
 interface Options {
   quick: boolean;
@@ -149,6 +150,7 @@ async function main(): Promise<void> {
   await attempt('cli', () => cliRow(config, log));
   await attempt('restart', () => restartRow(config, log));
   await attempt('crash-loop', () => crashLoop(config, log));
+  await attempt('writer', () => writerRow(config, log));
 
   const durationMs = Date.now() - startedAt;
   const report = {

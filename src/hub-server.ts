@@ -28,6 +28,8 @@ export interface HubServerOptions extends GrpcServerOptions {
   shutdownGraceMs: number;
   /** How long a write waits (on timers, never blocking) for another process's lock before UNAVAILABLE, in ms. */
   busyTimeoutMs: number;
+  /** Where task writes run their transactions (TaskStore.neverBlock); default inline. */
+  storeWriter?: 'inline' | 'thread';
   /** How far behind the head a durable consumer may hold back compaction, in events (0 = no bound). */
   consumerMaxLag: number;
   /** ... and in bytes of those events (0 = no bound). */
@@ -99,7 +101,7 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
       logger.info({ ms, reason: owed!.reason }, 'integrity check (quick_check) passed; serving');
     }
     // The event loop never waits inside SQLite, for a lock or the disk (TaskStore.neverBlock).
-    store.tasks.neverBlock(options.busyTimeoutMs);
+    store.tasks.neverBlock(options.busyTimeoutMs, options.storeWriter === 'thread' ? { writer: { kind: 'thread', encoderModule: require.resolve('./protocol/event-codec'), encoderExport: 'taskEventEncoder' } } : {});
     hub = new EventHub(store.log, options.bufferSize);
     store.tasks.onCommit((events) => hub.publish(events));
     const eventBytes = new EventBytes(store.db);

@@ -21,17 +21,17 @@ export function taskWrites(context: ServiceContext): TaskWrites {
   return {
     add(request, actor) {
       const input = newTaskOf(request);
-      return tasks.writeGrouped(actor, (m) => m.createTask(input));
+      return tasks.writeTask({ kind: 'create', actor, input });
     },
     update(request, actor) {
       const patch = patchOf(request);
       const id = requireTaskId(request.task_id);
       const options = request.expected_version !== undefined ? { expectedVersion: request.expected_version } : {};
-      return tasks.writeGrouped(actor, (m) => m.updateTask(id, patch, options).task);
+      return tasks.writeTask({ kind: 'update', actor, id, patch, options });
     },
     async delete(request, actor) {
       const id = requireTaskId(request.task_id);
-      await tasks.writeGrouped(actor, (m) => m.archiveTask(id));
+      await tasks.writeTask({ kind: 'archive', actor, id });
     },
   };
 }

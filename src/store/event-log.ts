@@ -28,6 +28,9 @@ export class EventLog {
   private readonly readPageSnapshot: (after: number, upTo: number, limit: number) => LoggedEvent[];
   private readonly filtered: FilteredLogRead;
 
+  private lastVersion: number | undefined;
+  private holdWhile: () => boolean = () => false;
+
   constructor(
     db: SqliteDatabase,
     private readonly encoder: EventEncoder,
@@ -92,9 +95,19 @@ export class EventLog {
     return this.selectOldest.get()?.s ?? this.latestSequence() + 1;
   }
 
-  /** Changes whenever another connection (another process) commits to the database. */
+  /**
+   * Changes whenever another connection (another process) commits to the database; held at its
+   * last value while `holdWhile()` (the writer thread has writes in flight: it publishes their
+   * events itself, and a commit of another process before them is filled from the log then).
+   */
   dataVersion(): number {
-    return this.selectDataVersion.get()!;
+    if (this.lastVersion !== undefined && this.holdWhile()) return this.lastVersion;
+    return (this.lastVersion = this.selectDataVersion.get()!);
+  }
+
+  /** See dataVersion(). */
+  holdVersionWhile(busy: () => boolean): void {
+    this.holdWhile = busy;
   }
 
   /**

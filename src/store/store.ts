@@ -65,16 +65,19 @@ export function openStore(file: string, encoder: EventEncoder, options: StoreOpt
   const lineage = readLineage(db);
   const tasks = new TaskStore(db, encoder, lineage.logId);
   const close = () => {
+    tasks.closeWriter();
     db.close();
     tasks.closeFiles();
     forgetDatabase(db.name);
     if (readAheadFd !== undefined) fs.closeSync(readAheadFd);
     if (knownWhole) recordCleanStop(db.name, opens);
   };
+  const log = new EventLog(db, encoder);
+  log.holdVersionWhile(() => tasks.threadWritesInFlight());
   return {
     db,
     tasks,
-    log: new EventLog(db, encoder),
+    log,
     snapshots: new TaskSnapshots(db, encoder, lineage.logId),
     consumers: new ConsumerStore(db, tasks),
     lineage,

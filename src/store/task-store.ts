@@ -6,12 +6,21 @@ import type { SqliteDatabase } from './database';
 import { DEFAULT_CHECKPOINT_OPTIONS } from './checkpointer';
 import { MutationStatements, StoreMutation, type Mutation } from './mutation';
 import type { PrdReader } from './prd-records';
+import { runTaskCommand, type TaskCommand } from './task-command';
 import { TaskQueries, type ListFilter, type TaskPage } from './task-queries';
 import { WalSync } from './wal-sync';
 import { WritePipeline, type CommitListener } from './write-pipeline';
+import { ThreadWriter } from './writer-thread';
 
 /** PRAGMA synchronous values: 1 NORMAL, 2 FULL, 3 EXTRA. */
 const SYNCHRONOUS_FULL = 2;
+
+/** Where the server's task writes run: on this thread (`inline`), or on a writer thread of their own (writer-thread.ts). */
+export type WriterChoice = { kind: 'inline' } | { kind: 'thread'; encoderModule: string; encoderExport: string };
+
+export interface ServeOptions {
+  writer?: WriterChoice;
+}
 
 /**
  * The tasks' reader and the writers' entry: reads (getTask, listTasks) and the writes, which go
@@ -24,6 +33,8 @@ export class TaskStore {
   private readonly pipeline: WritePipeline;
   /** The -wal file, in server mode (neverBlock). */
   private walFile: string | undefined;
+  /** The writer thread, when task writes run on one (neverBlock with writer `thread`). */
+  private thread: ThreadWriter | undefined;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -68,22 +79,47 @@ export class TaskStore {
    * after it was queued, then fails UNAVAILABLE. With full durability, COMMIT no longer syncs
    * (synchronous=NORMAL) and writes settle only once the WAL has been synced from the thread pool
    * (wal-sync.ts): acknowledged still means on disk. write() refuses from then on. Reads never wait
-   * for writers in WAL mode.
+   * for writers in WAL mode. With writer `thread`, task writes (writeTask) run on a writer thread
+   * with its own connection (writer-thread.ts); the rest stay on this one, as above.
    */
-  neverBlock(lockWaitMs: number): void {
+  neverBlock(lockWaitMs: number, options: ServeOptions = {}): void {
     this.db.pragma('busy_timeout = 0');
     this.walFile = `${this.db.name}-wal`;
+    const synchronous = this.db.pragma('synchronous', { simple: true }) as number;
     let sync: WalSync | undefined;
-    if ((this.db.pragma('synchronous', { simple: true }) as number) >= SYNCHRONOUS_FULL) {
+    if (synchronous >= SYNCHRONOUS_FULL) {
       this.db.pragma('synchronous = NORMAL');
       sync = new WalSync(this.walFile);
     }
-    this.pipeline.serve({ lockWaitMs, walFile: this.walFile, sync });
+    const writer = options.writer;
+    if (writer?.kind === 'thread') {
+      this.thread = new ThreadWriter(
+        { file: this.db.name, logId: this.statements.logId, lockWaitMs, synchronous, encoderModule: writer.encoderModule, encoderExport: writer.encoderExport },
+        {
+          publish: (events) => this.pipeline.publishDurable(events),
+          committed: (writes) => this.pipeline.countCommit(writes),
+          died: (failure) => this.pipeline.fence(failure),
+        },
+      );
+    }
+    const thread = this.thread;
+    if (thread) this.pipeline.onFence((reason) => thread.fence(reason));
+    this.pipeline.serve({ lockWaitMs, walFile: this.walFile, sync, ...(thread && { lockWait: (waiting: boolean) => thread.mainWaits(waiting) }) });
   }
 
   /** Resolves once every commit so far is durable (shutdown waits for it before closing). */
   synced(): Promise<void> {
-    return this.pipeline.synced();
+    return Promise.all([this.pipeline.synced(), this.thread?.idle()]).then(() => undefined);
+  }
+
+  /** Whether the writer thread holds writes not yet answered (it publishes their events as they come back). */
+  threadWritesInFlight(): boolean {
+    return this.thread?.inFlight() ?? false;
+  }
+
+  /** Closes the writer thread's connection, if any; before this store's connection closes (store.ts). */
+  closeWriter(): void {
+    this.thread?.close();
   }
 
   /** Releases what server mode holds open; after the database is closed. */
@@ -112,6 +148,18 @@ export class TaskStore {
    */
   writeGrouped<T>(actor: string | undefined, work: (m: Mutation) => T): Promise<T> {
     return this.pipeline.enqueue((events) => work(new StoreMutation(this.statements, actor, events)));
+  }
+
+  /**
+   * Queues a task write a client sent (AddTask, UpdateTask, DeleteTask, WriteTasks): on the writer
+   * thread when there is one, else as writeGrouped. Resolves with the task once durable.
+   */
+  writeTask(command: TaskCommand): Promise<Task> {
+    if (this.thread) {
+      const refused = this.pipeline.fencedBy();
+      return refused ? Promise.reject(refused) : this.thread.write(command);
+    }
+    return this.writeGrouped(command.actor, (m) => runTaskCommand(m, command));
   }
 
   /**

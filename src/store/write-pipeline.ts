@@ -41,6 +41,8 @@ export interface ServerMode {
   walFile: string;
   /** Syncs the WAL off the event loop before writes are answered (full durability); absent: no sync. */
   sync: CommitSync | undefined;
+  /** Told when a batch starts waiting for the lock and when it stops (the writer thread lets it in, writer-thread.ts). */
+  lockWait?: (waiting: boolean) => void;
 }
 
 export class WritePipeline {
@@ -55,6 +57,7 @@ export class WritePipeline {
   /** Run before every transaction (file-watch.ts); an error it returns refuses the batch. */
   private checkWrite: () => RiggerError | undefined = () => undefined;
   private commitObserver: ((writes: number) => void) | undefined;
+  private fenceListener: ((reason: RiggerError) => void) | undefined;
 
   /** The store's transactions with the checks before each BEGIN (inTransaction below), made once. */
   private readonly guarded: Transactions;
@@ -103,11 +106,23 @@ export class WritePipeline {
   }
 
   fence(reason: RiggerError): void {
-    this.fenced ??= reason;
+    if (this.fenced) return;
+    this.fenced = reason;
+    this.fenceListener?.(reason);
+  }
+
+  /** Called once, when the pipeline is fenced (a failed sync fences it too). */
+  onFence(listener: (reason: RiggerError) => void): void {
+    this.fenceListener = listener;
   }
 
   checkBeforeWrites(check: () => RiggerError | undefined): void {
     this.checkWrite = check;
+  }
+
+  /** The fence, if set (no file check: for a check on every write). */
+  fencedBy(): RiggerError | undefined {
+    return this.fenced;
   }
 
   writeRefusal(): RiggerError | undefined {
@@ -147,13 +162,16 @@ export class WritePipeline {
       const cause = error instanceof NotBegun ? error.cause : error;
       if (error instanceof NotBegun && this.server && isLockedError(cause)) {
         this.queue.putBack(writes);
+        this.server.lockWait?.(true);
         return this.waitForLock(translateSqliteError(cause));
       }
+      this.server?.lockWait?.(false);
       const failure = translateSqliteError(cause);
       for (const write of writes) write.reject(failure);
       return this.schedule();
     }
     this.lockedAttempts = 0;
+    this.server?.lockWait?.(false);
     this.commitObserver?.(writes.length);
     this.afterSync((failure) => {
       this.publish(batch.events);
@@ -167,6 +185,16 @@ export class WritePipeline {
     const sync = this.server?.sync;
     if (!sync) return settle();
     sync.afterCommit((error) => settle(error ? this.syncFailed(error) : undefined));
+  }
+
+  /** Events another writer of this process (the writer thread) committed, once durable: to the same listeners. */
+  publishDurable(events: LoggedEvent[]): void {
+    this.publish(events);
+  }
+
+  /** Counts a commit another writer of this process made (the server's metrics). */
+  countCommit(writes: number): void {
+    this.commitObserver?.(writes);
   }
 
   /** The publish stage: the hub hears of events only once they are durable, in commit order. */
@@ -187,6 +215,7 @@ export class WritePipeline {
     const first = this.queue.expire(now, failure);
     if (first === undefined) {
       this.lockedAttempts = 0;
+      this.server?.lockWait?.(false);
       return;
     }
     const step = LOCK_RETRY_MS[Math.min(this.lockedAttempts++, LOCK_RETRY_MS.length - 1)]!;

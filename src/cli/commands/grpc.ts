@@ -15,7 +15,7 @@ export const grpcCommand: CommandBody<GlobalArgs> = {
   builder: (yargs) => yargs.options(settingOptions(
     'port', 'host', 'db', 'bufferSize', 'retainEvents', 'retainDays', 'compactIntervalMs', 'consumerMaxLag', 'consumerMaxHeldBytes', 'maxConsumers', 'consumerMaxFilterBytes',
     'token', 'readOnlyToken', 'publicServices', 'tlsCert', 'tlsKey', 'tlsCa',
-    'maxRequestBytes', 'maxConcurrentStreams', 'maxSubscribers', 'maxSubscribersPerConnection', 'maxHealthWatchers', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'consumerMemberStallMs', 'maxWritesInFlight', 'busyTimeoutMs', 'durability', 'httpListen', 'httpToken', 'logLevel', 'logFormat',
+    'maxRequestBytes', 'maxConcurrentStreams', 'maxSubscribers', 'maxSubscribersPerConnection', 'maxHealthWatchers', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'consumerMemberStallMs', 'maxWritesInFlight', 'busyTimeoutMs', 'durability', 'storeWriter', 'httpListen', 'httpToken', 'logLevel', 'logFormat',
     ...PRD_SETTINGS,
   ))
     .example('$0 grpc', 'serve on localhost:50051 (127.0.0.1 and ::1)')
@@ -72,6 +72,7 @@ export const grpcCommand: CommandBody<GlobalArgs> = {
           compactIntervalMs: resolveSetting('compactIntervalMs', args, project.config),
           shutdownGraceMs: 5_000,
           busyTimeoutMs: resolveSetting('busyTimeoutMs', args, project.config),
+          storeWriter: resolveSetting('storeWriter', args, project.config),
           consumerMaxLag: resolveSetting('consumerMaxLag', args, project.config),
           consumerMaxHeldBytes: resolveSetting('consumerMaxHeldBytes', args, project.config),
           maxConsumers: resolveSetting('maxConsumers', args, project.config),

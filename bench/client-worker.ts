@@ -79,9 +79,7 @@ async function subscribe(args: SubscribeArgs): Promise<{ streams: number }> {
   samples = new Float64Array(recordLatency ? (args.maxSamples ?? 1_000_000) : 0);
   reset();
   const request =
-    args.kind === 'hub'
-      ? encodeSubscribeRequest(args.sinceSequence === undefined ? {} : { since_sequence: args.sinceSequence })
-      : Buffer.alloc(0);
+    args.kind === 'hub' ? encodeSubscribeRequest(args.sinceSequence === undefined ? {} : { since_sequence: args.sinceSequence }) : Buffer.alloc(0);
   const path = args.kind === 'hub' ? HUB_SUBSCRIBE_PATH : CEILING_STREAM_PATH;
   const ready: Promise<void>[] = [];
   for (let i = 0; i < args.streams; i++) {

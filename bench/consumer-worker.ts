@@ -20,19 +20,24 @@ serveCommands({
   async group(args: { address: string; name: string; members: number; total: number; timeoutMs: number }) {
     let received = 0;
     const startedAt = wallClockMs();
-    clients = Array.from({ length: args.members }, () => new RiggerClient({ address: args.address, connect: { channelOptions: { 'grpc.use_local_subchannel_pool': 1 } } }));
+    clients = Array.from(
+      { length: args.members },
+      () => new RiggerClient({ address: args.address, connect: { channelOptions: { 'grpc.use_local_subchannel_pool': 1 } } }),
+    );
     iterators = clients.map((c) => c.consume(args.name, { startSequence: 0, maxInFlight: 2000 }));
     let finish: () => void = () => undefined;
     const done = new Promise<void>((resolve) => (finish = resolve));
     const timer = setTimeout(finish, args.timeoutMs);
     await Promise.race([
       done,
-      Promise.all(iterators.map(async (iterator) => {
-        for await (const delivery of iterator) {
-          void delivery.ack().catch(() => undefined);
-          if (++received >= args.total) return finish();
-        }
-      })),
+      Promise.all(
+        iterators.map(async (iterator) => {
+          for await (const delivery of iterator) {
+            void delivery.ack().catch(() => undefined);
+            if (++received >= args.total) return finish();
+          }
+        }),
+      ),
     ]);
     clearTimeout(timer);
     const elapsedMs = wallClockMs() - startedAt;

@@ -104,7 +104,7 @@ export function serveCommands(handlers: Record<string, Handler>): void {
       .then(() => handler(request.args))
       .then(
         (result) => reply({ result: result ?? null }),
-        (error: unknown) => reply({ error: error instanceof Error ? error.stack ?? error.message : String(error) }),
+        (error: unknown) => reply({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
       );
   });
   process.on('disconnect', () => process.exit(0));

@@ -13,7 +13,6 @@ import { percentiles, sleep, wallClockMs } from './stats';
 const EVENTS = { stream: 'BENCH_EVENTS', subject: 'bench.events', key: 'bench:events' };
 const WRITES = { stream: 'BENCH_WRITES', subject: 'bench.writes', key: 'bench:writes' };
 
-
 const payloadOf = (bytes: number) => Buffer.alloc(bytes, 120);
 
 /** `concurrency` loops, each with one `op` in flight, for `durationMs`. */
@@ -134,8 +133,13 @@ serveCommands({
       if (args.peer === 'jetstream') {
         const admin = await connect({ servers: args.address });
         closers.push(() => admin.close());
-        await (await admin.jetstreamManager()).consumers.add(EVENTS.stream, {
-          durable_name: args.name, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: 2000 * args.members,
+        await (
+          await admin.jetstreamManager()
+        ).consumers.add(EVENTS.stream, {
+          durable_name: args.name,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          max_ack_pending: 2000 * args.members,
         });
         const members = await Promise.all(Array.from({ length: args.members }, () => connect({ servers: args.address })));
         for (const nc of members) closers.push(() => nc.close());
@@ -183,7 +187,9 @@ serveCommands({
     let n = 0;
     if (args.peer === 'jetstream') {
       const nc = await connect({ servers: args.address });
-      await (await nc.jetstreamManager()).consumers.add(EVENTS.stream, { durable_name: args.name, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All });
+      await (
+        await nc.jetstreamManager()
+      ).consumers.add(EVENTS.stream, { durable_name: args.name, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All });
       const consumer = await nc.jetstream().consumers.get(EVENTS.stream, args.name);
       while (n < args.count) {
         const message = await consumer.next({ expires: 5000 });

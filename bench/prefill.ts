@@ -15,7 +15,7 @@ export function writeEvents(dbFile: string, events: number, perTransaction = 100
   const store = openStore(dbFile, taskEventEncoder);
   const startedAt = wallClockMs();
   try {
-    for (let written = 0; written < events; ) {
+    for (let written = 0; written < events;) {
       const batch = Math.min(perTransaction, events - written);
       store.tasks.write('bench-bulk', (m) => {
         for (let i = 0; i < batch; i++) m.createTask({ title: benchTitle(written + i), assignee: 'bench' });

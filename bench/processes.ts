@@ -44,12 +44,28 @@ export interface RigServer {
  * node itself (e.g. --cpu-prof), `env` is added to the server's environment; the log is never
  * compacted during a run unless `extraArgs` sets --retain-events.
  */
-export async function startRigServer(projectDir: string, extraArgs: string[] = [], nodeArgs: string[] = [], env: Record<string, string> = {}): Promise<RigServer> {
+export async function startRigServer(
+  projectDir: string,
+  extraArgs: string[] = [],
+  nodeArgs: string[] = [],
+  env: Record<string, string> = {},
+): Promise<RigServer> {
   const retention = extraArgs.includes('--retain-events') ? [] : ['--retain-events', '0'];
   const child = track(
     spawn(
       process.execPath,
-      [...nodeArgs, RIG_BIN, 'grpc', '-C', projectDir, ...(extraArgs.includes('--port') ? [] : ['--port', '0']), '--host', '127.0.0.1', ...retention, ...extraArgs],
+      [
+        ...nodeArgs,
+        RIG_BIN,
+        'grpc',
+        '-C',
+        projectDir,
+        ...(extraArgs.includes('--port') ? [] : ['--port', '0']),
+        '--host',
+        '127.0.0.1',
+        ...retention,
+        ...extraArgs,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RIGGER_LOG_LEVEL: 'warn', ...env } },
     ),
   );
@@ -123,7 +139,9 @@ export async function cpuShares<T>(pids: Record<string, number>, work: () => Pro
 
 /** "server 74%, subscribers 58%, producer 51% of a core" */
 export function formatShares(shares: Record<string, number>): string {
-  return `${Object.entries(shares).map(([name, share]) => `${name} ${Math.round(share * 100)}%`).join(', ')} of a core`;
+  return `${Object.entries(shares)
+    .map(([name, share]) => `${name} ${Math.round(share * 100)}%`)
+    .join(', ')} of a core`;
 }
 
 /** Runs the real `rig` CLI without blocking this process's event loop. */

@@ -11,7 +11,6 @@ import { percentiles, sleep, wallClockMs } from './stats';
 
 type Method = 'AddTask' | 'GetTask' | 'UpdateTask';
 
-
 let sequenceNumber = 0;
 /** The request for the n-th call of `method`; titles are the same length so events are the same size. */
 function requestFor(method: Method, taskIds: string[]): object {
@@ -120,7 +119,8 @@ serveCommands({
   },
   /** Starts a load that runs until `stopLoad`: `concurrency` unary calls in flight, or AddTask pipelined over WriteTasks with that many in flight. */
   startLoad({ address, method, concurrency, taskIds = [] }: LoadArgs) {
-    background = method === 'WriteTasks' ? new PipelinedLoad(serviceFor(address), concurrency) : new UnaryLoad(serviceFor(address), method, concurrency, taskIds);
+    background =
+      method === 'WriteTasks' ? new PipelinedLoad(serviceFor(address), concurrency) : new UnaryLoad(serviceFor(address), method, concurrency, taskIds);
     return {};
   },
   loadCalls: () => ({ calls: background?.calls ?? 0 }),
@@ -160,7 +160,19 @@ serveCommands({
    * GetTask of `taskId`, one call at a time with `intervalMs` between them, for `durationMs` or until
    * the task reaches `untilVersion`; the latencies' percentiles in ms and the version last seen.
    */
-  async sampleGetTask({ address, taskId, intervalMs, durationMs, untilVersion }: { address: string; taskId: string; intervalMs: number; durationMs: number; untilVersion?: number }) {
+  async sampleGetTask({
+    address,
+    taskId,
+    intervalMs,
+    durationMs,
+    untilVersion,
+  }: {
+    address: string;
+    taskId: string;
+    intervalMs: number;
+    durationMs: number;
+    untilVersion?: number;
+  }) {
     const client = serviceFor(address);
     const samples = new Float64Array(Math.ceil(durationMs / intervalMs) + 1);
     const endAt = wallClockMs() + durationMs;
@@ -183,8 +195,7 @@ serveCommands({
     return {};
   },
   /** Writes `events` CREATED events straight into the database file; the running server's log tailer publishes them. */
-  bulkWrite: ({ dbFile, events, perTransaction }: { dbFile: string; events: number; perTransaction: number }) =>
-    writeEvents(dbFile, events, perTransaction),
+  bulkWrite: ({ dbFile, events, perTransaction }: { dbFile: string; events: number; perTransaction: number }) => writeEvents(dbFile, events, perTransaction),
   /** Publishes `size`-byte messages to `subject` as fast as the client allows, until natsStopPublishing. */
   async natsStartPublishing({ url, subject, size }: { url: string; subject: string; size: number }) {
     nats ??= await connect({ servers: url });

@@ -59,9 +59,15 @@ function summarize(file: string, top: number): string {
       .join('\n');
   return [
     `${file}: ${(total / 1e6).toFixed(1)} s busy (idle left out); percentages are of the busy time`,
-    '', 'self time by function:', table(byFunction),
-    '', 'self time by file:', table(byFile),
-    '', 'inclusive time (function and what it calls):', table(inclusive),
+    '',
+    'self time by function:',
+    table(byFunction),
+    '',
+    'self time by file:',
+    table(byFile),
+    '',
+    'inclusive time (function and what it calls):',
+    table(inclusive),
   ].join('\n');
 }
 

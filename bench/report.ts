@@ -44,15 +44,7 @@ export function formatRatio(ratio: number | null): string {
 export const TABLE_HEADER = ['row', 'case', 'rigger', 'peer (same run)', 'ratio', 'target', 'met'];
 
 export function renderTable(measurements: Measurement[], header: string[] = TABLE_HEADER): string {
-  const lines = measurements.map((m) => [
-    m.row,
-    m.case,
-    m.rigger,
-    m.peer,
-    formatRatio(m.ratio),
-    m.target,
-    m.met === null ? '' : m.met ? 'yes' : 'NO',
-  ]);
+  const lines = measurements.map((m) => [m.row, m.case, m.rigger, m.peer, formatRatio(m.ratio), m.target, m.met === null ? '' : m.met ? 'yes' : 'NO']);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const format = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [format(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(format)].join('\n');

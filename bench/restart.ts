@@ -56,4 +56,3 @@ export async function restartToReady(project: string, runs: number, extraArgs: s
   }
   return times;
 }
-

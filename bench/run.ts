@@ -35,7 +35,24 @@ import { writerRow } from './rows/writer';
 import { scaleConfigFor } from './scale/scale-config';
 import { runScale } from './scale/scale-run';
 
-const ROWS = ['fanout', 'replay', 'latency', 'unary', 'stalled', 'flood', 'cross-process', 'consumers', 'consumer-filters', 'board', 'ops', 'store', 'cli', 'restart', 'crash-loop', 'writer'] as const;
+const ROWS = [
+  'fanout',
+  'replay',
+  'latency',
+  'unary',
+  'stalled',
+  'flood',
+  'cross-process',
+  'consumers',
+  'consumer-filters',
+  'board',
+  'ops',
+  'store',
+  'cli',
+  'restart',
+  'crash-loop',
+  'writer',
+] as const;
 
 interface Options {
   quick: boolean;
@@ -72,7 +89,8 @@ function parseOptions(argv: string[]): Options {
     else if (arg === '--docs-dir') options.docsDir = path.resolve(value());
     else if (arg === '--only') {
       options.only = new Set(value().split(','));
-      for (const row of options.only) if (!(ROWS as readonly string[]).includes(row)) throw new Error(`--only: unknown row ${row}; rows are ${ROWS.join(', ')}`);
+      for (const row of options.only)
+        if (!(ROWS as readonly string[]).includes(row)) throw new Error(`--only: unknown row ${row}; rows are ${ROWS.join(', ')}`);
     } else if (arg === '--profile') {
       const next = argv[i + 1];
       options.profileDir = next !== undefined && !next.startsWith('--') ? path.resolve(argv[++i]!) : path.join(REPO_ROOT, 'bench', 'results', 'profiles');
@@ -96,7 +114,9 @@ function applyOverride(config: object, key: string, text: string): void {
   } else if (Array.isArray(current) && numbers.every((n) => Number.isInteger(n) && n > 0)) {
     (config as unknown as Record<string, unknown>)[key] = numbers;
   } else {
-    const sizes = Object.entries(config).filter(([, v]) => typeof v === 'number' || Array.isArray(v)).map(([k]) => k);
+    const sizes = Object.entries(config)
+      .filter(([, v]) => typeof v === 'number' || Array.isArray(v))
+      .map(([k]) => k);
     throw new Error(`--set ${key}=${text}: not a size; sizes are ${sizes.join(', ')}`);
   }
 }
@@ -185,7 +205,9 @@ async function main(): Promise<void> {
     errors,
     jsonFile: out,
   });
-  process.stdout.write(`\n${(durationMs / 1000).toFixed(0)} s; JSON in ${path.relative(process.cwd(), out) || out}; report in ${path.relative(process.cwd(), doc) || doc}\n`);
+  process.stdout.write(
+    `\n${(durationMs / 1000).toFixed(0)} s; JSON in ${path.relative(process.cwd(), out) || out}; report in ${path.relative(process.cwd(), doc) || doc}\n`,
+  );
   process.exit(errors.length > 0 ? 1 : 0);
 }
 
@@ -202,8 +224,16 @@ async function scaleMain(options: Options): Promise<void> {
   const mode = options.quick ? 'scale-quick' : 'scale';
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`;
   const report = {
-    date: new Date().toISOString(), mode, command, machine: machineBefore, duration_ms: durationMs, part_ms: outcome.partMs,
-    config, measurements: outcome.measurements, errors: outcome.errors, raw: outcome.raw,
+    date: new Date().toISOString(),
+    mode,
+    command,
+    machine: machineBefore,
+    duration_ms: durationMs,
+    part_ms: outcome.partMs,
+    config,
+    measurements: outcome.measurements,
+    errors: outcome.errors,
+    raw: outcome.raw,
   };
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
@@ -214,13 +244,25 @@ async function scaleMain(options: Options): Promise<void> {
     if (measurement.note) process.stdout.write(`- ${measurement.row} ${measurement.case}: ${measurement.note}\n`);
   }
   for (const { row, error } of outcome.errors) process.stdout.write(`- ${row} FAILED: ${error}\n`);
-  const parts = `time by part (prefill included): ${Object.entries(outcome.partMs).map(([part, ms]) => `${part} ${(ms / 1000).toFixed(1)} s`).join(', ')}`;
+  const parts = `time by part (prefill included): ${Object.entries(outcome.partMs)
+    .map(([part, ms]) => `${part} ${(ms / 1000).toFixed(1)} s`)
+    .join(', ')}`;
   const docsDir = options.docsDir ?? (options.quick ? path.join(REPO_ROOT, 'bench', 'results') : REPO_BENCH_DOCS);
   const doc = writeRunDocument(docsDir, {
-    startedAt: new Date(startedAt), mode, command, machine: machineBefore, loadBefore, durationMs,
-    measurements: outcome.measurements, errors: outcome.errors, jsonFile: out, extraNotes: [`- ${parts}`, ...outcome.prefillNotes.map((line) => `- ${line}`)],
+    startedAt: new Date(startedAt),
+    mode,
+    command,
+    machine: machineBefore,
+    loadBefore,
+    durationMs,
+    measurements: outcome.measurements,
+    errors: outcome.errors,
+    jsonFile: out,
+    extraNotes: [`- ${parts}`, ...outcome.prefillNotes.map((line) => `- ${line}`)],
   });
-  process.stdout.write(`\n${parts}\n${(durationMs / 1000).toFixed(0)} s; JSON in ${path.relative(process.cwd(), out) || out}; report in ${path.relative(process.cwd(), doc) || doc}\n`);
+  process.stdout.write(
+    `\n${parts}\n${(durationMs / 1000).toFixed(0)} s; JSON in ${path.relative(process.cwd(), out) || out}; report in ${path.relative(process.cwd(), doc) || doc}\n`,
+  );
   process.exit(outcome.errors.length > 0 ? 1 : 0);
 }
 

@@ -216,13 +216,19 @@ function staticChecks(stages, rules) {
   check(user && !/^(root|0)(:|$)/.test(user.args), 'the runtime stage runs as a non-root USER', user ? user.args : 'no USER');
   check(last('WORKDIR')?.args === '/data', 'the runtime stage ends in WORKDIR /data');
   const volume = last('VOLUME');
-  check(volume && execForm(volume.args.startsWith('[') ? volume.args : JSON.stringify(volume.args.split(/\s+/))).includes('/data/.rigger'), 'VOLUME /data/.rigger');
+  check(
+    volume && execForm(volume.args.startsWith('[') ? volume.args : JSON.stringify(volume.args.split(/\s+/))).includes('/data/.rigger'),
+    'VOLUME /data/.rigger',
+  );
   check(last('STOPSIGNAL')?.args === 'SIGTERM', 'STOPSIGNAL SIGTERM');
   const hc = last('HEALTHCHECK');
   const hcArgv = hc ? execForm(splitFlags(hc.args).rest.replace(/^CMD\s+/, '')) : [];
   check(hcArgv[0] === 'node', 'HEALTHCHECK runs node (slim images have no curl)', hcArgv.join(' '));
   const hcScript = hcArgv.find((a) => a.startsWith('/app/'));
-  const hcSource = hcScript && fs.existsSync(path.join(ROOT, 'deploy', path.basename(hcScript))) ? fs.readFileSync(path.join(ROOT, 'deploy', path.basename(hcScript)), 'utf8') : '';
+  const hcSource =
+    hcScript && fs.existsSync(path.join(ROOT, 'deploy', path.basename(hcScript)))
+      ? fs.readFileSync(path.join(ROOT, 'deploy', path.basename(hcScript)), 'utf8')
+      : '';
   check(hcSource.includes("'/readyz'") && hcSource.includes('RIGGER_HTTP_LISTEN'), 'the HEALTHCHECK script asks /readyz on RIGGER_HTTP_LISTEN');
   const env = final.instructions.filter((i) => i.keyword === 'ENV').reduce((acc, i) => ({ ...acc, ...envOf(i.args) }), {});
   check(env.RIGGER_HOST === '0.0.0.0', 'the runtime stage listens on 0.0.0.0 (RIGGER_HOST)');
@@ -281,7 +287,13 @@ function containerPaths(stages) {
       if (ins.keyword === 'WORKDIR') p = ins.args;
       else if (ins.keyword === 'VOLUME') p = ins.args.replace(/[[\]"]/g, '').split(/[\s,]+/)[0];
       else if (ins.keyword === 'COPY') p = splitFlags(ins.args).rest.split(/\s+/).at(-1);
-      if (p && p.startsWith('/')) prefixes.add(p.split('/').slice(0, p.startsWith('/usr/') ? 4 : 2).join('/'));
+      if (p && p.startsWith('/'))
+        prefixes.add(
+          p
+            .split('/')
+            .slice(0, p.startsWith('/usr/') ? 4 : 2)
+            .join('/'),
+        );
     }
   }
   return [...prefixes].sort((a, b) => b.length - a.length);
@@ -294,7 +306,10 @@ async function emulate(stages) {
   const roots = {};
   const mapIn = (stageName, p) => path.join(roots[stageName], p);
   const rewrite = (stageName, text) =>
-    text.replace(new RegExp(`(^|[\\s="'])(${prefixes.map((p) => p.replace(/[.]/g, '\\.')).join('|')})(?=/|\\s|$|["'])`, 'g'), (_, lead, p) => lead + mapIn(stageName, p));
+    text.replace(
+      new RegExp(`(^|[\\s="'])(${prefixes.map((p) => p.replace(/[.]/g, '\\.')).join('|')})(?=/|\\s|$|["'])`, 'g'),
+      (_, lead, p) => lead + mapIn(stageName, p),
+    );
   const rules = loadDockerignore();
   let final;
   try {
@@ -331,15 +346,25 @@ async function emulate(stages) {
           ran(`${where}: COPY ${ins.args}`);
         } else if (ins.keyword === 'RUN') {
           if (/^\s*apt-get\b/.test(ins.args)) {
-            notRun(`${where}: RUN apt-get ... (installs into the image; this machine's own toolchain was used: ${['python3', 'make', 'g++'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0).join(', ') || 'none'})`);
+            notRun(
+              `${where}: RUN apt-get ... (installs into the image; this machine's own toolchain was used: ${['python3', 'make', 'g++'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0).join(', ') || 'none'})`,
+            );
             continue;
           }
           const steps = ins.args.split(/\s*&&\s*/);
           const kept = steps.filter((s) => !/^chown\b/.test(s));
-          if (kept.length < steps.length) notRun(`${where}: ${steps.filter((s) => /^chown\b/.test(s)).join(' && ')} (the image's user does not exist here; everything runs as uid ${process.getuid()})`);
+          if (kept.length < steps.length)
+            notRun(
+              `${where}: ${steps.filter((s) => /^chown\b/.test(s)).join(' && ')} (the image's user does not exist here; everything runs as uid ${process.getuid()})`,
+            );
           const command = rewrite(stage.name, kept.join(' && '));
           const started = Date.now();
-          const r = spawnSync('sh', ['-c', command], { cwd: mapIn(stage.name, workdir), env: { ...process.env, ...buildEnv, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 });
+          const r = spawnSync('sh', ['-c', command], {
+            cwd: mapIn(stage.name, workdir),
+            env: { ...process.env, ...buildEnv, ...env },
+            encoding: 'utf8',
+            maxBuffer: 64 << 20,
+          });
           if (r.status !== 0) {
             fail(`${where}: RUN ${ins.args} exited ${r.status}:\n${(r.stdout + r.stderr).split('\n').slice(-30).join('\n')}`);
             throw new Error('build step failed');
@@ -349,7 +374,10 @@ async function emulate(stages) {
           if (/\bnpm ci\b/.test(ins.args) && fs.existsSync(sqlite)) {
             const compiled = fs.existsSync(path.join(sqlite, 'Release', 'obj.target'));
             if (compiled) ran(`${where}: better-sqlite3 compiled from source${prebuild.env ? ' (the local prebuild was refused)' : ` (${prebuild.why})`}`);
-            else notRun(`${where}: compiling better-sqlite3 (prebuild-install took and loaded ${prebuild.name}, made from this checkout's binary, as it would a downloaded one; --from-source compiles)`);
+            else
+              notRun(
+                `${where}: compiling better-sqlite3 (prebuild-install took and loaded ${prebuild.name}, made from this checkout's binary, as it would a downloaded one; --from-source compiles)`,
+              );
           }
         } else if (ins.keyword === 'USER') notRun(`${where}: USER ${ins.args} (the processes below run as uid ${process.getuid()})`);
         else if (ins.keyword === 'VOLUME') fs.mkdirSync(mapIn(stage.name, ins.args.replace(/[[\]"]/g, '').split(/[\s,]+/)[0]), { recursive: true });
@@ -420,14 +448,21 @@ async function runContainer(stage, mapIn, rewrite) {
 
   const first = start([...entry, ...cmd], { cwd, env });
   const ready = await waitReady(first, 30_000);
-  check(ready, `first start (${[...entry.map((a) => path.basename(a)), ...cmd].join(' ')}): rig init, then the server is ready`, `stdout: ${first.out()} stderr: ${first.err()}`);
+  check(
+    ready,
+    `first start (${[...entry.map((a) => path.basename(a)), ...cmd].join(' ')}): rig init, then the server is ready`,
+    `stdout: ${first.out()} stderr: ${first.err()}`,
+  );
   if (!ready) {
     await stop(first, 5_000);
     return;
   }
   check(first.out().includes('Initialized rigger project in'), 'the first start ran rig init');
   const riggerDir = path.join(cwd, '.rigger');
-  check(fs.existsSync(path.join(riggerDir, 'config.json')) && fs.existsSync(path.join(riggerDir, 'tasks.db')), 'the volume /data/.rigger holds config.json and tasks.db');
+  check(
+    fs.existsSync(path.join(riggerDir, 'config.json')) && fs.existsSync(path.join(riggerDir, 'tasks.db')),
+    'the volume /data/.rigger holds config.json and tasks.db',
+  );
   check((fs.statSync(riggerDir).mode & 0o777) === 0o700, '/data/.rigger is mode 0700');
   if (hasHttpListen) {
     const h = spawnSync(hc[0] === 'node' ? process.execPath : hc[0], hc.slice(1), { env, encoding: 'utf8', timeout: 10_000 });
@@ -435,7 +470,12 @@ async function runContainer(stage, mapIn, rewrite) {
   } else {
     notRun('HEALTHCHECK against /readyz: this build of `rig grpc` has no --http-listen yet');
   }
-  const add = spawnSync(entry[0], [...entry.slice(1), 'task', 'add', 'made through the entrypoint'], { cwd, env: { ...env, RIGGER_LOG_LEVEL: 'warn' }, encoding: 'utf8', timeout: 30_000 });
+  const add = spawnSync(entry[0], [...entry.slice(1), 'task', 'add', 'made through the entrypoint'], {
+    cwd,
+    env: { ...env, RIGGER_LOG_LEVEL: 'warn' },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   check(add.status === 0, 'rigger-entrypoint task add (a second command in the running "container") exits 0', add.stderr.trim());
   const stopStarted = Date.now();
   const stopped = await stop(first, 10_000);
@@ -445,7 +485,12 @@ async function runContainer(stage, mapIn, rewrite) {
   const ready2 = await waitReady(second, 30_000);
   check(ready2 && !second.out().includes('Initialized rigger project'), 'a second start keeps the existing project (no rig init)', second.err());
   if (ready2) {
-    const list = spawnSync(entry[0], [...entry.slice(1), 'task', 'list', '--json'], { cwd, env: { ...env, RIGGER_LOG_LEVEL: 'warn' }, encoding: 'utf8', timeout: 30_000 });
+    const list = spawnSync(entry[0], [...entry.slice(1), 'task', 'list', '--json'], {
+      cwd,
+      env: { ...env, RIGGER_LOG_LEVEL: 'warn' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     check(list.status === 0 && list.stdout.includes('made through the entrypoint'), 'the task made before the restart is still there', list.stderr.trim());
   }
   const stopped2 = await stop(second, 10_000);
@@ -465,7 +510,9 @@ async function main() {
   } else notRun('the build steps and the container start (run with --build)');
   for (const [kind, what] of results) console.log(`${kind.padEnd(7)}  ${what}`);
   const failed = results.filter(([k]) => k === 'FAIL').length;
-  console.log(`\n${failed === 0 ? 'PASS' : 'FAIL'}: ${results.filter(([k]) => k !== 'not run').length - failed} checked, ${failed} failed, ${results.filter(([k]) => k === 'not run').length} not run (Docker itself was not used)`);
+  console.log(
+    `\n${failed === 0 ? 'PASS' : 'FAIL'}: ${results.filter(([k]) => k !== 'not run').length - failed} checked, ${failed} failed, ${results.filter(([k]) => k === 'not run').length} not run (Docker itself was not used)`,
+  );
   process.exit(failed === 0 ? 0 : 1);
 }
 

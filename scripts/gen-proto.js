@@ -20,6 +20,11 @@ const generated = path.join(root, 'src', 'generated');
 fs.rmSync(generated, { recursive: true, force: true });
 // The options here must match LOADER_OPTIONS in src/grpc/proto.ts.
 run(bin('proto-loader-gen-types'), [
-  'rigger/v1/rigger.proto', '--grpcLib=@grpc/grpc-js', `--outDir=${generated}`,
-  '--keepCase', '--longs=Number', '--arrays', '--includeDirs=proto',
+  'rigger/v1/rigger.proto',
+  '--grpcLib=@grpc/grpc-js',
+  `--outDir=${generated}`,
+  '--keepCase',
+  '--longs=Number',
+  '--arrays',
+  '--includeDirs=proto',
 ]);

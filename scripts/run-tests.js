@@ -22,10 +22,24 @@ function find(dir) {
 // long file while the other slots sit idle: the files measured slowest (about 25-65 s each), then
 // the folders whose files run long (real clusters, installs, the bench harness), then the rest.
 const SLOW_FIRST = [
-  'reliability/nats-cluster', 'bench/bench-harness', 'reliability/update-flood', 'sidecars/outage', 'deploy/',
-  'reliability/kill-9', 'consumers/hostile-member', 'sidecars/board-scale', 'install/', 'bench/scale-harness',
-  'consumers/group-chaos', 'sidecars/logger', 'hub/bookmarks', 'hub/retention',
-  'reliability/', 'bench/', 'sidecars/', 'consumers/',
+  'reliability/nats-cluster',
+  'bench/bench-harness',
+  'reliability/update-flood',
+  'sidecars/outage',
+  'deploy/',
+  'reliability/kill-9',
+  'consumers/hostile-member',
+  'sidecars/board-scale',
+  'install/',
+  'bench/scale-harness',
+  'consumers/group-chaos',
+  'sidecars/logger',
+  'hub/bookmarks',
+  'hub/retention',
+  'reliability/',
+  'bench/',
+  'sidecars/',
+  'consumers/',
 ];
 const weight = (file) => {
   const relative = path.relative(testDir, file).split(path.sep).join('/');
@@ -43,7 +57,12 @@ if (files.length === 0) {
 // Three files at once on two cores: most wait on processes they started, so two left the CPU idle a third of the time.
 const CONCURRENCY = 3;
 // The usual reporter on stdout (spec on a terminal, TAP otherwise), and the time summary after it.
-const reporters = [`--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`, '--test-reporter-destination=stdout', `--test-reporter=${path.join(__dirname, 'test-timing.js')}`, '--test-reporter-destination=stdout'];
+const reporters = [
+  `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
+  '--test-reporter-destination=stdout',
+  `--test-reporter=${path.join(__dirname, 'test-timing.js')}`,
+  '--test-reporter-destination=stdout',
+];
 const result = spawnSync(process.execPath, ['--test', `--test-concurrency=${CONCURRENCY}`, '--test-timeout=300000', ...reporters, ...files], {
   cwd: root,
   stdio: 'inherit',

@@ -18,8 +18,10 @@ function table() {
   if (!fs.existsSync(COMPILED)) throw new Error(`no ${path.relative(root, COMPILED)}; run \`npx tsc -p .\` first`);
   const { SETTINGS } = require(COMPILED);
   const esc = (s) => s.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  const rows = Object.values(SETTINGS).map((s) =>
-    `| \`--${s.flag}\` | \`${s.env}\` | \`${s.key}\` | ${s.defaultValue === '' ? '(none)' : '`' + String(s.defaultValue) + '`'} | ${esc(s.parse.accepts)} | ${esc(s.describe)} |`);
+  const rows = Object.values(SETTINGS).map(
+    (s) =>
+      `| \`--${s.flag}\` | \`${s.env}\` | \`${s.key}\` | ${s.defaultValue === '' ? '(none)' : '`' + String(s.defaultValue) + '`'} | ${esc(s.parse.accepts)} | ${esc(s.describe)} |`,
+  );
   return '| flag | environment | `.rigger/config.json` key | default | accepted | meaning |\n|---|---|---|---|---|---|\n' + rows.join('\n');
 }
 

@@ -10,7 +10,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const AVOID = 'to skip it: npm install --omit=optional (client library and sidecars only; rig grpc and rig task need it), or install where github.com is reachable';
+const AVOID =
+  'to skip it: npm install --omit=optional (client library and sidecars only; rig grpc and rig task need it), or install where github.com is reachable';
 const RECENT_MS = 15 * 60_000;
 
 function sqlitePackageDir() {
@@ -32,7 +33,11 @@ function prebuiltUrl(pkg) {
 /** Whether prebuild-install will find the binary: in its cache, or at the URL (any HTTP answer within 5 s). */
 async function prebuiltReachable(url) {
   const digest = crypto.createHash('sha512').update(url).digest('hex').slice(0, 6);
-  const cached = path.join(process.env.npm_config_cache || path.join(os.homedir(), '.npm'), '_prebuilds', `${digest}-${path.basename(url).replace(/[^a-zA-Z0-9.]+/g, '-')}`);
+  const cached = path.join(
+    process.env.npm_config_cache || path.join(os.homedir(), '.npm'),
+    '_prebuilds',
+    `${digest}-${path.basename(url).replace(/[^a-zA-Z0-9.]+/g, '-')}`,
+  );
   if (fs.existsSync(cached)) return { reachable: true };
   try {
     const response = await fetch(url, { method: 'HEAD', redirect: 'manual', signal: AbortSignal.timeout(5000) });
@@ -67,12 +72,16 @@ async function main() {
     const started = fs.statSync(path.join(dir, 'build', 'config.gypi'), { throwIfNoEntry: false });
     if (!started || Date.now() - built.mtimeMs > RECENT_MS) return;
     const seconds = Math.max(1, Math.round((built.mtimeMs - started.mtimeMs) / 1000));
-    say(`rigger: better-sqlite3 ${pkg.version} was compiled from source (${seconds} s) because no prebuilt binary for node-v${process.versions.modules}-${process.platform}-${process.arch} was reachable; ${AVOID}`);
+    say(
+      `rigger: better-sqlite3 ${pkg.version} was compiled from source (${seconds} s) because no prebuilt binary for node-v${process.versions.modules}-${process.platform}-${process.arch} was reachable; ${AVOID}`,
+    );
     return;
   }
   const { reachable, why } = await prebuiltReachable(prebuiltUrl(pkg));
   if (reachable) return;
-  say(`rigger: compiling better-sqlite3 ${pkg.version} from source (a few minutes, with python3, make and a C++ compiler) because no prebuilt binary for node-v${process.versions.modules}-${process.platform}-${process.arch} is reachable (${why}); ${AVOID}`);
+  say(
+    `rigger: compiling better-sqlite3 ${pkg.version} from source (a few minutes, with python3, make and a C++ compiler) because no prebuilt binary for node-v${process.versions.modules}-${process.platform}-${process.arch} is reachable (${why}); ${AVOID}`,
+  );
 }
 
 main().catch(() => {});

@@ -75,8 +75,16 @@ function readBody(request: http.IncomingMessage): Promise<string | undefined> {
 }
 
 /** Answers POST /change: 403 when changes are off or the request is foreign, else the server's verdict. */
-export async function handleChange(request: http.IncomingMessage, response: http.ServerResponse, changes: BoardChanges | undefined, logger: Logger): Promise<void> {
-  if (!changes) return answer(response, 403, { error: 'the board is read-only; start the sidecar with --allow-changes and a read-write token to change tasks from the page' });
+export async function handleChange(
+  request: http.IncomingMessage,
+  response: http.ServerResponse,
+  changes: BoardChanges | undefined,
+  logger: Logger,
+): Promise<void> {
+  if (!changes)
+    return answer(response, 403, {
+      error: 'the board is read-only; start the sidecar with --allow-changes and a read-write token to change tasks from the page',
+    });
   const foreign = foreignRequest(request, changes.csrfToken);
   if (foreign) {
     logger.warn({ peer: request.socket.remoteAddress, origin: request.headers.origin ?? null }, `board change refused: ${foreign}`);
@@ -92,7 +100,8 @@ export async function handleChange(request: http.IncomingMessage, response: http
   }
   const status = typeof body.status === 'string' ? parseStatus(body.status) : undefined;
   if (typeof body.task_id !== 'string' || body.task_id === '') return answer(response, 400, { error: 'task_id must name a task' });
-  if (status === undefined || status === TaskStatus.UNSPECIFIED || status === TaskStatus.ARCHIVED) return answer(response, 400, { error: `status must be one of the board's columns, got ${JSON.stringify(body.status)}` });
+  if (status === undefined || status === TaskStatus.UNSPECIFIED || status === TaskStatus.ARCHIVED)
+    return answer(response, 400, { error: `status must be one of the board's columns, got ${JSON.stringify(body.status)}` });
   const expected = Number.isSafeInteger(body.expected_version) ? (body.expected_version as number) : undefined;
   try {
     await changes.setStatus(body.task_id, status, expected);

@@ -48,7 +48,8 @@ const CSRF_PLACEHOLDER = '{{csrf}}';
 
 const SECURITY_HEADERS = {
   // Only the page's own files and its own /events: no inline script, nothing from elsewhere.
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
 };
@@ -78,7 +79,10 @@ function loadPage(): Map<string, { body: Buffer; type: string }> {
  */
 export function hostAllowed(header: string | undefined, listenHost: string): boolean {
   if (!header) return false;
-  const name = header.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  const name = header
+    .replace(/:\d+$/, '')
+    .replace(/^\[(.*)\]$/, '$1')
+    .toLowerCase();
   return name === 'localhost' || net.isIP(name) !== 0 || name === listenHost.toLowerCase();
 }
 
@@ -120,8 +124,12 @@ export async function serveBoard(state: BoardState, options: BoardHttpOptions, l
     response.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     response.write(`retry: ${RETRY_MS}\n\n`);
     const peer = request.socket.remoteAddress;
-    const stream = new PageStream(response, state, DEFAULT_PAGE_LIMITS, (reason, queuedBytes) =>
-      logger.warn({ peer, reason, queued_bytes: queuedBytes }, 'board page not reading its events; dropped it (it reconnects and is sent the board again)'),
+    const stream = new PageStream(
+      response,
+      state,
+      DEFAULT_PAGE_LIMITS,
+      (reason, queuedBytes) =>
+        logger.warn({ peer, reason, queued_bytes: queuedBytes }, 'board page not reading its events; dropped it (it reconnects and is sent the board again)'),
       changes ? { csrf: changes.csrfToken } : {},
     );
     streams.set(response, stream);
@@ -148,7 +156,9 @@ export async function serveBoard(state: BoardState, options: BoardHttpOptions, l
       return;
     }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
-      response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end(changes ? 'only POST /change changes the board\n' : 'the board is read-only\n');
+      response
+        .writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' })
+        .end(changes ? 'only POST /change changes the board\n' : 'the board is read-only\n');
       return;
     }
     if (route === '/events') return openStream(request, response);
@@ -163,7 +173,11 @@ export async function serveBoard(state: BoardState, options: BoardHttpOptions, l
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new Error(`cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the port is in use (pick another --http-port, or 0 for any free one)' : error.message}`)),
+      reject(
+        new Error(
+          `cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the port is in use (pick another --http-port, or 0 for any free one)' : error.message}`,
+        ),
+      ),
     );
     server.listen(port, host, () => resolve());
   });

@@ -8,7 +8,12 @@ export const SIDECARS_POLL_MS = 5_000;
 const SIDECARS_SHOWN = 50;
 
 export function sidecarLines(status: HubStatus): SidecarLine[] {
-  const streams = status.streams.map((s) => ({ name: s.client_name || `unnamed (${s.peer})`, kind: s.kind ?? '', lag: Number(s.lag ?? 0), live: s.live === true }));
+  const streams = status.streams.map((s) => ({
+    name: s.client_name || `unnamed (${s.peer})`,
+    kind: s.kind ?? '',
+    lag: Number(s.lag ?? 0),
+    live: s.live === true,
+  }));
   const consumers = status.consumers.map((c) => ({ name: c.config?.name ?? '', kind: 'consumer', lag: Number(c.lag ?? 0), live: (c.members ?? 0) > 0 }));
   return [...streams, ...consumers];
 }

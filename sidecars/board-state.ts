@@ -105,7 +105,16 @@ export class BoardState {
   }
 
   header(): BoardHeader {
-    return { ready: this.ready, connected: this.connected, sequence: this.sequence, statuses: COLUMNS, tasks: this.board.tasks.size, feed: [...this.feed], feed_size: this.feedSize, sidecars: this.sidecars };
+    return {
+      ready: this.ready,
+      connected: this.connected,
+      sequence: this.sequence,
+      statuses: COLUMNS,
+      tasks: this.board.tasks.size,
+      feed: [...this.feed],
+      feed_size: this.feedSize,
+      sidecars: this.sidecars,
+    };
   }
 
   /**

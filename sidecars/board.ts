@@ -16,7 +16,17 @@ import { newCsrfToken, type BoardChanges } from './board-changes';
 import { DEFAULT_MAX_PAGES, serveBoard } from './board-http';
 import { pollSidecars } from './board-sidecars';
 import { BoardState } from './board-state';
-import { connect, logStatus, runStandalone, runUntilStopped, sidecarFlags, sidecarLogger, sidecarOptions, type SidecarArgs, type SidecarOptions } from './shared';
+import {
+  connect,
+  logStatus,
+  runStandalone,
+  runUntilStopped,
+  sidecarFlags,
+  sidecarLogger,
+  sidecarOptions,
+  type SidecarArgs,
+  type SidecarOptions,
+} from './shared';
 
 export const DEFAULT_BOARD_PORT = 7464;
 
@@ -39,13 +49,15 @@ const WRITE_CHECK_TASK_ID = 'rigger-board-write-check';
 
 function boardOptions(argv: BoardArgs): BoardOptions {
   const httpPort = argv['http-port'];
-  if (!Number.isInteger(httpPort) || httpPort < 0 || httpPort > 65535) throw invalidArgument(`--http-port must be a port number from 0 to 65535 (0 = any free port), got ${String(httpPort)}`);
+  if (!Number.isInteger(httpPort) || httpPort < 0 || httpPort > 65535)
+    throw invalidArgument(`--http-port must be a port number from 0 to 65535 (0 = any free port), got ${String(httpPort)}`);
   const maxPages = argv['max-pages'];
   if (!Number.isInteger(maxPages) || maxPages < 1) throw invalidArgument(`--max-pages must be a whole number of pages, 1 or more, got ${String(maxPages)}`);
   if (argv.host.trim() === '') throw invalidArgument('--host must name an address to listen on, e.g. 127.0.0.1');
   // --port is the server's gRPC port, as for every client command; 0 there is a mistaken board port.
   const grpcPort = (argv as unknown as Record<string, unknown>).port;
-  if (grpcPort !== undefined && Number(grpcPort) === 0) throw invalidArgument("--port is the server's gRPC port (0 cannot be connected to); the board's own port is --http-port");
+  if (grpcPort !== undefined && Number(grpcPort) === 0)
+    throw invalidArgument("--port is the server's gRPC port (0 cannot be connected to); the board's own port is --http-port");
   return { ...sidecarOptions(argv, false), host: argv.host.trim(), httpPort, maxPages, allowChanges: argv['allow-changes'] };
 }
 
@@ -60,9 +72,12 @@ async function checkWritable(client: RiggerClient, logger: Logger): Promise<void
   } catch (error) {
     const { code, details } = error as { code?: grpc.status; details?: string };
     if (code === grpc.status.PERMISSION_DENIED || code === grpc.status.UNAUTHENTICATED) {
-      throw invalidArgument(`--allow-changes needs a read-write token, and the server refused this one for writes (${details ?? ''}); pass a read-write --token or drop --allow-changes`);
+      throw invalidArgument(
+        `--allow-changes needs a read-write token, and the server refused this one for writes (${details ?? ''}); pass a read-write --token or drop --allow-changes`,
+      );
     }
-    if (code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED) logger.warn({ code }, 'could not check at start that the token may write; changes from the page will say so if it may not');
+    if (code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED)
+      logger.warn({ code }, 'could not check at start that the token may write; changes from the page will say so if it may not');
   }
 }
 
@@ -118,13 +133,16 @@ async function runBoard(options: BoardOptions): Promise<void> {
     });
     changes = {
       csrfToken: newCsrfToken(),
-      setStatus: (taskId, status, expectedVersion) => client.updateTask({ task_id: taskId, status, ...(expectedVersion !== undefined && { expected_version: expectedVersion }) }),
+      setStatus: (taskId, status, expectedVersion) =>
+        client.updateTask({ task_id: taskId, status, ...(expectedVersion !== undefined && { expected_version: expectedVersion }) }),
     };
   }
-  const board = await serveBoard(state, { host: options.host, port: options.httpPort, maxPages: options.maxPages, ...(changes && { changes }) }, logger).catch(async (error: unknown) => {
-    await client.close();
-    throw error;
-  });
+  const board = await serveBoard(state, { host: options.host, port: options.httpPort, maxPages: options.maxPages, ...(changes && { changes }) }, logger).catch(
+    async (error: unknown) => {
+      await client.close();
+      throw error;
+    },
+  );
   logger.info({ url: board.url, address: options.client.address }, 'board listening; waiting for the snapshot');
   if (!['127.0.0.1', 'localhost', '::1'].includes(options.host)) {
     logger.warn({ host: options.host }, 'the board is served beyond loopback without authentication: whoever reaches it reads every task');

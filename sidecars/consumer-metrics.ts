@@ -9,9 +9,9 @@ import type { ConsumerInfo__Output } from '../src/generated/rigger/v1/ConsumerIn
 import { compareText, topN } from '../src/model/top-n';
 
 const GAUGES: [name: string, help: string, value: (c: ConsumerInfo__Output) => number][] = [
-  ['rigger_consumer_lag', 'Events between the head and the consumer\'s acked position', (c) => Number(c.lag ?? 0)],
+  ['rigger_consumer_lag', "Events between the head and the consumer's acked position", (c) => Number(c.lag ?? 0)],
   ['rigger_consumer_acked_sequence', 'Every matching event up to this sequence is acked or dead-lettered', (c) => Number(c.acked_sequence ?? 0)],
-  ['rigger_consumer_in_flight', 'Events delivered to the consumer\'s members and not yet acked', (c) => c.in_flight ?? 0],
+  ['rigger_consumer_in_flight', "Events delivered to the consumer's members and not yet acked", (c) => c.in_flight ?? 0],
   ['rigger_consumer_pending', 'Events read for the consumer and not yet acked (in flight included)', (c) => c.pending ?? 0],
   ['rigger_consumer_members', 'Connections consuming under the name', (c) => c.members ?? 0],
   ['rigger_consumer_dead_letters', 'Dead letters recorded for the consumer', (c) => c.dead_letters ?? 0],
@@ -72,21 +72,24 @@ export function watchConsumers(rigger: RiggerClient, registry: client.Registry, 
   let failedBefore = false;
   let timer: NodeJS.Timeout | undefined;
   const poll = () => {
-    rigger.listConsumers().then(
-      (consumers) => {
-        latest = consumers;
-        top = topN(consumers, topConsumers, (a, b) => lagOf(b) - lagOf(a) || compareText(nameOf(a), nameOf(b)));
-        up = 1;
-        failedBefore = false;
-      },
-      (error: { details?: string; message?: string }) => {
-        up = 0;
-        if (!failedBefore) logger.warn({ error: error.details ?? error.message }, 'listing the consumers failed; the consumer gauges keep their last values');
-        failedBefore = true;
-      },
-    ).finally(() => {
-      if (!stopped) (timer = setTimeout(poll, intervalMs)).unref();
-    });
+    rigger
+      .listConsumers()
+      .then(
+        (consumers) => {
+          latest = consumers;
+          top = topN(consumers, topConsumers, (a, b) => lagOf(b) - lagOf(a) || compareText(nameOf(a), nameOf(b)));
+          up = 1;
+          failedBefore = false;
+        },
+        (error: { details?: string; message?: string }) => {
+          up = 0;
+          if (!failedBefore) logger.warn({ error: error.details ?? error.message }, 'listing the consumers failed; the consumer gauges keep their last values');
+          failedBefore = true;
+        },
+      )
+      .finally(() => {
+        if (!stopped) (timer = setTimeout(poll, intervalMs)).unref();
+      });
   };
   poll();
   return () => {

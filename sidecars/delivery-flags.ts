@@ -33,20 +33,35 @@ const MAX_TIMEOUT_MS = 3_600_000;
 const MAX_CONCURRENCY = 1000;
 const MAX_RETRY_DELAY_MS = 86_400_000;
 
-export function deliveryFlags<T extends CommonArgs>(yargs: Argv<T>, defaults: { timeoutMs: number; concurrency: number; consumer: string }): Argv<T & DeliveryArgs> {
+export function deliveryFlags<T extends CommonArgs>(
+  yargs: Argv<T>,
+  defaults: { timeoutMs: number; concurrency: number; consumer: string },
+): Argv<T & DeliveryArgs> {
   // The connection flags are strings that resolveSetting parses; yargs' inferred types add nothing.
   const connected = yargs.options(connectionOptions()).options(LOG_FLAGS) as unknown as Argv<T>;
   return filterFlags(connected, 'when the consumer is created here: start after this sequence (0 = all history); default new events only')
-    .option('consumer', { type: 'string', describe: `the durable consumer keeping the position (created on first start with the filter flags, --since and --max-attempts; default ${defaults.consumer}); several sidecars with one name share the events` })
-    .option('max-attempts', { type: 'number', default: 10, describe: `deliveries of one event before it is a dead letter (the consumer's max_deliver, 1-${MAX_ATTEMPTS})` })
+    .option('consumer', {
+      type: 'string',
+      describe: `the durable consumer keeping the position (created on first start with the filter flags, --since and --max-attempts; default ${defaults.consumer}); several sidecars with one name share the events`,
+    })
+    .option('max-attempts', {
+      type: 'number',
+      default: 10,
+      describe: `deliveries of one event before it is a dead letter (the consumer's max_deliver, 1-${MAX_ATTEMPTS})`,
+    })
     .option('retry-initial-ms', { type: 'number', default: 1000, describe: 'delay before the first retry; doubles per attempt, with jitter' })
     .option('retry-max-ms', { type: 'number', default: 300_000, describe: 'longest delay between two attempts (a Retry-After is honoured up to 1 hour)' })
     .option('timeout-ms', { type: 'number', default: defaults.timeoutMs, describe: 'one attempt taking longer is a failure (retried)' })
-    .option('concurrency', { type: 'number', default: defaults.concurrency, describe: 'events handled at once (never two of one task: each task\'s events go one after another, in order)' }) as Argv<T & DeliveryArgs>;
+    .option('concurrency', {
+      type: 'number',
+      default: defaults.concurrency,
+      describe: "events handled at once (never two of one task: each task's events go one after another, in order)",
+    }) as Argv<T & DeliveryArgs>;
 }
 
 function whole(flag: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) throw invalidArgument(`--${flag} must be a whole number from ${min} to ${max}, got ${String(value)}`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw invalidArgument(`--${flag} must be a whole number from ${min} to ${max}, got ${String(value)}`);
   return value;
 }
 
@@ -69,7 +84,11 @@ export function deliverySettingsOf(argv: DeliveryArgs, defaultConsumer: string):
 
 /** A default consumer name for `kind` from a text naming what it delivers to: readable, stable, valid. */
 export function defaultConsumerName(kind: string, readable: string, identity: string): string {
-  const slug = readable.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || kind;
+  const slug =
+    readable
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 40) || kind;
   // A hash of the whole identity, so two URLs (or commands) with the same readable part differ.
   const hash = createHash('sha256').update(identity).digest('hex').slice(0, 8);
   return `${kind}-${slug}-${hash}`;

@@ -139,7 +139,10 @@ export class DeliveryPool {
         delivery.nak({ delayMs: decision.delayMs, reason: decision.reason });
         if (decision.last) {
           this.counts.deadLettered++;
-          this.logger.error({ ...fields, reason: decision.reason, max_attempts: this.settings.retry.maxAttempts }, 'attempt failed; that was the last attempt: the event is a dead letter of the consumer');
+          this.logger.error(
+            { ...fields, reason: decision.reason, max_attempts: this.settings.retry.maxAttempts },
+            'attempt failed; that was the last attempt: the event is a dead letter of the consumer',
+          );
         } else {
           this.counts.retried++;
           this.logger.warn({ ...fields, reason: decision.reason, retry_in_ms: decision.delayMs }, 'attempt failed; retrying');
@@ -160,9 +163,12 @@ export class DeliveryPool {
   /** Keeps every delivery held here alive: in_progress each third of the ack wait. */
   private beatEvery(ackWaitMs: number): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
-    this.heartbeat = setInterval(() => {
-      for (const job of this.jobs.values()) job.delivery.inProgress();
-    }, Math.max(50, Math.floor(ackWaitMs / 3)));
+    this.heartbeat = setInterval(
+      () => {
+        for (const job of this.jobs.values()) job.delivery.inProgress();
+      },
+      Math.max(50, Math.floor(ackWaitMs / 3)),
+    );
     this.heartbeat.unref();
   }
 }

@@ -36,7 +36,12 @@ export interface RunSpec {
 
 /** Where `command` would be run from (as execvp looks it up), or undefined when it cannot be. */
 export function findExecutable(command: string, envPath = process.env.PATH ?? ''): string | undefined {
-  const candidates = command.includes('/') ? [path.resolve(command)] : envPath.split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, command));
+  const candidates = command.includes('/')
+    ? [path.resolve(command)]
+    : envPath
+        .split(path.delimiter)
+        .filter(Boolean)
+        .map((dir) => path.join(dir, command));
   return candidates.find((file) => {
     try {
       return fs.statSync(file).isFile() && (fs.accessSync(file, fs.constants.X_OK), true);
@@ -62,7 +67,10 @@ export async function runCommand(spec: RunSpec, signal: AbortSignal, logger: Log
   } catch (error) {
     // Not this event's fault, and no other event would fare better: stop with the reason.
     if (dir) await fs.promises.rm(dir, { recursive: true, force: true });
-    return { kind: 'fatal', reason: `cannot write the event file under ${os.tmpdir()} (${(error as NodeJS.ErrnoException).code ?? String(error)}); set TMPDIR to a writable directory` };
+    return {
+      kind: 'fatal',
+      reason: `cannot write the event file under ${os.tmpdir()} (${(error as NodeJS.ErrnoException).code ?? String(error)}); set TMPDIR to a writable directory`,
+    };
   }
   try {
     return await run(spec, path.join(dir, 'event.json'), signal, logger);
@@ -90,8 +98,13 @@ function run(spec: RunSpec, eventFile: string, signal: AbortSignal, logger: Logg
 
     const report = (when: 'exit' | 'timeout' | 'stop', ended: Ended) => {
       const others = ended.signalled.filter((pid) => pid !== child.pid);
-      if (others.length > 0) logger.info({ ...spec.fields, when, count: others.length, pids: others.slice(0, PIDS_LOGGED), sigkill: ended.killed.slice(0, PIDS_LOGGED) }, 'ended processes of the run');
-      if (ended.survivors.length > 0) logger.error({ ...spec.fields, when, pids: ended.survivors.slice(0, PIDS_LOGGED) }, 'processes of the run still there after SIGKILL');
+      if (others.length > 0)
+        logger.info(
+          { ...spec.fields, when, count: others.length, pids: others.slice(0, PIDS_LOGGED), sigkill: ended.killed.slice(0, PIDS_LOGGED) },
+          'ended processes of the run',
+        );
+      if (ended.survivors.length > 0)
+        logger.error({ ...spec.fields, when, pids: ended.survivors.slice(0, PIDS_LOGGED) }, 'processes of the run still there after SIGKILL');
     };
     // One ending per run, whichever asks first (the timeout, a stop, the exit); the run is over when it is.
     const end = (when: 'exit' | 'timeout' | 'stop'): Promise<void> => (ending ??= mark ? endRun(mark).then((ended) => report(when, ended)) : Promise.resolve());

@@ -41,7 +41,8 @@ function execOptions(argv: ExecArgs): ExecOptions {
   // After `--` (populate--), so the command's own flags are not taken for ours.
   const [command, ...args] = [...(argv.command ?? []), ...(argv['--'] ?? [])].map(String);
   if (command === undefined || command === '') throw invalidArgument('name the command to run after --, e.g. rig sidecar exec -- ./on-event.sh');
-  if (!findExecutable(command)) throw invalidArgument(`cannot run ${JSON.stringify(command)}: ${command.includes('/') ? 'no such executable file' : 'not found on PATH'}`);
+  if (!findExecutable(command))
+    throw invalidArgument(`cannot run ${JSON.stringify(command)}: ${command.includes('/') ? 'no such executable file' : 'not found on PATH'}`);
   return {
     ...deliverySettingsOf(argv, defaultConsumerName('exec', path.basename(command), JSON.stringify([command, ...args]))),
     command,
@@ -57,14 +58,33 @@ async function runExec(options: ExecOptions): Promise<void> {
     const started = Date.now();
     const fields = { sequence: delivery.sequence, attempt: delivery.attempt };
     const outcome = await runCommand(
-      { command: options.command, args: options.args, input: `${eventJson(delivery.event)}\n`, env: eventEnv(delivery.event, delivery.attempt), timeoutMs: options.timeoutMs, keepChildren: options.keepChildren, fields },
+      {
+        command: options.command,
+        args: options.args,
+        input: `${eventJson(delivery.event)}\n`,
+        env: eventEnv(delivery.event, delivery.attempt),
+        timeoutMs: options.timeoutMs,
+        keepChildren: options.keepChildren,
+        fields,
+      },
       signal,
       logger,
     );
     if (outcome.kind === 'done') logger.info({ ...fields, ms: Date.now() - started }, 'command succeeded');
     return outcome;
   };
-  logger.info({ address: client.address, command: [options.command, ...options.args], consumer: options.consumer, concurrency: options.concurrency, max_attempts: options.retry.maxAttempts, timeout_ms: options.timeoutMs, keep_children: options.keepChildren }, 'exec started');
+  logger.info(
+    {
+      address: client.address,
+      command: [options.command, ...options.args],
+      consumer: options.consumer,
+      concurrency: options.concurrency,
+      max_attempts: options.retry.maxAttempts,
+      timeout_ms: options.timeoutMs,
+      keep_children: options.keepChildren,
+    },
+    'exec started',
+  );
   await runDeliveries(client, options, handle, logger);
 }
 
@@ -73,7 +93,12 @@ export const execCommand: CommandModule<CommonArgs, ExecArgs> = {
   describe: 'Run a command once per task event (the event JSON on stdin; exit 0 acks, else retried)',
   builder: (yargs) =>
     deliveryFlags(yargs, { timeoutMs: 60_000, concurrency: 1, consumer: 'exec-<command name>-<hash of the command line>' })
-      .option('keep-children', { type: 'boolean', default: false, describe: 'leave what the command started running after it exits (daemons); by default its process group and every process with its RIGGER_EXEC_RUN get SIGTERM, then SIGKILL' })
+      .option('keep-children', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'leave what the command started running after it exits (daemons); by default its process group and every process with its RIGGER_EXEC_RUN get SIGTERM, then SIGKILL',
+      })
       .positional('command', { type: 'string', array: true, describe: 'the command and its arguments, after --' })
       .parserConfiguration({ 'populate--': true })
       .example('$0 sidecar exec -- ./on-event.sh', 'run it once per event: the event as JSON on stdin, RIGGER_* variables set')

@@ -14,7 +14,19 @@ import type { TaskEvent } from '../src/model/task';
 import { eventSummary } from './event-json';
 import type { CommandModule } from 'yargs';
 import type { CommonArgs } from '../src/config/command-line';
-import { connect, consumeOptionsOf, continueAfterRestore, logStatus, runStandalone, runUntilStopped, sidecarFlags, sidecarLogger, sidecarOptions, type SidecarArgs, type SidecarOptions } from './shared';
+import {
+  connect,
+  consumeOptionsOf,
+  continueAfterRestore,
+  logStatus,
+  runStandalone,
+  runUntilStopped,
+  sidecarFlags,
+  sidecarLogger,
+  sidecarOptions,
+  type SidecarArgs,
+  type SidecarOptions,
+} from './shared';
 
 interface LoggerOptions extends SidecarOptions {
   /** Append to this file instead of writing to stdout. */
@@ -23,7 +35,12 @@ interface LoggerOptions extends SidecarOptions {
 
 /** The fields of one log line. */
 function eventLine(event: TaskEvent): Record<string, unknown> {
-  return { ...eventSummary(event), changed_fields: event.changed_fields, event_id: event.event_id, ...(event.log_id !== undefined && { log_id: event.log_id }) };
+  return {
+    ...eventSummary(event),
+    changed_fields: event.changed_fields,
+    event_id: event.event_id,
+    ...(event.log_id !== undefined && { log_id: event.log_id }),
+  };
 }
 
 /** The position of the last complete line of `file` (a line without log_id: LEGACY_LOG_ID); a torn last line is removed. */
@@ -90,12 +107,26 @@ async function runLogger(options: LoggerOptions): Promise<void> {
       })
       .subscribe({ next: (event) => out.info(eventLine(event), 'task event'), error: reject });
   });
-  logger.info({ address: client.address, file: options.file ?? 'stdout', ...(options.consumer !== undefined ? { consumer: options.consumer } : { resume_after: resumeAfter?.sequence ?? 'live', ...(resumeAfter?.logId !== undefined && { resume_log_id: resumeAfter.logId }) }) }, 'logger started');
-  await runUntilStopped(logger, failed, async () => {
-    subscription?.unsubscribe();
-    await client.close();
-    destination.flushSync();
-  }, options.subscription.checkpoint);
+  logger.info(
+    {
+      address: client.address,
+      file: options.file ?? 'stdout',
+      ...(options.consumer !== undefined
+        ? { consumer: options.consumer }
+        : { resume_after: resumeAfter?.sequence ?? 'live', ...(resumeAfter?.logId !== undefined && { resume_log_id: resumeAfter.logId }) }),
+    },
+    'logger started',
+  );
+  await runUntilStopped(
+    logger,
+    failed,
+    async () => {
+      subscription?.unsubscribe();
+      await client.close();
+      destination.flushSync();
+    },
+    options.subscription.checkpoint,
+  );
 }
 
 export const loggerCommand: CommandModule<CommonArgs, SidecarArgs & { file?: string }> = {

@@ -17,7 +17,17 @@ import { watchConsumers } from './consumer-metrics';
 import { OTHER_ASSIGNEES, TaskCounts } from './metrics-state';
 import type { CommandModule } from 'yargs';
 import type { CommonArgs } from '../src/config/command-line';
-import { connect, logStatus, runStandalone, runUntilStopped, sidecarFlags, sidecarLogger, sidecarOptions, type SidecarArgs, type SidecarOptions } from './shared';
+import {
+  connect,
+  logStatus,
+  runStandalone,
+  runUntilStopped,
+  sidecarFlags,
+  sidecarLogger,
+  sidecarOptions,
+  type SidecarArgs,
+  type SidecarOptions,
+} from './shared';
 
 interface MetricsOptions extends SidecarOptions {
   /** host:port to serve /metrics on; port 0 picks a free one (printed on stdout). */
@@ -72,14 +82,18 @@ function createMetrics(topAssignees: number) {
   });
   const completion = new client.Histogram({
     name: 'rigger_task_completion_seconds',
-    help: 'Time from a task\'s creation to its change to COMPLETED',
+    help: "Time from a task's creation to its change to COMPLETED",
     buckets: [60, 300, 900, 3600, 4 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400],
     registers: [registry],
   });
   const lastSequence = new client.Gauge({ name: 'rigger_last_event_sequence', help: 'Sequence of the newest event received', registers: [registry] });
   const connected = new client.Gauge({ name: 'rigger_stream_connected', help: '1 while the event stream is open, else 0', registers: [registry] });
   let lastSeen = 0;
-  const reconnects = new client.Counter({ name: 'rigger_stream_reconnects_total', help: 'Times the event stream was reopened after a loss', registers: [registry] });
+  const reconnects = new client.Counter({
+    name: 'rigger_stream_reconnects_total',
+    help: 'Times the event stream was reopened after a loss',
+    registers: [registry],
+  });
 
   return {
     registry,
@@ -89,7 +103,8 @@ function createMetrics(topAssignees: number) {
       events.inc({ type: eventTypeName(event.event_type) });
       lastSequence.set((lastSeen = event.sequence));
       if (!counts.put(event.task)) return; // the same change as the event before it
-      const completedNow = event.task.status === TaskStatus.COMPLETED && event.previous_task !== undefined && event.previous_task.status !== TaskStatus.COMPLETED;
+      const completedNow =
+        event.task.status === TaskStatus.COMPLETED && event.previous_task !== undefined && event.previous_task.status !== TaskStatus.COMPLETED;
       if (completedNow) {
         const seconds = (Date.parse(event.timestamp) - Date.parse(event.task.created_at)) / 1000;
         if (Number.isFinite(seconds) && seconds >= 0) completion.observe(seconds);
@@ -154,7 +169,8 @@ async function runMetrics(options: MetricsOptions): Promise<void> {
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound.port}/metrics`;
 
   const client = connect(options, 'metrics');
-  const stopConsumers = options.consumersIntervalMs > 0 ? watchConsumers(client, metrics.registry, options.consumersIntervalMs, options.topConsumers, logger) : () => undefined;
+  const stopConsumers =
+    options.consumersIntervalMs > 0 ? watchConsumers(client, metrics.registry, options.consumersIntervalMs, options.topConsumers, logger) : () => undefined;
   let subscription: Subscription | undefined;
   let snapshotComplete: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (snapshotComplete = resolve));
@@ -200,15 +216,30 @@ async function runMetrics(options: MetricsOptions): Promise<void> {
   await runUntilStopped(logger, failed, stop);
 }
 
-export const metricsCommand: CommandModule<CommonArgs, SidecarArgs & { listen: string; 'consumers-interval-ms': number; 'top-assignees': number; 'top-consumers': number }> = {
+export const metricsCommand: CommandModule<
+  CommonArgs,
+  SidecarArgs & { listen: string; 'consumers-interval-ms': number; 'top-assignees': number; 'top-consumers': number }
+> = {
   command: 'metrics',
   describe: 'Prometheus metrics of tasks and events at http://<listen>/metrics',
   builder: (yargs) =>
     sidecarFlags(yargs, false)
       .option('listen', { type: 'string', default: '127.0.0.1:9464', describe: 'host:port to serve /metrics on' })
-      .option('consumers-interval-ms', { type: 'number', default: 5000, describe: 'how often the durable consumers\' lag, in-flight, redeliveries and dead letters are read from the server (0 = never)' })
-      .option('top-assignees', { type: 'number', default: 50, describe: `assignees with a rigger_tasks_by_assignee series of their own (those with the most open tasks); the others are summed as assignee="${OTHER_ASSIGNEES}"` })
-      .option('top-consumers', { type: 'number', default: 20, describe: 'durable consumers with per-consumer series (the most lagging); all are in the rigger_consumers_* totals' })
+      .option('consumers-interval-ms', {
+        type: 'number',
+        default: 5000,
+        describe: "how often the durable consumers' lag, in-flight, redeliveries and dead letters are read from the server (0 = never)",
+      })
+      .option('top-assignees', {
+        type: 'number',
+        default: 50,
+        describe: `assignees with a rigger_tasks_by_assignee series of their own (those with the most open tasks); the others are summed as assignee="${OTHER_ASSIGNEES}"`,
+      })
+      .option('top-consumers', {
+        type: 'number',
+        default: 20,
+        describe: 'durable consumers with per-consumer series (the most lagging); all are in the rigger_consumers_* totals',
+      })
       .example('$0 sidecar metrics', 'Prometheus metrics of the event stream at http://127.0.0.1:9464/metrics'),
   handler: (argv) => {
     const interval = argv['consumers-interval-ms'];
@@ -217,7 +248,13 @@ export const metricsCommand: CommandModule<CommonArgs, SidecarArgs & { listen: s
       const n = argv[flag];
       if (!Number.isInteger(n) || n < 0 || n > 10_000) throw new Error(`--${flag} must be a whole number from 0 to 10000, got ${n}`);
     }
-    return runMetrics({ ...sidecarOptions(argv, false), listen: argv.listen, consumersIntervalMs: interval, topAssignees: argv['top-assignees'], topConsumers: argv['top-consumers'] });
+    return runMetrics({
+      ...sidecarOptions(argv, false),
+      listen: argv.listen,
+      consumersIntervalMs: interval,
+      topAssignees: argv['top-assignees'],
+      topConsumers: argv['top-consumers'],
+    });
   },
 };
 

@@ -181,7 +181,10 @@ export class ConsumerMode implements BridgeMode {
         // Only a server that is away is worth waiting for; a refusal (a token, a permission) ends the bridge with the server's message.
         if (code !== grpc.status.UNAVAILABLE && code !== grpc.status.DEADLINE_EXCEEDED) throw error;
         if (this.ended) return 'ended';
-        this.logger.warn({ consumer: this.options.consumer, error: (error as Error).message, attempt: attempt + 1 }, 'server unavailable; asking for the consumer again');
+        this.logger.warn(
+          { consumer: this.options.consumer, error: (error as Error).message, attempt: attempt + 1 },
+          'server unavailable; asking for the consumer again',
+        );
         await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt, DEFAULT_BACKOFF)));
         if (this.ended) return 'ended';
       }

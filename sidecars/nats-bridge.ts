@@ -70,13 +70,16 @@ class Bridge {
     private readonly mode: BridgeMode,
     private readonly logger: Logger,
   ) {
-    this.servers = options.nats.split(',').map((s) => s.trim()).filter(Boolean);
+    this.servers = options.nats
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     this.shownNats = redactNatsUrls(options.nats);
   }
 
   /** Resolves once stopped; rejects only with what retrying cannot fix. */
   async run(): Promise<void> {
-    for (let attempt = 0; ; ) {
+    for (let attempt = 0; ;) {
       const startedAt = Date.now();
       const before = this.published + this.duplicates;
       let failure: NatsFailure | undefined;
@@ -131,7 +134,15 @@ class Bridge {
       const resume = await this.mode.start(state.last);
       if (this.stopping) return;
       this.logger.info(
-        { nats: nc.getServer(), stream, project, subjects: `${subjectPrefix}.>`, replicas: state.replicas, duplicate_window_ms: state.duplicateWindowMs, ...resume },
+        {
+          nats: nc.getServer(),
+          stream,
+          project,
+          subjects: `${subjectPrefix}.>`,
+          replicas: state.replicas,
+          duplicate_window_ms: state.duplicateWindowMs,
+          ...resume,
+        },
         'NATS connected; publishing',
       );
       pumping = this.mode.pump(publisher);
@@ -155,7 +166,12 @@ class Bridge {
     if (windowMs >= WORST_RETRY_MS || this.warnedWindowMs === windowMs) return;
     this.warnedWindowMs = windowMs;
     this.logger.warn(
-      { stream: this.options.stream, duplicate_window_ms: windowMs, worst_retry_ms: WORST_RETRY_MS, mode: this.options.consumer === undefined ? 'hub stream' : 'consumer' },
+      {
+        stream: this.options.stream,
+        duplicate_window_ms: windowMs,
+        worst_retry_ms: WORST_RETRY_MS,
+        mode: this.options.consumer === undefined ? 'hub stream' : 'consumer',
+      },
       `stream ${this.options.stream}'s duplicate window (${windowMs} ms) is shorter than the bridge's worst retry (${WORST_RETRY_MS} ms): ` +
         (this.options.consumer === undefined
           ? 'one bridge per project stays exact (it resumes after the last message), but two bridges racing may store a repeat'
@@ -177,7 +193,13 @@ class Bridge {
   }
 }
 
-function modeOf(options: NatsBridgeOptions, client: RiggerClient, logger: Logger, checkpoint: CheckpointWriter | undefined, firstStart: ResumePoint | undefined): BridgeMode {
+function modeOf(
+  options: NatsBridgeOptions,
+  client: RiggerClient,
+  logger: Logger,
+  checkpoint: CheckpointWriter | undefined,
+  firstStart: ResumePoint | undefined,
+): BridgeMode {
   if (options.consumer !== undefined) return new ConsumerMode({ ...options, consumer: options.consumer }, client, logger);
   return new HubStreamMode(options, client, logger, checkpoint, firstStart);
 }
@@ -196,7 +218,14 @@ async function runNatsBridge(options: NatsBridgeOptions): Promise<void> {
   const checkpoint = file === undefined ? undefined : new CheckpointWriter(file, checkpointed, (error) => bridge?.failWith(error));
   bridge = new Bridge(options, modeOf(options, client, logger, checkpoint, firstStart), logger);
   logger.info(
-    { address: client.address, nats: redactNatsUrls(options.nats), stream: options.stream, project: options.project, subjects: `${options.subjectPrefix}.>`, first_start_after: options.consumer ?? firstStart ?? 'live' },
+    {
+      address: client.address,
+      nats: redactNatsUrls(options.nats),
+      stream: options.stream,
+      project: options.project,
+      subjects: `${options.subjectPrefix}.>`,
+      first_start_after: options.consumer ?? firstStart ?? 'live',
+    },
     'nats bridge started',
   );
 
@@ -227,12 +256,22 @@ export const natsBridgeCommand: CommandModule<CommonArgs, NatsBridgeArgs> = {
       .option('nats', { type: 'string', default: 'nats://127.0.0.1:4222', describe: 'NATS server URL(s), comma-separated (a cluster: several of its nodes)' })
       .option('stream', { type: 'string', default: 'RIGGER_TASKS', describe: 'JetStream stream (created if missing, taking rigger.*.*.*: every project)' })
       .option('replicas', { type: 'number', default: 1, describe: 'replicas of the stream when the bridge creates it (3 on a cluster)' })
-      .option('subject-prefix', { type: 'string', describe: 'subjects are <prefix>.<event_type>.<task_id>; default rigger.<project> (rigger.tasks: the subjects of bridges before projects)' })
+      .option('subject-prefix', {
+        type: 'string',
+        describe: 'subjects are <prefix>.<event_type>.<task_id>; default rigger.<project> (rigger.tasks: the subjects of bridges before projects)',
+      })
       .example('$0 sidecar nats-bridge --consumer nats', 'publish every event to JetStream; the server keeps the position')
       .example('$0 sidecar nats-bridge --nats nats://n1:4222,nats://n2:4222 --replicas 3', 'on a cluster (list some of its nodes), an R3 stream') as never,
   handler: (argv) => {
     const project = projectNameOf(argv as unknown as Record<string, unknown>);
-    return runNatsBridge({ ...sidecarOptions(argv, true), nats: argv.nats, stream: argv.stream, replicas: argv.replicas, project, subjectPrefix: subjectPrefixOf(project, argv['subject-prefix']) });
+    return runNatsBridge({
+      ...sidecarOptions(argv, true),
+      nats: argv.nats,
+      stream: argv.stream,
+      replicas: argv.replicas,
+      project,
+      subjectPrefix: subjectPrefixOf(project, argv['subject-prefix']),
+    });
   },
 };
 

@@ -49,7 +49,8 @@ export function parseCommand(data: Uint8Array): { command: CommandName; request:
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new BadCommand(`the command is not a JSON object; ${shape}`);
   const { command, request = {} } = parsed as { command?: unknown; request?: unknown };
   if (typeof command !== 'string' || !Object.hasOwn(COMMANDS, command)) throw new BadCommand(`unknown command ${JSON.stringify(command)}; ${shape}`);
-  if (typeof request !== 'object' || request === null || Array.isArray(request)) throw new BadCommand(`"request" of ${command} must be a JSON object; ${shape}`);
+  if (typeof request !== 'object' || request === null || Array.isArray(request))
+    throw new BadCommand(`"request" of ${command} must be a JSON object; ${shape}`);
   // Either spelling of a field, as the gRPC JSON mapping allows (due_date or dueDate).
   return { command: command as CommandName, request: Object.fromEntries(Object.entries(request).map(([k, v]) => [snakeCase(k), v])) };
 }
@@ -90,7 +91,14 @@ async function runNatsCommands(options: NatsCommandsOptions): Promise<void> {
   const subject = commandSubjectOf(options.project);
   const shown = redactNatsUrls(options.nats);
   // The NATS client reconnects by itself here: a subscription keeps no position, so there is nothing to resume.
-  const nc = await connectNats({ servers: options.nats.split(','), name: `rigger-nats-commands-${options.project}`, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+  const nc = await connectNats({
+    servers: options.nats.split(','),
+    name: `rigger-nats-commands-${options.project}`,
+    reconnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    waitOnFirstConnect: true,
+  });
   void (async () => {
     for await (const status of nc.status()) logger.warn({ nats: shown, status: status.type, data: String(status.data) }, 'NATS connection status');
   })();
@@ -112,7 +120,10 @@ export const natsCommandsCommand: CommandModule<CommonArgs, NatsCommandsArgs> = 
     sidecarFlags(yargs, false)
       .options(PROJECT_FLAG)
       .option('nats', { type: 'string', default: 'nats://127.0.0.1:4222', describe: 'NATS server URL(s), comma-separated' })
-      .example(`$0 sidecar nats-commands --project billing`, 'then: nats req rigger.billing.commands \'{"command":"AddTask","request":{"title":"Ship it"}}\'') as never,
+      .example(
+        `$0 sidecar nats-commands --project billing`,
+        'then: nats req rigger.billing.commands \'{"command":"AddTask","request":{"title":"Ship it"}}\'',
+      ) as never,
   handler: (argv) => runNatsCommands({ ...sidecarOptions(argv, false), nats: argv.nats, project: projectNameOf(argv as unknown as Record<string, unknown>) }),
 };
 

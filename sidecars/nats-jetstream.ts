@@ -70,11 +70,15 @@ export async function prepareStream(jsm: JetStreamManager, stream: string, subje
   }
   const owner = message.header?.get(PROJECT_HEADER);
   if (owner && owner !== project) {
-    throw new BridgeConfigError(`${where} is of project ${JSON.stringify(owner)}, not ${JSON.stringify(project)}: two projects share --subject-prefix ${subjectPrefix}; give each its own --project`);
+    throw new BridgeConfigError(
+      `${where} is of project ${JSON.stringify(owner)}, not ${JSON.stringify(project)}: two projects share --subject-prefix ${subjectPrefix}; give each its own --project`,
+    );
   }
   const logId = message.header?.get(LOG_ID_HEADER) || LEGACY_LOG_ID;
   if (logId !== LEGACY_LOG_ID && !LOG_ID_PATTERN.test(logId)) {
-    throw new BridgeConfigError(`${where} has ${LOG_ID_HEADER} ${JSON.stringify(logId.slice(0, 40))}, not a log id; let only the bridge publish on ${subjectPrefix}.>`);
+    throw new BridgeConfigError(
+      `${where} has ${LOG_ID_HEADER} ${JSON.stringify(logId.slice(0, 40))}, not a log id; let only the bridge publish on ${subjectPrefix}.>`,
+    );
   }
   return { last: { sequence, logId }, ...state };
 }

@@ -34,12 +34,14 @@ export function projectNameOf(argv: Record<string, unknown>): string {
   const configured = resolveSetting('project', argv, project.config);
   const fix = 'set it with --project NAME, RIGGER_PROJECT or "project" in .rigger/config.json';
   if (configured !== '') {
-    if (!TOKEN.test(configured)) throw invalidArgument(`project name ${JSON.stringify(configured)} is not one NATS subject token: use 1 to 64 letters, digits, - and _`);
+    if (!TOKEN.test(configured))
+      throw invalidArgument(`project name ${JSON.stringify(configured)} is not one NATS subject token: use 1 to 64 letters, digits, - and _`);
     return configured;
   }
   if (project.riggerDir === '') throw invalidArgument(`no project name: not run inside a rigger project, so there is no directory name to use; ${fix}`);
   const name = path.basename(project.dir);
-  if (!TOKEN.test(name)) throw invalidArgument(`the project directory's name ${JSON.stringify(name)} is not one NATS subject token (letters, digits, - and _); ${fix}`);
+  if (!TOKEN.test(name))
+    throw invalidArgument(`the project directory's name ${JSON.stringify(name)} is not one NATS subject token (letters, digits, - and _); ${fix}`);
   return name;
 }
 

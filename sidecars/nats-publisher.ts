@@ -62,7 +62,12 @@ export class Publisher {
     for (let attempt = 0; ; attempt++) {
       try {
         // expect streamName: the ack is from the stream the session checked, not one that took the subjects since.
-        const ack = await this.js.publish(subject, data, { msgID, headers: headersFor(project, event), timeout: PUBLISH_TIMEOUT_MS, expect: { streamName: stream } });
+        const ack = await this.js.publish(subject, data, {
+          msgID,
+          headers: headersFor(project, event),
+          timeout: PUBLISH_TIMEOUT_MS,
+          expect: { streamName: stream },
+        });
         if (ack.duplicate) this.duplicates++;
         else this.published++;
         return;
@@ -71,7 +76,10 @@ export class Publisher {
         if (this.nc.isClosed() || apiErrorCode(error) === STREAM_MISMATCH || Date.now() >= giveUpAt) throw new NatsFailed(failure);
         const retryInMs = backoffDelay(attempt, PUBLISH_BACKOFF);
         this.retries++;
-        this.logger.warn({ stream, msg_id: msgID, ...failure, attempt: attempt + 1, retry_in_ms: retryInMs }, 'publish not acknowledged; sending it again (a JetStream leader change?)');
+        this.logger.warn(
+          { stream, msg_id: msgID, ...failure, attempt: attempt + 1, retry_in_ms: retryInMs },
+          'publish not acknowledged; sending it again (a JetStream leader change?)',
+        );
         await new Promise((resolve) => setTimeout(resolve, retryInMs));
         if (this.nc.isClosed()) throw new NatsFailed(failure);
       }

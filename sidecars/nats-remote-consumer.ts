@@ -56,7 +56,9 @@ async function durableOn(nc: NatsConnection, options: RemoteConsumerOptions, sto
       return await nc.jetstream().consumers.get(options.stream, options.durable);
     } catch (error) {
       if (stopped() || !transient(error)) throw error;
-      process.stderr.write(`${JSON.stringify({ msg: 'durable consumer not ready; retrying', stream: options.stream, durable: options.durable, error: String(error) })}\n`);
+      process.stderr.write(
+        `${JSON.stringify({ msg: 'durable consumer not ready; retrying', stream: options.stream, durable: options.durable, error: String(error) })}\n`,
+      );
       await sleep(RETRY_MS);
     }
   }
@@ -68,13 +70,18 @@ function transient(error: unknown): boolean {
   return e.code === 'TIMEOUT' || e.code === '503' || /timeout|no responders|temporarily unavailable|not available|leader/i.test(e.message ?? '');
 }
 
-
 /**
  * Reads until `signal` aborts, calling `handle` once per event in order (a repeat is dropped);
  * an event is acked only after `handle` resolves, so a crash hands it over again.
  */
 export async function consumeRemote(options: RemoteConsumerOptions, handle: (event: RemoteEvent) => Promise<void> | void, signal: AbortSignal): Promise<void> {
-  const nc = await connect({ servers: options.servers, name: `rigger-remote-${options.durable}`, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const nc = await connect({
+    servers: options.servers,
+    name: `rigger-remote-${options.durable}`,
+    reconnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+  });
   const last = new Map<string, { logId: string; sequence: number }>();
   const handled = new Set<string>();
   const isRepeat = (project: string, logId: string, sequence: number): boolean => {
@@ -137,7 +144,14 @@ function main(): void {
     maxAckPending: Number(values['max-ack-pending']),
     ackWaitMs: Number(values['ack-wait-ms']),
   };
-  consumeRemote(options, (e) => void process.stdout.write(`${JSON.stringify({ project: e.project, log_id: e.log_id, sequence: e.sequence, event_type: e.event_type, task_id: e.task_id, subject: e.subject })}\n`), stop.signal).then(
+  consumeRemote(
+    options,
+    (e) =>
+      void process.stdout.write(
+        `${JSON.stringify({ project: e.project, log_id: e.log_id, sequence: e.sequence, event_type: e.event_type, task_id: e.task_id, subject: e.subject })}\n`,
+      ),
+    stop.signal,
+  ).then(
     () => process.exit(0),
     (error: unknown) => {
       process.stderr.write(`nats-remote-consumer: ${String(error)}\n`);

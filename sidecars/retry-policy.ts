@@ -68,7 +68,8 @@ export function decide(outcome: Outcome, attempt: number, settings: RetrySetting
     case 'retry': {
       // A Retry-After may ask for longer than the backoff (up to MAX_RETRY_AFTER_MS), never for less: no answer makes the retries a tight loop.
       const backoff = backoffDelay(attempt - 1, settings.backoff, random);
-      const asked = outcome.retryAfterMs !== undefined && Number.isFinite(outcome.retryAfterMs) ? Math.min(Math.max(0, outcome.retryAfterMs), MAX_RETRY_AFTER_MS) : 0;
+      const asked =
+        outcome.retryAfterMs !== undefined && Number.isFinite(outcome.retryAfterMs) ? Math.min(Math.max(0, outcome.retryAfterMs), MAX_RETRY_AFTER_MS) : 0;
       return { action: 'nak', delayMs: Math.round(Math.max(backoff, asked)), reason: boundedText(outcome.reason), last: attempt >= settings.maxAttempts };
     }
   }

@@ -4,7 +4,15 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import type { ConsumeOptions, LogRestore, StreamStatus } from '../src/client/index';
-import { connectionTarget, describeConnectionFailure, isConnectionFailure, RiggerClient, StreamError, type ConnectionTarget, type RiggerClientOptions } from '../src/client/index';
+import {
+  connectionTarget,
+  describeConnectionFailure,
+  isConnectionFailure,
+  RiggerClient,
+  StreamError,
+  type ConnectionTarget,
+  type RiggerClientOptions,
+} from '../src/client/index';
 import type { SubscribeOptions } from '../src/client/subscribe-options';
 import { clientConnection, connectionOptions, projectOrNone } from '../src/config/client-connection';
 import { printWarning, runCommandLine, type CommonArgs } from '../src/config/command-line';
@@ -35,7 +43,13 @@ export function continueAfterRestore(logger: Logger, also?: (restore: LogRestore
     afterRestore: 'continue',
     onRestore: (restore) => {
       logger.warn(
-        { from_log_id: restore.position.logId, from_sequence: restore.position.sequence, log_id: restore.logId, parted_after: restore.partedAfter, server_said: restore.message },
+        {
+          from_log_id: restore.position.logId,
+          from_sequence: restore.position.sequence,
+          log_id: restore.logId,
+          parted_after: restore.partedAfter,
+          server_said: restore.message,
+        },
         `the server's log ${restore.logId} was restored past this sidecar's position: events ${restore.partedAfter + 1} to ${restore.position.sequence} of log ${restore.position.logId} are not in it; going on with log ${restore.logId}'s events after ${restore.partedAfter}`,
       );
       also?.(restore);
@@ -56,8 +70,16 @@ export function consumeOptionsOf(options: SidecarOptions, logger: Logger): Consu
     ...(taskIds && { taskIds }),
     ...(sinceSequence !== undefined && { startSequence: sinceSequence }),
     onStatus: (status) => {
-      if (status.state === 'connected') logger.info({ consumer: status.consumer.config?.name, acked_sequence: status.consumer.acked_sequence, reconnects: status.reconnects }, 'consumer joined');
-      else logger.warn({ error: status.error.message, ...failureFields(status.error), attempt: status.attempt, retry_in_ms: status.retryInMs }, 'consumer stream lost; rejoining');
+      if (status.state === 'connected')
+        logger.info(
+          { consumer: status.consumer.config?.name, acked_sequence: status.consumer.acked_sequence, reconnects: status.reconnects },
+          'consumer joined',
+        );
+      else
+        logger.warn(
+          { error: status.error.message, ...failureFields(status.error), attempt: status.attempt, retry_in_ms: status.retryInMs },
+          'consumer stream lost; rejoining',
+        );
     },
   };
 }
@@ -94,8 +116,16 @@ function failureFields(error: StreamError): { failure?: string; hint?: string } 
 export function logStatus(logger: Logger, also?: (status: StreamStatus) => void): (status: StreamStatus) => void {
   return (status) => {
     if (status.state === 'connected') logger.info({ position: status.position, reconnects: status.reconnects }, 'event stream connected');
-    else if (status.reason === 'dead-stream') logger.warn({ error: status.error.message, attempt: status.attempt, retry_in_ms: status.retryInMs }, 'event stream silent (dead connection); reconnecting');
-    else logger.warn({ error: status.error.message, ...failureFields(status.error), attempt: status.attempt, retry_in_ms: status.retryInMs }, 'event stream lost; reconnecting');
+    else if (status.reason === 'dead-stream')
+      logger.warn(
+        { error: status.error.message, attempt: status.attempt, retry_in_ms: status.retryInMs },
+        'event stream silent (dead connection); reconnecting',
+      );
+    else
+      logger.warn(
+        { error: status.error.message, ...failureFields(status.error), attempt: status.attempt, retry_in_ms: status.retryInMs },
+        'event stream lost; reconnecting',
+      );
     also?.(status);
   };
 }
@@ -178,5 +208,10 @@ export function sidecarOptions(argv: SidecarArgs, withFilters: boolean): Sidecar
 export function runStandalone<T extends SidecarArgs>(command: CommandModule<CommonArgs, T>): void {
   // The name becomes $0; positionals after it (exec's [command..]) stay declared.
   const [name, ...positionals] = String(command.command).split(' ');
-  void runCommandLine(yargs(process.argv.slice(2)).scriptName(`rig sidecar ${name}`).command({ ...command, command: ['$0', ...positionals].join(' ') } as CommandModule), `rig sidecar ${name}`);
+  void runCommandLine(
+    yargs(process.argv.slice(2))
+      .scriptName(`rig sidecar ${name}`)
+      .command({ ...command, command: ['$0', ...positionals].join(' ') } as CommandModule),
+    `rig sidecar ${name}`,
+  );
 }

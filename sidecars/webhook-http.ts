@@ -85,7 +85,11 @@ export function postEvent(url: URL, body: string, headers: Record<string, string
 function outcomeOf(status: number, headers: http.IncomingHttpHeaders, text: string, url: URL): Outcome {
   const said = `${shownUrl(url)} answered ${status}${text ? `: ${text}` : ''}`;
   if (status < 100 || status > 599) return { kind: 'retry', reason: `${shownUrl(url)} answered status ${status}, which HTTP does not define` };
-  if (status === 410) return { kind: 'fatal', reason: `${shownUrl(url)} answered 410 Gone: the receiver wants no more deliveries, so the webhook stopped; fix or replace the URL and start it again (the undelivered events wait in its consumer)` };
+  if (status === 410)
+    return {
+      kind: 'fatal',
+      reason: `${shownUrl(url)} answered 410 Gone: the receiver wants no more deliveries, so the webhook stopped; fix or replace the URL and start it again (the undelivered events wait in its consumer)`,
+    };
   if (status >= 500 || RETRYABLE_4XX.has(status)) {
     const after = retryAfterMs(headers['retry-after']);
     return { kind: 'retry', reason: said, ...(after !== undefined && { retryAfterMs: after }) };

@@ -18,11 +18,15 @@ export function parseSecrets(text: string, source: string): Buffer[] {
     const which = secrets.length > 1 ? `${source} (secret ${i + 1} of ${secrets.length})` : source;
     const encoded = secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : undefined;
     if (encoded === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || encoded.length % 4 === 1) {
-      throw invalidArgument(`${which} must be a Standard Webhooks secret: whsec_ then base64, e.g. whsec_${Buffer.alloc(MIN_SECRET_BYTES, 7).toString('base64')}`);
+      throw invalidArgument(
+        `${which} must be a Standard Webhooks secret: whsec_ then base64, e.g. whsec_${Buffer.alloc(MIN_SECRET_BYTES, 7).toString('base64')}`,
+      );
     }
     const key = Buffer.from(encoded, 'base64');
     if (key.length < MIN_SECRET_BYTES || key.length > MAX_SECRET_BYTES) {
-      throw invalidArgument(`${which} holds ${key.length} bytes; a secret is ${MIN_SECRET_BYTES} to ${MAX_SECRET_BYTES} random bytes (e.g. whsec_$(openssl rand -base64 32))`);
+      throw invalidArgument(
+        `${which} holds ${key.length} bytes; a secret is ${MIN_SECRET_BYTES} to ${MAX_SECRET_BYTES} random bytes (e.g. whsec_$(openssl rand -base64 32))`,
+      );
     }
     return key;
   });

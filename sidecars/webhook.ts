@@ -32,7 +32,8 @@ function parseUrl(text: string): URL {
   } catch {
     url = undefined;
   }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw invalidArgument(`--url must be an http:// or https:// URL, got ${JSON.stringify(text)}`);
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+    throw invalidArgument(`--url must be an http:// or https:// URL, got ${JSON.stringify(text)}`);
   return url;
 }
 
@@ -49,7 +50,13 @@ function webhookOptions(argv: WebhookArgs): WebhookOptions {
     ...deliverySettingsOf(argv, defaultConsumerName('webhook', url.host, url.href)),
     url,
     format: formatOf(argv.format),
-    keys: secretText === '' ? [] : parseSecrets(secretText, argv.secret !== undefined ? '--secret' : 'the webhook secret (RIGGER_WEBHOOK_SECRET or "webhookSecret" in .rigger/config.json)'),
+    keys:
+      secretText === ''
+        ? []
+        : parseSecrets(
+            secretText,
+            argv.secret !== undefined ? '--secret' : 'the webhook secret (RIGGER_WEBHOOK_SECRET or "webhookSecret" in .rigger/config.json)',
+          ),
   };
 }
 
@@ -62,11 +69,26 @@ async function runWebhook(options: WebhookOptions): Promise<void> {
     const id = `msg_${options.consumer}_${delivery.event.log_id ?? 'legacy'}_${delivery.sequence}`;
     const started = Date.now();
     const { outcome, status } = await postEvent(options.url, body, webhookHeaders(options.keys, id, body), options.timeoutMs, signal);
-    if (outcome.kind === 'done') logger.info({ sequence: delivery.sequence, attempt: delivery.attempt, webhook_id: id, status, ms: Date.now() - started }, 'event delivered');
+    if (outcome.kind === 'done')
+      logger.info({ sequence: delivery.sequence, attempt: delivery.attempt, webhook_id: id, status, ms: Date.now() - started }, 'event delivered');
     return outcome;
   };
-  logger.info({ address: client.address, url, consumer: options.consumer, format: options.format, signed: options.keys.length > 0, signatures: options.keys.length, concurrency: options.concurrency, max_attempts: options.retry.maxAttempts, timeout_ms: options.timeoutMs }, 'webhook started');
-  if (options.keys.length === 0) logger.warn({ url }, 'no secret (--secret, RIGGER_WEBHOOK_SECRET): requests are not signed, so the receiver cannot tell them from forgeries');
+  logger.info(
+    {
+      address: client.address,
+      url,
+      consumer: options.consumer,
+      format: options.format,
+      signed: options.keys.length > 0,
+      signatures: options.keys.length,
+      concurrency: options.concurrency,
+      max_attempts: options.retry.maxAttempts,
+      timeout_ms: options.timeoutMs,
+    },
+    'webhook started',
+  );
+  if (options.keys.length === 0)
+    logger.warn({ url }, 'no secret (--secret, RIGGER_WEBHOOK_SECRET): requests are not signed, so the receiver cannot tell them from forgeries');
   await runDeliveries(client, options, handle, logger);
 }
 
@@ -77,7 +99,11 @@ export const webhookCommand: CommandModule<CommonArgs, WebhookArgs> = {
     deliveryFlags(yargs, { timeoutMs: 10_000, concurrency: 4, consumer: 'webhook-<host>-<hash of the URL>' })
       .option('url', { type: 'string', demandOption: true, describe: 'the http(s) URL to POST each event to' })
       .options(settingOptions('webhookSecret'))
-      .option('format', { type: 'string', default: 'json', describe: 'json: the event as the NATS bridge publishes it; slack: {"text": "Alice moved *Fix login bug* to IN_PROGRESS"}' })
+      .option('format', {
+        type: 'string',
+        default: 'json',
+        describe: 'json: the event as the NATS bridge publishes it; slack: {"text": "Alice moved *Fix login bug* to IN_PROGRESS"}',
+      })
       .example('$0 sidecar webhook --url https://example.com/hooks/rigger --secret whsec_...', 'POST each event, signed (Standard Webhooks)')
       .example('$0 sidecar webhook --format slack --types status_changed --url "$SLACK_URL"', 'status changes to Slack') as never,
   handler: (argv) => runWebhook(webhookOptions(argv)),

@@ -91,7 +91,12 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
     // At once: the check runs on its worker while this thread loads the protos and binds.
     if (owed) checking = options.owedCheck ?? startBackgroundCheck(store.db.name, owed.reason, owed.readAheadFd);
     if (options.httpListen) {
-      ops = await startOpsServer({ ...options.httpListen, metrics: () => metrics?.exposition(), notReady, ...(options.httpToken && { token: options.httpToken }) });
+      ops = await startOpsServer({
+        ...options.httpListen,
+        metrics: () => metrics?.exposition(),
+        notReady,
+        ...(options.httpToken && { token: options.httpToken }),
+      });
     }
     grpcServer = await startGrpcServer(options, logger, () => notReady() ?? 'the server is starting');
     if (checking) {
@@ -101,7 +106,12 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
       logger.info({ ms, reason: owed!.reason }, 'integrity check (quick_check) passed; serving');
     }
     // The event loop never waits inside SQLite, for a lock or the disk (TaskStore.neverBlock).
-    store.tasks.neverBlock(options.busyTimeoutMs, options.storeWriter === 'thread' ? { writer: { kind: 'thread', encoderModule: require.resolve('./protocol/event-codec'), encoderExport: 'taskEventEncoder' } } : {});
+    store.tasks.neverBlock(
+      options.busyTimeoutMs,
+      options.storeWriter === 'thread'
+        ? { writer: { kind: 'thread', encoderModule: require.resolve('./protocol/event-codec'), encoderExport: 'taskEventEncoder' } }
+        : {},
+    );
     hub = new EventHub(store.log, options.bufferSize);
     store.tasks.onCommit((events) => hub.publish(events));
     const eventBytes = new EventBytes(store.db);
@@ -130,7 +140,16 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
   }
   const started = grpcServer;
   const stopWatching = watchLog(store.log, options.pollIntervalMs, () => hub.syncFromLog());
-  const stopCompactor = startCompactor(store.log, (work) => store.tasks.writeState(work), options.retention, options.compactIntervalMs, logger, () => store.tasks.compactionWaits(), (wanted) => consumers.keepFrom(wanted), metrics?.compactionRan);
+  const stopCompactor = startCompactor(
+    store.log,
+    (work) => store.tasks.writeState(work),
+    options.retention,
+    options.compactIntervalMs,
+    logger,
+    () => store.tasks.compactionWaits(),
+    (wanted) => consumers.keepFrom(wanted),
+    metrics?.compactionRan,
+  );
   const stopCheckpointer = startCheckpointer(store.db, SERVER_CHECKPOINT_INTERVAL_MS, logger);
   const stopFileWatch = watchDatabaseFile(store, FILE_WATCH_INTERVAL_MS, logger, () => {
     serving = false;

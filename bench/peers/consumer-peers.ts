@@ -32,7 +32,7 @@ const LABELS: Record<ConsumerPeer, { label: string; ack: string; sync: string }>
   jetstream: {
     label: 'JetStream durable pull consumer, explicit ack',
     ack: 'JetStream ackAck()',
-    sync: 'JetStream 2.9 file storage: acks update the consumer\'s state on file, not synced per ack (the server syncs every 2 minutes); no per-task order',
+    sync: "JetStream 2.9 file storage: acks update the consumer's state on file, not synced per ack (the server syncs every 2 minutes); no per-task order",
   },
   redis: {
     label: 'Redis XREADGROUP + XACK, appendfsync always',
@@ -59,7 +59,11 @@ export async function measureConsumerPeers(config: BenchConfig, log: (line: stri
         await client.call('prefill', { peer, address, count: total, payloadBytes: config.peerPayloadBytes }, 300_000);
         const rates = new Map<number, number>();
         for (const members of config.consumerMembers) {
-          const result = await client.call<{ received: number; elapsedMs: number }>('group', { peer, address, name: `bench-${members}`, members, total, timeoutMs: 240_000 }, 250_000);
+          const result = await client.call<{ received: number; elapsedMs: number }>(
+            'group',
+            { peer, address, name: `bench-${members}`, members, total, timeoutMs: 240_000 },
+            250_000,
+          );
           if (result.received < total) throw new Error(`${label}, ${members} member(s): ${result.received} of ${total} deliveries in 240 s`);
           rates.set(members, (result.received * 1000) / result.elapsedMs);
           log(`consumers: ${label}, ${members} member(s): ${formatRate(rates.get(members)!)} events`);
@@ -93,7 +97,14 @@ export function versusConsumerPeers(config: BenchConfig, members: number, rigger
       ratio,
       target: target === undefined ? '' : `>= ${target}x`,
       met: target === undefined || ratio === null ? null : ratio >= target,
-      values: { peer: figure.peer, members, events: config.consumerEvents, rigger_rate: riggerRate, peer_rate: peerRate, payload_bytes: config.peerPayloadBytes },
+      values: {
+        peer: figure.peer,
+        members,
+        events: config.consumerEvents,
+        rigger_rate: riggerRate,
+        peer_rate: peerRate,
+        payload_bytes: config.peerPayloadBytes,
+      },
       note: [
         figure.absent ? `LEFT OUT: ${figure.note}` : `what an ack has synced: ${figure.note}`,
         `ratio = Rigger / peer; ${members} member(s) with a connection each in one client process, every delivery acked at once, over ${config.consumerEvents} prefilled ${config.peerPayloadBytes}-byte events`,
@@ -118,12 +129,17 @@ export function versusAckPeers(riggerAcks: Percentiles, peers: ConsumerPeerFigur
       target: target === undefined ? '' : `p50 <= ${target}x`,
       met: target === undefined || ratio === null ? null : ratio <= target,
       values: {
-        peer: figure.peer, rigger_p50_ms: riggerAcks.p50, rigger_p99_ms: riggerAcks.p99,
-        peer_p50_ms: acks?.p50 ?? null, peer_p99_ms: acks?.p99 ?? null, peer_max_ms: acks?.max ?? null, peer_acks: acks?.n ?? null,
+        peer: figure.peer,
+        rigger_p50_ms: riggerAcks.p50,
+        rigger_p99_ms: riggerAcks.p99,
+        peer_p50_ms: acks?.p50 ?? null,
+        peer_p99_ms: acks?.p99 ?? null,
+        peer_max_ms: acks?.max ?? null,
+        peer_acks: acks?.n ?? null,
       },
       note: [
         figure.absent ? `LEFT OUT: ${figure.note}` : `what the ack has synced when answered: ${figure.note}`,
-        'ratio = Rigger p50 / peer p50; each ack timed from its send to the server\'s reply, the next delivery fetched only after it',
+        "ratio = Rigger p50 / peer p50; each ack timed from its send to the server's reply, the next delivery fetched only after it",
       ].join('; '),
     };
   });

@@ -30,8 +30,12 @@ export class EtcdClient {
   /** Put `key` = `value`; resolves once etcd has answered (its WAL synced). */
   put(key: Buffer, value: Buffer): Promise<void> {
     return new Promise((resolve, reject) =>
-      this.client.makeUnaryRequest(PUT_PATH, (request: Buffer) => request, (response: Buffer) => response, encodePutRequest(key, value), (error) =>
-        error ? reject(error) : resolve(),
+      this.client.makeUnaryRequest(
+        PUT_PATH,
+        (request: Buffer) => request,
+        (response: Buffer) => response,
+        encodePutRequest(key, value),
+        (error) => (error ? reject(error) : resolve()),
       ),
     );
   }

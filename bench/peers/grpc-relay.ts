@@ -26,13 +26,25 @@ let sequence = 0;
 function addTask(call: grpc.ServerUnaryCall<AddTaskRequest, unknown>, callback: grpc.sendUnaryData<unknown>): void {
   const now = new Date().toISOString();
   const task: Task = {
-    id: randomUUID(), title: call.request.title ?? '', status: TaskStatus.TODO,
-    subtask_ids: [], created_at: now, updated_at: now, context_files: [], dependencies: [], version: 1,
+    id: randomUUID(),
+    title: call.request.title ?? '',
+    status: TaskStatus.TODO,
+    subtask_ids: [],
+    created_at: now,
+    updated_at: now,
+    context_files: [],
+    dependencies: [],
+    version: 1,
   };
   if (call.request.assignee) task.assignee = call.request.assignee;
   const encoded = taskEventEncoder.encode({
-    sequence: ++sequence, event_id: randomUUID(), timestamp: now, event_type: TaskEventType.CREATED, task,
-    metadata: { mutation_id: randomUUID() }, changed_fields: [],
+    sequence: ++sequence,
+    event_id: randomUUID(),
+    timestamp: now,
+    event_type: TaskEventType.CREATED,
+    task,
+    metadata: { mutation_id: randomUUID() },
+    changed_fields: [],
   });
   // A full stream buffers (in grpc-js, or past the packed writer's high-water mark): no back-pressure
   // here, so a relay that falls behind shows it as latency.

@@ -33,7 +33,7 @@ const PACKAGES: Record<PeerName, { binary: string; apt: string }> = {
 /** What each peer has written to disk, and synced, when it acknowledges a write (PEERS.md, these versions). */
 export const PEER_SYNC: Record<PeerName, string> = {
   jetstream: 'JetStream 2.9 file storage acks once the message is in the file, not synced (the server syncs every 2 minutes)',
-  redis: 'Redis appendfsync always: the AOF is fsynced once per event-loop pass, before that pass\'s replies',
+  redis: "Redis appendfsync always: the AOF is fsynced once per event-loop pass, before that pass's replies",
   etcd: 'etcd fsyncs its WAL before every reply',
 };
 
@@ -70,8 +70,22 @@ export async function startPeerServer(name: PeerName): Promise<PeerServer | Peer
   } else {
     const peerUrl = `http://127.0.0.1:${await freePort()}`;
     const clientUrl = `http://127.0.0.1:${port}`;
-    args = ['--name', 'bench', '--data-dir', dir, '--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl,
-      '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl, '--initial-cluster', `bench=${peerUrl}`];
+    args = [
+      '--name',
+      'bench',
+      '--data-dir',
+      dir,
+      '--listen-client-urls',
+      clientUrl,
+      '--advertise-client-urls',
+      clientUrl,
+      '--listen-peer-urls',
+      peerUrl,
+      '--initial-advertise-peer-urls',
+      peerUrl,
+      '--initial-cluster',
+      `bench=${peerUrl}`,
+    ];
   }
   const child = track(spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   const stop = async () => {

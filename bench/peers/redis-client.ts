@@ -23,13 +23,15 @@ function parse(buffer: Buffer, offset: number): { reply: Reply; next: number } |
       return { reply: new RedisError(line), next: after };
     case 0x3a: // :
       return { reply: Number(line), next: after };
-    case 0x24: { // $
+    case 0x24: {
+      // $
       const length = Number(line);
       if (length < 0) return { reply: null, next: after };
       if (after + length + 2 > buffer.length) return undefined;
       return { reply: buffer.subarray(after, after + length), next: after + length + 2 };
     }
-    case 0x2a: { // *
+    case 0x2a: {
+      // *
       const count = Number(line);
       if (count < 0) return { reply: null, next: after };
       const items: Reply[] = [];

@@ -32,9 +32,18 @@ export const WRITE_PEERS: PeerName[] = ['jetstream', 'redis', 'etcd'];
 
 async function measureOne(config: BenchConfig, client: WorkerHandle, peer: PeerName, address: string, serverPid: number) {
   const { result, shares } = await cpuShares({ server: serverPid, client: client.pid }, () =>
-    client.call<{ calls: number; errors: number; elapsedMs: number; firstError?: string }>('writeLoad', {
-      peer, address, concurrency: config.unaryConcurrency, durationMs: config.unaryMs, warmupMs: config.warmupMs, payloadBytes: config.peerPayloadBytes,
-    }, config.unaryMs + config.warmupMs + 60_000),
+    client.call<{ calls: number; errors: number; elapsedMs: number; firstError?: string }>(
+      'writeLoad',
+      {
+        peer,
+        address,
+        concurrency: config.unaryConcurrency,
+        durationMs: config.unaryMs,
+        warmupMs: config.warmupMs,
+        payloadBytes: config.peerPayloadBytes,
+      },
+      config.unaryMs + config.warmupMs + 60_000,
+    ),
   );
   if (result.errors > 0) throw new Error(`${LABELS[peer]} failed ${result.errors} times: ${result.firstError}`);
   return { rate: (result.calls * 1000) / result.elapsedMs, shares };
@@ -71,7 +80,11 @@ export async function measureWritePeers(config: BenchConfig, log: (line: string)
  * peer. `targets` gives the issue's minimum ratio per peer, where it sets one.
  */
 export function versusWritePeers(
-  config: BenchConfig, riggerCase: string, riggerRate: number, peers: PeerWriteRates, targets: Partial<Record<PeerName, number>> = {},
+  config: BenchConfig,
+  riggerCase: string,
+  riggerRate: number,
+  peers: PeerWriteRates,
+  targets: Partial<Record<PeerName, number>> = {},
 ): Measurement[] {
   return [...peers.values()].map((figure) => {
     const ratio = figure.rate ? riggerRate / figure.rate : null;
@@ -85,7 +98,10 @@ export function versusWritePeers(
       target: target === undefined ? '' : `>= ${target}x`,
       met: target === undefined || ratio === null ? null : ratio >= target,
       values: {
-        peer: figure.peer, rigger_calls_per_s: riggerRate, peer_calls_per_s: figure.rate, concurrency: config.unaryConcurrency,
+        peer: figure.peer,
+        rigger_calls_per_s: riggerRate,
+        peer_calls_per_s: figure.rate,
+        concurrency: config.unaryConcurrency,
         payload_bytes: config.peerPayloadBytes,
         ...(figure.shares && { peer_cpu_share_server: figure.shares.server!, peer_cpu_share_client: figure.shares.client! }),
       },
@@ -93,7 +109,9 @@ export function versusWritePeers(
         figure.rate === null ? `LEFT OUT: ${figure.note}` : `fsync before the ack: ${figure.note}`,
         `ratio = Rigger / peer, ${config.unaryConcurrency} writes in flight from one client process, ${config.peerPayloadBytes}-byte payloads, ${config.unaryMs / 1000} s after ${config.warmupMs / 1000} s of warm-up`,
         figure.shares && `CPU during the peer's load (warm-up included): ${formatShares(figure.shares)}`,
-      ].filter(Boolean).join('; '),
+      ]
+        .filter(Boolean)
+        .join('; '),
     };
   });
 }

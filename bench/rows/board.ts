@@ -21,9 +21,13 @@ const CHANGE_TARGET_MS = 1000;
 const RSS_TARGET_MB = 100;
 
 async function startBoard(address: string): Promise<{ url: string; pid: number; drops(): number; stop(): Promise<void> }> {
-  const child = track(spawn(process.execPath, [RIG_BIN, 'sidecar', 'board', '--address', address, '--http-port', '0'], {
-    cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' },
-  }));
+  const child = track(
+    spawn(process.execPath, [RIG_BIN, 'sidecar', 'board', '--address', address, '--http-port', '0'], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' },
+    }),
+  );
   let out = '';
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
@@ -137,7 +141,13 @@ export async function boardRow(config: BenchConfig, log: (line: string) => void)
         ratio: rssWithout > 0 ? rssPeak / rssWithout : null,
         target: `< +${RSS_TARGET_MB} MB`,
         met: growthMb < RSS_TARGET_MB,
-        values: { rss_without_mb: rssWithout / MB, rss_peak_mb: rssPeak / MB, rss_growth_mb: growthMb, rss_after_drops_mb: rssAfterDrops / MB, dropped: board.drops() },
+        values: {
+          rss_without_mb: rssWithout / MB,
+          rss_peak_mb: rssPeak / MB,
+          rss_growth_mb: growthMb,
+          rss_after_drops_mb: rssAfterDrops / MB,
+          dropped: board.drops(),
+        },
         note: `VmRSS sampled every 50 ms from before the stuck pages opened until the sidecar had dropped them all; "without" is the same sidecar just before, with one reading page; ${(rssAfterDrops / MB).toFixed(0)} MB ${config.quick ? 'after the changes (--quick: the small board fits in the kernel buffers, none is dropped)' : 'once they were dropped'}`,
       },
     ];

@@ -35,7 +35,11 @@ function timing(samples: number[]): Timing {
 /** Milliseconds from spawn to exit of `node ...args`, with stdout and stderr pipes read to the end. */
 function spawnMs(args: string[]): number {
   const startedAt = performance.now();
-  const result = spawnSync(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' }, maxBuffer: 64 * 1024 * 1024 });
+  const result = spawnSync(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' },
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const elapsed = performance.now() - startedAt;
   if (result.status !== 0) throw new Error(`node ${args.join(' ')} exited ${result.status ?? result.signal}: ${String(result.stderr).trim().split('\n')[0]}`);
   return elapsed;
@@ -96,7 +100,12 @@ export async function cliRow(config: BenchConfig, log: (line: string) => void): 
     { name: 'rig --help', args: [RIG_BIN, '--help'], target: 2, targetText: '<= 2x node -e 0' },
     { name: `rig task list (${SMALL_TASKS} tasks)`, args: [RIG_BIN, '-C', small, 'task', 'list'], target: 3, targetText: '<= 3x node -e 0' },
     { name: 'rig task add', args: [RIG_BIN, '-C', small, 'task', 'add', 'bench task from the CLI'], target: 3, targetText: '<= 3x node -e 0' },
-    { name: 'rig consumers list (gRPC)', args: [RIG_BIN, '-C', small, 'consumers', 'list', '--address', server.address], target: 4, targetText: '<= 4x node -e 0' },
+    {
+      name: 'rig consumers list (gRPC)',
+      args: [RIG_BIN, '-C', small, 'consumers', 'list', '--address', server.address],
+      target: 4,
+      targetText: '<= 4x node -e 0',
+    },
   ];
   const samples = new Map<string, number[]>([['node', []], ...cases.map((c) => [c.name, []] as [string, number[]])]);
   try {

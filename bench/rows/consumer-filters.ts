@@ -13,7 +13,6 @@ import { formatRate, rate, type Measurement } from '../report';
 import { serviceFor, unaryCall } from '../service';
 import { forkProducer } from '../workers';
 
-
 /** The most task ids of MAX_ID_LENGTH characters whose stored filter (JSON) is within the byte limit. */
 function largestTaskIds(consumer: number): string[] {
   const ids: string[] = [];
@@ -32,9 +31,17 @@ export async function consumerFilters(config: BenchConfig, log: (line: string) =
   const durationMs = config.quick ? config.unaryMs : 5000;
   try {
     const writes = async (): Promise<number> => {
-      const result = await producer.call<LoadResult>('timedLoad', {
-        address: server.address, method: 'AddTask', concurrency: config.producerConcurrency, durationMs, warmupMs: config.warmupMs,
-      }, 120_000);
+      const result = await producer.call<LoadResult>(
+        'timedLoad',
+        {
+          address: server.address,
+          method: 'AddTask',
+          concurrency: config.producerConcurrency,
+          durationMs,
+          warmupMs: config.warmupMs,
+        },
+        120_000,
+      );
       if (result.errors > 0) throw new Error(`AddTask failed ${result.errors} times: ${result.firstError}`);
       return rate(result.calls, result.elapsedMs);
     };
@@ -44,7 +51,9 @@ export async function consumerFilters(config: BenchConfig, log: (line: string) =
 
     const before = await writes();
     for (let i = 0; i < names.length; i += 50) {
-      await Promise.all(names.slice(i, i + 50).map((name, j) => unaryCall(client, 'CreateConsumer', { config: { name, filter: { task_ids: largestTaskIds(i + j) } } })));
+      await Promise.all(
+        names.slice(i, i + 50).map((name, j) => unaryCall(client, 'CreateConsumer', { config: { name, filter: { task_ids: largestTaskIds(i + j) } } })),
+      );
     }
     const during = await writes();
     let lost = 0;
@@ -69,8 +78,14 @@ export async function consumerFilters(config: BenchConfig, log: (line: string) =
         target: '>= 0.8x without',
         met: ratio === null ? null : ratio >= 0.8,
         values: {
-          consumers, task_ids_per_filter: ids.length, filter_bytes: DEFAULT_MAX_FILTER_BYTES, calls_per_s_with: during,
-          calls_per_s_before: before, calls_per_s_after: after, consumers_lost: lost, window_ms: durationMs,
+          consumers,
+          task_ids_per_filter: ids.length,
+          filter_bytes: DEFAULT_MAX_FILTER_BYTES,
+          calls_per_s_with: during,
+          calls_per_s_before: before,
+          calls_per_s_after: after,
+          consumers_lost: lost,
+          window_ms: durationMs,
         },
         note:
           `AddTask c=${config.producerConcurrency} for ${durationMs / 1000} s (after ${config.warmupMs / 1000} s of warm-up) with compaction every 100 ms at --retain-events 1000; ` +

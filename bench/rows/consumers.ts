@@ -30,7 +30,11 @@ export async function consumerGroups(config: BenchConfig, log: (line: string) =>
     log(`plain subscriber: ${formatRate(plainRate)} events`);
     const groupRates = new Map<number, number>();
     for (const count of config.consumerMembers) {
-      const result = await members.call<{ received: number; elapsedMs: number }>('group', { address: server.address, name: `bench-${count}`, members: count, total, timeoutMs: 240_000 }, 250_000);
+      const result = await members.call<{ received: number; elapsedMs: number }>(
+        'group',
+        { address: server.address, name: `bench-${count}`, members: count, total, timeoutMs: 240_000 },
+        250_000,
+      );
       const groupRate = rate(result.received, result.elapsedMs);
       groupRates.set(count, groupRate);
       log(`consumer group, ${count} member(s): ${formatRate(groupRate)} events (${result.received} of ${total})`);
@@ -47,7 +51,11 @@ export async function consumerGroups(config: BenchConfig, log: (line: string) =>
       });
     }
     const roundTrips = config.consumerAckRoundTrips;
-    const acks = await members.call<{ p50: number; p99: number; max: number; n: number }>('ackRoundTrip', { address: server.address, name: 'bench-acks', count: roundTrips }, 120_000);
+    const acks = await members.call<{ p50: number; p99: number; max: number; n: number }>(
+      'ackRoundTrip',
+      { address: server.address, name: 'bench-acks', count: roundTrips },
+      120_000,
+    );
     log(`ack round trip: p50 ${formatMs(acks.p50)} / p99 ${formatMs(acks.p99)} ms over ${acks.n}`);
     measurements.push({
       row: 'consumer ack round trip',

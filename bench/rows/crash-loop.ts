@@ -27,7 +27,9 @@ function startWriters(address: string, count: number): Writers {
   const one = async (writer: number) => {
     for (let n = 0; running; n++) {
       const ok = await new Promise<boolean>((resolve) =>
-        client.AddTask({ title: `crash loop ${writer}.${n}`, assignee: 'bench' }, new grpc.Metadata(), { deadline: Date.now() + 2000 }, (error) => resolve(!error)),
+        client.AddTask({ title: `crash loop ${writer}.${n}`, assignee: 'bench' }, new grpc.Metadata(), { deadline: Date.now() + 2000 }, (error) =>
+          resolve(!error),
+        ),
       );
       if (ok) acked++;
       else {
@@ -92,8 +94,16 @@ export async function crashLoop(config: BenchConfig, log: (line: string) => void
         target: '>= 0.5x no kills',
         met: ratio === null ? null : ratio >= 0.5,
         values: {
-          writers: config.crashLoopWriters, window_ms: config.crashLoopMs, kill_every_ms: config.crashLoopKillEveryMs, acked_per_s: killedRate, steady_acked_per_s: steadyRate,
-          kills: restarts.length, restart_median_ms: median(restarts), restart_max_ms: Math.max(...restarts), restart_runs_ms: restarts.map((ms) => Math.round(ms)).join(','), failed_calls: writers.failures(),
+          writers: config.crashLoopWriters,
+          window_ms: config.crashLoopMs,
+          kill_every_ms: config.crashLoopKillEveryMs,
+          acked_per_s: killedRate,
+          steady_acked_per_s: steadyRate,
+          kills: restarts.length,
+          restart_median_ms: median(restarts),
+          restart_max_ms: Math.max(...restarts),
+          restart_runs_ms: restarts.map((ms) => Math.round(ms)).join(','),
+          failed_calls: writers.failures(),
         },
         note: summary,
       },

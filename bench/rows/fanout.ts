@@ -102,7 +102,9 @@ export async function fanOut(config: BenchConfig, log: (line: string) => void): 
           event_bytes: eventBytes,
           producer_in_flight: config.producerInFlight,
           window_ms: hub.elapsedMs,
-          cpu_share_server: shares.server!, cpu_share_subscribers: shares.subscribers!, cpu_share_producer: shares.producer!,
+          cpu_share_server: shares.server!,
+          cpu_share_subscribers: shares.subscribers!,
+          cpu_share_producer: shares.producer!,
         },
         note:
           (hubRate >= 0.9 * producedRate * subscribers

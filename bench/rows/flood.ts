@@ -27,7 +27,11 @@ export async function updateFlood(config: BenchConfig, log: (line: string) => vo
   try {
     const [taskId] = await sampler.call<string[]>('createTasks', { address: server.address, count: 1 });
     const sample = (durationMs: number, untilVersion?: number) =>
-      sampler.call<Sampled>('sampleGetTask', { address: server.address, taskId, intervalMs: SAMPLE_INTERVAL_MS, durationMs, untilVersion }, durationMs + 30_000);
+      sampler.call<Sampled>(
+        'sampleGetTask',
+        { address: server.address, taskId, intervalMs: SAMPLE_INTERVAL_MS, durationMs, untilVersion },
+        durationMs + 30_000,
+      );
     await sample(config.warmupMs);
     const quiet = await sample(config.floodQuietMs);
 
@@ -43,13 +47,26 @@ export async function updateFlood(config: BenchConfig, log: (line: string) => vo
     }
     const rssPeak = rss.peak();
     const elapsedS = (Date.now() - started) / 1000;
-    if (during.version !== config.floodUpdates + 1) throw new Error(`only ${during.version - 1} of ${config.floodUpdates} updates were applied in ${elapsedS.toFixed(0)} s`);
+    if (during.version !== config.floodUpdates + 1)
+      throw new Error(`only ${during.version - 1} of ${config.floodUpdates} updates were applied in ${elapsedS.toFixed(0)} s`);
     const growthMb = (rssPeak - rssBefore) / MB;
     const ratio = quiet.p99 > 0 ? during.p99 / quiet.p99 : null;
-    log(`flood: ${config.floodUpdates} updates in ${elapsedS.toFixed(1)} s; RSS +${growthMb.toFixed(1)} MB; GetTask p99 ${formatMs(quiet.p99)} quiet, ${formatMs(during.p99)} during`);
+    log(
+      `flood: ${config.floodUpdates} updates in ${elapsedS.toFixed(1)} s; RSS +${growthMb.toFixed(1)} MB; GetTask p99 ${formatMs(quiet.p99)} quiet, ${formatMs(during.p99)} during`,
+    );
     const values = {
-      updates: config.floodUpdates, seconds: elapsedS, rss_before_mb: rssBefore / MB, rss_peak_mb: rssPeak / MB, rss_growth_mb: growthMb,
-      quiet_p50_ms: quiet.p50, quiet_p99_ms: quiet.p99, quiet_samples: quiet.n, during_p50_ms: during.p50, during_p99_ms: during.p99, during_max_ms: during.max, during_samples: during.n,
+      updates: config.floodUpdates,
+      seconds: elapsedS,
+      rss_before_mb: rssBefore / MB,
+      rss_peak_mb: rssPeak / MB,
+      rss_growth_mb: growthMb,
+      quiet_p50_ms: quiet.p50,
+      quiet_p99_ms: quiet.p99,
+      quiet_samples: quiet.n,
+      during_p50_ms: during.p50,
+      during_p99_ms: during.p99,
+      during_max_ms: during.max,
+      during_samples: during.n,
     };
     const note = `${config.floodUpdates} updates on one TaskEventStream applied in ${elapsedS.toFixed(1)} s (in group commits: the server reads up to --max-writes-in-flight updates ahead); GetTask every ${SAMPLE_INTERVAL_MS} ms from another process`;
     return [

@@ -39,9 +39,7 @@ const DRAIN_TIMEOUT_MS = 20_000;
  * hot paths and its heap grows; the warm-up's receipts are all waited for (and reported apart), so
  * its backlog is not counted as the measured load's latency.
  */
-async function measure(
-  config: BenchConfig, address: string, serverPid: number, client: WorkerHandle, producer: WorkerHandle,
-): Promise<LatencyRun> {
+async function measure(config: BenchConfig, address: string, serverPid: number, client: WorkerHandle, producer: WorkerHandle): Promise<LatencyRun> {
   const subscribers = config.latencySubscribers;
   // The samples are kept for one phase at a time (reset between them): room for the longer one.
   const expectedEvents = Math.round((config.latencyRate * Math.max(config.latencyWarmupMs, config.latencyMs)) / 1000);
@@ -53,17 +51,21 @@ async function measure(
   const warmup = await client.call<Percentiles>('latency');
   await sleep(100);
   await client.call('reset');
-  const { result: load, shares } = await cpuShares({ server: serverPid, subscribers: client.pid, producer: producer.pid }, () =>
-    steadyLoad(config.latencyMs),
-  );
+  const { result: load, shares } = await cpuShares({ server: serverPid, subscribers: client.pid, producer: producer.pid }, () => steadyLoad(config.latencyMs));
   // A machine that cannot sustain the rate leaves a backlog: wait a bounded time, then report the shortfall.
   const expected = load.calls * subscribers;
   const delivered = await client.call<WindowResult>('waitForCount', { total: expected, timeoutMs: DRAIN_TIMEOUT_MS, partial: true }, DRAIN_TIMEOUT_MS + 10_000);
   const measured = await client.call<Percentiles>('latency');
   await client.call('close');
   return {
-    warmup, measured, complete: delivered.complete === true, expected, received: delivered.count,
-    achievedRate: (load.calls * 1000) / load.elapsedMs, errors: warmupLoad.errors + load.errors, shares,
+    warmup,
+    measured,
+    complete: delivered.complete === true,
+    expected,
+    received: delivered.count,
+    achievedRate: (load.calls * 1000) / load.elapsedMs,
+    errors: warmupLoad.errors + load.errors,
+    shares,
   };
 }
 
@@ -100,9 +102,17 @@ async function measureJetStream(config: BenchConfig): Promise<LatencyRun | strin
     const expectedEvents = Math.round((config.latencyRate * Math.max(config.latencyWarmupMs, config.latencyMs)) / 1000);
     await subscriber.call('subscribeOrdered', { address, subject, subscribers, maxSamples: (expectedEvents + 1000) * subscribers });
     const steadyLoad = (durationMs: number) =>
-      publisher.call<{ calls: number; errors: number; elapsedMs: number }>('steadyPublish', {
-        address, subject, rate: config.latencyRate, durationMs, payloadBytes: config.peerPayloadBytes,
-      }, durationMs + 60_000);
+      publisher.call<{ calls: number; errors: number; elapsedMs: number }>(
+        'steadyPublish',
+        {
+          address,
+          subject,
+          rate: config.latencyRate,
+          durationMs,
+          payloadBytes: config.peerPayloadBytes,
+        },
+        durationMs + 60_000,
+      );
     const warmupLoad = await steadyLoad(config.latencyWarmupMs);
     await subscriber.call('waitForCount', { total: warmupLoad.calls * subscribers, timeoutMs: DRAIN_TIMEOUT_MS }, DRAIN_TIMEOUT_MS + 10_000);
     const warmup = await subscriber.call<Percentiles>('latency');
@@ -112,12 +122,22 @@ async function measureJetStream(config: BenchConfig): Promise<LatencyRun | strin
       steadyLoad(config.latencyMs),
     );
     const expected = load.calls * subscribers;
-    const delivered = await subscriber.call<{ count: number; complete: boolean }>('waitForCount', { total: expected, timeoutMs: DRAIN_TIMEOUT_MS }, DRAIN_TIMEOUT_MS + 10_000);
+    const delivered = await subscriber.call<{ count: number; complete: boolean }>(
+      'waitForCount',
+      { total: expected, timeoutMs: DRAIN_TIMEOUT_MS },
+      DRAIN_TIMEOUT_MS + 10_000,
+    );
     const measured = await subscriber.call<Percentiles>('latency');
     await subscriber.call('closeSubscribers');
     return {
-      warmup, measured, complete: delivered.complete, expected, received: delivered.count,
-      achievedRate: (load.calls * 1000) / load.elapsedMs, errors: warmupLoad.errors + load.errors, shares,
+      warmup,
+      measured,
+      complete: delivered.complete,
+      expected,
+      received: delivered.count,
+      achievedRate: (load.calls * 1000) / load.elapsedMs,
+      errors: warmupLoad.errors + load.errors,
+      shares,
     };
   } finally {
     await Promise.all([publisher.kill(), subscriber.kill()]);
@@ -140,12 +160,19 @@ function jetStreamLine(config: BenchConfig, hub: LatencyRun, jetStream: LatencyR
     values: absent
       ? { p99_ms: hub.measured.p99, jetstream_p99_ms: null }
       : {
-          p50_ms: hub.measured.p50, p99_ms: hub.measured.p99,
-          jetstream_p50_ms: jetStream.measured.p50, jetstream_p99_ms: jetStream.measured.p99, jetstream_max_ms: jetStream.measured.max,
-          jetstream_receipts: jetStream.measured.n, jetstream_expected_receipts: jetStream.expected, jetstream_complete: jetStream.complete ? 1 : 0,
-          jetstream_achieved_rate: jetStream.achievedRate, jetstream_errors: jetStream.errors,
+          p50_ms: hub.measured.p50,
+          p99_ms: hub.measured.p99,
+          jetstream_p50_ms: jetStream.measured.p50,
+          jetstream_p99_ms: jetStream.measured.p99,
+          jetstream_max_ms: jetStream.measured.max,
+          jetstream_receipts: jetStream.measured.n,
+          jetstream_expected_receipts: jetStream.expected,
+          jetstream_complete: jetStream.complete ? 1 : 0,
+          jetstream_achieved_rate: jetStream.achievedRate,
+          jetstream_errors: jetStream.errors,
           jetstream_warmup_p99_ms: jetStream.warmup.p99,
-          jetstream_cpu_share_server: jetStream.shares.server!, jetstream_cpu_share_subscribers: jetStream.shares.subscribers!,
+          jetstream_cpu_share_server: jetStream.shares.server!,
+          jetstream_cpu_share_subscribers: jetStream.shares.subscribers!,
           jetstream_cpu_share_producer: jetStream.shares.producer!,
         },
     note: absent
@@ -156,7 +183,9 @@ function jetStreamLine(config: BenchConfig, hub: LatencyRun, jetStream: LatencyR
           `ratio = hub p99 / JetStream p99; a publisher process at ${config.latencyRate}/s (js.publish, ${config.peerPayloadBytes}-byte payloads, issued on schedule) and ${subscribers} ordered push consumers on one connection in another`,
           "latency = receipt wall clock - the message's store time on the server (ns; the hub's timestamp is ms-truncated, up to 1 ms pessimistic)",
           `warm-up: ${percentilesText(jetStream.warmup)}; achieved ${Math.round(jetStream.achievedRate)} msgs/s; CPU during the load: ${formatShares(jetStream.shares)}`,
-        ].filter(Boolean).join('; '),
+        ]
+          .filter(Boolean)
+          .join('; '),
   };
 }
 
@@ -177,13 +206,23 @@ export async function latency(config: BenchConfig, log: (line: string) => void):
     const packed = await measureRelay(config, 'packed', client, producer);
     log(`latency bare relay with the hub's writer: ${percentilesText(packed.measured)}`);
     const jetStream = await measureJetStream(config);
-    log(typeof jetStream === 'string' ? `latency JetStream LEFT OUT: ${jetStream}` : `latency JetStream ordered consumers: ${percentilesText(jetStream.measured)}`);
+    log(
+      typeof jetStream === 'string'
+        ? `latency JetStream LEFT OUT: ${jetStream}`
+        : `latency JetStream ordered consumers: ${percentilesText(jetStream.measured)}`,
+    );
     const subscribers = config.latencySubscribers;
     const peerValues = (prefix: string, run: LatencyRun) => ({
-      [`${prefix}_p50_ms`]: run.measured.p50, [`${prefix}_p99_ms`]: run.measured.p99, [`${prefix}_max_ms`]: run.measured.max,
-      [`${prefix}_receipts`]: run.measured.n, [`${prefix}_achieved_rate`]: run.achievedRate, [`${prefix}_errors`]: run.errors,
-      [`${prefix}_complete`]: run.complete ? 1 : 0, [`${prefix}_cpu_share_server`]: run.shares.server!,
-      [`${prefix}_cpu_share_subscribers`]: run.shares.subscribers!, [`${prefix}_cpu_share_producer`]: run.shares.producer!,
+      [`${prefix}_p50_ms`]: run.measured.p50,
+      [`${prefix}_p99_ms`]: run.measured.p99,
+      [`${prefix}_max_ms`]: run.measured.max,
+      [`${prefix}_receipts`]: run.measured.n,
+      [`${prefix}_achieved_rate`]: run.achievedRate,
+      [`${prefix}_errors`]: run.errors,
+      [`${prefix}_complete`]: run.complete ? 1 : 0,
+      [`${prefix}_cpu_share_server`]: run.shares.server!,
+      [`${prefix}_cpu_share_subscribers`]: run.shares.subscribers!,
+      [`${prefix}_cpu_share_producer`]: run.shares.producer!,
     });
     return [
       {
@@ -195,11 +234,22 @@ export async function latency(config: BenchConfig, log: (line: string) => void):
         target: 'p99 < 10 ms',
         met: hub.complete && hub.errors === 0 && hub.measured.p99 < 10,
         values: {
-          p50_ms: hub.measured.p50, p99_ms: hub.measured.p99, max_ms: hub.measured.max, receipts: hub.measured.n,
-          warmup_p50_ms: hub.warmup.p50, warmup_p99_ms: hub.warmup.p99, warmup_max_ms: hub.warmup.max,
-          subscribers, target_rate: config.latencyRate, achieved_rate: hub.achievedRate, errors: hub.errors,
-          expected_receipts: hub.expected, complete: hub.complete ? 1 : 0,
-          cpu_share_server: hub.shares.server!, cpu_share_subscribers: hub.shares.subscribers!, cpu_share_producer: hub.shares.producer!,
+          p50_ms: hub.measured.p50,
+          p99_ms: hub.measured.p99,
+          max_ms: hub.measured.max,
+          receipts: hub.measured.n,
+          warmup_p50_ms: hub.warmup.p50,
+          warmup_p99_ms: hub.warmup.p99,
+          warmup_max_ms: hub.warmup.max,
+          subscribers,
+          target_rate: config.latencyRate,
+          achieved_rate: hub.achievedRate,
+          errors: hub.errors,
+          expected_receipts: hub.expected,
+          complete: hub.complete ? 1 : 0,
+          cpu_share_server: hub.shares.server!,
+          cpu_share_subscribers: hub.shares.subscribers!,
+          cpu_share_producer: hub.shares.producer!,
           ...peerValues('relay_packed', packed),
           ...peerValues('relay_grpcjs', bare),
         },
@@ -207,14 +257,16 @@ export async function latency(config: BenchConfig, log: (line: string) => void):
           shortfall(hub) && `hub INCOMPLETE: ${shortfall(hub)}`,
           shortfall(packed) && `relay (hub's writer) incomplete: ${shortfall(packed)}`,
           shortfall(bare) && `relay (grpc-js writes) incomplete: ${shortfall(bare)}`,
-          'peers: a bare grpc-js relay (no store) that stamps and fans out each AddTask, writing through the hub\'s EventStreamWriter, and through grpc-js\'s own stream.write',
+          "peers: a bare grpc-js relay (no store) that stamps and fans out each AddTask, writing through the hub's EventStreamWriter, and through grpc-js's own stream.write",
           `ratio = hub p99 / relay (hub's writer) p99`,
           `each measured ${config.latencyMs / 1000} s after a ${config.latencyWarmupMs / 1000} s warm-up at the same rate whose receipts were all awaited; the hub's warm-up: ${percentilesText(hub.warmup)}`,
           `relays: hub's writer ${percentilesText(packed.measured)}, grpc-js writes ${percentilesText(bare.measured)}`,
           `achieved ${Math.round(hub.achievedRate)} events/s`,
           `CPU during the load, hub: ${formatShares(hub.shares)}; relay (hub's writer): ${formatShares(packed.shares)}; relay (grpc-js writes): ${formatShares(bare.shares)}`,
           'commit timestamp (ms, truncated) vs receipt wall clock in the client process',
-        ].filter(Boolean).join('; '),
+        ]
+          .filter(Boolean)
+          .join('; '),
       },
       jetStreamLine(config, hub, jetStream),
     ];

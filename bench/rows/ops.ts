@@ -35,7 +35,8 @@ export async function opsScrapers(config: BenchConfig, log: (line: string) => vo
   try {
     const [taskId] = await sampler.call<string[]>('createTasks', { address: server.address, count: 1 });
     await scraper.call('createConsumers', { address: server.address, count: consumers, parallel: 64 });
-    const sample = () => sampler.call<Sampled>('sampleGetTask', { address: server.address, taskId, intervalMs: SAMPLE_INTERVAL_MS, durationMs: windowMs }, windowMs + 30_000);
+    const sample = () =>
+      sampler.call<Sampled>('sampleGetTask', { address: server.address, taskId, intervalMs: SAMPLE_INTERVAL_MS, durationMs: windowMs }, windowMs + 30_000);
     await sample(); // warm-up: JIT, the consumers' first listing
     const quiet = await cpuShares({ server: server.pid, scrapers: scraper.pid }, sample);
 
@@ -70,10 +71,24 @@ export async function opsScrapers(config: BenchConfig, log: (line: string) => vo
         target: '<= 2x no scrapers',
         met: ratio === null ? null : ratio <= 2,
         values: {
-          scrapers: SCRAPERS, gzip: gzip ? 1 : 0, consumers, window_ms: windowMs, scrapes: scraped.scrapes, scrapes_per_s: scrapeRate, kb_per_scrape: kbPerScrape, renders: rendersTaken,
-          quiet_p50_ms: quiet.result.p50, quiet_p99_ms: quiet.result.p99, quiet_samples: quiet.result.n, quiet_server_cpu: quiet.shares.server ?? null,
-          busy_p50_ms: busy.result.p50, busy_p99_ms: busy.result.p99, busy_max_ms: busy.result.max, busy_samples: busy.result.n,
-          busy_server_cpu: busy.shares.server ?? null, busy_scrapers_cpu: busy.shares.scrapers ?? null,
+          scrapers: SCRAPERS,
+          gzip: gzip ? 1 : 0,
+          consumers,
+          window_ms: windowMs,
+          scrapes: scraped.scrapes,
+          scrapes_per_s: scrapeRate,
+          kb_per_scrape: kbPerScrape,
+          renders: rendersTaken,
+          quiet_p50_ms: quiet.result.p50,
+          quiet_p99_ms: quiet.result.p99,
+          quiet_samples: quiet.result.n,
+          quiet_server_cpu: quiet.shares.server ?? null,
+          busy_p50_ms: busy.result.p50,
+          busy_p99_ms: busy.result.p99,
+          busy_max_ms: busy.result.max,
+          busy_samples: busy.result.n,
+          busy_server_cpu: busy.shares.server ?? null,
+          busy_scrapers_cpu: busy.shares.scrapers ?? null,
         },
         note: summary,
       };

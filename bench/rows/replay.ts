@@ -7,11 +7,7 @@ import { databaseFile, startRigServer, tempProject } from '../processes';
 import { formatRate, rate, type Measurement } from '../report';
 import { forkClient, type WindowResult } from '../workers';
 
-export async function replayAndCatchUp(
-  config: BenchConfig,
-  ceilingRates: Map<number, number>,
-  log: (line: string) => void,
-): Promise<Measurement[]> {
+export async function replayAndCatchUp(config: BenchConfig, ceilingRates: Map<number, number>, log: (line: string) => void): Promise<Measurement[]> {
   const project = tempProject();
   const total = Math.max(config.catchUpEvents, config.replayEvents);
   const prefill = writeEvents(databaseFile(project), total);
@@ -39,7 +35,13 @@ export async function replayAndCatchUp(
           ratio: ceiling ? replayRate / ceiling : null,
           target: '',
           met: null,
-          values: { subscribers, events_each: config.replayEvents, events_per_s: replayRate, ceiling_events_per_s: ceiling ?? null, elapsed_ms: done.elapsedMs },
+          values: {
+            subscribers,
+            events_each: config.replayEvents,
+            events_per_s: replayRate,
+            ceiling_events_per_s: ceiling ?? null,
+            elapsed_ms: done.elapsedMs,
+          },
           note: 'pure fan-out: no producer; includes opening the streams',
         });
       } finally {
@@ -77,8 +79,13 @@ export async function replayAndCatchUp(
             target: defaultWindow ? '' : '>= 100k/s',
             met: defaultWindow ? null : catchUpRate >= 100_000,
             values: {
-              events, events_per_s: catchUpRate, elapsed_ms: done.elapsedMs, prefill_ms: prefill.elapsedMs, default_window: defaultWindow ? 1 : 0,
-              warmup_events: config.catchUpWarmupEvents, warmup_events_per_s: coldRate,
+              events,
+              events_per_s: catchUpRate,
+              elapsed_ms: done.elapsedMs,
+              prefill_ms: prefill.elapsedMs,
+              default_window: defaultWindow ? 1 : 0,
+              warmup_events: config.catchUpWarmupEvents,
+              warmup_events_per_s: coldRate,
             },
             note: defaultWindow
               ? "a grpc-js client with HTTP/2's default 64 KiB window (not the typed client's 1 MiB): one round trip per 64 KiB"

@@ -53,7 +53,8 @@ export async function stalledSubscriber(config: BenchConfig, addTaskRate: number
     const ratio = paceWithout > 0 ? paceWith / paceWithout : null;
     log(`stalled: RSS ${Math.round(rssBefore / MB)} -> peak ${Math.round(rssPeak / MB)} MB; others ${formatRate(rateWith)}; stalled client got ${stalledGot}`);
     const production = `${config.stalledEvents} CREATED events written via TaskStore.write (1000/transaction) in ${(withStalled.writeMs / 1000).toFixed(1)} s by a producer process`;
-    const addTaskEstimate = addTaskRate > 0 ? `; through AddTask at ${formatRate(addTaskRate)} they would take ${Math.round(config.stalledEvents / addTaskRate)} s` : '';
+    const addTaskEstimate =
+      addTaskRate > 0 ? `; through AddTask at ${formatRate(addTaskRate)} they would take ${Math.round(config.stalledEvents / addTaskRate)} s` : '';
     return [
       {
         row: 'stalled subscriber',
@@ -64,8 +65,13 @@ export async function stalledSubscriber(config: BenchConfig, addTaskRate: number
         target: '< 100 MB',
         met: growthMb < 100,
         values: {
-          events: config.stalledEvents, rss_before_mb: rssBefore / MB, rss_peak_mb: rssPeak / MB, rss_after_mb: rssAfter / MB,
-          rss_growth_mb: growthMb, stalled_client_received: stalledGot, write_ms: withStalled.writeMs,
+          events: config.stalledEvents,
+          rss_before_mb: rssBefore / MB,
+          rss_peak_mb: rssPeak / MB,
+          rss_after_mb: rssAfter / MB,
+          rss_growth_mb: growthMb,
+          stalled_client_received: stalledGot,
+          write_ms: withStalled.writeMs,
         },
         note: production + addTaskEstimate,
       },
@@ -78,9 +84,16 @@ export async function stalledSubscriber(config: BenchConfig, addTaskRate: number
         target: '>= 0.8x without',
         met: ratio === null ? null : ratio >= 0.8,
         values: {
-          others: streams, events_per_s_with: rateWith, events_per_s_without: rateWithout,
-          baseline_events: config.stalledBaselineEvents, deliver_ms_with: withStalled.deliverMs, deliver_ms_without: without.deliverMs,
-          write_ms_with: withStalled.writeMs, write_ms_without: without.writeMs, pace_with: paceWith, pace_without: paceWithout,
+          others: streams,
+          events_per_s_with: rateWith,
+          events_per_s_without: rateWithout,
+          baseline_events: config.stalledBaselineEvents,
+          deliver_ms_with: withStalled.deliverMs,
+          deliver_ms_without: without.deliverMs,
+          write_ms_with: withStalled.writeMs,
+          write_ms_without: without.writeMs,
+          pace_with: paceWith,
+          pace_without: paceWithout,
         },
         note:
           `rate = events x others / time from the first write until the last delivery; ratio = (write time / delivery time) ` +

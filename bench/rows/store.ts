@@ -21,7 +21,9 @@ export async function storeAlone(config: BenchConfig, log: (line: string) => voi
     const systemPerWrite = result.systemUs / result.writes;
     const cpuPerWrite = userPerWrite + systemPerWrite;
     const writesPerS = rate(result.writes, result.elapsedMs);
-    log(`store alone: ${cpuPerWrite.toFixed(1)} us CPU per write (user ${userPerWrite.toFixed(1)}, system ${systemPerWrite.toFixed(1)}), ${formatRate(writesPerS)}`);
+    log(
+      `store alone: ${cpuPerWrite.toFixed(1)} us CPU per write (user ${userPerWrite.toFixed(1)}, system ${systemPerWrite.toFixed(1)}), ${formatRate(writesPerS)}`,
+    );
     return [
       {
         row: 'store alone',
@@ -31,7 +33,14 @@ export async function storeAlone(config: BenchConfig, log: (line: string) => voi
         ratio: null,
         target: `<= ${TARGET_US} us CPU/write`,
         met: cpuPerWrite <= TARGET_US,
-        values: { writes: result.writes, per_commit: PER_COMMIT, cpu_us_per_write: cpuPerWrite, user_us_per_write: userPerWrite, system_us_per_write: systemPerWrite, writes_per_s: writesPerS },
+        values: {
+          writes: result.writes,
+          per_commit: PER_COMMIT,
+          cpu_us_per_write: cpuPerWrite,
+          user_us_per_write: userPerWrite,
+          system_us_per_write: systemPerWrite,
+          writes_per_s: writesPerS,
+        },
         note: 'TaskStore.writeGrouped in server mode (WAL synced on the thread pool before each write settles, checkpoints on their worker thread); CPU of every thread of the process',
       },
     ];

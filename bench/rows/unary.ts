@@ -10,7 +10,6 @@ import { formatRate, rate, type Measurement } from '../report';
 import { forkPeer, forkProducer } from '../workers';
 import { measureWritePeers, versusWritePeers } from '../peers/write-peers';
 
-
 export async function unary(config: BenchConfig, log: (line: string) => void): Promise<Measurement[]> {
   const server = await startRigServer(tempProject());
   const normalServer = await startRigServer(tempProject(), ['--durability', 'normal']);
@@ -22,7 +21,12 @@ export async function unary(config: BenchConfig, log: (line: string) => void): P
     const taskIds = await producer.call<string[]>('createTasks', { address: server.address, count: 100 });
     const run = async (address: string, method: 'AddTask' | 'GetTask'): Promise<number> => {
       const result = await producer.call<LoadResult>('timedLoad', {
-        address, method, concurrency: config.unaryConcurrency, taskIds, durationMs: config.unaryMs, warmupMs: config.warmupMs,
+        address,
+        method,
+        concurrency: config.unaryConcurrency,
+        taskIds,
+        durationMs: config.unaryMs,
+        warmupMs: config.warmupMs,
       });
       if (result.errors > 0) throw new Error(`${method} failed ${result.errors} times: ${result.firstError}`);
       return rate(result.calls, result.elapsedMs);
@@ -51,8 +55,13 @@ export async function unary(config: BenchConfig, log: (line: string) => void): P
         target: `>= ${target}x echo`,
         met: ratio === null ? null : ratio >= target,
         values: {
-          method, concurrency: config.unaryConcurrency, calls_per_s: hubRate, echo_calls_per_s: echoRate, ...(durability && { durability }),
-          cpu_share_server: shares.server!, cpu_share_client: shares.client!,
+          method,
+          concurrency: config.unaryConcurrency,
+          calls_per_s: hubRate,
+          echo_calls_per_s: echoRate,
+          ...(durability && { durability }),
+          cpu_share_server: shares.server!,
+          cpu_share_client: shares.client!,
         },
         note: `CPU during the load (warm-up included): ${formatShares(shares)}`,
       });
@@ -70,11 +79,21 @@ export async function unary(config: BenchConfig, log: (line: string) => void): P
       const name = `AddTask pipelined, one client, ${inFlight} in flight`;
       log(`unary ${name}: hub ${formatRate(hubRate)}, echo c=${config.unaryConcurrency} ${formatRate(echoRate)}`);
       measurements.push({
-        row: 'unary', case: name, rigger: formatRate(hubRate), peer: `echo ${formatRate(echoRate)}`, ratio: echoRate > 0 ? hubRate / echoRate : null,
-        target: '', met: null,
+        row: 'unary',
+        case: name,
+        rigger: formatRate(hubRate),
+        peer: `echo ${formatRate(echoRate)}`,
+        ratio: echoRate > 0 ? hubRate / echoRate : null,
+        target: '',
+        met: null,
         values: {
-          method: 'WriteTasks', in_flight: inFlight, calls_per_s: hubRate, echo_calls_per_s: echoRate, durability: 'full',
-          cpu_share_server: shares.server!, cpu_share_client: shares.client!,
+          method: 'WriteTasks',
+          in_flight: inFlight,
+          calls_per_s: hubRate,
+          echo_calls_per_s: echoRate,
+          durability: 'full',
+          cpu_share_server: shares.server!,
+          cpu_share_client: shares.client!,
         },
         note: `one WriteTasks stream; CPU during the load (warm-up included): ${formatShares(shares)}`,
       });

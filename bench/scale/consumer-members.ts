@@ -32,10 +32,14 @@ export async function consumerMembers(config: ScaleConfig, log: (line: string) =
     const byMembers: ConsumersResult['byMembers'] = [];
     for (const count of config.consumerMembers) {
       const result = await members.call<{ received: number; elapsedMs: number }>(
-        'group', { address: server.address, name: `scale-${count}`, members: count, total, timeoutMs: 240_000 }, 250_000,
+        'group',
+        { address: server.address, name: `scale-${count}`, members: count, total, timeoutMs: 240_000 },
+        250_000,
       );
       byMembers.push({ members: count, perS: rate(result.received, result.elapsedMs), received: result.received });
-      log(`consumer group of ${count}: ${formatRate(rate(result.received, result.elapsedMs))} (${result.received} of ${total}); plain ${formatRate(plainPerS)}`);
+      log(
+        `consumer group of ${count}: ${formatRate(rate(result.received, result.elapsedMs))} (${result.received} of ${total}); plain ${formatRate(plainPerS)}`,
+      );
     }
     return { events: total, plainPerS, byMembers };
   } finally {

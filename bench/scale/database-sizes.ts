@@ -84,7 +84,8 @@ function fromCache(size: number, dbFile: string): (PrefilledTasks & { copyMs: nu
 export function toCache(size: number, dbFile: string, prefill: PrefilledTasks): void {
   // Entries of the same size for another schema or prefill version will never be read again.
   if (fs.existsSync(CACHE_ROOT)) {
-    for (const entry of fs.readdirSync(CACHE_ROOT)) if (entry.startsWith(`log-${size}-`)) fs.rmSync(path.join(CACHE_ROOT, entry), { recursive: true, force: true });
+    for (const entry of fs.readdirSync(CACHE_ROOT))
+      if (entry.startsWith(`log-${size}-`)) fs.rmSync(path.join(CACHE_ROOT, entry), { recursive: true, force: true });
   }
   const dir = cacheDir(size);
   fs.mkdirSync(dir, { recursive: true });
@@ -104,9 +105,14 @@ export async function measureDatabase(size: number, withTasks: boolean, config: 
     // Log-only sizes (the largest) come from the cache when it has them; task sizes are prefilled each run.
     const cached = withTasks ? undefined : fromCache(size, dbFile);
     const prefill = cached ?? prefillTasks(dbFile, size);
-    if (cached) log(`${formatSize(size)}: ${size} tasks (${prefill.headSequence} events, ${Math.round(prefill.bytes / 2 ** 20)} MB) copied from ${path.relative(REPO_ROOT, cacheDir(size))} in ${(cached.copyMs / 1000).toFixed(1)} s (prefilled in ${(prefill.elapsedMs / 1000).toFixed(1)} s when it was made)`);
+    if (cached)
+      log(
+        `${formatSize(size)}: ${size} tasks (${prefill.headSequence} events, ${Math.round(prefill.bytes / 2 ** 20)} MB) copied from ${path.relative(REPO_ROOT, cacheDir(size))} in ${(cached.copyMs / 1000).toFixed(1)} s (prefilled in ${(prefill.elapsedMs / 1000).toFixed(1)} s when it was made)`,
+      );
     else {
-      log(`${formatSize(size)}: prefilled ${size} tasks (${prefill.headSequence} events, ${Math.round(prefill.bytes / 2 ** 20)} MB) in ${(prefill.elapsedMs / 1000).toFixed(1)} s`);
+      log(
+        `${formatSize(size)}: prefilled ${size} tasks (${prefill.headSequence} events, ${Math.round(prefill.bytes / 2 ** 20)} MB) in ${(prefill.elapsedMs / 1000).toFixed(1)} s`,
+      );
       if (!withTasks) toCache(size, dbFile, prefill);
     }
     const serverStartedAt = wallClockMs();
@@ -125,10 +131,14 @@ export async function measureDatabase(size: number, withTasks: boolean, config: 
         { name: 'assignee', latency: await list({ assignee: COMMON_ASSIGNEE, limit: 50 }) },
       ];
       const walk = await worker.call<{ supported: boolean; token?: string; skipped: number; elapsedMs: number }>(
-        'walkToDepth', { address, request: {}, depth, pageLimit: config.walkPageLimit, timeoutMs: 240_000 }, 250_000,
+        'walkToDepth',
+        { address, request: {}, depth, pageLimit: config.walkPageLimit, timeoutMs: 240_000 },
+        250_000,
       );
-      if (!walk.supported) cases.push({ name: 'deep page token', latency: undefined, missing: 'the server has no keyset pages (no next_page_token in ListTasksResponse)' });
-      else if (walk.token === undefined) cases.push({ name: 'deep page token', latency: undefined, missing: `the list ended after ${walk.skipped} tasks, before depth ${depth}` });
+      if (!walk.supported)
+        cases.push({ name: 'deep page token', latency: undefined, missing: 'the server has no keyset pages (no next_page_token in ListTasksResponse)' });
+      else if (walk.token === undefined)
+        cases.push({ name: 'deep page token', latency: undefined, missing: `the list ended after ${walk.skipped} tasks, before depth ${depth}` });
       else {
         cases.push({ name: 'deep page token', latency: await list({ limit: 50, page_token: walk.token }) });
         result.walkMs = walk.elapsedMs;
@@ -144,7 +154,9 @@ export async function measureDatabase(size: number, withTasks: boolean, config: 
       let matched = 0;
       for (let i = 0; i <= config.liveRuns; i++) {
         const run = await worker.call<{ elapsedMs: number | null; matched: number }>(
-          'reachLive', { address, filter, head, expected, timeoutMs: config.liveTimeoutMs }, config.liveTimeoutMs + 10_000,
+          'reachLive',
+          { address, filter, head, expected, timeoutMs: config.liveTimeoutMs },
+          config.liveTimeoutMs + 10_000,
         );
         matched = run.matched;
         const ms = run.elapsedMs ?? NaN;
@@ -172,7 +184,9 @@ export async function measureDatabase(size: number, withTasks: boolean, config: 
 
     if (withTasks) {
       const load = await producer.call<{ calls: number; errors: number; elapsedMs: number; firstError?: string }>(
-        'timedLoad', { address, method: 'AddTask', concurrency: config.addTaskConcurrency, durationMs: config.addTaskMs, warmupMs: Math.min(500, config.addTaskMs) }, 120_000,
+        'timedLoad',
+        { address, method: 'AddTask', concurrency: config.addTaskConcurrency, durationMs: config.addTaskMs, warmupMs: Math.min(500, config.addTaskMs) },
+        120_000,
       );
       if (load.errors > 0) throw new Error(`AddTask failed ${load.errors} times: ${load.firstError}`);
       result.addTaskPerS = rate(load.calls, load.elapsedMs);
@@ -225,9 +239,13 @@ async function compaction(project: string, dbFile: string, running: RigServer, w
     const server = await startRigServer(project, ['--retain-events', String(retain)]);
     const readyAt = wallClockMs();
     try {
-      const writes = worker.call<Latency & { windowFrom: number }>('steadyWrites', { address: server.address, rate: config.writerRate, durationMs: 600_000 }, 700_000);
+      const writes = worker.call<Latency & { windowFrom: number }>(
+        'steadyWrites',
+        { address: server.address, rate: config.writerRate, durationMs: 600_000 },
+        700_000,
+      );
       let doneAt = NaN;
-      for (const deadline = readyAt + 600_000; wallClockMs() < deadline; ) {
+      for (const deadline = readyAt + 600_000; wallClockMs() < deadline;) {
         if ((oldest.get() as { s: number }).s >= from + events) {
           doneAt = wallClockMs();
           break;

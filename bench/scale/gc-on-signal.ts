@@ -12,7 +12,15 @@ process.on('SIGUSR2', () => {
   if (!file) return;
   const heap = v8.getHeapStatistics();
   const memory = process.memoryUsage();
-  const figures = { at: Date.now(), gc: gc !== undefined, used_heap_size: heap.used_heap_size, total_heap_size: heap.total_heap_size, external: memory.external, array_buffers: memory.arrayBuffers, rss: memory.rss };
+  const figures = {
+    at: Date.now(),
+    gc: gc !== undefined,
+    used_heap_size: heap.used_heap_size,
+    total_heap_size: heap.total_heap_size,
+    external: memory.external,
+    array_buffers: memory.arrayBuffers,
+    rss: memory.rss,
+  };
   fs.writeFileSync(`${file}.tmp`, JSON.stringify(figures));
   fs.renameSync(`${file}.tmp`, file);
 });

@@ -68,7 +68,11 @@ export async function idleStreams(streams: number, config: ScaleConfig, log: (li
     const each = Array.from({ length: processes }, (_, i) => Math.floor(streams / processes) + (i < streams % processes ? 1 : 0));
     const opened = await Promise.all(
       clients.map((client, i) =>
-        client.call<{ elapsedMs: number }>('openIdle', { address: server.address, streams: each[i], connections: Math.ceil(each[i]! / config.streamsPerConnection) }, 300_000),
+        client.call<{ elapsedMs: number }>(
+          'openIdle',
+          { address: server.address, streams: each[i], connections: Math.ceil(each[i]! / config.streamsPerConnection) },
+          300_000,
+        ),
       ),
     );
     const openMs = Math.max(...opened.map((o) => o.elapsedMs));
@@ -87,7 +91,8 @@ export async function idleStreams(streams: number, config: ScaleConfig, log: (li
       rssBeforeBytes: before.rss,
       rssAfterBytes: after.rss,
       rssPerStreamBytes: (after.rss - before.rss) / streams,
-      heapPerStreamBytes: before.heap && after.heap ? (after.heap.used_heap_size + after.heap.external - before.heap.used_heap_size - before.heap.external) / streams : NaN,
+      heapPerStreamBytes:
+        before.heap && after.heap ? (after.heap.used_heap_size + after.heap.external - before.heap.used_heap_size - before.heap.external) / streams : NaN,
       openMs,
       fanOutMs: sorted[Math.floor((sorted.length - 1) / 2)]!,
       fanOutRounds: rounds,

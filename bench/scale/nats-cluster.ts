@@ -46,14 +46,19 @@ export async function natsCluster(config: ScaleConfig, log: (line: string) => vo
   const server = await startRigServer(project);
   const hub = new RiggerClient({ address: server.address, actor: 'bench-nats' });
   const stop = new AbortController();
-  const bridge = spawnCollected(process.execPath, [path.join(SIDECARS, 'nats-bridge.js'), '--address', server.address, '--nats', cluster.urls, '--project', 'bench', '--since', '0', '--replicas', '3'], {
-    env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' },
-  });
+  const bridge = spawnCollected(
+    process.execPath,
+    [path.join(SIDECARS, 'nats-bridge.js'), '--address', server.address, '--nats', cluster.urls, '--project', 'bench', '--since', '0', '--replicas', '3'],
+    {
+      env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' },
+    },
+  );
   try {
     await addStreamWhenReady(admin, { name: 'RIGGER_TASKS', subjects: ['rigger.*.*.*'], num_replicas: 3 }, 60_000);
     // Commit -> receipt of the steady writes (after the prefilled events): the event's timestamp is set in its committing transaction (ms), the same clock.
     let phaseAfter = total;
-    const latencyOf = (sequence: number, timestamp: string | undefined) => (sequence > phaseAfter && timestamp ? Date.now() - Date.parse(timestamp) : undefined);
+    const latencyOf = (sequence: number, timestamp: string | undefined) =>
+      sequence > phaseAfter && timestamp ? Date.now() - Date.parse(timestamp) : undefined;
     let clusterLatency: number[] = [];
     let hubLatency: number[] = [];
     let received = 0;
@@ -64,7 +69,10 @@ export async function natsCluster(config: ScaleConfig, log: (line: string) => vo
       (event) => {
         if (received++ === 0) firstAt = wallClockMs();
         lastAt = wallClockMs();
-        const ms = event.sequence > phaseAfter ? latencyOf(event.sequence, (JSON.parse(new TextDecoder().decode(event.data)) as { timestamp?: string }).timestamp) : undefined;
+        const ms =
+          event.sequence > phaseAfter
+            ? latencyOf(event.sequence, (JSON.parse(new TextDecoder().decode(event.data)) as { timestamp?: string }).timestamp)
+            : undefined;
         if (ms !== undefined) clusterLatency.push(ms);
       },
       stop.signal,
@@ -74,7 +82,11 @@ export async function natsCluster(config: ScaleConfig, log: (line: string) => vo
     const jsm = await admin.jetstreamManager();
     let storedAt = 0;
     const bridgeStartedAt = wallClockMs();
-    const storing = waitFor(async () => (await jsm.streams.info('RIGGER_TASKS')).state.messages >= total && (storedAt = wallClockMs()) > 0, TIMEOUT_MS, `${total} events in the stream`);
+    const storing = waitFor(
+      async () => (await jsm.streams.info('RIGGER_TASKS')).state.messages >= total && (storedAt = wallClockMs()) > 0,
+      TIMEOUT_MS,
+      `${total} events in the stream`,
+    );
     await waitFor(() => received >= total || bridge.child.exitCode !== null, TIMEOUT_MS, `${total} events through the cluster`);
     if (received < total) throw new Error(`the bridge exited: ${bridge.stderr().slice(-2000)}`);
     const clusterPerS = rate(total - 1, lastAt - firstAt);
@@ -95,7 +107,9 @@ export async function natsCluster(config: ScaleConfig, log: (line: string) => vo
     });
     await waitFor(() => hubReceived >= total, TIMEOUT_MS, `${total} events on the hub's stream`);
     const hubPerS = rate(total - 1, hubLastAt - hubFirstAt);
-    log(`nats cluster: ${formatRate(clusterPerS)} hub -> R3 -> consumer (the bridge alone ${formatRate(bridgePerS)} into the stream), hub's own stream ${formatRate(hubPerS)}, over ${total} events`);
+    log(
+      `nats cluster: ${formatRate(clusterPerS)} hub -> R3 -> consumer (the bridge alone ${formatRate(bridgePerS)} into the stream), hub's own stream ${formatRate(hubPerS)}, over ${total} events`,
+    );
 
     const latency: NatsClusterResult['latency'] = [];
     for (const steady of config.natsRates) {
@@ -107,7 +121,9 @@ export async function natsCluster(config: ScaleConfig, log: (line: string) => vo
       await waitFor(() => clusterLatency.length >= load.calls && hubLatency.length >= load.calls, 120_000, `${load.calls} steady writes received by both`);
       const [cluster, own] = [quantiles(clusterLatency), quantiles(hubLatency)];
       latency.push({ rate: steady, samples: load.calls, cluster, hub: own });
-      log(`nats cluster: commit -> receipt at ${steady}/s: R3 consumer p50 ${cluster.p50} / p99 ${cluster.p99} ms, hub stream p50 ${own.p50} / p99 ${own.p99} ms`);
+      log(
+        `nats cluster: commit -> receipt at ${steady}/s: R3 consumer p50 ${cluster.p50} / p99 ${cluster.p99} ms, hub stream p50 ${own.p50} / p99 ${own.p99} ms`,
+      );
     }
     subscription.unsubscribe();
     return { events: total, clusterPerS, bridgePerS, hubPerS, latency };
@@ -133,14 +149,24 @@ export function natsMeasurements(result: NatsClusterResult | undefined): Measure
   const pair = (q: { p50: number; p99: number }) => `p50 ${formatMs(q.p50)} / p99 ${formatMs(q.p99)} ms`;
   return [
     {
-      row: 'scale: nats cluster', case: 'events/s hub -> bridge -> R3 stream -> remote consumer', rigger: formatRate(result.clusterPerS),
-      peer: `hub's own stream: ${formatRate(result.hubPerS)}; the bridge alone into the stream: ${formatRate(result.bridgePerS)}`, ratio: result.hubPerS > 0 ? result.clusterPerS / result.hubPerS : null, target: '', met: null,
+      row: 'scale: nats cluster',
+      case: 'events/s hub -> bridge -> R3 stream -> remote consumer',
+      rigger: formatRate(result.clusterPerS),
+      peer: `hub's own stream: ${formatRate(result.hubPerS)}; the bridge alone into the stream: ${formatRate(result.bridgePerS)}`,
+      ratio: result.hubPerS > 0 ? result.clusterPerS / result.hubPerS : null,
+      target: '',
+      met: null,
       values: { events: result.events, cluster_per_s: result.clusterPerS, bridge_per_s: result.bridgePerS, hub_per_s: result.hubPerS },
       note: `${result.events} prefilled events; the bridge from --since 0 (hub stream mode, one publish acknowledged at a time) into an R3 stream of a 3-node cluster on loopback; the recipe's durable pull consumer (max_ack_pending 1) in the bench process, reading while the bridge publishes; first event to last (the cluster's start and the consumer's creation not counted)`,
     },
     ...result.latency.map((l) => ({
-      row: 'scale: nats cluster', case: `commit -> receipt at ${l.rate}/s through the R3 cluster`, rigger: pair(l.cluster),
-      peer: `hub's own stream: ${pair(l.hub)}`, ratio: l.hub.p99 > 0 ? l.cluster.p99 / l.hub.p99 : null, target: '', met: null,
+      row: 'scale: nats cluster',
+      case: `commit -> receipt at ${l.rate}/s through the R3 cluster`,
+      rigger: pair(l.cluster),
+      peer: `hub's own stream: ${pair(l.hub)}`,
+      ratio: l.hub.p99 > 0 ? l.cluster.p99 / l.hub.p99 : null,
+      target: '',
+      met: null,
       values: { rate: l.rate, samples: l.samples, cluster_p50_ms: l.cluster.p50, cluster_p99_ms: l.cluster.p99, hub_p50_ms: l.hub.p50, hub_p99_ms: l.hub.p99 },
       note: "AddTask at a steady rate; from the event's timestamp (set in its committing transaction, ms resolution) to its receipt, the same clock; both readers in the bench process; a rate above the bridge's queues in the hub's log",
     })),

@@ -56,7 +56,7 @@ export function prefillTasks(dbFile: string, tasks: number): PrefilledTasks {
       .all() as { name: string; sql: string }[];
     for (const index of indexes) store.db.exec(`DROP INDEX "${index.name}"`);
     const base = store.log.latestSequence();
-    for (let written = 0; written < tasks; ) {
+    for (let written = 0; written < tasks;) {
       const batch = Math.min(TASKS_PER_TRANSACTION, tasks - written);
       store.tasks.write('bench-prefill', (m) => {
         for (let i = written; i < written + batch; i++) {
@@ -80,8 +80,15 @@ export function prefillTasks(dbFile: string, tasks: number): PrefilledTasks {
     const headSequence = store.log.latestSequence();
     store.close();
     return {
-      tasks, headSequence, middleTaskId, middleTaskSequence, sparseAssigneeEvents: sparse, commonAssigneeTasks: common, todoTasks: todo,
-      bytes: fs.statSync(dbFile).size, elapsedMs: wallClockMs() - startedAt,
+      tasks,
+      headSequence,
+      middleTaskId,
+      middleTaskSequence,
+      sparseAssigneeEvents: sparse,
+      commonAssigneeTasks: common,
+      todoTasks: todo,
+      bytes: fs.statSync(dbFile).size,
+      elapsedMs: wallClockMs() - startedAt,
     };
   } catch (error) {
     if (store.db.open) store.close();

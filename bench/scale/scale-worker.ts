@@ -76,7 +76,19 @@ serveCommands({
    * before the next page; returns that page's token. supported: false when the contract this
    * checkout serves has no next_page_token (a server without keyset pages).
    */
-  async walkToDepth({ address, request, depth, pageLimit, timeoutMs }: { address: string; request: object; depth: number; pageLimit: number; timeoutMs: number }) {
+  async walkToDepth({
+    address,
+    request,
+    depth,
+    pageLimit,
+    timeoutMs,
+  }: {
+    address: string;
+    request: object;
+    depth: number;
+    pageLimit: number;
+    timeoutMs: number;
+  }) {
     if (!serverHasPageTokens()) return { supported: false, token: undefined, skipped: 0, elapsedMs: 0 };
     const client = serviceFor(address);
     const startedAt = wallClockMs();
@@ -120,10 +132,7 @@ serveCommands({
         if (error) reject(error);
         else resolve(result);
       };
-      const timer = setTimeout(
-        () => finish(undefined, { elapsedMs: NaN, timedOut: true, matched, bookmarks, lastSequence }),
-        timeoutMs,
-      );
+      const timer = setTimeout(() => finish(undefined, { elapsedMs: NaN, timedOut: true, matched, bookmarks, lastSequence }), timeoutMs);
       call.on('data', (bytes: Buffer) => {
         const { type, sequence } = typeAndSequence(bytes);
         if (type !== BOOKMARK) {
@@ -149,7 +158,11 @@ serveCommands({
     for (let i = 0; i < connections; i++) {
       channels.push(new grpc.Client(address, grpc.credentials.createInsecure(), { ...DEFAULT_CHANNEL_OPTIONS, 'grpc.use_local_subchannel_pool': 1 }));
     }
-    await Promise.all(channels.map((channel) => new Promise<void>((resolve, reject) => channel.waitForReady(Date.now() + 10_000, (error) => (error ? reject(error) : resolve())))));
+    await Promise.all(
+      channels.map(
+        (channel) => new Promise<void>((resolve, reject) => channel.waitForReady(Date.now() + 10_000, (error) => (error ? reject(error) : resolve()))),
+      ),
+    );
     const startedAt = wallClockMs();
     received = new Int32Array(streams);
     receivedAt = new Float64Array(streams);
@@ -164,10 +177,12 @@ serveCommands({
       stream.on('error', (error: grpc.ServiceError) => {
         if (error.code !== grpc.status.CANCELLED) failures.push(error.message);
       });
-      ready.push(new Promise<void>((resolve, reject) => {
-        stream.once('metadata', () => resolve());
-        stream.once('error', reject);
-      }));
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          stream.once('metadata', () => resolve());
+          stream.once('error', reject);
+        }),
+      );
     }
     await Promise.all(ready);
     return { streams: idleStreams.length, elapsedMs: wallClockMs() - startedAt };
@@ -179,7 +194,15 @@ serveCommands({
     fanOutReached = received.filter((n) => n >= count).length;
     if (fanOutReached < received.length) {
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${fanOutReached} of ${received.length} streams had ${count} messages after ${timeoutMs} ms; failures: ${failures.slice(0, 3).join('; ')}`)), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `${fanOutReached} of ${received.length} streams had ${count} messages after ${timeoutMs} ms; failures: ${failures.slice(0, 3).join('; ')}`,
+              ),
+            ),
+          timeoutMs,
+        );
         onFanOut = () => {
           clearTimeout(timer);
           resolve();

@@ -10,11 +10,12 @@
 
   const el = (tag, props, ...children) => {
     const node = document.createElement(tag);
-    if (props) for (const [key, value] of Object.entries(props)) {
-      if (key === 'text') node.textContent = value;
-      else if (key === 'dataset') Object.assign(node.dataset, value);
-      else node.setAttribute(key, value);
-    }
+    if (props)
+      for (const [key, value] of Object.entries(props)) {
+        if (key === 'text') node.textContent = value;
+        else if (key === 'dataset') Object.assign(node.dataset, value);
+        else node.setAttribute(key, value);
+      }
     for (const child of children) if (child) node.append(child);
     return node;
   };

@@ -79,22 +79,43 @@
   }
 
   function card(task) {
-    const details = el('dl', null,
-      el('dt', { text: 'Assignee' }), el('dd', { text: task.assignee ?? 'unassigned' }));
+    const details = el('dl', null, el('dt', { text: 'Assignee' }), el('dd', { text: task.assignee ?? 'unassigned' }));
     if (task.due_date) {
       const overdue = task.status !== 'COMPLETED' && task.due_date < today();
-      details.append(el('dt', { text: 'Due' }), el('dd', overdue ? { class: 'overdue' } : null,
-        el('time', { datetime: task.due_date, text: task.due_date }), overdue ? ' (overdue)' : null));
+      details.append(
+        el('dt', { text: 'Due' }),
+        el('dd', overdue ? { class: 'overdue' } : null, el('time', { datetime: task.due_date, text: task.due_date }), overdue ? ' (overdue)' : null),
+      );
     }
-    const idButton = el('button', { type: 'button', class: 'task-id', title: `${task.id} (click to copy)`, 'aria-label': `Copy the task id ${task.id}`, text: task.id.slice(0, SHORT_ID) });
+    const idButton = el('button', {
+      type: 'button',
+      class: 'task-id',
+      title: `${task.id} (click to copy)`,
+      'aria-label': `Copy the task id ${task.id}`,
+      text: task.id.slice(0, SHORT_ID),
+    });
     idButton.addEventListener('click', () => copyId(idButton, task.id));
     const updated = new Date(task.updated_at);
-    const meta = el('p', { class: 'meta' }, idButton, ' ',
-      el('time', { class: 'age', datetime: task.updated_at, title: `updated ${updated.toLocaleString()}`, text: `updated ${age(task.updated_at)}` }));
-    const article = el('article', { class: 'card', dataset: { taskId: task.id, version: String(task.version) } }, el('h4', { text: task.title }), meta, details);
+    const meta = el(
+      'p',
+      { class: 'meta' },
+      idButton,
+      ' ',
+      el('time', { class: 'age', datetime: task.updated_at, title: `updated ${updated.toLocaleString()}`, text: `updated ${age(task.updated_at)}` }),
+    );
+    const article = el(
+      'article',
+      { class: 'card', dataset: { taskId: task.id, version: String(task.version) } },
+      el('h4', { text: task.title }),
+      meta,
+      details,
+    );
     if (changesAllowed) {
-      const select = el('select', { class: 'move', 'aria-label': `Status of ${task.title}` },
-        ...statuses.map((status) => el('option', { value: status, text: label(status) })));
+      const select = el(
+        'select',
+        { class: 'move', 'aria-label': `Status of ${task.title}` },
+        ...statuses.map((status) => el('option', { value: status, text: label(status) })),
+      );
       select.value = task.status;
       select.addEventListener('change', () => changeStatus(task.id, select.value, Number(article.dataset.version)));
       article.append(select);
@@ -135,15 +156,28 @@
     }
     // A rebuild keeps the keyboard on the tab it was on.
     const focused = tabsEl.contains(document.activeElement) ? document.activeElement.dataset.status : null;
-    tabsEl.replaceChildren(...shownColumns.map((status) => {
-      const tab = el('button', { type: 'button', role: 'tab', id: `tab-${status}`, 'aria-controls': `panel-${status}`, 'aria-selected': String(status === activeStatus), dataset: { status } },
-        label(status), el('span', { class: 'count', text: String(counts.get(status) ?? 0) }));
-      tab.addEventListener('click', () => {
-        activeStatus = status;
-        schedule();
-      });
-      return tab;
-    }));
+    tabsEl.replaceChildren(
+      ...shownColumns.map((status) => {
+        const tab = el(
+          'button',
+          {
+            type: 'button',
+            role: 'tab',
+            id: `tab-${status}`,
+            'aria-controls': `panel-${status}`,
+            'aria-selected': String(status === activeStatus),
+            dataset: { status },
+          },
+          label(status),
+          el('span', { class: 'count', text: String(counts.get(status) ?? 0) }),
+        );
+        tab.addEventListener('click', () => {
+          activeStatus = status;
+          schedule();
+        });
+        return tab;
+      }),
+    );
     if (focused) tabsEl.querySelector(`[data-status="${focused}"]`)?.focus();
   }
 
@@ -155,12 +189,21 @@
       const here = shown.filter((task) => task.status === status);
       const headingId = `column-${status}`;
       const list = here.length ? el('ul', null, ...here.slice(0, MAX_CARDS).map(card)) : el('p', { class: 'empty', text: 'No tasks' });
-      const more = here.length > MAX_CARDS
-        ? el('p', { class: 'more', text: `${here.length - MAX_CARDS} more not drawn; pick an assignee to narrow the board` }) : null;
+      const more =
+        here.length > MAX_CARDS ? el('p', { class: 'more', text: `${here.length - MAX_CARDS} more not drawn; pick an assignee to narrow the board` }) : null;
       counts.set(status, here.length);
-      const column = el('section', { class: status === activeStatus ? 'column active' : 'column', id: `panel-${status}`, role: 'tabpanel', 'aria-labelledby': headingId, dataset: { status } },
+      const column = el(
+        'section',
+        {
+          class: status === activeStatus ? 'column active' : 'column',
+          id: `panel-${status}`,
+          role: 'tabpanel',
+          'aria-labelledby': headingId,
+          dataset: { status },
+        },
         el('h3', { id: headingId }, label(status), el('span', { class: 'count', 'aria-label': `${here.length} tasks`, text: String(here.length) })),
-        el('div', { class: 'cards' }, list, more));
+        el('div', { class: 'cards' }, list, more),
+      );
       if (changesAllowed) dropTarget(column, status);
       return column;
     });
@@ -180,33 +223,55 @@
     // Rebuilt only when the people change, so a person using the list is not interrupted.
     const have = [...filterEl.options].map((option) => option.value);
     if (have.length === wanted.length && have.every((value, i) => value === wanted[i])) return;
-    filterEl.replaceChildren(...wanted.map((value) =>
-      el('option', { value, text: value === EVERYONE ? 'Everyone' : value === '' ? 'Unassigned' : value })));
+    filterEl.replaceChildren(...wanted.map((value) => el('option', { value, text: value === EVERYONE ? 'Everyone' : value === '' ? 'Unassigned' : value })));
     filterEl.value = wanted.includes(current) ? current : EVERYONE;
   }
 
   function drawFeed() {
-    feedEl.replaceChildren(...feed.slice().reverse().map((entry) => el('li', { dataset: { sequence: String(entry.sequence) } },
-      el('span', { class: 'seq', text: `#${entry.sequence} ` }),
-      el('span', { class: 'type', text: entry.type.toLowerCase().replace(/_/g, ' ') }), ' ',
-      el('q', { text: entry.title }),
-      ` → ${label(entry.status)}${entry.assignee ? ` · ${entry.assignee}` : ''} `,
-      el('time', { datetime: entry.timestamp, text: new Date(entry.timestamp).toLocaleTimeString() }))));
+    feedEl.replaceChildren(
+      ...feed
+        .slice()
+        .reverse()
+        .map((entry) =>
+          el(
+            'li',
+            { dataset: { sequence: String(entry.sequence) } },
+            el('span', { class: 'seq', text: `#${entry.sequence} ` }),
+            el('span', { class: 'type', text: entry.type.toLowerCase().replace(/_/g, ' ') }),
+            ' ',
+            el('q', { text: entry.title }),
+            ` → ${label(entry.status)}${entry.assignee ? ` · ${entry.assignee}` : ''} `,
+            el('time', { datetime: entry.timestamp, text: new Date(entry.timestamp).toLocaleTimeString() }),
+          ),
+        ),
+    );
   }
 
   const KINDS = { subscribe: 'stream', task_event_stream: 'bidi stream', consume: 'consumer member', consumer: 'consumer' };
 
   function drawSidecars() {
-    sidecarsEl.replaceChildren(...sidecars.map((s) => el('li', { dataset: { name: s.name } },
-      el('span', { class: 'name', text: s.name }), ' ',
-      el('span', { class: 'kind', text: KINDS[s.kind] ?? s.kind }),
-      ` · lag ${s.lag} · ${s.kind === 'consumer' ? (s.live ? 'members joined' : 'no member') : (s.live ? 'live' : 'catching up')}`)));
+    sidecarsEl.replaceChildren(
+      ...sidecars.map((s) =>
+        el(
+          'li',
+          { dataset: { name: s.name } },
+          el('span', { class: 'name', text: s.name }),
+          ' ',
+          el('span', { class: 'kind', text: KINDS[s.kind] ?? s.kind }),
+          ` · lag ${s.lag} · ${s.kind === 'consumer' ? (s.live ? 'members joined' : 'no member') : s.live ? 'live' : 'catching up'}`,
+        ),
+      ),
+    );
   }
 
   function drawConnection() {
-    const [state, text] = !pageConnected ? ['page-offline', 'Board sidecar unreachable; reconnecting…']
-      : !serverConnected ? ['server-down', 'Server unreachable; the sidecar is reconnecting…']
-      : !ready || incoming ? ['connecting', 'Loading…'] : ['live', 'Live'];
+    const [state, text] = !pageConnected
+      ? ['page-offline', 'Board sidecar unreachable; reconnecting…']
+      : !serverConnected
+        ? ['server-down', 'Server unreachable; the sidecar is reconnecting…']
+        : !ready || incoming
+          ? ['connecting', 'Loading…']
+          : ['live', 'Live'];
     connectionEl.dataset.state = state;
     connectionEl.textContent = text;
   }
@@ -267,10 +332,11 @@
 
   function open() {
     const source = new EventSource('events');
-    const on = (name, apply) => source.addEventListener(name, (message) => {
-      apply(JSON.parse(message.data));
-      schedule();
-    });
+    const on = (name, apply) =>
+      source.addEventListener(name, (message) => {
+        apply(JSON.parse(message.data));
+        schedule();
+      });
     on('board', onBoard);
     on('tasks', onTasks);
     on('board-end', onBoardEnd);
@@ -282,7 +348,10 @@
       sidecars = JSON.parse(message.data).sidecars;
       drawSidecars();
     });
-    source.addEventListener('open', () => { pageConnected = true; schedule(); });
+    source.addEventListener('open', () => {
+      pageConnected = true;
+      schedule();
+    });
     source.addEventListener('error', () => {
       pageConnected = false;
       // A snapshot cut off midway is dropped; the next connection sends it whole.

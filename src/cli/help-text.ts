@@ -22,7 +22,14 @@ export function subcommandsIn(help: string, words: readonly string[]): string[][
   return section[1]!
     .split('\n')
     .filter((line) => line.startsWith('  rig '))
-    .map((line) => line.trim().split(/ {2,}/)[0]!.split(' ').slice(1).filter((word) => !/^[<[]/.test(word)))
+    .map((line) =>
+      line
+        .trim()
+        .split(/ {2,}/)[0]!
+        .split(' ')
+        .slice(1)
+        .filter((word) => !/^[<[]/.test(word)),
+    )
     .filter((path) => path.length === words.length + 1 && words.every((word, i) => path[i] === word));
 }
 

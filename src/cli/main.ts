@@ -34,68 +34,89 @@ export function main(args: string[]): Promise<void> {
 /** Every command of `rig`, its help and examples: what main runs and what the man page is made of. */
 export function rigProgram(args: string[]): Argv {
   const program: Argv = examplesOnLinesOfTheirOwn(yargs(args));
-  return program
+  return (
+    program
       .scriptName('rig')
       .usage('$0 <command>\n\nRigger: a local task-event hub for sidecars.')
       // In the order `rig --help` lists them; a command module is loaded only when its command runs.
       .command(
-        lazyCommand('init', 'Create .rigger/ (config.json and tasks.db) in the project directory', () =>
-          (require('./commands/init') as typeof import('./commands/init')).initCommand,
+        lazyCommand(
+          'init',
+          'Create .rigger/ (config.json and tasks.db) in the project directory',
+          () => (require('./commands/init') as typeof import('./commands/init')).initCommand,
         ),
       )
       .command(
-        lazyCommand('grpc', "Serve rigger.v1.RiggerService from this project's database (Ctrl-C to stop)", () =>
-          (require('./commands/grpc') as typeof import('./commands/grpc')).grpcCommand,
+        lazyCommand(
+          'grpc',
+          "Serve rigger.v1.RiggerService from this project's database (Ctrl-C to stop)",
+          () => (require('./commands/grpc') as typeof import('./commands/grpc')).grpcCommand,
         ),
       )
       .command(
-        lazyCommand('task', 'Manage tasks directly in the project database (the running server broadcasts the changes)', () =>
-          (require('./commands/task') as typeof import('./commands/task')).taskCommand,
+        lazyCommand(
+          'task',
+          'Manage tasks directly in the project database (the running server broadcasts the changes)',
+          () => (require('./commands/task') as typeof import('./commands/task')).taskCommand,
         ),
       )
       .command(
-        lazyCommand('events', 'Subscribe to the running server and print one line per event (Ctrl-C to stop)', () =>
-          (require('./commands/events') as typeof import('./commands/events')).eventsCommand,
+        lazyCommand(
+          'events',
+          'Subscribe to the running server and print one line per event (Ctrl-C to stop)',
+          () => (require('./commands/events') as typeof import('./commands/events')).eventsCommand,
         ),
       )
       .command(
-        lazyCommand('consumers', "Manage the running server's durable consumers (position, acks, dead letters)", () =>
-          (require('./commands/consumers') as typeof import('./commands/consumers')).consumersCommand,
+        lazyCommand(
+          'consumers',
+          "Manage the running server's durable consumers (position, acks, dead letters)",
+          () => (require('./commands/consumers') as typeof import('./commands/consumers')).consumersCommand,
         ),
       )
       .command(
-        lazyCommand('status', 'Show the running server, its log, and every sidecar stream and durable consumer with its lag', () =>
-          (require('./commands/status') as typeof import('./commands/status')).statusCommand,
+        lazyCommand(
+          'status',
+          'Show the running server, its log, and every sidecar stream and durable consumer with its lag',
+          () => (require('./commands/status') as typeof import('./commands/status')).statusCommand,
         ),
       )
       .command(
-        lazyCommand('prd', 'Parse a PRD (markdown) and turn it into tasks', () =>
-          (require('./commands/prd') as typeof import('./commands/prd')).prdCommand,
+        lazyCommand('prd', 'Parse a PRD (markdown) and turn it into tasks', () => (require('./commands/prd') as typeof import('./commands/prd')).prdCommand),
+      )
+      .command(
+        lazyCommand(
+          'orchestrate',
+          'Run a task through enhance -> comprehension test -> route (pass, enhance, decompose)',
+          () => (require('./commands/orchestrate') as typeof import('./commands/orchestrate')).orchestrateCommand,
         ),
       )
       .command(
-        lazyCommand('orchestrate', 'Run a task through enhance -> comprehension test -> route (pass, enhance, decompose)', () =>
-          (require('./commands/orchestrate') as typeof import('./commands/orchestrate')).orchestrateCommand,
+        lazyCommand(
+          'sidecar',
+          'Run a bundled sidecar: logger, metrics, nats-bridge, nats-commands, board, webhook or exec (Ctrl-C to stop)',
+          () => (require('./commands/sidecar') as typeof import('./commands/sidecar')).sidecarCommand,
         ),
       )
       .command(
-        lazyCommand('sidecar', 'Run a bundled sidecar: logger, metrics, nats-bridge, nats-commands, board, webhook or exec (Ctrl-C to stop)', () =>
-          (require('./commands/sidecar') as typeof import('./commands/sidecar')).sidecarCommand,
+        lazyCommand(
+          'backup <file>',
+          'Copy the project database to FILE as of one moment, while the server runs (restore: docs/operations.md#backups)',
+          () => (require('./commands/backup') as typeof import('./commands/backup')).backupCommand,
         ),
       )
       .command(
-        lazyCommand('backup <file>', 'Copy the project database to FILE as of one moment, while the server runs (restore: docs/operations.md#backups)', () =>
-          (require('./commands/backup') as typeof import('./commands/backup')).backupCommand,
+        lazyCommand(
+          'restore <file>',
+          'Put a backup in place of the project database, as a new log identity (stop the server first; docs/operations.md#restoring-a-backup)',
+          () => (require('./commands/restore') as typeof import('./commands/restore')).restoreCommand,
         ),
       )
       .command(
-        lazyCommand('restore <file>', 'Put a backup in place of the project database, as a new log identity (stop the server first; docs/operations.md#restoring-a-backup)', () =>
-          (require('./commands/restore') as typeof import('./commands/restore')).restoreCommand,
-        ),
-      )
-      .command(
-        lazyCommand('log', "The event log's identity: what positions (sequence + log id) are of", () =>
-          (require('./commands/log') as typeof import('./commands/log')).logCommand,
+        lazyCommand(
+          'log',
+          "The event log's identity: what positions (sequence + log id) are of",
+          () => (require('./commands/log') as typeof import('./commands/log')).logCommand,
         ),
       )
       .command(
@@ -104,12 +125,22 @@ export function rigProgram(args: string[]): Argv {
         ),
       )
       // The script itself is yargs' (bash/zsh); `rig completion --help` is help like any command's.
-      .command<GlobalArgs>('completion', 'Print a bash/zsh completion script for rig (e.g. rig completion >> ~/.bashrc)', (y) =>
-        y.example('$0 completion >> ~/.bashrc', 'complete rig commands and options in new bash shells'),
-      () => void (program.showCompletionScript as (script: string, command: string) => unknown)('rig', 'completion'))
+      .command<GlobalArgs>(
+        'completion',
+        'Print a bash/zsh completion script for rig (e.g. rig completion >> ~/.bashrc)',
+        (y) => y.example('$0 completion >> ~/.bashrc', 'complete rig commands and options in new bash shells'),
+        () => void (program.showCompletionScript as (script: string, command: string) => unknown)('rig', 'completion'),
+      )
       // Answers --get-yargs-completions; its own command name is one nobody types.
-      .completion(HIDDEN_COMPLETION_COMMAND, false, (_current: string, _argv: unknown, defaults: (done: (error: Error | null, completions: string[] | undefined) => void) => void, done: (completions: string[]) => void) =>
-        defaults((_error, completions) => done(singleLetterOptions(completions ?? []))),
+      .completion(
+        HIDDEN_COMPLETION_COMMAND,
+        false,
+        (
+          _current: string,
+          _argv: unknown,
+          defaults: (done: (error: Error | null, completions: string[] | undefined) => void) => void,
+          done: (completions: string[]) => void,
+        ) => defaults((_error, completions) => done(singleLetterOptions(completions ?? []))),
       )
       .example('$0 init && $0 grpc', 'make a project here and serve it on localhost:50051')
       .example('$0 task add "Fix login bug" --assignee Alice', 'add a task (the server broadcasts it)')
@@ -117,7 +148,8 @@ export function rigProgram(args: string[]): Argv {
       .example('$0 sidecar board', 'a live board of the tasks at http://127.0.0.1:7464')
       .middleware(warnOfUnknownConfigKeys)
       .demandCommand(1, 'name a command; see rig --help')
-      .recommendCommands();
+      .recommendCommands()
+  );
 }
 
 const HIDDEN_COMPLETION_COMMAND = '__complete';

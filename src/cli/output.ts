@@ -1,7 +1,6 @@
 import { safeText, UNSAFE_JSON } from '../config/terminal-text';
 import { eventTypeName, statusName, type Task, type TaskEvent } from '../model/task';
 
-
 /** safeText in double quotes, with `"` escaped too: the quoted value cannot end early. */
 export function quotedText(text: string): string {
   return `"${safeText(text).replace(/"/g, '\\"')}"`;

@@ -24,7 +24,11 @@ function taskEventEncoder(): EventEncoder {
  * carries .rigger/config.json but never the database); a path given by --db, RIGGER_DB or
  * config.json must exist, so a typo cannot start an empty store.
  */
-export function openProjectStore(project: Project, argv: Record<string, unknown>, fullCheck: StoreOptions['fullCheck'] = 'never'): { store: Store; file: string } {
+export function openProjectStore(
+  project: Project,
+  argv: Record<string, unknown>,
+  fullCheck: StoreOptions['fullCheck'] = 'never',
+): { store: Store; file: string } {
   const file = databasePath(project, argv);
   const isDefault = resolveSetting('db', argv, project.config) === '';
   if (!isDefault && !fs.existsSync(file)) {

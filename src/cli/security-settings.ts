@@ -43,7 +43,12 @@ function configTokens(value: unknown): AccessToken[] {
   return value.map((entry: unknown, i) => {
     if (typeof entry === 'string') return { token: checkToken(entry, `${where}[${i}]`), readOnly: false };
     const object = entry as { token?: unknown; readOnly?: unknown };
-    if (typeof object !== 'object' || entry === null || typeof object.token !== 'string' || (object.readOnly !== undefined && typeof object.readOnly !== 'boolean')) {
+    if (
+      typeof object !== 'object' ||
+      entry === null ||
+      typeof object.token !== 'string' ||
+      (object.readOnly !== undefined && typeof object.readOnly !== 'boolean')
+    ) {
       throw invalidArgument(shape);
     }
     return { token: checkToken(object.token, `${where}[${i}]`), readOnly: object.readOnly === true };

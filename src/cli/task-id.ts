@@ -15,7 +15,9 @@ export function resolveTaskId(store: Store, given: string, what = 'task'): strin
   if (ids.length === 1) return ids[0]!;
   if (ids.length === 0) throw notFound(`${what} ${JSON.stringify(given)} does not exist${nearestIdsHint(store, given)}`);
   const shown = ids.slice(0, MAX_CANDIDATES).join(', ');
-  throw invalidArgument(`task id ${JSON.stringify(given)} is ambiguous: it starts ${ids.length > MAX_CANDIDATES ? `more than ${MAX_CANDIDATES} ids` : `${ids.length} ids`} (${shown}${ids.length > MAX_CANDIDATES ? ', ...' : ''}); give more characters`);
+  throw invalidArgument(
+    `task id ${JSON.stringify(given)} is ambiguous: it starts ${ids.length > MAX_CANDIDATES ? `more than ${MAX_CANDIDATES} ids` : `${ids.length} ids`} (${shown}${ids.length > MAX_CANDIDATES ? ', ...' : ''}); give more characters`,
+  );
 }
 
 /** The ids sharing the longest start with a mistyped one ("3f2b" -> the ids starting "3f2"), as a hint; none when no id shares even its first character. */

@@ -65,7 +65,11 @@ export class CheckpointWriter {
   private failure: unknown;
 
   /** `onError` hears of a failed write (disk full, folder gone) once, when it happens. */
-  constructor(readonly file: string, initial: LogPosition | undefined, private readonly onError: (error: unknown) => void) {
+  constructor(
+    readonly file: string,
+    initial: LogPosition | undefined,
+    private readonly onError: (error: unknown) => void,
+  ) {
     this.written = initial;
   }
 

@@ -55,7 +55,7 @@ export function isConnectionFailure(error: { code?: number }): boolean {
 }
 
 const ADDRESS_FIX = 'check --address / RIGGER_ADDRESS';
-const TLS_FIX = 'give --server-ca CA.pem (or RIGGER_SERVER_CA) with the CA that signed the server\'s certificate';
+const TLS_FIX = "give --server-ca CA.pem (or RIGGER_SERVER_CA) with the CA that signed the server's certificate";
 
 /** grpc-js' own error inside its UNAVAILABLE text, without the wrapping, the timestamp and "Resolution note". */
 function transportError(details: string): string | undefined {
@@ -99,32 +99,55 @@ export function describeConnectionFailure(error: { code: number; details: string
   }
   if (/ENOTFOUND|EAI_AGAIN/.test(cause)) return { kind: 'dns', message: `the host name ${hostOf(at)} does not resolve; ${ADDRESS_FIX}` };
   if (/EHOSTUNREACH|ENETUNREACH|ETIMEDOUT/.test(cause)) {
-    return { kind: 'unreachable', message: `cannot reach ${at} (${/E[A-Z]+/.exec(cause)![0]}): the host is down, or a firewall drops the connection; ${ADDRESS_FIX}` };
+    return {
+      kind: 'unreachable',
+      message: `cannot reach ${at} (${/E[A-Z]+/.exec(cause)![0]}): the host is down, or a firewall drops the connection; ${ADDRESS_FIX}`,
+    };
   }
   if (/alert certificate required/.test(cause)) {
     return { kind: 'client-certificate', message: `the server at ${at} requires a client certificate (mTLS); give --client-cert and --client-key` };
   }
   if (/alert (?:unknown ca|bad certificate|certificate unknown|unsupported certificate)/.test(cause)) {
-    return { kind: 'client-certificate', message: `the server at ${at} refused the client certificate; give one signed by the CA it trusts (its --tls-ca) with --client-cert and --client-key` };
+    return {
+      kind: 'client-certificate',
+      message: `the server at ${at} refused the client certificate; give one signed by the CA it trusts (its --tls-ca) with --client-cert and --client-key`,
+    };
   }
   if (/ERR_TLS_CERT_ALTNAME_INVALID|does not match certificate's altnames/.test(details)) {
-    return { kind: 'untrusted-certificate', message: `the server's certificate does not name ${hostOf(at)}; connect with --address to a name the certificate holds, or reissue it with ${hostOf(at)} in its subjectAltName` };
+    return {
+      kind: 'untrusted-certificate',
+      message: `the server's certificate does not name ${hostOf(at)}; connect with --address to a name the certificate holds, or reissue it with ${hostOf(at)} in its subjectAltName`,
+    };
   }
   if (/certificate has expired|certificate is not yet valid/.test(cause)) {
-    return { kind: 'untrusted-certificate', message: `the server at ${at} presents a certificate that ${/not yet valid/.test(cause) ? 'is not yet valid' : 'has expired'}; the server needs a new one (--tls-cert / --tls-key)` };
+    return {
+      kind: 'untrusted-certificate',
+      message: `the server at ${at} presents a certificate that ${/not yet valid/.test(cause) ? 'is not yet valid' : 'has expired'}; the server needs a new one (--tls-cert / --tls-key)`,
+    };
   }
-  if (/unable to verify the first certificate|self[- ]signed certificate|unable to get (?:local )?issuer certificate|certificate signature failure/.test(cause)) {
+  if (
+    /unable to verify the first certificate|self[- ]signed certificate|unable to get (?:local )?issuer certificate|certificate signature failure/.test(cause)
+  ) {
     return target.caGiven
-      ? { kind: 'untrusted-certificate', message: `the server's certificate at ${at} is not signed by the CA in --server-ca / RIGGER_SERVER_CA (${cause}); give the CA that signed it` }
+      ? {
+          kind: 'untrusted-certificate',
+          message: `the server's certificate at ${at} is not signed by the CA in --server-ca / RIGGER_SERVER_CA (${cause}); give the CA that signed it`,
+        }
       : { kind: 'untrusted-certificate', message: `the server's certificate at ${at} is not trusted by the system's CAs (${cause}); ${TLS_FIX}` };
   }
   if (target.tls && target.clientCertGiven && /^Failed to connect$|ECONNRESET|socket disconnected/.test(cause)) {
     // With TLS 1.3 the client hears of a refused certificate only as the connection closing.
-    return { kind: 'client-certificate', message: `the server at ${at} closed the connection after the TLS handshake: it refused the client certificate; give one signed by the CA it trusts (its --tls-ca) with --client-cert and --client-key` };
+    return {
+      kind: 'client-certificate',
+      message: `the server at ${at} closed the connection after the TLS handshake: it refused the client certificate; give one signed by the CA it trusts (its --tls-ca) with --client-cert and --client-key`,
+    };
   }
   if (target.tls && /wrong version number|packet length too long|unknown protocol|record layer failure/i.test(cause)) {
     const drop = target.clientCertGiven ? '--server-ca, --client-cert and --client-key' : '--server-ca';
-    return { kind: 'tls-not-served', message: `the server at ${at} does not serve TLS; connect without ${drop} (and RIGGER_SERVER_CA), or start \`rig grpc\` with --tls-cert and --tls-key` };
+    return {
+      kind: 'tls-not-served',
+      message: `the server at ${at} does not serve TLS; connect without ${drop} (and RIGGER_SERVER_CA), or start \`rig grpc\` with --tls-cert and --tls-key`,
+    };
   }
   if (!target.tls && /^Failed to connect$|ECONNRESET/.test(cause)) {
     return { kind: 'closed', message: `the server at ${at} closed the connection before gRPC began: if it serves TLS, ${TLS_FIX}; else ${ADDRESS_FIX}` };
@@ -139,13 +162,20 @@ export function describeConnectionFailure(error: { code: number; details: string
  * describeConnectionFailure, plus what only the network can tell: for a connection closed before
  * gRPC began, whether a TLS handshake succeeds at the address (a TLS server reached without TLS).
  */
-export async function diagnoseConnectionFailure(error: { code: number; details: string }, target: ConnectionTarget, probeTimeoutMs = 2000): Promise<ConnectionFailure> {
+export async function diagnoseConnectionFailure(
+  error: { code: number; details: string },
+  target: ConnectionTarget,
+  probeTimeoutMs = 2000,
+): Promise<ConnectionFailure> {
   const failure = describeConnectionFailure(error, target);
   if (failure.kind !== 'closed') return failure;
   if (await servesTls(target.address, probeTimeoutMs)) {
     return { kind: 'tls-required', message: `the server at ${target.address} serves TLS and this client connected without it; ${TLS_FIX}` };
   }
-  return { kind: 'not-grpc', message: `the server at ${target.address} closed the connection before gRPC began, and it does not serve TLS either; ${ADDRESS_FIX}` };
+  return {
+    kind: 'not-grpc',
+    message: `the server at ${target.address} closed the connection before gRPC began, and it does not serve TLS either; ${ADDRESS_FIX}`,
+  };
 }
 
 /** Whether a TLS handshake (any certificate) completes at host:port within timeoutMs. */

@@ -120,7 +120,9 @@ export class ConsumerFeed {
     return new Promise<void>((resolve, reject) => {
       const sequence = delivery.event.sequence;
       if (!this.holds(delivery)) {
-        return reject(new Error(`the stream that delivered ${sequence} was ${this.closed ? 'closed' : 'lost'}, so it was not acked; the event will be delivered again`));
+        return reject(
+          new Error(`the stream that delivered ${sequence} was ${this.closed ? 'closed' : 'lost'}, so it was not acked; the event will be delivered again`),
+        );
       }
       const pending = this.unconfirmed.get(sequence);
       if (pending?.deliveryId === delivery.deliveryId) return void (pending.more ??= []).push({ resolve, reject }); // acked twice: one ack
@@ -187,7 +189,8 @@ export class ConsumerFeed {
     const batch = this.ackBatch;
     this.ackBatch = undefined;
     if (!batch || batch.call !== this.call || !this.joined) return;
-    for (let at = 0; at < batch.ids.length; at += MAX_IDS_PER_MESSAGE) batch.call.write({ ack: { delivery_ids: batch.ids.slice(at, at + MAX_IDS_PER_MESSAGE) } });
+    for (let at = 0; at < batch.ids.length; at += MAX_IDS_PER_MESSAGE)
+      batch.call.write({ ack: { delivery_ids: batch.ids.slice(at, at + MAX_IDS_PER_MESSAGE) } });
   }
 
   /** The membership is over: acks it did not see confirmed reject (their events may come again). */

@@ -58,7 +58,13 @@ export interface ConsumedEvent {
 export function joinConfigOf(name: string, options: ConsumeOptions): ConsumerConfig {
   if (name === '') throw invalidArgument('consume needs a consumer name');
   const { eventTypes, assignee, statuses, taskIds } = options;
-  const { filter } = planSubscription({ bookmarkIntervalMs: 0, ...(eventTypes && { eventTypes }), ...(assignee !== undefined && { assignee }), ...(statuses && { statuses }), ...(taskIds && { taskIds }) });
+  const { filter } = planSubscription({
+    bookmarkIntervalMs: 0,
+    ...(eventTypes && { eventTypes }),
+    ...(assignee !== undefined && { assignee }),
+    ...(statuses && { statuses }),
+    ...(taskIds && { taskIds }),
+  });
   return {
     name,
     ...(options.filter !== false && { filter }),
@@ -70,28 +76,45 @@ export function joinConfigOf(name: string, options: ConsumeOptions): ConsumerCon
   };
 }
 
-function feedFor(service: RiggerServiceClient, name: string, options: ConsumeOptions, delivered: (item: ConsumedEvent) => void, failed: (error: unknown) => void): ConsumerFeed {
-  const feed: ConsumerFeed = new ConsumerFeed(service, joinConfigOf(name, options), { ...DEFAULT_BACKOFF, ...options.backoff }, {
-    delivery: (delivery) =>
-      delivered({
-        event: delivery.event,
-        sequence: delivery.event.sequence,
-        attempt: delivery.attempt,
-        deliveryId: delivery.deliveryId,
-        ack: () => feed.ack(delivery),
-        nak: (nakOptions) => feed.nak(delivery, nakOptions),
-        inProgress: () => feed.inProgress(delivery),
-        held: () => feed.holds(delivery),
-      }),
-    error: failed,
-    ...(options.onStatus && { status: options.onStatus }),
-  });
+function feedFor(
+  service: RiggerServiceClient,
+  name: string,
+  options: ConsumeOptions,
+  delivered: (item: ConsumedEvent) => void,
+  failed: (error: unknown) => void,
+): ConsumerFeed {
+  const feed: ConsumerFeed = new ConsumerFeed(
+    service,
+    joinConfigOf(name, options),
+    { ...DEFAULT_BACKOFF, ...options.backoff },
+    {
+      delivery: (delivery) =>
+        delivered({
+          event: delivery.event,
+          sequence: delivery.event.sequence,
+          attempt: delivery.attempt,
+          deliveryId: delivery.deliveryId,
+          ack: () => feed.ack(delivery),
+          nak: (nakOptions) => feed.nak(delivery, nakOptions),
+          inProgress: () => feed.inProgress(delivery),
+          held: () => feed.holds(delivery),
+        }),
+      error: failed,
+      ...(options.onStatus && { status: options.onStatus }),
+    },
+  );
   return feed;
 }
 
 export function observeConsumer(service: RiggerServiceClient, name: string, options: ConsumeOptions): Observable<ConsumedEvent> {
   return observeFeed<ConsumedEvent>((subscriber) => {
-    const feed = feedFor(service, name, options, (item) => subscriber.next(item), (error) => subscriber.error(error));
+    const feed = feedFor(
+      service,
+      name,
+      options,
+      (item) => subscriber.next(item),
+      (error) => subscriber.error(error),
+    );
     return { start: () => feed.start(), stop: () => feed.close() };
   });
 }
@@ -99,7 +122,13 @@ export function observeConsumer(service: RiggerServiceClient, name: string, opti
 /** The deliveries as an async iterator; the server's max_in_flight bounds what waits here. */
 export function iterateConsumer(service: RiggerServiceClient, name: string, options: ConsumeOptions): AsyncIterableIterator<ConsumedEvent> {
   return iterateFeed<ConsumedEvent, ConsumedEvent>((queue) => {
-    const feed = feedFor(service, name, options, (item) => queue.push(item), (error) => queue.fail(error));
+    const feed = feedFor(
+      service,
+      name,
+      options,
+      (item) => queue.push(item),
+      (error) => queue.fail(error),
+    );
     return {
       start: () => feed.start(),
       stop: () => feed.close(),

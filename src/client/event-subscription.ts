@@ -63,7 +63,12 @@ function wire(service: RiggerServiceClient, options: SubscribeOptions, handlers:
     service,
     plan.filter,
     plan.startAfter,
-    { backoff: { ...DEFAULT_BACKOFF, ...options.backoff }, bookmarkIntervalMs: plan.bookmarkIntervalMs, includeSnapshot: plan.includeSnapshot, afterRestore: plan.afterRestore },
+    {
+      backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
+      bookmarkIntervalMs: plan.bookmarkIntervalMs,
+      includeSnapshot: plan.includeSnapshot,
+      afterRestore: plan.afterRestore,
+    },
     listener,
   );
   return { feed, checkpoint };
@@ -71,7 +76,8 @@ function wire(service: RiggerServiceClient, options: SubscribeOptions, handlers:
 
 /** The position a handled item moves the checkpoint to, if any: a change, a bookmark, a completed snapshot, a restore's parting point. */
 function checkpointOf(item: Item): LogPosition | undefined {
-  if (item.kind === 'event') return item.event.event_type === TaskEventType.SNAPSHOT ? undefined : { sequence: item.event.sequence, logId: item.event.log_id ?? LEGACY_LOG_ID };
+  if (item.kind === 'event')
+    return item.event.event_type === TaskEventType.SNAPSHOT ? undefined : { sequence: item.event.sequence, logId: item.event.log_id ?? LEGACY_LOG_ID };
   if (item.kind === 'bookmark') return { sequence: item.sequence, logId: item.logId };
   if (item.kind === 'restore') return { sequence: item.restore.partedAfter, logId: item.restore.logId };
   return item.marker.state === 'complete' ? { sequence: item.marker.sequence, logId: item.logId } : undefined;

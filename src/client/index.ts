@@ -10,10 +10,28 @@ export type { AfterRestore, FeedStatus as StreamStatus, LogRestore, SnapshotMark
 export { LEGACY_LOG_ID, type LogPosition } from '../model/log-lineage';
 export { StreamError } from './stream-error';
 export { TaskWriter, WriteError, WriteOutcomeUnknown } from './task-writer';
-export { connectionTarget, describeConnectionFailure, diagnoseConnectionFailure, isConnectionFailure, type ConnectionFailure, type ConnectionFailureKind, type ConnectionTarget } from './connection-failure';
+export {
+  connectionTarget,
+  describeConnectionFailure,
+  diagnoseConnectionFailure,
+  isConnectionFailure,
+  type ConnectionFailure,
+  type ConnectionFailureKind,
+  type ConnectionTarget,
+} from './connection-failure';
 export type { BackoffOptions } from './backoff';
 export { readCheckpoint, writeCheckpoint } from './checkpoint';
-export { TaskStatus, TaskEventType, statusName, eventTypeName, parseStatus, parseEventType, isStreamMessageType, type Task, type TaskEvent } from '../model/task';
+export {
+  TaskStatus,
+  TaskEventType,
+  statusName,
+  eventTypeName,
+  parseStatus,
+  parseEventType,
+  isStreamMessageType,
+  type Task,
+  type TaskEvent,
+} from '../model/task';
 export type { RiggerServiceClient } from '../generated/rigger/v1/RiggerService';
 export type { LogInfo__Output as LogInfo } from '../generated/rigger/v1/LogInfo';
 export type { HubStatus__Output as HubStatus } from '../generated/rigger/v1/HubStatus';

@@ -47,9 +47,24 @@ export interface RiggerClientOptions {
 }
 
 type UnaryMethod =
-  | 'ListTasks' | 'AddTask' | 'UpdateTask' | 'GetTask' | 'DeleteTask' | 'ParsePRD' | 'GenerateTasksFromPRD' | 'OrchestrateTask'
-  | 'CreateConsumer' | 'GetConsumer' | 'ListConsumers' | 'DeleteConsumer' | 'ResetConsumer' | 'ListDeadLetters' | 'RedriveDeadLetters' | 'DropDeadLetters'
-  | 'GetLog' | 'GetHubStatus';
+  | 'ListTasks'
+  | 'AddTask'
+  | 'UpdateTask'
+  | 'GetTask'
+  | 'DeleteTask'
+  | 'ParsePRD'
+  | 'GenerateTasksFromPRD'
+  | 'OrchestrateTask'
+  | 'CreateConsumer'
+  | 'GetConsumer'
+  | 'ListConsumers'
+  | 'DeleteConsumer'
+  | 'ResetConsumer'
+  | 'ListDeadLetters'
+  | 'RedriveDeadLetters'
+  | 'DropDeadLetters'
+  | 'GetLog'
+  | 'GetHubStatus';
 
 // Pings an idle stream so a connection that died silently (a cable, a NAT) is noticed and resumed.
 // The server accepts pings every 10 s or more.
@@ -126,7 +141,7 @@ export class RiggerClient {
   /** Every task matching `request` (archived ones too when include_archived), page by page (page tokens: each page a seek, however deep). */
   async listAllTasks(request: Omit<ListTasksRequest, 'limit' | 'offset' | 'page_token'> = {}): Promise<Task[]> {
     const tasks: Task[] = [];
-    for (let pageToken = ''; ; ) {
+    for (let pageToken = ''; ;) {
       const page = await this.listTasks({ ...request, limit: LIST_PAGE, ...(pageToken !== '' && { pageToken }) });
       tasks.push(...(page.tasks as unknown as Task[]));
       pageToken = page.nextPageToken;

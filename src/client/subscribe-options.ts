@@ -71,7 +71,8 @@ export interface SubscriptionPlan {
 export function planSubscription(options: SubscribeOptions): SubscriptionPlan {
   const eventTypes = (options.eventTypes ?? []).map((type) => {
     const parsed = typeof type === 'number' ? type : parseEventType(type);
-    if (parsed === undefined) throw invalidArgument(`eventTypes: ${JSON.stringify(type)} is not an event type; use e.g. created, updated, deleted, status_changed, assigned`);
+    if (parsed === undefined)
+      throw invalidArgument(`eventTypes: ${JSON.stringify(type)} is not an event type; use e.g. created, updated, deleted, status_changed, assigned`);
     return parsed;
   });
   const statuses = (options.statuses ?? []).map((status) => {
@@ -116,6 +117,8 @@ function sinceOf(options: SubscribeOptions): SubscriptionPlan['startAfter'] {
 export function checkBookmarkInterval(ms: number, what: string): void {
   if (ms === 0) return;
   if (!Number.isInteger(ms) || ms < MIN_BOOKMARK_INTERVAL_MS || ms > MAX_BOOKMARK_INTERVAL_MS) {
-    throw invalidArgument(`${what} must be 0 (no bookmarks) or a whole number of ms from ${MIN_BOOKMARK_INTERVAL_MS} to ${MAX_BOOKMARK_INTERVAL_MS}, got ${ms}`);
+    throw invalidArgument(
+      `${what} must be 0 (no bookmarks) or a whole number of ms from ${MIN_BOOKMARK_INTERVAL_MS} to ${MAX_BOOKMARK_INTERVAL_MS}, got ${ms}`,
+    );
   }
 }

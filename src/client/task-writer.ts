@@ -32,7 +32,9 @@ export class WriteOutcomeUnknown extends Error {
     readonly code: grpc.status,
     readonly details: string,
   ) {
-    super(`the WriteTasks stream ended before this write was answered (${grpc.status[code] ?? code}: ${details}); it may or may not have been committed: read the task back before retrying`);
+    super(
+      `the WriteTasks stream ended before this write was answered (${grpc.status[code] ?? code}: ${details}); it may or may not have been committed: read the task back before retrying`,
+    );
     this.name = 'WriteOutcomeUnknown';
   }
 }
@@ -98,7 +100,8 @@ export class TaskWriter {
     return new Promise<T>((resolve, reject) => {
       this.waiting.push({
         requestId,
-        settle: (response) => (response.error ? reject(new WriteError(response.error.code ?? grpc.status.UNKNOWN, response.error.message ?? '')) : resolve(result(response))),
+        settle: (response) =>
+          response.error ? reject(new WriteError(response.error.code ?? grpc.status.UNKNOWN, response.error.message ?? '')) : resolve(result(response)),
         reject,
       });
       stream.write({ ...write, request_id: requestId });

@@ -39,7 +39,10 @@ interface ParseLevel {
 }
 
 function parseLevelOf(y: Argv): ParseLevel {
-  const instance = y as unknown as { getOptions(): { key: Record<string, unknown> }; getInternalMethods(): { getCommandInstance(): { getCommands(): string[] } } };
+  const instance = y as unknown as {
+    getOptions(): { key: Record<string, unknown> };
+    getInternalMethods(): { getCommandInstance(): { getCommands(): string[] } };
+  };
   const internal = instance.getInternalMethods();
   // yargs lists each --kebab-case option under its camelCase name as well.
   const options = Object.keys(instance.getOptions().key).filter((key) => key.length === 1 || !/[A-Z]/.test(key));
@@ -63,7 +66,9 @@ export function examplesOnLinesOfTheirOwn<T>(program: Argv<T>): Argv<T> {
   usage.freeze = () => (saved.push(shown), freeze());
   usage.unfreeze = (...args) => ((shown = saved.pop() ?? 0), unfreeze(...args));
   usage.example = (command, description) => {
-    usage.epilog(`${shown++ === 0 ? 'Examples:\n' : ''}  ${asRun(command, (program as unknown as { $0: string }).$0)}${description ? `\n      ${description}` : ''}`);
+    usage.epilog(
+      `${shown++ === 0 ? 'Examples:\n' : ''}  ${asRun(command, (program as unknown as { $0: string }).$0)}${description ? `\n      ${description}` : ''}`,
+    );
   };
   return program;
 }
@@ -154,8 +159,13 @@ export function readableYargsMessage(message: string, args: readonly string[], p
     const names = unknown[1]!.split(', ');
     // yargs names an unknown --bogus-flag twice: bogus-flag and bogusFlag.
     const distinct = names.filter((name) => !names.some((other) => other !== name && other.includes('-') && camelCase(other) === name));
-    const shown = distinct.map((name) => (args.includes(`--${name}`) || args.some((a) => a.startsWith(`--${name}=`)) ? `--${name}` : args.includes(`-${name}`) ? `-${name}` : name));
-    const where = commandOf(args.filter((a) => !distinct.includes(a)), program);
+    const shown = distinct.map((name) =>
+      args.includes(`--${name}`) || args.some((a) => a.startsWith(`--${name}=`)) ? `--${name}` : args.includes(`-${name}`) ? `-${name}` : name,
+    );
+    const where = commandOf(
+      args.filter((a) => !distinct.includes(a)),
+      program,
+    );
     const meant = shown.map((name) => didYouMean(name, level, where)).filter((hint) => hint !== undefined);
     const noun = shown.every((name) => name.startsWith('-')) ? 'option' : level.commands.length > 0 ? 'command' : 'argument';
     const what = shown.length === 1 ? noun : `${noun}s`;

@@ -28,21 +28,29 @@ const parser = <T>(accepts: string, parse: (text: string, source: string) => T, 
 const bound = (n: number) => (n === Number.MAX_SAFE_INTEGER ? '2^53-1' : String(n));
 
 const integer = (min: number, max: number) =>
-  parser(`whole number ${bound(min)} to ${bound(max)}`, (text, source) => {
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < min || value > max) {
-      throw invalidArgument(`${source} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
-    }
-    return value;
-  }, true);
+  parser(
+    `whole number ${bound(min)} to ${bound(max)}`,
+    (text, source) => {
+      const value = Number(text);
+      if (!Number.isInteger(value) || value < min || value > max) {
+        throw invalidArgument(`${source} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
+      }
+      return value;
+    },
+    true,
+  );
 const decimal = (min: number, max: number) =>
-  parser(`number ${bound(min)} to ${bound(max)}`, (text, source) => {
-    const value = Number(text);
-    if (text.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
-      throw invalidArgument(`${source} must be a number from ${min} to ${max}, got ${JSON.stringify(text)}`);
-    }
-    return value;
-  }, true);
+  parser(
+    `number ${bound(min)} to ${bound(max)}`,
+    (text, source) => {
+      const value = Number(text);
+      if (text.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
+        throw invalidArgument(`${source} must be a number from ${min} to ${max}, got ${JSON.stringify(text)}`);
+      }
+      return value;
+    },
+    true,
+  );
 const text = parser('text', (value) => value);
 const oneOf = <T extends string>(...allowed: T[]) => {
   const accepts = allowed.length === 2 ? allowed.join(' or ') : `one of ${allowed.join(', ')}`;
@@ -181,7 +189,11 @@ export function settingOption(name: SettingName, meaning?: string): SettingOptio
 }
 
 /** The log settings of rig grpc and the sidecars (flag > environment > config.json > default). */
-export function logSettings(argv: Record<string, unknown>, config: Record<string, unknown>, stderrIsTerminal = process.stderr.isTTY === true): { level: string; format: 'json' | 'pretty' } {
+export function logSettings(
+  argv: Record<string, unknown>,
+  config: Record<string, unknown>,
+  stderrIsTerminal = process.stderr.isTTY === true,
+): { level: string; format: 'json' | 'pretty' } {
   const format = resolveSetting('logFormat', argv, config);
   // People read a terminal; anything else (a file, a pipe, journald) is read by machines.
   return { level: resolveSetting('logLevel', argv, config), format: format === 'auto' ? (stderrIsTerminal ? 'pretty' : 'json') : format };

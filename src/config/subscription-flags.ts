@@ -25,10 +25,12 @@ export function subscriptionFlags<T>(yargs: Argv<T>, since: string, withCheckpoi
     .option('checkpoint', { type: 'string', describe: 'file keeping the last handled sequence; a restart resumes after it' })
     .option('consumer', {
       type: 'string',
-      describe: 'instead of --checkpoint: a durable consumer on the server keeps the position (created on first use, the filter flags and --since apply then); several sidecars with one name share the events',
+      describe:
+        'instead of --checkpoint: a durable consumer on the server keeps the position (created on first use, the filter flags and --since apply then); several sidecars with one name share the events',
     })
     .check((argv) => {
-      if (argv.consumer !== undefined && argv.checkpoint !== undefined) throw invalidArgument('--consumer and --checkpoint are two ways to keep the position; give one of them');
+      if (argv.consumer !== undefined && argv.checkpoint !== undefined)
+        throw invalidArgument('--consumer and --checkpoint are two ways to keep the position; give one of them');
       return true;
     }) as Argv<T & SubscriptionArgs>;
 }
@@ -56,16 +58,21 @@ export function bookmarkFlag<T>(yargs: Argv<T>): Argv<T & SubscriptionArgs> {
 export function bookmarkIntervalOf(argv: SubscriptionArgs): number {
   const ms = argv['bookmark-interval-ms'] ?? DEFAULT_BOOKMARK_INTERVAL_MS;
   if (ms !== 0 && !(Number.isInteger(ms) && ms >= MIN_BOOKMARK_INTERVAL_MS && ms <= MAX_BOOKMARK_INTERVAL_MS)) {
-    throw invalidArgument(`--bookmark-interval-ms must be 0 (no bookmarks) or a whole number of ms from ${MIN_BOOKMARK_INTERVAL_MS} to ${MAX_BOOKMARK_INTERVAL_MS}, got ${ms}`);
+    throw invalidArgument(
+      `--bookmark-interval-ms must be 0 (no bookmarks) or a whole number of ms from ${MIN_BOOKMARK_INTERVAL_MS} to ${MAX_BOOKMARK_INTERVAL_MS}, got ${ms}`,
+    );
   }
   return ms;
 }
 
 /** The flags as RiggerClient.subscribe takes them; throws invalid_argument naming the bad flag. */
-export function subscribeOptionsOf(argv: SubscriptionArgs): Omit<SubscribeOptions, 'onStatus'> & { eventTypes: TaskEventType[]; statuses: TaskStatus[]; bookmarkIntervalMs: number } {
+export function subscribeOptionsOf(
+  argv: SubscriptionArgs,
+): Omit<SubscribeOptions, 'onStatus'> & { eventTypes: TaskEventType[]; statuses: TaskStatus[]; bookmarkIntervalMs: number } {
   const eventTypes = list(argv.types).map((name) => {
     const type = parseEventType(name);
-    if (type === undefined) throw invalidArgument(`--types: ${JSON.stringify(name)} is not an event type; use e.g. created,updated,deleted,status_changed,assigned`);
+    if (type === undefined)
+      throw invalidArgument(`--types: ${JSON.stringify(name)} is not an event type; use e.g. created,updated,deleted,status_changed,assigned`);
     return type;
   });
   const statuses = list(argv.statuses).map((name) => {
@@ -86,5 +93,8 @@ export function subscribeOptionsOf(argv: SubscriptionArgs): Omit<SubscribeOption
 }
 
 function list(value: string | undefined): string[] {
-  return (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }

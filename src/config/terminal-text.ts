@@ -24,7 +24,6 @@ export function safeText(text: string): string {
   return text.replace(UNSAFE_TEXT, escapeChar);
 }
 
-
 // Without the backslash: an error line stays readable where it quotes JSON (`\"`), and is still one line.
 const UNSAFE_IN_ERRORS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
 

@@ -29,9 +29,19 @@ const PATH_PREFIXES: Record<PublicService, readonly string[]> = {
 /** Unary RPCs that write (ParsePRD stores the parsed PRD). TaskEventStream is readable, but its `update` messages write. */
 const MUTATING_METHODS: ReadonlySet<string> = new Set(
   [
-    'AddTask', 'UpdateTask', 'DeleteTask', 'WriteTasks', 'ParsePRD', 'GenerateTasksFromPRD', 'OrchestrateTask',
+    'AddTask',
+    'UpdateTask',
+    'DeleteTask',
+    'WriteTasks',
+    'ParsePRD',
+    'GenerateTasksFromPRD',
+    'OrchestrateTask',
     // Consumers' management; consuming (and the acks it writes) and listing are open to read-only tokens.
-    'CreateConsumer', 'DeleteConsumer', 'ResetConsumer', 'RedriveDeadLetters', 'DropDeadLetters',
+    'CreateConsumer',
+    'DeleteConsumer',
+    'ResetConsumer',
+    'RedriveDeadLetters',
+    'DropDeadLetters',
   ].map((m) => `/${SERVICE_NAME}/${m}`),
 );
 
@@ -47,7 +57,7 @@ export function isReadOnlyCall(metadata: grpc.Metadata): boolean {
 }
 const DUPLEX_WITH_UPDATES = `/${SERVICE_NAME}/TaskEventStream`;
 
-const HOW_TO_SEND = 'send metadata `authorization: Bearer <token>` (rig: --token or RIGGER_TOKEN; grpcurl: -H \'authorization: Bearer <token>\')';
+const HOW_TO_SEND = "send metadata `authorization: Bearer <token>` (rig: --token or RIGGER_TOKEN; grpcurl: -H 'authorization: Bearer <token>')";
 
 /** Compares tokens in constant time: fixed-length SHA-256 digests, every configured token checked. */
 class TokenTable {
@@ -110,7 +120,10 @@ export function authInterceptor(options: AuthOptions): grpc.ServerInterceptor | 
             const access = table.lookup(presented);
             if (!access) return refuse(grpc.status.UNAUTHENTICATED, 'the bearer token is not valid for this server; check --token / RIGGER_TOKEN');
             if (access.readOnly && MUTATING_METHODS.has(method.path)) {
-              return refuse(grpc.status.PERMISSION_DENIED, `${method.path.slice(method.path.lastIndexOf('/') + 1)} changes tasks and this token is read-only; use a read-write token`);
+              return refuse(
+                grpc.status.PERMISSION_DENIED,
+                `${method.path.slice(method.path.lastIndexOf('/') + 1)} changes tasks and this token is read-only; use a read-write token`,
+              );
             }
             readOnly = access.readOnly;
             metadata.remove(AUTHORIZATION_HEADER); // handlers never see the secret
@@ -121,7 +134,10 @@ export function authInterceptor(options: AuthOptions): grpc.ServerInterceptor | 
           onReceiveMessage: (message: { update?: unknown } | null, pass) => {
             if (refused) return;
             if (readOnly && method.path === DUPLEX_WITH_UPDATES && message?.update) {
-              return refuse(grpc.status.PERMISSION_DENIED, 'TaskEventStream `update` messages change tasks and this token is read-only; use a read-write token');
+              return refuse(
+                grpc.status.PERMISSION_DENIED,
+                'TaskEventStream `update` messages change tasks and this token is read-only; use a read-write token',
+              );
             }
             pass(message);
           },

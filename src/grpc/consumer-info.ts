@@ -36,4 +36,3 @@ export function consumerInfoOf(status: ConsumerStatus): ConsumerInfo {
     created_at: record.createdAt,
   };
 }
-

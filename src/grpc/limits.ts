@@ -48,7 +48,11 @@ export function serverChannelOptions(limits: Limits): grpc.ServerOptions {
   };
 }
 
-export const EVENT_STREAM_PATHS: ReadonlySet<string> = new Set([`/${SERVICE_NAME}/SubscribeToTaskEvents`, `/${SERVICE_NAME}/TaskEventStream`, `/${SERVICE_NAME}/ConsumeTaskEvents`]);
+export const EVENT_STREAM_PATHS: ReadonlySet<string> = new Set([
+  `/${SERVICE_NAME}/SubscribeToTaskEvents`,
+  `/${SERVICE_NAME}/TaskEventStream`,
+  `/${SERVICE_NAME}/ConsumeTaskEvents`,
+]);
 
 const HEALTH_WATCH_PATHS: ReadonlySet<string> = new Set(['/grpc.health.v1.Health/Watch']);
 
@@ -59,15 +63,19 @@ const HEALTH_WATCH_PATHS: ReadonlySet<string> = new Set(['/grpc.health.v1.Health
  * would count against the limit too.
  */
 export function subscriberLimitInterceptor(limits: Limits, hubSubscribers: () => number): grpc.ServerInterceptor {
-  return streamLimitInterceptor(EVENT_STREAM_PATHS, (open) => {
-    if (Math.max(open, hubSubscribers()) >= limits.maxSubscribers) {
-      return `this server already has ${limits.maxSubscribers} event subscribers (its --max-subscribers limit); close an unused stream or raise the limit`;
-    }
-    return undefined;
-  }, {
-    max: limits.maxSubscribersPerConnection,
-    refusal: `this connection already holds ${limits.maxSubscribersPerConnection} event streams (the server's --max-subscribers-per-connection limit); close an unused stream or open another connection`,
-  });
+  return streamLimitInterceptor(
+    EVENT_STREAM_PATHS,
+    (open) => {
+      if (Math.max(open, hubSubscribers()) >= limits.maxSubscribers) {
+        return `this server already has ${limits.maxSubscribers} event subscribers (its --max-subscribers limit); close an unused stream or raise the limit`;
+      }
+      return undefined;
+    },
+    {
+      max: limits.maxSubscribersPerConnection,
+      refusal: `this connection already holds ${limits.maxSubscribersPerConnection} event streams (the server's --max-subscribers-per-connection limit); close an unused stream or open another connection`,
+    },
+  );
 }
 
 /** Refuses a new health Watch stream with RESOURCE_EXHAUSTED when `max` are open. */

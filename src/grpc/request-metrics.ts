@@ -44,7 +44,7 @@ export function createRequestMetrics(registry: client.Registry): RequestMetrics 
   });
   const duration = new client.Histogram({
     name: 'rigger_grpc_request_duration_seconds',
-    help: 'Time from a gRPC call\'s arrival to its status, by service and method (for a stream: how long it was open)',
+    help: "Time from a gRPC call's arrival to its status, by service and method (for a stream: how long it was open)",
     labelNames: ['service', 'method'] as const,
     buckets: LATENCY_BUCKETS,
     registers: [registry],

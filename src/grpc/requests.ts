@@ -14,7 +14,17 @@ import { MAX_CONSUMER_NAME_LENGTH, truncateReason, validateConsumerName, validat
 import { invalidArgument } from '../model/errors';
 import { LEGACY_LOG_ID, LOG_ID_PATTERN, type LogLineage } from '../model/log-lineage';
 import type { NewTask, TaskPatch, TaskStatus } from '../model/task';
-import { checkLength, checkList, MAX_BOOKMARK_INTERVAL_MS, MAX_ID_LENGTH, MAX_LIST_ENTRIES, MAX_NAME_LENGTH, MAX_PATH_LENGTH, MIN_BOOKMARK_INTERVAL_MS, validateStatus } from '../model/validate';
+import {
+  checkLength,
+  checkList,
+  MAX_BOOKMARK_INTERVAL_MS,
+  MAX_ID_LENGTH,
+  MAX_LIST_ENTRIES,
+  MAX_NAME_LENGTH,
+  MAX_PATH_LENGTH,
+  MIN_BOOKMARK_INTERVAL_MS,
+  validateStatus,
+} from '../model/validate';
 import type { SnapshotFilter } from '../store/snapshot';
 import type { ListFilter } from '../store/task-queries';
 
@@ -43,7 +53,8 @@ export function listFilterOf(request: ListTasksRequest__Output): ListFilter {
   if (request.status !== undefined) validateStatus(request.status);
   checkLength(request.assignee, 'assignee', MAX_NAME_LENGTH);
   const limit = request.limit || DEFAULT_LIST_LIMIT;
-  if (limit > MAX_LIST_LIMIT) throw invalidArgument(`limit ${limit} is over the maximum of ${MAX_LIST_LIMIT}; page with page_token (each response's next_page_token)`);
+  if (limit > MAX_LIST_LIMIT)
+    throw invalidArgument(`limit ${limit} is over the maximum of ${MAX_LIST_LIMIT}; page with page_token (each response's next_page_token)`);
   return {
     limit,
     offset: request.offset ?? 0,
@@ -79,7 +90,10 @@ export function patchOf(request: UpdateTaskRequest__Output | TaskUpdate__Output)
 export function filterSpecOf(request: SubscribeToTaskEventsRequest__Output): FilterSpec {
   checkLength(request.assignee_filter, 'assignee_filter', MAX_NAME_LENGTH);
   checkList(request.task_ids, 'task_ids', MAX_ID_LENGTH);
-  for (const [field, list] of [['event_types', request.event_types], ['statuses', request.statuses]] as const) {
+  for (const [field, list] of [
+    ['event_types', request.event_types],
+    ['statuses', request.statuses],
+  ] as const) {
     if ((list?.length ?? 0) > MAX_LIST_ENTRIES) throw invalidArgument(`${field} has ${list!.length} entries; the maximum is ${MAX_LIST_ENTRIES}`);
   }
   return {
@@ -148,7 +162,9 @@ export function consumerRequestOf(config: ConsumerConfig__Output | null | undefi
   if (config?.filter) {
     const given = config.filter;
     if (given.since_sequence !== undefined || given.bookmark_interval_ms !== undefined || given.include_snapshot !== undefined) {
-      throw invalidArgument('a consumer filter takes event_types, assignee_filter, statuses and task_ids only; give the start as start_sequence, and leave bookmarks and snapshots out');
+      throw invalidArgument(
+        'a consumer filter takes event_types, assignee_filter, statuses and task_ids only; give the start as start_sequence, and leave bookmarks and snapshots out',
+      );
     }
     const spec = filterSpecOf(given);
     filter = {
@@ -188,7 +204,8 @@ const GARBLED_CONSUMER_TOKEN =
 /** Where a ListConsumers page starts (after the consumer named `after`; undefined = the first) and how many it holds. */
 export function consumerPageOf(request: ListConsumersRequest__Output): { after: string | undefined; limit: number } {
   const size = request.page_size ?? 0;
-  if (size > MAX_CONSUMER_PAGE) throw invalidArgument(`page_size ${size} is over the maximum of ${MAX_CONSUMER_PAGE}; page with page_token (each response's next_page_token)`);
+  if (size > MAX_CONSUMER_PAGE)
+    throw invalidArgument(`page_size ${size} is over the maximum of ${MAX_CONSUMER_PAGE}; page with page_token (each response's next_page_token)`);
   const token = request.page_token ?? '';
   if (token === '') return { after: undefined, limit: size || MAX_CONSUMER_PAGE };
   // The token is the last name sent, base64url: names are ordered, so the next page is the names after it.

@@ -90,7 +90,8 @@ export async function startGrpcServer(options: GrpcServerOptions, logger: Logger
   let handlers: grpc.UntypedServiceImplementation | undefined;
   const auth = options.auth && authInterceptor(options.auth);
   // Installed by serve(); calls before it pass on uncounted.
-  const requestMetrics: grpc.ServerInterceptor = (method, call) => (backend?.requestMetrics ? backend.requestMetrics.interceptor(method, call) : new grpc.ServerInterceptingCall(call));
+  const requestMetrics: grpc.ServerInterceptor = (method, call) =>
+    backend?.requestMetrics ? backend.requestMetrics.interceptor(method, call) : new grpc.ServerInterceptingCall(call);
   const server = new grpc.Server({
     ...serverChannelOptions(limits),
     // grpc-js nests these in order, the first innermost; the writers' must stay first (see stream-writer.ts).
@@ -109,7 +110,10 @@ export async function startGrpcServer(options: GrpcServerOptions, logger: Logger
       healthWatchLimitInterceptor(limits.maxHealthWatchers),
     ],
   });
-  server.addService(streamingDefinition, forwardingTo(streamingDefinition, () => handlers, notServing));
+  server.addService(
+    streamingDefinition,
+    forwardingTo(streamingDefinition, () => handlers, notServing),
+  );
   new ReflectionService(loadReflectionDefinition()).addToServer(server);
   const health = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });
   health.addToServer(server);
@@ -120,7 +124,14 @@ export async function startGrpcServer(options: GrpcServerOptions, logger: Logger
     addresses,
     port,
     serve(served) {
-      const context: ServiceContext = { ...served, writerFor: writers.writerFor, logger, projectDir: options.projectDir, memberStallMs: limits.memberStallMs, maxWritesInFlight: limits.maxWritesInFlight };
+      const context: ServiceContext = {
+        ...served,
+        writerFor: writers.writerFor,
+        logger,
+        projectDir: options.projectDir,
+        memberStallMs: limits.memberStallMs,
+        maxWritesInFlight: limits.maxWritesInFlight,
+      };
       handlers = {
         ...taskHandlers(context),
         ...eventHandlers(context),
@@ -152,7 +163,11 @@ export async function startGrpcServer(options: GrpcServerOptions, logger: Logger
 }
 
 /** Every method of `definition` calls the handler of that name once there are handlers, and until then ends with UNAVAILABLE and `why()`. */
-function forwardingTo(definition: grpc.ServiceDefinition, current: () => grpc.UntypedServiceImplementation | undefined, why: () => string): grpc.UntypedServiceImplementation {
+function forwardingTo(
+  definition: grpc.ServiceDefinition,
+  current: () => grpc.UntypedServiceImplementation | undefined,
+  why: () => string,
+): grpc.UntypedServiceImplementation {
   const unavailable = (): Partial<grpc.StatusObject> => ({ code: grpc.status.UNAVAILABLE, details: `${why()}; retry when the health service says SERVING` });
   const forwarding: Record<string, unknown> = {};
   for (const [name, method] of Object.entries(definition)) {

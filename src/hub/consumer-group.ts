@@ -173,7 +173,13 @@ export class ConsumerGroup {
   }
 
   /** Gives a delivery back: delivered again after `delayMs` (or the backoff), or dead now when `deadLetter`. */
-  nak(memberId: number, target: { sequence?: number; deliveryId?: string }, delayMs: number | undefined, reason: string | undefined, deadLetter = false): Refusal | undefined {
+  nak(
+    memberId: number,
+    target: { sequence?: number; deliveryId?: string },
+    delayMs: number | undefined,
+    reason: string | undefined,
+    deadLetter = false,
+  ): Refusal | undefined {
     const state = this.members.get(memberId);
     const entry = state && (target.deliveryId ? this.heldById(state, target.deliveryId) : this.held(state, target.sequence ?? 0));
     if (!state || !entry) {

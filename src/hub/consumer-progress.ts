@@ -99,7 +99,8 @@ export class ConsumerProgressWriter {
           for (const { state, acked } of taken.confirmations) if (this.hooks.isJoined(state)) state.member.committed(acked, this.committedFloor);
         },
         (error: unknown) => {
-          if (!taken) this.queued = false; // refused before its transaction: nothing was taken
+          if (!taken)
+            this.queued = false; // refused before its transaction: nothing was taken
           else this.giveBack(taken);
           this.warn({ consumer: this.name, err: error }, 'writing consumer progress failed; will retry');
           setTimeout(() => this.schedule(), FLUSH_RETRY_MS).unref();
@@ -118,7 +119,13 @@ export class ConsumerProgressWriter {
 
   /** Everything gathered since the last write, and the members' acks it makes durable. */
   private take(): Taken {
-    const batch = { ackedSequence: Math.max(this.hooks.floor(), this.committedFloor), acks: this.acks, attempts: this.attempts, deadLetters: this.dead, removedDeadLetters: this.removedDead };
+    const batch = {
+      ackedSequence: Math.max(this.hooks.floor(), this.committedFloor),
+      acks: this.acks,
+      attempts: this.attempts,
+      deadLetters: this.dead,
+      removedDeadLetters: this.removedDead,
+    };
     this.acks = [];
     this.attempts = new Map();
     this.dead = [];

@@ -12,7 +12,8 @@ export interface Refusal {
 
 /** Refused sequences and ids listed in one refusal, at most. */
 const MAX_LISTED = 100;
-export const NOT_HELD = 'not held by this member: already acked, delivered again after its ack wait or its stream was lost, or never delivered to it; nothing was changed';
+export const NOT_HELD =
+  'not held by this member: already acked, delivered again after its ack wait or its stream was lost, or never delivered to it; nothing was changed';
 
 /** Gathers what one request named that was refused, listing at most MAX_LISTED of each kind. */
 export class Refused {

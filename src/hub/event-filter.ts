@@ -59,9 +59,7 @@ export function compileFilter(spec: FilterSpec): EventPredicate {
     (types === undefined || types.has(event.eventType)) &&
     (taskIds === undefined || taskIds.has(event.taskId)) &&
     (assignee === undefined || event.assignee === assignee || event.previousAssignee === assignee) &&
-    (statuses === undefined ||
-      statuses.has(event.status) ||
-      (event.previousStatus !== undefined && statuses.has(event.previousStatus)));
+    (statuses === undefined || statuses.has(event.status) || (event.previousStatus !== undefined && statuses.has(event.previousStatus)));
   const narrowing = narrowingOf(taskIds, assignee);
   return narrowing ? Object.assign(predicate, { narrowing }) : predicate;
 }

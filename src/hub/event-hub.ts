@@ -45,7 +45,10 @@ export class EventHub implements EventSource {
   private published: number;
   private closedWith: RiggerError | undefined;
 
-  constructor(private readonly log: LogReader, bufferSize: number) {
+  constructor(
+    private readonly log: LogReader,
+    bufferSize: number,
+  ) {
     this.ring = new ReplayRing(bufferSize);
     this.published = log.latestSequence();
     const tail = log.readAfter(Math.max(0, this.published - bufferSize), this.published, bufferSize);
@@ -147,7 +150,8 @@ export class EventHub implements EventSource {
   subscribe(spec: FilterSpec, sinceSequence: number | undefined, sink: EventSink, options: StreamOptions = {}): Subscription {
     if (this.closedWith) throw this.closedWith;
     const predicate = compileFilter(spec);
-    if (options.snapshot && sinceSequence !== undefined) throw new RiggerError('invalid_argument', 'a snapshot stream starts at the snapshot; it takes no since_sequence');
+    if (options.snapshot && sinceSequence !== undefined)
+      throw new RiggerError('invalid_argument', 'a snapshot stream starts at the snapshot; it takes no since_sequence');
     if (sinceSequence !== undefined) this.checkResumable(sinceSequence);
     const subscription = new Subscription(this, predicate, sinceSequence, sink, options);
     this.subscriptions.add(subscription);
@@ -161,7 +165,11 @@ export class EventHub implements EventSource {
 
   joinLive(subscription: Subscription): boolean {
     if (!this.subscriptions.has(subscription)) return false;
-    if (!this.synced.has(subscription)) this.synced.set(subscription, this.live.subscribe((event) => subscription.deliverLive(event)));
+    if (!this.synced.has(subscription))
+      this.synced.set(
+        subscription,
+        this.live.subscribe((event) => subscription.deliverLive(event)),
+      );
     return true;
   }
 

@@ -299,7 +299,7 @@ export class Subscription {
    */
   private pumpSnapshot(): boolean {
     const snapshot = this.snapshot!;
-    for (let pages = 0; ; ) {
+    for (let pages = 0; ;) {
       if (this.pageIndex >= this.page.length) {
         if (pages++ >= SNAPSHOT_PAGES_PER_TURN) {
           this.schedulePump(); // let writers and other subscribers run between pages

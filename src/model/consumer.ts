@@ -66,7 +66,9 @@ const MAX_BACKOFF_ENTRIES = 20;
 export function validateConsumerName(name: string | undefined): string {
   if (name === undefined || name === '') throw invalidArgument('the consumer name must not be empty; give one such as "indexer"');
   if (name.length > MAX_CONSUMER_NAME_LENGTH || !NAME.test(name)) {
-    throw invalidArgument(`consumer name ${JSON.stringify(name.slice(0, MAX_CONSUMER_NAME_LENGTH + 1))} is not valid; use 1-${MAX_CONSUMER_NAME_LENGTH} letters, digits, ".", "_" or "-"`);
+    throw invalidArgument(
+      `consumer name ${JSON.stringify(name.slice(0, MAX_CONSUMER_NAME_LENGTH + 1))} is not valid; use 1-${MAX_CONSUMER_NAME_LENGTH} letters, digits, ".", "_" or "-"`,
+    );
   }
   return name;
 }
@@ -81,7 +83,8 @@ export function validateSettings(given: Partial<ConsumerSettings>): Partial<Cons
   if (maxInFlight !== undefined && (maxInFlight < 1 || maxInFlight > MAX_IN_FLIGHT)) {
     throw invalidArgument(`max_in_flight ${maxInFlight} is out of range; use 1-${MAX_IN_FLIGHT}`);
   }
-  if (backoffMs !== undefined && backoffMs.length > MAX_BACKOFF_ENTRIES) throw invalidArgument(`backoff_ms has ${backoffMs.length} entries; the maximum is ${MAX_BACKOFF_ENTRIES}`);
+  if (backoffMs !== undefined && backoffMs.length > MAX_BACKOFF_ENTRIES)
+    throw invalidArgument(`backoff_ms has ${backoffMs.length} entries; the maximum is ${MAX_BACKOFF_ENTRIES}`);
   if (backoffMs?.some((ms) => ms > MAX_ACK_WAIT_MS)) throw invalidArgument(`backoff_ms entries must be at most ${MAX_ACK_WAIT_MS} ms`);
   return given;
 }

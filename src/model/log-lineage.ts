@@ -40,7 +40,10 @@ export type ResumePoint = { sequence: number; logId?: string };
  * server refuses one it cannot continue, so a wrong pick is refused, never resumed silently.
  */
 export function furthestResumePoint(...points: (ResumePoint | undefined)[]): ResumePoint | undefined {
-  return points.reduce<ResumePoint | undefined>((best, next) => (next !== undefined && (best === undefined || next.sequence > best.sequence) ? next : best), undefined);
+  return points.reduce<ResumePoint | undefined>(
+    (best, next) => (next !== undefined && (best === undefined || next.sequence > best.sequence) ? next : best),
+    undefined,
+  );
 }
 
 /**

@@ -3,12 +3,31 @@
 // write transaction; nothing here reads or writes anything.
 import { RiggerError } from './errors';
 import { TaskEventType, TaskStatus, type NewTask, type Task, type TaskPatch } from './task';
-import { checkLength, checkList, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_PATH_LENGTH, MAX_TEXT_LENGTH, validateDueDate, validateStatus, validateTitle } from './validate';
+import {
+  checkLength,
+  checkList,
+  MAX_ID_LENGTH,
+  MAX_NAME_LENGTH,
+  MAX_PATH_LENGTH,
+  MAX_TEXT_LENGTH,
+  validateDueDate,
+  validateStatus,
+  validateTitle,
+} from './validate';
 
 /** The fields a patch may change, in the order changed_fields lists them. */
 const PATCHABLE: readonly (keyof TaskPatch)[] = [
-  'title', 'status', 'assignee', 'due_date', 'source_prd_id', 'parent_task_id',
-  'subtask_ids', 'complexity', 'reasoning', 'context_files', 'dependencies',
+  'title',
+  'status',
+  'assignee',
+  'due_date',
+  'source_prd_id',
+  'parent_task_id',
+  'subtask_ids',
+  'complexity',
+  'reasoning',
+  'context_files',
+  'dependencies',
 ];
 
 /** One event a change implies: its type and the fields it reports as changed. */
@@ -50,11 +69,9 @@ export function parentIdOf(input: NewTask): string | undefined {
 /** Throws conflict unless the task is at the version the caller expects (when it names one). */
 export function checkVersion(task: Task, expectedVersion: number | undefined): void {
   if (expectedVersion === undefined || expectedVersion === task.version) return;
-  throw new RiggerError(
-    'conflict',
-    `task ${task.id} is at version ${task.version}, not the expected ${expectedVersion}; read it again and retry`,
-    { current_version: String(task.version) },
-  );
+  throw new RiggerError('conflict', `task ${task.id} is at version ${task.version}, not the expected ${expectedVersion}; read it again and retry`, {
+    current_version: String(task.version),
+  });
 }
 
 /**

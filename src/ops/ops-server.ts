@@ -71,7 +71,12 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
         (exposition) => {
           const gzipped = acceptsGzip(request.headers['accept-encoding']);
           response
-            .writeHead(200, { 'content-type': exposition.contentType, 'cache-control': 'no-store', vary: 'accept-encoding', ...(gzipped && { 'content-encoding': 'gzip' }) })
+            .writeHead(200, {
+              'content-type': exposition.contentType,
+              'cache-control': 'no-store',
+              vary: 'accept-encoding',
+              ...(gzipped && { 'content-encoding': 'gzip' }),
+            })
             .end(gzipped ? exposition.gzip : exposition.text);
         },
         (error: Error) => response.writeHead(500, TEXT).end(`${error.message}\n`),
@@ -82,7 +87,9 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   };
   const server = http.createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 2 * HEADERS_TIMEOUT_MS }, (request, response) => {
     if (!pacer.admit(() => serve(request, response))) {
-      response.writeHead(503, { ...TEXT, 'retry-after': '1' }).end(`${MAX_WAITING} requests already wait their turn (this endpoint answers ${REQUESTS_PER_SECOND} a second); try again later\n`);
+      response
+        .writeHead(503, { ...TEXT, 'retry-after': '1' })
+        .end(`${MAX_WAITING} requests already wait their turn (this endpoint answers ${REQUESTS_PER_SECOND} a second); try again later\n`);
     }
   });
   server.maxConnections = MAX_CONNECTIONS;
@@ -112,7 +119,9 @@ function bearerCheck(token: string): (header: string | undefined) => string | un
     if (header === undefined) return `/metrics requires a token; ${HOW_TO_SEND}`;
     const match = /^\s*bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) return `the Authorization header is not of the form "Bearer <token>"; ${HOW_TO_SEND}`;
-    return crypto.timingSafeEqual(digest(match[1]!), expected) ? undefined : 'the bearer token is not valid for this endpoint; check --http-token / RIGGER_HTTP_TOKEN';
+    return crypto.timingSafeEqual(digest(match[1]!), expected)
+      ? undefined
+      : 'the bearer token is not valid for this endpoint; check --http-token / RIGGER_HTTP_TOKEN';
   };
 }
 
@@ -139,7 +148,9 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
     case 'EADDRINUSE':
       return new Error(`--http-listen ${address}: the port is already in use; stop the other server or choose another port`);
     case 'EADDRNOTAVAIL':
-      return new Error(`--http-listen ${address}: this machine has no such address; use one of its own (127.0.0.1 for this machine only, 0.0.0.0 for every interface)`);
+      return new Error(
+        `--http-listen ${address}: this machine has no such address; use one of its own (127.0.0.1 for this machine only, 0.0.0.0 for every interface)`,
+      );
     case 'EACCES':
       return new Error(`--http-listen ${address}: not permitted to bind it (ports below 1024 need privileges); choose a port from 1024`);
     case 'ENOTFOUND':

@@ -94,7 +94,16 @@ const lagOf = (s: ConsumerStatus): number => Math.max(0, s.headSequence - s.acke
 const byLag = (a: ConsumerStatus, b: ConsumerStatus): number => lagOf(b) - lagOf(a) || compareText(a.record.name, b.record.name);
 
 function summarize(statuses: ConsumerStatus[]): ConsumerSummary {
-  const summary: ConsumerSummary = { top: topN(statuses, TOP_CONSUMERS, byLag), count: statuses.length, lost: 0, maxLag: 0, totalLag: 0, inFlight: 0, members: 0, deadLetters: 0 };
+  const summary: ConsumerSummary = {
+    top: topN(statuses, TOP_CONSUMERS, byLag),
+    count: statuses.length,
+    lost: 0,
+    maxLag: 0,
+    totalLag: 0,
+    inFlight: 0,
+    members: 0,
+    deadLetters: 0,
+  };
   for (const status of statuses) {
     const lag = lagOf(status);
     if (status.record.lostReason !== undefined) summary.lost++;
@@ -118,10 +127,15 @@ export function createServerMetrics(sources: MetricSources): ServerMetrics {
   const gauge = (name: string, help: string, collect: (this: client.Gauge) => void, labelNames: readonly string[] = []) =>
     new client.Gauge({ name, help, labelNames, registers: [registry], collect });
 
-  gauge('rigger_log_info', "1, labelled with the log's identity (the log_id every position is of; docs/operations.md#log-identity)", function () {
-    this.set({ log_id: store.lineage.logId }, 1);
-  }, ['log_id']);
-    gauge('rigger_ready', '1 while /readyz answers 200 (database open and writable, hub serving), else 0', function () {
+  gauge(
+    'rigger_log_info',
+    "1, labelled with the log's identity (the log_id every position is of; docs/operations.md#log-identity)",
+    function () {
+      this.set({ log_id: store.lineage.logId }, 1);
+    },
+    ['log_id'],
+  );
+  gauge('rigger_ready', '1 while /readyz answers 200 (database open and writable, hub serving), else 0', function () {
     this.set(sources.notReady() === undefined ? 1 : 0);
   });
 
@@ -136,7 +150,7 @@ export function createServerMetrics(sources: MetricSources): ServerMetrics {
   );
   gauge(
     'rigger_hub_subscriptions',
-    'The hub\'s subscriptions, by state: live (on the live path) or catching_up (from the replay ring or the log, or waiting for a full stream to drain); one per stream that has subscribed, one per active consumer',
+    "The hub's subscriptions, by state: live (on the live path) or catching_up (from the replay ring or the log, or waiting for a full stream to drain); one per stream that has subscribed, one per active consumer",
     function () {
       const live = hub.liveCount;
       this.set({ state: 'live' }, live);
@@ -163,15 +177,19 @@ export function createServerMetrics(sources: MetricSources): ServerMetrics {
     },
     ['client'],
   );
-  gauge('rigger_hub_subscription_max_lag_events', 'Events between the newest published event and the furthest-behind hub subscription (0 when none is behind)', function () {
-    this.set(hub.maxSubscriberLag());
-  });
+  gauge(
+    'rigger_hub_subscription_max_lag_events',
+    'Events between the newest published event and the furthest-behind hub subscription (0 when none is behind)',
+    function () {
+      this.set(hub.maxSubscriberLag());
+    },
+  );
 
   // Events.
   const startSequence = hub.lastSequence;
   new client.Counter({
     name: 'rigger_events_published_total',
-    help: 'Events the hub published since the server started (its own commits and other processes\')',
+    help: "Events the hub published since the server started (its own commits and other processes')",
     registers: [registry],
     collect() {
       // The hub publishes each sequence once, in order: the count is the distance from the start.
@@ -215,8 +233,8 @@ export function createServerMetrics(sources: MetricSources): ServerMetrics {
       },
       ['consumer'],
     );
-  perConsumer('rigger_consumer_lag_events', 'Events between the newest event and the consumer\'s acked position', lagOf);
-  perConsumer('rigger_consumer_in_flight', 'Deliveries sent to the consumer\'s members and not yet acked', (s) => s.inFlight);
+  perConsumer('rigger_consumer_lag_events', "Events between the newest event and the consumer's acked position", lagOf);
+  perConsumer('rigger_consumer_in_flight', "Deliveries sent to the consumer's members and not yet acked", (s) => s.inFlight);
   perConsumer('rigger_consumer_members', 'Members of the consumer connected now', (s) => s.members);
   perConsumer('rigger_consumer_dead_letters', 'Dead letters the consumer holds', (s) => s.deadLetters);
   const overall = (name: string, help: string, value: (s: ConsumerSummary) => number) =>
@@ -232,8 +250,16 @@ export function createServerMetrics(sources: MetricSources): ServerMetrics {
   overall('rigger_consumers_dead_letters', 'Dead letters held, over all durable consumers', (s) => s.deadLetters);
   // The consumer holding the event log back the most past the retention (as of the last compaction): one series at most.
   for (const [name, help, value] of [
-    ['rigger_retention_hold_events', 'Events past the retention kept for the durable consumer that holds the most (label: that consumer)', (h: RetentionHold) => h.events],
-    ['rigger_retention_hold_bytes', 'Bytes of events past the retention kept for the durable consumer that holds the most (bounded by --consumer-max-held-bytes)', (h: RetentionHold) => h.bytes],
+    [
+      'rigger_retention_hold_events',
+      'Events past the retention kept for the durable consumer that holds the most (label: that consumer)',
+      (h: RetentionHold) => h.events,
+    ],
+    [
+      'rigger_retention_hold_bytes',
+      'Bytes of events past the retention kept for the durable consumer that holds the most (bounded by --consumer-max-held-bytes)',
+      (h: RetentionHold) => h.bytes,
+    ],
   ] as const) {
     gauge(
       name,
@@ -257,8 +283,16 @@ export function createServerMetrics(sources: MetricSources): ServerMetrics {
   });
 
   // Background work and commits: counted inline.
-  const compactionRuns = new client.Counter({ name: 'rigger_compaction_runs_total', help: 'Compaction runs finished (at start-up, then every --compact-interval-ms; none without retention)', registers: [registry] });
-  const compactionDeleted = new client.Counter({ name: 'rigger_compaction_deleted_events_total', help: 'Events deleted from the log by compaction', registers: [registry] });
+  const compactionRuns = new client.Counter({
+    name: 'rigger_compaction_runs_total',
+    help: 'Compaction runs finished (at start-up, then every --compact-interval-ms; none without retention)',
+    registers: [registry],
+  });
+  const compactionDeleted = new client.Counter({
+    name: 'rigger_compaction_deleted_events_total',
+    help: 'Events deleted from the log by compaction',
+    registers: [registry],
+  });
   const groupWrites = new client.Histogram({
     name: 'rigger_group_commit_writes',
     help: 'Writes per group commit transaction (its _count is the transactions committed)',

@@ -37,17 +37,13 @@ function checkBounds(prd: LoadedPrd, planned: PlannedTask[]): void {
   }
   const bytes = Buffer.byteLength(JSON.stringify(planned)) + planned.length * TASK_OVERHEAD_BYTES;
   if (bytes > MAX_RESPONSE_BYTES) {
-    throw invalidArgument(`the tasks of the PRD ${prd.sourcePath} would make a response of about ${bytes} bytes; the maximum is ${MAX_RESPONSE_BYTES}; split the PRD`);
+    throw invalidArgument(
+      `the tasks of the PRD ${prd.sourcePath} would make a response of about ${bytes} bytes; the maximum is ${MAX_RESPONSE_BYTES}; split the PRD`,
+    );
   }
 }
 
-function saveGeneratedTasks(
-  tasks: TaskStore,
-  model: string,
-  prd: LoadedPrd,
-  planned: PlannedTask[],
-  actor: string | undefined,
-): Promise<GenerationResult> {
+function saveGeneratedTasks(tasks: TaskStore, model: string, prd: LoadedPrd, planned: PlannedTask[], actor: string | undefined): Promise<GenerationResult> {
   return tasks.writeGrouped(actor, (m) => {
     m.prds.savePrd(prdRecord(prd, m.now));
     const existing = new Map(m.prds.tasksOfPrd(prd.id).map((task) => [titleKey(task.title), task]));

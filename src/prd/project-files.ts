@@ -99,7 +99,7 @@ function confinedPath(file: RequestedFile, real: string): string {
   }
   const relativePath = path.relative(file.realProject, real).split(path.sep).join('/');
   if (relativePath === '.rigger' || relativePath.startsWith('.rigger/')) {
-    throw denied(file.requested, 'files under .rigger/ are rigger\'s own database and configuration, not PRDs');
+    throw denied(file.requested, "files under .rigger/ are rigger's own database and configuration, not PRDs");
   }
   return relativePath;
 }
@@ -172,9 +172,13 @@ function fileFailure(file: RequestedFile, error: unknown, step: 'resolving' | 'o
     case 'ENOTDIR':
       return step === 'resolving'
         ? notFound(`PRD file ${quoted} does not exist (looked for ${resolved}); paths are relative to the project directory ${realProject}`)
-        : notFound(`PRD file ${quoted} changed while it was being ${step === 'opening' ? 'opened' : 'read'} (removed, moved or replaced); try again once it stays put`);
+        : notFound(
+            `PRD file ${quoted} changed while it was being ${step === 'opening' ? 'opened' : 'read'} (removed, moved or replaced); try again once it stays put`,
+          );
     case 'EINVAL':
-      return notFound(`PRD file ${quoted} changed while it was being ${step === 'reading' ? 'read' : 'opened'} (removed, moved or replaced); try again once it stays put`);
+      return notFound(
+        `PRD file ${quoted} changed while it was being ${step === 'reading' ? 'read' : 'opened'} (removed, moved or replaced); try again once it stays put`,
+      );
     case 'ELOOP':
       return step === 'opening'
         ? notFound(`PRD file ${quoted} changed while it was being opened (it became a symlink); try again once it stays put`)

@@ -11,11 +11,20 @@ let serializeTaskEvent: Serialize | undefined;
 
 function serializer(): Serialize {
   if (!serializeTaskEvent) {
-    const serialize = (loadDefinition()[SERVICE_NAME] as grpc.ServiceDefinition).SubscribeToTaskEvents!
-      .responseSerialize as Serialize;
+    const serialize = (loadDefinition()[SERVICE_NAME] as grpc.ServiceDefinition).SubscribeToTaskEvents!.responseSerialize as Serialize;
     // protobufjs compiles a type's encoder on its first use; do that now, not inside a write transaction.
     const task = { id: '', title: '', status: 1, subtask_ids: [], created_at: '', updated_at: '', context_files: [], dependencies: [], version: 1 };
-    serialize({ sequence: 1, event_id: '', timestamp: '', event_type: 2, task, previous_task: task, actor: '', metadata: { k: 'v' }, changed_fields: ['title'] });
+    serialize({
+      sequence: 1,
+      event_id: '',
+      timestamp: '',
+      event_type: 2,
+      task,
+      previous_task: task,
+      actor: '',
+      metadata: { k: 'v' },
+      changed_fields: ['title'],
+    });
     serializeTaskEvent = serialize;
   }
   return serializeTaskEvent;

@@ -76,7 +76,9 @@ function clearFalseMapEntries(definition: protoLoader.PackageDefinition): void {
   };
   const fix = (message: MessageDescriptor, parent: MessageDescriptor | undefined): boolean => {
     let changed = false;
-    const isEntry = parent?.field?.some((f) => (f.label === 3 || f.label === 'LABEL_REPEATED') && (f.typeName === message.name || f.typeName?.endsWith(`.${message.name}`)));
+    const isEntry = parent?.field?.some(
+      (f) => (f.label === 3 || f.label === 'LABEL_REPEATED') && (f.typeName === message.name || f.typeName?.endsWith(`.${message.name}`)),
+    );
     if (message.options?.mapEntry && !isEntry) {
       message.options.mapEntry = false;
       changed = true;

@@ -37,7 +37,8 @@ export function startBackgroundCheck(file: string, reason: string, readAheadFd?:
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   const passed = exited.then(() => {
     if (result?.problem !== undefined) throw corruptFile(file, result.problem);
-    if (result?.failed !== undefined || !result) throw new Error(`the integrity check of ${file} could not run: ${result?.failed ?? failure?.message ?? 'its worker ended without a result'}`);
+    if (result?.failed !== undefined || !result)
+      throw new Error(`the integrity check of ${file} could not run: ${result?.failed ?? failure?.message ?? 'its worker ended without a result'}`);
     return { ms: Date.now() - started };
   });
   passed.catch(() => undefined); // the owner awaits it; a stop before then is not a failure to report

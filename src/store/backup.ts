@@ -77,7 +77,10 @@ export async function backupDatabase(source: SqliteDatabase, sourceFile: string,
     const head = await copySnapshot(source, sourceFile, temp);
     const counts = checkCopy(temp);
     if (counts.last_sequence !== head) {
-      throw new RiggerError('internal', `the backup holds events up to ${counts.last_sequence}, but its snapshot was at ${head}; nothing was written to ${file}`);
+      throw new RiggerError(
+        'internal',
+        `the backup holds events up to ${counts.last_sequence}, but its snapshot was at ${head}; nothing was written to ${file}`,
+      );
     }
     syncFile(temp);
     placeCopy(temp, file, options.force === true);
@@ -100,7 +103,10 @@ function checkTarget(file: string, sourceFile: string, force: boolean): void {
   for (const suffix of ['', '-wal', '-shm']) {
     const own = fs.statSync(`${sourceFile}${suffix}`, { throwIfNoEntry: false });
     if (own && own.dev === existing.dev && own.ino === existing.ino) {
-      throw new RiggerError('invalid_argument', `cannot back up to ${file}: it is the database being backed up${suffix && ` (its ${suffix.slice(1).toUpperCase()})`}; name another file`);
+      throw new RiggerError(
+        'invalid_argument',
+        `cannot back up to ${file}: it is the database being backed up${suffix && ` (its ${suffix.slice(1).toUpperCase()})`}; name another file`,
+      );
     }
   }
   if (!force) throw new RiggerError('invalid_argument', `${file} already exists; nothing was written (pass --force to replace it)`);
@@ -131,7 +137,6 @@ async function copySnapshot(source: SqliteDatabase, sourceFile: string, temp: st
     if (source.inTransaction) source.exec('COMMIT');
   }
 }
-
 
 /**
  * Makes the copy one self-contained file (journal_mode DELETE: the backup API copies the source's

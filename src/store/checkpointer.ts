@@ -35,12 +35,7 @@ export const SERVER_CHECKPOINT_INTERVAL_MS = 1000;
  * been idle for `idleMs`); if it cannot run, the connection checkpoints by itself again. Returns the
  * function that stops it.
  */
-export function startCheckpointer(
-  db: SqliteDatabase,
-  intervalMs: number,
-  logger: Logger,
-  options: Partial<CheckpointOptions> = {},
-): () => Promise<void> {
+export function startCheckpointer(db: SqliteDatabase, intervalMs: number, logger: Logger, options: Partial<CheckpointOptions> = {}): () => Promise<void> {
   const settings = { ...DEFAULT_CHECKPOINT_OPTIONS, ...options };
   if (settings.restartBytes <= JOURNAL_SIZE_LIMIT_BYTES) {
     throw new Error(`restartBytes (${settings.restartBytes}) must exceed the journal size limit (${JOURNAL_SIZE_LIMIT_BYTES})`);

@@ -42,7 +42,8 @@ export function claimCleanStop(file: string): CleanStopClaim {
   try {
     fs.renameSync(recordFile, claimed);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { clean: false, reason: 'no clean-stop record: the last stop was not clean (a crash or kill), or the file is new to this rig' };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      return { clean: false, reason: 'no clean-stop record: the last stop was not clean (a crash or kill), or the file is new to this rig' };
     return { clean: false, reason: `the clean-stop record could not be taken (${(error as Error).message})` };
   }
   let text: string;
@@ -59,11 +60,16 @@ export function claimCleanStop(file: string): CleanStopClaim {
   } catch {
     return { clean: false, reason: 'the clean-stop record is not valid JSON' };
   }
-  if (record.version !== RECORD_VERSION || record.file !== path.resolve(file)) return { clean: false, reason: 'the clean-stop record is of another version or another file' };
+  if (record.version !== RECORD_VERSION || record.file !== path.resolve(file))
+    return { clean: false, reason: 'the clean-stop record is of another version or another file' };
   const now = describe(file);
   if (typeof now === 'string') return { clean: false, reason: now };
   for (const key of ['dev', 'ino', 'size', 'mtimeNs', 'ctimeNs', 'header'] as const) {
-    if (now[key] !== record[key]) return { clean: false, reason: `the file changed since the clean stop at ${record.stoppedAt} (its ${key === 'header' ? 'SQLite header' : key} differs): another program wrote or replaced it` };
+    if (now[key] !== record[key])
+      return {
+        clean: false,
+        reason: `the file changed since the clean stop at ${record.stoppedAt} (its ${key === 'header' ? 'SQLite header' : key} differs): another program wrote or replaced it`,
+      };
   }
   return { clean: true };
 }

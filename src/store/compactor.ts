@@ -41,7 +41,8 @@ export function startCompactor(
     const failed = (error: unknown) => {
       // A batch that found the database locked past the lock wait (another process, a
       // checkpoint), or a fenced store, is simply tried again on the next run.
-      if (error instanceof RiggerError && error.kind === 'unavailable') logger.debug({ reason: error.message }, 'event log compaction waits for the database; will retry');
+      if (error instanceof RiggerError && error.kind === 'unavailable')
+        logger.debug({ reason: error.message }, 'event log compaction waits for the database; will retry');
       else logger.warn({ err: error }, 'event log compaction failed; will retry');
       finish(deletedSoFar, 0);
     };

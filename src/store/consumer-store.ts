@@ -48,7 +48,14 @@ function recordOf(row: ConsumerRow): ConsumerRecord {
 }
 
 function deadLetterOf(row: DeadLetterRow): DeadLetterRecord {
-  return { sequence: row.sequence, taskId: row.task_id, attempts: row.attempts, reason: row.reason ?? undefined, deadAt: row.dead_at, redrive: row.redrive !== 0 };
+  return {
+    sequence: row.sequence,
+    taskId: row.task_id,
+    attempts: row.attempts,
+    reason: row.reason ?? undefined,
+    deadAt: row.dead_at,
+    redrive: row.redrive !== 0,
+  };
 }
 
 export class ConsumerStore implements ConsumerRepository {
@@ -103,7 +110,9 @@ export class ConsumerStore implements ConsumerRepository {
     this.setRedrive = db.prepare(`UPDATE consumer_dead_letters SET redrive = 1 WHERE consumer = ? AND sequence = ?`);
     this.selectAcks = db.prepare(`SELECT sequence FROM consumer_acks WHERE consumer = ? ORDER BY sequence`);
     this.selectAttempts = db.prepare(`SELECT sequence, attempts FROM consumer_attempts WHERE consumer = ?`);
-    this.selectDead = db.prepare(`SELECT sequence, task_id, attempts, reason, dead_at, redrive FROM consumer_dead_letters WHERE consumer = ? ORDER BY sequence`);
+    this.selectDead = db.prepare(
+      `SELECT sequence, task_id, attempts, reason, dead_at, redrive FROM consumer_dead_letters WHERE consumer = ? ORDER BY sequence`,
+    );
     this.countDead = db.prepare(`SELECT count(*) AS n FROM consumer_dead_letters WHERE consumer = ?`);
     this.countAllDead = db.prepare(`SELECT consumer, count(*) AS n FROM consumer_dead_letters GROUP BY consumer`);
     const progressTables = ['consumer_acks', 'consumer_attempts', 'consumer_dead_letters'];
@@ -161,8 +170,15 @@ export class ConsumerStore implements ConsumerRepository {
       const existing = this.selectOne.get(record.name);
       if (existing) return existing;
       this.insert.run(
-        record.name, JSON.stringify(record.filter), record.startSequence ?? null, record.ackedSequence, record.ackWaitMs,
-        record.maxDeliver, JSON.stringify(record.backoffMs), record.maxInFlight, record.createdAt,
+        record.name,
+        JSON.stringify(record.filter),
+        record.startSequence ?? null,
+        record.ackedSequence,
+        record.ackWaitMs,
+        record.maxDeliver,
+        JSON.stringify(record.backoffMs),
+        record.maxInFlight,
+        record.createdAt,
       );
       return this.selectOne.get(record.name)!;
     });

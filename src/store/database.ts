@@ -142,10 +142,7 @@ function checkOwnership(db: SqliteDatabase, file: string): void {
   const tables = db.prepare(`SELECT count(*) AS n FROM sqlite_master`).get() as { n: number };
   if (applicationId === APPLICATION_ID) {
     if (userVersion > MIGRATIONS.length) {
-      throw new RiggerError(
-        'internal',
-        `${file} has schema version ${userVersion}, newer than this rig supports (${MIGRATIONS.length}); upgrade rigger`,
-      );
+      throw new RiggerError('internal', `${file} has schema version ${userVersion}, newer than this rig supports (${MIGRATIONS.length}); upgrade rigger`);
     }
     return;
   }

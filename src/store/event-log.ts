@@ -46,8 +46,14 @@ export class EventLog {
     this.selectFrom = db.prepare(`SELECT sequence, timestamp FROM events WHERE sequence >= ? ORDER BY sequence LIMIT 1`);
     this.deleteBelow = db.prepare(`DELETE FROM events WHERE sequence IN (SELECT sequence FROM events WHERE sequence < ? ORDER BY sequence LIMIT ?)`);
     this.selectDataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
-    this.readPageSnapshot = db.transaction((after: number, upTo: number, limit: number) => this.readPage.all(after, upTo, limit).map((row) => this.eventOf(row)));
-    this.filtered = new FilteredLogRead(db, (row) => this.eventOf(row), () => this.latestSequence() + 1);
+    this.readPageSnapshot = db.transaction((after: number, upTo: number, limit: number) =>
+      this.readPage.all(after, upTo, limit).map((row) => this.eventOf(row)),
+    );
+    this.filtered = new FilteredLogRead(
+      db,
+      (row) => this.eventOf(row),
+      () => this.latestSequence() + 1,
+    );
   }
 
   /** Events with after < sequence <= upTo, in order, at most `limit` of them. */

@@ -46,7 +46,8 @@ export class FilteredLogRead {
     private readonly eventOf: (row: LoggedEventRow) => LoggedEvent,
     oldestWhenEmpty: () => number,
   ) {
-    const arm = (where: string): Arm => db.prepare<[string | number, number, number, number], LoggedEventRow>(`SELECT ${LOGGED_EVENT_COLUMNS} FROM events WHERE ${where} AND ${RANGE}`).raw(true);
+    const arm = (where: string): Arm =>
+      db.prepare<[string | number, number, number, number], LoggedEventRow>(`SELECT ${LOGGED_EVENT_COLUMNS} FROM events WHERE ${where} AND ${RANGE}`).raw(true);
     this.arms = {
       // A task's key is looked up in the same statement, so one created while a catch-up pages is found on the next page.
       taskId: [arm('task_key = (SELECT task_key FROM tasks WHERE id = ?)'), arm('task_id = ? AND task_key IS NULL')],

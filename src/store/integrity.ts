@@ -60,7 +60,10 @@ export function checkSchema(db: Database.Database, file: string): void {
   const present = new Set((db.prepare(`SELECT type || ' ' || name AS object FROM sqlite_master`).all() as { object: string }[]).map((r) => r.object));
   const missing = objectsOf(db, version).filter((object) => !present.has(object));
   if (missing.length > 0) {
-    throw new RiggerError('internal', `${file} has schema version ${version} but lacks ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}: another program changed its schema; it was left untouched. Restore a backup (docs/operations.md#backups)`);
+    throw new RiggerError(
+      'internal',
+      `${file} has schema version ${version} but lacks ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}: another program changed its schema; it was left untouched. Restore a backup (docs/operations.md#backups)`,
+    );
   }
 }
 
@@ -71,7 +74,9 @@ function objectsOf(db: Database.Database, version: number): string[] {
     const memory = new Sqlite(':memory:');
     try {
       for (const migration of MIGRATIONS.slice(0, version)) memory.exec(migration);
-      objects = (memory.prepare(`SELECT type || ' ' || name AS object FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'`).all() as { object: string }[]).map((r) => r.object);
+      objects = (memory.prepare(`SELECT type || ' ' || name AS object FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'`).all() as { object: string }[]).map(
+        (r) => r.object,
+      );
     } finally {
       memory.close();
     }
@@ -105,7 +110,11 @@ export function readAhead(fd: number, progress?: (bytes: number, size: number) =
 }
 
 export function corruptFile(file: string, problem: string, by = 'quick_check'): RiggerError {
-  const excerpt = problem.replace(/\*\*\* in database main \*\*\*/g, '').replace(/\s+/g, ' ').trim().slice(0, MAX_PROBLEM_CHARS);
+  const excerpt = problem
+    .replace(/\*\*\* in database main \*\*\*/g, '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, MAX_PROBLEM_CHARS);
   const recovered = path.join(path.dirname(file), `${path.basename(file, '.db')}-recovered.db`);
   return new RiggerError(
     'internal',

@@ -18,7 +18,8 @@ const VERSION = 1;
 /** A token this server issues is under 60 characters; anything much longer is not one. */
 const MAX_TOKEN_LENGTH = 200;
 
-const GARBLED = 'page_token is not a token this server issued (garbled, cut short or from another program); send the next_page_token of the previous page unchanged, or leave page_token out to start from the first page';
+const GARBLED =
+  'page_token is not a token this server issued (garbled, cut short or from another program); send the next_page_token of the previous page unchanged, or leave page_token out to start from the first page';
 
 function fingerprintOf(scope: ListScope): string {
   const key = JSON.stringify([scope.status ?? null, scope.assignee ?? null, scope.status === undefined && scope.includeArchived]);

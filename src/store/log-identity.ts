@@ -35,7 +35,13 @@ export function startNewIdentity(db: SqliteDatabase, reason: IdentityReason): Lo
     .transaction((): LogIdentity => {
       const parent = readLineage(db).current;
       const partedAfter = latestSequence(db);
-      const identity: LogIdentity = { logId: crypto.randomBytes(8).toString('hex'), parentLogId: parent.logId, partedAfter, reason, createdAt: new Date().toISOString() };
+      const identity: LogIdentity = {
+        logId: crypto.randomBytes(8).toString('hex'),
+        parentLogId: parent.logId,
+        partedAfter,
+        reason,
+        createdAt: new Date().toISOString(),
+      };
       db.prepare('INSERT INTO log_identities (log_id, parent_log_id, parted_after, reason, created_at) VALUES (?, ?, ?, ?, ?)').run(
         identity.logId,
         identity.parentLogId,

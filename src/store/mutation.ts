@@ -47,14 +47,22 @@ export class MutationStatements {
   readonly prds: PrdRecords;
 
   /** `logId`: the log identity every event written here carries, in its bytes, for good (its origin, which a restore keeps). */
-  constructor(db: SqliteDatabase, readonly queries: TaskQueries, readonly encoder: EventEncoder, readonly logId: string) {
+  constructor(
+    db: SqliteDatabase,
+    readonly queries: TaskQueries,
+    readonly encoder: EventEncoder,
+    readonly logId: string,
+  ) {
     const columns = TASK_COLUMNS.split(', ');
     // The task's key (schema.ts): the sequence its CREATED event, written next, is given.
     this.insertTask = db.prepare(
       `INSERT INTO tasks (${TASK_COLUMNS}, task_key) VALUES (${columns.map((c) => `@${c}`).join(', ')}, coalesce((${LATEST_SEQUENCE_SQL}), 0) + 1)`,
     );
     this.replaceTask = db.prepare(
-      `UPDATE tasks SET ${columns.filter((c) => c !== 'id').map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`,
+      `UPDATE tasks SET ${columns
+        .filter((c) => c !== 'id')
+        .map((c) => `${c} = @${c}`)
+        .join(', ')} WHERE id = @id`,
     );
     this.insertEvent = db.prepare(
       `INSERT INTO events (sequence, event_id, event_type, timestamp, actor, task_id, task, previous_task, changed_fields, metadata,
@@ -136,13 +144,28 @@ export class StoreMutation implements Mutation {
     const encoded = statements.encoder.encode(event);
     // Every write path (gRPC, CLI, TaskEventStream, PRD generation) ends here, before the commit.
     if (encoded.length > MAX_EVENT_BYTES) {
-      throw invalidArgument(`this change makes an event of ${encoded.length} bytes for task ${task.id}; the maximum is ${MAX_EVENT_BYTES} (what every client accepts); nothing was written`);
+      throw invalidArgument(
+        `this change makes an event of ${encoded.length} bytes for task ${task.id}; the maximum is ${MAX_EVENT_BYTES} (what every client accepts); nothing was written`,
+      );
     }
     const logged = loggedEventOf(event, encoded);
     statements.insertEvent.run(
-      event.sequence, event.event_id, type, now, this.actor ?? null, task.id, JSON.stringify(task),
-      previous ? JSON.stringify(previous) : null, JSON.stringify(changedFields), JSON.stringify(event.metadata),
-      logged.encoded, logged.assignee ?? null, logged.previousAssignee ?? null, logged.status, logged.previousStatus ?? null, task.id,
+      event.sequence,
+      event.event_id,
+      type,
+      now,
+      this.actor ?? null,
+      task.id,
+      JSON.stringify(task),
+      previous ? JSON.stringify(previous) : null,
+      JSON.stringify(changedFields),
+      JSON.stringify(event.metadata),
+      logged.encoded,
+      logged.assignee ?? null,
+      logged.previousAssignee ?? null,
+      logged.status,
+      logged.previousStatus ?? null,
+      task.id,
     );
     this.events.push(logged);
   }

@@ -72,7 +72,8 @@ function checkBackup(backup: string, file: string): void {
   if (!stat.isFile()) throw new RiggerError('invalid_argument', `backup ${backup} is not a file; name a file written by \`rig backup\``);
   for (const suffix of DATABASE_FILES) {
     const own = fs.statSync(`${file}${suffix}`, { throwIfNoEntry: false });
-    if (own && own.dev === stat.dev && own.ino === stat.ino) throw new RiggerError('invalid_argument', `${backup} is the project's database itself; name a backup file`);
+    if (own && own.dev === stat.dev && own.ino === stat.ino)
+      throw new RiggerError('invalid_argument', `${backup} is the project's database itself; name a backup file`);
   }
 }
 

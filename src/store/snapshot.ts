@@ -207,7 +207,12 @@ export class TaskSnapshot {
   }
 
   private marker(): LoggedEvent {
-    const encoded = this.statements.encoder.encode({ sequence: this.sequence, timestamp: this.timestamp, event_type: TaskEventType.SNAPSHOT_COMPLETE, log_id: this.statements.logId });
+    const encoded = this.statements.encoder.encode({
+      sequence: this.sequence,
+      timestamp: this.timestamp,
+      event_type: TaskEventType.SNAPSHOT_COMPLETE,
+      log_id: this.statements.logId,
+    });
     return {
       sequence: this.sequence,
       eventType: TaskEventType.SNAPSHOT_COMPLETE,

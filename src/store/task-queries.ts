@@ -67,7 +67,9 @@ export class TaskQueries {
     let after: number | undefined;
     if (filter.pageToken !== undefined && filter.pageToken !== '') {
       if (filter.offset !== 0) {
-        throw invalidArgument(`page_token cannot be combined with offset ${filter.offset}: the token already says where the page starts; send offset 0 (or leave offset out) with page_token`);
+        throw invalidArgument(
+          `page_token cannot be combined with offset ${filter.offset}: the token already says where the page starts; send offset 0 (or leave offset out) with page_token`,
+        );
       }
       after = decodePageToken(scope, filter.pageToken);
     }

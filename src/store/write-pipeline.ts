@@ -220,10 +220,13 @@ export class WritePipeline {
     }
     const step = LOCK_RETRY_MS[Math.min(this.lockedAttempts++, LOCK_RETRY_MS.length - 1)]!;
     // Wake no later than the first deadline, so it fails on time.
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.commitNext();
-    }, Math.max(1, Math.min(step, first - now)));
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        this.commitNext();
+      },
+      Math.max(1, Math.min(step, first - now)),
+    );
   }
 
   private walOverBound(): RiggerError | undefined {

@@ -7,7 +7,6 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT, runBench } from './bench-support';
 
-
 test('npm run bench -- --quick runs every row, writes valid JSON and a dated report', { timeout: 300_000 }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rigger-bench-test-'));
   const out = path.join(dir, 'result.json');
@@ -21,7 +20,15 @@ test('npm run bench -- --quick runs every row, writes valid JSON and a dated rep
     assert.equal(report.mode, 'quick');
     assert.deepEqual(report.errors, []);
     const rows = new Set(report.measurements.map((m: { row: string }) => m.row));
-    for (const row of ['fan-out (live, AddTask)', 'replay fan-out (ring)', 'catch-up (log)', 'latency commit->receipt', 'unary', 'stalled subscriber', 'cross-process']) {
+    for (const row of [
+      'fan-out (live, AddTask)',
+      'replay fan-out (ring)',
+      'catch-up (log)',
+      'latency commit->receipt',
+      'unary',
+      'stalled subscriber',
+      'cross-process',
+    ]) {
       assert.ok(rows.has(row), `no ${row} row in ${[...rows].join(', ')}`);
     }
     for (const measurement of report.measurements) {
@@ -42,7 +49,11 @@ test('npm run bench -- --quick runs every row, writes valid JSON and a dated rep
     const peerLines = (row: string) => report.measurements.filter((m: { row: string }) => m.row === row);
     const writes = peerLines('durable writes, 64 in flight');
     // Three Rigger cases (AddTask unary, pipelined 64 and 256 in flight), each against every peer.
-    assert.deepEqual(writes.map((m: { values: { peer: string } }) => m.values.peer), Array(3).fill(['jetstream', 'redis', 'etcd']).flat(), 'one durable-writes line per peer and case');
+    assert.deepEqual(
+      writes.map((m: { values: { peer: string } }) => m.values.peer),
+      Array(3).fill(['jetstream', 'redis', 'etcd']).flat(),
+      'one durable-writes line per peer and case',
+    );
     for (const line of writes) {
       assert.ok(line.values.peer_calls_per_s > 0 && Number.isFinite(line.values.peer_calls_per_s), `${line.case}: ${JSON.stringify(line.values)}`);
       assert.ok(Number.isFinite(line.ratio) && line.ratio > 0, `${line.case}: ratio ${line.ratio}`);
@@ -52,22 +63,48 @@ test('npm run bench -- --quick runs every row, writes valid JSON and a dated rep
     assert.equal(groups.length, 2 * 3, 'JetStream and Redis with 1, 2 and 4 members');
     for (const line of groups) assert.ok(line.values.peer_rate > 0 && Number.isFinite(line.ratio), `${line.case}: ${JSON.stringify(line.values)}`);
     const acks = peerLines('consumer ack round trip vs peers');
-    assert.deepEqual(acks.map((m: { values: { peer: string } }) => m.values.peer), ['jetstream', 'redis']);
-    for (const line of acks) assert.ok(line.values.peer_p50_ms > 0 && Number.isFinite(line.values.peer_p99_ms) && Number.isFinite(line.ratio), `${line.case}: ${JSON.stringify(line.values)}`);
-    const jetStreamLatency = report.measurements.find((m: { row: string; case: string }) => m.row === 'latency commit->receipt' && m.case.includes('JetStream'));
+    assert.deepEqual(
+      acks.map((m: { values: { peer: string } }) => m.values.peer),
+      ['jetstream', 'redis'],
+    );
+    for (const line of acks)
+      assert.ok(
+        line.values.peer_p50_ms > 0 && Number.isFinite(line.values.peer_p99_ms) && Number.isFinite(line.ratio),
+        `${line.case}: ${JSON.stringify(line.values)}`,
+      );
+    const jetStreamLatency = report.measurements.find(
+      (m: { row: string; case: string }) => m.row === 'latency commit->receipt' && m.case.includes('JetStream'),
+    );
     assert.ok(jetStreamLatency, 'a JetStream latency line');
-    assert.ok(jetStreamLatency.values.jetstream_receipts > 0 && Number.isFinite(jetStreamLatency.values.jetstream_p99_ms) && Number.isFinite(jetStreamLatency.ratio), JSON.stringify(jetStreamLatency.values));
+    assert.ok(
+      jetStreamLatency.values.jetstream_receipts > 0 && Number.isFinite(jetStreamLatency.values.jetstream_p99_ms) && Number.isFinite(jetStreamLatency.ratio),
+      JSON.stringify(jetStreamLatency.values),
+    );
     // The CLI row: each command's spawns against node -e 0's in the same run, and the large-file list.
     const cli = report.measurements.filter((m: { row: string }) => m.row === 'cli');
-    assert.deepEqual(cli.map((m: { case: string }) => m.case.replace(/, [\d.]+ [MG]iB database$/, ', N database')), ['rig --help', 'rig task list (200 tasks)', 'rig task add', 'rig consumers list (gRPC)', 'rig task list, N database']);
-    for (const line of cli) assert.ok(line.values.median_ms > 0 && line.values.p90_ms >= line.values.median_ms && line.values.node_median_ms > 0 && Number.isFinite(line.ratio), `${line.case}: ${JSON.stringify(line.values)}`);
+    assert.deepEqual(
+      cli.map((m: { case: string }) => m.case.replace(/, [\d.]+ [MG]iB database$/, ', N database')),
+      ['rig --help', 'rig task list (200 tasks)', 'rig task add', 'rig consumers list (gRPC)', 'rig task list, N database'],
+    );
+    for (const line of cli)
+      assert.ok(
+        line.values.median_ms > 0 && line.values.p90_ms >= line.values.median_ms && line.values.node_median_ms > 0 && Number.isFinite(line.ratio),
+        `${line.case}: ${JSON.stringify(line.values)}`,
+      );
     // Restart-to-ready after each kind of stop, and the crash loop against the same writers without kills.
     const restarts = peerLines('restart');
-    assert.deepEqual(restarts.map((m: { case: string }) => m.case.replace(/,.*/, '')), ['spawn to ready after a clean stop', 'spawn to ready after kill -9']);
-    for (const line of restarts) assert.ok(line.values.clean_ms > 0 && line.values.kill_ms > 0 && line.values.check_ms > 0, `${line.case}: ${JSON.stringify(line.values)}`);
+    assert.deepEqual(
+      restarts.map((m: { case: string }) => m.case.replace(/,.*/, '')),
+      ['spawn to ready after a clean stop', 'spawn to ready after kill -9'],
+    );
+    for (const line of restarts)
+      assert.ok(line.values.clean_ms > 0 && line.values.kill_ms > 0 && line.values.check_ms > 0, `${line.case}: ${JSON.stringify(line.values)}`);
     const [crashLoop] = peerLines('crash-loop');
     assert.ok(crashLoop, 'a crash-loop line');
-    assert.ok(crashLoop.values.kills >= 1 && crashLoop.values.steady_acked_per_s > 0 && crashLoop.values.restart_median_ms > 0 && Number.isFinite(crashLoop.ratio), JSON.stringify(crashLoop.values));
+    assert.ok(
+      crashLoop.values.kills >= 1 && crashLoop.values.steady_acked_per_s > 0 && crashLoop.values.restart_median_ms > 0 && Number.isFinite(crashLoop.ratio),
+      JSON.stringify(crashLoop.values),
+    );
     assert.match(stdout, /\| durable writes, 64 in flight +\| AddTask FULL c=64 \/ Redis XADD, appendfsync always /, 'the peer lines are in the table');
     assert.match(stdout, /\| row +\| case +\| rigger +\| peer \(same run\)/, 'the table is printed');
 

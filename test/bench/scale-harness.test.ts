@@ -8,7 +8,6 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT, runBench } from './bench-support';
 
-
 /** Every curve of the scale run, as row and case. */
 const CURVES: [string, string][] = [
   ['scale: tasks', 'ListTasks unfiltered'],
@@ -38,9 +37,20 @@ const CURVES: [string, string][] = [
  * streams, below zero (RSS and heap move by more than a few streams' worth between two reads).
  */
 const ALWAYS_MEASURED = new Set([
-  'ListTasks unfiltered', 'ListTasks status = TODO (7 in 10 tasks)', 'ListTasks assignee (1 in 100 tasks)', 'ListTasks deep page via offset (half-way)',
-  'AddTask rate', 'database bytes per task', 'one-task subscriber reaches live from 0', 'one-assignee subscriber reaches live from 0',
-  'unfiltered catch-up rate', 'compaction of the oldest tenth (at most 100k)', 'restart to ready after a clean stop', 'restart to ready after kill -9', 'time to open them all', 'fan-out of one event to all',
+  'ListTasks unfiltered',
+  'ListTasks status = TODO (7 in 10 tasks)',
+  'ListTasks assignee (1 in 100 tasks)',
+  'ListTasks deep page via offset (half-way)',
+  'AddTask rate',
+  'database bytes per task',
+  'one-task subscriber reaches live from 0',
+  'one-assignee subscriber reaches live from 0',
+  'unfiltered catch-up rate',
+  'compaction of the oldest tenth (at most 100k)',
+  'restart to ready after a clean stop',
+  'restart to ready after kill -9',
+  'time to open them all',
+  'fan-out of one event to all',
   'group throughput (lag-free up to it)',
 ]);
 

@@ -19,7 +19,18 @@ test('rig help --man: one section per command, each with its whole --help; every
   assert.equal(man.code, 0, man.stderr);
   assert.match(man.stdout, /^\.TH RIG 1 "" "rigger \d+\.\d+\.\d+" "User Commands"\n/);
   const sections = [...man.stdout.matchAll(/^\.SS "(rig [^"]+)"$/gm)].map((match) => match[1]);
-  for (const command of ['rig init', 'rig grpc', 'rig task add', 'rig task list', 'rig events', 'rig consumers create', 'rig sidecar logger', 'rig backup', 'rig completion', 'rig help']) {
+  for (const command of [
+    'rig init',
+    'rig grpc',
+    'rig task add',
+    'rig task list',
+    'rig events',
+    'rig consumers create',
+    'rig sidecar logger',
+    'rig backup',
+    'rig completion',
+    'rig help',
+  ]) {
     assert.ok(sections.includes(command), `${command} has a section (${sections.join(', ')})`);
   }
   const examples = exampleSections(man.stdout);
@@ -30,7 +41,10 @@ test('rig help --man: one section per command, each with its whole --help; every
     for (const line of lines) assert.match(line, /^( {2}(RIGGER_\w+=\S+ )?rig \S.*| {6}\S.*)$/, `an example line wrapped: ${JSON.stringify(line)}`);
     assert.match(lines[0]!, /^ {2}\S/);
   }
-  assert.ok(man.stdout.includes('\n  rig task add "Fix login bug" \\-\\-assignee Alice \\-\\-due\\-date 2026\\-12\\-31\n'), 'the longest task example is whole');
+  assert.ok(
+    man.stdout.includes('\n  rig task add "Fix login bug" \\-\\-assignee Alice \\-\\-due\\-date 2026\\-12\\-31\n'),
+    'the longest task example is whole',
+  );
 
   const built = path.join(REPO_ROOT, 'dist', 'man', 'rig.1');
   assert.equal(fs.readFileSync(built, 'utf8'), man.stdout, 'npm run build writes the same page (package.json "man" installs it)');
@@ -67,7 +81,10 @@ test('--help is help everywhere: rig completion --help and rig help describe, ri
 });
 
 test('completion offers -C as it is typed, never --C', () => {
-  for (const words of [['rig', '-'], ['rig', 'task', 'list', '-']]) {
+  for (const words of [
+    ['rig', '-'],
+    ['rig', 'task', 'list', '-'],
+  ]) {
     const offered = rig(['--get-yargs-completions', ...words]);
     assert.equal(offered.code, 0, offered.stderr);
     const options = offered.stdout.trim().split('\n');
@@ -108,14 +125,22 @@ test('hints: an unknown task id names the nearest ids; an assignee that matches 
   const typo = `${added.id.slice(0, 4)}${added.id[4] === 'z' ? 'y' : 'z'}`;
   const missing = rig(['-C', dir, 'task', 'get', typo]);
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, new RegExp(`^rig: task "${typo}" does not exist; the nearest ids, starting "${added.id.slice(0, 4)}": [^\\n]*${added.id}[^\\n]* \\(rig task list --all lists every id\\)\\n$`));
+  assert.match(
+    missing.stderr,
+    new RegExp(
+      `^rig: task "${typo}" does not exist; the nearest ids, starting "${added.id.slice(0, 4)}": [^\\n]*${added.id}[^\\n]* \\(rig task list --all lists every id\\)\\n$`,
+    ),
+  );
   const none = rig(['-C', dir, 'task', 'get', 'zz-nothing-like-it']);
   assert.equal(none.stderr, 'rig: task "zz-nothing-like-it" does not exist\n', 'no id starts with z: nothing near to name');
 
   const wrongCase = rig(['-C', dir, 'task', 'list', '--assignee', 'Alice']);
   assert.equal(wrongCase.code, 0, wrongCase.stderr);
   assert.match(wrongCase.stdout, /0 of 0 task\(s\)/);
-  assert.equal(wrongCase.stderr, 'rig: hint: no task is assigned to "Alice", but some are to "alice": --assignee matches exactly, case included (e.g. --assignee "alice")\n');
+  assert.equal(
+    wrongCase.stderr,
+    'rig: hint: no task is assigned to "Alice", but some are to "alice": --assignee matches exactly, case included (e.g. --assignee "alice")\n',
+  );
   const right = rig(['-C', dir, 'task', 'list', '--assignee', 'alice']);
   assert.equal(right.stderr, '');
   assert.match(right.stdout, /2 of 2 task\(s\)/);

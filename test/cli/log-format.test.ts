@@ -71,7 +71,9 @@ test('off a terminal (a pipe) the default is JSON; --log-format pretty still giv
   }
   for (const line of piped.stderr().trim().split('\n')) assert.doesNotThrow(() => JSON.parse(line), line);
 
-  const pretty = spawnCollected(process.execPath, [RIG_BIN, ...sidecarArgs(dir), '--log-format', 'pretty'], { env: { ...process.env, RIGGER_LOG_LEVEL: 'info' } });
+  const pretty = spawnCollected(process.execPath, [RIG_BIN, ...sidecarArgs(dir), '--log-format', 'pretty'], {
+    env: { ...process.env, RIGGER_LOG_LEVEL: 'info' },
+  });
   try {
     await waitFor(() => pretty.stderr().includes('event stream lost; reconnecting'), 20_000, 'a pretty line');
   } finally {

@@ -25,11 +25,23 @@ test('a filtered subscription: bookmarks move the checkpoint to the head, reach 
   const observed: TaskEvent[] = [];
   const observedBookmarks: number[] = [];
   const observable = client
-    .subscribe({ eventTypes: ['deleted'], sinceSequence: 0, bookmarkIntervalMs: INTERVAL_MS, checkpoint: path.join(folder, 'observable'), onBookmark: (s) => observedBookmarks.push(s) })
+    .subscribe({
+      eventTypes: ['deleted'],
+      sinceSequence: 0,
+      bookmarkIntervalMs: INTERVAL_MS,
+      checkpoint: path.join(folder, 'observable'),
+      onBookmark: (s) => observedBookmarks.push(s),
+    })
     .subscribe({ next: (event) => observed.push(event) });
   const iterated: TaskEvent[] = [];
   const iteratedBookmarks: number[] = [];
-  const iterator = client.events({ eventTypes: ['deleted'], sinceSequence: 0, bookmarkIntervalMs: INTERVAL_MS, checkpoint: path.join(folder, 'iterator'), onBookmark: (s) => iteratedBookmarks.push(s) });
+  const iterator = client.events({
+    eventTypes: ['deleted'],
+    sinceSequence: 0,
+    bookmarkIntervalMs: INTERVAL_MS,
+    checkpoint: path.join(folder, 'iterator'),
+    onBookmark: (s) => iteratedBookmarks.push(s),
+  });
   const loop = (async () => {
     for await (const event of iterator) iterated.push(event);
   })();
@@ -40,12 +52,27 @@ test('a filtered subscription: bookmarks move the checkpoint to the head, reach 
     await client.deleteTask({ task_id: first.task!.id! }); // 42: DELETED
     for (let i = 0; i < 20; i++) await client.addTask({ title: `more ${i}` }); // 43..62
     for (const name of ['observable', 'iterator']) {
-      await waitFor(() => readNumber(path.join(folder, name)) === 62, INTERVAL_MS * 10, `${name} checkpoint at the head 62, have ${readNumber(path.join(folder, name))}`);
+      await waitFor(
+        () => readNumber(path.join(folder, name)) === 62,
+        INTERVAL_MS * 10,
+        `${name} checkpoint at the head 62, have ${readNumber(path.join(folder, name))}`,
+      );
     }
-    for (const [what, events, bookmarks] of [['observable', observed, observedBookmarks], ['iterator', iterated, iteratedBookmarks]] as const) {
-      assert.deepEqual(events.map((e) => [e.sequence, e.event_type]), [[42, TaskEventType.DELETED]], `${what}: only the DELETED event, no bookmark`);
+    for (const [what, events, bookmarks] of [
+      ['observable', observed, observedBookmarks],
+      ['iterator', iterated, iteratedBookmarks],
+    ] as const) {
+      assert.deepEqual(
+        events.map((e) => [e.sequence, e.event_type]),
+        [[42, TaskEventType.DELETED]],
+        `${what}: only the DELETED event, no bookmark`,
+      );
       assert.ok(bookmarks.length > 0 && bookmarks.at(-1) === 62, `${what}: bookmarks ${JSON.stringify(bookmarks)}`);
-      assert.deepEqual([...bookmarks].sort((a, b) => a - b), bookmarks, `${what}: bookmarks in order`);
+      assert.deepEqual(
+        [...bookmarks].sort((a, b) => a - b),
+        bookmarks,
+        `${what}: bookmarks in order`,
+      );
       assert.ok(bookmarks.some((s) => s < 42) && bookmarks.some((s) => s > 42), `${what}: bookmarks on both sides of the event: ${JSON.stringify(bookmarks)}`);
     }
   } finally {
@@ -67,7 +94,8 @@ test('includeSnapshot: SNAPSHOT events between started/complete, checkpoint at S
   const subscription = client
     .subscribe({ includeSnapshot: true, assignee: 'Alice', checkpoint, bookmarkIntervalMs: INTERVAL_MS, onSnapshot: (marker) => seen.push(marker) })
     .subscribe({ next: (event) => seen.push(event) });
-  const kinds = () => seen.map((item) => ('state' in item ? item.state : `${TaskEventType.SNAPSHOT === item.event_type ? 'SNAPSHOT' : item.event_type}:${item.sequence}`));
+  const kinds = () =>
+    seen.map((item) => ('state' in item ? item.state : `${TaskEventType.SNAPSHOT === item.event_type ? 'SNAPSHOT' : item.event_type}:${item.sequence}`));
   try {
     await waitFor(() => seen.some((item) => 'state' in item && item.state === 'complete'), 10_000, 'snapshot complete');
     assert.deepEqual(kinds(), ['started', 'SNAPSHOT:5', 'SNAPSHOT:5', 'SNAPSHOT:5', 'complete']);
@@ -96,7 +124,9 @@ test('includeSnapshot: SNAPSHOT events between started/complete, checkpoint at S
   const again = new RiggerClient({ address: server.address });
   const markers: SnapshotMarker[] = [];
   const later: TaskEvent[] = [];
-  const resumed = again.subscribe({ includeSnapshot: true, assignee: 'Alice', checkpoint, onSnapshot: (m) => markers.push(m) }).subscribe({ next: (e) => later.push(e) });
+  const resumed = again
+    .subscribe({ includeSnapshot: true, assignee: 'Alice', checkpoint, onSnapshot: (m) => markers.push(m) })
+    .subscribe({ next: (e) => later.push(e) });
   try {
     await again.addTask({ title: 'after the restart', assignee: 'Alice' }); // 8
     await waitFor(() => later.length === 1, 10_000, 'the next change');
@@ -119,8 +149,26 @@ test('includeSnapshot with sinceSequence is refused before anything is sent', as
 async function cuttingServer(): Promise<{ address: string; requests: SubscribeToTaskEventsRequest__Output[]; close(): void }> {
   const server = new grpc.Server();
   const requests: SubscribeToTaskEventsRequest__Output[] = [];
-  const task = (id: string) => ({ id, title: id, status: 1, subtask_ids: [], created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z', context_files: [], dependencies: [], version: 1 });
-  const message = (sequence: number, event_type: number, withTask?: string) => ({ sequence, event_id: '', timestamp: '2026-01-01T00:00:00Z', event_type, metadata: {}, changed_fields: [], ...(withTask && { task: task(withTask) }) });
+  const task = (id: string) => ({
+    id,
+    title: id,
+    status: 1,
+    subtask_ids: [],
+    created_at: '2026-01-01T00:00:00Z',
+    updated_at: '2026-01-01T00:00:00Z',
+    context_files: [],
+    dependencies: [],
+    version: 1,
+  });
+  const message = (sequence: number, event_type: number, withTask?: string) => ({
+    sequence,
+    event_id: '',
+    timestamp: '2026-01-01T00:00:00Z',
+    event_type,
+    metadata: {},
+    changed_fields: [],
+    ...(withTask && { task: task(withTask) }),
+  });
   const { grpcObject } = loadProto();
   server.addService(grpcObject.rigger.v1.RiggerService.service, {
     SubscribeToTaskEvents: (call: grpc.ServerWritableStream<SubscribeToTaskEventsRequest__Output, unknown>) => {
@@ -150,7 +198,11 @@ test('a stream lost mid-snapshot starts a new snapshot (restart: true); one lost
   const stand = await cuttingServer();
   const client = new RiggerClient({ address: stand.address });
   const seen: string[] = [];
-  const iterator = client.events({ includeSnapshot: true, backoff: { initialDelayMs: 20, maxDelayMs: 40 }, onSnapshot: (m) => seen.push(m.state === 'started' ? `started${m.restart ? ' again' : ''}` : `complete ${m.sequence} (${m.tasks})`) });
+  const iterator = client.events({
+    includeSnapshot: true,
+    backoff: { initialDelayMs: 20, maxDelayMs: 40 },
+    onSnapshot: (m) => seen.push(m.state === 'started' ? `started${m.restart ? ' again' : ''}` : `complete ${m.sequence} (${m.tasks})`),
+  });
   const loop = (async () => {
     for await (const event of iterator) seen.push(`${event.event_type === TaskEventType.SNAPSHOT ? 'SNAPSHOT' : 'CREATED'} ${event.task.id}`);
   })();
@@ -167,5 +219,13 @@ test('a stream lost mid-snapshot starts a new snapshot (restart: true); one lost
     stand.close();
   }
   const asked = stand.requests.map((r) => [r.include_snapshot ?? false, r.since_sequence, r.bookmark_interval_ms]);
-  assert.deepEqual(asked, [[true, undefined, 5000], [true, undefined, 5000], [false, 12, 5000]], 'snapshot twice, then resume after the bookmark at 12; bookmarks every 5 s by default');
+  assert.deepEqual(
+    asked,
+    [
+      [true, undefined, 5000],
+      [true, undefined, 5000],
+      [false, 12, 5000],
+    ],
+    'snapshot twice, then resume after the bookmark at 12; bookmarks every 5 s by default',
+  );
 });

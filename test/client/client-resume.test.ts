@@ -45,9 +45,18 @@ test('a subscription rides out a graceful restart and a SIGKILL of the server wi
     await new Promise((r) => setTimeout(r, 300)); // anything extra (a repeat) would show up now
 
     assert.equal(failure, undefined);
-    assertExactlyOnceInOrder(events.map((e) => e.sequence), 8);
-    assert.deepEqual(events.map((e) => e.task.title), ['before 1', 'before 2', 'before 3', 'while down 1', 'while down 2', 'after restart', 'after kill', 'last']);
-    assert.ok(statuses.some((s) => s.state === 'disconnected'), 'the losses were seen');
+    assertExactlyOnceInOrder(
+      events.map((e) => e.sequence),
+      8,
+    );
+    assert.deepEqual(
+      events.map((e) => e.task.title),
+      ['before 1', 'before 2', 'before 3', 'while down 1', 'while down 2', 'after restart', 'after kill', 'last'],
+    );
+    assert.ok(
+      statuses.some((s) => s.state === 'disconnected'),
+      'the losses were seen',
+    );
     const lastConnect = statuses.filter((s) => s.state === 'connected').at(-1);
     assert.ok(lastConnect && lastConnect.state === 'connected' && lastConnect.reconnects >= 2, `reconnects counted: ${JSON.stringify(lastConnect)}`);
   } finally {
@@ -74,7 +83,10 @@ test('a live subscription that has seen no event yet still resumes without a gap
     await addTaskByCli(dir, 'while down');
     server = await restartServer(server);
     await waitFor(() => events.length === 1, 15_000, 'the event written while down');
-    assert.deepEqual(events.map((e) => [e.sequence, e.task.title]), [[2, 'while down']]);
+    assert.deepEqual(
+      events.map((e) => [e.sequence, e.task.title]),
+      [[2, 'while down']],
+    );
   } finally {
     subscription.unsubscribe();
     await client.close();
@@ -197,7 +209,10 @@ test('retries are bounded when configured: a server that never comes back ends t
   try {
     const error = await new Promise<unknown>((resolve) =>
       client
-        .subscribe({ backoff: { initialDelayMs: 10, maxDelayMs: 40, maxAttempts: 3 }, onStatus: (s) => s.state === 'disconnected' && disconnects.push(s.retryInMs) })
+        .subscribe({
+          backoff: { initialDelayMs: 10, maxDelayMs: 40, maxAttempts: 3 },
+          onStatus: (s) => s.state === 'disconnected' && disconnects.push(s.retryInMs),
+        })
         .subscribe({ error: resolve }),
     );
     assert.ok(error instanceof StreamError);

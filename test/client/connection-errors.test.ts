@@ -45,7 +45,10 @@ async function bothFailWith(args: string[], line: string): Promise<void> {
 
 test('a closed port: nothing is listening, start `rig grpc` or fix --address', async () => {
   const port = await freePort();
-  await bothFailWith(['--address', `127.0.0.1:${port}`], `nothing is listening at 127.0.0.1:${port}; start the server with \`rig grpc\` (or check --address / RIGGER_ADDRESS)`);
+  await bothFailWith(
+    ['--address', `127.0.0.1:${port}`],
+    `nothing is listening at 127.0.0.1:${port}; start the server with \`rig grpc\` (or check --address / RIGGER_ADDRESS)`,
+  );
 });
 
 test('a host name that does not resolve', async () => {
@@ -65,10 +68,14 @@ test('a plaintext server asked for a token: none given, then a wrong one', async
 test('something that is not a gRPC server: one that closes at once, and an HTTP/1 server', async () => {
   const closing = net.createServer((socket) => socket.destroy());
   const http1 = http.createServer((_request, response) => response.end('not gRPC'));
-  const listen = (server: net.Server) => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+  const listen = (server: net.Server) =>
+    new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
   try {
     const closingPort = await listen(closing);
-    await bothFailWith(['--address', `127.0.0.1:${closingPort}`], `the server at 127.0.0.1:${closingPort} closed the connection before gRPC began, and it does not serve TLS either; check --address / RIGGER_ADDRESS`);
+    await bothFailWith(
+      ['--address', `127.0.0.1:${closingPort}`],
+      `the server at 127.0.0.1:${closingPort} closed the connection before gRPC began, and it does not serve TLS either; check --address / RIGGER_ADDRESS`,
+    );
     const httpPort = await listen(http1);
     await bothFailWith(['--address', `127.0.0.1:${httpPort}`], `what answers at 127.0.0.1:${httpPort} is not a gRPC server; check --address / RIGGER_ADDRESS`);
   } finally {
@@ -91,7 +98,23 @@ function certificateForAnotherName(set: CertSet): { cert: string; key: string } 
   const run = (args: string[]) => execFileSync('openssl', args, { cwd: set.dir, stdio: ['ignore', 'ignore', 'pipe'] });
   fs.writeFileSync(path.join(set.dir, 'elsewhere.ext'), 'subjectAltName=DNS:elsewhere.example\nextendedKeyUsage=serverAuth\n');
   run(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=elsewhere.example', '-keyout', 'elsewhere.key', '-out', 'elsewhere.csr']);
-  run(['x509', '-req', '-in', 'elsewhere.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'elsewhere.ext', '-out', 'elsewhere.crt']);
+  run([
+    'x509',
+    '-req',
+    '-in',
+    'elsewhere.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    'elsewhere.ext',
+    '-out',
+    'elsewhere.crt',
+  ]);
   return { cert: path.join(set.dir, 'elsewhere.crt'), key: path.join(set.dir, 'elsewhere.key') };
 }
 
@@ -129,7 +152,7 @@ test('a server certificate the client does not trust, or that names another host
   const misnamed = await serve(['--tls-cert', elsewhere.cert, '--tls-key', elsewhere.key]);
   await bothFailWith(
     ['--address', `localhost:${misnamed.port}`, '--server-ca', certs.ca],
-    'the server\'s certificate does not name localhost; connect with --address to a name the certificate holds, or reissue it with localhost in its subjectAltName',
+    "the server's certificate does not name localhost; connect with --address to a name the certificate holds, or reissue it with localhost in its subjectAltName",
   );
 });
 
@@ -138,7 +161,10 @@ test('mTLS: no client certificate, then one from a CA the server does not trust'
   if (!certs) return;
   const server = await serve(['--tls-cert', certs.serverCert, '--tls-key', certs.serverKey, '--tls-ca', certs.ca]);
   const at = `localhost:${server.port}`;
-  await bothFailWith(['--address', at, '--server-ca', certs.ca], `the server at ${at} requires a client certificate (mTLS); give --client-cert and --client-key`);
+  await bothFailWith(
+    ['--address', at, '--server-ca', certs.ca],
+    `the server at ${at} requires a client certificate (mTLS); give --client-cert and --client-key`,
+  );
   await bothFailWith(
     ['--address', at, '--server-ca', certs.ca, '--client-cert', certs.otherClientCert, '--client-key', certs.otherClientKey],
     `the server at ${at} closed the connection after the TLS handshake: it refused the client certificate; give one signed by the CA it trusts (its --tls-ca) with --client-cert and --client-key`,
@@ -149,7 +175,11 @@ test('a sidecar that cannot reach the server logs the hint in its JSON record an
   const port = await freePort();
   const sidecar = startSidecar('logger', ['--address', `127.0.0.1:${port}`]);
   try {
-    const records = () => sidecar.stderr().split('\n').filter((line) => line !== '');
+    const records = () =>
+      sidecar
+        .stderr()
+        .split('\n')
+        .filter((line) => line !== '');
     await waitFor(() => records().some((line) => line.includes('"hint"')), 15_000, 'a log record with the hint');
     const parsed = records().map((line) => JSON.parse(line) as Record<string, unknown>); // every line is JSON
     const lost = parsed.find((r) => r.hint !== undefined)!;

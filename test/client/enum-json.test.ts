@@ -10,7 +10,11 @@ import { REPO_ROOT, rigAsync, runAsync, spawnCollected, startServer, tempProject
 const BUF = path.join(REPO_ROOT, 'node_modules', '.bin', 'buf');
 
 function bufCurl(port: number, method: string, body: object) {
-  return runAsync(BUF, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '-d', JSON.stringify(body), `http://127.0.0.1:${port}/rigger.v1.RiggerService/${method}`], { timeoutMs: 30_000 });
+  return runAsync(
+    BUF,
+    ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '-d', JSON.stringify(body), `http://127.0.0.1:${port}/rigger.v1.RiggerService/${method}`],
+    { timeoutMs: 30_000 },
+  );
 }
 
 test('JSON enums: "TASK_STATUS_IN_PROGRESS" and 2 are taken, "IN_PROGRESS" is refused before it is sent, 99 by the server', { timeout: 120_000 }, async () => {
@@ -47,7 +51,10 @@ test('JSON enums: "TASK_STATUS_IN_PROGRESS" and 2 are taken, "IN_PROGRESS" is re
       assert.notEqual(refused.code, 0);
       // protobuf-go puts a space or, at random per build, a no-break space after "proto:" so that
       // nobody matches its messages exactly; docs/api.md quotes it with a space.
-      assert.equal(refused.stderr.replace(/\u00a0/g, ' ').trim(), `Failure: json unmarshal: proto: (line 1:60): invalid value for enum field status: "${short}"`);
+      assert.equal(
+        refused.stderr.replace(/\u00a0/g, ' ').trim(),
+        `Failure: json unmarshal: proto: (line 1:60): invalid value for enum field status: "${short}"`,
+      );
       assert.equal(refused.stdout, '');
     }
     const numberAsText = await bufCurl(server.port, 'UpdateTask', { task_id: id, status: '2' });
@@ -61,11 +68,26 @@ test('JSON enums: "TASK_STATUS_IN_PROGRESS" and 2 are taken, "IN_PROGRESS" is re
     assert.match(status.message, /^status 99 is not a task status; use one of 1 \(TODO\), 2 \(IN_PROGRESS\), .*, 10 \(ARCHIVED\)$/);
 
     // Repeated enums take full names too.
-    const subscriber = spawnCollected(BUF, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '-d', JSON.stringify({ since_sequence: 0, event_types: ['TASK_EVENT_TYPE_CREATED'] }), `http://127.0.0.1:${server.port}/rigger.v1.RiggerService/SubscribeToTaskEvents`]);
+    const subscriber = spawnCollected(BUF, [
+      'curl',
+      '--protocol',
+      'grpc',
+      '--http2-prior-knowledge',
+      '-d',
+      JSON.stringify({ since_sequence: 0, event_types: ['TASK_EVENT_TYPE_CREATED'] }),
+      `http://127.0.0.1:${server.port}/rigger.v1.RiggerService/SubscribeToTaskEvents`,
+    ]);
     try {
-      await waitFor(() => /"eventType": "TASK_EVENT_TYPE_CREATED"/.test(subscriber.stdout()) || subscriber.child.exitCode !== null, 20_000, 'the CREATED event');
+      await waitFor(
+        () => /"eventType": "TASK_EVENT_TYPE_CREATED"/.test(subscriber.stdout()) || subscriber.child.exitCode !== null,
+        20_000,
+        'the CREATED event',
+      );
       assert.equal(subscriber.child.exitCode, null, subscriber.stderr());
-      assert.deepEqual([...subscriber.stdout().matchAll(/"eventType": "(\w+)"/g)].map((m) => m[1]), ['TASK_EVENT_TYPE_CREATED']);
+      assert.deepEqual(
+        [...subscriber.stdout().matchAll(/"eventType": "(\w+)"/g)].map((m) => m[1]),
+        ['TASK_EVENT_TYPE_CREATED'],
+      );
     } finally {
       subscriber.child.kill('SIGTERM');
       await subscriber.exited;

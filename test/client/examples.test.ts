@@ -9,7 +9,6 @@ import { test } from 'node:test';
 import { addTaskByCli } from '../sidecars/sidecar-support';
 import { pythonGrpcStubs, REPO_ROOT, rig, spawnCollected, spawnTracked, startServer, SYSTEM_PYTHON, tempDir, tempProject, waitFor } from '../support/processes';
 
-
 test('examples/sidecar-client.ts prints each event once and resumes from its checkpoint after a restart', async () => {
   const dir = tempProject();
   const server = await startServer(dir);
@@ -95,7 +94,15 @@ test('examples/grpcurl.sh runs the contract calls at RIGGER_ADDRESS with the grp
   fs.writeFileSync(shim, GRPCURL_ON_BUF_CURL, { mode: 0o755 });
   const log = path.join(bin, 'calls.log');
   const script = spawnCollected('bash', [path.join(REPO_ROOT, 'examples', 'grpcurl.sh')], {
-    env: { ...process.env, GRPCURL: shim, GRPCURL_LOG: log, BUF: path.join(REPO_ROOT, 'node_modules', '.bin', 'buf'), RIGGER_ADDRESS: server.address, RIGGER_TOKEN: '', GRPCURL_FLAGS: '' },
+    env: {
+      ...process.env,
+      GRPCURL: shim,
+      GRPCURL_LOG: log,
+      BUF: path.join(REPO_ROOT, 'node_modules', '.bin', 'buf'),
+      RIGGER_ADDRESS: server.address,
+      RIGGER_TOKEN: '',
+      GRPCURL_FLAGS: '',
+    },
   });
   try {
     const calls = () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : []);
@@ -117,7 +124,10 @@ test('examples/grpcurl.sh runs the contract calls at RIGGER_ADDRESS with the grp
 });
 
 test('examples/grpcurl.sh without grpcurl: one line naming buf curl, exit 1', () => {
-  const result = spawnSync('bash', [path.join(REPO_ROOT, 'examples', 'grpcurl.sh')], { env: { ...process.env, GRPCURL: 'no-such-grpcurl', RIGGER_ADDRESS: '127.0.0.1:50999' }, encoding: 'utf8' });
+  const result = spawnSync('bash', [path.join(REPO_ROOT, 'examples', 'grpcurl.sh')], {
+    env: { ...process.env, GRPCURL: 'no-such-grpcurl', RIGGER_ADDRESS: '127.0.0.1:50999' },
+    encoding: 'utf8',
+  });
   assert.equal(result.status, 1);
   assert.equal(
     result.stderr,

@@ -71,7 +71,13 @@ function eventFeed(settings: Partial<FeedSettings> = {}, startAfter?: { sequence
     error: (error) => heard.errors.push(error),
   };
   const all = { event_types: [], statuses: [], task_ids: [] };
-  const feed = new EventFeed(service, all, startAfter, { backoff: NO_WAIT, bookmarkIntervalMs: 1000, includeSnapshot: false, afterRestore: 'fail', ...settings }, listener);
+  const feed = new EventFeed(
+    service,
+    all,
+    startAfter,
+    { backoff: NO_WAIT, bookmarkIntervalMs: 1000, includeSnapshot: false, afterRestore: 'fail', ...settings },
+    listener,
+  );
   return { feed, calls, heard };
 }
 
@@ -120,7 +126,11 @@ test('event feed: a snapshot cut off before SNAPSHOT_COMPLETE is asked for again
   const third = await untilCalls(calls, 3);
   assert.equal(request(third).include_snapshot, undefined);
   assert.equal(request(third).since_sequence, 20);
-  assert.deepEqual(heard.snapshots, [{ state: 'started', restart: false }, { state: 'started', restart: true }, { state: 'complete', sequence: 20, tasks: 1 }]);
+  assert.deepEqual(heard.snapshots, [
+    { state: 'started', restart: false },
+    { state: 'started', restart: true },
+    { state: 'complete', sequence: 20, tasks: 1 },
+  ]);
   assert.deepEqual(heard.bookmarks, []);
   feed.close();
 });

@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import { addTaskByCli } from '../sidecars/sidecar-support';
 import { REPO_ROOT, requireTool, runAsync, spawnCollected, startServer, tempDir, tempProject, waitFor } from '../support/processes';
 
-const DEBIAN_PACKAGES = 'apt-get install golang-go golang-google-grpc-dev golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev protoc-gen-go protoc-gen-go-grpc protobuf-compiler';
+const DEBIAN_PACKAGES =
+  'apt-get install golang-go golang-google-grpc-dev golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev protoc-gen-go protoc-gen-go-grpc protobuf-compiler';
 
 test('examples/go builds with build.sh and adds, lists and follows events against a live server', { timeout: 240_000 }, async (t) => {
   for (const tool of ['go', 'protoc', 'protoc-gen-go', 'protoc-gen-go-grpc']) if (!requireTool(t, tool, DEBIAN_PACKAGES)) return;
@@ -23,7 +24,11 @@ test('examples/go builds with build.sh and adds, lists and follows events agains
     const client = spawnCollected(path.join(out, 'rigger-go-client'), ['-address', server.address, '-events', '3', '-timeout', '30s'], {
       env: { ...process.env, RIGGER_TOKEN: '' },
     });
-    const lines = () => client.stdout().split('\n').filter((line) => line !== '');
+    const lines = () =>
+      client
+        .stdout()
+        .split('\n')
+        .filter((line) => line !== '');
     await waitFor(() => lines().length >= 4 || client.child.exitCode !== null, 30_000, 'the history printed by the Go client');
     await addTaskByCli(dir, 'added while the Go client follows');
     assert.equal(await client.exited, 0, client.stderr());

@@ -60,57 +60,82 @@ const TSCONFIG = {
   files: ['index.ts'],
 };
 
-test('npm pack -> install without optional deps -> rigger/client type-checks under strict and runs against a live server, without better-sqlite3', { timeout: 240_000 }, async () => {
-  const packDir = tempDir('rigger-pack-');
-  // --ignore-scripts: the tarball is made from the dist/ already built; prepare would rebuild it under the other tests.
-  const packed = await runAsync(NPM, ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], { cwd: REPO_ROOT, timeoutMs: 60_000 });
-  assert.equal(packed.code, 0, packed.stderr);
-  const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
-  const paths = files.map((f) => f.path);
-  for (const wanted of ['dist/src/client/index.js', 'dist/src/client/index.d.ts', 'dist/proto/rigger.binpb', 'proto/rigger/v1/rigger.proto', 'bin/rig.js', 'dist/sidecars/logger.js']) {
-    assert.ok(paths.includes(wanted), `the tarball holds ${wanted}`);
-  }
-  const unwanted = paths.filter((p) => /^(dist\/(test|bench|examples)\/|\.ci\/|test\/|bench\/|src\/)|\.map$/.test(p));
-  assert.deepEqual(unwanted, [], 'no tests, bench, sources or source maps in the tarball');
+test(
+  'npm pack -> install without optional deps -> rigger/client type-checks under strict and runs against a live server, without better-sqlite3',
+  { timeout: 240_000 },
+  async () => {
+    const packDir = tempDir('rigger-pack-');
+    // --ignore-scripts: the tarball is made from the dist/ already built; prepare would rebuild it under the other tests.
+    const packed = await runAsync(NPM, ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], { cwd: REPO_ROOT, timeoutMs: 60_000 });
+    assert.equal(packed.code, 0, packed.stderr);
+    const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
+    const paths = files.map((f) => f.path);
+    for (const wanted of [
+      'dist/src/client/index.js',
+      'dist/src/client/index.d.ts',
+      'dist/proto/rigger.binpb',
+      'proto/rigger/v1/rigger.proto',
+      'bin/rig.js',
+      'dist/sidecars/logger.js',
+    ]) {
+      assert.ok(paths.includes(wanted), `the tarball holds ${wanted}`);
+    }
+    const unwanted = paths.filter((p) => /^(dist\/(test|bench|examples)\/|\.ci\/|test\/|bench\/|src\/)|\.map$/.test(p));
+    assert.deepEqual(unwanted, [], 'no tests, bench, sources or source maps in the tarball');
 
-  const consumer = tempDir('rigger-consumer-');
-  fs.writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
-  const installed = await runAsync(
-    NPM,
-    ['install', '--omit=optional', '--prefer-offline', '--no-audit', '--no-fund', path.join(packDir, filename)],
-    { cwd: consumer, timeoutMs: 180_000 },
-  );
-  assert.equal(installed.code, 0, installed.stderr);
-  assert.ok(fs.existsSync(path.join(consumer, 'node_modules', 'rigger', 'dist', 'src', 'client', 'index.js')));
-  assert.ok(!fs.existsSync(path.join(consumer, 'node_modules', 'better-sqlite3')), 'better-sqlite3 (optional) was not installed');
+    const consumer = tempDir('rigger-consumer-');
+    fs.writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+    const installed = await runAsync(NPM, ['install', '--omit=optional', '--prefer-offline', '--no-audit', '--no-fund', path.join(packDir, filename)], {
+      cwd: consumer,
+      timeoutMs: 180_000,
+    });
+    assert.equal(installed.code, 0, installed.stderr);
+    assert.ok(fs.existsSync(path.join(consumer, 'node_modules', 'rigger', 'dist', 'src', 'client', 'index.js')));
+    assert.ok(!fs.existsSync(path.join(consumer, 'node_modules', 'better-sqlite3')), 'better-sqlite3 (optional) was not installed');
 
-  fs.writeFileSync(path.join(consumer, 'tsconfig.json'), JSON.stringify(TSCONFIG));
-  fs.writeFileSync(path.join(consumer, 'index.ts'), CONSUMER);
-  const compiled = await runAsync(process.execPath, [TSC, '-p', '.'], { cwd: consumer, timeoutMs: 60_000 });
-  assert.equal(compiled.code, 0, compiled.stdout + compiled.stderr);
+    fs.writeFileSync(path.join(consumer, 'tsconfig.json'), JSON.stringify(TSCONFIG));
+    fs.writeFileSync(path.join(consumer, 'index.ts'), CONSUMER);
+    const compiled = await runAsync(process.execPath, [TSC, '-p', '.'], { cwd: consumer, timeoutMs: 60_000 });
+    assert.equal(compiled.code, 0, compiled.stdout + compiled.stderr);
 
-  fs.writeFileSync(path.join(consumer, 'mistyped.ts'), MISTYPED);
-  const mistyped = await runAsync(
-    process.execPath,
-    [TSC, '--noEmit', '--strict', '--module', 'Node16', '--moduleResolution', 'Node16', '--target', 'ES2022', '--types', 'node', '--typeRoots', path.join(REPO_ROOT, 'node_modules', '@types'), 'mistyped.ts'],
-    { cwd: consumer, timeoutMs: 60_000 },
-  );
-  assert.notEqual(mistyped.code, 0, 'a misspelled field fails to compile');
-  assert.match(mistyped.stdout, /titel/);
+    fs.writeFileSync(path.join(consumer, 'mistyped.ts'), MISTYPED);
+    const mistyped = await runAsync(
+      process.execPath,
+      [
+        TSC,
+        '--noEmit',
+        '--strict',
+        '--module',
+        'Node16',
+        '--moduleResolution',
+        'Node16',
+        '--target',
+        'ES2022',
+        '--types',
+        'node',
+        '--typeRoots',
+        path.join(REPO_ROOT, 'node_modules', '@types'),
+        'mistyped.ts',
+      ],
+      { cwd: consumer, timeoutMs: 60_000 },
+    );
+    assert.notEqual(mistyped.code, 0, 'a misspelled field fails to compile');
+    assert.match(mistyped.stdout, /titel/);
 
-  const deep = await runAsync(process.execPath, ['-e', "require('rigger/dist/src/store/store.js')"], { cwd: consumer });
-  assert.match(deep.stderr, /ERR_PACKAGE_PATH_NOT_EXPORTED/, 'internals are not importable: only the exports map is public');
+    const deep = await runAsync(process.execPath, ['-e', "require('rigger/dist/src/store/store.js')"], { cwd: consumer });
+    assert.match(deep.stderr, /ERR_PACKAGE_PATH_NOT_EXPORTED/, 'internals are not importable: only the exports map is public');
 
-  const dir = tempProject();
-  const server = await startServer(dir);
-  try {
-    const run = await runAsync(process.execPath, [path.join(consumer, 'out', 'index.js'), server.address], { cwd: consumer, timeoutMs: 30_000 });
-    assert.equal(run.code, 0, run.stderr);
-    const lines = run.stdout.trim().split('\n');
-    assert.equal(lines[0], 'event #1 CREATED from the packed client todo=true');
-    assert.equal(lines[1], 'got from the packed client');
-    assert.deepEqual(JSON.parse(lines[2]!), { sqlite: [], server: [] });
-  } finally {
-    await server.stop();
-  }
-});
+    const dir = tempProject();
+    const server = await startServer(dir);
+    try {
+      const run = await runAsync(process.execPath, [path.join(consumer, 'out', 'index.js'), server.address], { cwd: consumer, timeoutMs: 30_000 });
+      assert.equal(run.code, 0, run.stderr);
+      const lines = run.stdout.trim().split('\n');
+      assert.equal(lines[0], 'event #1 CREATED from the packed client todo=true');
+      assert.equal(lines[1], 'got from the packed client');
+      assert.deepEqual(JSON.parse(lines[2]!), { sqlite: [], server: [] });
+    } finally {
+      await server.stop();
+    }
+  },
+);

@@ -333,9 +333,13 @@ test('a seeded run of random losses and fatal ends: the loop holds at most one l
       if (h.waits.waits.some((w) => !w.fired && !w.cancelled) && roll < 0.3) h.waits.fire();
       else if (roll < 0.45) h.call.answer();
       else if (roll < 0.6) h.call.send({ sequence: step, heartbeat: random() < 0.5 });
-      else if (roll < 0.75 && h.loop.call) (losses++, h.call.fail(grpc.status.UNAVAILABLE, 'reset'));
-      else if (roll < 0.8 && h.loop.call) (losses++, h.call.fail(grpc.status.OUT_OF_RANGE, 'gone'));
-      else if (roll < 0.95) {
+      else if (roll < 0.75 && h.loop.call) {
+        losses++;
+        h.call.fail(grpc.status.UNAVAILABLE, 'reset');
+      } else if (roll < 0.8 && h.loop.call) {
+        losses++;
+        h.call.fail(grpc.status.OUT_OF_RANGE, 'gone');
+      } else if (roll < 0.95) {
         const before = h.disconnects.length + h.failures.length;
         h.clock.advance(SILENCE_MS);
         losses += h.disconnects.length + h.failures.length - before;

@@ -33,8 +33,18 @@ test('rig events prints one line per event and nothing for the bookmarks between
     assert.equal(humanLines.length, 2, human.stdout());
     assert.match(humanLines[0]!, /^#1 \S+ CREATED \S+ "one"/);
     assert.match(humanLines[1]!, /^#2 \S+ CREATED \S+ "two"/);
-    const jsonLines = json.stdout().trimEnd().split('\n').map((line) => JSON.parse(line) as { sequence: number; event_type: string });
-    assert.deepEqual(jsonLines.map((e) => [e.sequence, e.event_type]), [[1, 'CREATED'], [2, 'CREATED']]);
+    const jsonLines = json
+      .stdout()
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { sequence: number; event_type: string });
+    assert.deepEqual(
+      jsonLines.map((e) => [e.sequence, e.event_type]),
+      [
+        [1, 'CREATED'],
+        [2, 'CREATED'],
+      ],
+    );
     assert.doesNotMatch(human.stdout() + json.stdout(), /BOOKMARK/);
   } finally {
     human.child.kill('SIGKILL');
@@ -62,7 +72,10 @@ test('rig events on a server that goes silent ends with exit 1 and the --since a
     const ms = Date.now() - stoppedAt;
     t.diagnostic(`rig events ended ${ms} ms after SIGSTOP: ${events.stderr().trim()}`);
     assert.equal(code, 1, events.stderr());
-    assert.match(events.stderr(), /^rig: no message from the server at 127\.0\.0\.1:\d+ for \d+ ms \(bookmarks every 200 ms\): the connection looks dead; resume with --since 2 --since-log [0-9a-f]{16}\n$/);
+    assert.match(
+      events.stderr(),
+      /^rig: no message from the server at 127\.0\.0\.1:\d+ for \d+ ms \(bookmarks every 200 ms\): the connection looks dead; resume with --since 2 --since-log [0-9a-f]{16}\n$/,
+    );
     assert.equal(events.stdout().trimEnd().split('\n').length, 1);
   } finally {
     if (stopped) server.child.kill('SIGCONT');

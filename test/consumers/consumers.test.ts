@@ -25,7 +25,10 @@ describe('durable consumers', () => {
   test('create, list and show by CLI (--json); the same name with another filter is FAILED_PRECONDITION', async () => {
     const s = await server();
     const env = { RIGGER_PORT: String(s.port) };
-    const created = await rigAsync(['consumers', 'create', 'audit', '-C', s.dir, '--assignee', 'Alice', '--types', 'created,assigned', '--max-deliver', '5', '--json'], { env });
+    const created = await rigAsync(
+      ['consumers', 'create', 'audit', '-C', s.dir, '--assignee', 'Alice', '--types', 'created,assigned', '--max-deliver', '5', '--json'],
+      { env },
+    );
     assert.equal(created.code, 0, created.stderr);
     const info = JSON.parse(created.stdout);
     assert.equal(info.config.name, 'audit');
@@ -47,7 +50,10 @@ describe('durable consumers', () => {
 
     const listed = await rigAsync(['consumers', 'list', '-C', s.dir, '--json'], { env });
     assert.equal(listed.code, 0, listed.stderr);
-    assert.deepEqual(JSON.parse(listed.stdout).map((c: { config: { name: string } }) => c.config.name), ['audit']);
+    assert.deepEqual(
+      JSON.parse(listed.stdout).map((c: { config: { name: string } }) => c.config.name),
+      ['audit'],
+    );
     const table = await rigAsync(['consumers', 'list', '-C', s.dir], { env });
     assert.match(table.stdout, /NAME\s+FILTER\s+ACKED\s+LAG\s+IN FLIGHT\s+MEMBERS\s+DEAD/);
     assert.match(table.stdout, /audit\s+types=created,assigned assignee=Alice/);
@@ -65,30 +71,51 @@ describe('durable consumers', () => {
     await addTasks(client, 10);
     const seen: number[] = [];
     // Ack the first 6 (waiting for each to be committed), leave 7 in flight unacked.
-    await consumeUntil(client, 'indexer', { startSequence: 0 }, async (d) => {
-      seen.push(d.sequence);
-      if (d.sequence <= 6) await d.ack();
-    }, () => seen.length >= 7);
+    await consumeUntil(
+      client,
+      'indexer',
+      { startSequence: 0 },
+      async (d) => {
+        seen.push(d.sequence);
+        if (d.sequence <= 6) await d.ack();
+      },
+      () => seen.length >= 7,
+    );
     assert.deepEqual(seen, [1, 2, 3, 4, 5, 6, 7]);
 
     await s.stop('SIGTERM');
     s = await server(dir);
     client = clientOf(s);
     const afterRestart: ConsumedEvent[] = [];
-    await consumeUntil(client, 'indexer', {}, async (d) => {
-      afterRestart.push(d);
-      if (d.sequence <= 8) await d.ack();
-    }, () => afterRestart.length >= 2);
-    assert.deepEqual(afterRestart.map((d) => d.sequence), [7, 8]);
+    await consumeUntil(
+      client,
+      'indexer',
+      {},
+      async (d) => {
+        afterRestart.push(d);
+        if (d.sequence <= 8) await d.ack();
+      },
+      () => afterRestart.length >= 2,
+    );
+    assert.deepEqual(
+      afterRestart.map((d) => d.sequence),
+      [7, 8],
+    );
 
     await s.stop('SIGKILL');
     s = await server(dir);
     client = clientOf(s);
     const afterKill: number[] = [];
-    await consumeUntil(client, 'indexer', {}, async (d) => {
-      afterKill.push(d.sequence);
-      await d.ack();
-    }, () => afterKill.length >= 2);
+    await consumeUntil(
+      client,
+      'indexer',
+      {},
+      async (d) => {
+        afterKill.push(d.sequence);
+        await d.ack();
+      },
+      () => afterKill.length >= 2,
+    );
     assert.deepEqual(afterKill, [9, 10], 'the committed acks of 7 and 8 held across kill -9');
     const info = await client.getConsumer('indexer');
     assert.equal(info.acked_sequence, 10);
@@ -122,7 +149,11 @@ describe('durable consumers', () => {
     }
     const first = client.consume('pair', { startSequence: 0, ackWaitMs: 60_000 });
     const held = [(await first.next()).value!, (await first.next()).value!];
-    assert.deepEqual(held.map((d) => d.sequence), [1, 2], 'the first member holds the head of each task');
+    assert.deepEqual(
+      held.map((d) => d.sequence),
+      [1, 2],
+      'the first member holds the head of each task',
+    );
     // A second member, idle, gets nothing: both tasks have an event in flight.
     const second = clientOf(s).consume('pair', { ackWaitMs: 60_000 });
     const next = second.next();
@@ -137,7 +168,13 @@ describe('durable consumers', () => {
     const started = Date.now();
     await first.return!();
     const redelivered = [(await second.next()).value!, (await second.next()).value!];
-    assert.deepEqual(redelivered.map((d) => [d.sequence, d.attempt]), [[1, 2], [2, 2]]);
+    assert.deepEqual(
+      redelivered.map((d) => [d.sequence, d.attempt]),
+      [
+        [1, 2],
+        [2, 2],
+      ],
+    );
     assert.ok(Date.now() - started < 5000, 'redelivered at once, not after the ack wait');
     const order: number[] = [];
     for (const d of redelivered) await d.ack();
@@ -146,8 +183,16 @@ describe('durable consumers', () => {
       order.push(d.sequence);
       await d.ack();
     }
-    assert.deepEqual(order.filter((q) => q % 2 === 1), [3, 5], 'task A in order');
-    assert.deepEqual(order.filter((q) => q % 2 === 0), [4, 6], 'task B in order');
+    assert.deepEqual(
+      order.filter((q) => q % 2 === 1),
+      [3, 5],
+      'task A in order',
+    );
+    assert.deepEqual(
+      order.filter((q) => q % 2 === 0),
+      [4, 6],
+      'task B in order',
+    );
     await second.return!();
   });
 
@@ -159,15 +204,21 @@ describe('durable consumers', () => {
     const poison = ids[2]!;
     const acked = new Set<number>();
     const poisonAttempts: number[] = [];
-    await consumeUntil(client, 'dl', { startSequence: 0, maxDeliver: 3, backoffMs: [10] }, async (d) => {
-      if (d.event.task.id === poison) {
-        poisonAttempts.push(d.attempt);
-        d.nak({ reason: 'poison task' });
-      } else {
-        acked.add(d.sequence);
-        await d.ack();
-      }
-    }, () => acked.size === 4 && poisonAttempts.length === 3);
+    await consumeUntil(
+      client,
+      'dl',
+      { startSequence: 0, maxDeliver: 3, backoffMs: [10] },
+      async (d) => {
+        if (d.event.task.id === poison) {
+          poisonAttempts.push(d.attempt);
+          d.nak({ reason: 'poison task' });
+        } else {
+          acked.add(d.sequence);
+          await d.ack();
+        }
+      },
+      () => acked.size === 4 && poisonAttempts.length === 3,
+    );
     assert.deepEqual(poisonAttempts, [1, 2, 3]);
     await waitFor(async () => (await client.deadLetters('dl')).length === 1, 5000, 'the dead letter to be written');
     const listed = await rigAsync(['consumers', 'dead-letters', 'dl', '-C', s.dir, '--json'], { env });
@@ -184,10 +235,16 @@ describe('durable consumers', () => {
     assert.equal(redrive.code, 0, redrive.stderr);
     assert.match(redrive.stdout, /redriven: 3/);
     let again: ConsumedEvent | undefined;
-    await consumeUntil(client, 'dl', {}, async (d) => {
-      again = d;
-      await d.ack();
-    }, () => again !== undefined);
+    await consumeUntil(
+      client,
+      'dl',
+      {},
+      async (d) => {
+        again = d;
+        await d.ack();
+      },
+      () => again !== undefined,
+    );
     assert.equal(again!.sequence, 3);
     assert.equal(again!.attempt, 1, 'a redrive starts a new count');
     await waitFor(async () => (await client.deadLetters('dl')).length === 0, 5000, 'the acked redrive to leave the dead letters');
@@ -202,18 +259,27 @@ describe('durable consumers', () => {
     await addTasks(client, 2, 'slow', 1);
     const deliveries: { sequence: number; attempt: number; at: number }[] = [];
     const start = Date.now();
-    await consumeUntil(client, 'slow', { startSequence: 0, ackWaitMs: 300 }, async (d) => {
-      deliveries.push({ sequence: d.sequence, attempt: d.attempt, at: Date.now() - start });
-      if (d.sequence === 1) return; // let the ack wait run out (a later attempt may be current by now)
-      // Working for 3 ack waits, saying so: no redelivery meanwhile.
-      for (let i = 0; i < 6; i++) {
-        await new Promise((r) => setTimeout(r, 150));
-        d.inProgress();
-      }
-      await d.ack();
-    }, () => deliveries.filter((d) => d.sequence === 2).length >= 1 && deliveries.some((d) => d.sequence === 1 && d.attempt === 2));
+    await consumeUntil(
+      client,
+      'slow',
+      { startSequence: 0, ackWaitMs: 300 },
+      async (d) => {
+        deliveries.push({ sequence: d.sequence, attempt: d.attempt, at: Date.now() - start });
+        if (d.sequence === 1) return; // let the ack wait run out (a later attempt may be current by now)
+        // Working for 3 ack waits, saying so: no redelivery meanwhile.
+        for (let i = 0; i < 6; i++) {
+          await new Promise((r) => setTimeout(r, 150));
+          d.inProgress();
+        }
+        await d.ack();
+      },
+      () => deliveries.filter((d) => d.sequence === 2).length >= 1 && deliveries.some((d) => d.sequence === 1 && d.attempt === 2),
+    );
     const ones = deliveries.filter((d) => d.sequence === 1);
-    assert.deepEqual(ones.map((d) => d.attempt), [1, 2]);
+    assert.deepEqual(
+      ones.map((d) => d.attempt),
+      [1, 2],
+    );
     assert.ok(ones[1]!.at - ones[0]!.at >= 250, `redelivered after the ack wait, not before (${ones[1]!.at - ones[0]!.at} ms)`);
     assert.equal(deliveries.filter((d) => d.sequence === 2).length, 1, 'in_progress kept event 2 from being redelivered');
   });
@@ -225,10 +291,16 @@ describe('durable consumers', () => {
     await writer.createConsumer({ name: 'shared', start_sequence: 0 });
     await addTasks(writer, 2);
     let got = 0;
-    await consumeUntil(reader, 'shared', { filter: false }, async (d) => {
-      got++;
-      await d.ack();
-    }, () => got === 2);
+    await consumeUntil(
+      reader,
+      'shared',
+      { filter: false },
+      async (d) => {
+        got++;
+        await d.ack();
+      },
+      () => got === 2,
+    );
     assert.equal((await reader.listConsumers())[0]!.acked_sequence, 2);
     const denied = (error: { code?: number }) => error.code === grpc.status.PERMISSION_DENIED;
     await assert.rejects(reader.createConsumer({ name: 'other' }), denied);
@@ -236,7 +308,10 @@ describe('durable consumers', () => {
     await assert.rejects(reader.resetConsumer('shared', 0), denied);
     await assert.rejects(reader.redriveDeadLetters('shared'), denied);
     await assert.rejects(reader.dropDeadLetters('shared'), denied);
-    await assert.rejects(reader.consume('brand-new').next(), (error: { code?: number; details?: string }) => denied(error) && /read-only/.test(error.details ?? ''));
+    await assert.rejects(
+      reader.consume('brand-new').next(),
+      (error: { code?: number; details?: string }) => denied(error) && /read-only/.test(error.details ?? ''),
+    );
   });
 
   test('reset --to moves the position back: the events after it are delivered again; delete ends the members', async () => {
@@ -245,24 +320,39 @@ describe('durable consumers', () => {
     const env = { RIGGER_PORT: String(s.port) };
     await addTasks(client, 4);
     let count = 0;
-    await consumeUntil(client, 'replay', { startSequence: 0 }, async (d) => {
-      count++;
-      await d.ack();
-    }, () => count === 4);
+    await consumeUntil(
+      client,
+      'replay',
+      { startSequence: 0 },
+      async (d) => {
+        count++;
+        await d.ack();
+      },
+      () => count === 4,
+    );
     const reset = await rigAsync(['consumers', 'reset', 'replay', '--to', '2', '-C', s.dir, '--json'], { env });
     assert.equal(reset.code, 0, reset.stderr);
     assert.equal(JSON.parse(reset.stdout).acked_sequence, 2);
     const again: number[] = [];
-    await consumeUntil(client, 'replay', {}, async (d) => {
-      again.push(d.sequence);
-      await d.ack();
-    }, () => again.length === 2);
+    await consumeUntil(
+      client,
+      'replay',
+      {},
+      async (d) => {
+        again.push(d.sequence);
+        await d.ack();
+      },
+      () => again.length === 2,
+    );
     assert.deepEqual(again, [3, 4]);
     const tooFar = await rigAsync(['consumers', 'reset', 'replay', '--to', '99', '-C', s.dir], { env });
     assert.match(tooFar.stderr, /ahead of the newest event \(4\)/);
 
     const member = client.consume('replay', {});
-    const ended = member.next().then(() => undefined, (error: unknown) => error);
+    const ended = member.next().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     await waitFor(async () => (await client.getConsumer('replay')).members === 1, 5000, 'the member to join');
     const deleted = await rigAsync(['consumers', 'delete', 'replay', '-C', s.dir], { env });
     assert.equal(deleted.code, 0, deleted.stderr);

@@ -19,13 +19,23 @@ test('a nak with deadLetter makes the event a dead letter now, with its reason, 
   const task = (await client.addTask({ title: 'poison' })).task!;
   await client.updateTask({ task_id: task.id!, assignee: 'Bob' });
   const seen: { sequence: number; attempt: number }[] = [];
-  await consumeUntil(client, 'terminator', { startSequence: 0, maxDeliver: 0, backoffMs: [10] }, async (delivery) => {
-    seen.push({ sequence: delivery.sequence, attempt: delivery.attempt });
-    if (delivery.sequence === 1) delivery.nak({ deadLetter: true, reason: 'refused for good' });
-    else await delivery.ack();
-  }, () => seen.some((d) => d.sequence === 3));
+  await consumeUntil(
+    client,
+    'terminator',
+    { startSequence: 0, maxDeliver: 0, backoffMs: [10] },
+    async (delivery) => {
+      seen.push({ sequence: delivery.sequence, attempt: delivery.attempt });
+      if (delivery.sequence === 1) delivery.nak({ deadLetter: true, reason: 'refused for good' });
+      else await delivery.ack();
+    },
+    () => seen.some((d) => d.sequence === 3),
+  );
   // The update is two events (UPDATED, ASSIGNED): 2 and 3.
-  assert.deepEqual(seen, [1, 2, 3].map((sequence) => ({ sequence, attempt: 1 })), 'the dead letter is not redelivered; the next events of its task follow');
+  assert.deepEqual(
+    seen,
+    [1, 2, 3].map((sequence) => ({ sequence, attempt: 1 })),
+    'the dead letter is not redelivered; the next events of its task follow',
+  );
 
   const dead = await client.deadLetters('terminator');
   assert.equal(dead.length, 1);
@@ -37,10 +47,16 @@ test('a nak with deadLetter makes the event a dead letter now, with its reason, 
   // A redrive hands it out again, once; an ack then clears it.
   await client.redriveDeadLetters('terminator', [1]);
   const again: number[] = [];
-  await consumeUntil(client, 'terminator', { filter: false }, async (delivery) => {
-    again.push(delivery.sequence);
-    await delivery.ack();
-  }, () => again.length === 1);
+  await consumeUntil(
+    client,
+    'terminator',
+    { filter: false },
+    async (delivery) => {
+      again.push(delivery.sequence);
+      await delivery.ack();
+    },
+    () => again.length === 1,
+  );
   assert.deepEqual(again, [1]);
   await waitFor(async () => (await client.deadLetters('terminator')).length === 0, 10_000, 'the redriven dead letter to clear on its ack');
 });

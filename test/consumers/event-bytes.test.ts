@@ -10,7 +10,7 @@ import { EventBytes } from '../../src/store/event-bytes';
 import { openStore } from '../../src/store/store';
 import { tempProject } from '../support/processes';
 
-test('EventBytes.between equals SQLite\'s sum over the same events, cached or not, and converges on long stretches', () => {
+test("EventBytes.between equals SQLite's sum over the same events, cached or not, and converges on long stretches", () => {
   const store = openStore(path.join(tempProject(), '.rigger', 'tasks.db'), taskEventEncoder);
   try {
     const events = 70_000;
@@ -19,10 +19,23 @@ test('EventBytes.between equals SQLite\'s sum over the same events, cached or no
         for (let i = 0; i < 5000; i++) m.createTask({ title: `t${done + i} ${'w'.repeat((done + i) % 97)}` });
       });
     }
-    const direct = store.db.prepare<[number, number], { n: number | null }>('SELECT sum(length(encoded)) AS n FROM events WHERE sequence >= ? AND sequence < ?');
+    const direct = store.db.prepare<[number, number], { n: number | null }>(
+      'SELECT sum(length(encoded)) AS n FROM events WHERE sequence >= ? AND sequence < ?',
+    );
     const expected = (from: number, to: number) => direct.get(from, to)?.n ?? 0;
     const bytes = new EventBytes(store.db);
-    for (const [from, to] of [[1, 2], [5, 5], [1, 1024], [1000, 3000], [1024, 2048], [1023, 2049], [2048, 2049], [3000, 9000], [1, 9000], [8192, 10240]] as const) {
+    for (const [from, to] of [
+      [1, 2],
+      [5, 5],
+      [1, 1024],
+      [1000, 3000],
+      [1024, 2048],
+      [1023, 2049],
+      [2048, 2049],
+      [3000, 9000],
+      [1, 9000],
+      [8192, 10240],
+    ] as const) {
       assert.deepEqual(bytes.between(from, to), { bytes: expected(from, to), complete: true }, `${from}..${to}`);
       assert.deepEqual(bytes.between(from, to), { bytes: expected(from, to), complete: true }, `${from}..${to} again, from the cache`);
     }

@@ -46,179 +46,203 @@ after(async () => {
   await server?.stop('SIGKILL');
 });
 
-test(`${MEMBERS} members and a writer through ${SERVER_KILLS} server kill -9s and member kill -9s: one event of a task in flight at a time, in order, nothing lost`, { timeout: 280_000 }, async () => {
-  const dir = tempProject();
-  const port = await freePort();
-  const serverRuns: ServerRun[] = [{ startedAt: now(), killedAt: Number.POSITIVE_INFINITY }];
-  server = await startServer(dir, ['--port', String(port)]);
-  let client: RiggerClient = clientOf(server);
-  const ids = await addTasks(client, TASKS, 'chaos', 16);
-  await client.createConsumer({ name: 'chaos', start_sequence: 0, max_in_flight: 300, ack_wait_ms: 2000 });
-
-  const logs = tempDir('rigger-group-');
-  const memberRuns: MemberRun[] = [];
-  const startMember = (slot: number): MemberRun => {
-    const log = path.join(logs, `member-${slot}-${memberRuns.length}.jsonl`);
-    const child = spawnTracked(process.execPath, [WORKER, `127.0.0.1:${port}`, 'chaos', log, '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const run = { child, log };
-    memberRuns.push(run);
-    return run;
-  };
-  const slots = Array.from({ length: MEMBERS }, (_, i) => startMember(i));
-
-  // The writer: assignee changes round-robin over the tasks, each retried until the server takes it.
-  const writer = clientOf(server);
-  let written = 0;
-  let stopWriting = false;
-  let next = 0;
-  const writing = Promise.all(Array.from({ length: 4 }, async () => {
-    while (next < UPDATES && !stopWriting) {
-      const i = next++;
-      for (let tries = 0; tries < 400 && !stopWriting; tries++) {
-        try {
-          await writer.updateTask({ task_id: ids[i % TASKS]!, assignee: `a${i}` });
-          written++;
-          break;
-        } catch {
-          await new Promise((r) => setTimeout(r, 50)); // the server is restarting
-        }
-      }
-    }
-  }));
-
-  const consumer = () => whenAnswered(() => client.getConsumer('chaos'));
-  const acked = async () => (await consumer()).acked_sequence ?? 0;
-  const deadline = Date.now() + 200_000;
-  let memberKills = 0;
-  try {
-  for (let kill = 1; kill <= SERVER_KILLS; kill++) {
-    // Each run does some work before it dies: the consumer moves and the writer writes.
-    const before = await acked();
-    const writtenBefore = written;
-    while ((await acked()) <= before + 100 || written < writtenBefore + 50) {
-      assert.ok(Date.now() < deadline, `no progress before server kill ${kill}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    if (kill % MEMBER_KILL_EVERY === 0) {
-      const slot = memberKills++ % MEMBERS;
-      const victim = slots[slot]!;
-      victim.killedAt = now();
-      victim.child.kill('SIGKILL');
-      await new Promise((r) => victim.child.once('exit', r));
-      slots[slot] = startMember(slot);
-    }
-    serverRuns.at(-1)!.killedAt = now();
-    server.child.kill('SIGKILL');
-    await new Promise((r) => server!.child.once('exit', r));
-    serverRuns.push({ startedAt: now(), killedAt: Number.POSITIVE_INFINITY });
+test(
+  `${MEMBERS} members and a writer through ${SERVER_KILLS} server kill -9s and member kill -9s: one event of a task in flight at a time, in order, nothing lost`,
+  { timeout: 280_000 },
+  async () => {
+    const dir = tempProject();
+    const port = await freePort();
+    const serverRuns: ServerRun[] = [{ startedAt: now(), killedAt: Number.POSITIVE_INFINITY }];
     server = await startServer(dir, ['--port', String(port)]);
-    client = clientOf(server);
-  }
-  } finally {
-    stopWriting = true;
-    await writing;
-  }
-  for (;;) {
-    assert.ok(Date.now() < deadline, 'the group did not ack every event within the time');
-    const info = await consumer();
-    if (info.acked_sequence === info.head_sequence && info.pending === 0) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const head = (await consumer()).head_sequence!;
-  for (const run of slots) run.child.kill('SIGTERM');
-  await Promise.all(slots.map((run) => new Promise((r) => (run.child.exitCode !== null || run.child.signalCode !== null ? r(null) : run.child.once('exit', r)))));
+    let client: RiggerClient = clientOf(server);
+    const ids = await addTasks(client, TASKS, 'chaos', 16);
+    await client.createConsumer({ name: 'chaos', start_sequence: 0, max_in_flight: 300, ack_wait_ms: 2000 });
 
-  // What the members saw.
-  interface Delivery { s: number; t: string; a: number; d: string; at: number; end: number; run: number }
-  const deliveries: Delivery[] = [];
-  const ackedSequences = new Set<number>();
-  const confirmedAt = new Map<number, number>();
-  memberRuns.forEach((run, index) => {
-    const open = new Map<string, Delivery>();
-    const text = fs.existsSync(run.log) ? fs.readFileSync(run.log, 'utf8') : '';
-    for (const line of text.split('\n')) {
-      let entry: { k: string; s: number; t: string; a: number; d: string; at: number };
-      try {
-        entry = JSON.parse(line);
-      } catch {
-        continue; // empty, or torn by the kill
+    const logs = tempDir('rigger-group-');
+    const memberRuns: MemberRun[] = [];
+    const startMember = (slot: number): MemberRun => {
+      const log = path.join(logs, `member-${slot}-${memberRuns.length}.jsonl`);
+      const child = spawnTracked(process.execPath, [WORKER, `127.0.0.1:${port}`, 'chaos', log, '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const run = { child, log };
+      memberRuns.push(run);
+      return run;
+    };
+    const slots = Array.from({ length: MEMBERS }, (_, i) => startMember(i));
+
+    // The writer: assignee changes round-robin over the tasks, each retried until the server takes it.
+    const writer = clientOf(server);
+    let written = 0;
+    let stopWriting = false;
+    let next = 0;
+    const writing = Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (next < UPDATES && !stopWriting) {
+          const i = next++;
+          for (let tries = 0; tries < 400 && !stopWriting; tries++) {
+            try {
+              await writer.updateTask({ task_id: ids[i % TASKS]!, assignee: `a${i}` });
+              written++;
+              break;
+            } catch {
+              await new Promise((r) => setTimeout(r, 50)); // the server is restarting
+            }
+          }
+        }
+      }),
+    );
+
+    const consumer = () => whenAnswered(() => client.getConsumer('chaos'));
+    const acked = async () => (await consumer()).acked_sequence ?? 0;
+    const deadline = Date.now() + 200_000;
+    let memberKills = 0;
+    try {
+      for (let kill = 1; kill <= SERVER_KILLS; kill++) {
+        // Each run does some work before it dies: the consumer moves and the writer writes.
+        const before = await acked();
+        const writtenBefore = written;
+        while ((await acked()) <= before + 100 || written < writtenBefore + 50) {
+          assert.ok(Date.now() < deadline, `no progress before server kill ${kill}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        if (kill % MEMBER_KILL_EVERY === 0) {
+          const slot = memberKills++ % MEMBERS;
+          const victim = slots[slot]!;
+          victim.killedAt = now();
+          victim.child.kill('SIGKILL');
+          await new Promise((r) => victim.child.once('exit', r));
+          slots[slot] = startMember(slot);
+        }
+        serverRuns.at(-1)!.killedAt = now();
+        server.child.kill('SIGKILL');
+        await new Promise((r) => server!.child.once('exit', r));
+        serverRuns.push({ startedAt: now(), killedAt: Number.POSITIVE_INFINITY });
+        server = await startServer(dir, ['--port', String(port)]);
+        client = clientOf(server);
       }
-      if (entry.k === 'got') {
-        const delivery = { s: entry.s, t: entry.t, a: entry.a, d: entry.d, at: entry.at, end: run.killedAt ?? Number.POSITIVE_INFINITY, run: index };
-        deliveries.push(delivery);
-        open.set(entry.d, delivery);
-      } else if (entry.k === 'ack') {
-        ackedSequences.add(entry.s);
-        const delivery = open.get(entry.d);
-        if (delivery) delivery.end = Math.min(delivery.end, entry.at);
-        open.delete(entry.d);
-      } else if (entry.k === 'ok') {
-        if (!confirmedAt.has(entry.s)) confirmedAt.set(entry.s, entry.at);
-      } else if (entry.k === 'lost') {
-        for (const delivery of open.values()) delivery.end = Math.min(delivery.end, entry.at);
-        open.clear();
-      }
+    } finally {
+      stopWriting = true;
+      await writing;
     }
-  });
+    for (;;) {
+      assert.ok(Date.now() < deadline, 'the group did not ack every event within the time');
+      const info = await consumer();
+      if (info.acked_sequence === info.head_sequence && info.pending === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const head = (await consumer()).head_sequence!;
+    for (const run of slots) run.child.kill('SIGTERM');
+    await Promise.all(
+      slots.map((run) => new Promise((r) => (run.child.exitCode !== null || run.child.signalCode !== null ? r(null) : run.child.once('exit', r)))),
+    );
 
-  // Which server run made each delivery: its id's first part names the run; the run is the one
-  // alive when the first delivery of that name arrived.
-  const runOfName = new Map<string, number>();
-  for (const delivery of [...deliveries].sort((x, y) => x.at - y.at)) {
-    const name = delivery.d.split('.')[0]!;
-    if (runOfName.has(name)) continue;
-    const run = serverRuns.findIndex((r) => r.startedAt <= delivery.at && delivery.at < r.killedAt);
-    assert.ok(run >= 0, `delivery ${delivery.d} arrived while no server ran`);
-    runOfName.set(name, run);
-  }
-  const serverRunOf = (d: Delivery) => runOfName.get(d.d.split('.')[0]!)!;
-  for (const delivery of deliveries) delivery.end = Math.min(delivery.end, serverRuns[serverRunOf(delivery)]!.killedAt);
-  assert.ok(runOfName.size >= SERVER_KILLS / 2, `deliveries came from only ${runOfName.size} server runs`);
-
-  const missing: number[] = [];
-  for (let s = 1; s <= head; s++) if (!ackedSequences.has(s)) missing.push(s);
-  assert.deepEqual(missing.slice(0, 10), [], `${missing.length} of ${head} sequences were never acked`);
-  const afterConfirm = deliveries.filter((d) => confirmedAt.has(d.s) && d.at > confirmedAt.get(d.s)!);
-  assert.deepEqual(afterConfirm.slice(0, 5).map((d) => d.d), [], 'an event was delivered again after its ack was confirmed');
-
-  const byTask = new Map<string, Delivery[]>();
-  for (const d of deliveries) (byTask.get(d.t) ?? byTask.set(d.t, []).get(d.t)!).push(d);
-  assert.equal(byTask.size, TASKS);
-  let overlaps = 0;
-  let outOfOrder = 0;
-  const examples: string[] = [];
-  for (const [task, list] of byTask) {
-    list.sort((x, y) => x.at - y.at);
-    for (let i = 1; i < list.length; i++) {
-      const current = list[i]!;
-      for (let j = i - 1; j >= 0; j--) {
-        const previous = list[j]!;
-        if (current.at < previous.end) {
-          overlaps++;
-          if (examples.length < 5) examples.push(`task ${task}: ${current.d} (member run ${current.run}) arrived while ${previous.d} (run ${previous.run}) was in flight`);
+    // What the members saw.
+    interface Delivery {
+      s: number;
+      t: string;
+      a: number;
+      d: string;
+      at: number;
+      end: number;
+      run: number;
+    }
+    const deliveries: Delivery[] = [];
+    const ackedSequences = new Set<number>();
+    const confirmedAt = new Map<number, number>();
+    memberRuns.forEach((run, index) => {
+      const open = new Map<string, Delivery>();
+      const text = fs.existsSync(run.log) ? fs.readFileSync(run.log, 'utf8') : '';
+      for (const line of text.split('\n')) {
+        let entry: { k: string; s: number; t: string; a: number; d: string; at: number };
+        try {
+          entry = JSON.parse(line);
+        } catch {
+          continue; // empty, or torn by the kill
+        }
+        if (entry.k === 'got') {
+          const delivery = { s: entry.s, t: entry.t, a: entry.a, d: entry.d, at: entry.at, end: run.killedAt ?? Number.POSITIVE_INFINITY, run: index };
+          deliveries.push(delivery);
+          open.set(entry.d, delivery);
+        } else if (entry.k === 'ack') {
+          ackedSequences.add(entry.s);
+          const delivery = open.get(entry.d);
+          if (delivery) delivery.end = Math.min(delivery.end, entry.at);
+          open.delete(entry.d);
+        } else if (entry.k === 'ok') {
+          if (!confirmedAt.has(entry.s)) confirmedAt.set(entry.s, entry.at);
+        } else if (entry.k === 'lost') {
+          for (const delivery of open.values()) delivery.end = Math.min(delivery.end, entry.at);
+          open.clear();
         }
       }
-      const previous = list[i - 1]!;
-      if (serverRunOf(previous) === serverRunOf(current) && current.s < previous.s) {
-        outOfOrder++;
-        if (examples.length < 5) examples.push(`task ${task}: ${current.d} arrived after ${previous.d} in one server run`);
+    });
+
+    // Which server run made each delivery: its id's first part names the run; the run is the one
+    // alive when the first delivery of that name arrived.
+    const runOfName = new Map<string, number>();
+    for (const delivery of [...deliveries].sort((x, y) => x.at - y.at)) {
+      const name = delivery.d.split('.')[0]!;
+      if (runOfName.has(name)) continue;
+      const run = serverRuns.findIndex((r) => r.startedAt <= delivery.at && delivery.at < r.killedAt);
+      assert.ok(run >= 0, `delivery ${delivery.d} arrived while no server ran`);
+      runOfName.set(name, run);
+    }
+    const serverRunOf = (d: Delivery) => runOfName.get(d.d.split('.')[0]!)!;
+    for (const delivery of deliveries) delivery.end = Math.min(delivery.end, serverRuns[serverRunOf(delivery)]!.killedAt);
+    assert.ok(runOfName.size >= SERVER_KILLS / 2, `deliveries came from only ${runOfName.size} server runs`);
+
+    const missing: number[] = [];
+    for (let s = 1; s <= head; s++) if (!ackedSequences.has(s)) missing.push(s);
+    assert.deepEqual(missing.slice(0, 10), [], `${missing.length} of ${head} sequences were never acked`);
+    const afterConfirm = deliveries.filter((d) => confirmedAt.has(d.s) && d.at > confirmedAt.get(d.s)!);
+    assert.deepEqual(
+      afterConfirm.slice(0, 5).map((d) => d.d),
+      [],
+      'an event was delivered again after its ack was confirmed',
+    );
+
+    const byTask = new Map<string, Delivery[]>();
+    for (const d of deliveries) (byTask.get(d.t) ?? byTask.set(d.t, []).get(d.t)!).push(d);
+    assert.equal(byTask.size, TASKS);
+    let overlaps = 0;
+    let outOfOrder = 0;
+    const examples: string[] = [];
+    for (const [task, list] of byTask) {
+      list.sort((x, y) => x.at - y.at);
+      for (let i = 1; i < list.length; i++) {
+        const current = list[i]!;
+        for (let j = i - 1; j >= 0; j--) {
+          const previous = list[j]!;
+          if (current.at < previous.end) {
+            overlaps++;
+            if (examples.length < 5)
+              examples.push(`task ${task}: ${current.d} (member run ${current.run}) arrived while ${previous.d} (run ${previous.run}) was in flight`);
+          }
+        }
+        const previous = list[i - 1]!;
+        if (serverRunOf(previous) === serverRunOf(current) && current.s < previous.s) {
+          outOfOrder++;
+          if (examples.length < 5) examples.push(`task ${task}: ${current.d} arrived after ${previous.d} in one server run`);
+        }
       }
     }
-  }
-  assert.equal(overlaps, 0, `two events of one task were in flight at once: ${examples.join('; ')}`);
-  assert.equal(outOfOrder, 0, `a task's events arrived out of order: ${examples.join('; ')}`);
+    assert.equal(overlaps, 0, `two events of one task were in flight at once: ${examples.join('; ')}`);
+    assert.equal(outOfOrder, 0, `a task's events arrived out of order: ${examples.join('; ')}`);
 
-  const attemptsOf = new Map<string, number[]>();
-  for (const d of [...deliveries].sort((x, y) => x.at - y.at)) {
-    const key = `${serverRunOf(d)}:${d.s}`;
-    (attemptsOf.get(key) ?? attemptsOf.set(key, []).get(key)!).push(d.a);
-  }
-  let redelivered = 0;
-  for (const [key, attempts] of attemptsOf) {
-    for (let i = 1; i < attempts.length; i++) assert.ok(attempts[i]! > attempts[i - 1]!, `run:sequence ${key} was delivered with attempts ${attempts.join(', ')}`);
-    if (attempts.some((a) => a > 1)) redelivered++;
-  }
-  assert.ok(redelivered > 0, 'no event was redelivered: the kills did not hit members holding events');
-  assert.ok(memberKills >= 3, `only ${memberKills} member kills`);
-  process.stderr.write(`group chaos: ${SERVER_KILLS} server kills, ${memberKills} member kills, ${head} events, ${deliveries.length} deliveries logged, ${redelivered} redelivered within a run\n`);
-});
+    const attemptsOf = new Map<string, number[]>();
+    for (const d of [...deliveries].sort((x, y) => x.at - y.at)) {
+      const key = `${serverRunOf(d)}:${d.s}`;
+      (attemptsOf.get(key) ?? attemptsOf.set(key, []).get(key)!).push(d.a);
+    }
+    let redelivered = 0;
+    for (const [key, attempts] of attemptsOf) {
+      for (let i = 1; i < attempts.length; i++)
+        assert.ok(attempts[i]! > attempts[i - 1]!, `run:sequence ${key} was delivered with attempts ${attempts.join(', ')}`);
+      if (attempts.some((a) => a > 1)) redelivered++;
+    }
+    assert.ok(redelivered > 0, 'no event was redelivered: the kills did not hit members holding events');
+    assert.ok(memberKills >= 3, `only ${memberKills} member kills`);
+    process.stderr.write(
+      `group chaos: ${SERVER_KILLS} server kills, ${memberKills} member kills, ${head} events, ${deliveries.length} deliveries logged, ${redelivered} redelivered within a run\n`,
+    );
+  },
+);

@@ -34,11 +34,23 @@ after(async () => {
   await server?.stop('SIGKILL');
 });
 
-function member(token: string): { client: grpc.Client; call: Member; responses: ConsumeResponse__Output[]; next(what: (r: ConsumeResponse__Output) => boolean, label: string): Promise<ConsumeResponse__Output>; ended: Promise<grpc.StatusObject> } {
+function member(token: string): {
+  client: grpc.Client;
+  call: Member;
+  responses: ConsumeResponse__Output[];
+  next(what: (r: ConsumeResponse__Output) => boolean, label: string): Promise<ConsumeResponse__Output>;
+  ended: Promise<grpc.StatusObject>;
+} {
   const method = (loadProto().definition[SERVICE_NAME] as grpc.ServiceDefinition).ConsumeTaskEvents!;
   const client = rawClient(server!.address);
   calls.push(client);
-  const call = client.makeBidiStreamRequest(`/${SERVICE_NAME}/ConsumeTaskEvents`, method.requestSerialize, method.responseDeserialize, bearer(token), {}) as Member;
+  const call = client.makeBidiStreamRequest(
+    `/${SERVICE_NAME}/ConsumeTaskEvents`,
+    method.requestSerialize,
+    method.responseDeserialize,
+    bearer(token),
+    {},
+  ) as Member;
   const responses: ConsumeResponse__Output[] = [];
   const waiters: { what: (r: ConsumeResponse__Output) => boolean; resolve(r: ConsumeResponse__Output): void }[] = [];
   call.on('data', (response: ConsumeResponse__Output) => {
@@ -121,48 +133,55 @@ test('requests naming deliveries a member does not hold change nothing and are r
   hostile.call.end();
 });
 
-test(`a member that acks without reading is held back and ended; the server's RSS stays flat over ${MEMBERSHIPS} such members`, { timeout: 120_000 }, async () => {
-  assert.ok(server, 'runs after the first test');
-  const pid = server.child.pid!;
-  let before = 0;
-  let peak = 0;
-  let drops = 0;
-  let sent = 0;
-  const rssAfterEach: number[] = [];
-  while (drops < MEMBERSHIPS) {
-    const flooder = member(RO);
-    flooder.call.write({ join: { name: 'shared' } });
-    await flooder.next((r) => r.joined !== null && r.joined !== undefined, 'joined');
-    flooder.call.pause(); // reads nothing more
-    let ended = false;
-    void flooder.ended.then(() => (ended = true));
-    const dropsBefore = (server.stderr().match(/consumer member dropped/g) ?? []).length;
-    // Acks of already-acked sequences, as fast as the connection takes them, until the server drops it.
-    const sequences = Array.from({ length: 1000 }, (_, i) => 1 + (i % EVENTS));
-    const started = Date.now();
-    for (let i = 0; i < 1_000_000 && !ended && Date.now() - started < STALL_MS + 30_000; i++) {
-      sent++;
-      if (!flooder.call.write({ ack: { sequences } })) await Promise.race([new Promise((r) => flooder.call.once('drain', r)), new Promise((r) => setTimeout(r, 200))]);
-      if (i % 50 === 0 && drops > 0) peak = Math.max(peak, rssBytes(pid));
-      if ((server.stderr().match(/consumer member dropped/g) ?? []).length > dropsBefore) break;
+test(
+  `a member that acks without reading is held back and ended; the server's RSS stays flat over ${MEMBERSHIPS} such members`,
+  { timeout: 120_000 },
+  async () => {
+    assert.ok(server, 'runs after the first test');
+    const pid = server.child.pid!;
+    let before = 0;
+    let peak = 0;
+    let drops = 0;
+    let sent = 0;
+    const rssAfterEach: number[] = [];
+    while (drops < MEMBERSHIPS) {
+      const flooder = member(RO);
+      flooder.call.write({ join: { name: 'shared' } });
+      await flooder.next((r) => r.joined !== null && r.joined !== undefined, 'joined');
+      flooder.call.pause(); // reads nothing more
+      let ended = false;
+      void flooder.ended.then(() => (ended = true));
+      const dropsBefore = (server.stderr().match(/consumer member dropped/g) ?? []).length;
+      // Acks of already-acked sequences, as fast as the connection takes them, until the server drops it.
+      const sequences = Array.from({ length: 1000 }, (_, i) => 1 + (i % EVENTS));
+      const started = Date.now();
+      for (let i = 0; i < 1_000_000 && !ended && Date.now() - started < STALL_MS + 30_000; i++) {
+        sent++;
+        if (!flooder.call.write({ ack: { sequences } }))
+          await Promise.race([new Promise((r) => flooder.call.once('drain', r)), new Promise((r) => setTimeout(r, 200))]);
+        if (i % 50 === 0 && drops > 0) peak = Math.max(peak, rssBytes(pid));
+        if ((server.stderr().match(/consumer member dropped/g) ?? []).length > dropsBefore) break;
+      }
+      assert.ok((server.stderr().match(/consumer member dropped/g) ?? []).length > dropsBefore, 'the server did not drop the member that does not read');
+      drops++;
+      flooder.call.resume(); // now it reads: what was queued, then the status
+      const status = await flooder.ended;
+      assert.equal(status.code, grpc.status.RESOURCE_EXHAUSTED, status.details);
+      assert.match(status.details, new RegExp(`did not read its stream for ${STALL_MS} ms \\(--consumer-member-stall-ms\\)`));
+      flooder.client.close(); // and connects again, as a misbehaving sidecar restarting would
+      // The first membership is the warm-up: V8's young generation grows to its working size once.
+      if (drops === 1) before = peak = rssBytes(pid);
+      peak = Math.max(peak, rssBytes(pid));
+      rssAfterEach.push(rssBytes(pid));
     }
-    assert.ok((server.stderr().match(/consumer member dropped/g) ?? []).length > dropsBefore, 'the server did not drop the member that does not read');
-    drops++;
-    flooder.call.resume(); // now it reads: what was queued, then the status
-    const status = await flooder.ended;
-    assert.equal(status.code, grpc.status.RESOURCE_EXHAUSTED, status.details);
-    assert.match(status.details, new RegExp(`did not read its stream for ${STALL_MS} ms \\(--consumer-member-stall-ms\\)`));
-    flooder.client.close(); // and connects again, as a misbehaving sidecar restarting would
-    // The first membership is the warm-up: V8's young generation grows to its working size once.
-    if (drops === 1) before = peak = rssBytes(pid);
-    peak = Math.max(peak, rssBytes(pid));
-    rssAfterEach.push(rssBytes(pid));
-  }
-  const growth = peak - before;
-  process.stderr.write(`flood: ${sent} ack messages in ${drops} memberships, server RSS ${(before / 2 ** 20).toFixed(1)} MB -> peak ${(peak / 2 ** 20).toFixed(1)} MB; after each: ${rssAfterEach.map((b) => (b / 2 ** 20).toFixed(1)).join(' ')}\n`);
-  assert.ok(growth < 20 * 2 ** 20, `the server grew by ${(growth / 2 ** 20).toFixed(1)} MB`);
-  // It still serves: a write and a consumer status answer.
-  const admin = clientOf(server, RW);
-  await admin.addTask({ title: 'after the flood' });
-  assert.equal((await admin.getConsumer('shared')).members, 0);
-});
+    const growth = peak - before;
+    process.stderr.write(
+      `flood: ${sent} ack messages in ${drops} memberships, server RSS ${(before / 2 ** 20).toFixed(1)} MB -> peak ${(peak / 2 ** 20).toFixed(1)} MB; after each: ${rssAfterEach.map((b) => (b / 2 ** 20).toFixed(1)).join(' ')}\n`,
+    );
+    assert.ok(growth < 20 * 2 ** 20, `the server grew by ${(growth / 2 ** 20).toFixed(1)} MB`);
+    // It still serves: a write and a consumer status answer.
+    const admin = clientOf(server, RW);
+    await admin.addTask({ title: 'after the flood' });
+    assert.equal((await admin.getConsumer('shared')).members, 0);
+  },
+);

@@ -30,7 +30,10 @@ async function main(): Promise<void> {
     if (handling > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * handling));
     log({ k: 'ack', s: delivery.sequence, d });
     const sequence = delivery.sequence;
-    delivery.ack().then(() => log({ k: 'ok', s: sequence, d }), () => {});
+    delivery.ack().then(
+      () => log({ k: 'ok', s: sequence, d }),
+      () => {},
+    );
   }
 }
 

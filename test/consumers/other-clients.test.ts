@@ -5,7 +5,17 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import path from 'node:path';
-import { pythonGrpcStubs, REPO_ROOT, runAsync, spawnCollected, startServer, SYSTEM_PYTHON, tempDir, tempProject, type ServerProcess } from '../support/processes';
+import {
+  pythonGrpcStubs,
+  REPO_ROOT,
+  runAsync,
+  spawnCollected,
+  startServer,
+  SYSTEM_PYTHON,
+  tempDir,
+  tempProject,
+  type ServerProcess,
+} from '../support/processes';
 import { addTasks, clientOf, closeClients } from './consumer-support';
 
 const SCRIPT = `
@@ -53,10 +63,17 @@ test('Python grpcio consumes a durable consumer and acks', { timeout: 60_000 }, 
   await addTasks(client, 5, 'py', 1);
   const run = spawnCollected(SYSTEM_PYTHON, ['-c', SCRIPT, server.address, 'python-worker', '5'], { env: { ...process.env, PYTHONPATH: stubs } });
   assert.equal(await run.exited, 0, run.stderr());
-  const lines = run.stdout().trim().split('\n').map((line) => JSON.parse(line));
+  const lines = run
+    .stdout()
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
   assert.deepEqual(lines[0], { joined: 'python-worker', acked: 0 });
   const result = lines[1];
-  assert.deepEqual(result.got.map((d: { sequence: number }) => d.sequence), [1, 2, 3, 4, 5]);
+  assert.deepEqual(
+    result.got.map((d: { sequence: number }) => d.sequence),
+    [1, 2, 3, 4, 5],
+  );
   assert.ok(result.got.every((d: { attempt: number }) => d.attempt === 1));
   assert.equal(result.got[0].title, 'py 0');
   assert.deepEqual(result.confirmed, [1, 2, 3, 4, 5]);
@@ -73,12 +90,17 @@ test('buf curl (schema from reflection) creates a consumer, joins it, acks over 
   const url = (method: string) => `http://${server!.address}/rigger.v1.RiggerService/${method}`;
   const flags = ['curl', '--protocol', 'grpc', '--http2-prior-knowledge'];
   const cwd = tempDir('rigger-buf-'); // no buf module here: the schema comes from reflection
-  const created = await runAsync(buf, [...flags, '-d', '{"config": {"name": "go-worker", "start_sequence": 0, "max_deliver": 3}}', url('CreateConsumer')], { cwd });
+  const created = await runAsync(buf, [...flags, '-d', '{"config": {"name": "go-worker", "start_sequence": 0, "max_deliver": 3}}', url('CreateConsumer')], {
+    cwd,
+  });
   assert.equal(created.code, 0, created.stderr);
   assert.equal(JSON.parse(created.stdout).config.maxDeliver, 3);
   // join, then (read after the join is answered, so after the first delivery) the ack of sequence 1.
   const input = '{"join": {"name": "go-worker"}}\n{"ack": {"sequences": [1]}}\n';
-  const consumed = await runAsync('sh', ['-c', `printf '%s' '${input}' | "$0" "$@"`, buf, ...flags, '--timeout', '3s', '-d', '@-', url('ConsumeTaskEvents')], { cwd, timeoutMs: 20_000 });
+  const consumed = await runAsync('sh', ['-c', `printf '%s' '${input}' | "$0" "$@"`, buf, ...flags, '--timeout', '3s', '-d', '@-', url('ConsumeTaskEvents')], {
+    cwd,
+    timeoutMs: 20_000,
+  });
   assert.match(consumed.stdout, /"joined"/);
   assert.match(consumed.stdout, /"attempt": 1/);
   assert.match(consumed.stdout, /"title": "buf 0"/);

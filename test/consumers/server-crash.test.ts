@@ -36,7 +36,10 @@ test('server kill -9 during acks: no confirmed ack is redelivered, every event i
       if (killed) deliveredAfterKill.push(delivery.sequence);
       const sequence = delivery.sequence;
       sent.add(sequence);
-      delivery.ack().then(() => confirmed.add(sequence), () => {});
+      delivery.ack().then(
+        () => confirmed.add(sequence),
+        () => {},
+      );
       if (!killed && sent.size === KILL_AFTER_ACKS) {
         killed = true;
         server!.child.kill('SIGKILL');
@@ -72,5 +75,7 @@ test('server kill -9 during acks: no confirmed ack is redelivered, every event i
   const info = await checker!.getConsumer('crash');
   assert.equal(info.acked_sequence, EVENTS, 'nothing lost: the consumer is at the head');
   assert.equal(info.pending, 0);
-  process.stderr.write(`server crash: ${confirmedBeforeKill.size} acks confirmed and ${unconfirmedAtKill} unconfirmed at the kill; ${deliveredAfterKill.length} deliveries after it\n`);
+  process.stderr.write(
+    `server crash: ${confirmedBeforeKill.size} acks confirmed and ${unconfirmedAtKill} unconfirmed at the kill; ${deliveredAfterKill.length} deliveries after it\n`,
+  );
 });

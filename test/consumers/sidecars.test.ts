@@ -19,7 +19,13 @@ after(async () => {
 });
 
 const sequencesIn = (file: string): number[] =>
-  fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { sequence: number }).sequence) : [];
+  fs.existsSync(file)
+    ? fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as { sequence: number }).sequence)
+    : [];
 
 test('two loggers on one --consumer share the events; SIGKILL one and the other gets the rest', { timeout: 90_000 }, async () => {
   server = await startServer(tempProject());
@@ -36,7 +42,11 @@ test('two loggers on one --consumer share the events; SIGKILL one and the other 
   await addTasks(client, 20, 'after', 4);
   await waitFor(async () => (await client.getConsumer('log-group')).acked_sequence === 80, 20_000, 'the remaining logger to ack the rest');
   const all = [...sequencesIn(files[0]!), ...sequencesIn(files[1]!)].sort((x, y) => x - y);
-  assert.deepEqual([...new Set(all)], Array.from({ length: 80 }, (_, i) => i + 1), 'every event written, at least once');
+  assert.deepEqual(
+    [...new Set(all)],
+    Array.from({ length: 80 }, (_, i) => i + 1),
+    'every event written, at least once',
+  );
   await loggers[1]!.stop();
 });
 
@@ -60,7 +70,11 @@ test('two NATS bridges on one --consumer: every event once in JetStream, one bri
     const total = events + 60;
     await waitFor(async () => (await client.getConsumer('to-nats')).acked_sequence === total, 30_000, 'every event acked by the bridges');
     const stored = (await readStream(nc, 'RIGGER_TASKS')).map((e) => e.sequence).sort((x, y) => x - y);
-    assert.deepEqual(stored, Array.from({ length: total }, (_, i) => i + 1), `each of the ${total} events once in JetStream (head was ${head} tasks)`);
+    assert.deepEqual(
+      stored,
+      Array.from({ length: total }, (_, i) => i + 1),
+      `each of the ${total} events once in JetStream (head was ${head} tasks)`,
+    );
     await bridges[1]!.stop();
   } finally {
     await nc.close();
@@ -74,24 +88,30 @@ test('--consumer and --checkpoint together are refused in one line', async () =>
   assert.match(logger.stderr(), /--consumer and --checkpoint are two ways to keep the position; give one of them/);
 });
 
-test('the metrics sidecar exposes each consumer\'s lag, in flight, members, redeliveries and dead letters', { timeout: 60_000 }, async () => {
+test("the metrics sidecar exposes each consumer's lag, in flight, members, redeliveries and dead letters", { timeout: 60_000 }, async () => {
   server ??= await startServer(tempProject());
   const client = clientOf(server);
   await client.createConsumer({ name: 'idle', start_sequence: 0 });
   await addTasks(client, 3, 'metrics', 1);
   const poison = (await client.listTasks({ limit: 1 })).tasks[0]!.id;
   let attempts = 0;
-  await consumeUntil(client, 'busy', { startSequence: 0, maxDeliver: 2 }, async (d) => {
-    if (d.event.task.id === poison) {
-      attempts++;
-      d.nak({ reason: 'no' });
-    } else await d.ack();
-  }, () => attempts === 2);
+  await consumeUntil(
+    client,
+    'busy',
+    { startSequence: 0, maxDeliver: 2 },
+    async (d) => {
+      if (d.event.task.id === poison) {
+        attempts++;
+        d.nak({ reason: 'no' });
+      } else await d.ack();
+    },
+    () => attempts === 2,
+  );
   const sidecar = startSidecar('metrics', ['--address', server.address, '--listen', '127.0.0.1:0', '--consumers-interval-ms', '200']);
   try {
     const url = await metricsUrl(sidecar);
     const head = (await client.getConsumer('idle')).head_sequence!;
-    await waitFor(async () => sample(await scrape(url), 'rigger_consumer_lag{consumer="idle"}') === head, 10_000, 'the idle consumer\'s lag');
+    await waitFor(async () => sample(await scrape(url), 'rigger_consumer_lag{consumer="idle"}') === head, 10_000, "the idle consumer's lag");
     const text = await scrape(url);
     assert.equal(sample(text, 'rigger_consumers_up'), 1);
     assert.equal(sample(text, 'rigger_consumer_in_flight{consumer="idle"}'), 0);

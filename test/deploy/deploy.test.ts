@@ -48,7 +48,10 @@ test('the systemd units pass systemd-analyze verify with no warning', (t) => {
   assert.match(warned.output, /Unknown key 'NoSuchHardening'/);
   // verify checks only that ExecStart's argv[0] exists and is executable (not rig.js, not User=):
   const missing = tempDir('rigger-units-');
-  fs.writeFileSync(path.join(missing, 'rigger.service'), fs.readFileSync(path.join(DEPLOY, 'systemd', 'rigger.service'), 'utf8').replace('/usr/bin/node ', '/nonexistent/node '));
+  fs.writeFileSync(
+    path.join(missing, 'rigger.service'),
+    fs.readFileSync(path.join(DEPLOY, 'systemd', 'rigger.service'), 'utf8').replace('/usr/bin/node ', '/nonexistent/node '),
+  );
   const absent = verify(systemdAnalyze, missing, ['rigger.service']);
   assert.notEqual(absent.status, 0, 'verify should refuse an ExecStart binary that does not exist');
   assert.match(absent.output, /Command \/nonexistent\/node is not executable/);
@@ -62,8 +65,17 @@ test('the systemd units pass systemd-analyze verify with no warning', (t) => {
 test('the units carry the hardening documented in docs/deployment.md, and systemd rates it OK', (t) => {
   const server = fs.readFileSync(path.join(DEPLOY, 'systemd', 'rigger.service'), 'utf8');
   const sidecar = fs.readFileSync(path.join(DEPLOY, 'systemd', 'rigger-sidecar@.service'), 'utf8');
-  const settings = (text: string) => new Map(text.split('\n').filter((l) => /^\w+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string]));
-  for (const [name, text] of [['rigger.service', server], ['rigger-sidecar@.service', sidecar]] as const) {
+  const settings = (text: string) =>
+    new Map(
+      text
+        .split('\n')
+        .filter((l) => /^\w+=/.test(l))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string]),
+    );
+  for (const [name, text] of [
+    ['rigger.service', server],
+    ['rigger-sidecar@.service', sidecar],
+  ] as const) {
     const s = settings(text);
     const expect: Record<string, string> = {
       Restart: 'on-failure',
@@ -94,7 +106,11 @@ test('the units carry the hardening documented in docs/deployment.md, and system
   if (!systemdAnalyze) return;
   const dir = unitsForThisMachine();
   // Exposure is scored 0-100 internally (shown as 0.0-10.0); 30 = "OK" or better.
-  const r = spawnSync(systemdAnalyze, ['security', '--offline=true', '--threshold=30', 'rigger.service', 'rigger-sidecar@logger.service'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(systemdAnalyze, ['security', '--offline=true', '--threshold=30', 'rigger.service', 'rigger-sidecar@logger.service'], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   const levels = r.stdout.split('\n').filter((l) => l.includes('Overall exposure level'));
   t.diagnostic(levels.join('; '));
   assert.equal(r.status, 0, `systemd-analyze security above 3.0:\n${levels.join('\n')}\n${r.stderr}`);
@@ -165,7 +181,11 @@ test('the Dockerfile: built and run with Docker when a daemon answers, else its 
     assert.equal(build.code, 0, build.stderr.slice(-4000));
     const name = `rigger-deploy-test-${process.pid}`;
     try {
-      const run = await runAsync('docker', ['run', '-d', '--name', name, '--health-interval=1s', '--health-start-period=2s', '-e', 'RIGGER_TOKEN=deploy-test-token', tag], { timeoutMs: 60_000 });
+      const run = await runAsync(
+        'docker',
+        ['run', '-d', '--name', name, '--health-interval=1s', '--health-start-period=2s', '-e', 'RIGGER_TOKEN=deploy-test-token', tag],
+        { timeoutMs: 60_000 },
+      );
       assert.equal(run.code, 0, run.stderr);
       const deadline = Date.now() + 90_000;
       let health = '';
@@ -186,7 +206,12 @@ test('the Dockerfile: built and run with Docker when a daemon answers, else its 
   }
   process.stderr.write('\n*** No Docker daemon (`docker info` fails): checking deploy/Dockerfile with deploy/check-dockerfile.js --build instead ***\n\n');
   const r = await runAsync(process.execPath, [path.join(DEPLOY, 'check-dockerfile.js'), '--build'], { timeoutMs: 840_000 });
-  t.diagnostic(r.stdout.split('\n').filter((l) => l.startsWith('not run')).join('\n'));
+  t.diagnostic(
+    r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('not run'))
+      .join('\n'),
+  );
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /^ok +first start \(rigger-entrypoint grpc\): rig init, then the server is ready$/m);
   assert.match(r.stdout, /^ok +SIGTERM \(STOPSIGNAL\): the server exits 0/m);

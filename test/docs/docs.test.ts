@@ -131,7 +131,8 @@ test('every docs/ page starts with a "# Title" and a summary of at most two line
     while (i < lines.length && lines[i]!.trim() !== '') summary.push(lines[i++]!);
     if (summary.length === 0) problems.push(`${rel(file)}: no summary after the title`);
     else if (summary.length > 2) problems.push(`${rel(file)}: the summary after the title is ${summary.length} lines (at most 2)`);
-    else if (/^(#|```|~~~|\||[-*+] |\d+\. |<!--)/.test(summary[0]!.trim())) problems.push(`${rel(file)}: the title is followed by ${JSON.stringify(summary[0])}, not a summary`);
+    else if (/^(#|```|~~~|\||[-*+] |\d+\. |<!--)/.test(summary[0]!.trim()))
+      problems.push(`${rel(file)}: the title is followed by ${JSON.stringify(summary[0])}, not a summary`);
   }
   assert.deepEqual(problems, []);
 });
@@ -151,12 +152,16 @@ async function rigHelp(words: string[]): Promise<{ code: number; stdout: string;
   helpRunning++;
   try {
     return await new Promise((resolve) => {
-      execFile(process.execPath, [RIG_BIN, ...words, '--help'], { cwd: REPO_ROOT, timeout: 60_000, env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' } }, (error, stdout, stderr) =>
-        resolve({
-          code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
-          stdout,
-          stderr: error?.killed ? `killed after 60 s (${error.signal})\n${stderr}` : stderr,
-        }),
+      execFile(
+        process.execPath,
+        [RIG_BIN, ...words, '--help'],
+        { cwd: REPO_ROOT, timeout: 60_000, env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' } },
+        (error, stdout, stderr) =>
+          resolve({
+            code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
+            stdout,
+            stderr: error?.killed ? `killed after 60 s (${error.signal})\n${stderr}` : stderr,
+          }),
       );
     });
   } finally {
@@ -230,7 +235,8 @@ test('every `rig ...` command shown in a shell block is a real command', { timeo
       if (below.includes(word)) commandPath.push(word);
       else {
         // A level with subcommands takes a subcommand before any argument.
-        if (below.length > 0 && !word.startsWith('-')) problems.push(`${where}: rig ${[...commandPath, word].join(' ')}: "${word}" is not a command (${below.join(', ')})`);
+        if (below.length > 0 && !word.startsWith('-'))
+          problems.push(`${where}: rig ${[...commandPath, word].join(' ')}: "${word}" is not a command (${below.join(', ')})`);
         break;
       }
     }
@@ -242,7 +248,8 @@ test('every `rig ...` command shown in a shell block is a real command', { timeo
       const words = commandPath === '' ? [] : commandPath.split(' ');
       const help = await rigHelp(words);
       if (help.code !== 0) problems.push(`${where}: rig ${commandPath} --help exited ${help.code}: ${help.stderr.trim()}`);
-      else if (!help.stdout.startsWith(`rig ${commandPath}`.trimEnd())) problems.push(`${where}: rig ${commandPath} --help printed another command's help: ${help.stdout.split('\n')[0]}`);
+      else if (!help.stdout.startsWith(`rig ${commandPath}`.trimEnd()))
+        problems.push(`${where}: rig ${commandPath} --help printed another command's help: ${help.stdout.split('\n')[0]}`);
     }),
   );
   assert.deepEqual(problems, [], problems.join('\n'));

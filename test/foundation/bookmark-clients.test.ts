@@ -8,7 +8,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { call, connect, type RiggerServiceClient } from '../support/client';
-import { pythonGrpcStubs, REPO_ROOT, runAsync, spawnCollected, startServer, SYSTEM_PYTHON, tempDir, tempProject, type ServerProcess } from '../support/processes';
+import {
+  pythonGrpcStubs,
+  REPO_ROOT,
+  runAsync,
+  spawnCollected,
+  startServer,
+  SYSTEM_PYTHON,
+  tempDir,
+  tempProject,
+  type ServerProcess,
+} from '../support/processes';
 import { streamsAt } from '../support/barriers';
 
 const BUF = path.join(REPO_ROOT, 'node_modules', '.bin', 'buf');
@@ -41,7 +51,17 @@ function jsonDocuments(text: string): any[] {
 async function bufStream(method: string, body: string, seconds: number): Promise<any[]> {
   const result = await runAsync(
     BUF,
-    ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '--timeout', `${seconds}s`, '-d', body, `http://${server.address}/rigger.v1.RiggerService/${method}`],
+    [
+      'curl',
+      '--protocol',
+      'grpc',
+      '--http2-prior-knowledge',
+      '--timeout',
+      `${seconds}s`,
+      '-d',
+      body,
+      `http://${server.address}/rigger.v1.RiggerService/${method}`,
+    ],
     { cwd: workDir, timeoutMs: (seconds + 20) * 1000 },
   );
   assert.match(result.stderr, /deadline_exceeded/, `buf curl ended otherwise: ${result.stderr}`);
@@ -74,20 +94,34 @@ describe('bookmarks and snapshots through buf curl and Python grpcio', () => {
     ]);
     const bookmarks = asked.filter((m) => m.eventType === 'TASK_EVENT_TYPE_BOOKMARK');
     assert.ok(bookmarks.length >= 3, `bookmarks: ${types(asked).join(' ')}`);
-    for (const b of bookmarks) assert.deepEqual(Object.keys(b).sort(), ['eventType', 'logId', 'sequence', 'timestamp'], 'a bookmark carries only its position (sequence and log id) and time');
+    for (const b of bookmarks)
+      assert.deepEqual(
+        Object.keys(b).sort(),
+        ['eventType', 'logId', 'sequence', 'timestamp'],
+        'a bookmark carries only its position (sequence and log id) and time',
+      );
     const created = asked.findIndex((m) => m.eventType === 'TASK_EVENT_TYPE_CREATED');
     assert.ok(created >= 0, `the event arrived: ${types(asked).join(' ')}`);
-    assert.ok(asked.slice(0, created).every((m) => m.sequence === '1') && asked.slice(created + 1).every((m) => m.sequence === '2'), `sequences: ${asked.map((m) => m.sequence).join(' ')}`);
+    assert.ok(
+      asked.slice(0, created).every((m) => m.sequence === '1') && asked.slice(created + 1).every((m) => m.sequence === '2'),
+      `sequences: ${asked.map((m) => m.sequence).join(' ')}`,
+    );
     assert.deepEqual(types(plain), ['TASK_EVENT_TYPE_CREATED'], 'without bookmark_interval_ms: the event only');
   });
 
   test('buf curl: include_snapshot, and a TaskEventStream BookmarkRequest answered', async () => {
     const snapshot = await bufStream('SubscribeToTaskEvents', '{"include_snapshot": true}', 1);
     assert.deepEqual(types(snapshot), ['TASK_EVENT_TYPE_SNAPSHOT', 'TASK_EVENT_TYPE_SNAPSHOT', 'TASK_EVENT_TYPE_SNAPSHOT_COMPLETE']);
-    assert.deepEqual(snapshot.map((m) => m.task?.title), ['first', 'during', undefined]);
+    assert.deepEqual(
+      snapshot.map((m) => m.task?.title),
+      ['first', 'during', undefined],
+    );
     assert.ok(snapshot.every((m) => m.sequence === '2'));
     const bidi = await bufStream('TaskEventStream', '{"subscribe": {}} {"bookmark": {}}', 1);
-    assert.deepEqual(bidi.map((m) => [m.eventType, m.sequence]), [['TASK_EVENT_TYPE_BOOKMARK', '2']]);
+    assert.deepEqual(
+      bidi.map((m) => [m.eventType, m.sequence]),
+      [['TASK_EVENT_TYPE_BOOKMARK', '2']],
+    );
   });
 
   test('Python grpcio (stubs from the proto): bookmarks when it asks, none when it does not, and a snapshot', async (t) => {
@@ -109,7 +143,8 @@ describe('bookmarks and snapshots through buf curl and Python grpcio', () => {
       'except grpc.RpcError as error:',
       '    if error.code() != grpc.StatusCode.CANCELLED: raise',
     ].join('\n');
-    const run = (mode: string, seconds: number) => spawnCollected(SYSTEM_PYTHON, ['-c', script, server.address, mode, String(seconds)], { env: { ...process.env, PYTHONPATH: stubs } });
+    const run = (mode: string, seconds: number) =>
+      spawnCollected(SYSTEM_PYTHON, ['-c', script, server.address, mode, String(seconds)], { env: { ...process.env, PYTHONPATH: stubs } });
     const asked = run('asked', 3);
     const plain = run('plain', 3);
     // Both grpcio streams subscribed and at the head (GetHubStatus), so the task lands on both.
@@ -120,7 +155,10 @@ describe('bookmarks and snapshots through buf curl and Python grpcio', () => {
     const askedLines = asked.stdout().trim().split('\n');
     const bookmarks = askedLines.filter((line) => line.startsWith('TASK_EVENT_TYPE_BOOKMARK '));
     assert.ok(bookmarks.length >= 3, `grpcio with bookmark_interval_ms: ${askedLines.join(' | ')}`);
-    assert.ok(bookmarks.every((line) => /^TASK_EVENT_TYPE_BOOKMARK [23] False$/.test(line)), askedLines.join(' | '));
+    assert.ok(
+      bookmarks.every((line) => /^TASK_EVENT_TYPE_BOOKMARK [23] False$/.test(line)),
+      askedLines.join(' | '),
+    );
     assert.ok(askedLines.includes('TASK_EVENT_TYPE_CREATED 3 True'), askedLines.join(' | '));
     assert.deepEqual(plain.stdout().trim().split('\n'), ['TASK_EVENT_TYPE_CREATED 3 True'], 'grpcio without it: the event only');
 

@@ -53,7 +53,19 @@ test('every command: each option has a description, numbers show their default, 
       assert.match(help.stdout, /\nExamples:\n {2}rig /, `rig ${command.join(' ')} --help shows no examples`);
     }
   }
-  for (const expected of ['init', 'grpc', 'task add', 'task list', 'events', 'consumers create', 'prd parse', 'orchestrate run', 'backup', 'sidecar logger', 'sidecar exec']) {
+  for (const expected of [
+    'init',
+    'grpc',
+    'task add',
+    'task list',
+    'events',
+    'consumers create',
+    'prd parse',
+    'orchestrate run',
+    'backup',
+    'sidecar logger',
+    'sidecar exec',
+  ]) {
     assert.ok(leaves.includes(expected), `rig ${expected} reached (${leaves.join(', ')})`);
   }
 
@@ -83,7 +95,19 @@ test('--log-format pretty: the server logs lines for a person; a bad format or l
   assert.match(server.stderr(), /INFO \(rigger\): stopped/);
 
   const hub = await startServer(dir);
-  const sidecar = spawnCollected(process.execPath, [RIG_BIN, '-C', dir, 'sidecar', 'logger', '--address', hub.address, '--log-format', 'pretty', '--file', path.join(dir, 'events.jsonl')]);
+  const sidecar = spawnCollected(process.execPath, [
+    RIG_BIN,
+    '-C',
+    dir,
+    'sidecar',
+    'logger',
+    '--address',
+    hub.address,
+    '--log-format',
+    'pretty',
+    '--file',
+    path.join(dir, 'events.jsonl'),
+  ]);
   try {
     await waitFor(() => /INFO \(rigger-logger\): event stream connected/.test(sidecar.stderr()), 20_000, 'the sidecar\'s pretty "connected" line');
     assert.doesNotMatch(sidecar.stderr(), /^\{"level"/m, 'no JSON lines from the sidecar');
@@ -124,7 +148,10 @@ test('an unknown key in .rigger/config.json is named, with the nearest key, in o
   const server = spawnCollected(process.execPath, [RIG_BIN, '-C', dir, 'grpc', '--port', '0']);
   try {
     await waitFor(() => server.stderr().includes('"msg":"server listening"'), 20_000, 'the server to listen');
-    const warnings = server.stderr().split('\n').filter((line) => line.includes('unknown key'));
+    const warnings = server
+      .stderr()
+      .split('\n')
+      .filter((line) => line.includes('unknown key'));
     assert.deepEqual(warnings, listed.stderr.trimEnd().split('\n'), 'the same lines as under a client command');
   } finally {
     server.child.kill('SIGINT');
@@ -132,11 +159,29 @@ test('an unknown key in .rigger/config.json is named, with the nearest key, in o
   }
 
   // The sidecar logs the warning at start, before it connects (here to nothing: it would retry for ever).
-  const sidecar = spawnCollected(process.execPath, [RIG_BIN, '-C', dir, 'sidecar', 'logger', '--address', '127.0.0.1:1', '--file', path.join(dir, 'events.jsonl')]);
+  const sidecar = spawnCollected(process.execPath, [
+    RIG_BIN,
+    '-C',
+    dir,
+    'sidecar',
+    'logger',
+    '--address',
+    '127.0.0.1:1',
+    '--file',
+    path.join(dir, 'events.jsonl'),
+  ]);
   let sidecarWarning: string | undefined;
   try {
-    await waitFor(() => (sidecarWarning = sidecar.stderr().split('\n').find((line) => line.includes('"prot"'))) !== undefined, 20_000, 'the sidecar\'s warning');
-    await waitFor(() => sidecar.stderr().includes('"msg":'), 20_000, 'the sidecar\'s first log record (JSON: stderr is not a terminal)');
+    await waitFor(
+      () =>
+        (sidecarWarning = sidecar
+          .stderr()
+          .split('\n')
+          .find((line) => line.includes('"prot"'))) !== undefined,
+      20_000,
+      "the sidecar's warning",
+    );
+    await waitFor(() => sidecar.stderr().includes('"msg":'), 20_000, "the sidecar's first log record (JSON: stderr is not a terminal)");
   } finally {
     sidecar.child.kill('SIGTERM');
     await new Promise((resolve) => sidecar.child.once('exit', resolve));

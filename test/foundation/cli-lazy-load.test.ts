@@ -65,7 +65,11 @@ test('rig task add, update and get load the wire contract to encode events, and 
   const { packages, code, stderr } = packagesLoaded(['-C', dir, 'task', 'add', 'Fix login bug', '--json']);
   assert.equal(code, 0, stderr);
   assert.ok(packages.includes('@grpc/proto-loader'), `a write encodes its event: ${packages.join(', ')}`);
-  assert.deepEqual(SERVER_PACKAGES.filter((name) => packages.includes(name)), [], `rig task add loaded: ${packages.join(', ')}`);
+  assert.deepEqual(
+    SERVER_PACKAGES.filter((name) => packages.includes(name)),
+    [],
+    `rig task add loaded: ${packages.join(', ')}`,
+  );
   const listed = spawnSync(process.execPath, [RIG_BIN, '-C', dir, 'task', 'list', '--json'], { encoding: 'utf8' });
   const id = (JSON.parse(listed.stdout) as { tasks: { id: string }[] }).tasks[0]!.id;
   assertLoadsNone(['-C', dir, 'task', 'update', id, '--status', 'in_progress'], SERVER_PACKAGES);

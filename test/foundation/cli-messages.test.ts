@@ -30,7 +30,11 @@ test("yargs' own messages are replaced by what is missing and where to look", ()
 test('rig task update: nothing to change is an error; --title edits the title', () => {
   const dir = tempProject();
   const task = addTask(dir, 'Fix login bug');
-  fails(['task', 'update', task.id], dir, `nothing to change: give --title, --status, --assignee or --due-date, e.g. rig task update ${task.id} --status in_progress`);
+  fails(
+    ['task', 'update', task.id],
+    dir,
+    `nothing to change: give --title, --status, --assignee or --due-date, e.g. rig task update ${task.id} --status in_progress`,
+  );
   const updated = rig(['-C', dir, 'task', 'update', task.id, '--title', 'Fix the login bug', '--json']);
   assert.equal(updated.code, 0, updated.stderr);
   const after = JSON.parse(updated.stdout);
@@ -72,7 +76,9 @@ test('client commands outside a project work with --address, and without it say 
     const listed = await rigAsync(['-C', elsewhere, 'consumers', 'list', '--address', server.address, '--json']);
     assert.equal(listed.code, 0, listed.stderr);
     assert.deepEqual(JSON.parse(listed.stdout), []);
-    const events = spawnCollected(process.execPath, [RIG_BIN, '-C', elsewhere, 'events', '--address', server.address, '--since', '0', '--json'], { env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' } });
+    const events = spawnCollected(process.execPath, [RIG_BIN, '-C', elsewhere, 'events', '--address', server.address, '--since', '0', '--json'], {
+      env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' },
+    });
     try {
       await waitFor(() => events.stdout().includes(task.id), 15_000, 'the event, read from outside the project');
     } finally {
@@ -124,7 +130,19 @@ test('rig task list pages with --page-token: every task once, newest first; the 
   assert.equal(first.code, 0, first.stderr);
   const printed = /; next page: --page-token (\S+)\n$/.exec(first.stdout);
   assert.ok(printed, first.stdout);
-  fails(['task', 'list', '--page-token', printed[1]!, '--offset', '1'], dir, '--page-token and --offset do not go together: the token already says where the page starts; leave --offset out');
-  fails(['task', 'list', '--page-token', printed[1]!, '--assignee', 'Bob'], dir, 'page_token belongs to a listing with a different filter (status, assignee or include_archived); send it with the same filter as the request it came from, or leave page_token out to start this listing from the first page');
-  fails(['task', 'list', '--page-token', 'not-a-token'], dir, 'page_token is not a token this server issued (garbled, cut short or from another program); send the next_page_token of the previous page unchanged, or leave page_token out to start from the first page');
+  fails(
+    ['task', 'list', '--page-token', printed[1]!, '--offset', '1'],
+    dir,
+    '--page-token and --offset do not go together: the token already says where the page starts; leave --offset out',
+  );
+  fails(
+    ['task', 'list', '--page-token', printed[1]!, '--assignee', 'Bob'],
+    dir,
+    'page_token belongs to a listing with a different filter (status, assignee or include_archived); send it with the same filter as the request it came from, or leave page_token out to start this listing from the first page',
+  );
+  fails(
+    ['task', 'list', '--page-token', 'not-a-token'],
+    dir,
+    'page_token is not a token this server issued (garbled, cut short or from another program); send the next_page_token of the previous page unchanged, or leave page_token out to start from the first page',
+  );
 });

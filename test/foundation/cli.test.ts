@@ -59,7 +59,14 @@ describe('finding the project', () => {
     for (let dir = outside; dir !== path.dirname(dir); dir = path.dirname(dir)) {
       assert.ok(!fs.existsSync(path.join(dir, '.rigger')), `${dir}/.rigger exists, so ${outside} is inside a project`);
     }
-    for (const args of [['task', 'list'], ['task', 'add', 'x'], ['task', 'get', 'x'], ['task', 'update', 'x', '--status', 'todo'], ['task', 'delete', 'x'], ['grpc', '--port', '0']]) {
+    for (const args of [
+      ['task', 'list'],
+      ['task', 'add', 'x'],
+      ['task', 'get', 'x'],
+      ['task', 'update', 'x', '--status', 'todo'],
+      ['task', 'delete', 'x'],
+      ['grpc', '--port', '0'],
+    ]) {
       const result = rig(args, { cwd: outside });
       assert.equal(result.code, 1, `rig ${args.join(' ')}`);
       assert.equal(result.stderr, NOT_A_PROJECT, `rig ${args.join(' ')}`);
@@ -74,7 +81,10 @@ describe('finding the project', () => {
     const added = json(rig(['task', 'add', 'from deep inside', '--json'], { cwd: deep }));
     const elsewhere = tempDir('rigger-elsewhere-');
     const listed = json(rig(['task', 'list', '--json', '-C', dir], { cwd: elsewhere }));
-    assert.deepEqual(listed.tasks.map((t: { id: string }) => t.id), [added.id]);
+    assert.deepEqual(
+      listed.tasks.map((t: { id: string }) => t.id),
+      [added.id],
+    );
     const viaSubdir = json(rig(['task', 'get', added.id, '--json', '-C', deep], { cwd: elsewhere }));
     assert.equal(viaSubdir.title, 'from deep inside');
   });
@@ -96,7 +106,9 @@ describe('rig task', () => {
     const child = ok(rig(['task', 'add', 'A subtask', '--parent-id', id, '-C', dir]));
     assert.match(child, new RegExp(`^parent\\s+${id}$`, 'm'));
 
-    const list = ok(rig(['task', 'list', '-C', dir])).trimEnd().split('\n');
+    const list = ok(rig(['task', 'list', '-C', dir]))
+      .trimEnd()
+      .split('\n');
     assert.match(list[0]!, /^ID\s+STATUS\s+ASSIGNEE\s+DUE\s+VERSION\s+TITLE$/);
     assert.match(list[1]!, /^\S+\s+TODO\s+-\s+-\s+1\s+A subtask$/);
     assert.match(list[2]!, new RegExp(`^${id}\\s+TODO\\s+Alice\\s+2025-12-31\\s+1\\s+Write the docs$`));
@@ -109,13 +121,21 @@ describe('rig task', () => {
     assert.match(updated, /^assignee\s+Bob$/m);
     assert.match(updated, /^version\s+2$/m);
 
-    const filtered = ok(rig(['task', 'list', '--status', 'in_progress', '-C', dir])).trimEnd().split('\n');
+    const filtered = ok(rig(['task', 'list', '--status', 'in_progress', '-C', dir]))
+      .trimEnd()
+      .split('\n');
     assert.equal(filtered.length, 3);
     assert.match(filtered[1]!, new RegExp(`^${id}\\s+IN_PROGRESS\\s+Bob`));
     assert.equal(filtered[2], '1 of 1 task(s)');
 
     assert.equal(ok(rig(['task', 'delete', id, '-C', dir])), `archived ${id}\n`);
-    assert.equal(ok(rig(['task', 'list', '-C', dir])).trimEnd().split('\n').at(-1), '1 of 1 task(s)');
+    assert.equal(
+      ok(rig(['task', 'list', '-C', dir]))
+        .trimEnd()
+        .split('\n')
+        .at(-1),
+      '1 of 1 task(s)',
+    );
     assert.match(ok(rig(['task', 'list', '--all', '-C', dir])), /2 of 2 task\(s\)/);
     assert.match(ok(rig(['task', 'get', id, '-C', dir])), /^status\s+ARCHIVED$/m);
   });
@@ -132,14 +152,23 @@ describe('rig task', () => {
     const other = json(rig(['task', 'add', 'other', '--assignee', 'Bob', '--json', '-C', dir]));
     const listed = json(rig(['task', 'list', '--json', '-C', dir]));
     assert.equal(listed.total_count, 2);
-    assert.deepEqual(listed.tasks.map((t: { id: string }) => t.id), [other.id, added.id]);
+    assert.deepEqual(
+      listed.tasks.map((t: { id: string }) => t.id),
+      [other.id, added.id],
+    );
     assert.deepEqual(listed.tasks[1], added);
 
     const page = json(rig(['task', 'list', '--limit', '1', '--offset', '1', '--json', '-C', dir]));
     assert.equal(page.total_count, 2);
-    assert.deepEqual(page.tasks.map((t: { id: string }) => t.id), [added.id]);
+    assert.deepEqual(
+      page.tasks.map((t: { id: string }) => t.id),
+      [added.id],
+    );
     const byAssignee = json(rig(['task', 'list', '--assignee', 'Bob', '--json', '-C', dir]));
-    assert.deepEqual(byAssignee.tasks.map((t: { id: string }) => t.id), [other.id]);
+    assert.deepEqual(
+      byAssignee.tasks.map((t: { id: string }) => t.id),
+      [other.id],
+    );
 
     assert.deepEqual(json(rig(['task', 'get', added.id, '--json', '-C', dir])), added);
 
@@ -149,7 +178,11 @@ describe('rig task', () => {
     assert.equal(updated.version, 2);
     for (const spelling of ['IN_PROGRESS', 'TASK_STATUS_IN_PROGRESS', '2', 'in-progress']) {
       const list = json(rig(['task', 'list', '--status', spelling, '--json', '-C', dir]));
-      assert.deepEqual(list.tasks.map((t: { id: string }) => t.id), [added.id], `--status ${spelling}`);
+      assert.deepEqual(
+        list.tasks.map((t: { id: string }) => t.id),
+        [added.id],
+        `--status ${spelling}`,
+      );
     }
 
     const deleted = json(rig(['task', 'delete', added.id, '--json', '-C', dir]));
@@ -209,7 +242,10 @@ describe('help', () => {
 test('a bad RIGGER_LOG_LEVEL: exit 1 and one line naming the levels that work, for the server and a sidecar', () => {
   const dir = tempProject();
   const levels = 'trace, debug, info, warn, error, fatal, silent';
-  for (const args of [['grpc', '--port', '0'], ['sidecar', 'logger', '--file', path.join(dir, 'events.jsonl')]]) {
+  for (const args of [
+    ['grpc', '--port', '0'],
+    ['sidecar', 'logger', '--file', path.join(dir, 'events.jsonl')],
+  ]) {
     const result = rig(['-C', dir, ...args], { env: { RIGGER_LOG_LEVEL: 'loud' }, timeoutMs: 15_000 });
     assert.equal(result.code, 1, `${args[0]}: ${result.stderr}`);
     assert.equal(result.stderr, `rig: RIGGER_LOG_LEVEL must be one of ${levels}, got "loud"\n`);

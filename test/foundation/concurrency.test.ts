@@ -48,12 +48,19 @@ test('three CLI loops and a gRPC client add tasks to one database at the same ti
 
     // A busy database is answered to the caller (UNAVAILABLE, or the CLI's one line), never only logged.
     const told = [...cliResults.map((r) => r.stderr), ...grpcErrors.map((e) => e.message)];
-    assert.deepEqual(told.filter((message) => /locked|SQLITE_BUSY/i.test(message)), [], 'a caller was told the database is locked');
+    assert.deepEqual(
+      told.filter((message) => /locked|SQLITE_BUSY/i.test(message)),
+      [],
+      'a caller was told the database is locked',
+    );
     for (const result of cliResults) {
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stderr, '');
     }
-    assert.deepEqual(grpcErrors.map((e) => e.message), []);
+    assert.deepEqual(
+      grpcErrors.map((e) => e.message),
+      [],
+    );
     assert.ok(grpcIds.length > 0, 'the gRPC client added nothing while the CLI ran');
     t.diagnostic(`${cliResults.length} tasks added by the CLI, ${grpcIds.length} over gRPC`);
 
@@ -78,14 +85,21 @@ test('three CLI loops and a gRPC client add tasks to one database at the same ti
       task_id: string;
     }[];
     db.close();
-    assert.deepEqual(rows.map((r) => r.sequence), rows.map((_, i) => i + 1), 'the log has a gap');
+    assert.deepEqual(
+      rows.map((r) => r.sequence),
+      rows.map((_, i) => i + 1),
+      'the log has a gap',
+    );
     assert.ok(rows.every((r) => r.event_type === 1));
     assert.deepEqual(new Set(rows.map((r) => r.task_id)), expected);
     assert.equal(rows.length, expected.size);
 
     // The server publishes its own commits at once and the CLI's when its log watcher sees them.
     await waitFor(() => subscriber.events.length >= rows.length, 20_000, `${rows.length} streamed events`);
-    assert.deepEqual(subscriber.events.map((e: TaskEvent) => e.sequence), rows.map((r) => r.sequence));
+    assert.deepEqual(
+      subscriber.events.map((e: TaskEvent) => e.sequence),
+      rows.map((r) => r.sequence),
+    );
   } finally {
     subscriber.cancel();
     client.close();

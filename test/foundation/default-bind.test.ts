@@ -6,7 +6,6 @@ import { test } from 'node:test';
 import { call, connect } from '../support/client';
 import { freePort, startServer, tempProject, type ServerProcess } from '../support/processes';
 
-
 function hasIpv6Loopback(): Promise<boolean> {
   return new Promise((resolve) => {
     const probe = net.createServer();

@@ -35,9 +35,10 @@ let db: Database.Database;
 
 /** The events of `taskId` as the SQLite file holds them, in sequence order. */
 function loggedEvents(taskId?: string): LoggedEvent[] {
-  const rows = db
-    .prepare(`SELECT * FROM events ${taskId ? 'WHERE task_id = ?' : ''} ORDER BY sequence`)
-    .all(...(taskId ? [taskId] : [])) as Record<string, unknown>[];
+  const rows = db.prepare(`SELECT * FROM events ${taskId ? 'WHERE task_id = ?' : ''} ORDER BY sequence`).all(...(taskId ? [taskId] : [])) as Record<
+    string,
+    unknown
+  >[];
   return rows.map((row) => ({
     sequence: row.sequence as number,
     event_id: row.event_id as string,
@@ -127,7 +128,10 @@ describe('events written for each mutation', () => {
     const { task } = await call(client, 'UpdateTask', { task_id: created.id, status: 2, assignee: 'Bob' }, as('lead'));
     assert.equal(task.version, 2);
     const logged = loggedEvents(task.id);
-    assert.deepEqual(logged.map((e) => e.event_type), [CREATED, UPDATED, STATUS_CHANGED, ASSIGNED]);
+    assert.deepEqual(
+      logged.map((e) => e.event_type),
+      [CREATED, UPDATED, STATUS_CHANGED, ASSIGNED],
+    );
     const [createdEvent, updated, statusChanged, assigned] = logged as [LoggedEvent, LoggedEvent, LoggedEvent, LoggedEvent];
     assert.equal(statusChanged.sequence, updated.sequence + 1);
     assert.equal(assigned.sequence, updated.sequence + 2);
@@ -153,10 +157,16 @@ describe('events written for each mutation', () => {
     await call(client, 'UpdateTask', { task_id: task.id, status: 9, assignee: 'Alice' });
     await call(client, 'UpdateTask', { task_id: task.id, due_date: '2026-03-01' });
     const logged = loggedEvents(task.id);
-    assert.deepEqual(logged.map((e) => e.event_type), [CREATED, UPDATED, STATUS_CHANGED, UPDATED]);
+    assert.deepEqual(
+      logged.map((e) => e.event_type),
+      [CREATED, UPDATED, STATUS_CHANGED, UPDATED],
+    );
     assert.deepEqual(logged[1]!.changed_fields, ['status']);
     assert.deepEqual(logged[3]!.changed_fields, ['due_date']);
-    assert.deepEqual((await streamed(task.id, 4)).map((e) => e.event_type), [CREATED, UPDATED, STATUS_CHANGED, UPDATED]);
+    assert.deepEqual(
+      (await streamed(task.id, 4)).map((e) => e.event_type),
+      [CREATED, UPDATED, STATUS_CHANGED, UPDATED],
+    );
   });
 
   test('an update that changes nothing writes no event and keeps the version', async () => {
@@ -180,14 +190,20 @@ describe('events written for each mutation', () => {
     }
     versions.push((await call(client, 'GetTask', { task_id: task.id })).task.version);
     assert.deepEqual(versions, [1, 2, 3, 4, 5, 5]);
-    assert.deepEqual(loggedEvents(task.id).map((e) => e.task.version), [1, 2, 2, 3, 3, 4, 5, 5]);
+    assert.deepEqual(
+      loggedEvents(task.id).map((e) => e.task.version),
+      [1, 2, 2, 3, 3, 4, 5, 5],
+    );
   });
 
   test('DeleteTask archives the task and writes DELETED; deleting it again succeeds and writes nothing', async () => {
     const { task } = await call(client, 'AddTask', { title: 'doomed' });
     assert.deepEqual(await call(client, 'DeleteTask', { task_id: task.id }, as('janitor')), { success: true });
     const logged = loggedEvents(task.id);
-    assert.deepEqual(logged.map((e) => e.event_type), [CREATED, DELETED]);
+    assert.deepEqual(
+      logged.map((e) => e.event_type),
+      [CREATED, DELETED],
+    );
     const deleted = logged[1]!;
     assert.equal(deleted.task.status, 10);
     assert.equal(deleted.task.version, 2);
@@ -236,19 +252,28 @@ describe('events written for each mutation', () => {
     const byDefault = await rigAsync(['task', 'update', first.id, '--status', 'in_progress', '--json', '-C', dir]);
     assert.equal(byDefault.code, 0, byDefault.stderr);
     const logged = loggedEvents(first.id);
-    assert.deepEqual(logged.map((e) => [e.event_type, e.actor]), [
-      [CREATED, 'script-7'],
-      [UPDATED, os.userInfo().username],
-      [STATUS_CHANGED, os.userInfo().username],
-    ]);
+    assert.deepEqual(
+      logged.map((e) => [e.event_type, e.actor]),
+      [
+        [CREATED, 'script-7'],
+        [UPDATED, os.userInfo().username],
+        [STATUS_CHANGED, os.userInfo().username],
+      ],
+    );
     const wire = await streamed(first.id, 3);
     wire.forEach((event, i) => assertSame(event, logged[i]!));
   });
 
   test('the log is gap-free and the stream saw every event exactly once, in order', async () => {
     const all = loggedEvents();
-    assert.deepEqual(all.map((e) => e.sequence), all.map((_, i) => i + 1));
+    assert.deepEqual(
+      all.map((e) => e.sequence),
+      all.map((_, i) => i + 1),
+    );
     await waitFor(() => subscriber.events.length >= all.length, 10_000, 'the subscriber to catch up');
-    assert.deepEqual(subscriber.events.map((e) => e.sequence), all.map((e) => e.sequence));
+    assert.deepEqual(
+      subscriber.events.map((e) => e.sequence),
+      all.map((e) => e.sequence),
+    );
   });
 });

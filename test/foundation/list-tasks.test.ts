@@ -18,7 +18,11 @@ const ids: string[] = [];
 
 /** The ids a filter must return, newest first. */
 function expected(keep: (i: number) => boolean): string[] {
-  return ids.map((id, i) => ({ id, i })).filter(({ i }) => keep(i)).map(({ id }) => id).reverse();
+  return ids
+    .map((id, i) => ({ id, i }))
+    .filter(({ i }) => keep(i))
+    .map(({ id }) => id)
+    .reverse();
 }
 
 describe('ListTasks', () => {
@@ -47,14 +51,20 @@ describe('ListTasks', () => {
     const response = await call(client, 'ListTasks', {});
     assert.equal(response.tasks.length, 50);
     assert.equal(response.total_count, 54);
-    assert.deepEqual(response.tasks.map((t: { id: string }) => t.id), all.slice(0, 50));
+    assert.deepEqual(
+      response.tasks.map((t: { id: string }) => t.id),
+      all.slice(0, 50),
+    );
   });
 
   test('status AND assignee are applied together', async () => {
     const want = expected((i) => inProgress(i) && assigneeOf(i) === 'Alice' && !archived(i));
     assert.equal(want.length, 5);
     const response = await call(client, 'ListTasks', { status: 2, assignee: 'Alice' });
-    assert.deepEqual(response.tasks.map((t: { id: string }) => t.id), want);
+    assert.deepEqual(
+      response.tasks.map((t: { id: string }) => t.id),
+      want,
+    );
     assert.equal(response.total_count, want.length);
     for (const task of response.tasks) {
       assert.equal(task.status, 2);
@@ -64,9 +74,15 @@ describe('ListTasks', () => {
 
   test('status alone and assignee alone', async () => {
     const byStatus = await call(client, 'ListTasks', { status: 1, limit: 1000 });
-    assert.deepEqual(byStatus.tasks.map((t: { id: string }) => t.id), expected((i) => !inProgress(i) && !archived(i)));
+    assert.deepEqual(
+      byStatus.tasks.map((t: { id: string }) => t.id),
+      expected((i) => !inProgress(i) && !archived(i)),
+    );
     const byAssignee = await call(client, 'ListTasks', { assignee: 'Bob', limit: 1000 });
-    assert.deepEqual(byAssignee.tasks.map((t: { id: string }) => t.id), expected((i) => assigneeOf(i) === 'Bob' && !archived(i)));
+    assert.deepEqual(
+      byAssignee.tasks.map((t: { id: string }) => t.id),
+      expected((i) => assigneeOf(i) === 'Bob' && !archived(i)),
+    );
   });
 
   test('total_count is the number of matches, not the page size', async () => {
@@ -99,11 +115,20 @@ describe('ListTasks', () => {
     assert.ok(normal.tasks.every((t: { id: string; status: number }) => t.status !== 10 && !archivedIds.includes(t.id)));
     const withArchived = await call(client, 'ListTasks', { limit: 1000, include_archived: true });
     assert.equal(withArchived.total_count, TOTAL);
-    assert.deepEqual(withArchived.tasks.map((t: { id: string }) => t.id), expected(() => true));
+    assert.deepEqual(
+      withArchived.tasks.map((t: { id: string }) => t.id),
+      expected(() => true),
+    );
     const onlyArchived = await call(client, 'ListTasks', { status: 10 });
-    assert.deepEqual(onlyArchived.tasks.map((t: { id: string }) => t.id), archivedIds);
+    assert.deepEqual(
+      onlyArchived.tasks.map((t: { id: string }) => t.id),
+      archivedIds,
+    );
     assert.equal(onlyArchived.total_count, 6);
     const archivedOfAlice = await call(client, 'ListTasks', { status: 10, assignee: 'Alice' });
-    assert.deepEqual(archivedOfAlice.tasks.map((t: { id: string }) => t.id), expected((i) => archived(i) && assigneeOf(i) === 'Alice'));
+    assert.deepEqual(
+      archivedOfAlice.tasks.map((t: { id: string }) => t.id),
+      expected((i) => archived(i) && assigneeOf(i) === 'Alice'),
+    );
   });
 });

@@ -34,20 +34,46 @@ TaskEvent: event_id=1:string timestamp=2:string event_type=3:TaskEventType task=
 `;
 
 const ORIGINAL_RPCS = [
-  ['ListTasks', 'ListTasksRequest', 'ListTasksResponse', false, false], ['AddTask', 'AddTaskRequest', 'AddTaskResponse', false, false],
-  ['UpdateTask', 'UpdateTaskRequest', 'UpdateTaskResponse', false, false], ['GetTask', 'GetTaskRequest', 'GetTaskResponse', false, false],
-  ['DeleteTask', 'DeleteTaskRequest', 'DeleteTaskResponse', false, false], ['ParsePRD', 'ParsePRDRequest', 'ParsePRDResponse', false, false],
+  ['ListTasks', 'ListTasksRequest', 'ListTasksResponse', false, false],
+  ['AddTask', 'AddTaskRequest', 'AddTaskResponse', false, false],
+  ['UpdateTask', 'UpdateTaskRequest', 'UpdateTaskResponse', false, false],
+  ['GetTask', 'GetTaskRequest', 'GetTaskResponse', false, false],
+  ['DeleteTask', 'DeleteTaskRequest', 'DeleteTaskResponse', false, false],
+  ['ParsePRD', 'ParsePRDRequest', 'ParsePRDResponse', false, false],
   ['GenerateTasksFromPRD', 'GenerateTasksFromPRDRequest', 'GenerateTasksFromPRDResponse', false, false],
   ['OrchestrateTask', 'OrchestrateTaskRequest', 'OrchestrateTaskResponse', false, false],
-  ['SubscribeToTaskEvents', 'SubscribeToTaskEventsRequest', 'TaskEvent', false, true], ['TaskEventStream', 'TaskEventStreamRequest', 'TaskEvent', true, true],
+  ['SubscribeToTaskEvents', 'SubscribeToTaskEventsRequest', 'TaskEvent', false, true],
+  ['TaskEventStream', 'TaskEventStreamRequest', 'TaskEvent', true, true],
 ] as const;
 
 const ORIGINAL_ENUMS: Record<string, string[]> = {
-  TaskStatus: ['UNSPECIFIED', 'TODO', 'IN_PROGRESS', 'PENDING_ENHANCEMENT', 'PENDING_COMPREHENSION_TEST', 'PENDING_FOLLOW_ON', 'PENDING_DECOMPOSITION', 'DECOMPOSED', 'ORCHESTRATION_COMPLETE', 'COMPLETED', 'ARCHIVED'].map((n) => `TASK_STATUS_${n}`),
-  TaskEventType: ['UNSPECIFIED', 'CREATED', 'UPDATED', 'DELETED', 'STATUS_CHANGED', 'ASSIGNED', 'DECOMPOSED', 'ORCHESTRATED'].map((n) => `TASK_EVENT_TYPE_${n}`),
+  TaskStatus: [
+    'UNSPECIFIED',
+    'TODO',
+    'IN_PROGRESS',
+    'PENDING_ENHANCEMENT',
+    'PENDING_COMPREHENSION_TEST',
+    'PENDING_FOLLOW_ON',
+    'PENDING_DECOMPOSITION',
+    'DECOMPOSED',
+    'ORCHESTRATION_COMPLETE',
+    'COMPLETED',
+    'ARCHIVED',
+  ].map((n) => `TASK_STATUS_${n}`),
+  TaskEventType: ['UNSPECIFIED', 'CREATED', 'UPDATED', 'DELETED', 'STATUS_CHANGED', 'ASSIGNED', 'DECOMPOSED', 'ORCHESTRATED'].map(
+    (n) => `TASK_EVENT_TYPE_${n}`,
+  ),
 };
 
-interface Field { name: string; number: number; type: string; label: string; typeName: string; oneofIndex?: number; proto3Optional?: boolean }
+interface Field {
+  name: string;
+  number: number;
+  type: string;
+  label: string;
+  typeName: string;
+  oneofIndex?: number;
+  proto3Optional?: boolean;
+}
 
 const definition = loadProto().definition as unknown as Record<string, any>;
 

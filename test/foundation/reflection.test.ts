@@ -61,16 +61,24 @@ describe('reflection through buf curl', () => {
   test('--list-methods names every RPC of the contract', () => {
     const result = bufCurl(['--list-methods', `http://${server.address}`]);
     assert.equal(result.code, 0, result.stderr);
-    for (const rpc of ['ListTasks', 'AddTask', 'UpdateTask', 'GetTask', 'DeleteTask', 'ParsePRD', 'GenerateTasksFromPRD', 'OrchestrateTask', 'SubscribeToTaskEvents', 'TaskEventStream']) {
+    for (const rpc of [
+      'ListTasks',
+      'AddTask',
+      'UpdateTask',
+      'GetTask',
+      'DeleteTask',
+      'ParsePRD',
+      'GenerateTasksFromPRD',
+      'OrchestrateTask',
+      'SubscribeToTaskEvents',
+      'TaskEventStream',
+    ]) {
       assert.ok(result.stdout.includes(`rigger.v1.RiggerService/${rpc}\n`), `${rpc} missing from:\n${result.stdout}`);
     }
   });
 
   test("AddTask with the contract's snake_case JSON", async () => {
-    const response = invoke(
-      'rigger.v1.RiggerService/AddTask',
-      '{"title": "Implement OAuth2 authentication", "assignee": "Alice", "due_date": "2025-12-31"}',
-    );
+    const response = invoke('rigger.v1.RiggerService/AddTask', '{"title": "Implement OAuth2 authentication", "assignee": "Alice", "due_date": "2025-12-31"}');
     assert.equal(response.task.title, 'Implement OAuth2 authentication');
     assert.equal(response.task.assignee, 'Alice');
     assert.equal(response.task.dueDate, '2025-12-31');
@@ -94,7 +102,10 @@ describe('reflection through buf curl', () => {
 
     const response = invoke('rigger.v1.RiggerService/ListTasks', '{"status": 1, "assignee": "Alice", "limit": 10, "offset": 0}');
     assert.equal(response.totalCount, expected.total_count);
-    assert.deepEqual(response.tasks.map((t: { id: string }) => t.id), expected.tasks.map((t: { id: string }) => t.id));
+    assert.deepEqual(
+      response.tasks.map((t: { id: string }) => t.id),
+      expected.tasks.map((t: { id: string }) => t.id),
+    );
     for (const task of response.tasks) {
       assert.equal(task.assignee, 'Alice');
       assert.equal(task.status, 'TASK_STATUS_TODO');

@@ -85,7 +85,10 @@ describe('rig grpc as a process', () => {
     failsWithOneLine(run(['--port', '0']), /config\.json is not valid JSON/);
   });
 
-  for (const [label, hostArgs] of [['--host 127.0.0.1', ['--host', '127.0.0.1']], ['the default bind', []]] as const) {
+  for (const [label, hostArgs] of [
+    ['--host 127.0.0.1', ['--host', '127.0.0.1']],
+    ['the default bind', []],
+  ] as const) {
     test(`port in use (${label}): exit 1, one line naming the port and suggesting --port`, async () => {
       const holder = await listenOn('127.0.0.1');
       const port = (holder.address() as net.AddressInfo).port;

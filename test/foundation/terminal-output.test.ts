@@ -14,8 +14,7 @@ const RAW_UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\
 
 const FORGED_TITLE =
   'Fix login\n#999 2026-01-01T00:00:00.000Z DELETED 00000000-0000-0000-0000-000000000000 "everything" status=ARCHIVED assignee=- actor=root\rtail';
-const FORGED_TITLE_SHOWN =
-  String.raw`Fix login\n#999 2026-01-01T00:00:00.000Z DELETED 00000000-0000-0000-0000-000000000000 "everything" status=ARCHIVED assignee=- actor=root\rtail`;
+const FORGED_TITLE_SHOWN = String.raw`Fix login\n#999 2026-01-01T00:00:00.000Z DELETED 00000000-0000-0000-0000-000000000000 "everything" status=ARCHIVED assignee=- actor=root\rtail`;
 const ESC_ASSIGNEE = '\u001b[31mMallory\u001b[0m\u001b]0;owned\u0007';
 const ESC_ASSIGNEE_SHOWN = String.raw`\x1b[31mMallory\x1b[0m\x1b]0;owned\x07`;
 const ODD_TITLE = 'tab\there del\u007f nel\u0085 csi\u009b2J ls\u2028ps\u2029 rlo\u202eevil\u202c fsi\u2068x\u2069 back\\slash "quoted" café ✓ 😀';
@@ -39,7 +38,11 @@ async function eventsUntilEnd(dir: string, address: string, json: boolean): Prom
     env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' },
   });
   const marker = json ? '"title":"END"' : ' "END" ';
-  await waitFor(() => events.stdout().includes(marker) && events.stdout().endsWith('\n'), 15_000, `rig events to print the END task (stderr: ${events.stderr()})`);
+  await waitFor(
+    () => events.stdout().includes(marker) && events.stdout().endsWith('\n'),
+    15_000,
+    `rig events to print the END task (stderr: ${events.stderr()})`,
+  );
   events.child.kill('SIGINT');
   assert.equal(await events.exited, 0, events.stderr());
   return events.stdout();
@@ -59,9 +62,15 @@ test('rig events, task list, task get: control characters in task data are escap
 
     // --json: exact strings back (and, checked below, no raw U+2028/U+0085/bidi controls in the stream).
     const jsonOut = await eventsUntilEnd(dir, server.address, true);
-    const events = jsonOut.trimEnd().split('\n').map((line) => JSON.parse(line));
+    const events = jsonOut
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     assert.ok(events.length >= 5, `${events.length} events`);
-    assert.deepEqual(events.map((e) => e.sequence), events.map((_, i) => i + 1));
+    assert.deepEqual(
+      events.map((e) => e.sequence),
+      events.map((_, i) => i + 1),
+    );
     assert.equal(events[0].task.title, FORGED_TITLE);
     assert.equal(events[0].task.assignee, ESC_ASSIGNEE);
     assert.equal(events[1].task.title, ODD_TITLE);
@@ -75,14 +84,23 @@ test('rig events, task list, task get: control characters in task data are escap
     assert.equal(lines.length, events.length, humanOut);
     lines.forEach((line, i) => {
       assert.ok(line.startsWith(`#${events[i].sequence} ${events[i].timestamp} ${events[i].event_type} ${events[i].task.id} "`), line);
-      assert.match(line, /^#\d+ \S+ [A-Z_]+ \S+ "(?:[^"\\]|\\.)*" status=[A-Z_]+ assignee=(?:"(?:[^"\\]|\\.)*"|[^\s"]+)(?: changed=\S+)? actor=(?:"(?:[^"\\]|\\.)*"|[^\s"]+)$/);
+      assert.match(
+        line,
+        /^#\d+ \S+ [A-Z_]+ \S+ "(?:[^"\\]|\\.)*" status=[A-Z_]+ assignee=(?:"(?:[^"\\]|\\.)*"|[^\s"]+)(?: changed=\S+)? actor=(?:"(?:[^"\\]|\\.)*"|[^\s"]+)$/,
+      );
     });
     assert.ok(!lines.some((line) => line.startsWith('#999') || line.startsWith('#998')), 'no forged event line');
-    assert.equal(lines[0], `#1 ${events[0].timestamp} CREATED ${forged.id} "${FORGED_TITLE_SHOWN.replace(/"/g, '\\"')}" status=TODO assignee=${ESC_ASSIGNEE_SHOWN} actor=${events[0].actor}`);
+    assert.equal(
+      lines[0],
+      `#1 ${events[0].timestamp} CREATED ${forged.id} "${FORGED_TITLE_SHOWN.replace(/"/g, '\\"')}" status=TODO assignee=${ESC_ASSIGNEE_SHOWN} actor=${events[0].actor}`,
+    );
     assert.ok(lines[1]!.includes(` "${ODD_TITLE_SHOWN.replace(/"/g, '\\"')}" status=TODO assignee=- `), lines[1]);
     const reassignedLines = lines.filter((line) => line.includes(String.raw`assignee="Eve\nactor=root"`));
     assert.equal(reassignedLines.length, reassigned.length, humanOut);
-    assert.ok(reassignedLines.every((line) => line.endsWith(String.raw` actor="bot\n#998 forged"`)), reassignedLines.join('\n'));
+    assert.ok(
+      reassignedLines.every((line) => line.endsWith(String.raw` actor="bot\n#998 forged"`)),
+      reassignedLines.join('\n'),
+    );
 
     assertNoRawControls(jsonOut, 'rig events --json');
     assert.ok(jsonOut.includes(String.raw`\u2028`), 'U+2028 is written as \\u2028 in JSON');
@@ -101,14 +119,20 @@ test('rig events, task list, task get: control characters in task data are escap
     assert.equal(oddRow.slice(titleColumn), ODD_TITLE_SHOWN, oddRow);
     assert.ok(oddRow.includes(String.raw` Eve\nactor=root `), oddRow);
     const listed = JSON.parse(ok(rig(['task', 'list', '--json', '-C', dir])));
-    assert.deepEqual(listed.tasks.map((t: { title: string }) => t.title), ['END', ODD_TITLE, FORGED_TITLE]);
+    assert.deepEqual(
+      listed.tasks.map((t: { title: string }) => t.title),
+      ['END', ODD_TITLE, FORGED_TITLE],
+    );
     assert.equal(listed.tasks[1].assignee, NEW_ASSIGNEE);
 
     // rig task get: one line per field.
     const getOut = ok(rig(['task', 'get', forged.id, '-C', dir]));
     assertNoRawControls(getOut, 'rig task get');
     const fields = getOut.trimEnd().split('\n');
-    assert.deepEqual(fields.map((f) => f.split(/\s+/)[0]), ['id', 'title', 'status', 'assignee', 'due', 'version', 'created', 'updated']);
+    assert.deepEqual(
+      fields.map((f) => f.split(/\s+/)[0]),
+      ['id', 'title', 'status', 'assignee', 'due', 'version', 'created', 'updated'],
+    );
     assert.equal(fields[1], `title     ${FORGED_TITLE_SHOWN}`);
     assert.equal(fields[3], `assignee  ${ESC_ASSIGNEE_SHOWN}`);
     const got = JSON.parse(ok(rig(['task', 'get', odd.id, '--json', '-C', dir])));

@@ -63,7 +63,11 @@ describe('WriteTasks: pipelined writes', () => {
     const ids = answers.map((a) => a.task!.id);
     const { tasks, events } = readDb(server, (db) => ({
       tasks: new Map((db.prepare("SELECT id, title FROM tasks WHERE assignee = 'pipe'").all() as { id: string; title: string }[]).map((r) => [r.id, r.title])),
-      events: db.prepare('SELECT sequence, task_id, event_type FROM events ORDER BY sequence').all() as { sequence: number; task_id: string; event_type: number }[],
+      events: db.prepare('SELECT sequence, task_id, event_type FROM events ORDER BY sequence').all() as {
+        sequence: number;
+        task_id: string;
+        event_type: number;
+      }[],
     }));
     for (let i = 0; i < COUNT; i++) assert.equal(tasks.get(ids[i]!), `pipelined ${i}`);
     for (let i = 1; i < events.length; i++) assert.equal(events[i]!.sequence, events[i - 1]!.sequence + 1, 'sequences are gap-free');
@@ -71,7 +75,7 @@ describe('WriteTasks: pipelined writes', () => {
     assert.deepEqual(created, ids, 'one CREATED event per write, in the order answered');
   });
 
-  test('a failing write is answered with the unary call\'s code and message, and the stream goes on', async () => {
+  test("a failing write is answered with the unary call's code and message, and the stream goes on", async () => {
     const { stream: first, answers: made, ended: firstEnded } = openStream(client);
     first.write({ request_id: 1, add: { title: 'to update' } });
     first.end();
@@ -98,7 +102,10 @@ describe('WriteTasks: pipelined writes', () => {
     stream.end();
     const status = await ended;
     assert.equal(status.code, grpc.status.OK, status.details);
-    assert.deepEqual(answers.map((a) => a.request_id), [1, 2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(
+      answers.map((a) => a.request_id),
+      [1, 2, 3, 4, 5, 6, 7],
+    );
     unary.forEach((error, i) => {
       assert.deepEqual(answers[i]!.error, { code: error.code, message: error.details }, `case ${i + 1}`);
     });
@@ -132,15 +139,24 @@ describe('WriteTasks: pipelined writes', () => {
       const adds = Array.from({ length: 500 }, (_, i) => writer.add({ title: `typed ${i}` }));
       const refused = writer.update({ task_id: 'missing', status: 2 });
       const tasks = await Promise.all(adds);
-      assert.deepEqual(tasks.map((t) => t.title), adds.map((_, i) => `typed ${i}`));
-      const error = await refused.then(() => undefined, (e: unknown) => e);
+      assert.deepEqual(
+        tasks.map((t) => t.title),
+        adds.map((_, i) => `typed ${i}`),
+      );
+      const error = await refused.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       assert.ok(error instanceof WriteError);
       assert.equal(error.code, grpc.status.NOT_FOUND);
       const updated = await writer.update({ task_id: tasks[0]!.id, assignee: 'Bob' });
       assert.equal(updated.assignee, 'Bob');
       await writer.delete({ task_id: tasks[1]!.id });
       const actors = readDb(server, (db) => db.prepare('SELECT DISTINCT actor FROM events WHERE task_id = ?').all(tasks[0]!.id!) as { actor: string }[]);
-      assert.deepEqual(actors.map((a) => a.actor), ['writer-test']);
+      assert.deepEqual(
+        actors.map((a) => a.actor),
+        ['writer-test'],
+      );
       await writer.close();
       assert.equal(writer.pending, 0);
     } finally {
@@ -162,12 +178,16 @@ describe('WriteTasks: the in-flight bound', () => {
       const countOf = () => readDb(server, (db) => (db.prepare("SELECT count(*) AS n FROM tasks WHERE assignee = 'unread'").get() as { n: number }).n);
       let last = -1;
       let steady = 0;
-      await waitFor(() => {
-        const now = countOf();
-        steady = now === last && now > 0 ? steady + 1 : 0;
-        last = now;
-        return steady >= 5 || now === COUNT;
-      }, 30_000, 'the committed count to stop growing');
+      await waitFor(
+        () => {
+          const now = countOf();
+          steady = now === last && now > 0 ? steady + 1 : 0;
+          last = now;
+          return steady >= 5 || now === COUNT;
+        },
+        30_000,
+        'the committed count to stop growing',
+      );
       assert.ok(last < COUNT / 4, `the server stopped reading at ${last} of ${COUNT} writes`);
       // Reading again: every write is answered and the stream ends OK.
       let bytes = 0;
@@ -197,11 +217,15 @@ describe('WriteTasks: at most --max-writes-in-flight writes held', () => {
       stream.on('data', () => {});
       let last = -1;
       let steady = 0;
-      await waitFor(() => {
-        steady = written() === last && last > 0 ? steady + 1 : 0;
-        last = written();
-        return steady >= 5 || last === COUNT;
-      }, 30_000, 'the client to stop getting its writes out');
+      await waitFor(
+        () => {
+          steady = written() === last && last > 0 ? steady + 1 : 0;
+          last = written();
+          return steady >= 5 || last === COUNT;
+        },
+        30_000,
+        'the client to stop getting its writes out',
+      );
       // The server's 8 KB receive window and what grpc-js has decoded ahead are a few hundred writes; unbounded, all 20,000 go out.
       assert.ok(last < COUNT / 4, `${last} of ${COUNT} writes got out while nothing could commit`);
       locker.exec('COMMIT');
@@ -228,7 +252,7 @@ function rawWriteStream(session: http2.ClientHttp2Session, count: number, assign
   const stream = session.request({ ':method': 'POST', ':path': `/${SERVICE_NAME}/WriteTasks`, 'content-type': 'application/grpc', te: 'trailers' });
   let written = 0;
   void (async () => {
-    for (let i = 0; i < count; ) {
+    for (let i = 0; i < count;) {
       const frames: Buffer[] = [];
       for (const end = Math.min(count, i + 50); i < end; i++) {
         const body = serialize({ request_id: i, add: { title: `${assignee} ${i}`, assignee } });
@@ -312,10 +336,16 @@ describe('WriteTasks: tokens', () => {
     const rigger = new RiggerClient({ address: server.address, connect: { token: 'ro-secret' } });
     const writer = rigger.writer();
     try {
-      const error = await writer.add({ title: 'nope' }).then(() => undefined, (e: unknown) => e);
+      const error = await writer.add({ title: 'nope' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       assert.ok(error instanceof WriteOutcomeUnknown);
       assert.equal(error.code, grpc.status.PERMISSION_DENIED);
-      const unary = await rigger.addTask({ title: 'nope' }).then(() => undefined, (e: grpc.ServiceError) => e);
+      const unary = await rigger.addTask({ title: 'nope' }).then(
+        () => undefined,
+        (e: grpc.ServiceError) => e,
+      );
       assert.equal(unary?.code, grpc.status.PERMISSION_DENIED);
       const rw = new RiggerClient({ address: server.address, connect: { token: 'rw-secret' } });
       const rwWriter = rw.writer();

@@ -58,7 +58,14 @@ function assertOrdered(sink: FakeSink): void {
 /** A snapshot of `count` entries at `sequence`, `perPage` to a page, then its marker (the fake sink reads sequences from the bytes). */
 function fakeSnapshot(sequence: number, count: number, perPage: number): SnapshotSource & { closed: boolean; pagesRead: number } {
   const entry = (eventType: 9 | 10): LoggedEvent => ({
-    sequence, eventType, taskId: 't', assignee: undefined, previousAssignee: undefined, status: 1, previousStatus: undefined, encoded: Buffer.from(String(sequence)),
+    sequence,
+    eventType,
+    taskId: 't',
+    assignee: undefined,
+    previousAssignee: undefined,
+    status: 1,
+    previousStatus: undefined,
+    encoded: Buffer.from(String(sequence)),
   });
   let left = count;
   let markerSent = false;
@@ -139,7 +146,8 @@ test('catching up from the log under a filter that matches nothing: bookmarks ne
   assert.equal(sub.live, true);
   sub.requestBookmark();
   assert.equal(sink.bookmarks.at(-1), 10_000);
-  for (let i = 1; i < sink.bookmarks.length; i++) assert.ok(sink.bookmarks[i]! >= sink.bookmarks[i - 1]!, `bookmarks went backwards: ${sink.bookmarks.join(' ')}`);
+  for (let i = 1; i < sink.bookmarks.length; i++)
+    assert.ok(sink.bookmarks[i]! >= sink.bookmarks[i - 1]!, `bookmarks went backwards: ${sink.bookmarks.join(' ')}`);
   assert.deepEqual(sink.received, []);
   assertOrdered(sink);
 });

@@ -100,13 +100,23 @@ test('an idle stream that asked gets a bookmark every interval at the head; one 
     await addTask(client, 'after');
     await waitFor(() => asked.bookmarks().some((b) => b.sequence === 4), 5000, 'a bookmark at the new head');
     assertInOrder(asked.messages, 'asked');
-    assert.deepEqual(asked.events().map((e) => e.sequence), [4]);
+    assert.deepEqual(
+      asked.events().map((e) => e.sequence),
+      [4],
+    );
     await waitFor(() => plain.messages.length === 1, 5000, 'the event on the plain stream');
     // Two more heartbeats of the stream that asked: two intervals on the server's clock, idle at the head.
     const beats = asked.bookmarks().length;
     await waitFor(() => asked.bookmarks().length >= beats + 2, 5000, 'two more heartbeats');
-    assert.deepEqual(plain.messages.map((m) => [m.type, m.sequence]), [[1, 4]], 'the plain stream: the event only');
-    assert.deepEqual(zero.messages.map((m) => [m.type, m.sequence]), [[1, 4]]);
+    assert.deepEqual(
+      plain.messages.map((m) => [m.type, m.sequence]),
+      [[1, 4]],
+      'the plain stream: the event only',
+    );
+    assert.deepEqual(
+      zero.messages.map((m) => [m.type, m.sequence]),
+      [[1, 4]],
+    );
     for (const c of [asked, plain, zero]) c.cancel();
   } finally {
     client.close();
@@ -114,69 +124,84 @@ test('an idle stream that asked gets a bookmark every interval at the head; one 
   }
 });
 
-test('filtered on one task while 10,000 other events go by: bookmarks keep within an interval of the head, in order with its events', { timeout: 120_000 }, async (t) => {
-  const server = await startServer(tempProject());
-  const client = connect(server.address);
-  const INTERVAL = 200;
-  try {
-    const watched = await addTask(client, 'watched');
-    const t0 = Date.now();
-    const filtered = subscribe(client, { task_ids: [watched], bookmark_interval_ms: INTERVAL }, t0);
-    // Every event, to know when the head reached which sequence (as a client saw it).
-    const all = subscribe(client, {}, t0);
-    await Promise.all([filtered.ready, all.ready]);
-    const started = Date.now() - t0;
-    await inParallel(Array.from({ length: 10_000 }, (_, i) => i), 48, async (i) => {
-      await addTask(client, `other ${i}`);
-      // The watched task changes now and then among them: its events interleave with the bookmarks.
-      if (i % 2500 === 1250) await call(client, 'UpdateTask', { task_id: watched, status: 2 + (i % 3) });
-    });
-    const finished = Date.now() - t0;
-    const head = 1 + 10_000 + 4 * 2; // CREATED, the others, and UPDATED + STATUS_CHANGED four times
-    await waitFor(() => all.messages.at(-1)?.sequence === head, 30_000, 'every event on the unfiltered stream');
-    assert.equal(all.messages.length, head - 1, 'the unfiltered stream: every event after the first');
-    await waitFor(() => filtered.bookmarks().at(-1)?.sequence === head, 3 * INTERVAL + 2000, 'a bookmark at the final head');
-    t.diagnostic(`10,000 events in ${finished - started} ms; ${filtered.bookmarks().length} bookmarks`);
+test(
+  'filtered on one task while 10,000 other events go by: bookmarks keep within an interval of the head, in order with its events',
+  { timeout: 120_000 },
+  async (t) => {
+    const server = await startServer(tempProject());
+    const client = connect(server.address);
+    const INTERVAL = 200;
+    try {
+      const watched = await addTask(client, 'watched');
+      const t0 = Date.now();
+      const filtered = subscribe(client, { task_ids: [watched], bookmark_interval_ms: INTERVAL }, t0);
+      // Every event, to know when the head reached which sequence (as a client saw it).
+      const all = subscribe(client, {}, t0);
+      await Promise.all([filtered.ready, all.ready]);
+      const started = Date.now() - t0;
+      await inParallel(
+        Array.from({ length: 10_000 }, (_, i) => i),
+        48,
+        async (i) => {
+          await addTask(client, `other ${i}`);
+          // The watched task changes now and then among them: its events interleave with the bookmarks.
+          if (i % 2500 === 1250) await call(client, 'UpdateTask', { task_id: watched, status: 2 + (i % 3) });
+        },
+      );
+      const finished = Date.now() - t0;
+      const head = 1 + 10_000 + 4 * 2; // CREATED, the others, and UPDATED + STATUS_CHANGED four times
+      await waitFor(() => all.messages.at(-1)?.sequence === head, 30_000, 'every event on the unfiltered stream');
+      assert.equal(all.messages.length, head - 1, 'the unfiltered stream: every event after the first');
+      await waitFor(() => filtered.bookmarks().at(-1)?.sequence === head, 3 * INTERVAL + 2000, 'a bookmark at the final head');
+      t.diagnostic(`10,000 events in ${finished - started} ms; ${filtered.bookmarks().length} bookmarks`);
 
-    assertInOrder(filtered.messages, 'filtered');
-    assert.deepEqual(
-      filtered.events().map((e) => e.taskId),
-      Array(8).fill(watched),
-      'exactly the watched task\'s 8 events (UPDATED + STATUS_CHANGED four times)',
-    );
-    const during = filtered.bookmarks().filter((b) => b.at > started + INTERVAL && b.at < finished);
-    // The mechanism, not the machine's latency: a stall of the loaded test machine may delay some ticks
-    // (no bookmark at all would mean the filter's silence hid the head), so half the intervals count.
-    const expectedCount = Math.floor((finished - started) / INTERVAL / 2) - 1;
-    assert.ok(during.length >= expectedCount, `${during.length} bookmarks during the ${finished - started} ms burst; expected at least ${expectedCount}`);
-    // The head as the unfiltered client had seen it at a given moment.
-    const headAt = (at: number) => {
-      let seen = 0;
-      for (const m of all.messages) if (m.at <= at) seen = m.sequence;
-      return seen;
-    };
-    const SLACK_MS = 300; // two loaded processes' event loops between the server's clock and these arrival times
-    const STALL_MS = 1000; // the longest pause of either event loop (GC, a page of the log) the gaps allow
-    for (const b of filtered.bookmarks()) {
-      const behind = headAt(b.at - INTERVAL - SLACK_MS);
-      assert.ok(b.sequence >= behind, `bookmark ${b.sequence} at ${b.at} ms is more than one interval behind the head (${behind} was seen ${INTERVAL + SLACK_MS} ms earlier)`);
-    }
-    for (let i = 1; i < during.length; i++) {
-      const gap = during[i]!.at - during[i - 1]!.at;
-      assert.ok(gap <= INTERVAL + STALL_MS, `${gap} ms between bookmarks during the burst`);
-    }
+      assertInOrder(filtered.messages, 'filtered');
+      assert.deepEqual(
+        filtered.events().map((e) => e.taskId),
+        Array(8).fill(watched),
+        "exactly the watched task's 8 events (UPDATED + STATUS_CHANGED four times)",
+      );
+      const during = filtered.bookmarks().filter((b) => b.at > started + INTERVAL && b.at < finished);
+      // The mechanism, not the machine's latency: a stall of the loaded test machine may delay some ticks
+      // (no bookmark at all would mean the filter's silence hid the head), so half the intervals count.
+      const expectedCount = Math.floor((finished - started) / INTERVAL / 2) - 1;
+      assert.ok(during.length >= expectedCount, `${during.length} bookmarks during the ${finished - started} ms burst; expected at least ${expectedCount}`);
+      // The head as the unfiltered client had seen it at a given moment.
+      const headAt = (at: number) => {
+        let seen = 0;
+        for (const m of all.messages) if (m.at <= at) seen = m.sequence;
+        return seen;
+      };
+      const SLACK_MS = 300; // two loaded processes' event loops between the server's clock and these arrival times
+      const STALL_MS = 1000; // the longest pause of either event loop (GC, a page of the log) the gaps allow
+      for (const b of filtered.bookmarks()) {
+        const behind = headAt(b.at - INTERVAL - SLACK_MS);
+        assert.ok(
+          b.sequence >= behind,
+          `bookmark ${b.sequence} at ${b.at} ms is more than one interval behind the head (${behind} was seen ${INTERVAL + SLACK_MS} ms earlier)`,
+        );
+      }
+      for (let i = 1; i < during.length; i++) {
+        const gap = during[i]!.at - during[i - 1]!.at;
+        assert.ok(gap <= INTERVAL + STALL_MS, `${gap} ms between bookmarks during the burst`);
+      }
 
-    // Catching up from the log with the same filter: bookmarks never claim past what it looked at.
-    const catchingUp = subscribe(client, { task_ids: [watched], since_sequence: 0, bookmark_interval_ms: 100 });
-    await waitFor(() => catchingUp.bookmarks().at(-1)?.sequence === head, 5000, 'the catching-up stream reaching the head');
-    assertInOrder(catchingUp.messages, 'catching up');
-    assert.deepEqual(catchingUp.events().map((e) => e.sequence), [1, ...filtered.events().map((e) => e.sequence)], 'its CREATED, then the same 8 events');
-    for (const c of [filtered, all, catchingUp]) c.cancel();
-  } finally {
-    client.close();
-    await server.stop();
-  }
-});
+      // Catching up from the log with the same filter: bookmarks never claim past what it looked at.
+      const catchingUp = subscribe(client, { task_ids: [watched], since_sequence: 0, bookmark_interval_ms: 100 });
+      await waitFor(() => catchingUp.bookmarks().at(-1)?.sequence === head, 5000, 'the catching-up stream reaching the head');
+      assertInOrder(catchingUp.messages, 'catching up');
+      assert.deepEqual(
+        catchingUp.events().map((e) => e.sequence),
+        [1, ...filtered.events().map((e) => e.sequence)],
+        'its CREATED, then the same 8 events',
+      );
+      for (const c of [filtered, all, catchingUp]) c.cancel();
+    } finally {
+      client.close();
+      await server.stop();
+    }
+  },
+);
 
 test('TaskEventStream: a BookmarkRequest is answered in order; a later subscribe turns bookmarks on and off', { timeout: 60_000 }, async () => {
   const server = await startServer(tempProject());
@@ -192,7 +217,11 @@ test('TaskEventStream: a BookmarkRequest is answered in order; a later subscribe
     await got.ready;
     stream.write({ bookmark: {} });
     await waitFor(() => got.messages.length === 1, 5000, 'the first bookmark');
-    assert.deepEqual(got.messages.map((m) => [m.type, m.sequence]), [[BOOKMARK, 2]], 'at the head, past the other task\'s event its filter skipped');
+    assert.deepEqual(
+      got.messages.map((m) => [m.type, m.sequence]),
+      [[BOOKMARK, 2]],
+      "at the head, past the other task's event its filter skipped",
+    );
     // The update's events are sent before the bookmark asked for right after it.
     stream.write({ update: { task_id: task, status: 2 } });
     stream.write({ bookmark: {} });
@@ -201,7 +230,15 @@ test('TaskEventStream: a BookmarkRequest is answered in order; a later subscribe
     await waitFor(() => got.messages.length === 1 + 3 + 3, 5000, 'two updates and two bookmarks');
     assert.deepEqual(
       got.messages.map((m) => [m.type, m.sequence]),
-      [[BOOKMARK, 2], [2, 3], [4, 4], [BOOKMARK, 4], [2, 5], [5, 6], [BOOKMARK, 6]],
+      [
+        [BOOKMARK, 2],
+        [2, 3],
+        [4, 4],
+        [BOOKMARK, 4],
+        [2, 5],
+        [5, 6],
+        [BOOKMARK, 6],
+      ],
     );
     await clock.ticks(5);
     assert.equal(got.messages.length, 7, 'no bookmarks beyond those asked for in five 100 ms ticks (no interval set)');
@@ -215,7 +252,15 @@ test('TaskEventStream: a BookmarkRequest is answered in order; a later subscribe
     assert.equal(got.messages.length, count, 'no more bookmarks in five 100 ms ticks after a subscribe without an interval');
     clock.cancel();
     assertInOrder(got.messages, 'bidi');
-    assert.equal(new Set(got.bookmarks().slice(3).map((b) => b.sequence)).size, 1);
+    assert.equal(
+      new Set(
+        got
+          .bookmarks()
+          .slice(3)
+          .map((b) => b.sequence),
+      ).size,
+      1,
+    );
     assert.equal(got.bookmarks().at(-1)!.sequence, 6);
 
     // A later subscribe may not ask for a snapshot; the stream ends with INVALID_ARGUMENT.

@@ -9,7 +9,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConsumerGroup, type ConsumerMember, type Refusal } from '../../src/hub/consumer-group';
 import type { EventSink, Subscription } from '../../src/hub/subscription';
-import { DEFAULT_CONSUMER_SETTINGS, type ConsumerProgress, type ConsumerRecord, type ConsumerRepository, type DeadLetterRecord } from '../../src/model/consumer';
+import {
+  DEFAULT_CONSUMER_SETTINGS,
+  type ConsumerProgress,
+  type ConsumerRecord,
+  type ConsumerRepository,
+  type DeadLetterRecord,
+} from '../../src/model/consumer';
 import type { LoggedEvent } from '../../src/model/logged-event';
 import { TaskEventType, TaskStatus } from '../../src/model/task';
 import { seededRandom } from '../support/seeded-random';
@@ -29,7 +35,16 @@ class FakeLog {
   private subscriptions = new Set<FakeSubscription>();
 
   publish(taskId: string): LoggedEvent {
-    const event: LoggedEvent = { sequence: this.events.length + 1, eventType: TaskEventType.UPDATED, taskId, assignee: undefined, previousAssignee: undefined, status: TaskStatus.TODO, previousStatus: undefined, encoded: Buffer.alloc(0) };
+    const event: LoggedEvent = {
+      sequence: this.events.length + 1,
+      eventType: TaskEventType.UPDATED,
+      taskId,
+      assignee: undefined,
+      previousAssignee: undefined,
+      status: TaskStatus.TODO,
+      previousStatus: undefined,
+      encoded: Buffer.alloc(0),
+    };
     this.events.push(event);
     for (const subscription of this.subscriptions) subscription.pump();
     return event;
@@ -51,7 +66,11 @@ class FakeSubscription {
   closed = false;
   private started = false;
   private waiting = false;
-  constructor(private readonly log: FakeLog, public position: number, private readonly sink: EventSink) {}
+  constructor(
+    private readonly log: FakeLog,
+    public position: number,
+    private readonly sink: EventSink,
+  ) {}
 
   start(): void {
     this.started = true;
@@ -174,7 +193,9 @@ async function run(seed: number): Promise<{ deliveries: number; crashes: number;
       if (done.has(s)) fail(`${s} delivered (attempt ${attempt}) after it was acked or dead`);
       if (confirmed.has(s)) fail(`${s} delivered after its ack was confirmed`);
       if (held.has(s)) fail(`${s} delivered while already in flight`);
-      for (const [other, h] of held) if (log.events[other - 1]!.taskId === event.taskId) fail(`${s} of task ${event.taskId} delivered while ${other} of it is in flight to member ${h.member.id}`);
+      for (const [other, h] of held)
+        if (log.events[other - 1]!.taskId === event.taskId)
+          fail(`${s} of task ${event.taskId} delivered while ${other} of it is in flight to member ${h.member.id}`);
       for (let earlier = 1; earlier < s; earlier++) {
         if (log.events[earlier - 1]!.taskId === event.taskId && !done.has(earlier)) fail(`${s} of task ${event.taskId} delivered before ${earlier} is done`);
       }
@@ -204,14 +225,20 @@ async function run(seed: number): Promise<{ deliveries: number; crashes: number;
 
   const startGroup = () => {
     record.ackedSequence = repository.ackedSequence;
-    group = new ConsumerGroup({ ...record }, repository.forRun(), {
-      subscribe: (since, sink) => log.subscribe(since, sink) as unknown as Subscription,
-      unsubscribe: (subscription) => log.unsubscribe(subscription as unknown as FakeSubscription),
-      eventAt: (s) => log.events[s - 1],
-      get lastSequence() {
-        return log.events.length;
+    group = new ConsumerGroup(
+      { ...record },
+      repository.forRun(),
+      {
+        subscribe: (since, sink) => log.subscribe(since, sink) as unknown as Subscription,
+        unsubscribe: (subscription) => log.unsubscribe(subscription as unknown as FakeSubscription),
+        eventAt: (s) => log.events[s - 1],
+        get lastSequence() {
+          return log.events.length;
+        },
       },
-    }, { warn: () => {} }, () => now);
+      { warn: () => {} },
+      () => now,
+    );
     group.start();
   };
   startGroup();

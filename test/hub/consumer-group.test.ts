@@ -10,7 +10,14 @@ import type { LoggedEvent } from '../../src/model/logged-event';
 import { TaskEventType, TaskStatus } from '../../src/model/task';
 
 const event = (sequence: number, taskId: string): LoggedEvent => ({
-  sequence, eventType: TaskEventType.UPDATED, taskId, assignee: undefined, previousAssignee: undefined, status: TaskStatus.TODO, previousStatus: undefined, encoded: Buffer.alloc(0),
+  sequence,
+  eventType: TaskEventType.UPDATED,
+  taskId,
+  assignee: undefined,
+  previousAssignee: undefined,
+  status: TaskStatus.TODO,
+  previousStatus: undefined,
+  encoded: Buffer.alloc(0),
 });
 
 const DEFAULT_ACK_WAIT = DEFAULT_CONSUMER_SETTINGS.ackWaitMs;
@@ -20,20 +27,39 @@ function harness() {
   let sink: EventSink | undefined;
   let position = 0;
   const writes: ConsumerProgress[] = [];
-  const record: ConsumerRecord = { ...DEFAULT_CONSUMER_SETTINGS, name: 'unit', filter: { eventTypes: [], statuses: [], taskIds: [] }, ackedSequence: 0, startSequence: 0, createdAt: '', lostReason: undefined };
+  const record: ConsumerRecord = {
+    ...DEFAULT_CONSUMER_SETTINGS,
+    name: 'unit',
+    filter: { eventTypes: [], statuses: [], taskIds: [] },
+    ackedSequence: 0,
+    startSequence: 0,
+    createdAt: '',
+    lostReason: undefined,
+  };
   const repository = {
     progressOf: () => ({ acks: [], attempts: new Map(), deadLetters: [] }),
     saveProgress: async (_: string, take: () => ConsumerProgress) => void writes.push(take()),
   } as unknown as ConsumerRepository;
-  const group = new ConsumerGroup(record, repository, {
-    subscribe: (_since, given) => {
-      sink = given;
-      return { start() {}, get position() { return position; } } as unknown as Subscription;
+  const group = new ConsumerGroup(
+    record,
+    repository,
+    {
+      subscribe: (_since, given) => {
+        sink = given;
+        return {
+          start() {},
+          get position() {
+            return position;
+          },
+        } as unknown as Subscription;
+      },
+      unsubscribe: () => {},
+      eventAt: () => undefined,
+      lastSequence: 0,
     },
-    unsubscribe: () => {},
-    eventAt: () => undefined,
-    lastSequence: 0,
-  }, { warn: () => {} }, () => now);
+    { warn: () => {} },
+    () => now,
+  );
   group.start();
   const publish = (e: LoggedEvent) => {
     position = e.sequence;
@@ -41,7 +67,12 @@ function harness() {
   };
   const member = () => {
     const got: { sequence: number; attempt: number; id: string }[] = [];
-    const m: ConsumerMember = { deliver: (e, attempt, id) => (got.push({ sequence: e.sequence, attempt, id }), true), onDrain: () => {}, committed: () => {}, fail: () => {} };
+    const m: ConsumerMember = {
+      deliver: (e, attempt, id) => (got.push({ sequence: e.sequence, attempt, id }), true),
+      onDrain: () => {},
+      committed: () => {},
+      fail: () => {},
+    };
     return { got, id: group.join(m) };
   };
   const advance = (ms: number) => {
@@ -55,24 +86,40 @@ test('an ack from a member that left is refused and changes nothing: the event g
   const { group, publish, member } = harness();
   const first = member();
   publish(event(1, 'A'));
-  assert.deepEqual(first.got.map((g) => g.sequence), [1]);
+  assert.deepEqual(
+    first.got.map((g) => g.sequence),
+    [1],
+  );
   group.leave(first.id); // 1 waits for another member
   const refused = group.ack(first.id, [1], [first.got[0]!.id]); // ... and its ack, sent before the member went, arrives
   assert.equal(refused?.count, 2);
   assert.equal(group.stats().pending, 1);
   publish(event(2, 'A'));
   const second = member();
-  assert.deepEqual(second.got.map((g) => [g.sequence, g.attempt]), [[1, 2]]);
+  assert.deepEqual(
+    second.got.map((g) => [g.sequence, g.attempt]),
+    [[1, 2]],
+  );
   group.ack(second.id, [], [second.got[0]!.id]);
-  assert.deepEqual(second.got.map((g) => g.sequence), [1, 2]);
+  assert.deepEqual(
+    second.got.map((g) => g.sequence),
+    [1, 2],
+  );
   publish(event(3, 'A'));
-  assert.deepEqual(second.got.map((g) => g.sequence), [1, 2], '3 went out while 2 of the same task was in flight');
+  assert.deepEqual(
+    second.got.map((g) => g.sequence),
+    [1, 2],
+    '3 went out while 2 of the same task was in flight',
+  );
   group.ack(second.id, [2]);
-  assert.deepEqual(second.got.map((g) => g.sequence), [1, 2, 3]);
+  assert.deepEqual(
+    second.got.map((g) => g.sequence),
+    [1, 2, 3],
+  );
   group.close();
 });
 
-test('only the holder\'s current delivery id settles it: another member\'s, an earlier attempt\'s and a forged id are refused', () => {
+test("only the holder's current delivery id settles it: another member's, an earlier attempt's and a forged id are refused", () => {
   const { group, publish, member, advance } = harness();
   const a = member();
   const b = member();
@@ -81,9 +128,9 @@ test('only the holder\'s current delivery id settles it: another member\'s, an e
   const [ofA] = a.got;
   const [ofB] = b.got;
   assert.ok(ofA && ofB);
-  assert.equal(group.ack(b.id, [], [ofA.id])?.count, 1, 'b acked a\'s delivery');
-  assert.equal(group.ack(b.id, [ofA.sequence])?.count, 1, 'b acked a\'s sequence');
-  assert.equal(group.nak(b.id, { deliveryId: ofA.id }, 0, undefined, true)?.count, 1, 'b dead-lettered a\'s delivery');
+  assert.equal(group.ack(b.id, [], [ofA.id])?.count, 1, "b acked a's delivery");
+  assert.equal(group.ack(b.id, [ofA.sequence])?.count, 1, "b acked a's sequence");
+  assert.equal(group.nak(b.id, { deliveryId: ofA.id }, 0, undefined, true)?.count, 1, "b dead-lettered a's delivery");
   assert.equal(group.inProgress(b.id, [], [ofA.id])?.count, 1);
   assert.equal(group.ack(a.id, [], ['ffff.1.1.1', 'nonsense', `${ofA.id}0`])?.count, 3, 'forged ids');
   assert.equal(group.stats().inFlight, 2);
@@ -92,23 +139,38 @@ test('only the holder\'s current delivery id settles it: another member\'s, an e
   const again = [...a.got, ...b.got].find((g) => g.sequence === ofA.sequence && g.attempt === 2);
   assert.ok(again, 'redelivered after the ack wait');
   const holder = a.got.includes(again) ? a : b;
-  assert.equal(group.ack(holder.id, [], [ofA.id])?.count, 1, 'the first attempt\'s id acked the second attempt');
+  assert.equal(group.ack(holder.id, [], [ofA.id])?.count, 1, "the first attempt's id acked the second attempt");
   assert.equal(group.ack(holder.id, [], [again.id]), undefined);
   assert.equal(group.ack(holder.id, [], [again.id])?.count, 1, 'an ack repeated after it was applied');
   group.close();
 });
 
-test('tasks in parallel, each in order; a departed member\'s events go to the others with the next attempt', () => {
+test("tasks in parallel, each in order; a departed member's events go to the others with the next attempt", () => {
   const { group, publish, member } = harness();
   const a = member();
   const b = member();
-  for (const [s, t] of [[1, 'A'], [2, 'B'], [3, 'A'], [4, 'B']] as const) publish(event(s, t));
+  for (const [s, t] of [
+    [1, 'A'],
+    [2, 'B'],
+    [3, 'A'],
+    [4, 'B'],
+  ] as const)
+    publish(event(s, t));
   assert.deepEqual([...a.got, ...b.got].map((g) => g.sequence).sort(), [1, 2], 'one event of each task in flight');
   const heldByA = a.got.map((g) => g.sequence);
   group.leave(a.id);
-  assert.deepEqual(b.got.slice(1).map((g) => [g.sequence, g.attempt]), heldByA.map((s) => [s, 2]));
+  assert.deepEqual(
+    b.got.slice(1).map((g) => [g.sequence, g.attempt]),
+    heldByA.map((s) => [s, 2]),
+  );
   group.ack(b.id, [1, 2]);
-  assert.deepEqual(b.got.slice(2).map((g) => g.sequence).sort(), [3, 4]);
+  assert.deepEqual(
+    b.got
+      .slice(2)
+      .map((g) => g.sequence)
+      .sort(),
+    [3, 4],
+  );
   group.close();
 });
 
@@ -121,18 +183,37 @@ test('acks of every member made before a commit ride that one write; each member
     progressOf: () => ({ acks: [], attempts: new Map(), deadLetters: [] }),
     saveProgress: (_: string, take: () => ConsumerProgress) => new Promise<void>((resolve) => void commits.push({ take, durable: resolve })),
   } as unknown as ConsumerRepository;
-  const record: ConsumerRecord = { ...DEFAULT_CONSUMER_SETTINGS, name: 'unit', filter: { eventTypes: [], statuses: [], taskIds: [] }, ackedSequence: 0, startSequence: 0, createdAt: '', lostReason: undefined };
-  const group = new ConsumerGroup(record, repository, {
-    subscribe: (_since, given) => ((sink = given), { start() {}, position: 0 } as unknown as Subscription),
-    unsubscribe: () => {},
-    eventAt: () => undefined,
-    lastSequence: 0,
-  }, { warn: () => {} }, () => now);
+  const record: ConsumerRecord = {
+    ...DEFAULT_CONSUMER_SETTINGS,
+    name: 'unit',
+    filter: { eventTypes: [], statuses: [], taskIds: [] },
+    ackedSequence: 0,
+    startSequence: 0,
+    createdAt: '',
+    lostReason: undefined,
+  };
+  const group = new ConsumerGroup(
+    record,
+    repository,
+    {
+      subscribe: (_since, given) => ((sink = given), { start() {}, position: 0 } as unknown as Subscription),
+      unsubscribe: () => {},
+      eventAt: () => undefined,
+      lastSequence: 0,
+    },
+    { warn: () => {} },
+    () => now,
+  );
   group.start();
   const member = () => {
     const got: number[] = [];
     const confirmed: number[][] = [];
-    const m: ConsumerMember = { deliver: (e) => (got.push(e.sequence), true), onDrain: () => {}, committed: (sequences) => void confirmed.push([...sequences]), fail: () => {} };
+    const m: ConsumerMember = {
+      deliver: (e) => (got.push(e.sequence), true),
+      onDrain: () => {},
+      committed: (sequences) => void confirmed.push([...sequences]),
+      fail: () => {},
+    };
     return { got, confirmed, id: group.join(m) };
   };
   const a = member();

@@ -47,12 +47,20 @@ test('rig events --types created,status_changed --assignee Alice --since 0 --jso
     await events.waitForLines(expected.length);
     // Hers and written last: once it is printed, every line before it has been.
     const client = connect(server.address);
-    const sentinel = await sentinelThrough(client, (id) => events.lines().some((line) => JSON.parse(line).task?.id === id), 'rig events', { assignee: 'Alice' });
+    const sentinel = await sentinelThrough(client, (id) => events.lines().some((line) => JSON.parse(line).task?.id === id), 'rig events', {
+      assignee: 'Alice',
+    });
     client.close();
     const printed = events.lines().map((line) => JSON.parse(line));
     assert.equal(printed.pop().task.id, sentinel, 'the sentinel, last');
-    assert.deepEqual(printed.map((e) => e.sequence), sequences(expected));
-    assert.deepEqual(printed.map((e) => e.event_type), ['CREATED', 'STATUS_CHANGED', 'STATUS_CHANGED', 'CREATED']);
+    assert.deepEqual(
+      printed.map((e) => e.sequence),
+      sequences(expected),
+    );
+    assert.deepEqual(
+      printed.map((e) => e.event_type),
+      ['CREATED', 'STATUS_CHANGED', 'STATUS_CHANGED', 'CREATED'],
+    );
     assert.equal(printed[3].task.title, 'from the CLI');
     assert.equal(printed[2].task.assignee, 'Bob', 'the change that moved the task away from Alice is included');
     assert.equal(printed[2].previous_task.assignee, 'Alice');
@@ -83,7 +91,11 @@ test('without --json rig events prints one human line per event, live from now',
     const lines = events.lines();
     assert.match(lines.pop()!, new RegExp(` CREATED ${sentinel} "sentinel"`), 'the sentinel, last');
     const numbers = lines.map((line) => Number(/^#(\d+) /.exec(line)?.[1]));
-    assert.deepEqual(numbers, numbers.map((_, i) => numbers[0]! + i), 'one line per event, no gap');
+    assert.deepEqual(
+      numbers,
+      numbers.map((_, i) => numbers[0]! + i),
+      'one line per event, no gap',
+    );
     const [created, updated, statusChanged] = lines.slice(-3);
     assert.match(created!, new RegExp(`^#\\d+ \\S+ CREATED ${task.id} "Write the docs" status=TODO assignee=Alice actor=\\S+$`));
     assert.match(updated!, /^#\d+ \S+ UPDATED .* status=IN_PROGRESS assignee=Alice changed=status actor=/);

@@ -8,13 +8,18 @@ import { startServer, tempProject } from '../support/processes';
 import { BOOKMARK, bookmarkReached, headSequence } from '../support/barriers';
 import { asLogged, matches, readLog, ResumingSubscriber, sequences, type Filter, type LoggedEvent } from './hub-support';
 
-const CREATED = 1, UPDATED = 2, DELETED = 3, STATUS_CHANGED = 4, ASSIGNED = 5;
-const TODO = 1, IN_PROGRESS = 2, COMPLETED = 9;
+const CREATED = 1,
+  UPDATED = 2,
+  DELETED = 3,
+  STATUS_CHANGED = 4,
+  ASSIGNED = 5;
+const TODO = 1,
+  IN_PROGRESS = 2,
+  COMPLETED = 9;
 
 /** The script: three tasks, then status changes, reassignments (to and away from Alice) and a delete. */
 async function runScript(client: RiggerServiceClient): Promise<{ a: string; b: string; c: string }> {
-  const add = async (title: string, assignee?: string) =>
-    (await call(client, 'AddTask', { title, ...(assignee && { assignee }) })).task.id as string;
+  const add = async (title: string, assignee?: string) => (await call(client, 'AddTask', { title, ...(assignee && { assignee }) })).task.id as string;
   const update = (task_id: string, patch: object) => call(client, 'UpdateTask', { task_id, ...patch });
   const a = await add('A: Alice from the start', 'Alice');
   const b = await add('B: Bob from the start', 'Bob');
@@ -62,7 +67,11 @@ test('every filter combination sees exactly its subset, live and replayed from s
     await everything.caughtUp(log.length);
     const all = everything.received;
     assert.deepEqual(all, log, 'the unfiltered stream is the whole log as the SQLite file holds it');
-    assert.deepEqual(sequences(all), all.map((_, i) => i + 1), 'gap-free from 1');
+    assert.deepEqual(
+      sequences(all),
+      all.map((_, i) => i + 1),
+      'gap-free from 1',
+    );
 
     // The same filters, now replaying everything from since_sequence 0, plus filters naming the script's tasks.
     const replayFilters = [...filters, { task_ids: [ids.a, ids.c] }, { task_ids: [ids.b], assignee_filter: 'Alice', event_types: [ASSIGNED] }];

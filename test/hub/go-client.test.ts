@@ -10,7 +10,15 @@ import { matches, readLog } from './hub-support';
 const BUF = path.join(REPO_ROOT, 'node_modules', '.bin', 'buf');
 
 function bufCurl(port: number, method: string, body: object) {
-  const child = spawnTracked(BUF, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '-d', JSON.stringify(body), `http://127.0.0.1:${port}/rigger.v1.RiggerService/${method}`]);
+  const child = spawnTracked(BUF, [
+    'curl',
+    '--protocol',
+    'grpc',
+    '--http2-prior-knowledge',
+    '-d',
+    JSON.stringify(body),
+    `http://127.0.0.1:${port}/rigger.v1.RiggerService/${method}`,
+  ]);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
@@ -32,7 +40,11 @@ test('buf curl subscribed with {"event_types":[1,2,3],"assignee_filter":"Alice"}
     const id = JSON.parse(added.stdout()).task.id as string;
     const updated = bufCurl(server.port, 'UpdateTask', { task_id: id, status: 2 });
     assert.equal(await updated.exited, 0, updated.stderr());
-    for (const args of [['task', 'update', id, '--assignee', 'Bob'], ['task', 'add', "Bob's own", '--assignee', 'Bob'], ['task', 'add', 'Alice again', '--assignee', 'Alice']]) {
+    for (const args of [
+      ['task', 'update', id, '--assignee', 'Bob'],
+      ['task', 'add', "Bob's own", '--assignee', 'Bob'],
+      ['task', 'add', 'Alice again', '--assignee', 'Alice'],
+    ]) {
       const result = await rigAsync([...args, '-C', dir]);
       assert.equal(result.code, 0, result.stderr);
     }
@@ -45,7 +57,10 @@ test('buf curl subscribed with {"event_types":[1,2,3],"assignee_filter":"Alice"}
     const expected = readLog(dir).filter((e) => matches(filter, e));
     const seen = () => [...subscriber.stdout().matchAll(/^ {2}"sequence": "(\d+)"/gm)].map((m) => Number(m[1]));
     await waitFor(() => seen().includes(expected.at(-1)!.sequence), 20_000, 'the sentinel in buf curl output');
-    assert.deepEqual(seen(), expected.map((e) => e.sequence));
+    assert.deepEqual(
+      seen(),
+      expected.map((e) => e.sequence),
+    );
     assert.deepEqual(
       [...subscriber.stdout().matchAll(/^ {2}"eventType": "(\w+)"/gm)].map((m) => m[1]),
       ['TASK_EVENT_TYPE_CREATED', 'TASK_EVENT_TYPE_UPDATED', 'TASK_EVENT_TYPE_UPDATED', 'TASK_EVENT_TYPE_CREATED', 'TASK_EVENT_TYPE_CREATED'],

@@ -74,10 +74,15 @@ export interface Filter {
 export function matches(filter: Filter, e: LoggedEvent): boolean {
   if (filter.event_types?.length && !filter.event_types.includes(e.event_type)) return false;
   if (filter.task_ids?.length && !filter.task_ids.includes(e.task_id)) return false;
-  if (filter.assignee_filter !== undefined && filter.assignee_filter !== '' &&
-      e.assignee !== filter.assignee_filter && e.previous_assignee !== filter.assignee_filter) return false;
-  if (filter.statuses?.length && !filter.statuses.includes(e.status) &&
-      !(e.previous_status !== undefined && filter.statuses.includes(e.previous_status))) return false;
+  if (
+    filter.assignee_filter !== undefined &&
+    filter.assignee_filter !== '' &&
+    e.assignee !== filter.assignee_filter &&
+    e.previous_assignee !== filter.assignee_filter
+  )
+    return false;
+  if (filter.statuses?.length && !filter.statuses.includes(e.status) && !(e.previous_status !== undefined && filter.statuses.includes(e.previous_status)))
+    return false;
   return true;
 }
 
@@ -96,10 +101,14 @@ export async function inParallel<T>(items: T[], limit: number, work: (item: T) =
 /** Adds `count` tasks over gRPC, `concurrency` calls at a time; returns their ids. */
 export async function addTasks(client: RiggerServiceClient, count: number, concurrency = 32, assignee?: string): Promise<string[]> {
   const ids: string[] = [];
-  await inParallel(Array.from({ length: count }, (_, i) => i), concurrency, async (i) => {
-    const { task } = await call(client, 'AddTask', { title: `bulk ${i}`, ...(assignee && { assignee }) });
-    ids.push(task.id);
-  });
+  await inParallel(
+    Array.from({ length: count }, (_, i) => i),
+    concurrency,
+    async (i) => {
+      const { task } = await call(client, 'AddTask', { title: `bulk ${i}`, ...(assignee && { assignee }) });
+      ids.push(task.id);
+    },
+  );
   return ids;
 }
 

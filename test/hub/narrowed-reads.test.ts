@@ -178,7 +178,10 @@ test('a bookmark while a narrowed page waits for a drain is at the last event de
   await drainUntilLive(sub, sink);
   sub.requestBookmark();
   assert.deepEqual(sink.bookmarks, [200, 3000]);
-  assert.deepEqual(sink.received, range(1, 30).map((n) => n * 100));
+  assert.deepEqual(
+    sink.received,
+    range(1, 30).map((n) => n * 100),
+  );
   assertClean(sink);
 });
 
@@ -245,7 +248,11 @@ test('compaction past a narrowed subscriber that is behind: out_of_range, never 
   assert.ok(sink.failures[0] instanceof RiggerError && sink.failures[0].kind === 'out_of_range', String(sink.failures[0]));
   assert.match(sink.failures[0]!.message, /the oldest event still available is 3000/);
   // What it got is a gap-free prefix of its events.
-  assert.deepEqual(sink.received, range(1, 512).map((n) => n * 5), 'the held page, then nothing');
+  assert.deepEqual(
+    sink.received,
+    range(1, 512).map((n) => n * 5),
+    'the held page, then nothing',
+  );
   assert.equal(hub.subscriberCount, 0);
   assertClean(sink);
 });
@@ -255,7 +262,10 @@ test('compaction of a stretch a narrowed read would skip over (nothing matching 
   const { log, hub } = hubWith(fields, 16);
   log.compact(100);
   const sink = new FakeSink();
-  assert.throws(() => hub.subscribe({ taskIds: ['x'] }, 0, sink), (e: unknown) => e instanceof RiggerError && e.kind === 'out_of_range');
+  assert.throws(
+    () => hub.subscribe({ taskIds: ['x'] }, 0, sink),
+    (e: unknown) => e instanceof RiggerError && e.kind === 'out_of_range',
+  );
   // Resumable at subscribe, compacted before the first read: the read's own check catches it.
   const late = hub.subscribe({ taskIds: ['x'] }, 99, sink);
   log.compact(200);

@@ -13,7 +13,11 @@ interface LogLine {
   subscribers?: number;
 }
 const logLines = (server: ServerProcess): LogLine[] =>
-  server.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
+  server
+    .stderr()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine);
 const counts = (server: ServerProcess) => {
   const lines = logLines(server);
   const started = lines.filter((l) => l.msg === 'subscription started').length;
@@ -40,24 +44,32 @@ test('200 streams opened and cancelled in every state leave no subscription behi
           stream = client.TaskEventStream();
           stream.write({ subscribe: { since_sequence: 0 } });
         } else {
-          stream = client.SubscribeToTaskEvents(kind === 0 ? {} : kind === 1 ? { since_sequence: 0 } : kind === 2 ? { since_sequence: 100, assignee_filter: 'x' } : { since_sequence: 0 });
+          stream = client.SubscribeToTaskEvents(
+            kind === 0 ? {} : kind === 1 ? { since_sequence: 0 } : kind === 2 ? { since_sequence: 100, assignee_filter: 'x' } : { since_sequence: 0 },
+          );
         }
         stream.on('data', () => {});
         if (kind === 3) stream.pause(); // stalled with writes pending when it is cancelled
-        ready.push(new Promise((resolve) => {
-          stream.once('metadata', resolve);
-          stream.on('error', (e: grpc.ServiceError) => {
-            if (e.code !== grpc.status.CANCELLED) failures.push(e);
-            resolve(undefined);
-          });
-        }));
+        ready.push(
+          new Promise((resolve) => {
+            stream.once('metadata', resolve);
+            stream.on('error', (e: grpc.ServiceError) => {
+              if (e.code !== grpc.status.CANCELLED) failures.push(e);
+              resolve(undefined);
+            });
+          }),
+        );
         streams.push(stream);
       }
       await Promise.all(ready);
       await call(client, 'AddTask', { title: `during batch ${batch}` });
       for (const s of streams) s.cancel();
       opened += streams.length;
-      assert.deepEqual(failures.map((f) => `${f.code} ${f.details}`), [], `batch ${batch}: every stream was accepted`);
+      assert.deepEqual(
+        failures.map((f) => `${f.code} ${f.details}`),
+        [],
+        `batch ${batch}: every stream was accepted`,
+      );
       await waitFor(() => counts(server).ended === opened, 10_000, `batch ${batch} released`);
     }
     const after = counts(server);

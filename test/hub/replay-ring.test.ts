@@ -25,7 +25,7 @@ function eventOf(sequence: number, size: number, random: () => number): LoggedEv
     assignee: random() < 0.3 ? undefined : `person-${sequence % 5}`,
     previousAssignee: random() < 0.5 ? undefined : `before-${sequence % 3}`,
     status: (sequence % 11) as TaskStatus,
-    previousStatus: random() < 0.4 ? undefined : ((sequence + 1) % 11) as TaskStatus,
+    previousStatus: random() < 0.4 ? undefined : (((sequence + 1) % 11) as TaskStatus),
     encoded,
   };
 }
@@ -60,7 +60,11 @@ test('the ring holds a contiguous run of exact events through thousands of arena
       assert.ok(ring.covers(oldest) && !ring.covers(oldest - 1), context);
       let bytes = 0;
       const held = ring.slice(oldest, Number.MAX_SAFE_INTEGER);
-      assert.deepEqual(held.map((e) => e.sequence), Array.from({ length: sequence - oldest + 1 }, (_, k) => oldest + k), context);
+      assert.deepEqual(
+        held.map((e) => e.sequence),
+        Array.from({ length: sequence - oldest + 1 }, (_, k) => oldest + k),
+        context,
+      );
       for (const got of held) {
         const want = pushed.get(got.sequence)!;
         assert.deepEqual({ ...got, encoded: undefined }, { ...want, encoded: undefined }, `${context}: fields of ${got.sequence}`);

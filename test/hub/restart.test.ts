@@ -43,7 +43,10 @@ test('kill -9 while a writer and subscribers run; after a restart they resume an
     const acknowledgedBefore = await writer.done;
     for (const s of subscribers) {
       await s.disconnect();
-      assert.ok(s.errors.every((e) => e.code === grpc.status.UNAVAILABLE), `a dead server reads as UNAVAILABLE: ${s.errors.map((e) => e.code)}`);
+      assert.ok(
+        s.errors.every((e) => e.code === grpc.status.UNAVAILABLE),
+        `a dead server reads as UNAVAILABLE: ${s.errors.map((e) => e.code)}`,
+      );
       s.errors.length = 0;
     }
     const logAtDeath = readLog(dir);
@@ -61,7 +64,10 @@ test('kill -9 while a writer and subscribers run; after a restart they resume an
 
     const log = readLog(dir);
     // The sequence continues where it stopped: gap-free across the crash.
-    assert.deepEqual(sequences(log), log.map((_, i) => i + 1));
+    assert.deepEqual(
+      sequences(log),
+      log.map((_, i) => i + 1),
+    );
     assert.ok(log.length > lastBefore, 'writes continued after the restart');
     // Every acknowledged AddTask is in the log.
     const created = new Set(log.filter((e) => e.event_type === 1).map((e) => e.task_id));
@@ -80,60 +86,70 @@ test('kill -9 while a writer and subscribers run; after a restart they resume an
   }
 });
 
-test('SIGTERM ends every open stream with UNAVAILABLE "server shutting down", exits 0, and a restart continues the sequence', { timeout: 120_000 }, async () => {
-  const dir = tempProject();
-  let server = await startServer(dir);
-  let client = connect(server.address);
-  try {
-    for (let i = 0; i < 5; i++) await call(client, 'AddTask', { title: `t${i}` });
-    const ends: Promise<grpc.ServiceError | 'end'>[] = [];
-    const received: LoggedEvent[] = [];
-    const watch = (stream: grpc.ClientReadableStream<unknown> | grpc.ClientDuplexStream<unknown, unknown>, collect = false) => {
-      if (collect) stream.on('data', (e) => received.push(asLogged(e)));
-      else stream.on('data', () => {});
-      ends.push(new Promise((resolve) => {
-        stream.on('error', resolve);
-        stream.on('end', () => resolve('end'));
-      }));
-      return new Promise((resolve) => stream.once('metadata', resolve));
-    };
-    // A live stream, a replaying one, a filtered one, a subscribed TaskEventStream and one that never subscribed.
-    await watch(client.SubscribeToTaskEvents({}), true);
-    await watch(client.SubscribeToTaskEvents({ since_sequence: 0 }));
-    await watch(client.SubscribeToTaskEvents({ assignee_filter: 'nobody' }));
-    const bidi = client.TaskEventStream();
-    const bidiReady = watch(bidi);
-    bidi.write({ subscribe: { event_types: [1] } });
-    await bidiReady;
-    const idle = client.TaskEventStream();
-    watch(idle);
-    idle.write({ update: { task_id: (await call(client, 'ListTasks', {})).tasks[0].id, status: 2 } });
-    await waitForLength(() => received, 2, 10_000, 'the update from the idle TaskEventStream');
+test(
+  'SIGTERM ends every open stream with UNAVAILABLE "server shutting down", exits 0, and a restart continues the sequence',
+  { timeout: 120_000 },
+  async () => {
+    const dir = tempProject();
+    let server = await startServer(dir);
+    let client = connect(server.address);
+    try {
+      for (let i = 0; i < 5; i++) await call(client, 'AddTask', { title: `t${i}` });
+      const ends: Promise<grpc.ServiceError | 'end'>[] = [];
+      const received: LoggedEvent[] = [];
+      const watch = (stream: grpc.ClientReadableStream<unknown> | grpc.ClientDuplexStream<unknown, unknown>, collect = false) => {
+        if (collect) stream.on('data', (e) => received.push(asLogged(e)));
+        else stream.on('data', () => {});
+        ends.push(
+          new Promise((resolve) => {
+            stream.on('error', resolve);
+            stream.on('end', () => resolve('end'));
+          }),
+        );
+        return new Promise((resolve) => stream.once('metadata', resolve));
+      };
+      // A live stream, a replaying one, a filtered one, a subscribed TaskEventStream and one that never subscribed.
+      await watch(client.SubscribeToTaskEvents({}), true);
+      await watch(client.SubscribeToTaskEvents({ since_sequence: 0 }));
+      await watch(client.SubscribeToTaskEvents({ assignee_filter: 'nobody' }));
+      const bidi = client.TaskEventStream();
+      const bidiReady = watch(bidi);
+      bidi.write({ subscribe: { event_types: [1] } });
+      await bidiReady;
+      const idle = client.TaskEventStream();
+      watch(idle);
+      idle.write({ update: { task_id: (await call(client, 'ListTasks', {})).tasks[0].id, status: 2 } });
+      await waitForLength(() => received, 2, 10_000, 'the update from the idle TaskEventStream');
 
-    const code = await server.stop('SIGTERM');
-    const results = await Promise.all(ends);
-    assert.equal(code, 0, `exit code; stderr: ${server.stderr()}`);
-    assert.equal(results.length, 5);
-    for (const result of results) {
-      assert.notEqual(result, 'end', 'ended with a status, not OK');
-      const error = result as grpc.ServiceError;
-      assert.equal(error.code, grpc.status.UNAVAILABLE, error.details);
-      assert.match(error.details, /server shutting down/);
+      const code = await server.stop('SIGTERM');
+      const results = await Promise.all(ends);
+      assert.equal(code, 0, `exit code; stderr: ${server.stderr()}`);
+      assert.equal(results.length, 5);
+      for (const result of results) {
+        assert.notEqual(result, 'end', 'ended with a status, not OK');
+        const error = result as grpc.ServiceError;
+        assert.equal(error.code, grpc.status.UNAVAILABLE, error.details);
+        assert.match(error.details, /server shutting down/);
+      }
+
+      const lastSeen = received[received.length - 1]!.sequence;
+      assert.equal(lastSeen, 7);
+      server = await startServer(dir);
+      client.close();
+      client = connect(server.address);
+      const resumed = new ResumingSubscriber(client, {}, lastSeen);
+      await resumed.connect();
+      const { task } = await call(client, 'AddTask', { title: 'after restart' });
+      await waitForLength(() => resumed.received, 1, 10_000, 'the first event after the restart');
+      assert.deepEqual(
+        resumed.received.map((e) => [e.sequence, e.task_id]),
+        [[lastSeen + 1, task.id]],
+        'the sequence continues',
+      );
+      await resumed.disconnect();
+    } finally {
+      client.close();
+      await server.stop();
     }
-
-    const lastSeen = received[received.length - 1]!.sequence;
-    assert.equal(lastSeen, 7);
-    server = await startServer(dir);
-    client.close();
-    client = connect(server.address);
-    const resumed = new ResumingSubscriber(client, {}, lastSeen);
-    await resumed.connect();
-    const { task } = await call(client, 'AddTask', { title: 'after restart' });
-    await waitForLength(() => resumed.received, 1, 10_000, 'the first event after the restart');
-    assert.deepEqual(resumed.received.map((e) => [e.sequence, e.task_id]), [[lastSeen + 1, task.id]], 'the sequence continues');
-    await resumed.disconnect();
-  } finally {
-    client.close();
-    await server.stop();
-  }
-});
+  },
+);

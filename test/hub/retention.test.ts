@@ -41,13 +41,19 @@ test('after compaction to --retain-events, resuming below the oldest kept sequen
     await addTasks(client, 120, 8);
     await waitFor(() => readLog(dir)[0]?.sequence === 71, 20_000, 'compaction to the newest 50 events');
     const log = readLog(dir);
-    assert.deepEqual(sequences(log), Array.from({ length: 50 }, (_, i) => 71 + i));
+    assert.deepEqual(
+      sequences(log),
+      Array.from({ length: 50 }, (_, i) => 71 + i),
+    );
 
     for (const since of [0, 10, 69]) {
       const { error, events } = await resume(client, since);
       assert.equal(error?.code, grpc.status.OUT_OF_RANGE, `since_sequence ${since}`);
       assert.equal(events.length, 0, 'no partial replay');
-      assert.match(error!.details, new RegExp(`since_sequence ${since} is older than the retained history; the oldest event still available is 71, so resume with since_sequence >= 70`));
+      assert.match(
+        error!.details,
+        new RegExp(`since_sequence ${since} is older than the retained history; the oldest event still available is 71, so resume with since_sequence >= 70`),
+      );
       assert.deepEqual(error!.metadata.get('x-rigger-oldest-sequence'), ['71']);
     }
     const atOldest = await resume(client, 70);
@@ -95,7 +101,10 @@ test('a subscriber catching up from the log when compaction overtakes it gets OU
     assert.equal(error?.code, grpc.status.OUT_OF_RANGE, 'the stream ends with OUT_OF_RANGE');
     assert.match(error!.details, /older than the retained history/);
     // What it did get is a gap-free prefix from sequence 1.
-    assert.deepEqual(sequences(events), events.map((_, i) => i + 1));
+    assert.deepEqual(
+      sequences(events),
+      events.map((_, i) => i + 1),
+    );
   } finally {
     client.close();
     await server.stop();
@@ -164,7 +173,10 @@ test('--retain-days keeps events younger than the limit through compaction passe
     assert.equal(readLog(dir).length, 30);
     const { error, events } = await resume(client, 0);
     assert.equal(error, undefined);
-    assert.deepEqual(sequences(events), Array.from({ length: 30 }, (_, i) => i + 1));
+    assert.deepEqual(
+      sequences(events),
+      Array.from({ length: 30 }, (_, i) => i + 1),
+    );
   } finally {
     client.close();
     await server.stop();

@@ -127,7 +127,10 @@ test('a schema version 2 database is migrated: its events keep their sequences, 
   server = await startServer(dir);
   try {
     const migrated = storedEvents(dir);
-    assert.deepEqual(migrated.map((row) => row.sequence), before.map((row) => row.sequence));
+    assert.deepEqual(
+      migrated.map((row) => row.sequence),
+      before.map((row) => row.sequence),
+    );
     for (const row of migrated) {
       assert.equal(row.encoded, null, 'old rows are encoded when read, not rewritten');
       assertColumnsMatchJson(row);
@@ -139,10 +142,13 @@ test('a schema version 2 database is migrated: its events keep their sequences, 
       const alice = collectEvents(client, { since_sequence: 0, assignee_filter: 'Alice' });
       await alice.waitForCount(5);
       // Hers and written last: once it is in, everything before it is.
-      const sentinel = await sentinelThrough(client, (id) => alice.events.some((e) => e.task?.id === id), 'Alice\'s stream', { assignee: 'Alice' });
+      const sentinel = await sentinelThrough(client, (id) => alice.events.some((e) => e.task?.id === id), "Alice's stream", { assignee: 'Alice' });
       const events = alice.events;
       assert.equal(events.pop()!.task.id, sentinel);
-      assert.deepEqual(events.map((e) => Number(e.sequence)), [1, 2, 3, 4, 6]);
+      assert.deepEqual(
+        events.map((e) => Number(e.sequence)),
+        [1, 2, 3, 4, 6],
+      );
       const original = before.map((row) => JSON.parse(row.task) as { id: string; title: string });
       assert.equal(events[0]!.task.id, original[0]!.id);
       assert.equal(events[4]!.task.title, 'from the CLI');

@@ -12,12 +12,24 @@ test('streams are listed oldest first while open, limited on request, and gone o
   const a = registry.open(opening('logger/1'));
   const b = registry.open(opening('board/2'));
   const c = registry.open(opening(undefined));
-  assert.deepEqual(registry.list().map((s) => s.id), [a.id, b.id, c.id]);
-  assert.deepEqual(registry.list(2).map((s) => s.opening.clientName), ['logger/1', 'board/2']);
+  assert.deepEqual(
+    registry.list().map((s) => s.id),
+    [a.id, b.id, c.id],
+  );
+  assert.deepEqual(
+    registry.list(2).map((s) => s.opening.clientName),
+    ['logger/1', 'board/2'],
+  );
   registry.close(b);
   registry.close(b); // a stream's end events may each close it
   assert.equal(registry.size, 2);
-  assert.deepEqual([...registry.byClient(0)].map(([kind, e]) => [kind, e.streams]), [['logger', 1], [UNNAMED_CLIENT, 1]]);
+  assert.deepEqual(
+    [...registry.byClient(0)].map(([kind, e]) => [kind, e.streams]),
+    [
+      ['logger', 1],
+      [UNNAMED_CLIENT, 1],
+    ],
+  );
 });
 
 test('counts by client kind: instances share their kind, at most MAX_COUNTED_CLIENTS kinds, the rest under "other"', () => {
@@ -28,6 +40,10 @@ test('counts by client kind: instances share their kind, at most MAX_COUNTED_CLI
   const counts = registry.byClient(0);
   assert.equal(counts.size, MAX_COUNTED_CLIENTS);
   assert.ok(counts.has(OTHER_CLIENTS));
-  assert.equal([...counts.values()].reduce((sum, e) => sum + e.streams, 0), registry.size, 'every stream counted once');
+  assert.equal(
+    [...counts.values()].reduce((sum, e) => sum + e.streams, 0),
+    registry.size,
+    'every stream counted once',
+  );
   for (const [kind, entry] of counts) if (kind !== OTHER_CLIENTS) assert.equal(entry.streams, 3, `${kind}: the kinds with the most streams are kept`);
 });

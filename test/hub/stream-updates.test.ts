@@ -29,47 +29,55 @@ function assigneesLogged(dir: string, taskId: string): (string | undefined)[] {
     .map((e) => e.assignee);
 }
 
-test(`${UPDATES} updates written at once: applied in the order sent, each once; a bookmark after them is at the stream's position`, { timeout: 120_000 }, async () => {
-  const dir = tempProject();
-  const server = await startServer(dir);
-  const client = connect(server.address);
-  const bidi = openStream(client);
-  try {
-    const { task } = await call(client, 'AddTask', { title: 'ordered' });
-    bidi.stream.write({ subscribe: { task_ids: [task.id] } });
-    const sent = Array.from({ length: UPDATES }, (_, i) => `w${i}`);
-    for (const assignee of sent) bidi.stream.write({ update: { task_id: task.id, assignee } });
-    bidi.stream.write({ bookmark: {} });
+test(
+  `${UPDATES} updates written at once: applied in the order sent, each once; a bookmark after them is at the stream's position`,
+  { timeout: 120_000 },
+  async () => {
+    const dir = tempProject();
+    const server = await startServer(dir);
+    const client = connect(server.address);
+    const bidi = openStream(client);
+    try {
+      const { task } = await call(client, 'AddTask', { title: 'ordered' });
+      bidi.stream.write({ subscribe: { task_ids: [task.id] } });
+      const sent = Array.from({ length: UPDATES }, (_, i) => `w${i}`);
+      for (const assignee of sent) bidi.stream.write({ update: { task_id: task.id, assignee } });
+      bidi.stream.write({ bookmark: {} });
 
-    const deadline = Date.now() + 90_000;
-    while (!bidi.received.some((m) => m.type === TaskEventType.BOOKMARK)) {
-      assert.ok(Date.now() < deadline, `no bookmark after ${bidi.received.length} events`);
-      await new Promise((r) => setTimeout(r, 20));
+      const deadline = Date.now() + 90_000;
+      while (!bidi.received.some((m) => m.type === TaskEventType.BOOKMARK)) {
+        assert.ok(Date.now() < deadline, `no bookmark after ${bidi.received.length} events`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const bookmarkAt = bidi.received.findIndex((m) => m.type === TaskEventType.BOOKMARK);
+      // The bookmark was asked for once every update had committed, so the stream's head is at the last
+      // one; it is answered at the stream's position, which is there unless the flood took the stream
+      // off the live path: then the events up to it came first and the rest follow it.
+      const before = bidi.received.slice(0, bookmarkAt);
+      assert.equal(bidi.received[bookmarkAt]!.sequence, before.at(-1)!.sequence, 'the bookmark is at the last event sent before it');
+      const lastSequence = 1 + 2 * UPDATES; // AddTask, then an UPDATED and an ASSIGNED per update
+      while (bidi.received.at(-1)?.sequence !== lastSequence) {
+        assert.ok(Date.now() < deadline, `the stream stopped at ${bidi.received.at(-1)?.sequence} of ${lastSequence}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // An assignee change is logged as UPDATED and ASSIGNED: one ASSIGNED per update applied.
+      const events = bidi.received.filter((m) => m.type !== TaskEventType.BOOKMARK);
+      assert.deepEqual(
+        events.filter((m) => m.type === TaskEventType.ASSIGNED).map((m) => m.assignee),
+        sent,
+        'every update event, in the order sent',
+      );
+      assert.deepEqual(assigneesLogged(dir, task.id), sent, 'the log holds each update once, in the order sent');
+      const after = (await call(client, 'GetTask', { task_id: task.id })).task;
+      assert.equal(after.version, UPDATES + 1);
+      assert.equal(after.assignee, sent.at(-1));
+    } finally {
+      bidi.stream.cancel();
+      client.close();
+      await server.stop();
     }
-    const bookmarkAt = bidi.received.findIndex((m) => m.type === TaskEventType.BOOKMARK);
-    // The bookmark was asked for once every update had committed, so the stream's head is at the last
-    // one; it is answered at the stream's position, which is there unless the flood took the stream
-    // off the live path: then the events up to it came first and the rest follow it.
-    const before = bidi.received.slice(0, bookmarkAt);
-    assert.equal(bidi.received[bookmarkAt]!.sequence, before.at(-1)!.sequence, 'the bookmark is at the last event sent before it');
-    const lastSequence = 1 + 2 * UPDATES; // AddTask, then an UPDATED and an ASSIGNED per update
-    while (bidi.received.at(-1)?.sequence !== lastSequence) {
-      assert.ok(Date.now() < deadline, `the stream stopped at ${bidi.received.at(-1)?.sequence} of ${lastSequence}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    // An assignee change is logged as UPDATED and ASSIGNED: one ASSIGNED per update applied.
-    const events = bidi.received.filter((m) => m.type !== TaskEventType.BOOKMARK);
-    assert.deepEqual(events.filter((m) => m.type === TaskEventType.ASSIGNED).map((m) => m.assignee), sent, 'every update event, in the order sent');
-    assert.deepEqual(assigneesLogged(dir, task.id), sent, 'the log holds each update once, in the order sent');
-    const after = (await call(client, 'GetTask', { task_id: task.id })).task;
-    assert.equal(after.version, UPDATES + 1);
-    assert.equal(after.assignee, sent.at(-1));
-  } finally {
-    bidi.stream.cancel();
-    client.close();
-    await server.stop();
-  }
-});
+  },
+);
 
 for (const [what, bad, code, message] of [
   ['a task that does not exist', { task_id: 'no-such-task', assignee: 'x' }, grpc.status.NOT_FOUND, /task "no-such-task" does not exist/],

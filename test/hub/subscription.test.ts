@@ -316,9 +316,15 @@ test('filters deliver exactly the matching events (assignee and status before or
   }
   // The script really exercises the "before the change" half of the rule.
   const alice = expected(log, { assignee: 'Alice' }, 0);
-  assert.ok(alice.some((s) => log.all()[s - 1]!.assignee !== 'Alice'), 'some Alice events are about a task taken from her');
+  assert.ok(
+    alice.some((s) => log.all()[s - 1]!.assignee !== 'Alice'),
+    'some Alice events are about a task taken from her',
+  );
   const inProgress = expected(log, { statuses: [2] }, 0);
-  assert.ok(inProgress.some((s) => log.all()[s - 1]!.status !== 2), 'some IN_PROGRESS events move a task out of it');
+  assert.ok(
+    inProgress.some((s) => log.all()[s - 1]!.status !== 2),
+    'some IN_PROGRESS events move a task out of it',
+  );
   assertClean(...cases.map((c) => c.sink));
 });
 
@@ -563,8 +569,14 @@ test('close(err) fails every subscription with err, whatever its state, refuses 
   assert.equal(hub.liveCount, 0);
   assert.deepEqual(heard, [err]);
   assert.deepEqual(removed, []);
-  assert.throws(() => hub.subscribe(ALL, undefined, new FakeSink()), (e: unknown) => e === err);
-  assert.throws(() => hub.subscribe(ALL, 10, new FakeSink()), (e: unknown) => e === err);
+  assert.throws(
+    () => hub.subscribe(ALL, undefined, new FakeSink()),
+    (e: unknown) => e === err,
+  );
+  assert.throws(
+    () => hub.subscribe(ALL, 10, new FakeSink()),
+    (e: unknown) => e === err,
+  );
   const late: RiggerError[] = [];
   hub.onClose((reason) => late.push(reason));
   assert.deepEqual(late, [err], 'a listener added after close hears at once');
@@ -574,7 +586,10 @@ test('close(err) fails every subscription with err, whatever its state, refuses 
   full.drain();
   await turns(2);
   commit(log, hub, 3);
-  assert.deepEqual([live, full, restarting, notStarted].map((s) => s.received.length), counts);
+  assert.deepEqual(
+    [live, full, restarting, notStarted].map((s) => s.received.length),
+    counts,
+  );
   assert.deepEqual(live.received, [101, 102]);
   assertClean(live, full, restarting, notStarted, gone);
 });
@@ -699,101 +714,106 @@ test('Subscription alone: a hole on the live path goes to read(), whose out_of_r
 
 const SEED = Number(process.env.RIGGER_TEST_SEED ?? 20261201);
 
-test(`50 subscriptions with random filters, capacities, drains, resumes and gaps see exactly their sequence lists (seed ${SEED})`, { timeout: 60_000 }, async (t) => {
-  t.diagnostic(`seed ${SEED}; rerun with RIGGER_TEST_SEED=${SEED}`);
-  const random = seededRandom(SEED);
-  const between = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-  const chance = (p: number) => random() < p;
-  const EVENTS = 5000;
-  const SUBSCRIBERS = 50;
-  const BUFFER = 64;
-  const specs: readonly FilterSpec[] = [ALL, ALL, ...SPECS, { assignee: 'Alice', taskIds: ['t2'] }, { statuses: [4], eventTypes: [4] }];
-  const randomEvent = (): EventFields => ({
-    eventType: between(1, 7) as TaskEventType,
-    taskId: pick(TASKS),
-    assignee: pick(PEOPLE),
-    previousAssignee: pick(PEOPLE),
-    status: pick(STATUSES),
-    previousStatus: chance(0.3) ? undefined : pick(STATUSES),
-  });
+test(
+  `50 subscriptions with random filters, capacities, drains, resumes and gaps see exactly their sequence lists (seed ${SEED})`,
+  { timeout: 60_000 },
+  async (t) => {
+    t.diagnostic(`seed ${SEED}; rerun with RIGGER_TEST_SEED=${SEED}`);
+    const random = seededRandom(SEED);
+    const between = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    const chance = (p: number) => random() < p;
+    const EVENTS = 5000;
+    const SUBSCRIBERS = 50;
+    const BUFFER = 64;
+    const specs: readonly FilterSpec[] = [ALL, ALL, ...SPECS, { assignee: 'Alice', taskIds: ['t2'] }, { statuses: [4], eventTypes: [4] }];
+    const randomEvent = (): EventFields => ({
+      eventType: between(1, 7) as TaskEventType,
+      taskId: pick(TASKS),
+      assignee: pick(PEOPLE),
+      previousAssignee: pick(PEOPLE),
+      status: pick(STATUSES),
+      previousStatus: chance(0.3) ? undefined : pick(STATUSES),
+    });
 
-  const log = new MemoryLog();
-  log.append(Array.from({ length: 200 }, randomEvent));
-  const hub = new EventHub(log, BUFFER);
+    const log = new MemoryLog();
+    log.append(Array.from({ length: 200 }, randomEvent));
+    const hub = new EventHub(log, BUFFER);
 
-  interface Segment {
-    spec: FilterSpec;
-    after: number;
-    upTo?: number;
-  }
-  interface Subscriber {
-    sub: Subscription;
-    sink: FakeSink;
-    segments: Segment[];
-  }
-  const subscribers: Subscriber[] = [];
-  const addSubscriber = () => {
-    const spec = pick(specs);
-    const last = hub.lastSequence;
-    const since = pick([undefined, last, Math.max(0, last - between(0, BUFFER)), between(0, last)]);
-    const sink = new FakeSink(chance(0.15) ? Number.POSITIVE_INFINITY : between(1, 40));
-    const sub = hub.subscribe(spec, since, sink);
-    subscribers.push({ sub, sink, segments: [{ spec, after: since ?? last }] });
-    sub.start();
-  };
+    interface Segment {
+      spec: FilterSpec;
+      after: number;
+      upTo?: number;
+    }
+    interface Subscriber {
+      sub: Subscription;
+      sink: FakeSink;
+      segments: Segment[];
+    }
+    const subscribers: Subscriber[] = [];
+    const addSubscriber = () => {
+      const spec = pick(specs);
+      const last = hub.lastSequence;
+      const since = pick([undefined, last, Math.max(0, last - between(0, BUFFER)), between(0, last)]);
+      const sink = new FakeSink(chance(0.15) ? Number.POSITIVE_INFINITY : between(1, 40));
+      const sub = hub.subscribe(spec, since, sink);
+      subscribers.push({ sub, sink, segments: [{ spec, after: since ?? last }] });
+      sub.start();
+    };
 
-  let steps = 0;
-  while (log.latestSequence() < EVENTS && steps++ < 100_000) {
-    const roll = random();
-    if (subscribers.length < SUBSCRIBERS && chance(0.05)) addSubscriber();
-    if (roll < 0.6) commit(log, hub, Array.from({ length: between(1, 20) }, randomEvent));
-    else if (roll < 0.65) log.append(Array.from({ length: between(1, 30) }, randomEvent)); // another process
-    else if (roll < 0.68) hub.syncFromLog();
-    else if (roll < 0.9) {
-      for (const s of subscribers) if (chance(0.4)) s.sink.drain();
-    } else if (roll < 0.97) await turns(1);
-    else if (subscribers.length > 0) {
-      const s = pick(subscribers);
-      const current = s.segments.at(-1)!;
-      current.upTo = s.sub.position;
-      if (chance(0.5)) {
-        const spec = pick(specs);
-        s.sub.setFilter(compileFilter(spec));
-        s.segments.push({ spec, after: s.sub.position });
-      } else {
-        const since = between(0, hub.lastSequence);
-        s.sub.restartFrom(since);
-        s.segments.push({ spec: current.spec, after: since });
+    let steps = 0;
+    while (log.latestSequence() < EVENTS && steps++ < 100_000) {
+      const roll = random();
+      if (subscribers.length < SUBSCRIBERS && chance(0.05)) addSubscriber();
+      if (roll < 0.6) commit(log, hub, Array.from({ length: between(1, 20) }, randomEvent));
+      else if (roll < 0.65)
+        log.append(Array.from({ length: between(1, 30) }, randomEvent)); // another process
+      else if (roll < 0.68) hub.syncFromLog();
+      else if (roll < 0.9) {
+        for (const s of subscribers) if (chance(0.4)) s.sink.drain();
+      } else if (roll < 0.97) await turns(1);
+      else if (subscribers.length > 0) {
+        const s = pick(subscribers);
+        const current = s.segments.at(-1)!;
+        current.upTo = s.sub.position;
+        if (chance(0.5)) {
+          const spec = pick(specs);
+          s.sub.setFilter(compileFilter(spec));
+          s.segments.push({ spec, after: s.sub.position });
+        } else {
+          const since = between(0, hub.lastSequence);
+          s.sub.restartFrom(since);
+          s.segments.push({ spec: current.spec, after: since });
+        }
       }
     }
-  }
-  while (subscribers.length < SUBSCRIBERS) addSubscriber();
-  hub.syncFromLog();
-  assert.equal(hub.lastSequence, log.latestSequence());
-  assert.ok(hub.lastSequence >= EVENTS, `${hub.lastSequence} events after ${steps} steps`);
+    while (subscribers.length < SUBSCRIBERS) addSubscriber();
+    hub.syncFromLog();
+    assert.equal(hub.lastSequence, log.latestSequence());
+    assert.ok(hub.lastSequence >= EVENTS, `${hub.lastSequence} events after ${steps} steps`);
 
-  for (let round = 0; round < 5000 && !subscribers.every((s) => s.sub.live); round++) {
-    for (const s of subscribers) s.sink.drain();
-    await turns(1);
-  }
-  assert.equal(hub.liveCount, SUBSCRIBERS, 'all caught up and live');
-  assert.equal(hub.subscriberCount, SUBSCRIBERS);
-  // One more burst on the live path, with sinks that may fill again on the way.
-  commit(log, hub, Array.from({ length: 50 }, randomEvent));
-  for (let round = 0; round < 500 && !subscribers.every((s) => s.sub.live); round++) {
-    for (const s of subscribers) s.sink.drain();
-    await turns(1);
-  }
+    for (let round = 0; round < 5000 && !subscribers.every((s) => s.sub.live); round++) {
+      for (const s of subscribers) s.sink.drain();
+      await turns(1);
+    }
+    assert.equal(hub.liveCount, SUBSCRIBERS, 'all caught up and live');
+    assert.equal(hub.subscriberCount, SUBSCRIBERS);
+    // One more burst on the live path, with sinks that may fill again on the way.
+    commit(log, hub, Array.from({ length: 50 }, randomEvent));
+    for (let round = 0; round < 500 && !subscribers.every((s) => s.sub.live); round++) {
+      for (const s of subscribers) s.sink.drain();
+      await turns(1);
+    }
 
-  let delivered = 0;
-  for (const [i, s] of subscribers.entries()) {
-    const want = s.segments.flatMap((seg) => expected(log, seg.spec, seg.after, seg.upTo));
-    assert.deepEqual(s.sink.received, want, `subscriber ${i}: ${JSON.stringify(s.segments)}`);
-    assert.equal(s.sub.position, hub.lastSequence);
-    assert.deepEqual(s.sink.failures, []);
-    delivered += want.length;
-  }
-  assertClean(...subscribers.map((s) => s.sink));
-  t.diagnostic(`${hub.lastSequence} events, ${delivered} deliveries, ${steps} steps`);
-});
+    let delivered = 0;
+    for (const [i, s] of subscribers.entries()) {
+      const want = s.segments.flatMap((seg) => expected(log, seg.spec, seg.after, seg.upTo));
+      assert.deepEqual(s.sink.received, want, `subscriber ${i}: ${JSON.stringify(s.segments)}`);
+      assert.equal(s.sub.position, hub.lastSequence);
+      assert.deepEqual(s.sink.failures, []);
+      delivered += want.length;
+    }
+    assertClean(...subscribers.map((s) => s.sink));
+    t.diagnostic(`${hub.lastSequence} events, ${delivered} deliveries, ${steps} steps`);
+  },
+);

@@ -33,12 +33,7 @@ test('first subscribe starts, later subscribes replace the filter at one point w
     // The writer's events (CREATED, UPDATED, STATUS_CHANGED of TODO/IN_PROGRESS tasks) match every
     // filter, so an event lost at a switch is a visible gap. The stream's own updates of Alice's
     // task produce events that only some filters match, which shows each switch took effect.
-    const filters: Filter[] = [
-      { event_types: [1, 2, 4] },
-      { event_types: [1, 2, 4, 5] },
-      { event_types: [1, 2, 4, 5], statuses: [1, 2] },
-      {},
-    ];
+    const filters: Filter[] = [{ event_types: [1, 2, 4] }, { event_types: [1, 2, 4, 5] }, { event_types: [1, 2, 4, 5], statuses: [1, 2] }, {}];
     bidi.stream.write({ subscribe: filters[0] as object });
     const startAfter = Number((await headers).get('x-rigger-position')[0]);
 
@@ -50,8 +45,7 @@ test('first subscribe starts, later subscribes replace the filter at one point w
         await call(client, 'UpdateTask', { task_id: task.id, status: 2 });
       }
     })();
-    const arrives = (what: string, test: (e: LoggedEvent) => boolean) =>
-      waitFor(() => bidi.received.some((e) => e.task_id === alice && test(e)), 10_000, what);
+    const arrives = (what: string, test: (e: LoggedEvent) => boolean) => waitFor(() => bidi.received.some((e) => e.task_id === alice && test(e)), 10_000, what);
     // Between switches, the writer's events go by under each filter: wait for some, not for a time.
     const writerEvents = async (n: number) => waitForLength(() => bidi.received, bidi.received.length + n, 20_000, `${n} more writer events`);
     await writerEvents(20);
@@ -87,7 +81,10 @@ test('first subscribe starts, later subscribes replace the filter at one point w
       const isNext = got[next] === e.sequence;
       const from = Math.min(...possible);
       possible = filters.map((_, g) => g).filter((g) => g >= from && matches(filters[g]!, e) === isNext);
-      assert.ok(possible.length > 0, `event ${e.sequence} ${isNext ? 'was sent but matches no filter in effect' : 'matches every filter that could be in effect but was not sent (a gap)'}`);
+      assert.ok(
+        possible.length > 0,
+        `event ${e.sequence} ${isNext ? 'was sent but matches no filter in effect' : 'matches every filter that could be in effect but was not sent (a gap)'}`,
+      );
       if (isNext) next++;
     }
     assert.equal(next, got.length, `every received event is in the log, in order (${got.length} received)`);

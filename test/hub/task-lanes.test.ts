@@ -7,7 +7,14 @@ import type { LoggedEvent } from '../../src/model/logged-event';
 import { TaskEventType, TaskStatus } from '../../src/model/task';
 
 const event = (sequence: number, taskId: string): LoggedEvent => ({
-  sequence, eventType: TaskEventType.UPDATED, taskId, assignee: undefined, previousAssignee: undefined, status: TaskStatus.TODO, previousStatus: undefined, encoded: Buffer.alloc(0),
+  sequence,
+  eventType: TaskEventType.UPDATED,
+  taskId,
+  assignee: undefined,
+  previousAssignee: undefined,
+  status: TaskStatus.TODO,
+  previousStatus: undefined,
+  encoded: Buffer.alloc(0),
 });
 
 test('lane heads go lowest sequence first across new events, released heads and redrives; one event of a task at a time', () => {

@@ -27,43 +27,71 @@ const SETUPS = [
   { resolution: 'bundler', compilerOptions: { module: 'esnext', moduleResolution: 'bundler' }, type: 'module' },
 ] as const;
 
-test('a fresh TypeScript project with moduleResolution node, node16 and bundler compiles the docs\' sidecar against rigger/client and runs it against a live server', { timeout: 180_000 }, async () => {
-  const source = docsSidecar();
-  const projects = SETUPS.map(({ resolution, compilerOptions, type }) => {
-    const dir = tempDir(`rigger-ts-${resolution}-`);
-    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `uses-rigger-${resolution}`, version: '1.0.0', private: true, ...(type && { type }), dependencies: { rigger: `file:${REPO_ROOT}` } }));
-    fs.mkdirSync(path.join(dir, 'node_modules'));
-    fs.symlinkSync(REPO_ROOT, path.join(dir, 'node_modules', 'rigger'), 'dir');
-    const tsconfig = {
-      compilerOptions: { target: 'ES2022', strict: true, types: ['node'], typeRoots: [path.join(REPO_ROOT, 'node_modules', '@types')], outDir: 'out', ...compilerOptions },
-      files: ['sidecar.ts'],
-    };
-    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
-    fs.writeFileSync(path.join(dir, 'sidecar.ts'), source);
-    return { resolution, dir };
-  });
-  for (const { resolution, dir } of projects) {
-    const compiled = await runAsync(process.execPath, [TSC, '-p', '.'], { cwd: dir, timeoutMs: 90_000 });
-    assert.equal(compiled.code, 0, `moduleResolution ${resolution}: ${compiled.stdout}${compiled.stderr}`);
-  }
-
-  const project = tempProject();
-  const server = await startServer(project);
-  try {
-    for (const [index, { resolution, dir }] of projects.entries()) {
-      const sidecar = spawnCollected(process.execPath, [path.join(dir, 'out', 'sidecar.js'), server.address], { cwd: dir });
-      try {
-        // A live start writes its checkpoint at once: from then on every write reaches it.
-        await waitFor(() => fs.existsSync(path.join(dir, 'sidecar-client.checkpoint')) || sidecar.child.exitCode !== null, 20_000, `the ${resolution} sidecar to start`);
-        assert.equal(sidecar.child.exitCode, null, `${resolution}: ${sidecar.stderr()}`);
-        await addTaskByCli(project, `from ${resolution}`, 'Alice');
-        await waitFor(() => sidecar.stdout().includes(`#${index + 1} CREATED from ${resolution} (Alice)`), 20_000, `the ${resolution} sidecar to print the event`);
-      } finally {
-        sidecar.child.kill('SIGINT');
-      }
-      assert.equal(await sidecar.exited, 0, `${resolution}: ${sidecar.stderr()}`);
+test(
+  "a fresh TypeScript project with moduleResolution node, node16 and bundler compiles the docs' sidecar against rigger/client and runs it against a live server",
+  { timeout: 180_000 },
+  async () => {
+    const source = docsSidecar();
+    const projects = SETUPS.map(({ resolution, compilerOptions, type }) => {
+      const dir = tempDir(`rigger-ts-${resolution}-`);
+      fs.writeFileSync(
+        path.join(dir, 'package.json'),
+        JSON.stringify({
+          name: `uses-rigger-${resolution}`,
+          version: '1.0.0',
+          private: true,
+          ...(type && { type }),
+          dependencies: { rigger: `file:${REPO_ROOT}` },
+        }),
+      );
+      fs.mkdirSync(path.join(dir, 'node_modules'));
+      fs.symlinkSync(REPO_ROOT, path.join(dir, 'node_modules', 'rigger'), 'dir');
+      const tsconfig = {
+        compilerOptions: {
+          target: 'ES2022',
+          strict: true,
+          types: ['node'],
+          typeRoots: [path.join(REPO_ROOT, 'node_modules', '@types')],
+          outDir: 'out',
+          ...compilerOptions,
+        },
+        files: ['sidecar.ts'],
+      };
+      fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
+      fs.writeFileSync(path.join(dir, 'sidecar.ts'), source);
+      return { resolution, dir };
+    });
+    for (const { resolution, dir } of projects) {
+      const compiled = await runAsync(process.execPath, [TSC, '-p', '.'], { cwd: dir, timeoutMs: 90_000 });
+      assert.equal(compiled.code, 0, `moduleResolution ${resolution}: ${compiled.stdout}${compiled.stderr}`);
     }
-  } finally {
-    await server.stop();
-  }
-});
+
+    const project = tempProject();
+    const server = await startServer(project);
+    try {
+      for (const [index, { resolution, dir }] of projects.entries()) {
+        const sidecar = spawnCollected(process.execPath, [path.join(dir, 'out', 'sidecar.js'), server.address], { cwd: dir });
+        try {
+          // A live start writes its checkpoint at once: from then on every write reaches it.
+          await waitFor(
+            () => fs.existsSync(path.join(dir, 'sidecar-client.checkpoint')) || sidecar.child.exitCode !== null,
+            20_000,
+            `the ${resolution} sidecar to start`,
+          );
+          assert.equal(sidecar.child.exitCode, null, `${resolution}: ${sidecar.stderr()}`);
+          await addTaskByCli(project, `from ${resolution}`, 'Alice');
+          await waitFor(
+            () => sidecar.stdout().includes(`#${index + 1} CREATED from ${resolution} (Alice)`),
+            20_000,
+            `the ${resolution} sidecar to print the event`,
+          );
+        } finally {
+          sidecar.child.kill('SIGINT');
+        }
+        assert.equal(await sidecar.exited, 0, `${resolution}: ${sidecar.stderr()}`);
+      }
+    } finally {
+      await server.stop();
+    }
+  },
+);

@@ -27,7 +27,10 @@ function layout(withSqlite: boolean): { script: string; sqlite: string } {
 }
 
 const notice = (script: string, host: string) =>
-  runAsync(process.execPath, [script], { env: { ...process.env, npm_config_better_sqlite3_binary_host: host, npm_config_cache: tempDir('rigger-npm-cache-') }, timeoutMs: 30_000 });
+  runAsync(process.execPath, [script], {
+    env: { ...process.env, npm_config_better_sqlite3_binary_host: host, npm_config_cache: tempDir('rigger-npm-cache-') },
+    timeoutMs: 30_000,
+  });
 
 test('no prebuilt binary reachable: one line, before the compile, saying why and how to skip it', async () => {
   const { script } = layout(true);
@@ -58,7 +61,7 @@ test('a prebuilt binary answers at the host: nothing is said; no better-sqlite3 
   assert.equal(omitted.stderr, '');
 });
 
-test('compiled from source just now (the clone\'s own install): one line after it, with how long it took', async () => {
+test("compiled from source just now (the clone's own install): one line after it, with how long it took", async () => {
   const { script, sqlite } = layout(true);
   const release = path.join(sqlite, 'build', 'Release');
   fs.mkdirSync(release, { recursive: true });
@@ -70,7 +73,10 @@ test('compiled from source just now (the clone\'s own install): one line after i
   fs.utimesSync(configured, now - 130, now - 130);
   fs.utimesSync(binary, now - 10, now - 10);
   const run = await notice(script, 'http://127.0.0.1:1');
-  assert.equal(run.stderr, `rigger: better-sqlite3 ${VERSION} was compiled from source (120 s) because no prebuilt binary for ${TARGET} was reachable; to skip it: npm install --omit=optional (client library and sidecars only; rig grpc and rig task need it), or install where github.com is reachable\n`);
+  assert.equal(
+    run.stderr,
+    `rigger: better-sqlite3 ${VERSION} was compiled from source (120 s) because no prebuilt binary for ${TARGET} was reachable; to skip it: npm install --omit=optional (client library and sidecars only; rig grpc and rig task need it), or install where github.com is reachable\n`,
+  );
   // Long ago: an install that compiled nothing says nothing.
   fs.utimesSync(binary, now - 3600, now - 3600);
   assert.equal((await notice(script, 'http://127.0.0.1:1')).stderr, '');

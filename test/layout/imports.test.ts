@@ -100,7 +100,9 @@ function packageName(specifier: string): string {
 }
 
 function buildGraph(): Graph {
-  const all = ROOTS.flatMap((root) => filesUnder(path.join(DIST, root), '.js')).map(relOf).sort();
+  const all = ROOTS.flatMap((root) => filesUnder(path.join(DIST, root), '.js'))
+    .map(relOf)
+    .sort();
   const stale = all.filter((rel) => !isCurrent(rel));
   const files = all.filter((rel) => isCurrent(rel));
   const current = new Set(files);
@@ -245,7 +247,7 @@ function chainToPackage(graph: Graph, entry: Rel, pkg: string): string {
   const reach = closure(graph, entry).files;
   const holder = [...reach].sort().find((f) => graph.packages.get(f)?.has(pkg));
   if (!holder) return `${entry} -> ... -> ${pkg}`;
-  const chain = holder === entry ? [entry] : shortestPath(graph, entry, holder) ?? [entry, '...', holder];
+  const chain = holder === entry ? [entry] : (shortestPath(graph, entry, holder) ?? [entry, '...', holder]);
   return [...chain, pkg].join(' -> ');
 }
 
@@ -290,7 +292,10 @@ test('the compiled output is there and the graph is read from it', (t) => {
   assert.ok(graph.files.length > 50, `only ${graph.files.length} compiled files under dist/src and dist/sidecars; run \`npx tsc -p .\` first`);
   // A known edge, so a broken require pattern cannot pass every other test vacuously.
   assert.ok(graph.edges.get('src/index.js')?.has('src/client/index.js'), 'src/index.js -> src/client/index.js not found');
-  assert.ok(graph.files.some((f) => graph.packages.get(f)?.has('better-sqlite3')), 'no compiled file requires better-sqlite3?');
+  assert.ok(
+    graph.files.some((f) => graph.packages.get(f)?.has('better-sqlite3')),
+    'no compiled file requires better-sqlite3?',
+  );
   assertNone(graph.unresolved, 'relative require(s) naming no current compiled file');
 });
 
@@ -301,7 +306,10 @@ test('the run-time import graph has no cycles', () => {
 
 test('the source import graph, type-only imports included, has no cycles', () => {
   const sourceGraph = buildSourceGraph();
-  assert.ok(sourceGraph.edges.get('src/hub/bookmark-clock.js')?.has('src/hub/event-sink.js'), 'a known type-only edge (bookmark-clock -> event-sink) not found');
+  assert.ok(
+    sourceGraph.edges.get('src/hub/bookmark-clock.js')?.has('src/hub/event-sink.js'),
+    'a known type-only edge (bookmark-clock -> event-sink) not found',
+  );
   assertNone(sourceGraph.unresolved, 'relative import(s) naming no source file');
   assertNone(cycles(sourceGraph), 'import cycle(s) in the sources');
 });
@@ -350,16 +358,24 @@ test('loading the client entry loads neither the server nor better-sqlite3', asy
   const result = await runAsync(process.execPath, ['-e', script], { cwd: REPO_ROOT, timeoutMs: 30_000 });
   assert.equal(result.code, 0, `node -e failed: ${result.stderr}`);
   const loaded = (JSON.parse(result.stdout) as string[]).map((file) => file.split(path.sep).join('/'));
-  assert.ok(loaded.some((file) => file.endsWith('/dist/src/client/index.js')), 'the client entry itself is in require.cache');
+  assert.ok(
+    loaded.some((file) => file.endsWith('/dist/src/client/index.js')),
+    'the client entry itself is in require.cache',
+  );
   const sqlite = loaded.filter((file) => file.includes('better-sqlite3'));
   const server = loaded.filter((file) => SERVER_SIDE.some((part) => file.includes(`/dist/${part}`)));
   // Where each comes from, by the graph (the cache only says that it was loaded).
   const rels = server.map((file) => file.slice(file.lastIndexOf('/dist/') + '/dist/'.length));
-  const explained = pathsIntoServer('src/client/index.js', rels.filter((rel) => graph.edges.has(rel)));
+  const explained = pathsIntoServer(
+    'src/client/index.js',
+    rels.filter((rel) => graph.edges.has(rel)),
+  );
   const why = [
     ...(server.length ? [`${server.length} server-side file(s) in require.cache: ${rels.join(', ')}`] : []),
     ...explained.map((chain) => `by the graph: ${chain}`),
-    ...(sqlite.length ? [`better-sqlite3 loaded (${sqlite.length} file(s)), by the graph: ${chainToPackage(graph, 'src/client/index.js', 'better-sqlite3')}`] : []),
+    ...(sqlite.length
+      ? [`better-sqlite3 loaded (${sqlite.length} file(s)), by the graph: ${chainToPackage(graph, 'src/client/index.js', 'better-sqlite3')}`]
+      : []),
   ];
   assertNone(why, 'problem(s): the client entry loads the server side');
 });

@@ -73,15 +73,25 @@ test('rig status and GetHubStatus show every sidecar with its name and lag, whic
     sidecars.push(startSidecar('logger', [...connection, '--file', path.join(work, 'all.log'), '--assignee', 'Alice']));
     sidecars.push(startSidecar('board', [...connection, '--http-port', '0']));
     sidecars.push(startSidecar('nats-bridge', [...connection, '--nats', nats.url]));
-    for (const n of [1, 2]) sidecars.push(startSidecar('logger', [...connection, '--consumer', 'status-group', '--since', '0', '--file', path.join(work, `group-${n}.log`)]));
+    for (const n of [1, 2])
+      sidecars.push(startSidecar('logger', [...connection, '--consumer', 'status-group', '--since', '0', '--file', path.join(work, `group-${n}.log`)]));
     await boardUrl(sidecars[1]!);
 
     // Every sidecar's stream is listed under its own name, the group's two members under the consumer.
     let status!: Status;
-    await waitFor(async () => {
-      ({ status } = await rigStatus(server.address));
-      return named(status, 'logger').length === 3 && named(status, 'board').length === 1 && named(status, 'nats-bridge').length === 1 && status.consumers.some((c) => c.name === 'status-group' && c.members === 2);
-    }, 60_000, `every sidecar in rig status; last: ${JSON.stringify(status?.streams)}; stderr: ${sidecars.map((s) => s.stderr().slice(-500)).join('\n')}`);
+    await waitFor(
+      async () => {
+        ({ status } = await rigStatus(server.address));
+        return (
+          named(status, 'logger').length === 3 &&
+          named(status, 'board').length === 1 &&
+          named(status, 'nats-bridge').length === 1 &&
+          status.consumers.some((c) => c.name === 'status-group' && c.members === 2)
+        );
+      },
+      60_000,
+      `every sidecar in rig status; last: ${JSON.stringify(status?.streams)}; stderr: ${sidecars.map((s) => s.stderr().slice(-500)).join('\n')}`,
+    );
     const members = status.streams.filter((s) => s.kind === 'consume');
     assert.equal(members.length, 2);
     assert.ok(members.every((m) => m.consumer === 'status-group' && m.client_name.startsWith('logger/')));
@@ -98,14 +108,20 @@ test('rig status and GetHubStatus show every sidecar with its name and lag, whic
 
     // Writes, then none: every stream and the consumer reach the head, lag 0.
     const tasks = writer.writer();
-    const written = await Promise.all(Array.from({ length: WRITES }, (_, i) => tasks.add({ title: `status task ${i}`, ...(i % 3 === 0 && { assignee: 'Alice' }) })));
+    const written = await Promise.all(
+      Array.from({ length: WRITES }, (_, i) => tasks.add({ title: `status task ${i}`, ...(i % 3 === 0 && { assignee: 'Alice' }) })),
+    );
     await tasks.close();
     assert.equal(written.length, WRITES);
     const head = WRITES;
-    await waitFor(async () => {
-      ({ status } = await rigStatus(server.address));
-      return status.head_sequence === head && status.streams.every((s) => s.lag === 0) && status.consumers.every((c) => c.lag === 0);
-    }, 90_000, `every lag at 0; last: ${JSON.stringify(status?.streams.map((s) => [s.client_name, s.lag]))} ${JSON.stringify(status?.consumers)}`);
+    await waitFor(
+      async () => {
+        ({ status } = await rigStatus(server.address));
+        return status.head_sequence === head && status.streams.every((s) => s.lag === 0) && status.consumers.every((c) => c.lag === 0);
+      },
+      90_000,
+      `every lag at 0; last: ${JSON.stringify(status?.streams.map((s) => [s.client_name, s.lag]))} ${JSON.stringify(status?.consumers)}`,
+    );
     for (const s of status.streams.filter((x) => x.kind === 'subscribe')) assert.equal(s.position, head, `${s.client_name} at the head`);
     assert.equal(status.consumers.find((c) => c.name === 'status-group')!.acked_sequence, head);
     assert.equal(status.log.newest_sequence, head);
@@ -131,10 +147,29 @@ test('rig status and GetHubStatus show every sidecar with its name and lag, whic
     // The same RPC through buf curl, from reflection alone (no .proto), with the read-only token.
     assert.ok(fs.existsSync(BUF), `${BUF} is missing; run npm install`);
     const buf = (body: string) =>
-      spawnSync(BUF, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '-H', `authorization: Bearer ${READ}`, '-d', body, `http://${server.address}/rigger.v1.RiggerService/GetHubStatus`], { cwd: work, encoding: 'utf8', timeout: 30_000 });
+      spawnSync(
+        BUF,
+        [
+          'curl',
+          '--protocol',
+          'grpc',
+          '--http2-prior-knowledge',
+          '-H',
+          `authorization: Bearer ${READ}`,
+          '-d',
+          body,
+          `http://${server.address}/rigger.v1.RiggerService/GetHubStatus`,
+        ],
+        { cwd: work, encoding: 'utf8', timeout: 30_000 },
+      );
     const viaBuf = buf('{}');
     assert.equal(viaBuf.status, 0, viaBuf.stderr);
-    const wire = JSON.parse(viaBuf.stdout) as { headSequence: string; streamCount: number; streams: { clientName: string; kind: string; position?: string; lag?: string }[]; consumers: { config: { name: string }; members: number }[] };
+    const wire = JSON.parse(viaBuf.stdout) as {
+      headSequence: string;
+      streamCount: number;
+      streams: { clientName: string; kind: string; position?: string; lag?: string }[];
+      consumers: { config: { name: string }; members: number }[];
+    };
     assert.equal(Number(wire.headSequence), head);
     assert.equal(wire.streamCount, 5);
     assert.deepEqual(wire.streams.map((s) => s.clientName.split('/')[0]).sort(), ['board', 'logger', 'logger', 'logger', 'nats-bridge']);
@@ -181,16 +216,24 @@ test('rig status and GetHubStatus show every sidecar with its name and lag, whic
     await waitFor(async () => (await duplexStream())?.position === null, 30_000, 'the TaskEventStream listed before it subscribes');
     assert.equal((await duplexStream())!.kind, 'task_event_stream');
     duplex.write({ subscribe: { event_types: [1], bookmark_interval_ms: 1000 } });
-    await waitFor(async () => {
-      const listed = await duplexStream();
-      return listed?.position === head && listed.filter.event_types.join() === 'CREATED' && listed.bookmark_interval_ms === 1000;
-    }, 30_000, 'the TaskEventStream with its filter at the head');
+    await waitFor(
+      async () => {
+        const listed = await duplexStream();
+        return listed?.position === head && listed.filter.event_types.join() === 'CREATED' && listed.bookmark_interval_ms === 1000;
+      },
+      30_000,
+      'the TaskEventStream with its filter at the head',
+    );
     duplex.cancel();
     duplexClient.close();
     await waitFor(async () => (await duplexStream()) === undefined, 30_000, 'the cancelled TaskEventStream gone');
 
     // A subscriber that stops reading: bytes queued to it, behind the head, off the live path.
-    const stalledClient = connectService(server.address, { token: READ, clientName: 'status-test/stalled', channelOptions: { 'grpc-node.flow_control_window': 65_535 } });
+    const stalledClient = connectService(server.address, {
+      token: READ,
+      clientName: 'status-test/stalled',
+      channelOptions: { 'grpc-node.flow_control_window': 65_535 },
+    });
     const stalled = stalledClient.SubscribeToTaskEvents({ since_sequence: 0 });
     let stalledError: grpc.ServiceError | undefined;
     stalled.on('error', (error: grpc.ServiceError) => (stalledError = error)); // cancelled below
@@ -203,12 +246,16 @@ test('rig status and GetHubStatus show every sidecar with its name and lag, whic
     await more.close();
     let stalledStatus: StatusStream | undefined;
     let names: string[] = [];
-    await waitFor(async () => {
-      const listed = (await rigStatus(server.address)).status.streams;
-      names = listed.map((s) => s.client_name);
-      stalledStatus = listed.find((s) => s.client_name === 'status-test/stalled');
-      return stalledStatus !== undefined && stalledStatus.bytes_queued > 0 && stalledStatus.lag > 0;
-    }, 30_000, `the stalled stream with bytes queued; last: ${JSON.stringify(stalledStatus)}; its error: ${stalledError?.message}; streams: ${names.join()}`);
+    await waitFor(
+      async () => {
+        const listed = (await rigStatus(server.address)).status.streams;
+        names = listed.map((s) => s.client_name);
+        stalledStatus = listed.find((s) => s.client_name === 'status-test/stalled');
+        return stalledStatus !== undefined && stalledStatus.bytes_queued > 0 && stalledStatus.lag > 0;
+      },
+      30_000,
+      `the stalled stream with bytes queued; last: ${JSON.stringify(stalledStatus)}; its error: ${stalledError?.message}; streams: ${names.join()}`,
+    );
     assert.ok(stalledStatus!.position! < head + STALL_WRITES);
     const stalledText = await rigAsync(['status', '--address', server.address, '--token', READ]);
     assert.match(stalledText.stdout, /^status-test\/stalled +subscribe .* catching up$/m);
@@ -217,7 +264,11 @@ test('rig status and GetHubStatus show every sidecar with its name and lag, whic
 
     // --watch refreshes until SIGINT, then exits 0.
     const watch = spawnCollected(process.execPath, [RIG_BIN, 'status', '--watch', '--interval', '0.5', '--address', server.address, '--token', READ]);
-    await waitFor(() => (watch.stdout().match(/stream\(s\) open/g)?.length ?? 0) >= 2 || watch.child.exitCode !== null, 30_000, `two refreshes; stderr: ${watch.stderr()}`);
+    await waitFor(
+      () => (watch.stdout().match(/stream\(s\) open/g)?.length ?? 0) >= 2 || watch.child.exitCode !== null,
+      30_000,
+      `two refreshes; stderr: ${watch.stderr()}`,
+    );
     watch.child.kill('SIGINT');
     assert.equal(await watch.exited, 0, watch.stderr());
     assert.equal(watch.stderr(), '');

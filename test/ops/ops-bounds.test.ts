@@ -76,7 +76,11 @@ test('ops endpoint: 2,000 consumers give a /metrics under 1 MB with the 20 most 
     await Promise.all(Array.from({ length: CONSUMERS }, (_, i) => client.createConsumer({ name: name(i), start_sequence: Math.min(i, TASKS) })));
 
     let text = '';
-    await waitFor(async () => sample((text = (await rawGet(`${base}/metrics`)).body.toString()), 'rigger_consumers') === CONSUMERS, 10_000, 'a render with every consumer');
+    await waitFor(
+      async () => sample((text = (await rawGet(`${base}/metrics`)).body.toString()), 'rigger_consumers') === CONSUMERS,
+      10_000,
+      'a render with every consumer',
+    );
     const bytes = Buffer.byteLength(text);
     assert.ok(bytes < 1024 * 1024, `/metrics is ${bytes} bytes`);
 
@@ -128,7 +132,11 @@ test('ops endpoint: 2,000 consumers give a /metrics under 1 MB with the 20 most 
 
     // Not stuck: a later scrape gets a new render, with what changed since.
     await client.addTask({ title: 'one more' });
-    await waitFor(async () => sample((text = (await rawGet(`${base}/metrics`)).body.toString()), 'rigger_consumers_max_lag_events') === TASKS + 1, 60_000, 'a new render (renders are 200 times their event-loop time apart, which a loaded machine stretches)');
+    await waitFor(
+      async () => sample((text = (await rawGet(`${base}/metrics`)).body.toString()), 'rigger_consumers_max_lag_events') === TASKS + 1,
+      60_000,
+      'a new render (renders are 200 times their event-loop time apart, which a loaded machine stretches)',
+    );
     assert.ok(renderOf(text) > renderBefore);
     assert.equal(sample(text, `rigger_consumer_lag_events{consumer="${name(0)}"}`), TASKS + 1);
   } finally {
@@ -146,7 +154,10 @@ test('ops endpoint: --http-token: /metrics 401 without the token or with a wrong
     const without = await rawGet(`${base}/metrics`);
     assert.equal(without.status, 401);
     assert.equal(without.headers['www-authenticate'], 'Bearer realm="rigger"');
-    assert.equal(without.body.toString(), '/metrics requires a token; send the header "Authorization: Bearer <token>" with the server\'s --http-token (RIGGER_HTTP_TOKEN)\n');
+    assert.equal(
+      without.body.toString(),
+      '/metrics requires a token; send the header "Authorization: Bearer <token>" with the server\'s --http-token (RIGGER_HTTP_TOKEN)\n',
+    );
     const wrong = await rawGet(`${base}/metrics`, { authorization: `Bearer ${token}x` });
     assert.equal(wrong.status, 401);
     assert.equal(wrong.body.toString(), 'the bearer token is not valid for this endpoint; check --http-token / RIGGER_HTTP_TOKEN\n');
@@ -192,7 +203,11 @@ test('ops endpoint: binding every interface without --http-token is warned about
   const dir = tempProject();
   const server = await startServer(dir, ['--http-listen', '0.0.0.0:0']);
   try {
-    await waitFor(() => /^rig: warning: the operations endpoint binds 0\.0\.0\.0, reachable from other machines, without --http-token/m.test(server.stderr()), 5_000, 'the warning');
+    await waitFor(
+      () => /^rig: warning: the operations endpoint binds 0\.0\.0\.0, reachable from other machines, without --http-token/m.test(server.stderr()),
+      5_000,
+      'the warning',
+    );
   } finally {
     assert.equal(await server.stop(), 0);
   }

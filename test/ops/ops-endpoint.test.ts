@@ -125,7 +125,7 @@ test('ops endpoint: /metrics follows calls, a subscriber and a consumer, promtoo
     assert.equal(sample(text, requests('CreateConsumer', 'OK')), 1);
     assert.equal(sample(text, `rigger_grpc_request_duration_seconds_count{service="${SERVICE}",method="AddTask"}`), 3);
     assert.equal(sample(text, `rigger_grpc_requests_in_flight{service="${SERVICE}",method="SubscribeToTaskEvents"}`), 1);
-    assert.equal(sample(text, 'rigger_group_commit_writes_sum'), 4, 'and the consumer\'s creation');
+    assert.equal(sample(text, 'rigger_group_commit_writes_sum'), 4, "and the consumer's creation");
     assert.equal(sample(text, 'rigger_consumer_lag_events{consumer="audit"}'), 3, 'a consumer from 0 has every event to go');
     assert.equal(sample(text, 'rigger_consumer_in_flight{consumer="audit"}'), 0);
     assert.equal(sample(text, 'rigger_consumer_members{consumer="audit"}'), 0);
@@ -182,7 +182,10 @@ test('ops endpoint: a bad --http-listen, or its port taken, is one line and exit
   for (const bad of ['nonsense', '127.0.0.1:70000', '127.0.0.1:', '::1:9465', 'host:port']) {
     const result = rig(['grpc', '-C', dir, '--port', '0', '--http-listen', bad]);
     assert.equal(result.code, 1, `${bad}: ${result.stdout}${result.stderr}`);
-    assert.equal(result.stderr, `rig: --http-listen must be HOST:PORT, [IPv6]:PORT or PORT (e.g. 127.0.0.1:9465; port 0 = any free port), got ${JSON.stringify(bad)}\n`);
+    assert.equal(
+      result.stderr,
+      `rig: --http-listen must be HOST:PORT, [IPv6]:PORT or PORT (e.g. 127.0.0.1:9465; port 0 = any free port), got ${JSON.stringify(bad)}\n`,
+    );
     assert.doesNotMatch(result.stdout, /ready:/);
   }
   const fromEnv = rig(['grpc', '-C', dir, '--port', '0'], { env: { RIGGER_HTTP_LISTEN: 'nope' } });

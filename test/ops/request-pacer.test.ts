@@ -9,10 +9,22 @@ test('a burst of the budget goes at once; the rest wait their turn in order; pas
   let now = 0;
   const pacer = new RequestPacer(100, 5, () => now);
   const served: number[] = [];
-  for (let i = 0; i < 100; i++) assert.equal(pacer.admit(() => served.push(i)), true);
+  for (let i = 0; i < 100; i++)
+    assert.equal(
+      pacer.admit(() => served.push(i)),
+      true,
+    );
   assert.equal(served.length, 100, 'the budget is served at once');
-  for (let i = 100; i < 105; i++) assert.equal(pacer.admit(() => served.push(i)), true);
-  assert.equal(pacer.admit(() => served.push(999)), false, 'a sixth waiter is refused');
+  for (let i = 100; i < 105; i++)
+    assert.equal(
+      pacer.admit(() => served.push(i)),
+      true,
+    );
+  assert.equal(
+    pacer.admit(() => served.push(999)),
+    false,
+    'a sixth waiter is refused',
+  );
   assert.equal(served.length, 100, 'nothing beyond the budget ran before the clock moved');
   now += 30; // three more tokens
   await new Promise((resolve) => setTimeout(resolve, 40)); // the pacer's own timer (10 ms) runs

@@ -7,7 +7,6 @@ import { collectEvents, connect } from '../support/client';
 import { freePort, rigAsync, startServer, tempProject } from '../support/processes';
 import { placeFixture, startFakeOllama } from './prd-support';
 
-
 async function ok(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
   const result = await rigAsync(args, { cwd, env });
   assert.equal(result.code, 0, `rig ${args.join(' ')}: ${result.stderr}`);
@@ -19,7 +18,10 @@ async function fails(args: string[], cwd: string, message: RegExp) {
   assert.equal(result.code, 1, `rig ${args.join(' ')} should fail: ${result.stdout}`);
   // One line says why; only a progress line of an LLM call may come before it.
   const lines = result.stderr.trim().split('\n');
-  assert.ok(lines.slice(0, -1).every((line) => / \.\.\.$/.test(line)), result.stderr);
+  assert.ok(
+    lines.slice(0, -1).every((line) => / \.\.\.$/.test(line)),
+    result.stderr,
+  );
   assert.match(lines.at(-1)!, message);
 }
 
@@ -60,7 +62,10 @@ test('rig prd parse / generate-tasks / orchestrate run: human output, --json, an
     const orchestrated = JSON.parse((await ok(['orchestrate', 'run', decomposable.id, '--test-type', 'multiple_choice', '--json'], dir)).stdout);
     assert.equal(orchestrated.task.status, 'DECOMPOSED');
     assert.equal(orchestrated.result.routing_decision, 'decompose');
-    assert.deepEqual(orchestrated.result.subtasks.map((s: any) => s.title), ['Build the payment form', 'Add card validation']);
+    assert.deepEqual(
+      orchestrated.result.subtasks.map((s: any) => s.title),
+      ['Build the payment form', 'Add card validation'],
+    );
     assert.equal(orchestrated.result.comprehension_test.options.length, 4);
     await sub.waitForCount(3 + 10);
     const last = sub.events.at(-1)!;
@@ -83,7 +88,11 @@ test('rig prd / rig orchestrate: bad input fails with exit code 1 and one line s
   const dir = tempProject();
   placeFixture(dir, 'tasks.md');
   const task = JSON.parse((await ok(['task', 'add', 'Implement OAuth2 authentication', '--json'], dir)).stdout);
-  await fails(['orchestrate', 'run', task.id, '--test-type', 'essay'], dir, /^rig: test_type "essay" is not a comprehension test type; use "short_answer" or "multiple_choice"$/m);
+  await fails(
+    ['orchestrate', 'run', task.id, '--test-type', 'essay'],
+    dir,
+    /^rig: test_type "essay" is not a comprehension test type; use "short_answer" or "multiple_choice"$/m,
+  );
   await fails(['orchestrate', 'run', task.id, '--model', 'gpt 4'], dir, /^rig: model "gpt 4" is not a model name; use one of: "rules"/);
   await fails(['orchestrate', 'run', 'no-such-task'], dir, /^rig: task "no-such-task" does not exist$/m);
   await fails(['prd', 'parse', '/etc/passwd'], dir, /^rig: refusing to read "\/etc\/passwd": .*outside the project directory/);

@@ -28,8 +28,14 @@ test('GenerateTasksFromPRD with rules: Task blocks become tasks, broadcast as CR
     assert.equal(generated.tasks[0].reasoning, 'Use the company identity provider\nSupport refresh tokens');
 
     const events = await sub.waitForCount(3);
-    assert.deepEqual(events.map((e) => e.event_type), [TaskEventType.CREATED, TaskEventType.CREATED, TaskEventType.CREATED]);
-    assert.deepEqual(events.map((e) => e.task.id), generated.tasks.map((t: any) => t.id));
+    assert.deepEqual(
+      events.map((e) => e.event_type),
+      [TaskEventType.CREATED, TaskEventType.CREATED, TaskEventType.CREATED],
+    );
+    assert.deepEqual(
+      events.map((e) => e.task.id),
+      generated.tasks.map((t: any) => t.id),
+    );
     for (const event of events) {
       assert.equal(event.metadata.source, 'prd_generation');
       assert.equal(event.metadata.prd_id, prd_id);
@@ -41,7 +47,10 @@ test('GenerateTasksFromPRD with rules: Task blocks become tasks, broadcast as CR
 
     const again = await call(client, 'GenerateTasksFromPRD', { prd_id, model: 'rules' });
     assert.equal(again.tasks_generated, 0);
-    assert.deepEqual(again.tasks.map((t: any) => t.id), generated.tasks.map((t: any) => t.id));
+    assert.deepEqual(
+      again.tasks.map((t: any) => t.id),
+      generated.tasks.map((t: any) => t.id),
+    );
     const byPath = await call(client, 'GenerateTasksFromPRD', { prd_id: 'docs/PRD.md' });
     assert.equal(byPath.tasks_generated, 0, 'a path to the same content is the same PRD');
     // The next event after the repeats is this marker: the repeats broadcast nothing.
@@ -64,14 +73,17 @@ test('GenerateTasksFromPRD from a path with the default model: one task per obje
   const client = connect(server.address);
   try {
     const generated = await call(client, 'GenerateTasksFromPRD', { prd_id: './docs/PRD.md' });
-    assert.deepEqual(generated.tasks.map((t: any) => t.title), [
-      "Show every team member's availability in one view",
-      'Let people book a meeting room from the same screen',
-      'Send reminders by email',
-      'Export a week as iCal',
-      'Import holidays from a CSV file',
-      'Dark mode',
-    ]);
+    assert.deepEqual(
+      generated.tasks.map((t: any) => t.title),
+      [
+        "Show every team member's availability in one view",
+        'Let people book a meeting room from the same screen',
+        'Send reminders by email',
+        'Export a week as iCal',
+        'Import holidays from a CSV file',
+        'Dark mode',
+      ],
+    );
     assert.equal(generated.tasks_generated, 6);
     assert.match(generated.tasks[0].reasoning, /Objectives section\.\nincluding time zones\nand public holidays/);
     // The PRD was stored with the tasks: its id now works.

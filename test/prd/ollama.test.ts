@@ -13,10 +13,7 @@ import { FIXTURES, placeFixture, startFakeOllama, type FakeOllama } from './prd-
 
 const TIMEOUT_MS = 1500;
 const GOOD_TASKS = JSON.stringify({
-  tasks: [
-    { title: 'Set up CI', assignee: 'Dana', due_date: '2026-02-01', complexity: 3, reasoning: 'Every change is built' },
-    { title: 'Write the API docs' },
-  ],
+  tasks: [{ title: 'Set up CI', assignee: 'Dana', due_date: '2026-02-01', complexity: 3, reasoning: 'Every change is built' }, { title: 'Write the API docs' }],
 });
 
 let ollama: FakeOllama;
@@ -55,10 +52,13 @@ test('a good answer: the request is a non-streaming chat with a JSON schema, the
   ollama.reply({ content: GOOD_TASKS });
   const generated = await call(client, 'GenerateTasksFromPRD', { prd_id: 'docs/PRD.md', model: 'ollama' });
   assert.equal(generated.tasks_generated, 2);
-  assert.deepEqual(generated.tasks.map((t: any) => [t.title, t.assignee ?? null, t.due_date ?? null, t.complexity ?? null]), [
-    ['Set up CI', 'Dana', '2026-02-01', 3],
-    ['Write the API docs', null, null, null],
-  ]);
+  assert.deepEqual(
+    generated.tasks.map((t: any) => [t.title, t.assignee ?? null, t.due_date ?? null, t.complexity ?? null]),
+    [
+      ['Set up CI', 'Dana', '2026-02-01', 3],
+      ['Write the API docs', null, null, null],
+    ],
+  );
   const request = ollama.requests[sent]!;
   assert.equal(ollama.requests.length, sent + 1);
   assert.equal(request.model, 'fake-model');
@@ -112,7 +112,10 @@ test('malformed twice: INTERNAL with the reason, nothing saved (no tasks, no PRD
   ollama.reply({ content: '{"tasks": []}' }, { content: '{"tasks": [{"title": "Fine", "due_date": "soon"}]}' });
   const error = await callError(client, 'GenerateTasksFromPRD', { prd_id: 'docs/empty.md', model: 'ollama' });
   assert.equal(error.code, grpc.status.INTERNAL);
-  assert.match(error.details, /ollama:fake-model gave an invalid answer 2 times \(last: tasks\[0\]\.due_date "soon" is not a date in the form YYYY-MM-DD\); nothing was saved/);
+  assert.match(
+    error.details,
+    /ollama:fake-model gave an invalid answer 2 times \(last: tasks\[0\]\.due_date "soon" is not a date in the form YYYY-MM-DD\); nothing was saved/,
+  );
   assert.equal(await taskCount(), before);
   // The PRD was not stored either: its id is unknown until ParsePRD stores it.
   const prdId = prdIdOf(fs.readFileSync(path.join(FIXTURES, 'no-sections.md'), 'utf8'));
@@ -165,7 +168,7 @@ test('a call that is cancelled (deadline passed, server shutting down) abandons 
   }
 });
 
-test('an unknown Ollama model: INVALID_ARGUMENT with Ollama\'s reason', async () => {
+test("an unknown Ollama model: INVALID_ARGUMENT with Ollama's reason", async () => {
   ollama.reply({ status: 404, body: JSON.stringify({ error: "model 'nope' not found" }) });
   const error = await callError(client, 'GenerateTasksFromPRD', { prd_id: 'docs/tasks.md', model: 'ollama:nope' });
   assert.equal(error.code, grpc.status.INVALID_ARGUMENT);
@@ -175,7 +178,16 @@ test('an unknown Ollama model: INVALID_ARGUMENT with Ollama\'s reason', async ()
 test('orchestration with ollama: the model decides, the flow is saved and broadcast; an invalid plan twice changes nothing', async () => {
   const { task } = await call(client, 'AddTask', { title: 'Payments', assignee: 'Eve' });
   ollama.reply(
-    { content: JSON.stringify({ enhancement: 'Take card payments', question: 'Q?', options: ['a'], correct_answer: 'b', routing_decision: 'pass', subtasks: [] }) },
+    {
+      content: JSON.stringify({
+        enhancement: 'Take card payments',
+        question: 'Q?',
+        options: ['a'],
+        correct_answer: 'b',
+        routing_decision: 'pass',
+        subtasks: [],
+      }),
+    },
     {
       content: JSON.stringify({
         enhancement: 'Accept card payments through the provider, with refunds.',
@@ -196,10 +208,13 @@ test('orchestration with ollama: the model decides, the flow is saved and broadc
   assert.equal(ollama.requests[sent]!.format.properties.routing_decision.enum.join(','), 'pass,enhance,decompose');
   assert.equal(after.status, TaskStatus.DECOMPOSED);
   assert.equal(result.routing_decision, 'decompose');
-  assert.deepEqual(result.subtasks.map((s: any) => [s.title, s.assignee, s.parent_task_id]), [
-    ['Integrate the payment provider', 'Eve', task.id],
-    ['Support refunds', 'Eve', task.id],
-  ]);
+  assert.deepEqual(
+    result.subtasks.map((s: any) => [s.title, s.assignee, s.parent_task_id]),
+    [
+      ['Integrate the payment provider', 'Eve', task.id],
+      ['Support refunds', 'Eve', task.id],
+    ],
+  );
   assert.equal(result.enhancement.content, 'Accept card payments through the provider, with refunds.');
   assert.deepEqual(result.comprehension_test.options, ['Stripe', 'Cash', 'Barter']);
   const [orchestrated] = await sub.waitForCount(1);
@@ -209,7 +224,10 @@ test('orchestration with ollama: the model decides, the flow is saved and broadc
   sub.cancel();
 
   const { task: other } = await call(client, 'AddTask', { title: 'Write the release notes' });
-  ollama.reply({ content: '{}' }, { content: JSON.stringify({ enhancement: 'x', question: 'y', options: [], correct_answer: 'z', routing_decision: 'maybe', subtasks: [] }) });
+  ollama.reply(
+    { content: '{}' },
+    { content: JSON.stringify({ enhancement: 'x', question: 'y', options: [], correct_answer: 'z', routing_decision: 'maybe', subtasks: [] }) },
+  );
   const error = await callError(client, 'OrchestrateTask', { task_id: other.id, model: 'ollama' });
   assert.equal(error.code, grpc.status.INTERNAL);
   assert.match(error.details, /invalid answer 2 times \(last: "routing_decision" must be one of pass, enhance, decompose, got "maybe"\); nothing was saved/);

@@ -27,8 +27,14 @@ test('OrchestrateTask with rules, multiple_choice, a task that decomposes: statu
     assert.equal(result.success, true);
     assert.equal(result.routing_decision, 'decompose');
     assert.equal(after.status, TaskStatus.DECOMPOSED);
-    assert.deepEqual(result.subtasks.map((s: any) => s.title), ['Build the payment form', 'Add card validation']);
-    assert.deepEqual(after.subtask_ids, result.subtasks.map((s: any) => s.id));
+    assert.deepEqual(
+      result.subtasks.map((s: any) => s.title),
+      ['Build the payment form', 'Add card validation'],
+    );
+    assert.deepEqual(
+      after.subtask_ids,
+      result.subtasks.map((s: any) => s.id),
+    );
     for (const subtask of result.subtasks) {
       assert.equal(subtask.parent_task_id, task.id);
       assert.equal(subtask.assignee, 'Bob');
@@ -116,10 +122,7 @@ test('OrchestrateTask with rules, short_answer (the default), a task that passes
       `${STATUS_CHANGED}:${title}:${TaskStatus.ORCHESTRATION_COMPLETE}`,
       `${ORCHESTRATED}:${title}:${TaskStatus.ORCHESTRATION_COMPLETE}`,
     ]);
-    assert.deepEqual(
-      [events[3]!.metadata.model, events[3]!.metadata.test_type, events[3]!.metadata.routing_decision],
-      ['rules', 'short_answer', 'pass'],
-    );
+    assert.deepEqual([events[3]!.metadata.model, events[3]!.metadata.test_type, events[3]!.metadata.routing_decision], ['rules', 'short_answer', 'pass']);
     assert.equal(events[0]!.metadata.step, 'enhance');
 
     // Orchestrating a completed orchestration again is allowed and starts from its current state.

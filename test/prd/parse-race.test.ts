@@ -58,8 +58,13 @@ interface Outcome {
 
 function unaryWithDeadline(client: RiggerServiceClient, method: 'ParsePRD' | 'GetTask', request: object, timeoutMs: number): Promise<Outcome> {
   return new Promise((resolve) => {
-    (client[method] as (...args: unknown[]) => unknown).call(client, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error: grpc.ServiceError | null, response: any) =>
-      resolve(error ? { code: error.code, details: error.details } : { code: grpc.status.OK, details: '', title: response?.prd_title }),
+    (client[method] as (...args: unknown[]) => unknown).call(
+      client,
+      request,
+      new grpc.Metadata(),
+      { deadline: Date.now() + timeoutMs },
+      (error: grpc.ServiceError | null, response: any) =>
+        resolve(error ? { code: error.code, details: error.details } : { code: grpc.status.OK, details: '', title: response?.prd_title }),
     );
   });
 }
@@ -116,7 +121,8 @@ test('ParsePRD while another process flips the path between a file, a FIFO, a di
     await waitFor(() => flipperOut.includes('flipping'), 10_000, 'the flipper to start');
     // A few `rig prd parse` runs race the flipper too: each ends, exit 0 or 1, never internal.
     const cliRuns: Promise<RunResult>[] = Array.from({ length: 4 }, (_, i) =>
-      new Promise<void>((r) => setTimeout(r, i * 2000)).then(() => rigAsync(['prd', 'parse', 'docs/PRD.md', '-C', dir], { cwd: dir, timeoutMs: 20_000 }))
+      new Promise<void>((r) => setTimeout(r, i * 2000))
+        .then(() => rigAsync(['prd', 'parse', 'docs/PRD.md', '-C', dir], { cwd: dir, timeoutMs: 20_000 }))
         .catch((error: Error): RunResult => ({ code: null, stdout: '', stderr: error.message })),
     );
     const deadline = Date.now() + TIME_LIMIT_MS;
@@ -143,7 +149,10 @@ test('ParsePRD while another process flips the path between a file, a FIFO, a di
     t.diagnostic(summary);
     assert.deepEqual(unexpected.slice(0, 5), [], `${unexpected.length} unexpected answers; ${summary}`);
     assert.ok(calls >= 1000, `only ${calls} calls in ${TIME_LIMIT_MS} ms`);
-    assert.ok((counts.get('OK') ?? 0) > 0 && (counts.get('INVALID_ARGUMENT') ?? 0) > 0, `the race did not visit both a file and a FIFO/directory: ${JSON.stringify(Object.fromEntries(counts))}`);
+    assert.ok(
+      (counts.get('OK') ?? 0) > 0 && (counts.get('INVALID_ARGUMENT') ?? 0) > 0,
+      `the race did not visit both a file and a FIFO/directory: ${JSON.stringify(Object.fromEntries(counts))}`,
+    );
     for (const run of await Promise.all(cliRuns)) {
       assert.ok(run.code === 0 || run.code === 1, `rig prd parse: exit ${run.code}, stderr ${run.stderr}`);
       if (run.code === 1) assert.match(run.stderr, /^rig: [^\n]+\n$/);

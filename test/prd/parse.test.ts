@@ -45,7 +45,10 @@ test('parser: CRLF with a BOM parses like LF, and the same text gets the same id
   assert.deepEqual(crlf.parsed.objectives[0].details, ['nested detail']);
   assert.deepEqual(crlf.tech_stack, ['C#']);
   assert.deepEqual(crlf.constraints, ['Runs on Windows 11']);
-  const lf = fs.readFileSync(path.join(FIXTURES, 'crlf.md'), 'utf8').replace(/^\uFEFF/, '').replace(/\r\n/g, '\n');
+  const lf = fs
+    .readFileSync(path.join(FIXTURES, 'crlf.md'), 'utf8')
+    .replace(/^\uFEFF/, '')
+    .replace(/\r\n/g, '\n');
   writeProjectFile(dir, 'docs/unix.md', lf);
   assert.equal(parseJson(dir, 'docs/unix.md').prd_id, crlf.prd_id);
 });
@@ -56,7 +59,13 @@ test('parser: ### Task N: blocks with **Assignee:** and **Due:** lines', () => {
   const prd = parseJson(dir, 'docs/PRD.md');
   assert.deepEqual(prd.objectives, ['Accept card payments']);
   assert.deepEqual(prd.parsed.tasks, [
-    { number: 1, title: 'Implement OAuth2 authentication', assignee: 'Alice', due_date: '2025-12-31', details: ['Use the company identity provider', 'Support refresh tokens'] },
+    {
+      number: 1,
+      title: 'Implement OAuth2 authentication',
+      assignee: 'Alice',
+      due_date: '2025-12-31',
+      details: ['Use the company identity provider', 'Support refresh tokens'],
+    },
     { number: 2, title: 'Build the payment form and add card validation', assignee: 'Bob', due_date: '2026-01-15', details: [] },
     { number: 3, title: 'Write the runbook', details: ['Owner is not set for this one.'] },
   ]);
@@ -107,7 +116,15 @@ test('ParsePRD over gRPC: the contract request works verbatim, the id is stable,
     const buf = path.join(REPO_ROOT, 'node_modules', '.bin', 'buf');
     const viaBuf = spawnSync(
       buf,
-      ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '-d', '{"prd_file_path": "./docs/PRD.md"}', `http://${server.address}/rigger.v1.RiggerService/ParsePRD`],
+      [
+        'curl',
+        '--protocol',
+        'grpc',
+        '--http2-prior-knowledge',
+        '-d',
+        '{"prd_file_path": "./docs/PRD.md"}',
+        `http://${server.address}/rigger.v1.RiggerService/ParsePRD`,
+      ],
       { encoding: 'utf8', timeout: 30_000 },
     );
     assert.equal(viaBuf.status, 0, viaBuf.stderr);

@@ -54,106 +54,129 @@ function tasksAsOf(events: EventRecord[], head: number): Map<string, unknown> {
   return tasks;
 }
 
-test(`a backup taken during ${WRITES} writes restores to a consistent database whose server resumes a subscriber with no gap`, { timeout: 180_000 }, async (t) => {
-  const dir = tempProject();
-  const server = await startServer(dir);
-  const client = connect(server.address);
-  const backupFile = path.join(tempDir('rigger-backup-'), 'tasks-backup.db');
-  let report: Report;
-  let headAtBackupStart = 0;
-  let finalHead = 0;
-  try {
-    // Writers: AddTask, and UpdateTask of the writer's own tasks, exactly WRITES calls in all.
-    let issued = 0;
-    let done = 0;
-    let backupRun: ReturnType<typeof rigAsync> | undefined;
-    const writer = async (w: number) => {
-      const own: string[] = [];
-      while (issued < WRITES) {
-        const n = issued++;
-        if (own.length === 0 || n % 3 === 0) {
-          const { task } = await call(client, 'AddTask', { title: `task ${w}.${n}`, assignee: n % 2 ? 'Alice' : 'Bob' });
-          own.push(task.id);
-        } else {
-          await call(client, 'UpdateTask', { task_id: own[n % own.length], status: 1 + (n % 4), assignee: `writer-${w}-${n}` });
+test(
+  `a backup taken during ${WRITES} writes restores to a consistent database whose server resumes a subscriber with no gap`,
+  { timeout: 180_000 },
+  async (t) => {
+    const dir = tempProject();
+    const server = await startServer(dir);
+    const client = connect(server.address);
+    const backupFile = path.join(tempDir('rigger-backup-'), 'tasks-backup.db');
+    let report: Report;
+    let headAtBackupStart = 0;
+    let finalHead = 0;
+    try {
+      // Writers: AddTask, and UpdateTask of the writer's own tasks, exactly WRITES calls in all.
+      let issued = 0;
+      let done = 0;
+      let backupRun: ReturnType<typeof rigAsync> | undefined;
+      const writer = async (w: number) => {
+        const own: string[] = [];
+        while (issued < WRITES) {
+          const n = issued++;
+          if (own.length === 0 || n % 3 === 0) {
+            const { task } = await call(client, 'AddTask', { title: `task ${w}.${n}`, assignee: n % 2 ? 'Alice' : 'Bob' });
+            own.push(task.id);
+          } else {
+            await call(client, 'UpdateTask', { task_id: own[n % own.length], status: 1 + (n % 4), assignee: `writer-${w}-${n}` });
+          }
+          done++;
+          if (done === BACKUP_AFTER) {
+            headAtBackupStart = done; // every acknowledged write logged at least one event: the head is at least this
+            backupRun = rigAsync(['backup', backupFile, '--json', '-C', dir], { timeoutMs: 60_000 });
+          }
         }
-        done++;
-        if (done === BACKUP_AFTER) {
-          headAtBackupStart = done; // every acknowledged write logged at least one event: the head is at least this
-          backupRun = rigAsync(['backup', backupFile, '--json', '-C', dir], { timeoutMs: 60_000 });
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: WRITERS }, (_, w) => writer(w)));
-    assert.ok(backupRun, 'the backup was started');
-    const result = await backupRun;
-    assert.equal(result.code, 0, `rig backup failed: ${result.stderr}`);
-    assert.equal(result.stderr, '');
-    report = JSON.parse(result.stdout) as Report;
-    assert.equal(report.integrity, 'ok');
-    assert.equal(report.file, backupFile);
-    assert.ok(report.last_sequence >= headAtBackupStart, `the backup's head ${report.last_sequence} is below ${headAtBackupStart}, acknowledged before it started`);
-    assert.equal(report.bytes, fs.statSync(backupFile).size);
-    assert.equal(fs.statSync(backupFile).mode & 0o777, 0o600, 'the backup is private');
-    assert.deepEqual(fs.readdirSync(path.dirname(backupFile)), ['tasks-backup.db'], 'no temporary or journal file left beside it');
-  } finally {
-    client.close();
-    assert.equal(await server.stop(), 0);
-  }
-
-  // The copy is the original log's prefix up to its head, and every task as of that head.
-  const original = readEvents(path.join(dir, '.rigger', 'tasks.db'));
-  assert.ok(original.length >= WRITES, `${original.length} events for ${WRITES} writes`);
-  finalHead = original[original.length - 1]!.sequence;
-  t.diagnostic(`backup head ${report.last_sequence} of ${finalHead} events (${headAtBackupStart} acknowledged when it started), ${report.bytes} bytes`);
-  assert.ok(report.last_sequence < finalHead, `the backup's head ${report.last_sequence} is the final head: it did not run during the writes`);
-  const copied = readEvents(backupFile);
-  assert.equal(copied.length, report.events);
-  assert.deepEqual(copied, original.filter((e) => e.sequence <= report.last_sequence), 'the backup holds exactly the log up to its head');
-  assert.deepEqual(readTasks(backupFile), tasksAsOf(original, report.last_sequence), 'every task as of the head');
-  assert.equal(readTasks(backupFile).size, report.tasks);
-
-  // Restore (docs/operations.md#backups): into a fresh project, no -wal or -shm beside it.
-  const restored = tempProject();
-  const restoredDb = path.join(restored, '.rigger', 'tasks.db');
-  for (const suffix of ['', '-wal', '-shm']) fs.rmSync(`${restoredDb}${suffix}`, { force: true });
-  fs.copyFileSync(backupFile, restoredDb);
-  fs.chmodSync(restoredDb, 0o600);
-  const again = await startServer(restored);
-  const restoredClient = connect(again.address);
-  try {
-    const check = assertConsistent(restoredDb, assert);
-    assert.equal(check.tasks, report.tasks);
-    const log = readEvents(restoredDb);
-    const head = log[log.length - 1]!.sequence;
-    assert.equal(head, report.last_sequence);
-    assert.deepEqual(log.map((e) => e.sequence), Array.from({ length: log.length }, (_, i) => log[0]!.sequence + i), 'the log has no gap');
-    for (const [id, task] of readTasks(restoredDb)) {
-      const newest = log.filter((e) => e.task_id === id).pop()!;
-      assert.deepEqual(task, JSON.parse(newest.task), `task ${id} equals the task in its newest event`);
+      };
+      await Promise.all(Array.from({ length: WRITERS }, (_, w) => writer(w)));
+      assert.ok(backupRun, 'the backup was started');
+      const result = await backupRun;
+      assert.equal(result.code, 0, `rig backup failed: ${result.stderr}`);
+      assert.equal(result.stderr, '');
+      report = JSON.parse(result.stdout) as Report;
+      assert.equal(report.integrity, 'ok');
+      assert.equal(report.file, backupFile);
+      assert.ok(
+        report.last_sequence >= headAtBackupStart,
+        `the backup's head ${report.last_sequence} is below ${headAtBackupStart}, acknowledged before it started`,
+      );
+      assert.equal(report.bytes, fs.statSync(backupFile).size);
+      assert.equal(fs.statSync(backupFile).mode & 0o777, 0o600, 'the backup is private');
+      assert.deepEqual(fs.readdirSync(path.dirname(backupFile)), ['tasks-backup.db'], 'no temporary or journal file left beside it');
+    } finally {
+      client.close();
+      assert.equal(await server.stop(), 0);
     }
 
-    // A subscriber resumes below the head: every later event, in order, then live ones.
-    const since = head - 50;
-    const subscriber = collectEvents(restoredClient, { since_sequence: since });
-    await subscriber.ready;
-    await subscriber.waitForCount(head - since, 20_000);
-    for (let i = 0; i < 5; i++) await call(restoredClient, 'AddTask', { title: `after restore ${i}` });
-    const received = await subscriber.waitForCount(head - since + 5, 20_000);
-    subscriber.cancel();
-    assert.deepEqual(received.map((e) => Number(e.sequence)), Array.from({ length: head - since + 5 }, (_, i) => since + 1 + i), 'no gap, no repeat');
-    assert.deepEqual(received.slice(0, head - since).map((e) => e.event_id), log.slice(-(head - since)).map((e) => e.event_id), 'the restored events');
+    // The copy is the original log's prefix up to its head, and every task as of that head.
+    const original = readEvents(path.join(dir, '.rigger', 'tasks.db'));
+    assert.ok(original.length >= WRITES, `${original.length} events for ${WRITES} writes`);
+    finalHead = original[original.length - 1]!.sequence;
+    t.diagnostic(`backup head ${report.last_sequence} of ${finalHead} events (${headAtBackupStart} acknowledged when it started), ${report.bytes} bytes`);
+    assert.ok(report.last_sequence < finalHead, `the backup's head ${report.last_sequence} is the final head: it did not run during the writes`);
+    const copied = readEvents(backupFile);
+    assert.equal(copied.length, report.events);
+    assert.deepEqual(
+      copied,
+      original.filter((e) => e.sequence <= report.last_sequence),
+      'the backup holds exactly the log up to its head',
+    );
+    assert.deepEqual(readTasks(backupFile), tasksAsOf(original, report.last_sequence), 'every task as of the head');
+    assert.equal(readTasks(backupFile).size, report.tasks);
 
-    // A checkpoint from after the backup point (the original's head) is refused, naming the restore.
-    const ahead = collectEvents(restoredClient, { since_sequence: finalHead });
-    const error = await ahead.ended;
-    assert.equal(error?.code, grpc.status.OUT_OF_RANGE);
-    assert.match(error!.details, new RegExp(`since_sequence ${finalHead} is ahead of the newest event \\(${head + 5}\\).*restored from a backup`));
-  } finally {
-    restoredClient.close();
-    await again.stop();
-  }
-});
+    // Restore (docs/operations.md#backups): into a fresh project, no -wal or -shm beside it.
+    const restored = tempProject();
+    const restoredDb = path.join(restored, '.rigger', 'tasks.db');
+    for (const suffix of ['', '-wal', '-shm']) fs.rmSync(`${restoredDb}${suffix}`, { force: true });
+    fs.copyFileSync(backupFile, restoredDb);
+    fs.chmodSync(restoredDb, 0o600);
+    const again = await startServer(restored);
+    const restoredClient = connect(again.address);
+    try {
+      const check = assertConsistent(restoredDb, assert);
+      assert.equal(check.tasks, report.tasks);
+      const log = readEvents(restoredDb);
+      const head = log[log.length - 1]!.sequence;
+      assert.equal(head, report.last_sequence);
+      assert.deepEqual(
+        log.map((e) => e.sequence),
+        Array.from({ length: log.length }, (_, i) => log[0]!.sequence + i),
+        'the log has no gap',
+      );
+      for (const [id, task] of readTasks(restoredDb)) {
+        const newest = log.filter((e) => e.task_id === id).pop()!;
+        assert.deepEqual(task, JSON.parse(newest.task), `task ${id} equals the task in its newest event`);
+      }
+
+      // A subscriber resumes below the head: every later event, in order, then live ones.
+      const since = head - 50;
+      const subscriber = collectEvents(restoredClient, { since_sequence: since });
+      await subscriber.ready;
+      await subscriber.waitForCount(head - since, 20_000);
+      for (let i = 0; i < 5; i++) await call(restoredClient, 'AddTask', { title: `after restore ${i}` });
+      const received = await subscriber.waitForCount(head - since + 5, 20_000);
+      subscriber.cancel();
+      assert.deepEqual(
+        received.map((e) => Number(e.sequence)),
+        Array.from({ length: head - since + 5 }, (_, i) => since + 1 + i),
+        'no gap, no repeat',
+      );
+      assert.deepEqual(
+        received.slice(0, head - since).map((e) => e.event_id),
+        log.slice(-(head - since)).map((e) => e.event_id),
+        'the restored events',
+      );
+
+      // A checkpoint from after the backup point (the original's head) is refused, naming the restore.
+      const ahead = collectEvents(restoredClient, { since_sequence: finalHead });
+      const error = await ahead.ended;
+      assert.equal(error?.code, grpc.status.OUT_OF_RANGE);
+      assert.match(error!.details, new RegExp(`since_sequence ${finalHead} is ahead of the newest event \\(${head + 5}\\).*restored from a backup`));
+    } finally {
+      restoredClient.close();
+      await again.stop();
+    }
+  },
+);
 
 test('rig backup refuses an existing file and a missing directory with one line and exit code 1; --json parses', async () => {
   const dir = tempProject();
@@ -197,7 +220,10 @@ test('rig backup refuses an existing file and a missing directory with one line 
     assert.ok(fs.statSync(`${dbFile}-wal`).size > 0, 'the new tasks are in the WAL');
     const withWal = rig(['backup', path.join(out, 'wal.db'), '--json', '-C', dir]);
     assert.equal(withWal.code, 0, withWal.stderr);
-    assert.deepEqual(readEvents(path.join(out, 'wal.db')).map((e) => e.sequence), [1, 2, 3]);
+    assert.deepEqual(
+      readEvents(path.join(out, 'wal.db')).map((e) => e.sequence),
+      [1, 2, 3],
+    );
   } finally {
     holder.close();
   }

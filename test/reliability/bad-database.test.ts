@@ -13,7 +13,10 @@ function digest(file: string): string {
 }
 
 function siblings(file: string): string[] {
-  return fs.readdirSync(path.dirname(file)).filter((name) => name.startsWith(path.basename(file))).sort();
+  return fs
+    .readdirSync(path.dirname(file))
+    .filter((name) => name.startsWith(path.basename(file)))
+    .sort();
 }
 
 /** Replaces the project's tasks.db with what `make` writes; returns the path. */
@@ -27,16 +30,12 @@ function projectWith(make: (file: string) => void): { dir: string; file: string 
 
 const cases: [string, (file: string) => void, RegExp][] = [
   ['random bytes', (file) => fs.writeFileSync(file, randomBytes(64 * 1024)), /is not a rigger database .*left untouched/],
+  ['a text file', (file) => fs.writeFileSync(file, 'these are my notes, not a database\n'.repeat(200)), /is not a rigger database .*left untouched/],
   [
-    'a text file',
-    (file) => fs.writeFileSync(file, 'these are my notes, not a database\n'.repeat(200)),
-    /is not a rigger database .*left untouched/,
-  ],
-  [
-    'another application\'s SQLite database',
+    "another application's SQLite database",
     (file) => {
       const db = new Database(file);
-      db.exec("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices (total) VALUES (9.5)");
+      db.exec('CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices (total) VALUES (9.5)');
       db.close();
     },
     /is an SQLite database that rigger did not create; it was left untouched/,

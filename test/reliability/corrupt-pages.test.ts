@@ -21,7 +21,10 @@ function digest(file: string): string {
 }
 
 function siblings(file: string): string[] {
-  return fs.readdirSync(path.dirname(file)).filter((name) => name.startsWith(path.basename(file))).sort();
+  return fs
+    .readdirSync(path.dirname(file))
+    .filter((name) => name.startsWith(path.basename(file)))
+    .sort();
 }
 
 /** A project whose tasks.db holds TASKS tasks (a few MB), written by the store, closed (no WAL left). */
@@ -57,7 +60,11 @@ function refusedAsCorrupt(result: RunResult, what: string, by: RegExp): void {
   assert.equal(result.code, 1, `${what}: exit ${result.code}; stdout: ${result.stdout.slice(0, 300)}; stderr: ${result.stderr.slice(0, 300)}`);
   assert.match(result.stderr, /^rig: [^\n]+\n$/, `${what}: not one line: ${JSON.stringify(result.stderr.slice(0, 500))}`);
   assert.match(result.stderr, by, what);
-  assert.match(result.stderr, /sqlite3 \S+tasks\.db "\.recover" \| sqlite3 \S+tasks-recovered\.db \(where \.recover fails, the \.dump steps of docs\/operations\.md#a-corrupt-database\)/, what);
+  assert.match(
+    result.stderr,
+    /sqlite3 \S+tasks\.db "\.recover" \| sqlite3 \S+tasks-recovered\.db \(where \.recover fails, the \.dump steps of docs\/operations\.md#a-corrupt-database\)/,
+    what,
+  );
   assert.doesNotMatch(result.stdout, /ready: listening/, what);
 }
 
@@ -87,7 +94,11 @@ test('data pages overwritten at 20%, 50% and 80% after a clean close: rig grpc r
     if (added.code !== 0) refusedAsCorrupt(added, `rig task add, ${fraction * 100}%`, /is corrupt \(SQLite: .+\); it was left untouched/);
     // Either way the file is still not served.
     const after = digest(base.file);
-    refusedAsCorrupt(rig(grpcArgs, { timeoutMs: 20_000 }), `${what}, after rig task add (exit ${added.code})`, /is corrupt \(quick_check: .+\); it was left untouched/);
+    refusedAsCorrupt(
+      rig(grpcArgs, { timeoutMs: 20_000 }),
+      `${what}, after rig task add (exit ${added.code})`,
+      /is corrupt \(quick_check: .+\); it was left untouched/,
+    );
     assert.equal(digest(base.file), after, `${what}, after rig task add: the file changed`);
   }
   fs.writeFileSync(base.file, pristine);

@@ -22,9 +22,7 @@ export function checkDatabase(file: string): DatabaseCheck {
       integrity: (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; '),
       tasks: count('SELECT count(*) AS n FROM tasks'),
       events: count('SELECT count(*) AS n FROM events'),
-      tasksWithoutCreated: count(
-        'SELECT count(*) AS n FROM tasks t WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.task_id = t.id AND e.event_type = 1)',
-      ),
+      tasksWithoutCreated: count('SELECT count(*) AS n FROM tasks t WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.task_id = t.id AND e.event_type = 1)'),
       eventsWithoutTask: count('SELECT count(*) AS n FROM events e WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = e.task_id)'),
       rowsDisagreeingWithLog: count(
         `SELECT count(*) AS n FROM tasks t

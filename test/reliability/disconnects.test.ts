@@ -116,12 +116,16 @@ test(`${DISCONNECTS} clients disconnecting mid-stream: no leaked subscriptions, 
 
   // Every slot is free again: open MAX_SUBSCRIBERS streams at once, all accepted.
   const held: EventCollector[] = [];
-  await waitFor(async () => {
-    const sub = collectEvents(shared, {});
-    const outcome = await Promise.race([sub.ready.then(() => 'ready' as const), sub.ended]);
-    if (outcome === 'ready') held.push(sub);
-    return held.length === MAX_SUBSCRIBERS;
-  }, 10_000, `${MAX_SUBSCRIBERS} free subscriber slots`);
+  await waitFor(
+    async () => {
+      const sub = collectEvents(shared, {});
+      const outcome = await Promise.race([sub.ready.then(() => 'ready' as const), sub.ended]);
+      if (outcome === 'ready') held.push(sub);
+      return held.length === MAX_SUBSCRIBERS;
+    },
+    10_000,
+    `${MAX_SUBSCRIBERS} free subscriber slots`,
+  );
   const extra = collectEvents(shared, {});
   assert.equal((await extra.ended)?.code, grpc.status.RESOURCE_EXHAUSTED, 'the limit still holds, so the count is right');
   for (const sub of held) sub.cancel();

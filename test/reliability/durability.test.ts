@@ -44,15 +44,19 @@ async function syncsOfSequentialWrites(strace: string, extraArgs: string[]): Pro
   }
 }
 
-test('by default every acknowledged commit syncs the WAL (synchronous=FULL); --durability normal leaves it to the checkpoints', { timeout: 60_000 }, async (t) => {
-  const strace = requireTool(t, 'strace', 'apt-get install strace');
-  if (!strace) return;
-  const full = await syncsOfSequentialWrites(strace, []);
-  const normal = await syncsOfSequentialWrites(strace, ['--durability', 'normal']);
-  t.diagnostic(`WAL syncs during ${WRITES} sequential AddTasks: default ${full}, --durability normal ${normal}`);
-  assert.ok(full >= WRITES, `only ${full} WAL syncs for ${WRITES} acknowledged commits: some were answered before they were on disk`);
-  assert.ok(normal < WRITES / 2, `${normal} WAL syncs for ${WRITES} commits with --durability normal (expected only the checkpoints')`);
-});
+test(
+  'by default every acknowledged commit syncs the WAL (synchronous=FULL); --durability normal leaves it to the checkpoints',
+  { timeout: 60_000 },
+  async (t) => {
+    const strace = requireTool(t, 'strace', 'apt-get install strace');
+    if (!strace) return;
+    const full = await syncsOfSequentialWrites(strace, []);
+    const normal = await syncsOfSequentialWrites(strace, ['--durability', 'normal']);
+    t.diagnostic(`WAL syncs during ${WRITES} sequential AddTasks: default ${full}, --durability normal ${normal}`);
+    assert.ok(full >= WRITES, `only ${full} WAL syncs for ${WRITES} acknowledged commits: some were answered before they were on disk`);
+    assert.ok(normal < WRITES / 2, `${normal} WAL syncs for ${WRITES} commits with --durability normal (expected only the checkpoints')`);
+  },
+);
 
 test('--durability accepts full or normal only, and RIGGER_DURABILITY sets it too', async () => {
   const dir = tempProject();

@@ -167,7 +167,9 @@ test('the default tasks.db deleted, its WAL left behind (kill -9 after the rm): 
   server.child.kill('SIGKILL');
   await server.stop();
   assert.ok(fs.existsSync(`${dbFile}-wal`), 'the WAL is gone: the test cannot show anything');
-  const walDigest = createHash('sha256').update(fs.readFileSync(`${dbFile}-wal`)).digest('hex');
+  const walDigest = createHash('sha256')
+    .update(fs.readFileSync(`${dbFile}-wal`))
+    .digest('hex');
 
   for (const args of [
     ['grpc', '-C', dir, '--port', '0', '--host', '127.0.0.1'],
@@ -178,7 +180,13 @@ test('the default tasks.db deleted, its WAL left behind (kill -9 after the rm): 
     assert.match(result.stderr, /^rig: [^\n]+\n$/, `not one line: ${JSON.stringify(result.stderr)}`);
     assert.match(result.stderr, /tasks\.db is missing but tasks\.db-wal and tasks\.db-shm are still there/);
     assert.equal(fs.existsSync(dbFile), false, `rig ${args[0]} created an empty tasks.db`);
-    assert.equal(createHash('sha256').update(fs.readFileSync(`${dbFile}-wal`)).digest('hex'), walDigest, 'the WAL changed');
+    assert.equal(
+      createHash('sha256')
+        .update(fs.readFileSync(`${dbFile}-wal`))
+        .digest('hex'),
+      walDigest,
+      'the WAL changed',
+    );
   }
 });
 
@@ -198,7 +206,8 @@ test('another process (Python sqlite3) opening and closing tasks.db leaves the s
     const walBefore = fs.statSync(`${dbFile}-wal`).ino;
     // Python's sqlite3 (another SQLite build) checkpoints and deletes the WAL when it closes the
     // connection it takes for the last one.
-    const script = 'import sqlite3, sys\ncon = sqlite3.connect(sys.argv[1], isolation_level=None)\ncon.execute("BEGIN EXCLUSIVE"); con.execute("COMMIT"); con.close()';
+    const script =
+      'import sqlite3, sys\ncon = sqlite3.connect(sys.argv[1], isolation_level=None)\ncon.execute("BEGIN EXCLUSIVE"); con.execute("COMMIT"); con.close()';
     for (let i = 0; i < 3; i++) {
       const result = await runAsync(python, ['-c', script, dbFile]);
       assert.equal(result.code, 0, result.stderr);
@@ -236,7 +245,8 @@ test('ParsePRD of the database file itself is refused, and the server keeps its 
       assert.equal(refused.code, grpc.status.PERMISSION_DENIED, `${name}: ${refused.details}`);
       assert.match(refused.details, /the server's own database/);
     }
-    const script = 'import sqlite3, sys\ncon = sqlite3.connect(sys.argv[1], isolation_level=None)\ncon.execute("BEGIN EXCLUSIVE"); con.execute("COMMIT"); con.close()';
+    const script =
+      'import sqlite3, sys\ncon = sqlite3.connect(sys.argv[1], isolation_level=None)\ncon.execute("BEGIN EXCLUSIVE"); con.execute("COMMIT"); con.close()';
     const result = await runAsync(python, ['-c', script, dbFile]);
     assert.equal(result.code, 0, result.stderr);
     assert.ok(fs.existsSync(`${dbFile}-wal`), 'the server still has its WAL');

@@ -18,7 +18,17 @@ const RANDOM_PER_METHOD = 60;
 const MUTATED_PER_METHOD = 60;
 const MAX_REQUEST_BYTES = 64 * 1024;
 
-type Method = 'ListTasks' | 'AddTask' | 'UpdateTask' | 'GetTask' | 'DeleteTask' | 'ParsePRD' | 'GenerateTasksFromPRD' | 'OrchestrateTask' | 'SubscribeToTaskEvents' | 'TaskEventStream';
+type Method =
+  | 'ListTasks'
+  | 'AddTask'
+  | 'UpdateTask'
+  | 'GetTask'
+  | 'DeleteTask'
+  | 'ParsePRD'
+  | 'GenerateTasksFromPRD'
+  | 'OrchestrateTask'
+  | 'SubscribeToTaskEvents'
+  | 'TaskEventStream';
 
 // --- protobuf wire encoding, by hand, so content can be anything (invalid UTF-8 included)
 function varint(n: number): Buffer {
@@ -59,11 +69,20 @@ function mutate(valid: Buffer, random: () => number): Buffer {
   for (let i = 0; i < steps; i++) {
     const at = Math.floor(random() * (bytes.length + 1));
     switch (Math.floor(random() * 5)) {
-      case 0: if (bytes.length) bytes[at % bytes.length] = Math.floor(random() * 256); break; // replace
-      case 1: bytes.splice(at, 0, Math.floor(random() * 256)); break; // insert
-      case 2: bytes.splice(at, 1); break; // delete
-      case 3: bytes = bytes.slice(0, at); break; // truncate
-      default: bytes = [...bytes, ...bytes.slice(at)]; // duplicate a tail (repeated fields, overrides)
+      case 0:
+        if (bytes.length) bytes[at % bytes.length] = Math.floor(random() * 256);
+        break; // replace
+      case 1:
+        bytes.splice(at, 0, Math.floor(random() * 256));
+        break; // insert
+      case 2:
+        bytes.splice(at, 1);
+        break; // delete
+      case 3:
+        bytes = bytes.slice(0, at);
+        break; // truncate
+      default:
+        bytes = [...bytes, ...bytes.slice(at)]; // duplicate a tail (repeated fields, overrides)
     }
   }
   return Buffer.from(bytes);
@@ -78,7 +97,10 @@ test('random, mutated and hostile-string requests to every method: each gets a s
   const typed = connect(server.address);
   const { task } = await call(typed, 'AddTask', { title: 'fuzz target', assignee: 'Alice' });
   const raw = rawClient(server.address);
-  const service = loadProto().definition[SERVICE_NAME] as unknown as Record<Method, { path: string; requestSerialize(v: object): Buffer; requestType: MessageTypeDefinition<any, any>; requestStream: boolean; responseStream: boolean }>;
+  const service = loadProto().definition[SERVICE_NAME] as unknown as Record<
+    Method,
+    { path: string; requestSerialize(v: object): Buffer; requestType: MessageTypeDefinition<any, any>; requestStream: boolean; responseStream: boolean }
+  >;
 
   const valid: Record<Method, object[]> = {
     ListTasks: [{ status: 1, assignee: 'Alice', limit: 10, offset: 0 }],
@@ -130,7 +152,10 @@ test('random, mutated and hostile-string requests to every method: each gets a s
     codes.set(key, (codes.get(key) ?? 0) + 1);
   }
   for (const { method, kind, body, ms, outcome } of outcomes) {
-    if (ms > 2000) t.diagnostic(`slow: ${method} ${kind} took ${ms} ms: ${grpc.status[outcome.code]} ${outcome.details.slice(0, 120)}; request ${body.subarray(0, 80).toString('hex')}`);
+    if (ms > 2000)
+      t.diagnostic(
+        `slow: ${method} ${kind} took ${ms} ms: ${grpc.status[outcome.code]} ${outcome.details.slice(0, 120)}; request ${body.subarray(0, 80).toString('hex')}`,
+      );
   }
   t.diagnostic(`${outcomes.length} calls: ${[...codes].map(([k, n]) => `${k} ${n}`).join(', ')}`);
 

@@ -52,7 +52,11 @@ test(`SIGKILL at random moments under ${WRITERS} concurrent writers, ${CYCLES} t
             acknowledged.set(task.id, task.version);
           } else {
             const id = own[Math.floor(random() * own.length)]!;
-            const { task } = await unary(client, 'UpdateTask', { task_id: id, status: 1 + Math.floor(random() * 9), assignee: random() < 0.5 ? 'Carol' : 'Dan' });
+            const { task } = await unary(client, 'UpdateTask', {
+              task_id: id,
+              status: 1 + Math.floor(random() * 9),
+              assignee: random() < 0.5 ? 'Carol' : 'Dan',
+            });
             acknowledged.set(id, Math.max(acknowledged.get(id) ?? 0, task.version));
           }
         } catch {
@@ -75,7 +79,11 @@ test(`SIGKILL at random moments under ${WRITERS} concurrent writers, ${CYCLES} t
   const server = await startServer(dir);
   const started = Date.now();
   const code = await server.stop();
-  assert.equal(code, 0, `the restarted server exited ${code} (signal ${server.child.signalCode}) after ${Date.now() - started} ms; stdout: ${server.stdout()} stderr: ${server.stderr()}`);
+  assert.equal(
+    code,
+    0,
+    `the restarted server exited ${code} (signal ${server.child.signalCode}) after ${Date.now() - started} ms; stdout: ${server.stdout()} stderr: ${server.stderr()}`,
+  );
   const check = assertConsistent(dbFile, assert);
   assert.ok(check.tasks >= acknowledged.size, `${check.tasks} tasks, but ${acknowledged.size} were acknowledged`);
   t.diagnostic(`${check.tasks} tasks, ${check.events} events after ${CYCLES} kills; ${inFlightAtKill} calls were in flight at the kills`);

@@ -52,7 +52,10 @@ test('writes wait the busy timeout then fail UNAVAILABLE while another process h
 
   // Readers are not blocked (WAL), and a new subscriber can still replay history.
   const listed = await call(client, 'ListTasks', {});
-  assert.deepEqual(listed.tasks.map((x: { title: string }) => x.title), ['before the lock']);
+  assert.deepEqual(
+    listed.tasks.map((x: { title: string }) => x.title),
+    ['before the lock'],
+  );
   const replay = collectEvents(client, { since_sequence: 0 });
   assert.equal((await replay.waitForCount(1))[0]!.task.title, 'before the lock');
 
@@ -114,70 +117,78 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const max = (values: number[]) => Math.max(...values);
 const figures = (values: number[]) => `median ${median(values).toFixed(1)} ms, max ${max(values).toFixed(1)} ms (${values.length})`;
 
-test('while another process holds the lock and writes are pending, reads and catch-up stay as fast as unlocked; the writes end UNAVAILABLE at the deadline, or succeed once the lock is released', { timeout: 60_000 }, async (t) => {
-  const python = requireTool(t, 'python3', 'apt-get install python3');
-  if (!python) return;
-  const dir = tempProject();
-  const dbFile = path.join(dir, '.rigger', 'tasks.db');
-  fs.mkdirSync(path.join(dir, 'docs'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'docs', 'PRD.md'), '# Locked PRD\n\n## Objectives\n\n- keep serving while the database is locked\n');
-  const server = await startServer(dir, ['--busy-timeout-ms', '5000']);
-  const client = connect(server.address);
-  clients.push(client);
-  const seeded = await Promise.all(Array.from({ length: SEEDED }, (_, i) => call(client, 'AddTask', { title: `seeded ${i}` })));
-  const taskId = seeded[0].task.id as string;
-  const live = collectEvents(client, {});
-  await live.ready;
+test(
+  'while another process holds the lock and writes are pending, reads and catch-up stay as fast as unlocked; the writes end UNAVAILABLE at the deadline, or succeed once the lock is released',
+  { timeout: 60_000 },
+  async (t) => {
+    const python = requireTool(t, 'python3', 'apt-get install python3');
+    if (!python) return;
+    const dir = tempProject();
+    const dbFile = path.join(dir, '.rigger', 'tasks.db');
+    fs.mkdirSync(path.join(dir, 'docs'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'docs', 'PRD.md'), '# Locked PRD\n\n## Objectives\n\n- keep serving while the database is locked\n');
+    const server = await startServer(dir, ['--busy-timeout-ms', '5000']);
+    const client = connect(server.address);
+    clients.push(client);
+    const seeded = await Promise.all(Array.from({ length: SEEDED }, (_, i) => call(client, 'AddTask', { title: `seeded ${i}` })));
+    const taskId = seeded[0].task.id as string;
+    const live = collectEvents(client, {});
+    await live.ready;
 
-  const unlocked: ReadTimings = { getTask: [], listTasks: [], catchUp: [] };
-  for (let i = 0; i < 3; i++) await readRound(client, taskId, { getTask: [], listTasks: [], catchUp: [] }); // warm-up
-  for (let i = 0; i < 15; i++) await readRound(client, taskId, unlocked);
+    const unlocked: ReadTimings = { getTask: [], listTasks: [], catchUp: [] };
+    for (let i = 0; i < 3; i++) await readRound(client, taskId, { getTask: [], listTasks: [], catchUp: [] }); // warm-up
+    for (let i = 0; i < 15; i++) await readRound(client, taskId, unlocked);
 
-  // The lock held, a write and a ParsePRD pending: every read meanwhile is timed.
-  const lock = await holdLock(python, dbFile);
-  const writeStarted = Date.now();
-  const pendingWrite = callError(client, 'AddTask', { title: 'during the lock' });
-  let writeSettled = false;
-  void pendingWrite.finally(() => (writeSettled = true));
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  const pendingParse = callError(client, 'ParsePRD', { prd_file_path: 'docs/PRD.md' });
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  const locked: ReadTimings = { getTask: [], listTasks: [], catchUp: [] };
-  for (let i = 0; i < 200 && !writeSettled && Date.now() - writeStarted < 4500; i++) await readRound(client, taskId, locked);
-  const refused = await pendingWrite;
-  const waited = Date.now() - writeStarted;
-  const parseRefused = await pendingParse;
-  await lock.release();
+    // The lock held, a write and a ParsePRD pending: every read meanwhile is timed.
+    const lock = await holdLock(python, dbFile);
+    const writeStarted = Date.now();
+    const pendingWrite = callError(client, 'AddTask', { title: 'during the lock' });
+    let writeSettled = false;
+    void pendingWrite.finally(() => (writeSettled = true));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const pendingParse = callError(client, 'ParsePRD', { prd_file_path: 'docs/PRD.md' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const locked: ReadTimings = { getTask: [], listTasks: [], catchUp: [] };
+    for (let i = 0; i < 200 && !writeSettled && Date.now() - writeStarted < 4500; i++) await readRound(client, taskId, locked);
+    const refused = await pendingWrite;
+    const waited = Date.now() - writeStarted;
+    const parseRefused = await pendingParse;
+    await lock.release();
 
-  t.diagnostic(`unlocked: GetTask ${figures(unlocked.getTask)}; ListTasks ${figures(unlocked.listTasks)}; catch-up of ${SEEDED} ${figures(unlocked.catchUp)}`);
-  t.diagnostic(`locked, a write pending: GetTask ${figures(locked.getTask)}; ListTasks ${figures(locked.listTasks)}; catch-up ${figures(locked.catchUp)}; the write failed after ${waited} ms`);
-  assert.equal(refused.code, grpc.status.UNAVAILABLE);
-  assert.match(refused.details, /the database is locked by another process; nothing was written, try again/);
-  assert.ok(waited >= 4900 && waited < 8000, `the write gave up after ${waited} ms; the busy timeout is 5000 ms`);
-  assert.equal(parseRefused.code, grpc.status.UNAVAILABLE, `ParsePRD: ${parseRefused.details}`);
-  assert.ok(locked.getTask.length >= 3, `only ${locked.getTask.length} read rounds fitted in the lock: the reads were held up`);
-  for (const op of ['getTask', 'listTasks', 'catchUp'] as const) {
-    // Within 2x of the unlocked figure (plus 2 ms for timer noise on sub-millisecond figures), and no read held for anything like the lock's length.
-    assert.ok(median(locked[op]) <= 2 * median(unlocked[op]) + 2, `${op} while locked: ${figures(locked[op])}; unlocked: ${figures(unlocked[op])}`);
-    assert.ok(max(locked[op]) <= Math.max(2 * max(unlocked[op]), 250), `${op} while locked: ${figures(locked[op])}; unlocked: ${figures(unlocked[op])}`);
-  }
+    t.diagnostic(
+      `unlocked: GetTask ${figures(unlocked.getTask)}; ListTasks ${figures(unlocked.listTasks)}; catch-up of ${SEEDED} ${figures(unlocked.catchUp)}`,
+    );
+    t.diagnostic(
+      `locked, a write pending: GetTask ${figures(locked.getTask)}; ListTasks ${figures(locked.listTasks)}; catch-up ${figures(locked.catchUp)}; the write failed after ${waited} ms`,
+    );
+    assert.equal(refused.code, grpc.status.UNAVAILABLE);
+    assert.match(refused.details, /the database is locked by another process; nothing was written, try again/);
+    assert.ok(waited >= 4900 && waited < 8000, `the write gave up after ${waited} ms; the busy timeout is 5000 ms`);
+    assert.equal(parseRefused.code, grpc.status.UNAVAILABLE, `ParsePRD: ${parseRefused.details}`);
+    assert.ok(locked.getTask.length >= 3, `only ${locked.getTask.length} read rounds fitted in the lock: the reads were held up`);
+    for (const op of ['getTask', 'listTasks', 'catchUp'] as const) {
+      // Within 2x of the unlocked figure (plus 2 ms for timer noise on sub-millisecond figures), and no read held for anything like the lock's length.
+      assert.ok(median(locked[op]) <= 2 * median(unlocked[op]) + 2, `${op} while locked: ${figures(locked[op])}; unlocked: ${figures(unlocked[op])}`);
+      assert.ok(max(locked[op]) <= Math.max(2 * max(unlocked[op]), 250), `${op} while locked: ${figures(locked[op])}; unlocked: ${figures(unlocked[op])}`);
+    }
 
-  // Released before the deadline: the waiting write succeeds.
-  const again = await holdLock(python, dbFile);
-  const laterStarted = Date.now();
-  const laterWrite = call(client, 'AddTask', { title: 'released in time' });
-  await new Promise((resolve) => setTimeout(resolve, 1000));
-  await again.release();
-  const { task: written } = await laterWrite;
-  const tookMs = Date.now() - laterStarted;
-  assert.equal(written.title, 'released in time');
-  assert.ok(tookMs >= 900 && tookMs < 4000, `the write waiting for the lock took ${tookMs} ms (the lock was released after 1000 ms)`);
-  const [first] = await live.waitForCount(1);
-  assert.equal(first!.task.title, 'released in time', 'the first live event is the write that waited: nothing of the refused ones');
-  live.cancel();
-  assert.equal(await server.stop(), 0);
+    // Released before the deadline: the waiting write succeeds.
+    const again = await holdLock(python, dbFile);
+    const laterStarted = Date.now();
+    const laterWrite = call(client, 'AddTask', { title: 'released in time' });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await again.release();
+    const { task: written } = await laterWrite;
+    const tookMs = Date.now() - laterStarted;
+    assert.equal(written.title, 'released in time');
+    assert.ok(tookMs >= 900 && tookMs < 4000, `the write waiting for the lock took ${tookMs} ms (the lock was released after 1000 ms)`);
+    const [first] = await live.waitForCount(1);
+    assert.equal(first!.task.title, 'released in time', 'the first live event is the write that waited: nothing of the refused ones');
+    live.cancel();
+    assert.equal(await server.stop(), 0);
 
-  const check = assertConsistent(dbFile, assert);
-  assert.equal(check.tasks, SEEDED + 1);
-  assert.equal(check.events, SEEDED + 1);
-});
+    const check = assertConsistent(dbFile, assert);
+    assert.equal(check.tasks, SEEDED + 1);
+    assert.equal(check.events, SEEDED + 1);
+  },
+);

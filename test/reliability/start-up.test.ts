@@ -43,41 +43,45 @@ async function serveOnce(dir: string, signal: NodeJS.Signals): Promise<{ reason?
   return logLines(server, CHECK_PASSED);
 }
 
-test('a clean stop skips the next start\'s quick_check, so does a clean rig task between; kill -9 or another program\'s write makes the next start run it', { timeout: 120_000 }, async () => {
-  const dir = tempProject();
-  assert.ok(fs.existsSync(recordOf(dir)), 'rig init left no clean-stop record');
+test(
+  "a clean stop skips the next start's quick_check, so does a clean rig task between; kill -9 or another program's write makes the next start run it",
+  { timeout: 120_000 },
+  async () => {
+    const dir = tempProject();
+    assert.ok(fs.existsSync(recordOf(dir)), 'rig init left no clean-stop record');
 
-  // rig init's record: the first start checks nothing beyond the header and schema.
-  assert.deepEqual(await serveOnce(dir, 'SIGTERM'), [], 'a start after rig init ran quick_check');
-  assert.ok(fs.existsSync(recordOf(dir)), 'SIGTERM left no clean-stop record');
-  assert.ok(!fs.existsSync(`${dbOf(dir)}-wal`), 'SIGTERM left a WAL');
+    // rig init's record: the first start checks nothing beyond the header and schema.
+    assert.deepEqual(await serveOnce(dir, 'SIGTERM'), [], 'a start after rig init ran quick_check');
+    assert.ok(fs.existsSync(recordOf(dir)), 'SIGTERM left no clean-stop record');
+    assert.ok(!fs.existsSync(`${dbOf(dir)}-wal`), 'SIGTERM left a WAL');
 
-  // A direct-to-file command that closes cleanly keeps the file known whole.
-  const added = rig(['task', 'add', 'while the server is down', '-C', dir]);
-  assert.equal(added.code, 0, added.stderr);
-  assert.ok(fs.existsSync(recordOf(dir)), 'rig task took the record and left none');
-  assert.deepEqual(await serveOnce(dir, 'SIGTERM'), [], 'a start after a clean rig task ran quick_check');
+    // A direct-to-file command that closes cleanly keeps the file known whole.
+    const added = rig(['task', 'add', 'while the server is down', '-C', dir]);
+    assert.equal(added.code, 0, added.stderr);
+    assert.ok(fs.existsSync(recordOf(dir)), 'rig task took the record and left none');
+    assert.deepEqual(await serveOnce(dir, 'SIGTERM'), [], 'a start after a clean rig task ran quick_check');
 
-  // Another program writes the file (a valid write): the record no longer describes it.
-  const db = new Database(dbOf(dir));
-  db.prepare(`UPDATE tasks SET title = 'changed by sqlite3' WHERE title = 'while the server is down'`).run();
-  db.close();
-  const afterForeign = await serveOnce(dir, 'SIGKILL');
-  assert.equal(afterForeign.length, 1, 'a start after another program wrote the file ran no quick_check');
-  assert.match(afterForeign[0]!.reason!, /changed since the clean stop .*another program/);
+    // Another program writes the file (a valid write): the record no longer describes it.
+    const db = new Database(dbOf(dir));
+    db.prepare(`UPDATE tasks SET title = 'changed by sqlite3' WHERE title = 'while the server is down'`).run();
+    db.close();
+    const afterForeign = await serveOnce(dir, 'SIGKILL');
+    assert.equal(afterForeign.length, 1, 'a start after another program wrote the file ran no quick_check');
+    assert.match(afterForeign[0]!.reason!, /changed since the clean stop .*another program/);
 
-  // Killed: no record, so the next start checks every page, and its clean stop records one again.
-  assert.ok(!fs.existsSync(recordOf(dir)), 'a record survived kill -9');
-  const afterKill = await serveOnce(dir, 'SIGTERM');
-  assert.equal(afterKill.length, 1, 'a start after kill -9 ran no quick_check');
-  assert.match(afterKill[0]!.reason!, /no clean-stop record: the last stop was not clean/);
-  assert.ok(fs.existsSync(recordOf(dir)), 'the clean stop after a checked start left no record');
-  assert.deepEqual(await serveOnce(dir, 'SIGTERM'), [], 'the start after that ran quick_check again');
+    // Killed: no record, so the next start checks every page, and its clean stop records one again.
+    assert.ok(!fs.existsSync(recordOf(dir)), 'a record survived kill -9');
+    const afterKill = await serveOnce(dir, 'SIGTERM');
+    assert.equal(afterKill.length, 1, 'a start after kill -9 ran no quick_check');
+    assert.match(afterKill[0]!.reason!, /no clean-stop record: the last stop was not clean/);
+    assert.ok(fs.existsSync(recordOf(dir)), 'the clean stop after a checked start left no record');
+    assert.deepEqual(await serveOnce(dir, 'SIGTERM'), [], 'the start after that ran quick_check again');
 
-  const listed = rig(['task', 'list', '--json', '-C', dir]);
-  assert.equal(listed.code, 0, listed.stderr);
-  assert.equal((JSON.parse(listed.stdout) as { tasks: unknown[] }).tasks.length, 6);
-});
+    const listed = rig(['task', 'list', '--json', '-C', dir]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.equal((JSON.parse(listed.stdout) as { tasks: unknown[] }).tasks.length, 6);
+  },
+);
 
 test('while the full check runs: /readyz 503 naming it, health NOT_SERVING, calls and streams UNAVAILABLE; then serving', { timeout: 120_000 }, async () => {
   const dir = tempProject();
@@ -87,9 +91,13 @@ test('while the full check runs: /readyz 503 naming it, health NOT_SERVING, call
   db.exec('WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 175000) INSERT INTO filler SELECT randomblob(4000) FROM n');
   db.close();
   const [port, httpPort] = [await freePort(), await freePort()];
-  const server = spawnCollected(process.execPath, [RIG_BIN, 'grpc', '-C', dir, '--host', '127.0.0.1', '--port', String(port), '--http-listen', `127.0.0.1:${httpPort}`], {
-    env: { ...process.env, ...INFO },
-  });
+  const server = spawnCollected(
+    process.execPath,
+    [RIG_BIN, 'grpc', '-C', dir, '--host', '127.0.0.1', '--port', String(port), '--http-listen', `127.0.0.1:${httpPort}`],
+    {
+      env: { ...process.env, ...INFO },
+    },
+  );
   const readyz = async () => {
     try {
       const response = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
@@ -105,7 +113,10 @@ test('while the full check runs: /readyz 503 naming it, health NOT_SERVING, call
     await waitFor(async () => (first = await readyz()) !== undefined || server.child.exitCode !== null, 30_000, 'the operations endpoint');
     assert.ok(first, `the server exited ${server.child.exitCode}: ${server.stderr()}`);
     assert.equal(first.status, 503, `the first /readyz answer: ${first.text}`);
-    assert.match(first.text, /^not ready: the integrity check \(quick_check\) of the database is (running since [\d.]+ s, .+|starting): the file changed since the clean stop/);
+    assert.match(
+      first.text,
+      /^not ready: the integrity check \(quick_check\) of the database is (running since [\d.]+ s, .+|starting): the file changed since the clean stop/,
+    );
 
     const health = await rawUnary(raw, '/grpc.health.v1.Health/Check', Buffer.alloc(0));
     const listed = await callError(client, 'ListTasks', {});
@@ -141,7 +152,9 @@ test('rig task runs no quick_check: a corrupt page it does not read is not its t
   const db = new Database(file);
   db.exec('CREATE TABLE filler (x BLOB)');
   db.exec('WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) INSERT INTO filler SELECT randomblob(3000) FROM n');
-  const { pageno } = db.prepare(`SELECT pageno FROM dbstat WHERE name = 'filler' AND pagetype = 'leaf' ORDER BY path LIMIT 1 OFFSET 100`).get() as { pageno: number };
+  const { pageno } = db.prepare(`SELECT pageno FROM dbstat WHERE name = 'filler' AND pagetype = 'leaf' ORDER BY path LIMIT 1 OFFSET 100`).get() as {
+    pageno: number;
+  };
   const pageSize = db.pragma('page_size', { simple: true }) as number;
   db.close();
   const page = randomBytes(pageSize);
@@ -150,7 +163,10 @@ test('rig task runs no quick_check: a corrupt page it does not read is not its t
   fs.writeSync(fd, page, 0, pageSize, (pageno - 1) * pageSize);
   fs.closeSync(fd);
 
-  for (const args of [['task', 'add', 'beside a corrupt page', '-C', dir], ['task', 'list', '-C', dir]]) {
+  for (const args of [
+    ['task', 'add', 'beside a corrupt page', '-C', dir],
+    ['task', 'list', '-C', dir],
+  ]) {
     const result = rig(args);
     assert.equal(result.code, 0, `rig ${args.slice(0, 2).join(' ')}: ${result.stderr}`);
   }

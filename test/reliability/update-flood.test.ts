@@ -66,7 +66,9 @@ test(`${UPDATES} TaskEventStream updates written at once: bounded server RSS, ea
     flooder.kill('SIGKILL');
 
     const growth = peakRss - baselineRss;
-    t.diagnostic(`RSS ${baselineRss.toFixed(1)} -> peak ${peakRss.toFixed(1)} MB; GetTask p99 quiet ${p99(quiet).toFixed(2)} ms, during ${p99(during).toFixed(2)} ms over ${during.length}`);
+    t.diagnostic(
+      `RSS ${baselineRss.toFixed(1)} -> peak ${peakRss.toFixed(1)} MB; GetTask p99 quiet ${p99(quiet).toFixed(2)} ms, during ${p99(during).toFixed(2)} ms over ${during.length}`,
+    );
     assert.ok(growth < RSS_GROWTH_LIMIT_MB, `server RSS grew ${growth.toFixed(1)} MB during the flood`);
     assert.equal(await version(), UPDATES + 1, 'each update applied exactly once');
   } finally {

@@ -67,12 +67,18 @@ test('an existing project with files other users can get at: rig grpc prints one
   fs.chmodSync(config, 0o644);
   fs.chmodSync(path.join(rigger, 'tasks.db'), 0o640);
   const server = await startServer(dir);
-  const warnings = server.stderr().split('\n').filter((line) => /other users/.test(line));
+  const warnings = server
+    .stderr()
+    .split('\n')
+    .filter((line) => /other users/.test(line));
   assert.equal(warnings.length, 1, server.stderr());
   const db = path.join(rigger, 'tasks.db');
   // SQLite gives the -wal and -shm it creates the database file's mode.
   const named = [`${rigger} (mode 0775)`, `${config} (mode 0644)`, `${db} (mode 0640)`, `${db}-wal (mode 0640)`, `${db}-shm (mode 0640)`].join(', ');
-  assert.equal(warnings[0], `rig: warning: other users can get at the project's files ${named} (tasks, tokens in config.json); rig leaves modes as they are: to make them private run chmod 700 ${rigger}; chmod 600 ${config} ${db} ${db}-wal ${db}-shm`);
+  assert.equal(
+    warnings[0],
+    `rig: warning: other users can get at the project's files ${named} (tasks, tokens in config.json); rig leaves modes as they are: to make them private run chmod 700 ${rigger}; chmod 600 ${config} ${db} ${db}-wal ${db}-shm`,
+  );
   assert.equal(await server.stop(), 0);
   assert.equal(modeOf(rigger), '0775');
   assert.equal(modeOf(config), '0644');

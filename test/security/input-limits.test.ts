@@ -95,52 +95,59 @@ test('5 MB in any settable field is INVALID_ARGUMENT naming the field; nothing i
   }
 });
 
-test('100 maximal-size updates: RSS growth under 100 MB, and default-limit grpc-js and grpcio subscribers receive every event', { timeout: 180_000 }, async (t) => {
-  const dir = tempProject();
-  const server = await startServer(dir, ['--buffer-size', '10000']);
-  const client = connect(server.address);
-  // grpc-js with its own defaults: no channel options of ours (4 MiB messages, 64 KiB window).
-  const plain = new (loadProto().grpcObject.rigger.v1.RiggerService)(server.address, grpc.credentials.createInsecure());
-  try {
-    const plainEvents = collectEvents(plain, {});
-    await plainEvents.ready;
-    const baseline = rssMb(server.child.pid!);
-    const title = 't'.repeat(MAX_TITLE_LENGTH);
-    const { task } = await call(client, 'AddTask', { title, assignee: 'A'.repeat(MAX_NAME_LENGTH) });
-    let peak = baseline;
-    for (let i = 0; i < 100; i++) {
-      await call(client, 'UpdateTask', { task_id: task.id, assignee: (i % 2 === 0 ? 'B' : 'A').repeat(MAX_NAME_LENGTH) });
-      peak = Math.max(peak, rssMb(server.child.pid!));
-    }
-    const expected = 1 + 100 * 2; // CREATED, then UPDATED + ASSIGNED each
-    await plainEvents.waitForCount(expected, 30_000);
-    assert.deepEqual(plainEvents.events.map((e: TaskEvent) => e.sequence), Array.from({ length: expected }, (_, i) => i + 1));
-    plain.close();
-    t.diagnostic(`RSS ${baseline.toFixed(1)} -> peak ${peak.toFixed(1)} MB`);
-    assert.ok(peak - baseline < 100, `RSS grew ${(peak - baseline).toFixed(1)} MB`);
+test(
+  '100 maximal-size updates: RSS growth under 100 MB, and default-limit grpc-js and grpcio subscribers receive every event',
+  { timeout: 180_000 },
+  async (t) => {
+    const dir = tempProject();
+    const server = await startServer(dir, ['--buffer-size', '10000']);
+    const client = connect(server.address);
+    // grpc-js with its own defaults: no channel options of ours (4 MiB messages, 64 KiB window).
+    const plain = new (loadProto().grpcObject.rigger.v1.RiggerService)(server.address, grpc.credentials.createInsecure());
+    try {
+      const plainEvents = collectEvents(plain, {});
+      await plainEvents.ready;
+      const baseline = rssMb(server.child.pid!);
+      const title = 't'.repeat(MAX_TITLE_LENGTH);
+      const { task } = await call(client, 'AddTask', { title, assignee: 'A'.repeat(MAX_NAME_LENGTH) });
+      let peak = baseline;
+      for (let i = 0; i < 100; i++) {
+        await call(client, 'UpdateTask', { task_id: task.id, assignee: (i % 2 === 0 ? 'B' : 'A').repeat(MAX_NAME_LENGTH) });
+        peak = Math.max(peak, rssMb(server.child.pid!));
+      }
+      const expected = 1 + 100 * 2; // CREATED, then UPDATED + ASSIGNED each
+      await plainEvents.waitForCount(expected, 30_000);
+      assert.deepEqual(
+        plainEvents.events.map((e: TaskEvent) => e.sequence),
+        Array.from({ length: expected }, (_, i) => i + 1),
+      );
+      plain.close();
+      t.diagnostic(`RSS ${baseline.toFixed(1)} -> peak ${peak.toFixed(1)} MB`);
+      assert.ok(peak - baseline < 100, `RSS grew ${(peak - baseline).toFixed(1)} MB`);
 
-    const stubs = pythonGrpcStubs(undefined);
-    if (!stubs) return;
-    const script = [
-      'import sys, grpc',
-      'from rigger.v1 import rigger_pb2, rigger_pb2_grpc',
-      'stub = rigger_pb2_grpc.RiggerServiceStub(grpc.insecure_channel(sys.argv[1]))',
-      'n = 0',
-      'for event in stub.SubscribeToTaskEvents(rigger_pb2.SubscribeToTaskEventsRequest(since_sequence=0)):',
-      '    n += 1',
-      '    if n == int(sys.argv[2]):',
-      '        print(f"received {n} last {event.sequence}")',
-      '        break',
-    ].join('\n');
-    const grpcio = spawnCollected(SYSTEM_PYTHON, ['-c', script, server.address, String(expected)], { env: { ...process.env, PYTHONPATH: stubs } });
-    assert.equal(await grpcio.exited, 0, grpcio.stderr());
-    assert.equal(grpcio.stdout().trim(), `received ${expected} last ${expected}`);
-  } finally {
-    client.close();
-    plain.close();
-    await server.stop();
-  }
-});
+      const stubs = pythonGrpcStubs(undefined);
+      if (!stubs) return;
+      const script = [
+        'import sys, grpc',
+        'from rigger.v1 import rigger_pb2, rigger_pb2_grpc',
+        'stub = rigger_pb2_grpc.RiggerServiceStub(grpc.insecure_channel(sys.argv[1]))',
+        'n = 0',
+        'for event in stub.SubscribeToTaskEvents(rigger_pb2.SubscribeToTaskEventsRequest(since_sequence=0)):',
+        '    n += 1',
+        '    if n == int(sys.argv[2]):',
+        '        print(f"received {n} last {event.sequence}")',
+        '        break',
+      ].join('\n');
+      const grpcio = spawnCollected(SYSTEM_PYTHON, ['-c', script, server.address, String(expected)], { env: { ...process.env, PYTHONPATH: stubs } });
+      assert.equal(await grpcio.exited, 0, grpcio.stderr());
+      assert.equal(grpcio.stdout().trim(), `received ${expected} last ${expected}`);
+    } finally {
+      client.close();
+      plain.close();
+      await server.stop();
+    }
+  },
+);
 
 test('an event already too large in an old database is served as its reduced stand-in, never as poison', { timeout: 60_000 }, async () => {
   const dir = tempProject();
@@ -151,7 +158,17 @@ test('an event already too large in an old database is served as its reduced sta
   const db = new Database(dbFile);
   const before = JSON.parse((db.prepare('SELECT task FROM events WHERE sequence = 1').get() as { task: string }).task);
   const huge = { ...before, assignee: 'Z'.repeat(2 * 1024 * 1024), version: 2 };
-  const event = { sequence: 2, event_id: 'old-oversized', timestamp: before.updated_at, event_type: TaskEventType.ASSIGNED, task: huge, previous_task: before, actor: 'old', metadata: { mutation_id: 'm' }, changed_fields: ['assignee'] };
+  const event = {
+    sequence: 2,
+    event_id: 'old-oversized',
+    timestamp: before.updated_at,
+    event_type: TaskEventType.ASSIGNED,
+    task: huge,
+    previous_task: before,
+    actor: 'old',
+    metadata: { mutation_id: 'm' },
+    changed_fields: ['assignee'],
+  };
   const encoded = taskEventEncoder.encode(event);
   assert.ok(encoded.length > MAX_EVENT_BYTES);
   db.prepare(
@@ -166,7 +183,10 @@ test('an event already too large in an old database is served as its reduced sta
   try {
     const events = collectEvents(plain, { since_sequence: 0 });
     const received = await events.waitForCount(3, 20_000);
-    assert.deepEqual(received.map((e: TaskEvent) => e.sequence), [1, 2, 3]);
+    assert.deepEqual(
+      received.map((e: TaskEvent) => e.sequence),
+      [1, 2, 3],
+    );
     const stand = received[1]!;
     assert.equal(stand.event_id, 'old-oversized');
     assert.equal(stand.metadata.oversized_bytes, String(encoded.length));

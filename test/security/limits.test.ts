@@ -65,15 +65,19 @@ test('beyond --max-subscribers a new stream is RESOURCE_EXHAUSTED with a clear m
   for (const sub of open) assert.equal((await sub.waitForCount(1))[0]!.task.title, 'still delivered');
 
   open.pop()!.cancel();
-  await waitFor(async () => {
-    const next = collectEvents(c, {});
-    const outcome = await Promise.race([next.ready.then(() => 'ready'), next.ended.then(() => 'ended')]);
-    if (outcome === 'ready') {
-      open.push(next);
-      return true;
-    }
-    return false;
-  }, 10_000, 'a freed subscriber slot');
+  await waitFor(
+    async () => {
+      const next = collectEvents(c, {});
+      const outcome = await Promise.race([next.ready.then(() => 'ready'), next.ended.then(() => 'ended')]);
+      if (outcome === 'ready') {
+        open.push(next);
+        return true;
+      }
+      return false;
+    },
+    10_000,
+    'a freed subscriber slot',
+  );
   for (const sub of open) sub.cancel();
 });
 
@@ -90,14 +94,18 @@ test('--max-concurrent-streams caps the calls one connection has open; another c
   const second = client(server.address, { 'grpc.use_local_subchannel_pool': 1 });
   assert.equal((await call(second, 'ListTasks', {})).total_count, 0);
   subs[0]!.cancel();
-  await waitFor(async () => {
-    try {
-      await call(first, 'ListTasks', {});
-      return true;
-    } catch {
-      return false;
-    }
-  }, 10_000, 'a call once a stream closed');
+  await waitFor(
+    async () => {
+      try {
+        await call(first, 'ListTasks', {});
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    10_000,
+    'a call once a stream closed',
+  );
   subs[1]!.cancel();
 });
 
@@ -127,12 +135,16 @@ test('keepalive: a connection whose peer stops answering is closed and its subsc
 
   frozen = true;
   // Within keepalive time + timeout (+ slack) the server drops the silent connection.
-  await waitFor(async () => {
-    const next = collectEvents(direct, {});
-    const outcome = await Promise.race([next.ready.then(() => 'ready'), next.ended.then(() => 'ended')]);
-    if (outcome === 'ready') next.cancel();
-    return outcome === 'ready';
-  }, 15_000, 'the server to release the frozen connection\'s subscription');
+  await waitFor(
+    async () => {
+      const next = collectEvents(direct, {});
+      const outcome = await Promise.race([next.ready.then(() => 'ready'), next.ended.then(() => 'ended')]);
+      if (outcome === 'ready') next.cancel();
+      return outcome === 'ready';
+    },
+    15_000,
+    "the server to release the frozen connection's subscription",
+  );
 });
 
 /** A client on its own connection: grpc-js would otherwise share one between clients of the same address. */
@@ -162,12 +174,16 @@ test('--max-subscribers-per-connection: one connection cannot take every slot; a
   await held[0]!.waitForCount(1);
   // A slot freed on the first connection can be taken again.
   held[0]!.cancel();
-  await waitFor(async () => {
-    const again = collectEvents(first, {});
-    const outcome = await Promise.race([again.ready.then(() => 'ready'), again.ended.then(() => 'ended')]);
-    if (outcome === 'ready') held.push(again);
-    return outcome === 'ready';
-  }, 10_000, 'the freed slot');
+  await waitFor(
+    async () => {
+      const again = collectEvents(first, {});
+      const outcome = await Promise.race([again.ready.then(() => 'ready'), again.ended.then(() => 'ended')]);
+      if (outcome === 'ready') held.push(again);
+      return outcome === 'ready';
+    },
+    10_000,
+    'the freed slot',
+  );
   for (const s of [...held, other]) s.cancel();
 });
 
@@ -175,7 +191,12 @@ test('--max-health-watchers caps grpc.health.v1 Watch streams (open to all when 
   const server = await serve(['--max-health-watchers', '2', '--token', 'secret-token-1']);
   const raw = ownConnection(server.address);
   const watch = () => {
-    const stream = raw.makeServerStreamRequest('/grpc.health.v1.Health/Watch', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0));
+    const stream = raw.makeServerStreamRequest(
+      '/grpc.health.v1.Health/Watch',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.alloc(0),
+    );
     const first = new Promise<Buffer | grpc.ServiceError>((resolve) => {
       stream.once('data', resolve);
       stream.once('error', resolve);
@@ -191,11 +212,15 @@ test('--max-health-watchers caps grpc.health.v1 Watch streams (open to all when 
   assert.equal(refused.code, grpc.status.RESOURCE_EXHAUSTED);
   assert.match(refused.details, /already has 2 health Watch streams .*--max-health-watchers/);
   a.stream.cancel();
-  await waitFor(async () => {
-    const d = watch();
-    const got = await d.first;
-    d.stream.cancel();
-    return Buffer.isBuffer(got);
-  }, 10_000, 'a watch slot freed by the cancel');
+  await waitFor(
+    async () => {
+      const d = watch();
+      const got = await d.first;
+      d.stream.cancel();
+      return Buffer.isBuffer(got);
+    },
+    10_000,
+    'a watch slot freed by the cancel',
+  );
   b.stream.cancel();
 });

@@ -72,7 +72,18 @@ test('TLS + token: a Go client (buf curl, as grpcurl would) calls through reflec
   const server = await serve(['--tls-cert', certs.serverCert, '--tls-key', certs.serverKey, '--token', token]);
   const buf = path.join(REPO_ROOT, 'node_modules', '.bin', 'buf');
   const url = `https://localhost:${server.port}/rigger.v1.RiggerService/AddTask`;
-  const added = await runAsync(buf, ['curl', '--protocol', 'grpc', '--cacert', certs.ca, '-H', `authorization: Bearer ${token}`, '-d', '{"title": "via buf curl"}', url]);
+  const added = await runAsync(buf, [
+    'curl',
+    '--protocol',
+    'grpc',
+    '--cacert',
+    certs.ca,
+    '-H',
+    `authorization: Bearer ${token}`,
+    '-d',
+    '{"title": "via buf curl"}',
+    url,
+  ]);
   assert.equal(added.code, 0, added.stderr);
   assert.match(added.stdout, /"title": "via buf curl"/);
   const refused = await runAsync(buf, ['curl', '--protocol', 'grpc', '--cacert', certs.ca, '-d', '{"title": "no token"}', url]);
@@ -80,9 +91,13 @@ test('TLS + token: a Go client (buf curl, as grpcurl would) calls through reflec
   assert.match(refused.stdout + refused.stderr, /unauthenticated/);
 
   // And the CLI's own client: rig events --server-ca --token.
-  const events = spawnTracked(process.execPath, [RIG_BIN, 'events', '-C', server.dir, '--address', `localhost:${server.port}`, '--server-ca', certs.ca, '--token', token, '--since', '0'], {
-    env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' },
-  });
+  const events = spawnTracked(
+    process.execPath,
+    [RIG_BIN, 'events', '-C', server.dir, '--address', `localhost:${server.port}`, '--server-ca', certs.ca, '--token', token, '--since', '0'],
+    {
+      env: { ...process.env, RIGGER_LOG_LEVEL: 'warn' },
+    },
+  );
   let printed = '';
   events.stdout!.on('data', (d) => (printed += d));
   const deadline = Date.now() + 15_000;

@@ -35,7 +35,9 @@ test('board changes: a read-only token with --allow-changes exits 1; the select 
   const add = async (title: string) => ((await call(client, 'AddTask', { title, assignee: 'Alice' }, auth())) as { task: { id: string } }).task.id;
   const statusOf = async (id: string) => ((await call(client, 'GetTask', { task_id: id }, auth())) as { task: { status: string | number } }).task.status;
 
-  const readOnly = await rigAsync(['sidecar', 'board', '--address', server.address, '--token', READ_ONLY, '--http-port', '0', '--allow-changes'], { timeoutMs: 30_000 });
+  const readOnly = await rigAsync(['sidecar', 'board', '--address', server.address, '--token', READ_ONLY, '--http-port', '0', '--allow-changes'], {
+    timeoutMs: 30_000,
+  });
   assert.equal(readOnly.code, 1, readOnly.stderr);
   assert.match(readOnly.stderr, /^rig: --allow-changes needs a read-write token/);
   assert.equal(readOnly.stderr.trim().split('\n').length, 1, `one line: ${readOnly.stderr}`);
@@ -53,8 +55,10 @@ test('board changes: a read-only token with --allow-changes exits 1; the select 
     page.on('pageerror', (error) => pageErrors.push(String(error)));
     await page.setViewport({ width: 1280, height: 800 });
     await page.goto(url);
-    await page.waitForFunction(`document.getElementById('connection').dataset.state === 'live' && document.querySelectorAll('#columns .card').length === 3`, { timeout: WAIT_MS });
-    const csrf = (await page.evaluate("document.querySelector('meta[name=\"rigger-board-csrf\"]').content")) as string;
+    await page.waitForFunction(`document.getElementById('connection').dataset.state === 'live' && document.querySelectorAll('#columns .card').length === 3`, {
+      timeout: WAIT_MS,
+    });
+    const csrf = (await page.evaluate('document.querySelector(\'meta[name="rigger-board-csrf"]\').content')) as string;
     assert.ok(csrf.length >= 24, 'the page carries a CSRF token');
 
     // The select (keyboard and no drag): the server has the new status, and the board follows it.
@@ -75,13 +79,22 @@ test('board changes: a read-only token with --allow-changes exits 1; the select 
     await page.evaluate(`document.querySelector('[data-task-id="${stale}"]').dataset.version = '999'`);
     await page.select(`[data-task-id="${stale}"] select.move`, 'COMPLETED');
     await page.waitForFunction("document.getElementById('notice').dataset.kind === 'error'", { timeout: WAIT_MS });
-    assert.match((await page.evaluate("document.getElementById('notice').textContent")) as string, /Could not move “Changed elsewhere first” to Completed: the server refused the change: .*version/i);
+    assert.match(
+      (await page.evaluate("document.getElementById('notice').textContent")) as string,
+      /Could not move “Changed elsewhere first” to Completed: the server refused the change: .*version/i,
+    );
     assert.equal(await statusOf(stale), TaskStatus.TODO);
-    await page.waitForFunction(`${cardIn('TODO', stale)} && document.querySelector('[data-task-id="${stale}"] select.move').value === 'TODO'`, { timeout: WAIT_MS });
+    await page.waitForFunction(`${cardIn('TODO', stale)} && document.querySelector('[data-task-id="${stale}"] select.move').value === 'TODO'`, {
+      timeout: WAIT_MS,
+    });
 
     // Requests not from the page: no CSRF token, another origin, cross-site, no Origin at all.
     const post = (headers: Record<string, string>) =>
-      fetch(new URL('change', url), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ task_id: stale, status: 'COMPLETED' }) });
+      fetch(new URL('change', url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ task_id: stale, status: 'COMPLETED' }),
+      });
     const foreign: [Record<string, string>, RegExp][] = [
       [{ origin }, /no valid x-rigger-board-csrf token/],
       [{ origin: 'http://attacker.example', 'x-rigger-board-csrf': csrf }, /Origin http:\/\/attacker\.example/],
@@ -97,7 +110,9 @@ test('board changes: a read-only token with --allow-changes exits 1; the select 
     // A cross-origin page's fetch: the browser sends its Origin, and the board refuses it.
     const other = await browser.newPage();
     await other.goto('about:blank');
-    const crossStatus = await other.evaluate(`fetch(${JSON.stringify(new URL('change', url).href)}, { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: '{"task_id":"${stale}","status":"COMPLETED"}' }).then(() => 'sent', () => 'failed')`);
+    const crossStatus = await other.evaluate(
+      `fetch(${JSON.stringify(new URL('change', url).href)}, { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: '{"task_id":"${stale}","status":"COMPLETED"}' }).then(() => 'sent', () => 'failed')`,
+    );
     assert.ok(['sent', 'failed'].includes(crossStatus as string));
     await other.close();
     await page.bringToFront(); // a hidden tab gets no animation frames, so it would not redraw
@@ -107,8 +122,12 @@ test('board changes: a read-only token with --allow-changes exits 1; the select 
     const accepted = await post({ origin, 'x-rigger-board-csrf': csrf });
     assert.equal(accepted.status, 200);
     assert.equal(await statusOf(stale), TaskStatus.COMPLETED);
-    const unknown = await fetch(new URL('change', url), { method: 'POST', headers: { origin, 'x-rigger-board-csrf': csrf, 'content-type': 'application/json' }, body: JSON.stringify({ task_id: 'no-such-task', status: 'TODO' }) });
-    assert.equal(unknown.status, 404, 'an unknown task is the server\'s NOT_FOUND');
+    const unknown = await fetch(new URL('change', url), {
+      method: 'POST',
+      headers: { origin, 'x-rigger-board-csrf': csrf, 'content-type': 'application/json' },
+      body: JSON.stringify({ task_id: 'no-such-task', status: 'TODO' }),
+    });
+    assert.equal(unknown.status, 404, "an unknown task is the server's NOT_FOUND");
 
     // The sidecar restarts under the open page (a new CSRF token): the page's next change still goes through, without a reload.
     await page.evaluate('window.__loadedOnce = true');

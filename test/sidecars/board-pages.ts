@@ -12,7 +12,10 @@ const STATUSES = [TaskStatus.TODO, TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED]
 
 /** The n-th board task's title: about 300 characters, as real ones with some detail run. */
 export function boardTitle(n: number): string {
-  return `Board task ${n}: ${'review the rollout plan, check the runbook and the dashboards, then tell the team what changed and why; '.repeat(3)}`.slice(0, 300);
+  return `Board task ${n}: ${'review the rollout plan, check the runbook and the dashboards, then tell the team what changed and why; '.repeat(3)}`.slice(
+    0,
+    300,
+  );
 }
 
 /**
@@ -23,11 +26,16 @@ export function boardTitle(n: number): string {
 export function prefillBoard(dbFile: string, count: number): void {
   const store = openStore(dbFile, taskEventEncoder);
   try {
-    for (let written = 0; written < count; ) {
+    for (let written = 0; written < count;) {
       const batch = Math.min(1000, count - written);
       store.tasks.write('board-prefill', (m) => {
         for (let i = written; i < written + batch; i++) {
-          m.createTask({ title: boardTitle(i), assignee: PEOPLE[i % PEOPLE.length]!, status: STATUSES[i % STATUSES.length]!, due_date: `2099-0${1 + (i % 9)}-1${i % 10}` });
+          m.createTask({
+            title: boardTitle(i),
+            assignee: PEOPLE[i % PEOPLE.length]!,
+            status: STATUSES[i % STATUSES.length]!,
+            due_date: `2099-0${1 + (i % 9)}-1${i % 10}`,
+          });
         }
       });
       written += batch;
@@ -147,7 +155,11 @@ export class BoardReader {
       };
       const timer = setTimeout(() => {
         this.waiters.delete(check);
-        reject(new Error(`${what}: not within ${timeoutMs} ms (snapshots ${this.snapshotsStarted} started, ${this.snapshotsCompleted} complete, ${this.board.size} cards, ended ${this.ended})`));
+        reject(
+          new Error(
+            `${what}: not within ${timeoutMs} ms (snapshots ${this.snapshotsStarted} started, ${this.snapshotsCompleted} complete, ${this.board.size} cards, ended ${this.ended})`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.add(check);
     });

@@ -80,7 +80,10 @@ test(`board at ${TASKS} tasks: ${STUCK} pages that never read cost < ${RSS_MARGI
       for (const socket of stuck ?? []) socket.destroy();
     }
     const growthMb = (rss.peak() - baseline) / MB;
-    assert.ok(growthMb < RSS_MARGIN_MB, `sidecar RSS ${(baseline / MB).toFixed(0)} MB -> peak ${(rss.peak() / MB).toFixed(0)} MB with ${STUCK} stuck pages (want growth < ${RSS_MARGIN_MB} MB)`);
+    assert.ok(
+      growthMb < RSS_MARGIN_MB,
+      `sidecar RSS ${(baseline / MB).toFixed(0)} MB -> peak ${(rss.peak() / MB).toFixed(0)} MB with ${STUCK} stuck pages (want growth < ${RSS_MARGIN_MB} MB)`,
+    );
     assert.equal(drops(sidecar!) - dropsBefore, STUCK, 'only the stuck pages were dropped');
     assert.equal(reader.ended, false, 'the reading page was never dropped');
     assert.equal(reader.snapshotsStarted, 1);
@@ -96,7 +99,14 @@ test('board: a page that stops reading mid-snapshot is dropped, and when it read
   await page.waitUntil(() => page.snapshotsStarted === 1, LOAD_MS, 'the snapshot begins');
   page.pause();
   await waitFor(() => drops(sidecar!) > dropsBefore, DROP_MS, 'the sidecar drops the page that stopped reading');
-  const dropped = JSON.parse(sidecar!.stderr().trim().split('\n').filter((line) => line.includes('"board page not reading')).at(-1)!) as { reason: string };
+  const dropped = JSON.parse(
+    sidecar!
+      .stderr()
+      .trim()
+      .split('\n')
+      .filter((line) => line.includes('"board page not reading'))
+      .at(-1)!,
+  ) as { reason: string };
   assert.equal(dropped.reason, 'not drained');
 
   // Meanwhile a change the dropped page does not get on its cut-off stream.
@@ -140,7 +150,10 @@ test(`board: GET / carries no tasks at ${TASKS}; the page in chromium loads them
   const drawn = `[...document.querySelectorAll('#columns .column')].map((column) => column.querySelectorAll('.card').length)`;
   await page.waitForFunction(`document.getElementById('connection').dataset.state === 'live' && ${total} === ${TASKS}`, { timeout: LOAD_MS });
   assert.deepEqual(await page.evaluate(drawn), [200, 200, 200], 'each column draws its newest 200 cards');
-  assert.match((await page.evaluate(`document.querySelector('#columns [data-status="TODO"] .more').textContent`)) as string, new RegExp(`^${TASKS / 3 - 200} more`));
+  assert.match(
+    (await page.evaluate(`document.querySelector('#columns [data-status="TODO"] .more').textContent`)) as string,
+    new RegExp(`^${TASKS / 3 - 200} more`),
+  );
   assert.match((await page.evaluate(`document.getElementById('summary').textContent`)) as string, new RegExp(`^${TASKS} of ${TASKS} tasks shown`));
   await page.evaluate('window.__loadedOnce = true');
 
@@ -164,7 +177,10 @@ test(`board: GET / carries no tasks at ${TASKS}; the page in chromium loads them
   assert.equal(await page.evaluate('window.__loadedOnce'), true, 'the page was never reloaded');
   const ids = (await page.evaluate(`[...document.querySelectorAll('#columns .card')].map((card) => card.dataset.taskId)`)) as string[];
   assert.equal(new Set(ids).size, ids.length, 'no card is drawn twice');
-  assert.ok(await page.evaluate(`[...document.querySelectorAll('#columns .card h4')].some((h) => h.textContent === 'added while the board was away')`), 'the newest card is drawn');
+  assert.ok(
+    await page.evaluate(`[...document.querySelectorAll('#columns .card h4')].some((h) => h.textContent === 'added while the board was away')`),
+    'the newest card is drawn',
+  );
   assert.deepEqual(pageErrors, []);
 });
 

@@ -13,7 +13,10 @@ export async function boardUrl(sidecar: SidecarProcess, timeoutMs = 20_000): Pro
 
 /** How many times the board has logged that it dropped a page for not reading. */
 export function drops(sidecar: SidecarProcess): number {
-  return sidecar.stderr().split('\n').filter((line) => line.includes('"board page not reading its events')).length;
+  return sidecar
+    .stderr()
+    .split('\n')
+    .filter((line) => line.includes('"board page not reading its events')).length;
 }
 
 /** Where the board tests' screenshots go: docs/images/ only with RIGGER_WRITE_SCREENSHOTS=1, so a test run leaves the clone clean. */

@@ -94,8 +94,16 @@ test('board: the tasks in their columns, live AddTask/UpdateTask within 2 s, key
   try {
     const url = await boardUrl(sidecar);
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/, 'loopback by default');
-    const listening = sidecar.stderr().split('\n').filter((line) => line.includes('"board listening')).map((line) => JSON.parse(line) as { url: string });
-    assert.deepEqual(listening.map((line) => line.url), [url], 'the URL is logged as a pino line too');
+    const listening = sidecar
+      .stderr()
+      .split('\n')
+      .filter((line) => line.includes('"board listening'))
+      .map((line) => JSON.parse(line) as { url: string });
+    assert.deepEqual(
+      listening.map((line) => line.url),
+      [url],
+      'the URL is logged as a pino line too',
+    );
 
     // The page, its files and its event stream carry tasks, never the token.
     for (const file of ['', 'board-view.js', 'board.js', 'board.css']) {
@@ -130,7 +138,7 @@ test('board: the tasks in their columns, live AddTask/UpdateTask within 2 s, key
     assert.equal(await page.evaluate("document.querySelectorAll('#columns script, #columns img').length"), 0, 'task text never becomes markup');
     assert.equal(await page.evaluate('window.__pwned'), undefined);
     assert.equal(await page.evaluate(`document.querySelector('[data-task-id="${oauth}"] dl time')?.getAttribute('datetime')`), '2025-12-31');
-    assert.match(await page.evaluate(`document.querySelector('[data-task-id="${oauth}"] dl').textContent`) as string, /overdue/);
+    assert.match((await page.evaluate(`document.querySelector('[data-task-id="${oauth}"] dl').textContent`)) as string, /overdue/);
     assert.ok(!(await page.content()).includes(TOKEN), 'the token is not in the live DOM');
 
     // Live: a new card within 2 s, then the same card moved to another column, without a reload.
@@ -138,18 +146,31 @@ test('board: the tasks in their columns, live AddTask/UpdateTask within 2 s, key
     await page.waitForFunction(cardIn('TODO', 'Ship the live board'), { timeout: CHANGE_MS });
     await setStatus(ship, 2);
     await page.waitForFunction(`${cardIn('IN_PROGRESS', 'Ship the live board')} && !${cardIn('TODO', 'Ship the live board')}`, { timeout: CHANGE_MS });
-    await page.waitForFunction(`[...document.querySelectorAll('#feed li')].some((li) => li.textContent.includes('status changed') && li.textContent.includes('Ship the live board'))`, { timeout: CHANGE_MS });
+    await page.waitForFunction(
+      `[...document.querySelectorAll('#feed li')].some((li) => li.textContent.includes('status changed') && li.textContent.includes('Ship the live board'))`,
+      { timeout: CHANGE_MS },
+    );
 
     // The assignee filter from the keyboard: Tab reaches it first, the arrows pick a person.
     await page.keyboard.press('Tab');
     assert.equal(await page.evaluate('document.activeElement.id'), 'assignee-filter');
-    assert.deepEqual(await page.evaluate("[...document.querySelectorAll('#assignee-filter option')].map((o) => o.textContent)"), ['Everyone', 'Alice', 'Bob', 'Carol', 'Dave']);
+    assert.deepEqual(await page.evaluate("[...document.querySelectorAll('#assignee-filter option')].map((o) => o.textContent)"), [
+      'Everyone',
+      'Alice',
+      'Bob',
+      'Carol',
+      'Dave',
+    ]);
     await page.keyboard.press('ArrowDown');
     await page.waitForFunction(`document.getElementById('assignee-filter').value === 'Alice'`, { timeout: CHANGE_MS });
-    await page.waitForFunction(`document.querySelectorAll('#columns .card').length === 1 && ${cardIn('TODO', 'Implement OAuth2 authentication')}`, { timeout: CHANGE_MS });
-    assert.match(await page.evaluate("document.getElementById('summary').textContent") as string, /^1 of 4 tasks shown/);
+    await page.waitForFunction(`document.querySelectorAll('#columns .card').length === 1 && ${cardIn('TODO', 'Implement OAuth2 authentication')}`, {
+      timeout: CHANGE_MS,
+    });
+    assert.match((await page.evaluate("document.getElementById('summary').textContent")) as string, /^1 of 4 tasks shown/);
     await page.keyboard.press('ArrowDown');
-    await page.waitForFunction(`document.querySelectorAll('#columns .card').length === 1 && ${cardIn('IN_PROGRESS', 'Write the runbook')}`, { timeout: CHANGE_MS });
+    await page.waitForFunction(`document.querySelectorAll('#columns .card').length === 1 && ${cardIn('IN_PROGRESS', 'Write the runbook')}`, {
+      timeout: CHANGE_MS,
+    });
     await page.keyboard.press('Home');
     await page.waitForFunction(`document.querySelectorAll('#columns .card').length === 4`, { timeout: CHANGE_MS });
 
@@ -179,7 +200,10 @@ test('board: the tasks in their columns, live AddTask/UpdateTask within 2 s, key
     await setStatus(afterRestart, 2);
     sidecar = startSidecar('board', ['--address', server.address, '--token', TOKEN, '--http-port', port], 'rig');
     assert.equal(await boardUrl(sidecar), url);
-    await page.waitForFunction(`${connectionIs('live')} && ${cardIn('COMPLETED', 'Implement OAuth2 authentication')} && ${cardIn('IN_PROGRESS', 'Added after the restart')} && !${cardIn('TODO', 'Added after the restart')}`, { timeout: RECOVER_MS });
+    await page.waitForFunction(
+      `${connectionIs('live')} && ${cardIn('COMPLETED', 'Implement OAuth2 authentication')} && ${cardIn('IN_PROGRESS', 'Added after the restart')} && !${cardIn('TODO', 'Added after the restart')}`,
+      { timeout: RECOVER_MS },
+    );
     assert.equal(await page.evaluate('window.__loadedOnce'), true, 'the page was never reloaded');
     const final = await columns(page);
     assert.deepEqual(final.TODO, ['Added while the server was down']);

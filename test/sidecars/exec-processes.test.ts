@@ -66,13 +66,17 @@ function alive(pid: number): boolean {
 /** The live processes whose environment holds `entry` (NAME=value). */
 function withEnv(entry: string): number[] {
   const needle = Buffer.from(`${entry}\0`);
-  return fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name) && alive(Number(name))).filter((name) => {
-    try {
-      return fs.readFileSync(`/proc/${name}/environ`).includes(needle);
-    } catch {
-      return false;
-    }
-  }).map(Number);
+  return fs
+    .readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name) && alive(Number(name)))
+    .filter((name) => {
+      try {
+        return fs.readFileSync(`/proc/${name}/environ`).includes(needle);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 /** A server of its own (so the test's first event is sequence 1) and the hook in a new directory. */
@@ -103,10 +107,19 @@ async function runStarted(work: string, sequence: number, sidecar: SidecarProces
 
 async function ackedAt(server: ServerProcess, consumer: string, sequence: number, sidecar: SidecarProcess): Promise<void> {
   const client = clientOf(server);
-  await waitFor(async () => ((await client.getConsumer(consumer).catch(() => undefined))?.acked_sequence ?? 0) >= sequence, 30_000, `${consumer} acked at ${sequence}; sidecar stderr: ${sidecar.stderr().slice(-2000)}`);
+  await waitFor(
+    async () => ((await client.getConsumer(consumer).catch(() => undefined))?.acked_sequence ?? 0) >= sequence,
+    30_000,
+    `${consumer} acked at ${sequence}; sidecar stderr: ${sidecar.stderr().slice(-2000)}`,
+  );
 }
 
-const logOf = (sidecar: SidecarProcess) => sidecar.stderr().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+const logOf = (sidecar: SidecarProcess) =>
+  sidecar
+    .stderr()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 function assertAllGone(run: RunFiles, what: string): void {
   for (const [name, pid] of Object.entries({ command: run.command, 'child in the group': run.inGroup, 'child out of the group (setsid)': run.escaped })) {
@@ -119,7 +132,12 @@ test('a timeout ends every process of the run, children that ignore SIGTERM and 
   const { server, work, hook } = await setUp();
   const client = clientOf(server);
   await client.addTask({ title: 'stubborn' });
-  const sidecar = execSidecar(server.address, 'timeout', ['--since', '0', '--timeout-ms', '8000', '--max-attempts', '1'], ['/bin/sh', hook, work, 'wait', 'stubborn']);
+  const sidecar = execSidecar(
+    server.address,
+    'timeout',
+    ['--since', '0', '--timeout-ms', '8000', '--max-attempts', '1'],
+    ['/bin/sh', hook, work, 'wait', 'stubborn'],
+  );
   const run = await runStarted(work, 1, sidecar);
   assert.ok(alive(run.inGroup) && alive(run.escaped), 'the children are running');
   // --max-attempts 1: the timed-out run is a dead letter, which moves the acked position past it.
@@ -134,7 +152,7 @@ test('a timeout ends every process of the run, children that ignore SIGTERM and 
   assert.equal(await sidecar.stop('SIGTERM'), 0, sidecar.stderr().slice(-2000));
 });
 
-test('the sidecar\'s stop ends every process of a running command, and does not ack it', { timeout: 90_000 }, async () => {
+test("the sidecar's stop ends every process of a running command, and does not ack it", { timeout: 90_000 }, async () => {
   const { server, work, hook } = await setUp();
   const client = clientOf(server);
   await client.addTask({ title: 'stubborn' });
@@ -159,7 +177,11 @@ test('what a command that exits 0 leaves running is ended: in its group or not, 
   await ackedAt(server, 'daemons', 2, sidecar);
   assertAllGone(plain, 'after the run');
   assertAllGone(stubborn, 'after the stubborn run');
-  const ended = new Map(logOf(sidecar).filter((l) => l.msg === 'ended processes of the run').map((l) => [l.sequence, l]));
+  const ended = new Map(
+    logOf(sidecar)
+      .filter((l) => l.msg === 'ended processes of the run')
+      .map((l) => [l.sequence, l]),
+  );
   assert.equal(ended.get(1)?.when, 'exit');
   assert.deepEqual([...(ended.get(1)!.pids as number[])].sort(), [plain.inGroup, plain.escaped].sort());
   assert.deepEqual(ended.get(1)!.sigkill, [], 'SIGTERM was enough');
@@ -168,7 +190,7 @@ test('what a command that exits 0 leaves running is ended: in its group or not, 
   assert.equal(await sidecar.stop('SIGTERM'), 0, sidecar.stderr().slice(-2000));
 });
 
-test('--keep-children leaves them running, through the sidecar\'s stop', { timeout: 90_000 }, async () => {
+test("--keep-children leaves them running, through the sidecar's stop", { timeout: 90_000 }, async () => {
   const { server, work, hook } = await setUp();
   const client = clientOf(server);
   await client.addTask({ title: 'daemon' });
@@ -178,7 +200,10 @@ test('--keep-children leaves them running, through the sidecar\'s stop', { timeo
   assert.equal(await sidecar.stop('SIGTERM'), 0, sidecar.stderr().slice(-2000));
   assert.ok(alive(run.inGroup) && alive(run.escaped), 'both children still run');
   assert.deepEqual(withEnv(`RIGGER_EXEC_RUN=${run.cookie}`).sort(), [run.inGroup, run.escaped].sort());
-  assert.equal(logOf(sidecar).some((l) => l.msg === 'ended processes of the run'), false);
+  assert.equal(
+    logOf(sidecar).some((l) => l.msg === 'ended processes of the run'),
+    false,
+  );
   for (const pid of [run.inGroup, run.escaped]) process.kill(pid, 'SIGKILL');
   await waitFor(() => !alive(run.inGroup) && !alive(run.escaped), 10_000, 'the kept children to die');
 });
@@ -206,7 +231,14 @@ test('an assignee with NUL and other control characters: the command runs, stdin
   const sidecar = execSidecar(server.address, 'odd', ['--since', '0'], [process.execPath, recorder, work]);
   delete process.env.RIGGER_NUL_REMOVED;
   await ackedAt(server, 'odd', 2, sidecar);
-  const got = (sequence: number) => JSON.parse(fs.readFileSync(path.join(work, `${sequence}.json`), 'utf8')) as { stdin: string; file: string; fileText: string; mode: number; vars: Record<string, string> };
+  const got = (sequence: number) =>
+    JSON.parse(fs.readFileSync(path.join(work, `${sequence}.json`), 'utf8')) as {
+      stdin: string;
+      file: string;
+      fileText: string;
+      mode: number;
+      vars: Record<string, string>;
+    };
   const odd = got(1);
   assert.ok(odd.stdin.endsWith('\n') && !odd.stdin.slice(0, -1).includes('\n'), 'one line on stdin');
   const event = JSON.parse(odd.stdin) as { sequence: number; task: { id: string; assignee: string } };

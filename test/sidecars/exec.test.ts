@@ -59,7 +59,14 @@ function execSidecar(args: string[]): SidecarProcess {
   return sidecar;
 }
 
-const runsIn = (file: string): Run[] => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Run) : []);
+const runsIn = (file: string): Run[] =>
+  fs.existsSync(file)
+    ? fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Run)
+    : [];
 
 test('every event is handled, each task in order, the slow one killed, retried and dead-lettered', { timeout: 120_000 }, async () => {
   server = await startServer(tempProject());
@@ -76,7 +83,27 @@ test('every event is handled, each task in order, the slow one killed, retried a
   for (const id of [...plain, ...flaky]) await client.updateTask({ task_id: id, status: 2, assignee: 'Alice' });
 
   process.env.RUNS_FILE = runsFile; // inherited by the sidecar, and by the hook through it
-  const sidecar = execSidecar(['--address', server.address, '--consumer', 'hooks', '--since', '0', '--timeout-ms', '1000', '--max-attempts', '3', '--retry-initial-ms', '100', '--retry-max-ms', '300', '--concurrency', '4', '--', process.execPath, hook]);
+  const sidecar = execSidecar([
+    '--address',
+    server.address,
+    '--consumer',
+    'hooks',
+    '--since',
+    '0',
+    '--timeout-ms',
+    '1000',
+    '--max-attempts',
+    '3',
+    '--retry-initial-ms',
+    '100',
+    '--retry-max-ms',
+    '300',
+    '--concurrency',
+    '4',
+    '--',
+    process.execPath,
+    hook,
+  ]);
   delete process.env.RUNS_FILE;
   const total = 9 + 7 * 3; // 9 CREATED; each update is UPDATED, STATUS_CHANGED and ASSIGNED
   const slowSequence = 8;
@@ -90,22 +117,38 @@ test('every event is handled, each task in order, the slow one killed, retried a
 
   // Every event handled: each sequence ran to a successful end, except the slow one.
   const succeeded = new Set(runs.filter((r) => r.what === 'end' && !r.failed).map((r) => r.sequence));
-  assert.deepEqual([...succeeded].sort((a, b) => a - b), Array.from({ length: total }, (_, i) => i + 1).filter((s) => s !== slowSequence));
+  assert.deepEqual(
+    [...succeeded].sort((a, b) => a - b),
+    Array.from({ length: total }, (_, i) => i + 1).filter((s) => s !== slowSequence),
+  );
 
   // The fail-once tasks: every event failed once, then succeeded on attempt 2.
   for (const id of flaky) {
     const attempts = starts.filter((r) => r.task === id).map((r) => [r.sequence, r.attempt]);
     const sequences = [...new Set(attempts.map(([s]) => s!))];
-    assert.deepEqual(attempts, sequences.flatMap((s) => [[s, 1], [s, 2]]), `task ${id}: each event tried twice, in order`);
+    assert.deepEqual(
+      attempts,
+      sequences.flatMap((s) => [
+        [s, 1],
+        [s, 2],
+      ]),
+      `task ${id}: each event tried twice, in order`,
+    );
   }
 
   // The slow one: started --max-attempts times, each killed (SIGTERM) at the timeout, then a dead letter.
   const slowRuns = starts.filter((r) => r.task === slow);
-  assert.deepEqual(slowRuns.map((r) => r.attempt), [1, 2, 3]);
+  assert.deepEqual(
+    slowRuns.map((r) => r.attempt),
+    [1, 2, 3],
+  );
   assert.equal(runs.filter((r) => r.what === 'killed' && r.task === slow).length, 3, 'each timed-out run got SIGTERM');
   for (const r of slowRuns) assert.throws(() => process.kill(r.pid, 0), /ESRCH/, 'the timed-out process is gone');
   const dead = await client.deadLetters('hooks');
-  assert.deepEqual(dead.map((d) => [d.sequence, d.attempts]), [[slowSequence, 3]]);
+  assert.deepEqual(
+    dead.map((d) => [d.sequence, d.attempts]),
+    [[slowSequence, 3]],
+  );
   assert.match(dead[0]!.reason ?? '', /^timed out after --timeout-ms 1000 \(killed with SIGTERM\)$/);
 
   // Per task: one run at a time, in sequence order (a run starts after the one before it ended).
@@ -113,7 +156,11 @@ test('every event is handled, each task in order, the slow one killed, retried a
   for (const r of runs) byTask.set(r.task, [...(byTask.get(r.task) ?? []), r]);
   for (const [task, list] of byTask) {
     const sequences = list.filter((r) => r.what === 'start').map((r) => r.sequence);
-    assert.deepEqual(sequences, [...sequences].sort((a, b) => a - b), `task ${task} in order`);
+    assert.deepEqual(
+      sequences,
+      [...sequences].sort((a, b) => a - b),
+      `task ${task} in order`,
+    );
     for (let i = 1; i < list.length; i++) if (list[i]!.what === 'start') assert.notEqual(list[i - 1]!.what, 'start', `task ${task}: two runs at once`);
   }
   // Across tasks, up to --concurrency at once.
@@ -136,12 +183,19 @@ test('every event is handled, each task in order, the slow one killed, retried a
   assert.deepEqual([starts[0]!.env!.type, starts[0]!.env!.status, starts[0]!.env!.assignee], ['CREATED', 'TODO', '']);
 
   // Output in the log, with the sequence; bounded per run.
-  const log = sidecar.stderr().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const log = sidecar
+    .stderr()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.ok(log.some((l) => l.msg === 'command output' && l.stream === 'stdout' && l.line === 'handling 5' && l.sequence === 5));
   assert.ok(log.some((l) => l.msg === 'command output' && l.stream === 'stderr' && l.line === 'not this time' && l.level === 40));
   const chattySequence = starts.find((r) => r.task === chatty)!.sequence;
   const chattyLines = log.filter((l) => l.msg === 'command output' && l.sequence === chattySequence);
-  assert.ok(chattyLines.some((l) => l.truncated === true && (l.line as string).length === 2000), 'a long line is cut');
+  assert.ok(
+    chattyLines.some((l) => l.truncated === true && (l.line as string).length === 2000),
+    'a long line is cut',
+  );
   assert.ok(chattyLines.length < 700, `output over 64 KiB is dropped (${chattyLines.length} lines logged)`);
   assert.ok(log.some((l) => l.sequence === chattySequence && /over the limit/.test(String(l.msg))));
 
@@ -170,7 +224,12 @@ test('SIGTERM abandons a running command without acking it; the next start runs 
   const second = execSidecar(args);
   delete process.env.RUNS_FILE;
   await waitFor(() => runsIn(runsFile).filter((r) => r.what === 'start').length === 2, 20_000, 'the run to start again');
-  assert.deepEqual(runsIn(runsFile).filter((r) => r.what === 'start').map((r) => r.attempt), [1, 2]);
+  assert.deepEqual(
+    runsIn(runsFile)
+      .filter((r) => r.what === 'start')
+      .map((r) => r.attempt),
+    [1, 2],
+  );
   assert.equal(await second.stop('SIGINT'), 0);
 });
 

@@ -23,7 +23,13 @@ async function waitForLines(file: string, n: number, logger: SidecarProcess, tim
 }
 
 const readLines = (file: string): Line[] =>
-  fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line) : [];
+  fs.existsSync(file)
+    ? fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Line)
+    : [];
 
 test('logger: every event exactly once and in order across SIGKILLs and restarts of the logger and the server', async () => {
   const dir = tempProject();
@@ -67,9 +73,15 @@ test('logger: every event exactly once and in order across SIGKILLs and restarts
 
     assert.equal(await logger.stop('SIGTERM'), 0, logger.stderr());
     const lines = readLines(file);
-    assertExactlyOnceInOrder(lines.map((l) => l.sequence), 10);
+    assertExactlyOnceInOrder(
+      lines.map((l) => l.sequence),
+      10,
+    );
     assert.match(fs.readFileSync(checkpoint, 'utf8'), /^10 [0-9a-f]{16}\n$/, `checkpoint flushed on SIGTERM; logger stderr:\n${logger.stderr()}`);
-    assert.deepEqual(lines.map((l) => l.type), ['CREATED', 'UPDATED', 'STATUS_CHANGED', 'CREATED', 'CREATED', 'UPDATED', 'STATUS_CHANGED', 'CREATED', 'CREATED', 'CREATED']);
+    assert.deepEqual(
+      lines.map((l) => l.type),
+      ['CREATED', 'UPDATED', 'STATUS_CHANGED', 'CREATED', 'CREATED', 'UPDATED', 'STATUS_CHANGED', 'CREATED', 'CREATED', 'CREATED'],
+    );
     assert.deepEqual(
       { ...lines[2], time: undefined, level: undefined, event_id: undefined, timestamp: undefined },
       {
@@ -106,17 +118,25 @@ test('logger: filters as flags, stdout output, and `rig sidecar logger` is the s
     const reassign = await rigAsync(['task', 'update', alice, '--assignee', 'Bob', '-C', dir]);
     assert.equal(reassign.code, 0, reassign.stderr);
     await setStatusByCli(dir, alice, 'in_progress'); // STATUS_CHANGED: not in --types
-    const lines = () => logger.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
+    const lines = () =>
+      logger
+        .stdout()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Line);
     await waitFor(() => lines().length >= 2, 15_000, '2 lines');
     // Bob's and written last: once its line is out, every line before it is.
     await addTaskByCli(dir, 'sentinel', 'Bob');
     await waitFor(() => lines().some((l) => l.title === 'sentinel'), 15_000, 'the sentinel line');
     assert.equal(await logger.stop('SIGINT'), 0, logger.stderr());
-    assert.deepEqual(lines().map((l) => [l.type, l.title, l.assignee]), [
-      ['CREATED', 'bob task', 'Bob'],
-      ['ASSIGNED', 'alice task', 'Bob'],
-      ['CREATED', 'sentinel', 'Bob'],
-    ]);
+    assert.deepEqual(
+      lines().map((l) => [l.type, l.title, l.assignee]),
+      [
+        ['CREATED', 'bob task', 'Bob'],
+        ['ASSIGNED', 'alice task', 'Bob'],
+        ['CREATED', 'sentinel', 'Bob'],
+      ],
+    );
     assert.match(logger.stderr(), /"msg":"stopped"/);
   } finally {
     await logger.stop('SIGKILL');
@@ -147,7 +167,10 @@ test('logger: a checkpoint older than the retained history stops it with exit 1 
     const result = exited === undefined ? undefined : { code: exited, stdout: logger.stdout(), stderr: logger.stderr() };
     assert.ok(result, 'the logger stopped on its own');
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^rig: since_sequence 1 is older than the retained history; the oldest event still available is 5, .*; the events after the checkpoint .*old\.checkpoint are gone from the server's log; delete it to start from the live stream \(or with --since 4\)$/m);
+    assert.match(
+      result.stderr,
+      /^rig: since_sequence 1 is older than the retained history; the oldest event still available is 5, .*; the events after the checkpoint .*old\.checkpoint are gone from the server's log; delete it to start from the live stream \(or with --since 4\)$/m,
+    );
     assert.equal(fs.readFileSync(checkpoint, 'utf8'), '1\n', 'nothing skipped silently');
   } finally {
     await server.stop();

@@ -55,7 +55,11 @@ test('metrics: gauges from the snapshot, event counters without double counting 
     assert.equal(sample(text, 'rigger_last_event_sequence'), 6);
     assert.equal(sample(text, 'rigger_events_total{type="CREATED"}'), undefined, 'the snapshot is state, not counted as events');
     await waitFor(() => subscriptionsStarted(server.stderr()).length === 1, 5_000, 'the server logs the subscription');
-    assert.deepEqual(subscriptionsStarted(server.stderr()).map((s) => [s.snapshot_sequence, s.since_sequence, s.bookmark_interval_ms]), [[6, undefined, 5000]], 'one stream, a snapshot at 6, bookmarks every 5 s');
+    assert.deepEqual(
+      subscriptionsStarted(server.stderr()).map((s) => [s.snapshot_sequence, s.since_sequence, s.bookmark_interval_ms]),
+      [[6, undefined, 5000]],
+      'one stream, a snapshot at 6, bookmarks every 5 s',
+    );
 
     await addTaskByCli(dir, 'carol', 'Carol');
     await setStatusByCli(dir, bob, 'completed');
@@ -75,7 +79,11 @@ test('metrics: gauges from the snapshot, event counters without double counting 
     await addTaskByCli(dir, 'dave', 'Dave');
     server = await startServer(dir, ['--port', String(server.port)], DEBUG);
     await waitFor(async () => sample(await scrape(url), 'rigger_last_event_sequence') === 10, 20_000, 'sequence 10 after the restart');
-    assert.deepEqual(subscriptionsStarted(server.stderr()).map((s) => [s.snapshot_sequence, s.since_sequence]), [[undefined, 9]], 'the reconnect resumes after 9, no new snapshot');
+    assert.deepEqual(
+      subscriptionsStarted(server.stderr()).map((s) => [s.snapshot_sequence, s.since_sequence]),
+      [[undefined, 9]],
+      'the reconnect resumes after 9, no new snapshot',
+    );
     await addTaskByCli(dir, 'erin');
     await waitFor(async () => sample(await scrape(url), 'rigger_last_event_sequence') === 11, 15_000, 'sequence 11');
     text = await scrape(url);
@@ -146,7 +154,10 @@ test('metrics: 200 assignees export the 50 busiest and "(other)"; 30 consumers w
     );
     assert.equal(seriesOf(text, 'rigger_consumer_in_flight').size, 5);
     assert.equal(sample(text, 'rigger_consumers_max_lag'), 250);
-    assert.equal(sample(text, 'rigger_consumers_total_lag'), Array.from({ length: 30 }, (_, i) => 250 - 8 * i).reduce((a, b) => a + b));
+    assert.equal(
+      sample(text, 'rigger_consumers_total_lag'),
+      Array.from({ length: 30 }, (_, i) => 250 - 8 * i).reduce((a, b) => a + b),
+    );
     assert.equal(sample(text, 'rigger_consumers_lost'), 0);
     assert.equal(sample(text, 'rigger_consumers_dead_letters'), 0);
   } finally {

@@ -72,8 +72,15 @@ test('nats-bridge: every event exactly once and in order in JetStream across rac
 
     assert.equal(await bridge.stop('SIGTERM'), 0, bridge.stderr());
     const stored = await readStream(nc, 'RIGGER_TASKS');
-    assertExactlyOnceInOrder(stored.map((s) => s.sequence), 9);
-    assert.deepEqual(stored.map((s) => s.msgId), stored.map((s) => `alpha:${s.logId}:${s.sequence}`), 'Nats-Msg-Id is <project>:<log id>:<sequence>');
+    assertExactlyOnceInOrder(
+      stored.map((s) => s.sequence),
+      9,
+    );
+    assert.deepEqual(
+      stored.map((s) => s.msgId),
+      stored.map((s) => `alpha:${s.logId}:${s.sequence}`),
+      'Nats-Msg-Id is <project>:<log id>:<sequence>',
+    );
     for (const s of stored) assert.match(s.logId ?? '', /^[0-9a-f]{16}$/, 'Rigger-Log-Id and the payload name the log');
     for (const s of stored) assert.equal(s.project, 'alpha', 'Rigger-Project names the project');
     assert.equal(stored[0]!.subject, `rigger.alpha.created.${first}`);
@@ -150,7 +157,18 @@ test('nats-bridge: outlives NATS (absent at start, killed twice while events flo
   for (let i = 1; i <= 3; i++) await writer.addTask({ title: `before NATS ${i}` });
   const checkpoint = path.join(tempDir(), 'bridge.checkpoint');
   // A stream of the subjects before projects: --project tasks publishes where those bridges did.
-  const bridge = startSidecar('nats-bridge', ['--address', server.address, '--nats', nats.url, '--since', '0', '--checkpoint', checkpoint, '--project', 'tasks']);
+  const bridge = startSidecar('nats-bridge', [
+    '--address',
+    server.address,
+    '--nats',
+    nats.url,
+    '--since',
+    '0',
+    '--checkpoint',
+    checkpoint,
+    '--project',
+    'tasks',
+  ]);
   let writing = true;
   let written = 3;
   let writeFailure: unknown;
@@ -200,8 +218,15 @@ test('nats-bridge: outlives NATS (absent at start, killed twice while events flo
 
     const stored = await storedIn(nats);
     t.diagnostic(`${written} events, ${stored.length} messages, ${sessions(bridge).length} NATS sessions, ${retries(bridge).length} retries logged`);
-    assertExactlyOnceInOrder(stored.map((s) => s.sequence), written);
-    assert.deepEqual(stored.map((s) => s.msgId), stored.map((s) => `tasks:${s.logId}:${s.sequence}`), 'Nats-Msg-Id is <project>:<log id>:<sequence>');
+    assertExactlyOnceInOrder(
+      stored.map((s) => s.sequence),
+      written,
+    );
+    assert.deepEqual(
+      stored.map((s) => s.msgId),
+      stored.map((s) => `tasks:${s.logId}:${s.sequence}`),
+      'Nats-Msg-Id is <project>:<log id>:<sequence>',
+    );
     for (const s of stored) assert.match(s.logId ?? '', /^[0-9a-f]{16}$/, 'Rigger-Log-Id and the payload name the log');
     for (const s of stored) assert.match(s.subject, /^rigger\.tasks\.[a-z_]+\.[^.]+$/);
     const windowWarning = logLines(bridge.stderr()).find((l) => /duplicate window \(2000 ms\) is shorter than the bridge's worst retry/.test(l.msg));
@@ -209,9 +234,15 @@ test('nats-bridge: outlives NATS (absent at start, killed twice while events flo
     assert.equal(fs.readFileSync(checkpoint, 'utf8').trim().split(' ')[0], String(written), 'the checkpoint holds the last acknowledged sequence');
     const resumed = sessions(bridge);
     assert.ok(resumed.length >= 4, `a session per NATS start: ${JSON.stringify(resumed)}`);
-    assert.ok(resumed.slice(1).every((l) => l.decided_by === 'last message in the stream'), JSON.stringify(resumed));
+    assert.ok(
+      resumed.slice(1).every((l) => l.decided_by === 'last message in the stream'),
+      JSON.stringify(resumed),
+    );
     const causes = retries(bridge).map((l) => l.error!);
-    assert.ok(causes.some((c) => /^(connection lost|publish):/.test(c)), `NATS dying mid-session is reported: ${JSON.stringify(causes)}`);
+    assert.ok(
+      causes.some((c) => /^(connection lost|publish):/.test(c)),
+      `NATS dying mid-session is reported: ${JSON.stringify(causes)}`,
+    );
     const nc = await connectNats({ servers: nats.url });
     const info = await (await nc.jetstreamManager()).streams.info('RIGGER_TASKS');
     await nc.close();
@@ -260,10 +291,13 @@ test('nats-bridge: a project name that is not one NATS token, or none at all, is
   assert.match(dotted.stderr, /^rig: project name "my\.project" is not one NATS subject token: use 1 to 64 letters, digits, - and _\n$/);
   const outside = await refused(['-C', tempDir('rigger-no-project-')]);
   assert.equal(outside.code, 1);
-  assert.match(outside.stderr, /^rig: no project name: not run inside a rigger project.*set it with --project NAME, RIGGER_PROJECT or "project" in \.rigger\/config\.json\n$/);
+  assert.match(
+    outside.stderr,
+    /^rig: no project name: not run inside a rigger project.*set it with --project NAME, RIGGER_PROJECT or "project" in \.rigger\/config\.json\n$/,
+  );
 });
 
-test('nats-bridge: a stream that does not take the project\'s subjects stops the bridge with the subjects to add', async (t) => {
+test("nats-bridge: a stream that does not take the project's subjects stops the bridge with the subjects to add", async (t) => {
   const natsServer = requireTool(t, 'nats-server', 'apt-get install nats-server');
   if (!natsServer) return;
   const nats = await natsServerAt(natsServer);
@@ -276,7 +310,10 @@ test('nats-bridge: a stream that does not take the project\'s subjects stops the
   try {
     const code = await new Promise((resolve) => bridge.child.once('exit', resolve));
     assert.equal(code, 1, bridge.stderr());
-    assert.match(bridge.stderr(), /\nrig: stream RIGGER_TASKS takes \["rigger\.tasks\.>"\], not the bridge's subjects rigger\.alpha\.\*\.\*; add them \(nats stream edit RIGGER_TASKS --subjects 'rigger\.\*\.\*\.\*'\)/);
+    assert.match(
+      bridge.stderr(),
+      /\nrig: stream RIGGER_TASKS takes \["rigger\.tasks\.>"\], not the bridge's subjects rigger\.alpha\.\*\.\*; add them \(nats stream edit RIGGER_TASKS --subjects 'rigger\.\*\.\*\.\*'\)/,
+    );
   } finally {
     await bridge.stop('SIGKILL');
     await server.stop();

@@ -177,7 +177,10 @@ export async function addStreamWhenReady(nc: NatsConnection, config: Partial<Str
 }
 
 /** The stream's leader, its replicas and whether each is current, as the cluster reports them (undefined while none leads). */
-export async function streamCluster(nc: NatsConnection, stream: string): Promise<{ leader: string; replicas: { name: string; current: boolean }[] } | undefined> {
+export async function streamCluster(
+  nc: NatsConnection,
+  stream: string,
+): Promise<{ leader: string; replicas: { name: string; current: boolean }[] } | undefined> {
   try {
     const info = await (await nc.jetstreamManager({ timeout: 2000 })).streams.info(stream);
     const leader = info.cluster?.leader;

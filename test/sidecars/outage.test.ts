@@ -145,10 +145,22 @@ test('server down 45 s: the typed client and every bundled sidecar resume within
     await client.addTask({ title: 'sentinel' });
     await waitWithStderr(() => allHave(8), 'the sentinel everywhere', sidecars);
     assert.equal(failure, undefined);
-    assertExactlyOnceInOrder(received.map((a) => a.sequence), 8);
-    assert.deepEqual(received.slice(3, 5).map((a) => a.event.task.title), ['while down 1', 'while down 2']);
-    assertExactlyOnceInOrder(loggerLines.map((a) => a.sequence), 8);
-    assertExactlyOnceInOrder((await readStream(nc, 'RIGGER_TASKS')).map((s) => s.sequence), 8);
+    assertExactlyOnceInOrder(
+      received.map((a) => a.sequence),
+      8,
+    );
+    assert.deepEqual(
+      received.slice(3, 5).map((a) => a.event.task.title),
+      ['while down 1', 'while down 2'],
+    );
+    assertExactlyOnceInOrder(
+      loggerLines.map((a) => a.sequence),
+      8,
+    );
+    assertExactlyOnceInOrder(
+      (await readStream(nc, 'RIGGER_TASKS')).map((s) => s.sequence),
+      8,
+    );
     assert.equal(await scrapeEventsTotal(metricsUrl), 8, 'the metrics sidecar counted each event once');
     assert.equal(await scrapeSample(metricsUrl, 'rigger_stream_connected'), 1);
     assert.equal(await scrapeSample(metricsUrl, 'rigger_stream_reconnects_total'), 1);

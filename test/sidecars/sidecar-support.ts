@@ -14,7 +14,11 @@ export interface SidecarProcess {
 }
 
 /** Runs `node dist/sidecars/<name>.js args`, or `rig sidecar <name> args` with via 'rig'. */
-export function startSidecar(name: 'logger' | 'metrics' | 'nats-bridge' | 'board' | 'webhook' | 'exec', args: string[], via: 'node' | 'rig' = 'node'): SidecarProcess {
+export function startSidecar(
+  name: 'logger' | 'metrics' | 'nats-bridge' | 'board' | 'webhook' | 'exec',
+  args: string[],
+  via: 'node' | 'rig' = 'node',
+): SidecarProcess {
   const entry = via === 'node' ? [path.join(REPO_ROOT, 'dist', 'sidecars', `${name}.js`)] : [RIG_BIN, 'sidecar', name];
   const { child, stdout, stderr, exited } = spawnCollected(process.execPath, [...entry, ...args], {
     env: { ...process.env, RIGGER_LOG_LEVEL: 'info' },
@@ -62,7 +66,10 @@ export async function setStatusByCli(dir: string, id: string, status: string): P
 
 /** Asserts that `sequences` is exactly 1..n: every event once, in order. */
 export function assertExactlyOnceInOrder(sequences: number[], n: number): void {
-  assert.deepEqual(sequences, Array.from({ length: n }, (_, i) => i + 1));
+  assert.deepEqual(
+    sequences,
+    Array.from({ length: n }, (_, i) => i + 1),
+  );
 }
 
 /** The metrics sidecar's /metrics URL, once it has said `ready:`. */

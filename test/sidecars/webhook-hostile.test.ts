@@ -31,7 +31,8 @@ interface Seen {
   closedByPeer: boolean;
 }
 
-const status = (line: string, headers: string[] = [], body = '') => `HTTP/1.1 ${line}\r\n${[...headers, `content-length: ${Buffer.byteLength(body)}`, 'connection: close'].join('\r\n')}\r\n\r\n${body}`;
+const status = (line: string, headers: string[] = [], body = '') =>
+  `HTTP/1.1 ${line}\r\n${[...headers, `content-length: ${Buffer.byteLength(body)}`, 'connection: close'].join('\r\n')}\r\n\r\n${body}`;
 
 /** Writes `chunk` as fast as the socket takes it, until ENDLESS_BYTES or the connection closes. */
 function endless(socket: net.Socket, seen: Seen, head: string): void {
@@ -64,7 +65,11 @@ const HOSTILE: Record<string, { answer: Answer; ends: 'acked' | 'dead' | 'parked
     ends: 'dead',
     reason: /answered 400: \\x1b\[31mred\\x1b\[0m forged line \\u202eevil y+…$/,
   },
-  'huge 500 body': { answer: (s, seen) => endless(s, seen, `HTTP/1.1 500 Oops\r\ncontent-length: ${ENDLESS_BYTES}\r\n\r\n`), ends: 'dead', reason: /answered 500: z+…$/ },
+  'huge 500 body': {
+    answer: (s, seen) => endless(s, seen, `HTTP/1.1 500 Oops\r\ncontent-length: ${ENDLESS_BYTES}\r\n\r\n`),
+    ends: 'dead',
+    reason: /answered 500: z+…$/,
+  },
   'huge 200 body': { answer: (s, seen) => endless(s, seen, `HTTP/1.1 200 OK\r\ncontent-length: ${ENDLESS_BYTES}\r\n\r\n`), ends: 'acked' },
   'dripping body': {
     answer: (s) => {
@@ -85,16 +90,34 @@ const HOSTILE: Record<string, { answer: Answer; ends: 'acked' | 'dead' | 'parked
   },
   'not http': { answer: (s) => s.end(Buffer.from('SSH-2.0-OpenSSH_9.6\r\n\u0000\u0001\u0002\u00ff')), ends: 'dead', reason: /the answer is not HTTP: HPE_/ },
   'many headers': {
-    answer: (s) => s.end(status('200 OK', Array.from({ length: 5000 }, (_, i) => `x-h${i}: v`))),
+    answer: (s) =>
+      s.end(
+        status(
+          '200 OK',
+          Array.from({ length: 5000 }, (_, i) => `x-h${i}: v`),
+        ),
+      ),
     ends: 'dead',
     reason: /the answer is not HTTP: its status line and headers are over 16384 bytes$/,
   },
   'huge header': { answer: (s) => s.end(status('200 OK', [`x-big: ${'h'.repeat(100_000)}`])), ends: 'dead', reason: /over 16384 bytes$/ },
-  '1xx only': { answer: (s) => every(s, () => s.write('HTTP/1.1 103 Early Hints\r\nlink: </style.css>\r\n\r\n')), ends: 'dead', reason: /no answer within --timeout-ms/ },
-  'unasked upgrade': { answer: (s) => s.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: chaos\r\nconnection: upgrade\r\n\r\nhello'), ends: 'dead', reason: /the connection closed without an answer$/ },
+  '1xx only': {
+    answer: (s) => every(s, () => s.write('HTTP/1.1 103 Early Hints\r\nlink: </style.css>\r\n\r\n')),
+    ends: 'dead',
+    reason: /no answer within --timeout-ms/,
+  },
+  'unasked upgrade': {
+    answer: (s) => s.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: chaos\r\nconnection: upgrade\r\n\r\nhello'),
+    ends: 'dead',
+    reason: /the connection closed without an answer$/,
+  },
   'odd status': { answer: (s) => s.end(status('999 Whatever')), ends: 'dead', reason: /answered status 999, which HTTP does not define$/ },
   'negative retry-after': { answer: (s) => s.end(status('503 Busy', ['retry-after: -5'], 'busy')), ends: 'dead', reason: /answered 503: busy$/ },
-  'garbage retry-after': { answer: (s) => s.end(status('429 Too Many', ['retry-after: whenever, 1 2 3'], 'slow down')), ends: 'dead', reason: /answered 429: slow down$/ },
+  'garbage retry-after': {
+    answer: (s) => s.end(status('429 Too Many', ['retry-after: whenever, 1 2 3'], 'slow down')),
+    ends: 'dead',
+    reason: /answered 429: slow down$/,
+  },
 };
 /** Written last: its Retry-After parks it (for the longest a Retry-After may ask), so it blocks nothing before it. */
 const HUGE_RETRY_AFTER = 'huge retry-after';
@@ -179,91 +202,119 @@ const logLines = (stderr: string): LogLine[] =>
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as LogLine);
 
-test('no answer wedges the webhook: each hostile one ends acked, dead-lettered or retried with a short printable reason, and the next events are delivered', { timeout: 120_000 }, async () => {
-  server = await startServer(tempProject());
-  const client = clientOf(server);
-  receiver = new HostileReceiver();
-  await receiver.listen();
-  const titles = [...Object.keys(HOSTILE), ...NORMAL, HUGE_RETRY_AFTER];
-  const sequenceOf = new Map<string, number>();
-  for (const [i, title] of titles.entries()) {
-    await client.addTask({ title });
-    sequenceOf.set(title, i + 1);
-  }
+test(
+  'no answer wedges the webhook: each hostile one ends acked, dead-lettered or retried with a short printable reason, and the next events are delivered',
+  { timeout: 120_000 },
+  async () => {
+    server = await startServer(tempProject());
+    const client = clientOf(server);
+    receiver = new HostileReceiver();
+    await receiver.listen();
+    const titles = [...Object.keys(HOSTILE), ...NORMAL, HUGE_RETRY_AFTER];
+    const sequenceOf = new Map<string, number>();
+    for (const [i, title] of titles.entries()) {
+      await client.addTask({ title });
+      sequenceOf.set(title, i + 1);
+    }
 
-  const args = ['--address', server.address, '--url', receiver.url, '--consumer', 'hostile', '--since', '0', '--max-attempts', '2', '--retry-initial-ms', '50', '--retry-max-ms', '100', '--timeout-ms', String(TIMEOUT_MS), '--concurrency', '4'];
-  sidecar = startSidecar('webhook', args, 'rig');
-  const pid = sidecar.child.pid;
-  const dead = Object.entries(HOSTILE).filter(([, h]) => h.ends === 'dead');
-  /** Waits for `fact`, failing at once (with its log) if the sidecar exits meanwhile. */
-  const until = (fact: () => boolean | Promise<boolean>, timeoutMs: number, what: string) =>
-    waitLogged(
-      sidecar!,
-      async () => {
-        if (sidecar!.child.exitCode !== null || sidecar!.child.signalCode !== null) throw new Error(`the sidecar exited (${sidecar!.child.exitCode ?? sidecar!.child.signalCode}) while waiting for ${what}`);
-        return fact();
-      },
-      timeoutMs,
-      what,
+    const args = [
+      '--address',
+      server.address,
+      '--url',
+      receiver.url,
+      '--consumer',
+      'hostile',
+      '--since',
+      '0',
+      '--max-attempts',
+      '2',
+      '--retry-initial-ms',
+      '50',
+      '--retry-max-ms',
+      '100',
+      '--timeout-ms',
+      String(TIMEOUT_MS),
+      '--concurrency',
+      '4',
+    ];
+    sidecar = startSidecar('webhook', args, 'rig');
+    const pid = sidecar.child.pid;
+    const dead = Object.entries(HOSTILE).filter(([, h]) => h.ends === 'dead');
+    /** Waits for `fact`, failing at once (with its log) if the sidecar exits meanwhile. */
+    const until = (fact: () => boolean | Promise<boolean>, timeoutMs: number, what: string) =>
+      waitLogged(
+        sidecar!,
+        async () => {
+          if (sidecar!.child.exitCode !== null || sidecar!.child.signalCode !== null)
+            throw new Error(`the sidecar exited (${sidecar!.child.exitCode ?? sidecar!.child.signalCode}) while waiting for ${what}`);
+          return fact();
+        },
+        timeoutMs,
+        what,
+      );
+
+    // Facts: the normal events answered 200, every dead letter recorded, all before the parked one settled, and it retried.
+    await until(() => NORMAL.every((t) => receiver!.count(t) >= 1) && receiver!.count(HUGE_RETRY_AFTER) >= 1, 60_000, 'the events after the hostile ones');
+    await until(async () => (await client.deadLetters('hostile')).length === dead.length, 60_000, `${dead.length} dead letters`);
+    const hugeSequence = sequenceOf.get(HUGE_RETRY_AFTER)!;
+    await until(async () => (await client.getConsumer('hostile')).acked_sequence === hugeSequence - 1, 20_000, 'every event before the parked one settled');
+    await until(
+      () => logLines(sidecar!.stderr()).some((l) => l.msg === 'attempt failed; retrying' && l.sequence === hugeSequence),
+      20_000,
+      'the huge Retry-After retried',
     );
 
-  // Facts: the normal events answered 200, every dead letter recorded, all before the parked one settled, and it retried.
-  await until(() => NORMAL.every((t) => receiver!.count(t) >= 1) && receiver!.count(HUGE_RETRY_AFTER) >= 1, 60_000, 'the events after the hostile ones');
-  await until(async () => (await client.deadLetters('hostile')).length === dead.length, 60_000, `${dead.length} dead letters`);
-  const hugeSequence = sequenceOf.get(HUGE_RETRY_AFTER)!;
-  await until(async () => (await client.getConsumer('hostile')).acked_sequence === hugeSequence - 1, 20_000, 'every event before the parked one settled');
-  await until(() => logLines(sidecar!.stderr()).some((l) => l.msg === 'attempt failed; retrying' && l.sequence === hugeSequence), 20_000, 'the huge Retry-After retried');
+    // One process throughout: never exited, never printed an error line.
+    assert.equal(sidecar.child.pid, pid);
+    assert.equal(sidecar.child.exitCode, null, 'the sidecar is still running');
+    assert.equal(sidecar.child.signalCode, null);
+    assert.doesNotMatch(sidecar.stderr(), /^rig: /m, 'no fatal line');
 
-  // One process throughout: never exited, never printed an error line.
-  assert.equal(sidecar.child.pid, pid);
-  assert.equal(sidecar.child.exitCode, null, 'the sidecar is still running');
-  assert.equal(sidecar.child.signalCode, null);
-  assert.doesNotMatch(sidecar.stderr(), /^rig: /m, 'no fatal line');
-
-  // The dead letters, as `rig consumers dead-letters` shows them: one per hostile answer, each reason short and printable.
-  const cli = await rigAsync(['consumers', 'dead-letters', 'hostile', '--json', '--address', server.address]);
-  assert.equal(cli.code, 0, cli.stderr);
-  const letters = JSON.parse(cli.stdout) as { sequence: number; attempts: number; reason?: string }[];
-  assert.deepEqual(
-    letters.map((l) => l.sequence).sort((a, b) => a - b),
-    dead.map(([title]) => sequenceOf.get(title)!).sort((a, b) => a - b),
-    'every hostile event but the acked and the parked one is a dead letter',
-  );
-  for (const [title, hostile] of dead) {
-    const letter = letters.find((l) => l.sequence === sequenceOf.get(title))!;
-    const reason = letter.reason ?? '';
-    assert.ok(reason.length <= MAX_REASON, `${title}: reason of ${reason.length} characters: ${reason}`);
-    assert.doesNotMatch(reason, UNPRINTABLE, `${title}: printable`);
-    assert.match(reason, hostile.reason!, `${title}: ${reason}`);
-    // A redirect or a 4xx is refused for good at once; the others were retried to --max-attempts.
-    const permanent = /answered (302|400)/.test(reason);
-    assert.equal(letter.attempts, permanent ? 1 : 2, `${title}: attempts`);
-    assert.equal(receiver.count(title), letter.attempts, `${title}: requests`);
-  }
-
-  // The answers without end were cut off by the sidecar, long before their end.
-  for (const title of ['huge 500 body', 'huge 200 body']) {
-    for (const { seen } of receiver.requests.filter((r) => r.title === title)) {
-      await waitFor(() => seen.closedByPeer, 10_000, `${title}: the sidecar closes the connection`);
-      assert.ok(seen.written < ENDLESS_BYTES / 16, `${title}: ${seen.written} bytes written before the sidecar closed it`);
+    // The dead letters, as `rig consumers dead-letters` shows them: one per hostile answer, each reason short and printable.
+    const cli = await rigAsync(['consumers', 'dead-letters', 'hostile', '--json', '--address', server.address]);
+    assert.equal(cli.code, 0, cli.stderr);
+    const letters = JSON.parse(cli.stdout) as { sequence: number; attempts: number; reason?: string }[];
+    assert.deepEqual(
+      letters.map((l) => l.sequence).sort((a, b) => a - b),
+      dead.map(([title]) => sequenceOf.get(title)!).sort((a, b) => a - b),
+      'every hostile event but the acked and the parked one is a dead letter',
+    );
+    for (const [title, hostile] of dead) {
+      const letter = letters.find((l) => l.sequence === sequenceOf.get(title))!;
+      const reason = letter.reason ?? '';
+      assert.ok(reason.length <= MAX_REASON, `${title}: reason of ${reason.length} characters: ${reason}`);
+      assert.doesNotMatch(reason, UNPRINTABLE, `${title}: printable`);
+      assert.match(reason, hostile.reason!, `${title}: ${reason}`);
+      // A redirect or a 4xx is refused for good at once; the others were retried to --max-attempts.
+      const permanent = /answered (302|400)/.test(reason);
+      assert.equal(letter.attempts, permanent ? 1 : 2, `${title}: attempts`);
+      assert.equal(receiver.count(title), letter.attempts, `${title}: requests`);
     }
-  }
-  assert.equal(receiver.count('huge 200 body'), 1, 'a 200 with a body without end is delivered, once');
 
-  // Retry-After: negative and garbage ones leave the backoff (50-100 ms) alone; a huge one is capped at an hour.
-  const retries = logLines(sidecar.stderr()).filter((l) => l.msg === 'attempt failed; retrying');
-  for (const title of ['negative retry-after', 'garbage retry-after']) {
-    const line = retries.find((l) => l.sequence === sequenceOf.get(title));
-    assert.ok(line && line.retry_in_ms! >= 25 && line.retry_in_ms! <= 100, `${title}: ${JSON.stringify(line)}`);
-  }
-  const parked = retries.find((l) => l.sequence === hugeSequence)!;
-  assert.equal(parked.retry_in_ms, 3_600_000, 'a huge Retry-After waits the longest a Retry-After may ask');
-  assert.match(parked.reason ?? '', /answered 503: come back next year$/);
-  for (const line of logLines(sidecar.stderr())) {
-    if (line.reason !== undefined) assert.ok(line.reason.length <= MAX_REASON && !UNPRINTABLE.test(line.reason), `logged reason: ${line.reason}`);
-  }
-  const consumer = await client.getConsumer('hostile');
-  assert.equal(consumer.pending, 1, 'only the parked event is pending');
+    // The answers without end were cut off by the sidecar, long before their end.
+    for (const title of ['huge 500 body', 'huge 200 body']) {
+      for (const { seen } of receiver.requests.filter((r) => r.title === title)) {
+        await waitFor(() => seen.closedByPeer, 10_000, `${title}: the sidecar closes the connection`);
+        assert.ok(seen.written < ENDLESS_BYTES / 16, `${title}: ${seen.written} bytes written before the sidecar closed it`);
+      }
+    }
+    assert.equal(receiver.count('huge 200 body'), 1, 'a 200 with a body without end is delivered, once');
 
-  assert.equal(await sidecar.stop('SIGTERM'), 0, sidecar.stderr());
-});
+    // Retry-After: negative and garbage ones leave the backoff (50-100 ms) alone; a huge one is capped at an hour.
+    const retries = logLines(sidecar.stderr()).filter((l) => l.msg === 'attempt failed; retrying');
+    for (const title of ['negative retry-after', 'garbage retry-after']) {
+      const line = retries.find((l) => l.sequence === sequenceOf.get(title));
+      assert.ok(line && line.retry_in_ms! >= 25 && line.retry_in_ms! <= 100, `${title}: ${JSON.stringify(line)}`);
+    }
+    const parked = retries.find((l) => l.sequence === hugeSequence)!;
+    assert.equal(parked.retry_in_ms, 3_600_000, 'a huge Retry-After waits the longest a Retry-After may ask');
+    assert.match(parked.reason ?? '', /answered 503: come back next year$/);
+    for (const line of logLines(sidecar.stderr())) {
+      if (line.reason !== undefined) assert.ok(line.reason.length <= MAX_REASON && !UNPRINTABLE.test(line.reason), `logged reason: ${line.reason}`);
+    }
+    const consumer = await client.getConsumer('hostile');
+    assert.equal(consumer.pending, 1, 'only the parked event is pending');
+
+    assert.equal(await sidecar.stop('SIGTERM'), 0, sidecar.stderr());
+  },
+);

@@ -138,7 +138,10 @@ async function main(): Promise<void> {
         if (roll < 0.3) {
           taskIds.push((await unary(writerClient, 'AddTask', { title: `soak ${writes}`, assignee: pick(ASSIGNEES) })).task.id);
         } else if (roll < 0.95) {
-          await unary(writerClient, 'UpdateTask', { task_id: pick(taskIds), ...(Math.random() < 0.6 ? { status: 1 + Math.floor(Math.random() * 9) } : { assignee: pick(ASSIGNEES) }) });
+          await unary(writerClient, 'UpdateTask', {
+            task_id: pick(taskIds),
+            ...(Math.random() < 0.6 ? { status: 1 + Math.floor(Math.random() * 9) } : { assignee: pick(ASSIGNEES) }),
+          });
         } else {
           await unary(writerClient, 'DeleteTask', { task_id: pick(taskIds) });
         }
@@ -158,7 +161,12 @@ async function main(): Promise<void> {
   const log = store.log.readAfter(0, latest, latest + 1);
   store.close();
   const expected = subscribers.map((s) => {
-    const matches = compileFilter({ eventTypes: s.spec.event_types as number[] | undefined, assignee: s.spec.assignee_filter ?? undefined, statuses: s.spec.statuses as number[] | undefined, taskIds: s.spec.task_ids ?? undefined });
+    const matches = compileFilter({
+      eventTypes: s.spec.event_types as number[] | undefined,
+      assignee: s.spec.assignee_filter ?? undefined,
+      statuses: s.spec.statuses as number[] | undefined,
+      taskIds: s.spec.task_ids ?? undefined,
+    });
     return log.filter((e) => e.sequence > s.after && matches(e)).map((e) => e.sequence);
   });
   const drainBy = Date.now() + 60_000;
@@ -191,11 +199,20 @@ async function main(): Promise<void> {
     `  writes acknowledged: ${writes} (${writeErrors} failed); events in the log: ${log.length} (latest sequence ${latest})`,
     `  events delivered to subscribers: ${delivered}; streams equal to their filtered log: ${subscriberCount - mismatched.length}/${subscriberCount}`,
     `  server RSS: start ${rss[0]!.mb.toFixed(1)} MB, after warm-up (${warm.at.toFixed(0)} s) ${warm.mb.toFixed(1)} MB, peak ${peak.toFixed(1)} MB, end ${last.mb.toFixed(1)} MB (growth after warm-up ${growth.toFixed(1)} MB, bound ${RSS_BOUND_MB} MB)`,
-    ...(Number.isFinite(serverHeapMb) ? [`  server heap capped at ${serverHeapMb} MB (--max-old-space-size); the server ${crashed ? `DIED (exit ${server.child.exitCode}, signal ${server.child.signalCode})` : 'stayed up'}`] : []),
-    `  host: ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine affects rates, not the checks)`,
+    ...(Number.isFinite(serverHeapMb)
+      ? [
+          `  server heap capped at ${serverHeapMb} MB (--max-old-space-size); the server ${crashed ? `DIED (exit ${server.child.exitCode}, signal ${server.child.signalCode})` : 'stayed up'}`,
+        ]
+      : []),
+    `  host: ${os.cpus().length} CPUs, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (other work on the machine affects rates, not the checks)`,
   ];
   for (const { i, s, want } of mismatched.slice(0, 5)) {
-    lines.push(`  MISMATCH subscriber ${i} ${JSON.stringify(s.spec)}: got ${s.sequences.length} events, expected ${want.length}${s.error ? `, stream failed: ${s.error.code} ${s.error.details}` : ''}`);
+    lines.push(
+      `  MISMATCH subscriber ${i} ${JSON.stringify(s.spec)}: got ${s.sequences.length} events, expected ${want.length}${s.error ? `, stream failed: ${s.error.code} ${s.error.details}` : ''}`,
+    );
   }
   const ok = mismatched.length === 0 && growth < RSS_BOUND_MB && writes > 0 && !crashed;
   lines.push(ok ? 'soak: PASS' : 'soak: FAIL');

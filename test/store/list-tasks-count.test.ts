@@ -157,7 +157,10 @@ describe('ListTasks total_count', () => {
     // Pages of the migrated file are the old order, and tokens work on it.
     const everything = await typed.listTasks({ include_archived: true, limit: 20 });
     const rest = await typed.listTasks({ include_archived: true, limit: 20, pageToken: everything.nextPageToken });
-    assert.deepEqual([...everything.tasks, ...rest.tasks].map((t) => t.id), [...ids].reverse());
+    assert.deepEqual(
+      [...everything.tasks, ...rest.tasks].map((t) => t.id),
+      [...ids].reverse(),
+    );
     assert.equal(rest.nextPageToken, '');
 
     await call(raw, 'AddTask', { title: 'new', assignee: 'Alice' });

@@ -79,7 +79,8 @@ describe('ListTasks page tokens', () => {
         const page = await typed.listTasks({ ...shape.request, limit: PAGE, ...(token && { pageToken: token }) });
         assert.equal(page.total_count, want.length + added.length, `total_count on page ${pages + 1}`);
         assert.equal(page.nextPageToken, page.next_page_token ?? '');
-        for (const task of page.tasks) assert.ok(matches(shape.request, { status: task.status as number, assignee: task.assignee ?? null }), `task ${task.id} does not match`);
+        for (const task of page.tasks)
+          assert.ok(matches(shape.request, { status: task.status as number, assignee: task.assignee ?? null }), `task ${task.id} does not match`);
         seen.push(...idsOf(page.tasks));
         token = page.nextPageToken;
         if (token === '') {
@@ -150,7 +151,10 @@ describe('ListTasks page tokens', () => {
     for (const page_token of garbled) {
       const error = await callError(other, 'ListTasks', { assignee: 'Alice', page_token });
       assert.equal(error.code, grpc.status.INVALID_ARGUMENT, page_token);
-      assert.match(error.details, /page_token is not a token this server issued .*send the next_page_token of the previous page unchanged, or leave page_token out/);
+      assert.match(
+        error.details,
+        /page_token is not a token this server issued .*send the next_page_token of the previous page unchanged, or leave page_token out/,
+      );
     }
     const mismatched: [object, string][] = [
       [{ assignee: 'Bob' }, alice.nextPageToken],
@@ -179,7 +183,8 @@ describe('ListTasks page tokens', () => {
   test('the page statements seek on an index with a page token, sort nothing, and total_count reads only the counts tables (plans on the real file)', () => {
     const db = new Database(dbFile, { readonly: true, fileMustExist: true });
     try {
-      const plan = (sql: string, params: Record<string, unknown>) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map((row) => row.detail);
+      const plan = (sql: string, params: Record<string, unknown>) =>
+        (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map((row) => row.detail);
       const byAssigneeStatus = /^SEARCH tasks USING INDEX tasks_by_assignee_status \(assignee=\? AND status=\? AND rowid<\?\)$/;
       // [the index each read seeks, how many runs of it SQLite merges: one per status the listing takes]
       const expected: Record<string, [RegExp, number]> = {
@@ -203,9 +208,15 @@ describe('ListTasks page tokens', () => {
         for (const line of seekPlan.filter((l) => !l.startsWith('SEARCH'))) assert.match(line, /^(MERGE \(UNION ALL\)|LEFT|RIGHT)$/, `${shape.name}: ${line}`);
         const firstPage = listStatements(listShapeOf(shape.request), false);
         const first = plan(firstPage.page, { ...firstPage.params, limit: 10, offset: 0 });
-        assert.ok(!first.some((line) => /TEMP B-TREE|^SCAN/.test(line)) || (shape.request.include_archived && shape.request.assignee === undefined), `${shape.name} sorts or scans: ${first.join(' | ')}`);
+        assert.ok(
+          !first.some((line) => /TEMP B-TREE|^SCAN/.test(line)) || (shape.request.include_archived && shape.request.assignee === undefined),
+          `${shape.name} sorts or scans: ${first.join(' | ')}`,
+        );
         if (!shape.request.include_archived || shape.request.assignee !== undefined) {
-          assert.ok(first.filter((l) => !/^(MERGE|LEFT|RIGHT)/.test(l)).every((line) => /^SEARCH tasks USING INDEX /.test(line)), `${shape.name}: ${first.join(' | ')}`);
+          assert.ok(
+            first.filter((l) => !/^(MERGE|LEFT|RIGHT)/.test(l)).every((line) => /^SEARCH tasks USING INDEX /.test(line)),
+            `${shape.name}: ${first.join(' | ')}`,
+          );
         }
         for (const line of plan(seek.count, seek.params)) {
           assert.match(line, /^(SCAN|SEARCH) task_counts_by_(status|assignee)\b/, `${shape.name} counts from: ${line}`);

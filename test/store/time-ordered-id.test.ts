@@ -19,14 +19,20 @@ function withClock<T>(now: () => number, work: () => T): T {
 
 test('a version 7 UUID: the millisecond in its first 48 bits, version and variant bits set', () => {
   const ms = Date.UTC(2026, 11, 1, 12, 0, 0);
-  const id = withClock(() => ms + 1000, () => timeOrderedUuid());
+  const id = withClock(
+    () => ms + 1000,
+    () => timeOrderedUuid(),
+  );
   assert.match(id, V7);
   assert.equal(parseInt(id.replace(/-/g, '').slice(0, 12), 16), ms + 1000);
 });
 
 test('ids made one after another strictly increase, 10,000 of them in one frozen millisecond too', () => {
   const ms = Date.UTC(2026, 11, 1, 13, 0, 0);
-  const ids = withClock(() => ms, () => Array.from({ length: 10_000 }, () => timeOrderedUuid()));
+  const ids = withClock(
+    () => ms,
+    () => Array.from({ length: 10_000 }, () => timeOrderedUuid()),
+  );
   for (const id of ids) assert.match(id, V7);
   for (let i = 1; i < ids.length; i++) assert.ok(ids[i - 1]! < ids[i]!, `id ${i} sorts after id ${i - 1}: ${ids[i - 1]} ${ids[i]}`);
   // 4,096 per millisecond fit the counter; past that the timestamp runs ahead of the clock.
@@ -37,7 +43,13 @@ test('ids made one after another strictly increase, 10,000 of them in one frozen
 
 test('a clock that steps back does not make an id sort before the one made before it', () => {
   const ms = Date.UTC(2026, 11, 1, 14, 0, 0);
-  const before = withClock(() => ms, () => timeOrderedUuid());
-  const after = withClock(() => ms - 60_000, () => timeOrderedUuid());
+  const before = withClock(
+    () => ms,
+    () => timeOrderedUuid(),
+  );
+  const after = withClock(
+    () => ms - 60_000,
+    () => timeOrderedUuid(),
+  );
   assert.ok(before < after, `${before} < ${after}`);
 });

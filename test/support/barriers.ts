@@ -77,10 +77,14 @@ export async function consumerAckedThrough(
   what = 'the consumer',
   timeoutMs = 30_000,
 ): Promise<void> {
-  await waitFor(async () => {
-    const now = await info();
-    return Number(now.acked_sequence ?? 0) >= sequence && (now.in_flight ?? 0) === 0;
-  }, timeoutMs, `${what} acked through ${sequence} with nothing in flight`);
+  await waitFor(
+    async () => {
+      const now = await info();
+      return Number(now.acked_sequence ?? 0) >= sequence && (now.in_flight ?? 0) === 0;
+    },
+    timeoutMs,
+    `${what} acked through ${sequence} with nothing in flight`,
+  );
 }
 
 /** Waits until GetHubStatus lists a subscribed stream whose client sent `clientName` (x-rigger-client-name): later writes reach it. */

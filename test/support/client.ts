@@ -11,7 +11,8 @@ export function connect(address: string): RiggerServiceClient {
   return connectService(address);
 }
 
-type UnaryMethod = 'ListTasks' | 'AddTask' | 'UpdateTask' | 'GetTask' | 'DeleteTask' | 'ParsePRD' | 'GenerateTasksFromPRD' | 'OrchestrateTask' | 'GetLog' | 'GetHubStatus';
+type UnaryMethod =
+  'ListTasks' | 'AddTask' | 'UpdateTask' | 'GetTask' | 'DeleteTask' | 'ParsePRD' | 'GenerateTasksFromPRD' | 'OrchestrateTask' | 'GetLog' | 'GetHubStatus';
 
 /** Calls a unary RPC; resolves with the response or rejects with the grpc.ServiceError. */
 /** Call metadata carrying `token` as a bearer token, as the typed client sends it. */
@@ -50,7 +51,9 @@ export interface EventCollector {
 }
 
 /** When an event stream ends (with its error, if it failed), when its headers are in, and its cancel. */
-export function streamLifecycle(stream: grpc.ClientReadableStream<unknown> | grpc.ClientDuplexStream<unknown, unknown>): Pick<EventCollector, 'ended' | 'ready' | 'cancel'> {
+export function streamLifecycle(
+  stream: grpc.ClientReadableStream<unknown> | grpc.ClientDuplexStream<unknown, unknown>,
+): Pick<EventCollector, 'ended' | 'ready' | 'cancel'> {
   const ended = new Promise<grpc.ServiceError | undefined>((resolve) => {
     stream.on('error', (error: grpc.ServiceError) => resolve(error));
     stream.on('end', () => resolve(undefined));

@@ -32,8 +32,6 @@ async function withClient<T>(argv: GlobalArgs, work: (client: RiggerClient) => P
   }
 }
 
-
-
 /** A consumer for --json: the wire's fields, the filter's enums by name. */
 function consumerForDisplay(info: ConsumerInfo__Output): Record<string, unknown> {
   const filter = info.config?.filter;
@@ -83,7 +81,10 @@ function sequencesOf(values: (string | number)[] | undefined): number[] {
 
 function printDeadLetters(argv: GlobalArgs, letters: DeadLetter__Output[]): void {
   if (argv.json) return printJson(letters);
-  printTable(['SEQUENCE', 'TASK', 'ATTEMPTS', 'DEAD AT', 'REASON'], letters.map((d) => [String(d.sequence), d.task_id ?? '', String(d.attempts), d.dead_at ?? '', d.reason ?? '-']));
+  printTable(
+    ['SEQUENCE', 'TASK', 'ATTEMPTS', 'DEAD AT', 'REASON'],
+    letters.map((d) => [String(d.sequence), d.task_id ?? '', String(d.attempts), d.dead_at ?? '', d.reason ?? '-']),
+  );
 }
 
 const named = (yargs: Argv<GlobalArgs>) => yargs.positional('name', { type: 'string', demandOption: true, describe: 'consumer name' }) as Argv<ConsumerArgs>;
@@ -99,16 +100,21 @@ interface CreateArgs extends ConsumerArgs, SubscriptionArgs {
 function startOf(value: string | undefined): number | undefined {
   if (value === undefined || value === 'new') return undefined;
   const sequence = Number(value);
-  if (!Number.isSafeInteger(sequence) || sequence < 0) throw invalidArgument(`--start must be a sequence number (0 = all history) or "new", got ${JSON.stringify(value)}`);
+  if (!Number.isSafeInteger(sequence) || sequence < 0)
+    throw invalidArgument(`--start must be a sequence number (0 = all history) or "new", got ${JSON.stringify(value)}`);
   return sequence;
 }
 
 function backoffOf(value: string | undefined): number[] {
-  return (value ?? '').split(',').filter((s) => s.trim() !== '').map((s) => {
-    const ms = Number(s);
-    if (!Number.isInteger(ms) || ms < 0) throw invalidArgument(`--backoff-ms takes whole numbers of ms separated by commas (e.g. 1000,5000,30000), got ${JSON.stringify(value)}`);
-    return ms;
-  });
+  return (value ?? '')
+    .split(',')
+    .filter((s) => s.trim() !== '')
+    .map((s) => {
+      const ms = Number(s);
+      if (!Number.isInteger(ms) || ms < 0)
+        throw invalidArgument(`--backoff-ms takes whole numbers of ms separated by commas (e.g. 1000,5000,30000), got ${JSON.stringify(value)}`);
+      return ms;
+    });
 }
 
 /** `redrive` and `drop`: a consumer, the dead letters it names (all when none), what was done. */
@@ -123,7 +129,11 @@ function deadLetterCommand(
     describe,
     builder: (y) =>
       named(y)
-        .positional('sequences', { type: 'string', array: true, describe: `the sequences of the dead letters to ${verb} (rig consumers dead-letters NAME lists them); default all` })
+        .positional('sequences', {
+          type: 'string',
+          array: true,
+          describe: `the sequences of the dead letters to ${verb} (rig consumers dead-letters NAME lists them); default all`,
+        })
         .example(`$0 consumers ${verb} webhook 41 57`, `${done === 'redriven' ? 'redeliver' : 'delete'} those two`)
         .example(`$0 consumers ${verb} webhook`, `every dead letter of consumer webhook`) as Argv<ConsumerArgs & { sequences?: string[] }>,
     handler: (argv) =>
@@ -139,17 +149,35 @@ export const consumersCommand: CommandBody<GlobalArgs> = {
   builder: (yargs) =>
     yargs
       .options(connectionOptions())
-      .command<GlobalArgs>('list', 'Every consumer: filter, acked position, lag, in flight, members, dead letters', (y) => y.example('$0 consumers list --json', 'as JSON, e.g. for a script watching lag'), (argv) =>
-        withClient(argv, async (client) => {
-          const list = await client.listConsumers();
-          if (argv.json) return printJson(list.map(consumerForDisplay));
-          printTable(
-            ['NAME', 'FILTER', 'ACKED', 'LAG', 'IN FLIGHT', 'MEMBERS', 'DEAD', 'STATE'],
-            list.map((c) => [c.config?.name ?? '', filterText(c.config?.filter), String(c.acked_sequence), String(c.lag), String(c.in_flight), String(c.members), String(c.dead_letters), c.lost ? 'lost' : 'ok']),
-          );
-        }),
+      .command<GlobalArgs>(
+        'list',
+        'Every consumer: filter, acked position, lag, in flight, members, dead letters',
+        (y) => y.example('$0 consumers list --json', 'as JSON, e.g. for a script watching lag'),
+        (argv) =>
+          withClient(argv, async (client) => {
+            const list = await client.listConsumers();
+            if (argv.json) return printJson(list.map(consumerForDisplay));
+            printTable(
+              ['NAME', 'FILTER', 'ACKED', 'LAG', 'IN FLIGHT', 'MEMBERS', 'DEAD', 'STATE'],
+              list.map((c) => [
+                c.config?.name ?? '',
+                filterText(c.config?.filter),
+                String(c.acked_sequence),
+                String(c.lag),
+                String(c.in_flight),
+                String(c.members),
+                String(c.dead_letters),
+                c.lost ? 'lost' : 'ok',
+              ]),
+            );
+          }),
       )
-      .command<ConsumerArgs>('show <name>', 'One consumer in full', (y) => named(y).example('$0 consumers show webhook', 'its settings, position, lag and dead letters'), (argv) => withClient(argv, async (client) => show(argv, await client.getConsumer(argv.name))))
+      .command<ConsumerArgs>(
+        'show <name>',
+        'One consumer in full',
+        (y) => named(y).example('$0 consumers show webhook', 'its settings, position, lag and dead letters'),
+        (argv) => withClient(argv, async (client) => show(argv, await client.getConsumer(argv.name))),
+      )
       .command<CreateArgs>(
         'create <name>',
         'Create a consumer (or check that it exists with these settings)',
@@ -174,7 +202,12 @@ export const consumersCommand: CommandBody<GlobalArgs> = {
             const backoff = backoffOf(argv['backoff-ms']);
             const info = await client.createConsumer({
               name: argv.name,
-              filter: { event_types: filter.eventTypes, statuses: filter.statuses, task_ids: [...(filter.taskIds ?? [])], ...(filter.assignee !== undefined && { assignee_filter: filter.assignee }) },
+              filter: {
+                event_types: filter.eventTypes,
+                statuses: filter.statuses,
+                task_ids: [...(filter.taskIds ?? [])],
+                ...(filter.assignee !== undefined && { assignee_filter: filter.assignee }),
+              },
               ...(start !== undefined && { start_sequence: start }),
               ...(argv['ack-wait-ms'] !== undefined && { ack_wait_ms: argv['ack-wait-ms'] }),
               ...(argv['max-deliver'] !== undefined && { max_deliver: argv['max-deliver'] }),
@@ -184,17 +217,23 @@ export const consumersCommand: CommandBody<GlobalArgs> = {
             show(argv, info);
           }),
       )
-      .command<ConsumerArgs>('delete <name>', 'Delete a consumer, its position and dead letters (its members are ended)', (y) => named(y).example('$0 consumers delete audit', 'and release the compaction it holds back'), (argv) =>
-        withClient(argv, async (client) => {
-          await client.deleteConsumer(argv.name);
-          if (argv.json) printJson({ deleted: argv.name });
-          else process.stdout.write(`deleted consumer ${argv.name}\n`);
-        }),
+      .command<ConsumerArgs>(
+        'delete <name>',
+        'Delete a consumer, its position and dead letters (its members are ended)',
+        (y) => named(y).example('$0 consumers delete audit', 'and release the compaction it holds back'),
+        (argv) =>
+          withClient(argv, async (client) => {
+            await client.deleteConsumer(argv.name);
+            if (argv.json) printJson({ deleted: argv.name });
+            else process.stdout.write(`deleted consumer ${argv.name}\n`);
+          }),
       )
       .command<ConsumerArgs & { to: number }>(
         'reset <name>',
         'Move the acked position: the events after --to are delivered again (or skipped, moving forward)',
-        (y) => named(y).option('to', { type: 'number', demandOption: true, describe: 'the new acked sequence (0 = all retained history)' })
+        (y) =>
+          named(y)
+            .option('to', { type: 'number', demandOption: true, describe: 'the new acked sequence (0 = all retained history)' })
             .example('$0 consumers reset audit --to 0', 'deliver all retained history again') as Argv<ConsumerArgs & { to: number }>,
         (argv) =>
           withClient(argv, async (client) => {
@@ -202,11 +241,23 @@ export const consumersCommand: CommandBody<GlobalArgs> = {
             show(argv, await client.resetConsumer(argv.name, argv.to));
           }),
       )
-      .command<ConsumerArgs>('dead-letters <name>', 'The events dead-lettered after max_deliver attempts', (y) => named(y).example('$0 consumers dead-letters webhook', 'sequence, task, attempts and the last failure of each'), (argv) =>
-        withClient(argv, async (client) => printDeadLetters(argv, await client.deadLetters(argv.name))),
+      .command<ConsumerArgs>(
+        'dead-letters <name>',
+        'The events dead-lettered after max_deliver attempts',
+        (y) => named(y).example('$0 consumers dead-letters webhook', 'sequence, task, attempts and the last failure of each'),
+        (argv) => withClient(argv, async (client) => printDeadLetters(argv, await client.deadLetters(argv.name))),
       )
-      .command(deadLetterCommand('redrive', 'Deliver dead letters again (all of them when no sequence is given)', 'redriven', (c, name, seqs) => c.redriveDeadLetters(name, seqs)))
-      .command(deadLetterCommand('drop', 'Delete dead letters (all of them when no sequence is given)', 'dropped', (c, name, seqs) => c.dropDeadLetters(name, seqs)))
-      .demandCommand(1, 'rig consumers needs a command: list, show, create, delete, reset, dead-letters, redrive or drop (e.g. rig consumers list; see rig consumers --help)'),
+      .command(
+        deadLetterCommand('redrive', 'Deliver dead letters again (all of them when no sequence is given)', 'redriven', (c, name, seqs) =>
+          c.redriveDeadLetters(name, seqs),
+        ),
+      )
+      .command(
+        deadLetterCommand('drop', 'Delete dead letters (all of them when no sequence is given)', 'dropped', (c, name, seqs) => c.dropDeadLetters(name, seqs)),
+      )
+      .demandCommand(
+        1,
+        'rig consumers needs a command: list, show, create, delete, reset, dead-letters, redrive or drop (e.g. rig consumers list; see rig consumers --help)',
+      ),
   handler: () => {},
 };

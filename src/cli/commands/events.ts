@@ -21,7 +21,7 @@ type EventsArgs = GlobalArgs & SubscriptionArgs & { 'since-log'?: string };
 export const eventsCommand: CommandBody<EventsArgs> = {
   builder: (yargs) =>
     subscriptionFlags(yargs.options(connectionOptions()), 'replay every event after this sequence first (0 = all history)', false)
-      .option('since-log', { type: 'string', describe: 'the log id --since is of (each --json line\'s log_id); refused, not reused, after a restore past it' })
+      .option('since-log', { type: 'string', describe: "the log id --since is of (each --json line's log_id); refused, not reused, after a restore past it" })
       .example('$0 events', 'every change from now on, one line each')
       .example('$0 events --since 0 --types created,status_changed --json', 'those types, from the start of the log, as JSON lines')
       .example('$0 events --address build-host:50051 --server-ca ca.pem --assignee Alice', "Alice's tasks, from a TLS server on another machine"),
@@ -52,7 +52,11 @@ export const eventsCommand: CommandBody<EventsArgs> = {
     await new Promise<void>((resolve, reject) => {
       const dead = (silentMs: number) => {
         call.cancel();
-        reject(new Error(`no message from the server at ${address} for ${silentMs} ms (bookmarks every ${filter.bookmarkIntervalMs} ms): the connection looks dead${resumeHint()}`));
+        reject(
+          new Error(
+            `no message from the server at ${address} for ${silentMs} ms (bookmarks every ${filter.bookmarkIntervalMs} ms): the connection looks dead${resumeHint()}`,
+          ),
+        );
       };
       call.once('metadata', (metadata: grpc.Metadata) => {
         subscribed = true;
@@ -80,19 +84,22 @@ export const eventsCommand: CommandBody<EventsArgs> = {
       });
       call.on('error', (error: grpc.ServiceError) => {
         if (error.code === grpc.status.CANCELLED) resolve();
-        else if (!subscribed && isConnectionFailure(error)) reject(error); // described below
+        else if (!subscribed && isConnectionFailure(error))
+          reject(error); // described below
         else if (error.code === grpc.status.UNAVAILABLE) reject(new Error(`the server at ${address} ended the stream: ${error.details}${resumeHint()}`));
         else reject(new Error(error.details));
       });
       call.on('end', resolve);
-    }).catch(async (error: unknown) => {
-      // Only a failure to connect is rejected with the grpc-js error itself.
-      const failure = error as grpc.ServiceError;
-      if (typeof failure.code === 'number') throw new Error((await diagnoseConnectionFailure(failure, connectionTarget(address, connect))).message);
-      throw error;
-    }).finally(() => {
-      watch?.stop();
-      client.close();
-    });
+    })
+      .catch(async (error: unknown) => {
+        // Only a failure to connect is rejected with the grpc-js error itself.
+        const failure = error as grpc.ServiceError;
+        if (typeof failure.code === 'number') throw new Error((await diagnoseConnectionFailure(failure, connectionTarget(address, connect))).message);
+        throw error;
+      })
+      .finally(() => {
+        watch?.stop();
+        client.close();
+      });
   },
 };

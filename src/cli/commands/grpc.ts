@@ -12,15 +12,49 @@ import { openProjectStore } from '../project-store';
 import { logSettings, parseListenAddress, resolveSetting, settingOptions } from '../../config/settings';
 
 export const grpcCommand: CommandBody<GlobalArgs> = {
-  builder: (yargs) => yargs.options(settingOptions(
-    'port', 'host', 'db', 'bufferSize', 'retainEvents', 'retainDays', 'compactIntervalMs', 'consumerMaxLag', 'consumerMaxHeldBytes', 'maxConsumers', 'consumerMaxFilterBytes',
-    'token', 'readOnlyToken', 'publicServices', 'tlsCert', 'tlsKey', 'tlsCa',
-    'maxRequestBytes', 'maxConcurrentStreams', 'maxSubscribers', 'maxSubscribersPerConnection', 'maxHealthWatchers', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'consumerMemberStallMs', 'maxWritesInFlight', 'busyTimeoutMs', 'durability', 'storeWriter', 'httpListen', 'httpToken', 'logLevel', 'logFormat',
-    ...PRD_SETTINGS,
-  ))
-    .example('$0 grpc', 'serve on localhost:50051 (127.0.0.1 and ::1)')
-    .example('$0 grpc --port 0 --http-listen 127.0.0.1:9465', 'any free port; /metrics, /healthz and /readyz on 9465')
-    .example('RIGGER_LOG_FORMAT=pretty $0 grpc', 'logs for a person instead of JSON lines'),
+  builder: (yargs) =>
+    yargs
+      .options(
+        settingOptions(
+          'port',
+          'host',
+          'db',
+          'bufferSize',
+          'retainEvents',
+          'retainDays',
+          'compactIntervalMs',
+          'consumerMaxLag',
+          'consumerMaxHeldBytes',
+          'maxConsumers',
+          'consumerMaxFilterBytes',
+          'token',
+          'readOnlyToken',
+          'publicServices',
+          'tlsCert',
+          'tlsKey',
+          'tlsCa',
+          'maxRequestBytes',
+          'maxConcurrentStreams',
+          'maxSubscribers',
+          'maxSubscribersPerConnection',
+          'maxHealthWatchers',
+          'keepaliveTimeMs',
+          'keepaliveTimeoutMs',
+          'consumerMemberStallMs',
+          'maxWritesInFlight',
+          'busyTimeoutMs',
+          'durability',
+          'storeWriter',
+          'httpListen',
+          'httpToken',
+          'logLevel',
+          'logFormat',
+          ...PRD_SETTINGS,
+        ),
+      )
+      .example('$0 grpc', 'serve on localhost:50051 (127.0.0.1 and ::1)')
+      .example('$0 grpc --port 0 --http-listen 127.0.0.1:9465', 'any free port; /metrics, /healthz and /readyz on 9465')
+      .example('RIGGER_LOG_FORMAT=pretty $0 grpc', 'logs for a person instead of JSON lines'),
   handler: async (argv) => {
     const project = findProject(argv.C ?? '.');
     const args = argv as unknown as Record<string, unknown>;
@@ -44,7 +78,9 @@ export const grpcCommand: CommandBody<GlobalArgs> = {
       );
     }
     if (httpListen && !isLoopback(httpListen.host) && !httpToken) {
-      printWarning(`the operations endpoint binds ${httpListen.host}, reachable from other machines, without --http-token: anyone who can connect can read /metrics (consumer names, call counts) and load the server by scraping; set --http-token`);
+      printWarning(
+        `the operations endpoint binds ${httpListen.host}, reachable from other machines, without --http-token: anyone who can connect can read /metrics (consumer names, call counts) and load the server by scraping; set --http-token`,
+      );
     }
     // quick_check unless a clean stop left the file as it is (docs/operations.md#start-up-checks).
     const { store, file: dbFile } = openProjectStore(project, args, 'unless-clean-stop');
@@ -121,7 +157,10 @@ export const grpcCommand: CommandBody<GlobalArgs> = {
         '',
       ].join('\n'),
     );
-    logger.info({ addresses: server.addresses, database: dbFile, buffer_size: bufferSize, ...(server.opsUrl && { operations_url: server.opsUrl }) }, 'server listening');
+    logger.info(
+      { addresses: server.addresses, database: dbFile, buffer_size: bufferSize, ...(server.opsUrl && { operations_url: server.opsUrl }) },
+      'server listening',
+    );
 
     await stopped;
     logger.info('stopped');
@@ -140,5 +179,7 @@ function warnIfOpenToOthers(project: Project, dbFile: string): void {
   const plain = files.filter((f) => !f.isDirectory).map((f) => f.path);
   const chmod = [...(dirs.length ? [`chmod 700 ${dirs.join(' ')}`] : []), ...(plain.length ? [`chmod 600 ${plain.join(' ')}`] : [])].join('; ');
   const named = files.map((f) => `${f.path} (mode ${f.mode})`).join(', ');
-  printWarning(`other users can get at the project's files ${named} (tasks, tokens in config.json); rig leaves modes as they are: to make them private run ${chmod}`);
+  printWarning(
+    `other users can get at the project's files ${named} (tasks, tokens in config.json); rig leaves modes as they are: to make them private run ${chmod}`,
+  );
 }

@@ -33,7 +33,9 @@ async function knownCommandHelp(rigProgram: ProgramFactory, words: string[]): Pr
     const known = subcommandsIn(help, words.slice(0, i)).map((path) => path[i]!);
     if (!known.includes(words[i]!)) {
       const near = nearestWord(words[i]!, known);
-      throw invalidArgument(`unknown command ${words[i]}${near ? ` (did you mean rig help ${[...words.slice(0, i), near].join(' ')}?)` : ''}; see ${parent} --help for what it takes`);
+      throw invalidArgument(
+        `unknown command ${words[i]}${near ? ` (did you mean rig help ${[...words.slice(0, i), near].join(' ')}?)` : ''}; see ${parent} --help for what it takes`,
+      );
     }
     help = await helpText(rigProgram, words.slice(0, i + 1));
   }

@@ -24,7 +24,13 @@ function lineageJson(lineage: LogLineage, newest: number) {
   return {
     log_id: lineage.logId,
     newest_sequence: newest,
-    lineage: lineage.identities.map((i) => ({ log_id: i.logId, parent_log_id: i.parentLogId ?? null, parted_after: i.partedAfter ?? null, reason: i.reason, created_at: i.createdAt })),
+    lineage: lineage.identities.map((i) => ({
+      log_id: i.logId,
+      parent_log_id: i.parentLogId ?? null,
+      parted_after: i.partedAfter ?? null,
+      reason: i.reason,
+      created_at: i.createdAt,
+    })),
   };
 }
 
@@ -37,17 +43,20 @@ function printLineage(lineage: LogLineage, newest: number): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-
 export const logCommand: CommandBody = {
   builder: (yargs) =>
     yargs
       .options(settingOptions('db'))
-      .command<GlobalArgs>('show', "Print the log's identity and the identities it descends from", (y) => y.example('$0 log show', 'the log id every event and bookmark carries'), (argv) =>
-        withDatabase(argv, (db) => {
-          const lineage = readLineage(db);
-          if (argv.json) printJson(lineageJson(lineage, latestSequence(db)));
-          else printLineage(lineage, latestSequence(db));
-        }),
+      .command<GlobalArgs>(
+        'show',
+        "Print the log's identity and the identities it descends from",
+        (y) => y.example('$0 log show', 'the log id every event and bookmark carries'),
+        (argv) =>
+          withDatabase(argv, (db) => {
+            const lineage = readLineage(db);
+            if (argv.json) printJson(lineageJson(lineage, latestSequence(db)));
+            else printLineage(lineage, latestSequence(db));
+          }),
       )
       .command<GlobalArgs>(
         'new-identity',

@@ -52,7 +52,9 @@ export const prdCommand: CommandBody<GlobalArgs> = {
                 return;
               }
               printTasks(result.tasks);
-              process.stdout.write(`${result.created} task(s) created, ${result.tasks.length - result.created} already there (PRD ${prd.id}, model ${provider.model})\n`);
+              process.stdout.write(
+                `${result.created} task(s) created, ${result.tasks.length - result.created} already there (PRD ${prd.id}, model ${provider.model})\n`,
+              );
               return;
             }
             const planned = await provider.planTasks(prd);
@@ -66,7 +68,9 @@ export const prdCommand: CommandBody<GlobalArgs> = {
               ['NEW', 'ASSIGNEE', 'DUE', 'TITLE'],
               rows.map((r) => [r.exists ? 'no' : 'yes', r.assignee ?? '-', r.due_date ?? '-', r.title]),
             );
-            process.stdout.write(`${rows.filter((r) => !r.exists).length} new task(s) proposed by ${provider.model} for PRD ${prd.id}; nothing saved (add --save)\n`);
+            process.stdout.write(
+              `${rows.filter((r) => !r.exists).length} new task(s) proposed by ${provider.model} for PRD ${prd.id}; nothing saved (add --save)\n`,
+            );
           }),
       )
       .demandCommand(1, 'rig prd needs a command: parse or generate-tasks (e.g. rig prd parse docs/PRD.md; see rig prd --help)'),
@@ -75,8 +79,7 @@ export const prdCommand: CommandBody<GlobalArgs> = {
 
 function printParsed(prd: LoadedPrd): void {
   const { parsed } = prd;
-  const list = (name: string, items: { text: string }[]) =>
-    `${name} (${items.length})${items.map((i) => `\n  - ${safeText(i.text)}`).join('')}`;
+  const list = (name: string, items: { text: string }[]) => `${name} (${items.length})${items.map((i) => `\n  - ${safeText(i.text)}`).join('')}`;
   process.stdout.write(
     [
       `prd_id        ${prd.id}`,

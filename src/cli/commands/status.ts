@@ -49,11 +49,13 @@ export const statusCommand: CommandBody<StatusArgs> = {
     onBrokenPipe(stop);
     try {
       for (let first = true; !stopped; first = false) {
-        const status = statusOf(await fetchStatus(client, argv.limit).catch(async (error: grpc.ServiceError) => {
-          if (!isConnectionFailure(error)) throw error;
-          const { message } = await diagnoseConnectionFailure(error, connectionTarget(address, connect));
-          throw new RiggerError(error.code === grpc.status.UNAUTHENTICATED ? 'unauthenticated' : 'unavailable', message);
-        }));
+        const status = statusOf(
+          await fetchStatus(client, argv.limit).catch(async (error: grpc.ServiceError) => {
+            if (!isConnectionFailure(error)) throw error;
+            const { message } = await diagnoseConnectionFailure(error, connectionTarget(address, connect));
+            throw new RiggerError(error.code === grpc.status.UNAUTHENTICATED ? 'unauthenticated' : 'unavailable', message);
+          }),
+        );
         if (stopped) break;
         if (argv.json) printJson(statusForDisplay(status));
         else {
@@ -80,7 +82,9 @@ export const statusCommand: CommandBody<StatusArgs> = {
 
 function fetchStatus(client: RiggerServiceClient, limit: number | undefined): Promise<HubStatus__Output> {
   return new Promise((resolve, reject) =>
-    client.GetHubStatus(limit === undefined ? {} : { limit }, { deadline: Date.now() + CALL_DEADLINE_MS }, (error, response) => (error ? reject(error) : resolve(response!))),
+    client.GetHubStatus(limit === undefined ? {} : { limit }, { deadline: Date.now() + CALL_DEADLINE_MS }, (error, response) =>
+      error ? reject(error) : resolve(response!),
+    ),
   );
 }
 
@@ -135,7 +139,12 @@ type Consumer = ReturnType<typeof consumerOf>;
 function statusOf(status: HubStatus__Output) {
   const log = status.log;
   return {
-    server: { version: status.server?.version ?? '', started_at: status.server?.started_at ?? '', uptime_ms: status.server?.uptime_ms ?? 0, pid: status.server?.pid ?? 0 },
+    server: {
+      version: status.server?.version ?? '',
+      started_at: status.server?.started_at ?? '',
+      uptime_ms: status.server?.uptime_ms ?? 0,
+      pid: status.server?.pid ?? 0,
+    },
     log: { log_id: log?.log_id ?? '', newest_sequence: log?.newest_sequence ?? 0, oldest_sequence: log?.oldest_sequence ?? 0, lineage: log?.lineage ?? [] },
     head_sequence: status.head_sequence ?? 0,
     database_bytes: status.database_bytes ?? 0,
@@ -190,7 +199,16 @@ function streamRow(s: Stream): string[] {
 }
 
 function consumerRow(c: Consumer): string[] {
-  return [c.name, filterText(c.filter), String(c.acked_sequence), String(c.lag), String(c.members), String(c.in_flight), String(c.dead_letters), c.lost ? `LOST: ${c.lost_reason}` : 'ok'];
+  return [
+    c.name,
+    filterText(c.filter),
+    String(c.acked_sequence),
+    String(c.lag),
+    String(c.members),
+    String(c.in_flight),
+    String(c.dead_letters),
+    c.lost ? `LOST: ${c.lost_reason}` : 'ok',
+  ];
 }
 
 function printStatus(status: Status): void {

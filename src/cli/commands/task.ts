@@ -37,9 +37,7 @@ function statusOption(value: string | undefined): TaskStatus | undefined {
   if (value === undefined) return undefined;
   const status = parseStatus(value);
   if (status === undefined) {
-    throw invalidArgument(
-      `--status ${JSON.stringify(value)} is not a task status; use e.g. todo, in_progress, completed, archived`,
-    );
+    throw invalidArgument(`--status ${JSON.stringify(value)} is not a task status; use e.g. todo, in_progress, completed, archived`);
   }
   return status;
 }
@@ -57,7 +55,10 @@ function showTask(argv: TaskArgs, task: Parameters<typeof printTask>[0]): void {
 const common = (yargs: Argv<GlobalArgs>) => yargs.options(settingOptions('db'));
 
 /** Every status `--status` takes, in the lower-case form (any case, or TASK_STATUS_..., works too). */
-const STATUS_CHOICES = Object.keys(TaskStatus).filter((name) => name !== 'UNSPECIFIED').map((name) => name.toLowerCase()).join(', ');
+const STATUS_CHOICES = Object.keys(TaskStatus)
+  .filter((name) => name !== 'UNSPECIFIED')
+  .map((name) => name.toLowerCase())
+  .join(', ');
 const TASK_ID = { type: 'string', demandOption: true, describe: 'the task id, or its first characters when they name one task' } as const;
 
 /** Only the commands that change a task record who did it. */
@@ -105,7 +106,10 @@ export const taskCommand: CommandBody<GlobalArgs> = {
             .option('assignee', { type: 'string', describe: 'only tasks assigned to exactly this name' })
             .option('limit', { type: 'number', default: 50, describe: 'tasks per page, 1 to 1000' })
             .option('offset', { type: 'number', default: 0, describe: 'skip this many matching tasks first (walks them: for deep pages use --page-token)' })
-            .option('page-token', { type: 'string', describe: 'the next page: the token the previous page printed, with the same --status, --assignee and --all' })
+            .option('page-token', {
+              type: 'string',
+              describe: 'the next page: the token the previous page printed, with the same --status, --assignee and --all',
+            })
             .option('all', { type: 'boolean', default: false, describe: 'include archived tasks' })
             .example('$0 task list --status in_progress --assignee Alice', "Alice's tasks in progress")
             .example('$0 task list --all --json', 'every task, archived ones too, as JSON')
@@ -113,7 +117,8 @@ export const taskCommand: CommandBody<GlobalArgs> = {
         (argv) => {
           if (!Number.isInteger(argv.limit) || argv.limit < 1 || argv.limit > 1000) throw invalidArgument('--limit must be from 1 to 1000');
           if (!Number.isInteger(argv.offset) || argv.offset < 0) throw invalidArgument('--offset must be 0 or more');
-          if (argv['page-token'] !== undefined && argv.offset !== 0) throw invalidArgument('--page-token and --offset do not go together: the token already says where the page starts; leave --offset out');
+          if (argv['page-token'] !== undefined && argv.offset !== 0)
+            throw invalidArgument('--page-token and --offset do not go together: the token already says where the page starts; leave --offset out');
           const status = statusOption(argv.status);
           const { tasks, total, nextPageToken, otherCase } = withStore(argv, (store) => {
             const page = store.tasks.listTasks({
@@ -129,7 +134,9 @@ export const taskCommand: CommandBody<GlobalArgs> = {
           });
           if (otherCase.length > 0) {
             const names = otherCase.map((name) => JSON.stringify(safeText(name))).join(', ');
-            process.stderr.write(`rig: hint: no task is assigned to ${JSON.stringify(safeText(argv.assignee!))}, but some are to ${names}: --assignee matches exactly, case included (e.g. --assignee ${JSON.stringify(safeText(otherCase[0]!))})\n`);
+            process.stderr.write(
+              `rig: hint: no task is assigned to ${JSON.stringify(safeText(argv.assignee!))}, but some are to ${names}: --assignee matches exactly, case included (e.g. --assignee ${JSON.stringify(safeText(otherCase[0]!))})\n`,
+            );
           }
           if (argv.json) printJson({ tasks: tasks.map(taskForDisplay), total_count: total, next_page_token: nextPageToken });
           else {
@@ -154,7 +161,7 @@ export const taskCommand: CommandBody<GlobalArgs> = {
       )
       .command<TaskArgs & { id: string; title?: string; status?: string; assignee?: string; 'due-date'?: string; 'expected-version'?: number }>(
         'update <id>',
-        'Change a task\'s title, status, assignee or due date',
+        "Change a task's title, status, assignee or due date",
         (y) =>
           withActor(y)
             .positional('id', TASK_ID)
@@ -180,7 +187,10 @@ export const taskCommand: CommandBody<GlobalArgs> = {
           showTask(
             argv,
             withStore(argv, (store, actor) =>
-              store.tasks.write(actor, (m) => m.updateTask(resolveTaskId(store, argv.id), patch, expected !== undefined ? { expectedVersion: expected } : {}).task),
+              store.tasks.write(
+                actor,
+                (m) => m.updateTask(resolveTaskId(store, argv.id), patch, expected !== undefined ? { expectedVersion: expected } : {}).task,
+              ),
             ),
           );
         },

@@ -42,7 +42,10 @@ export async function ollamaChat(config: OllamaConfig, messages: ChatMessage[], 
   if (!response.ok) {
     const reason = errorText(body);
     if (response.status === 404) {
-      throw new RiggerError('invalid_argument', `Ollama has no model "${config.model}" (${reason}); pull it with \`ollama pull ${config.model}\` or choose another with --model ollama:<name>`);
+      throw new RiggerError(
+        'invalid_argument',
+        `Ollama has no model "${config.model}" (${reason}); pull it with \`ollama pull ${config.model}\` or choose another with --model ollama:<name>`,
+      );
     }
     throw new RiggerError('unavailable', `Ollama at ${config.baseUrl} answered HTTP ${response.status}: ${reason}`);
   }
@@ -53,7 +56,7 @@ export async function ollamaChat(config: OllamaConfig, messages: ChatMessage[], 
     throw new MalformedReplyError(`Ollama's reply is not JSON: ${body.slice(0, 200)}`);
   }
   const content = (reply as { message?: { content?: unknown } })?.message?.content;
-  if (typeof content !== 'string') throw new MalformedReplyError('Ollama\'s reply has no message.content text');
+  if (typeof content !== 'string') throw new MalformedReplyError("Ollama's reply has no message.content text");
   return content;
 }
 

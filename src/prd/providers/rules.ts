@@ -27,10 +27,7 @@ export class RulesProvider implements Provider {
           ...(block.details.length && { reasoning: block.details.join('\n') }),
           complexity: complexityOf(block.title, block.details),
         }))
-      : [
-          ...parsed.objectives.map((item) => fromItem(item, 'Objectives')),
-          ...parsed.requirements.map((item) => fromItem(item, item.section)),
-        ];
+      : [...parsed.objectives.map((item) => fromItem(item, 'Objectives')), ...parsed.requirements.map((item) => fromItem(item, item.section))];
     const seen = new Set<string>();
     const unique = planned.filter((task) => {
       const key = task.title.toLowerCase();
@@ -59,7 +56,10 @@ export class RulesProvider implements Provider {
     ].join('\n');
     return {
       enhancement: { type: 'description', content },
-      test: testType === 'multiple_choice' ? multipleChoice(task.title) : { question: 'In one line: what outcome must this task deliver?', options: [], correct_answer: task.title },
+      test:
+        testType === 'multiple_choice'
+          ? multipleChoice(task.title)
+          : { question: 'In one line: what outcome must this task deliver?', options: [], correct_answer: task.title },
       routing_decision: routing,
       subtasks: routing === 'decompose' ? parts.map((title) => ({ title })) : [],
     };

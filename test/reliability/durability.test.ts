@@ -11,14 +11,28 @@ import { requireTool, spawnTracked, startServer, tempDir, tempProject, waitFor }
 
 const WRITES = 40;
 
+/** Whether every thread of `pid` is traced by `tracer` (/proc/PID/task/TID/status). */
+function tracedThreads(pid: number, tracer: number): boolean {
+  const threads = fs.readdirSync(`/proc/${pid}/task`);
+  return threads.every((tid) => {
+    let status: string;
+    try {
+      status = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+    } catch {
+      return true; // the thread has ended since the listing
+    }
+    return new RegExp(`^TracerPid:\\s+${tracer}$`, 'm').test(status);
+  });
+}
+
 /** WAL syncs made by the server while `work` runs. */
 async function walSyncsDuring(strace: string, pid: number, work: () => Promise<void>): Promise<number> {
   const out = path.join(tempDir(), 'strace.txt');
   const tracer = spawnTracked(strace, ['-f', '-y', '-qq', '-e', 'trace=fsync,fdatasync', '-o', out, '-p', String(pid)]);
   let err = '';
   tracer.stderr!.on('data', (d) => (err += d));
-  // strace attaches to every thread and then writes nothing until a sync: give it a moment, then check it lives.
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  // strace writes nothing until a sync: the kernel says when it has attached, as every thread's TracerPid.
+  await waitFor(() => tracer.exitCode !== null || tracedThreads(pid, tracer.pid!), 15_000, 'strace to attach to every thread of the server');
   assert.equal(tracer.exitCode, null, `strace could not attach: ${err}`);
   await work();
   const exited = new Promise((resolve) => tracer.once('exit', resolve));

@@ -76,6 +76,18 @@ export const PAGE_CACHE_KIB = 4096;
  */
 export const JOURNAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024;
 
+/** The settings of every connection that writes: the one openDatabase makes and the writer thread's (writer-worker.ts). */
+export function configureConnection(db: SqliteDatabase, synchronous: 'NORMAL' | 'FULL' | number): void {
+  db.pragma(`synchronous = ${synchronous}`);
+  db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
+  db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+  db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
+  db.pragma('foreign_keys = ON');
+  // Each write of a group commit runs in a savepoint, whose undo pages go to a sub-journal: in
+  // memory, not a temp file (half the group's system time went to writing it).
+  db.pragma('temp_store = MEMORY');
+}
+
 /**
  * Opens (and migrates) a rigger database. A missing, corrupt or foreign file is refused with a
  * clear error and left exactly as it was.
@@ -114,14 +126,7 @@ export function openCheckedDatabase(file: string, options: OpenOptions = {}): Op
     db.pragma('journal_mode = WAL');
     // FULL: an acknowledged commit survives a power cut (group commit shares one sync among the
     // writes of a turn); NORMAL: it survives a process crash (kill -9), a power cut may lose it.
-    db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
-    db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
-    db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
-    db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
-    db.pragma('foreign_keys = ON');
-    // Each write of a group commit runs in a savepoint, whose undo pages go to a sub-journal: in
-    // memory, not a temp file (half the group's system time went to writing it).
-    db.pragma('temp_store = MEMORY');
+    configureConnection(db, options.durability === 'normal' ? 'NORMAL' : 'FULL');
     migrate(db);
     return { db, fullCheck };
   } catch (error) {

@@ -1,4 +1,4 @@
-// The lint check (scripts/lint.js, what `npm run lint` and CI run) fails on a misformatted file and
+// The lint check (scripts/lint.js, what `npm run lint` runs) fails on a misformatted file and
 // on a lint error, naming the file, and passes on the same file once `npm run format`'s --fix has
 // run: pointed with --dir at a temp copy of a real source file, with the repo's own configs.
 import assert from 'node:assert/strict';
@@ -42,4 +42,11 @@ test('the lint check passes a formatted file, and fails naming the file on bad l
   assert.match(linted.stdout, /@typescript-eslint\/no-explicit-any/);
   assert.match(linted.stderr, /^lint: eslint: 1 problem\(s\) \(listed above\)$/m);
   assert.doesNotMatch(linted.stdout, /not formatted/);
+});
+
+// The tree itself: `npm test` (the README's one test command, and CI's) fails on any unformatted file or lint finding.
+test('the repository passes the lint check (npm run lint)', { timeout: 240_000 }, async () => {
+  const result = await runAsync(process.execPath, [LINT], { timeoutMs: 200_000 });
+  assert.equal(result.code, 0, `npm run lint on the repository; fix with npm run format:\n${result.stdout}${result.stderr}`);
+  assert.match(result.stdout, /found nothing/);
 });

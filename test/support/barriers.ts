@@ -1,10 +1,12 @@
 // Barriers for "nothing more arrives": a check ends once the server has said that everything up to
 // the log's head reached the stream (a bookmark at the head), or once an event known to come later
 // has arrived in order, never after a fixed sleep that a slower fault would outlast.
+import { TaskEventType } from '../../src/model/task';
 import { call, type RiggerServiceClient } from './client';
 import { waitFor } from './processes';
 
-export const BOOKMARK = 8;
+/** A bookmark's event_type on the wire, as the raw gRPC client decodes it (a number). */
+export const BOOKMARK = TaskEventType.BOOKMARK;
 
 /** The newest sequence the log holds (GetLog): the head a bookmark barrier waits for. */
 export async function headSequence(client: RiggerServiceClient): Promise<number> {

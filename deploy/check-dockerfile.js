@@ -211,6 +211,10 @@ function staticChecks(stages, rules) {
       }
     }
   }
+  // What a checkout makes as it is used stays out of the context (a scale run's database cache alone is gigabytes).
+  for (const made of ['node_modules', 'dist', '.rigger', 'bench/results/cache', 'bench/results/latest.json']) {
+    check(isIgnored(made, rules), `.dockerignore leaves ${made} out of the build context`);
+  }
   const last = (kw) => final.instructions.filter((i) => i.keyword === kw).at(-1);
   const user = last('USER');
   check(user && !/^(root|0)(:|$)/.test(user.args), 'the runtime stage runs as a non-root USER', user ? user.args : 'no USER');

@@ -13,6 +13,11 @@ import { collectEvents, connect } from '../support/client';
 import { startServer, tempProject, waitFor } from '../support/processes';
 
 const INTERVAL_MS = 1000;
+
+/** Whether the server's debug log has a TRUNCATE checkpoint that emptied the WAL (it logs it after the checkpoint returns). */
+function idleTruncateLogged(stderr: string): boolean {
+  return stderr.split('\n').some((line) => line.includes('"msg":"WAL checkpoint"') && line.includes('"mode":"TRUNCATE"') && line.includes('"busy":false'));
+}
 const PAUSED_MS = 7000;
 
 test(
@@ -21,7 +26,8 @@ test(
   async (t) => {
     const dir = tempProject();
     // Two slots: the client's stream and the probe below. A stream left behind by an attempt the client gave up on would take one.
-    const server = await startServer(dir, ['--max-subscribers', '2']);
+    // Debug logs: the moment to stop the server comes from its checkpoint line (below).
+    const server = await startServer(dir, ['--max-subscribers', '2'], { RIGGER_LOG_LEVEL: 'debug' });
     const client = new RiggerClient({ address: server.address, actor: 'dead-stream-test' });
     const events: TaskEvent[] = [];
     const statuses: (StreamStatus & { at: number })[] = [];
@@ -44,6 +50,10 @@ test(
         'only task events reach next()',
       );
 
+      // Stopped inside a checkpoint, the server would hold the write lock the CLI writes below need. Its
+      // idle TRUNCATE empties the WAL a second after the last write and is logged once the lock is let go;
+      // with the WAL empty no other checkpoint takes that lock until the server writes again.
+      await waitFor(() => idleTruncateLogged(server.stderr()), 10_000, 'the idle TRUNCATE checkpoint after the first write');
       server.child.kill('SIGSTOP');
       stopped = true;
       const stoppedAt = Date.now();

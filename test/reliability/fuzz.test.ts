@@ -7,10 +7,11 @@ import path from 'node:path';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
+import { TaskEventType } from '../../src/model/task';
 import { loadProto, SERVICE_NAME } from '../../src/protocol/proto';
 import { call, connect } from '../support/client';
 import { startServer, tempProject } from '../support/processes';
-import { rawClient, rawStream, rawUnary, type RawOutcome } from '../support/raw-client';
+import { rawClient, rawStream, rawUnary, type RawOutcome, type StreamBarrier } from '../support/raw-client';
 import { assertConsistent } from './db-check';
 import { seededRandom } from '../support/seeded-random';
 
@@ -99,7 +100,14 @@ test('random, mutated and hostile-string requests to every method: each gets a s
   const raw = rawClient(server.address);
   const service = loadProto().definition[SERVICE_NAME] as unknown as Record<
     Method,
-    { path: string; requestSerialize(v: object): Buffer; requestType: MessageTypeDefinition<any, any>; requestStream: boolean; responseStream: boolean }
+    {
+      path: string;
+      requestSerialize(v: object): Buffer;
+      responseDeserialize(b: Buffer): { event_type?: number };
+      requestType: MessageTypeDefinition<any, any>;
+      requestStream: boolean;
+      responseStream: boolean;
+    }
   >;
 
   const valid: Record<Method, object[]> = {
@@ -115,12 +123,19 @@ test('random, mutated and hostile-string requests to every method: each gets a s
     TaskEventStream: [{ subscribe: { event_types: [1], assignee_filter: 'Alice' } }, { update: { task_id: task.id, status: 2, assignee: 'Dan' } }],
   };
 
+  // A BookmarkRequest after the fuzzed message: answered (or refused for want of a subscribe) only once the server has handled it.
+  const stream = service.TaskEventStream;
+  const bookmarkBarrier: StreamBarrier = {
+    request: stream.requestSerialize({ bookmark: {} }),
+    answeredBy: (response) => stream.responseDeserialize(response).event_type === TaskEventType.BOOKMARK,
+    refusal: /^bookmark before the first subscribe/,
+  };
   const outcomes: { method: Method; kind: string; body: Buffer; ms: number; outcome: RawOutcome & { headers?: boolean; open?: boolean } }[] = [];
   const send = async (method: Method, kind: string, body: Buffer) => {
     const def = service[method];
     const started = Date.now();
     const outcome = def.responseStream
-      ? await rawStream(raw, def.path, [body], def.requestStream ? 'bidi' : 'server', undefined, 500)
+      ? await rawStream(raw, def.path, [body], def.requestStream ? 'bidi' : 'server', undefined, 500, def.requestStream ? bookmarkBarrier : undefined)
       : await rawUnary(raw, def.path, body);
     outcomes.push({ method, kind, body, ms: Date.now() - started, outcome });
   };

@@ -26,9 +26,22 @@ export function rawUnary(client: grpc.Client, path: string, request: Buffer, met
 }
 
 /**
+ * Ends a bidi call on a fact instead of a wait: a request written after the others, which the server
+ * answers only once it has handled them (TaskEventStream's BookmarkRequest takes its turn in order).
+ */
+export interface StreamBarrier {
+  request: Buffer;
+  /** A response message that answers the barrier: everything before it was accepted. */
+  answeredBy(response: Buffer): boolean;
+  /** The status details of the barrier's own refusal (e.g. no subscribe before it): everything before it was accepted too. */
+  refusal: RegExp;
+}
+
+/**
  * A server-streaming or bidi call with raw request bytes. Resolves with the status when the call
- * ends, or with `headers: true` once the server has sent response headers (the stream is live)
- * and then cancels it; or with `open: true` when neither happened within `waitMs`.
+ * ends, or with `headers: true` once the stream is live and then cancels it: for a bidi call, once
+ * the server has answered (or refused) `barrier`; for a server stream, once it has sent response
+ * headers. Resolves with `open: true` when neither happened within `waitMs`.
  */
 export function rawStream(
   client: grpc.Client,
@@ -37,6 +50,7 @@ export function rawStream(
   kind: 'server' | 'bidi',
   metadata = new grpc.Metadata(),
   waitMs = 2000,
+  barrier?: StreamBarrier,
 ): Promise<RawOutcome & { headers?: boolean; open?: boolean }> {
   return new Promise((resolve) => {
     const call =
@@ -52,14 +66,17 @@ export function rawStream(
       call.cancel();
     };
     const timer = setTimeout(() => settle({ code: grpc.status.OK, details: '', open: true }), waitMs);
-    call.on('data', () => {});
-    call.on('error', (error: grpc.ServiceError) => settle({ code: error.code, details: error.details }));
-    call.on('status', (status: grpc.StatusObject) => settle({ code: status.code, details: status.details }));
+    const live = () => settle({ code: grpc.status.OK, details: '', headers: true });
+    const ended = (code: grpc.status, details: string) => (barrier?.refusal.test(details) ? live() : settle({ code, details }));
+    call.on('data', (response: Buffer) => {
+      if (barrier?.answeredBy(response)) live();
+    });
+    call.on('error', (error: grpc.ServiceError) => ended(error.code, error.details));
+    call.on('status', (status: grpc.StatusObject) => ended(status.code, status.details));
     if (kind === 'bidi') {
+      if (!barrier) throw new Error('a bidi rawStream needs a barrier: headers alone do not say the server has read the requests');
       const duplex = call as grpc.ClientDuplexStream<Buffer, Buffer>;
-      for (const request of requests) duplex.write(request);
-      // Headers may come first; keep waiting briefly for a status that a bad message causes.
-      call.on('metadata', () => setTimeout(() => settle({ code: grpc.status.OK, details: '', headers: true }), 200));
+      for (const request of [...requests, barrier.request]) duplex.write(request);
     } else {
       call.on('metadata', () => setTimeout(() => settle({ code: grpc.status.OK, details: '', headers: true }), 50));
     }

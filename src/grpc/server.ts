@@ -2,7 +2,6 @@
 // the bound addresses. What runs beside it (the hub, background jobs, shutdown order) is
 // src/hub-server.ts.
 import * as grpc from '@grpc/grpc-js';
-import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import type { ConsumerRegistry } from '../hub/consumer-registry';
@@ -22,6 +21,7 @@ import { prdHandlers } from './prd-handlers';
 import { eventStreamWriters } from './stream-writer';
 import { taskHandlers } from './task-handlers';
 import { limitInboundWindow } from './inbound-window';
+import { addLazyReflection } from './lazy-reflection';
 import type { RequestMetrics } from './request-metrics';
 
 /** PEM contents. `ca` set: clients must present a certificate it signed (mTLS). */
@@ -114,7 +114,7 @@ export async function startGrpcServer(options: GrpcServerOptions, logger: Logger
     streamingDefinition,
     forwardingTo(streamingDefinition, () => handlers, notServing),
   );
-  new ReflectionService(loadReflectionDefinition()).addToServer(server);
+  addLazyReflection(server, loadReflectionDefinition);
   const health = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });
   health.addToServer(server);
 

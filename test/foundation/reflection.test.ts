@@ -6,6 +6,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 import { call, connect, type RiggerServiceClient } from '../support/client';
 import { REPO_ROOT, startServer, tempDir, tempProject, type ServerProcess } from '../support/processes';
 
@@ -76,6 +78,42 @@ describe('reflection through buf curl', () => {
       assert.ok(result.stdout.includes(`rigger.v1.RiggerService/${rpc}\n`), `${rpc} missing from:\n${result.stdout}`);
     }
   });
+
+  // buf curl asks v1; grpcurl and older tools ask v1alpha. The server builds reflection on the first of either.
+  for (const version of ['v1', 'v1alpha']) {
+    test(`reflection ${version} lists the services, twice on one stream`, async () => {
+      const proto = path.join(
+        path.dirname(require.resolve('@grpc/reflection/package.json')),
+        'build',
+        'proto',
+        'grpc',
+        'reflection',
+        version,
+        'reflection.proto',
+      );
+      const loaded = grpc.loadPackageDefinition(protoLoader.loadSync(proto, { keepCase: true })) as any;
+      const Reflection = loaded.grpc.reflection[version].ServerReflection as typeof grpc.Client;
+      const reflection = new Reflection(server.address, grpc.credentials.createInsecure());
+      try {
+        const stream = (reflection as any).ServerReflectionInfo() as grpc.ClientDuplexStream<object, any>;
+        const answers: string[][] = [];
+        const done = new Promise<void>((resolve, reject) => {
+          stream.on('data', (response) => {
+            answers.push(response.list_services_response.service.map((s: { name: string }) => s.name).sort());
+            if (answers.length === 2) stream.end();
+          });
+          stream.on('error', reject);
+          stream.on('end', resolve);
+        });
+        stream.write({ list_services: '' });
+        stream.write({ list_services: '' });
+        await done;
+        for (const names of answers) assert.deepEqual(names, ['grpc.health.v1.Health', 'rigger.v1.RiggerService']);
+      } finally {
+        reflection.close();
+      }
+    });
+  }
 
   test("AddTask with the contract's snake_case JSON", async () => {
     const response = invoke('rigger.v1.RiggerService/AddTask', '{"title": "Implement OAuth2 authentication", "assignee": "Alice", "due_date": "2025-12-31"}');

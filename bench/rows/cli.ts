@@ -90,8 +90,8 @@ function smallLargeProject(tasks: number): { dir: string; tasks: number; bytes: 
 }
 
 export async function cliRow(config: BenchConfig, log: (line: string) => void): Promise<Measurement[]> {
-  const spawns = config.quick ? 3 : 20;
-  const largeSpawns = config.quick ? 3 : 10;
+  const spawns = config.quick ? 2 : 20;
+  const largeSpawns = config.quick ? 2 : 10;
   const small = tempProject();
   writeEvents(databaseFile(small), SMALL_TASKS);
   const server = await startRigServer(small);

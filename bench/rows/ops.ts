@@ -26,7 +26,7 @@ const renders = (text: string): number => Number(/^rigger_metrics_renders_total 
 
 export async function opsScrapers(config: BenchConfig, log: (line: string) => void): Promise<Measurement[]> {
   const consumers = config.quick ? 200 : 1000;
-  const windowMs = config.quick ? 1000 : 5000;
+  const windowMs = config.quick ? 500 : 5000;
   const port = await freePort();
   const server = await startRigServer(tempProject(), ['--http-listen', `127.0.0.1:${port}`]);
   const url = `http://127.0.0.1:${port}/metrics`;

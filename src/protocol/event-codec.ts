@@ -1,9 +1,8 @@
 // Encode-once: an event is encoded when it is committed (the store keeps the bytes in the log) and
 // every stream that carries it is handed those bytes. The streaming methods' serializer passes them
 // through untouched.
-import type * as grpc from '@grpc/grpc-js';
 import type { EventEncoder } from '../model/logged-event';
-import { loadDefinition, SERVICE_NAME } from './proto';
+import { loadMessageType } from './proto';
 
 type Serialize = (value: unknown) => Buffer;
 
@@ -11,7 +10,8 @@ let serializeTaskEvent: Serialize | undefined;
 
 function serializer(): Serialize {
   if (!serializeTaskEvent) {
-    const serialize = (loadDefinition()[SERVICE_NAME] as grpc.ServiceDefinition).SubscribeToTaskEvents!.responseSerialize as Serialize;
+    const type = loadMessageType('rigger.v1.TaskEvent');
+    const serialize: Serialize = (value) => type.encode(type.fromObject(value as object)).finish() as Buffer;
     // protobufjs compiles a type's encoder on its first use; do that now, not inside a write transaction.
     const task = { id: '', title: '', status: 1, subtask_ids: [], created_at: '', updated_at: '', context_files: [], dependencies: [], version: 1 };
     serialize({

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType } from '../generated/rigger';
 
 /** Must match the flags given to proto-loader-gen-types in scripts/gen-proto.js. */
@@ -32,10 +32,36 @@ interface LoadedProto {
 let definition: protoLoader.PackageDefinition | undefined;
 let loaded: LoadedProto | undefined;
 
-/** The messages' and methods' codecs, without loading grpc-js (what `rig task add` needs to encode an event). */
+/** Loaded when first needed: encoding events (loadMessageType) takes only the protobufjs under it. */
+const protoLoaderModule = () => require('@grpc/proto-loader') as typeof protoLoader;
+
+/** The messages' and methods' codecs, without loading grpc-js. */
 export function loadDefinition(): protoLoader.PackageDefinition {
-  definition ??= protoLoader.loadSync('rigger/v1/rigger.proto', { ...LOADER_OPTIONS, includeDirs: [PROTO_DIR] });
+  definition ??= protoLoaderModule().loadSync('rigger/v1/rigger.proto', { ...LOADER_OPTIONS, includeDirs: [PROTO_DIR] });
   return definition;
+}
+
+/** What a protobufjs message type offers: proto-loader's serializers are fromObject, then encode. */
+export interface MessageType {
+  fromObject(value: object): object;
+  encode(message: object): { finish(): Uint8Array };
+}
+
+/**
+ * One message type, parsed from the .proto text by the protobufjs proto-loader uses, with the same
+ * parse option (keepCase), so it encodes exactly as loadDefinition's serializers do. Without
+ * loadDefinition's descriptors for every type and method, which were half of `rig task add`'s time.
+ */
+export function loadMessageType(name: string): MessageType {
+  const protobufjs = require(require.resolve('protobufjs', { paths: [require.resolve('@grpc/proto-loader')] })) as {
+    Root: new () => {
+      resolvePath: (origin: string, target: string) => string;
+      loadSync(file: string, options: { keepCase: boolean }): { lookupType(name: string): MessageType };
+    };
+  };
+  const root = new protobufjs.Root();
+  root.resolvePath = (_origin, target) => path.join(PROTO_DIR, target);
+  return root.loadSync('rigger/v1/rigger.proto', { keepCase: LOADER_OPTIONS.keepCase === true }).lookupType(name);
 }
 
 export function loadProto(): LoadedProto {
@@ -48,7 +74,7 @@ export function loadProto(): LoadedProto {
 
 /** The compiled descriptors, for server reflection only. */
 export function loadReflectionDefinition(): protoLoader.PackageDefinition {
-  const definition = protoLoader.loadFileDescriptorSetFromBuffer(fs.readFileSync(DESCRIPTOR_SET_PATH), LOADER_OPTIONS);
+  const definition = protoLoaderModule().loadFileDescriptorSetFromBuffer(fs.readFileSync(DESCRIPTOR_SET_PATH), LOADER_OPTIONS);
   clearFalseMapEntries(definition);
   return definition;
 }

@@ -48,7 +48,8 @@ test('a filtered subscription: bookmarks move the checkpoint to the head, reach 
   try {
     const first = await client.addTask({ title: 'to delete' }); // 1
     for (let i = 0; i < 40; i++) await client.addTask({ title: `other ${i}` }); // 2..41
-    await new Promise((r) => setTimeout(r, INTERVAL_MS * 3)); // a bookmark at 41 comes meanwhile
+    // A bookmark at 41 before the DELETED event, on both feeds.
+    await waitFor(() => observedBookmarks.includes(41) && iteratedBookmarks.includes(41), INTERVAL_MS * 20, 'a bookmark at 41 on both feeds');
     await client.deleteTask({ task_id: first.task!.id! }); // 42: DELETED
     for (let i = 0; i < 20; i++) await client.addTask({ title: `more ${i}` }); // 43..62
     for (const name of ['observable', 'iterator']) {
@@ -91,8 +92,16 @@ test('includeSnapshot: SNAPSHOT events between started/complete, checkpoint at S
   const client = new RiggerClient({ address: server.address });
   const checkpoint = path.join(tempDir(), 'snapshot.checkpoint');
   const seen: (TaskEvent | SnapshotMarker)[] = [];
+  const bookmarks: { sequence: number; at: number }[] = [];
   const subscription = client
-    .subscribe({ includeSnapshot: true, assignee: 'Alice', checkpoint, bookmarkIntervalMs: INTERVAL_MS, onSnapshot: (marker) => seen.push(marker) })
+    .subscribe({
+      includeSnapshot: true,
+      assignee: 'Alice',
+      checkpoint,
+      bookmarkIntervalMs: INTERVAL_MS,
+      onSnapshot: (marker) => seen.push(marker),
+      onBookmark: (sequence) => bookmarks.push({ sequence, at: Date.now() }),
+    })
     .subscribe({ next: (event) => seen.push(event) });
   const kinds = () =>
     seen.map((item) => ('state' in item ? item.state : `${TaskEventType.SNAPSHOT === item.event_type ? 'SNAPSHOT' : item.event_type}:${item.sequence}`));
@@ -111,7 +120,9 @@ test('includeSnapshot: SNAPSHOT events between started/complete, checkpoint at S
     await addTaskByCli(dir, 'while down', 'Alice'); // 7
     server = await restartServer(server);
     await waitFor(() => seen.length === 7, 15_000, 'the change made while the server was down');
-    await new Promise((r) => setTimeout(r, INTERVAL_MS * 3));
+    // A bookmark at 7 after it: anything the resumed stream sent before it (a second snapshot, a repeat) has arrived.
+    const seventhAt = Date.now();
+    await waitFor(() => bookmarks.some((b) => b.sequence >= 7 && b.at >= seventhAt), INTERVAL_MS * 20, 'a bookmark at 7 after the resume');
     assert.deepEqual(kinds().slice(5), ['1:6', '1:7'], 'resumed after 6: no second snapshot, nothing repeated');
     await waitFor(() => readNumber(checkpoint) === 7, 5_000, 'checkpoint at 7');
   } finally {

@@ -5,11 +5,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RiggerClient } from '../../src/client/index';
-import { startServer, tempProject } from '../support/processes';
+import { connectService } from '../../src/client/connect';
+import { call } from '../support/client';
+import { startServer, tempProject, waitFor } from '../support/processes';
 
 const CYCLES = 10_000;
 const MAX_SUBSCRIBERS = 200;
-const SETTLE_MS = 3000;
+/** How long the cancels may take to reach the server. */
+const SETTLE_MS = 10_000;
 
 /** Opens `count` subscriptions, waits until each has started or one has failed, then closes them all. */
 async function openAll(client: RiggerClient, count: number): Promise<string> {
@@ -47,9 +50,15 @@ test(`${CYCLES} subscribe-then-unsubscribe cycles through RiggerClient leave no 
       if (i % 500 === 499) await new Promise((r) => setImmediate(r));
     }
     // Every slot must be free once the cancels have settled (a cancel waits at most for the
-    // server's answer): MAX_SUBSCRIBERS streams, each registered. One attempt: more traffic on the
-    // connection would flush grpc-js's late resets and hide the leak.
-    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    // server's answer): the server, asked on a connection of its own, holds no stream. Then
+    // MAX_SUBSCRIBERS streams, each registered. One attempt: more traffic on this client's connection
+    // would flush grpc-js's late resets and hide the leak.
+    const observer = connectService(server.address, { channelOptions: { 'grpc.use_local_subchannel_pool': 1 } });
+    try {
+      await waitFor(async () => (await call(observer, 'GetHubStatus', {})).stream_count === 0, SETTLE_MS, 'the server holding no stream');
+    } finally {
+      observer.close();
+    }
     assert.equal(await openAll(client, MAX_SUBSCRIBERS), 'all started');
     const { tasks } = await client.listTasks();
     assert.deepEqual(tasks, [], 'the connection still answers');

@@ -18,9 +18,16 @@ test('a subscription rides out a graceful restart and a SIGKILL of the server wi
   const client = new RiggerClient({ address: server.address, actor: 'client-test' });
   const events: TaskEvent[] = [];
   const statuses: StreamStatus[] = [];
+  const bookmarks: { sequence: number; at: number }[] = [];
   let failure: unknown;
   const subscription = client
-    .subscribe({ sinceSequence: 0, backoff: FAST_RETRY, onStatus: (s) => statuses.push(s) })
+    .subscribe({
+      sinceSequence: 0,
+      backoff: FAST_RETRY,
+      onStatus: (s) => statuses.push(s),
+      bookmarkIntervalMs: 100,
+      onBookmark: (sequence) => bookmarks.push({ sequence, at: Date.now() }),
+    })
     .subscribe({ next: (e) => events.push(e), error: (e) => (failure = e) });
   try {
     for (let i = 1; i <= 3; i++) await client.addTask({ title: `before ${i}` });
@@ -42,7 +49,9 @@ test('a subscription rides out a graceful restart and a SIGKILL of the server wi
     await waitFor(() => events.length === 7, 15_000, '7 events after a SIGKILL');
     await client.addTask({ title: 'last' });
     await waitFor(() => events.length === 8, 10_000, '8 events');
-    await new Promise((r) => setTimeout(r, 300)); // anything extra (a repeat) would show up now
+    // A bookmark at 8 after it: anything extra (a repeat) the stream sent before it has arrived.
+    const eighthAt = Date.now();
+    await waitFor(() => bookmarks.some((b) => b.sequence >= 8 && b.at >= eighthAt), 10_000, 'a bookmark at 8');
 
     assert.equal(failure, undefined);
     assertExactlyOnceInOrder(

@@ -83,7 +83,9 @@ test(
 
       await client.addTask({ title: 'after' }); // 4
       await waitFor(() => events.length >= 4, 10_000, 'the event after');
-      await new Promise((r) => setTimeout(r, 2 * INTERVAL_MS)); // a repeat would arrive now
+      // A bookmark at 4 after it: a repeat the stream sent before it has arrived.
+      const fourthAt = Date.now();
+      await waitFor(() => bookmarks.some((b) => b.sequence >= 4 && b.at >= fourthAt), 3 * INTERVAL_MS, 'a bookmark at 4');
       assert.equal(failure, undefined);
       assertExactlyOnceInOrder(
         events.map((e) => e.sequence),

@@ -374,6 +374,14 @@ async function emulate(stages) {
             throw new Error('build step failed');
           }
           ran(`${where}: RUN ${ins.args} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+          if (/\bnpm ci\b/.test(ins.args)) {
+            const built = path.join(mapIn(stage.name, workdir), 'dist');
+            check(
+              fs.existsSync(path.join(built, 'src', 'cli', 'main.js')) && !fs.existsSync(path.join(built, 'test')),
+              `${where}: the build compiles what the image ships (dist/src), not the tests`,
+              fs.existsSync(path.join(built, 'test')) ? 'dist/test was built (RIGGER_BUILD=runtime not set?)' : 'no dist/src/cli/main.js',
+            );
+          }
           const sqlite = path.join(mapIn(stage.name, workdir), 'node_modules', 'better-sqlite3', 'build');
           if (/\bnpm ci\b/.test(ins.args) && fs.existsSync(sqlite)) {
             const compiled = fs.existsSync(path.join(sqlite, 'Release', 'obj.target'));

@@ -45,18 +45,30 @@ function removeEmptyFolders(dir) {
   }
 }
 
+/**
+ * The kind of build RIGGER_BUILD asks for: `full` (the default: everything, what `npm test` needs)
+ * or `runtime` (src/ and sidecars/ only, tsconfig.runtime.json: what an image ships).
+ */
+function buildKind() {
+  const kind = process.env.RIGGER_BUILD || 'full';
+  if (kind !== 'full' && kind !== 'runtime') throw new Error(`RIGGER_BUILD=${kind}: use full (the default) or runtime`);
+  return kind;
+}
+
 function build() {
   const startedAt = Date.now();
+  const kind = buildKind();
   // Inside the project, so the rename into dist/ stays on one file system.
   const staging = fs.mkdtempSync(path.join(root, '.dist-build-'));
   try {
     const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
     run(process.execPath, [path.join(__dirname, 'gen-proto.js'), staging]);
-    run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.', '--outDir', staging]);
+    const project = kind === 'runtime' ? 'tsconfig.runtime.json' : '.';
+    run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project, '--outDir', staging]);
     run(process.execPath, [path.join(__dirname, 'gen-man.js'), path.join(staging, 'man', 'rig.1'), staging]);
     fs.mkdirSync(dist, { recursive: true });
     swapInto(staging, dist);
-    fs.writeFileSync(path.join(dist, STAMP), `${JSON.stringify({ startedAt })}\n`);
+    fs.writeFileSync(path.join(dist, STAMP), `${JSON.stringify({ startedAt, kind })}\n`);
   } catch (error) {
     fs.rmSync(staging, { recursive: true, force: true });
     throw error;
@@ -72,4 +84,4 @@ if (require.main === module) {
   }
 }
 
-module.exports = { build, STAMP };
+module.exports = { build, buildKind, STAMP };

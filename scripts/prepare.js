@@ -5,10 +5,10 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { build, STAMP } = require('./build');
+const { build, buildKind, STAMP } = require('./build');
 
 const root = path.resolve(__dirname, '..');
-const SOURCES = ['src', 'sidecars', 'bench', 'test', 'examples', 'proto', 'scripts', 'tsconfig.json', 'package.json'];
+const SOURCES = ['src', 'sidecars', 'bench', 'test', 'examples', 'proto', 'scripts', 'tsconfig.json', 'tsconfig.runtime.json', 'package.json'];
 const GENERATED = path.join(root, 'src', 'generated');
 
 /** The newest modification time (ms) of the files the build reads; src/generated is its own output. */
@@ -25,11 +25,19 @@ function newestSource(file = root, top = true) {
 function reasonToBuild() {
   const stamp = path.join(root, 'dist', STAMP);
   if (!fs.existsSync(stamp)) return 'dist/ has not been built';
-  const builtFrom = Number(JSON.parse(fs.readFileSync(stamp, 'utf8')).startedAt);
-  if (!(newestSource() <= builtFrom)) return 'a source changed since dist/ was built';
+  const built = JSON.parse(fs.readFileSync(stamp, 'utf8'));
+  // A stamp from before builds had kinds is a full build's.
+  if ((built.kind ?? 'full') !== buildKind()) return `dist/ holds a ${built.kind ?? 'full'} build and RIGGER_BUILD asks for ${buildKind()}`;
+  if (!(newestSource() <= Number(built.startedAt))) return 'a source changed since dist/ was built';
   return undefined;
 }
 
+try {
+  buildKind();
+} catch (error) {
+  process.stderr.write(`rigger: ${error.message}\n`);
+  process.exit(1);
+}
 const reason = process.env.RIGGER_FORCE_BUILD ? 'RIGGER_FORCE_BUILD is set' : reasonToBuild();
 if (reason === undefined) {
   process.stderr.write('rigger: dist/ is up to date with the sources; not rebuilding (npm run build forces it)\n');

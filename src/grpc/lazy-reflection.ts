@@ -1,6 +1,6 @@
 // Server reflection (grpcurl, buf curl, Postman), built on its first call. @grpc/reflection indexes
-// and encodes every descriptor and parses its own two .proto files when it is added to a server,
-// about a fifth of a server's start, and most servers are never asked. The two services are
+// and encodes every descriptor and parses its own two .proto files when it is added to a server, a
+// large part of a server's start, and most servers are never asked. The two services are
 // registered at once under their real paths; the first message of either builds the real service.
 import * as grpc from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';

@@ -49,8 +49,8 @@ export interface MessageType {
 
 /**
  * One message type, parsed from the .proto text by the protobufjs proto-loader uses, with the same
- * parse option (keepCase), so it encodes exactly as loadDefinition's serializers do. Without
- * loadDefinition's descriptors for every type and method, which were half of `rig task add`'s time.
+ * parse option (keepCase), so it encodes exactly as loadDefinition's serializers do; without
+ * building loadDefinition's descriptors of every type and method, most of a CLI write's start.
  */
 export function loadMessageType(name: string): MessageType {
   const protobufjs = require(require.resolve('protobufjs', { paths: [require.resolve('@grpc/proto-loader')] })) as {

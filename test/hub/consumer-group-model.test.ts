@@ -9,16 +9,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConsumerGroup, type ConsumerMember, type Refusal } from '../../src/hub/consumer-group';
 import type { EventSink, Subscription } from '../../src/hub/subscription';
-import {
-  DEFAULT_CONSUMER_SETTINGS,
-  type ConsumerProgress,
-  type ConsumerRecord,
-  type ConsumerRepository,
-  type DeadLetterRecord,
-} from '../../src/model/consumer';
+import type { ConsumerProgress, ConsumerRepository, DeadLetterRecord } from '../../src/model/consumer';
 import type { LoggedEvent } from '../../src/model/logged-event';
-import { TaskEventType, TaskStatus } from '../../src/model/task';
 import { seededRandom } from '../support/seeded-random';
+import { consumerRecord, updatedEvent } from './consumer-fixtures';
 
 const SEEDS = 50;
 const STEPS = 1200;
@@ -35,16 +29,7 @@ class FakeLog {
   private subscriptions = new Set<FakeSubscription>();
 
   publish(taskId: string): LoggedEvent {
-    const event: LoggedEvent = {
-      sequence: this.events.length + 1,
-      eventType: TaskEventType.UPDATED,
-      taskId,
-      assignee: undefined,
-      previousAssignee: undefined,
-      status: TaskStatus.TODO,
-      previousStatus: undefined,
-      encoded: Buffer.alloc(0),
-    };
+    const event = updatedEvent(this.events.length + 1, taskId);
     this.events.push(event);
     for (const subscription of this.subscriptions) subscription.pump();
     return event;
@@ -157,18 +142,7 @@ async function run(seed: number): Promise<{ deliveries: number; crashes: number;
   let now = 1_000_000;
   const log = new FakeLog();
   const repository = new FakeRepository();
-  const record: ConsumerRecord = {
-    ...DEFAULT_CONSUMER_SETTINGS,
-    ackWaitMs: ACK_WAIT_MS,
-    maxDeliver: MAX_DELIVER,
-    maxInFlight: MAX_IN_FLIGHT,
-    name: `model-${seed}`,
-    filter: { eventTypes: [], statuses: [], taskIds: [] },
-    ackedSequence: 0,
-    startSequence: 0,
-    createdAt: '',
-    lostReason: undefined,
-  };
+  const record = consumerRecord(`model-${seed}`, { ackWaitMs: ACK_WAIT_MS, maxDeliver: MAX_DELIVER, maxInFlight: MAX_IN_FLIGHT });
 
   // The model: what is done (acked or dead, in this run), what is held, by whom, with which id.
   const done = new Set<number>();

@@ -5,20 +5,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConsumerGroup, type ConsumerMember } from '../../src/hub/consumer-group';
 import type { EventSink, Subscription } from '../../src/hub/subscription';
-import { DEFAULT_CONSUMER_SETTINGS, type ConsumerProgress, type ConsumerRecord, type ConsumerRepository } from '../../src/model/consumer';
+import { DEFAULT_CONSUMER_SETTINGS, type ConsumerProgress, type ConsumerRepository } from '../../src/model/consumer';
 import type { LoggedEvent } from '../../src/model/logged-event';
-import { TaskEventType, TaskStatus } from '../../src/model/task';
-
-const event = (sequence: number, taskId: string): LoggedEvent => ({
-  sequence,
-  eventType: TaskEventType.UPDATED,
-  taskId,
-  assignee: undefined,
-  previousAssignee: undefined,
-  status: TaskStatus.TODO,
-  previousStatus: undefined,
-  encoded: Buffer.alloc(0),
-});
+import { consumerRecord, updatedEvent as event } from './consumer-fixtures';
 
 const DEFAULT_ACK_WAIT = DEFAULT_CONSUMER_SETTINGS.ackWaitMs;
 
@@ -27,15 +16,7 @@ function harness() {
   let sink: EventSink | undefined;
   let position = 0;
   const writes: ConsumerProgress[] = [];
-  const record: ConsumerRecord = {
-    ...DEFAULT_CONSUMER_SETTINGS,
-    name: 'unit',
-    filter: { eventTypes: [], statuses: [], taskIds: [] },
-    ackedSequence: 0,
-    startSequence: 0,
-    createdAt: '',
-    lostReason: undefined,
-  };
+  const record = consumerRecord('unit');
   const repository = {
     progressOf: () => ({ acks: [], attempts: new Map(), deadLetters: [] }),
     saveProgress: async (_: string, take: () => ConsumerProgress) => void writes.push(take()),
@@ -183,15 +164,7 @@ test('acks of every member made before a commit ride that one write; each member
     progressOf: () => ({ acks: [], attempts: new Map(), deadLetters: [] }),
     saveProgress: (_: string, take: () => ConsumerProgress) => new Promise<void>((resolve) => void commits.push({ take, durable: resolve })),
   } as unknown as ConsumerRepository;
-  const record: ConsumerRecord = {
-    ...DEFAULT_CONSUMER_SETTINGS,
-    name: 'unit',
-    filter: { eventTypes: [], statuses: [], taskIds: [] },
-    ackedSequence: 0,
-    startSequence: 0,
-    createdAt: '',
-    lostReason: undefined,
-  };
+  const record = consumerRecord('unit');
   const group = new ConsumerGroup(
     record,
     repository,

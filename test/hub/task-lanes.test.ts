@@ -3,19 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { newEntry, TaskLanes } from '../../src/hub/task-lanes';
-import type { LoggedEvent } from '../../src/model/logged-event';
-import { TaskEventType, TaskStatus } from '../../src/model/task';
-
-const event = (sequence: number, taskId: string): LoggedEvent => ({
-  sequence,
-  eventType: TaskEventType.UPDATED,
-  taskId,
-  assignee: undefined,
-  previousAssignee: undefined,
-  status: TaskStatus.TODO,
-  previousStatus: undefined,
-  encoded: Buffer.alloc(0),
-});
+import { updatedEvent as event } from './consumer-fixtures';
 
 test('lane heads go lowest sequence first across new events, released heads and redrives; one event of a task at a time', () => {
   const lanes = new TaskLanes();

@@ -13,8 +13,7 @@ import { startServer, tempDir, tempProject, waitFor } from '../support/processes
  * Events in the database file alone, read from a copy of it without its WAL; undefined when the copy
  * was taken while a checkpoint was writing the file (a torn copy fails quick_check), to be sampled again.
  */
-function eventsInMainFile(dbFile: string): number | undefined {
-  const copy = path.join(tempDir(), 'main-only.db');
+function eventsInMainFile(dbFile: string, copy: string): number | undefined {
   fs.copyFileSync(dbFile, copy);
   const db = new Database(copy, { readonly: true });
   try {
@@ -31,6 +30,7 @@ function eventsInMainFile(dbFile: string): number | undefined {
 test('committed events reach the database file within seconds, and the WAL stays small', { timeout: 60_000 }, async () => {
   const dir = tempProject();
   const dbFile = path.join(dir, '.rigger', 'tasks.db');
+  const copy = path.join(tempDir(), 'main-only.db');
   const server = await startServer(dir);
   const client = connect(server.address);
   try {
@@ -41,9 +41,9 @@ test('committed events reach the database file within seconds, and the WAL stays
       await Promise.all(Array.from({ length: 100 }, (_, i) => call(client, 'AddTask', { title: `checkpointed ${round}-${i}` })));
       walSizes.push(fs.statSync(`${dbFile}-wal`).size);
       // The pause lasts until the background checkpoint has moved the burst into the database file.
-      await waitFor(() => eventsInMainFile(dbFile) === 100 * (round + 1), 10_000, `burst ${round} checkpointed into the database file`);
+      await waitFor(() => eventsInMainFile(dbFile, copy) === 100 * (round + 1), 10_000, `burst ${round} checkpointed into the database file`);
     }
-    await waitFor(() => eventsInMainFile(dbFile) === 500, 10_000, 'all 500 events in the database file without its WAL');
+    await waitFor(() => eventsInMainFile(dbFile, copy) === 500, 10_000, 'all 500 events in the database file without its WAL');
     assert.ok(Math.max(...walSizes) < 2.5 * walSizes[0]!, `the WAL grew burst after burst: ${walSizes.join(', ')} bytes`);
   } finally {
     client.close();

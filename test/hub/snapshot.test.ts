@@ -19,7 +19,7 @@ import { openStore } from '../../src/store/store';
 import { call, connect, type RiggerServiceClient } from '../support/client';
 import { startServer, tempProject, waitFor } from '../support/processes';
 import { seededRandom } from '../support/seeded-random';
-import { matches, sleep, type Filter, type LoggedEvent } from './hub-support';
+import { matches, readLog, sleep, type Filter, type LoggedEvent } from './hub-support';
 
 const SEED = Number(process.env.RIGGER_TEST_SEED ?? 20261202);
 const RUNS = 20;
@@ -86,32 +86,7 @@ function holds(filter: Filter, task: Task): boolean {
 }
 
 /** The log's events after `after`, from the SQLite file itself, as the filter suites compare them. */
-function logAfter(dir: string, after: number): LoggedEvent[] {
-  const db = new Database(path.join(dir, '.rigger', 'tasks.db'), { readonly: true, fileMustExist: true });
-  try {
-    const rows = db.prepare('SELECT sequence, event_type, task, previous_task FROM events WHERE sequence > ? ORDER BY sequence').all(after) as {
-      sequence: number;
-      event_type: number;
-      task: string;
-      previous_task: string | null;
-    }[];
-    return rows.map((row) => {
-      const task = JSON.parse(row.task) as Task;
-      const previous = row.previous_task === null ? undefined : (JSON.parse(row.previous_task) as Task);
-      return {
-        sequence: row.sequence,
-        event_type: row.event_type,
-        task_id: task.id,
-        status: task.status,
-        assignee: task.assignee,
-        previous_status: previous?.status,
-        previous_assignee: previous?.assignee,
-      };
-    });
-  } finally {
-    db.close();
-  }
-}
+const logAfter = (dir: string, after: number): LoggedEvent[] => readLog(dir).filter((event) => event.sequence > after);
 
 /** Every task as it was at `sequence`: the task of its last event up to it, from the log itself (it holds all of them here). */
 function tasksAt(dir: string, sequence: number): Task[] {

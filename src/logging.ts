@@ -1,5 +1,4 @@
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
 
 export interface LogOptions {
   /** A pino level; the settings (src/config/settings.ts) check it first and name what works. */
@@ -15,7 +14,14 @@ export interface LogOptions {
 export function createLogger(options: LogOptions, name = 'rigger'): Logger {
   const destination =
     options.format === 'pretty'
-      ? pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+      ? // Loaded only here: most processes log JSON, and every start would pay for pino-pretty's modules.
+        (require('pino-pretty') as typeof import('pino-pretty'))({
+          destination: 2,
+          sync: true,
+          colorize: process.stderr.isTTY === true,
+          translateTime: 'SYS:HH:MM:ss.l',
+          ignore: 'pid,hostname',
+        })
       : pino.destination({ fd: 2, sync: true });
   return pino({ name, level: options.level }, destination);
 }

@@ -1,10 +1,11 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { RiggerError } from '../model/errors';
 import type { EventEncoder } from '../model/logged-event';
 import { refuseOrphanedWal } from '../store/integrity';
 import { openStore, type Store, type StoreOptions } from '../store/store';
-import { createPrivateFile, type Project } from '../config/project';
-import { databasePath, resolveSetting } from '../config/settings';
+import { CONFIG_FILE, createPrivateFile, DB_FILE, makePrivateDir, RIGGER_DIR, type Project } from '../config/project';
+import { databasePath, resolveSetting, SETTINGS } from '../config/settings';
 
 /**
  * The wire contract's event encoder, loaded by the first write: a command that only reads
@@ -42,4 +43,33 @@ export function openProjectStore(
   const busyTimeoutMs = resolveSetting('busyTimeoutMs', argv, project.config);
   const durability = resolveSetting('durability', argv, project.config);
   return { store: openStore(file, lazyTaskEventEncoder, { create: isDefault, busyTimeoutMs, durability, fullCheck }), file };
+}
+
+/** What `rig init` made: the project directory, its config.json and its database. */
+export interface InitializedProject {
+  project: string;
+  config: string;
+  database: string;
+}
+
+/** Creates `dir`/.rigger with a config.json of the defaults and an empty database; refuses a project already there. */
+export function initProject(dir: string): InitializedProject {
+  const riggerDir = path.join(dir, RIGGER_DIR);
+  const configFile = path.join(riggerDir, CONFIG_FILE);
+  const dbFile = path.join(riggerDir, DB_FILE);
+  if (fs.existsSync(configFile) || fs.existsSync(dbFile)) {
+    throw new RiggerError('invalid_argument', `${riggerDir} is already initialized`);
+  }
+  refuseOrphanedWal(dbFile);
+  // Private whatever the umask: the database holds every task, and config.json may hold tokens.
+  makePrivateDir(riggerDir);
+  const config = {
+    port: SETTINGS.port.defaultValue,
+    bufferSize: SETTINGS.bufferSize.defaultValue,
+    retainEvents: SETTINGS.retainEvents.defaultValue,
+  };
+  createPrivateFile(dbFile);
+  openStore(dbFile, lazyTaskEventEncoder, { create: true }).close();
+  createPrivateFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
+  return { project: dir, config: configFile, database: dbFile };
 }

@@ -167,9 +167,10 @@ test(
     assert.equal(parseRefused.code, grpc.status.UNAVAILABLE, `ParsePRD: ${parseRefused.details}`);
     assert.ok(locked.getTask.length >= 3, `only ${locked.getTask.length} read rounds fitted in the lock: the reads were held up`);
     for (const op of ['getTask', 'listTasks', 'catchUp'] as const) {
-      // Within 2x of the unlocked figure (plus 2 ms for timer noise on sub-millisecond figures), and no read held for anything like the lock's length.
+      // The median within 2x of the unlocked one (plus 2 ms for timer noise); the max only bounded by a fifth of the lock, because a
+      // loaded machine stalls single calls for hundreds of ms, while a read held by the lock would wait for seconds.
       assert.ok(median(locked[op]) <= 2 * median(unlocked[op]) + 2, `${op} while locked: ${figures(locked[op])}; unlocked: ${figures(unlocked[op])}`);
-      assert.ok(max(locked[op]) <= Math.max(2 * max(unlocked[op]), 250), `${op} while locked: ${figures(locked[op])}; unlocked: ${figures(unlocked[op])}`);
+      assert.ok(max(locked[op]) <= 1000, `${op} while locked: ${figures(locked[op])}; unlocked: ${figures(unlocked[op])}`);
     }
 
     // Released before the deadline: the waiting write succeeds.

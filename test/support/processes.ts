@@ -6,6 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
+import { initProject } from '../../src/cli/project-store';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
 export const RIG_BIN = path.join(REPO_ROOT, 'bin', 'rig.js');
@@ -85,10 +86,13 @@ export function spawnCollected(command: string, args: string[], options: Paramet
 }
 
 /** A new project directory made by the real `rig init`. */
+/**
+ * A temp directory made a project by the code `rig init` runs, called in this process: a spawned
+ * `rig init` per project cost the suite more CPU than any one test (test/foundation/cli.test.ts runs the real one).
+ */
 export function tempProject(): string {
   const dir = tempDir('rigger-project-');
-  const result = rig(['init', '-C', dir]);
-  if (result.code !== 0) throw new Error(`rig init failed: ${result.stderr}`);
+  initProject(dir);
   return dir;
 }
 

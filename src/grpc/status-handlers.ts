@@ -1,8 +1,6 @@
 // GetHubStatus: the server, its log and files, every open stream (from the hub's StreamRegistry)
 // and every durable consumer, as they stand now. Translation only: the streams register
 // themselves (their sessions, src/hub/*-session.ts); nothing here holds state.
-import fs from 'node:fs';
-import path from 'node:path';
 import type { ConsumerInfo } from '../generated/rigger/v1/ConsumerInfo';
 import type { GetHubStatusRequest__Output } from '../generated/rigger/v1/GetHubStatusRequest';
 import type { HubStatus } from '../generated/rigger/v1/HubStatus';
@@ -18,6 +16,7 @@ import { consumerInfoOf } from './consumer-info';
 import { clientNameOf, unary, type ServiceContext } from './context';
 import { logInfoOf } from './log-handlers';
 import { fileSize } from '../store/file-size';
+import { packageVersion } from '../config/package-version';
 
 /** Streams and consumers in one answer unless `limit` says otherwise; and the most it may say. */
 export const DEFAULT_STATUS_LIMIT = 500;
@@ -101,17 +100,4 @@ function filterOf(spec: FilterSpec): SubscribeToTaskEventsRequest {
     task_ids: [...(spec.taskIds ?? [])],
     ...(spec.assignee !== undefined && { assignee_filter: spec.assignee }),
   };
-}
-
-/** The version in the package.json above this file (dist/src/grpc or src/grpc); "unknown" if there is none. */
-function packageVersion(): string {
-  for (let dir = __dirname, i = 0; i < 6; i++, dir = path.dirname(dir)) {
-    try {
-      const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (manifest.name === 'rigger' && manifest.version) return manifest.version;
-    } catch {
-      // not here: one level up
-    }
-  }
-  return 'unknown';
 }

@@ -1,11 +1,12 @@
 // Fakes for the hub's unit tests (subscription.test.ts): an event log held in an array, and an
 // EventSink with a fixed capacity that the test empties when it chooses. Nothing here runs on its
 // own: every append, compaction and drain is a step the test takes.
+import assert from 'node:assert/strict';
 import type { RiggerError } from '../../src/model/errors';
 import type { LoggedEvent } from '../../src/model/logged-event';
 import type { TaskEventType, TaskStatus } from '../../src/model/task';
 import type { LogReader } from '../../src/hub/event-hub';
-import type { EventSink } from '../../src/hub/subscription';
+import type { EventSink, Subscription } from '../../src/hub/subscription';
 
 /** The fields of an event the test chooses; the sequence and the encoded bytes the log assigns. */
 export interface EventFields {
@@ -157,4 +158,19 @@ export async function turns(count = 1): Promise<void> {
 /** from, from + 1, ... to (empty when to < from). */
 export function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+}
+
+/** Drains `sink` (and lets scheduled pumps run) until `sub` is live again; at most `rounds` drains. */
+export async function drainUntilLive(sub: Subscription, sink: FakeSink, rounds = 10_000): Promise<number> {
+  for (let i = 0; i < rounds; i++) {
+    if (sub.live) return i;
+    sink.drain();
+    if (!sub.live) await turns(1);
+  }
+  assert.fail(`not live after ${rounds} drains; received up to ${sink.received.at(-1)}`);
+}
+
+/** No sink saw a call its contract forbids. */
+export function assertClean(...sinks: FakeSink[]): void {
+  for (const sink of sinks) assert.deepEqual(sink.violations, [], 'sink contract violations');
 }

@@ -1,6 +1,6 @@
 // `rig help [command..]`: the help of rig or of one command; `--man`: the whole manual page.
-import path from 'node:path';
 import { nearestWord } from '../../config/config-keys';
+import { packageVersion } from '../../config/package-version';
 import { invalidArgument } from '../../model/errors';
 import { helpText, subcommandsIn, type ProgramFactory } from '../help-text';
 import type { CommandBody, GlobalArgs } from '../command-body';
@@ -20,9 +20,7 @@ export const helpCommand = (rigProgram: ProgramFactory): CommandBody<GlobalArgs 
 
 export async function printManPage(rigProgram: ProgramFactory): Promise<void> {
   const { manPage } = require('../man-page') as typeof import('../man-page');
-  // dist/src/cli/commands/ -> the package's root.
-  const { version } = require(path.join(__dirname, '..', '..', '..', '..', 'package.json')) as { version: string };
-  process.stdout.write(await manPage(rigProgram, version));
+  process.stdout.write(await manPage(rigProgram, packageVersion()));
 }
 
 /** The help of `words`, each of which must name a command under the ones before it (yargs' --help would fall back to the nearest level silently). */

@@ -16,7 +16,7 @@ import { consumerInfoOf } from './consumer-info';
 import { clientNameOf, unary, type ServiceContext } from './context';
 import { logInfoOf } from './log-handlers';
 import { fileSize } from '../store/file-size';
-import { packageVersion } from '../config/package-version';
+import { packageVersion } from '../protocol/package-version';
 
 /** Streams and consumers in one answer unless `limit` says otherwise; and the most it may say. */
 export const DEFAULT_STATUS_LIMIT = 500;

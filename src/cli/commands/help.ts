@@ -1,6 +1,6 @@
 // `rig help [command..]`: the help of rig or of one command; `--man`: the whole manual page.
 import { nearestWord } from '../../config/config-keys';
-import { packageVersion } from '../../config/package-version';
+import { packageVersion } from '../../protocol/package-version';
 import { invalidArgument } from '../../model/errors';
 import { helpText, subcommandsIn, type ProgramFactory } from '../help-text';
 import type { CommandBody, GlobalArgs } from '../command-body';

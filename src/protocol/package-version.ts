@@ -1,7 +1,8 @@
+// The version the server reports (GetHubStatus) and the man page prints.
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** The version in rigger's package.json above this file (dist/src/config or src/config); "unknown" if there is none. */
+/** The version in rigger's package.json above this file (dist/src/protocol or src/protocol); "unknown" if there is none. */
 export function packageVersion(): string {
   for (let dir = __dirname, i = 0; i < 6; i++, dir = path.dirname(dir)) {
     try {

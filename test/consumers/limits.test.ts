@@ -257,18 +257,26 @@ test(
   },
 );
 
-/** Joins `name` on a raw stream, waits for `joined`, and ends the stream (the member leaves at once). */
+/**
+ * Joins `name` on a raw stream, waits for `joined`, ends the stream, and resolves on the server's
+ * status: the server has let the member go and no longer counts its stream against --max-subscribers.
+ */
 function joinOnce(client: RiggerClient, name: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const call = client.service.ConsumeTaskEvents();
+    let joined = false;
     call.on('data', (response: { joined?: unknown }) => {
       if (response.joined) {
+        joined = true;
         call.end();
-        resolve();
       }
     });
-    call.on('error', (error: grpc.ServiceError) => (error.code === grpc.status.CANCELLED ? resolve() : reject(error)));
-    call.on('end', () => resolve());
+    call.on('error', (error: grpc.ServiceError) => {
+      if (error.code !== grpc.status.CANCELLED) reject(error);
+    });
+    call.on('status', (status: grpc.StatusObject) =>
+      joined ? resolve() : reject(new Error(`${name}: the stream ended before joined (${status.code} ${status.details})`)),
+    );
     call.write({ join: { name } });
   });
 }

@@ -1,6 +1,7 @@
-// Fakes for the hub's unit tests (subscription.test.ts): an event log held in an array, and an
-// EventSink with a fixed capacity that the test empties when it chooses. Nothing here runs on its
-// own: every append, compaction and drain is a step the test takes.
+// Fakes for the hub's unit tests (subscription*.test.ts and others): an event log held in an array,
+// an EventSink with a fixed capacity that the test empties when it chooses, and the checks on a sink
+// (drained until live, no contract violation). Nothing here runs on its own: every append,
+// compaction and drain is a step the test takes.
 import assert from 'node:assert/strict';
 import type { RiggerError } from '../../src/model/errors';
 import type { LoggedEvent } from '../../src/model/logged-event';

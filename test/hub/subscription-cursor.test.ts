@@ -7,8 +7,7 @@ import { Subscription, type EventSource } from '../../src/hub/subscription';
 import { RiggerError } from '../../src/model/errors';
 import type { LoggedEvent } from '../../src/model/logged-event';
 import { assertClean, drainUntilLive, FakeSink, MemoryLog, range, turns } from './memory-log';
-
-const ALL = {};
+import { ALL } from './subscription-fixtures';
 
 /** An EventSource over a MemoryLog that records every call made to it. */
 class FakeSource implements EventSource {

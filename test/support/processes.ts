@@ -85,10 +85,9 @@ export function spawnCollected(command: string, args: string[], options: Paramet
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
-/** A new project directory made by the real `rig init`. */
 /**
  * A temp directory made a project by the code `rig init` runs, called in this process: a spawned
- * `rig init` per project cost the suite more CPU than any one test (test/foundation/cli.test.ts runs the real one).
+ * `rig init` per project was about 300 CLI starts a run (test/foundation/cli.test.ts runs the real one).
  */
 export function tempProject(): string {
   const dir = tempDir('rigger-project-');

@@ -3,6 +3,11 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import os from 'node:os';
+import { findProject } from '../../src/config/project';
+import { openProjectStore } from '../../src/cli/project-store';
+import { parseStatus } from '../../src/model/task';
+import type { Store } from '../../src/store/store';
 import { rigAsync, REPO_ROOT, RIG_BIN, spawnCollected, startServer, waitFor, type ServerProcess } from '../support/processes';
 
 export interface SidecarProcess {
@@ -47,6 +52,9 @@ export async function waitLogged(sidecar: SidecarProcess, condition: () => boole
   }
 }
 
+/** The actor the CLI would name: the user running it. */
+const WRITER = os.userInfo().username;
+
 /** Starts `rig grpc` again on the port it had, so clients keep their address. */
 export function restartServer(previous: ServerProcess): Promise<ServerProcess> {
   return startServer(previous.dir, ['--port', String(previous.port)]);
@@ -59,9 +67,28 @@ export async function addTaskByCli(dir: string, title: string, assignee?: string
   return (JSON.parse(result.stdout) as { id: string }).id;
 }
 
-export async function setStatusByCli(dir: string, id: string, status: string): Promise<void> {
-  const result = await rigAsync(['task', 'update', id, '--status', status, '--json', '-C', dir]);
-  assert.equal(result.code, 0, result.stderr);
+/**
+ * Another writer of the project's file, as `rig task add` and `rig task update` are, but in the
+ * test's own process (no CLI start): the same store code opens the file, writes in one transaction
+ * and closes it, with the server up or down. For tests about what readers see, not about the CLI.
+ */
+function writeToFile<T>(dir: string, work: (store: Store) => T): T {
+  const { store } = openProjectStore(findProject(dir), {});
+  try {
+    return work(store);
+  } finally {
+    store.close();
+  }
+}
+
+export async function addTaskToFile(dir: string, title: string, assignee?: string): Promise<string> {
+  return writeToFile(dir, (store) => store.tasks.write(WRITER, (m) => m.createTask({ title, ...(assignee !== undefined && { assignee }) })).id);
+}
+
+export async function setStatusInFile(dir: string, id: string, status: string): Promise<void> {
+  const parsed = parseStatus(status);
+  assert.ok(parsed !== undefined, `${status} is not a task status`);
+  writeToFile(dir, (store) => store.tasks.write(WRITER, (m) => m.updateTask(id, { status: parsed })));
 }
 
 /** Asserts that `sequences` is exactly 1..n: every event once, in order. */

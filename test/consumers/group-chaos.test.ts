@@ -1,7 +1,8 @@
 // A consumer group under fire: 3 member processes (the typed client) on one consumer and a writer,
 // while the server is kill -9'd and restarted 20 times on its port and, between those, a member
-// is stopped until the group has events in flight, then kill -9'd and restarted. Each member logs what it got, acked, saw confirmed and when its
-// stream was lost (member-worker.ts). From those logs the test checks, over every delivery logged:
+// is stopped until the group has events in flight, then kill -9'd and restarted. Each member logs
+// what it got, acked, saw confirmed and when its stream was lost (member-worker.ts). From those
+// logs the test checks, over every delivery logged:
 //  - exclusivity: no two events of one task were ever in flight at once, a delivery being in
 //    flight from its arrival until its ack, its stream's loss, its member's kill, or the kill of
 //    the server run that made it (named by its delivery id), whichever came first;

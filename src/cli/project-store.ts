@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RiggerError } from '../model/errors';
 import type { EventEncoder } from '../model/logged-event';
-import { refuseOrphanedWal } from '../store/integrity';
+import { corruptionOf, refuseOrphanedWal } from '../store/integrity';
 import { openStore, type Store, type StoreOptions } from '../store/store';
 import { CONFIG_FILE, createPrivateFile, DB_FILE, makePrivateDir, RIGGER_DIR, type Project } from '../config/project';
 import { databasePath, resolveSetting, SETTINGS } from '../config/settings';
@@ -43,6 +43,18 @@ export function openProjectStore(
   const busyTimeoutMs = resolveSetting('busyTimeoutMs', argv, project.config);
   const durability = resolveSetting('durability', argv, project.config);
   return { store: openStore(file, lazyTaskEventEncoder, { create: isDefault, busyTimeoutMs, durability, fullCheck }), file };
+}
+
+/** Opens the project's store for one command's work and closes it afterwards, also on failure. */
+export function withProjectStore<T>(project: Project, argv: Record<string, unknown>, work: (store: Store) => T): T {
+  const { store } = openProjectStore(project, argv);
+  try {
+    return work(store);
+  } catch (error) {
+    throw corruptionOf(error, store.db.name); // a corrupt page read: the one-line refusal
+  } finally {
+    store.close();
+  }
 }
 
 /** What `rig init` made: the project directory, its config.json and its database. */

@@ -24,9 +24,9 @@ const TASKS = 200;
 const UPDATES = 8000;
 const MEMBERS = 3;
 const SERVER_KILLS = 20;
-/** A member is killed after every this many server kills. */
+/** A member is killed before every this many server kills. */
 const MEMBER_KILL_EVERY = 3;
-/** Events the group has in flight, most of them with the stopped member, before that member is killed. */
+/** Events the group has in flight, counted with one member stopped, before that member is killed. */
 const HELD = 10;
 const WORKER = path.join(__dirname, 'member-worker.js');
 

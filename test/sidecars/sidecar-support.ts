@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import os from 'node:os';
 import { findProject } from '../../src/config/project';
-import { openProjectStore } from '../../src/cli/project-store';
+import { withProjectStore } from '../../src/cli/project-store';
 import { parseStatus } from '../../src/model/task';
 import type { Store } from '../../src/store/store';
 import { rigAsync, REPO_ROOT, RIG_BIN, spawnCollected, startServer, waitFor, type ServerProcess } from '../support/processes';
@@ -73,12 +73,7 @@ export async function addTaskByCli(dir: string, title: string, assignee?: string
  * and closes it, with the server up or down. For tests about what readers see, not about the CLI.
  */
 function writeToFile<T>(dir: string, work: (store: Store) => T): T {
-  const { store } = openProjectStore(findProject(dir), {});
-  try {
-    return work(store);
-  } finally {
-    store.close();
-  }
+  return withProjectStore(findProject(dir), {}, work);
 }
 
 export async function addTaskToFile(dir: string, title: string, assignee?: string): Promise<string> {

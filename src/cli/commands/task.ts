@@ -12,8 +12,7 @@ import { settingOptions } from '../../config/settings';
 import { ACTOR_OPTION } from '../common-options';
 import { assigneesDifferingInCase } from '../list-hints';
 import { resolveTaskId } from '../task-id';
-import { openProjectStore } from '../project-store';
-import { corruptionOf } from '../../store/integrity';
+import { withProjectStore } from '../project-store';
 
 interface TaskArgs extends GlobalArgs {
   db?: string;
@@ -22,15 +21,8 @@ interface TaskArgs extends GlobalArgs {
 
 /** Opens the project's store for one command and closes it afterwards. */
 function withStore<T>(argv: TaskArgs, work: (store: Store, actor: string) => T): T {
-  const project = findProject(argv.C ?? '.');
-  const { store } = openProjectStore(project, argv as unknown as Record<string, unknown>);
-  try {
-    return work(store, argv.actor ?? os.userInfo().username);
-  } catch (error) {
-    throw corruptionOf(error, store.db.name); // a corrupt page read: the one-line refusal
-  } finally {
-    store.close();
-  }
+  const args = argv as unknown as Record<string, unknown>;
+  return withProjectStore(findProject(argv.C ?? '.'), args, (store) => work(store, argv.actor ?? os.userInfo().username));
 }
 
 function statusOption(value: string | undefined): TaskStatus | undefined {

@@ -14,15 +14,15 @@ import { startCompactor } from './store/compactor';
 import { EventBytes } from './store/event-bytes';
 import { watchDatabaseFile } from './store/file-watch';
 import type { Retention } from './store/event-log';
-import { watchLog } from './store/log-watcher';
+import { watchLog, type LogWatchOptions } from './store/log-watcher';
 import type { Store } from './store/store';
 
 export interface HubServerOptions extends GrpcServerOptions {
   /** Events the replay ring holds in memory. */
   bufferSize: number;
   retention: Retention;
-  /** How often the log is checked for other processes' commits, in ms. */
-  pollIntervalMs: number;
+  /** How the log is watched for other processes' commits (log-watcher.ts); the file is the store's. */
+  logWatch: Omit<LogWatchOptions, 'file'>;
   compactIntervalMs: number;
   /** How long calls in flight may take to finish at shutdown, in ms. */
   shutdownGraceMs: number;
@@ -139,7 +139,7 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
     throw error;
   }
   const started = grpcServer;
-  const stopWatching = watchLog(store.log, options.pollIntervalMs, () => hub.syncFromLog());
+  const logWatch = watchLog(store.log, { ...options.logWatch, file: store.db.name }, () => hub.syncFromLog());
   const stopCompactor = startCompactor(
     store.log,
     (work) => store.tasks.writeState(work),
@@ -162,7 +162,7 @@ export async function startHubServer(store: Store, options: HubServerOptions, lo
   const shutdown = () =>
     (closing ??= (async () => {
       started.setServing(false);
-      stopWatching();
+      logWatch.stop();
       stopFileWatch();
       stopCompactor();
       // Consumers' members end now, with the other streams; their last acks are written before the store closes.

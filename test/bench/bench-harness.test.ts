@@ -28,6 +28,7 @@ test('npm run bench -- --quick runs every row, writes valid JSON and a dated rep
       'unary',
       'stalled subscriber',
       'cross-process',
+      'idle server',
     ]) {
       assert.ok(rows.has(row), `no ${row} row in ${[...rows].join(', ')}`);
     }

@@ -1,6 +1,7 @@
 import type * as GrpcServerModule from '../../grpc/server';
 import type * as HubServerModule from '../../hub-server';
 import { startBackgroundCheck } from '../../store/background-check';
+import { DEFAULT_LOG_WATCH } from '../../store/log-watcher';
 import { createLogger } from '../../logging';
 import { RiggerError } from '../../model/errors';
 import type { CommandBody, GlobalArgs } from '../command-body';
@@ -104,7 +105,7 @@ export const grpcCommand: CommandBody<GlobalArgs> = {
           port,
           bufferSize,
           retention,
-          pollIntervalMs: 5,
+          logWatch: DEFAULT_LOG_WATCH,
           compactIntervalMs: resolveSetting('compactIntervalMs', args, project.config),
           shutdownGraceMs: 5_000,
           busyTimeoutMs: resolveSetting('busyTimeoutMs', args, project.config),

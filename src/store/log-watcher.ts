@@ -18,7 +18,7 @@ export interface LogWatch {
   stop(): void;
 }
 
-export const DEFAULT_LOG_WATCH: Omit<LogWatchOptions, 'file'> = { activeMs: 5, idleMs: 100, quietAfterMs: 1000 };
+export const DEFAULT_LOG_WATCH: Readonly<Omit<LogWatchOptions, 'file'>> = { activeMs: 5, idleMs: 100, quietAfterMs: 1000 };
 
 /**
  * Calls `onChange` when another process has committed to the database. SQLite's data_version only

@@ -11,7 +11,8 @@ import * as grpc from '@grpc/grpc-js';
 import { RiggerClient, TaskEventType, type SnapshotMarker, type TaskEvent } from '../../src/client/index';
 import type { SubscribeToTaskEventsRequest__Output } from '../../src/generated/rigger/v1/SubscribeToTaskEventsRequest';
 import { loadProto } from '../../src/protocol/proto';
-import { addTaskToFile, restartServer } from '../sidecars/sidecar-support';
+import { restartServer } from '../sidecars/sidecar-support';
+import { addTaskToFile } from '../support/project-writes';
 import { startServer, tempDir, tempProject, waitFor } from '../support/processes';
 
 const INTERVAL_MS = 200;
@@ -87,7 +88,7 @@ test('a filtered subscription: bookmarks move the checkpoint to the head, reach 
 
 test('includeSnapshot: SNAPSHOT events between started/complete, checkpoint at S, a server restart resumes from the position with no new snapshot', async () => {
   const dir = tempProject();
-  for (let i = 1; i <= 5; i++) await addTaskToFile(dir, `existing ${i}`, i % 2 ? 'Alice' : 'Bob'); // 1..5
+  for (let i = 1; i <= 5; i++) addTaskToFile(dir, `existing ${i}`, i % 2 ? 'Alice' : 'Bob'); // 1..5
   let server = await startServer(dir);
   const client = new RiggerClient({ address: server.address });
   const checkpoint = path.join(tempDir(), 'snapshot.checkpoint');
@@ -117,7 +118,7 @@ test('includeSnapshot: SNAPSHOT events between started/complete, checkpoint at S
     await waitFor(() => seen.length === 6, 5_000, 'the change after the snapshot');
     server.child.kill('SIGKILL');
     await waitFor(() => server.child.signalCode !== null, 5_000, 'server death');
-    await addTaskToFile(dir, 'while down', 'Alice'); // 7
+    addTaskToFile(dir, 'while down', 'Alice'); // 7
     server = await restartServer(server);
     await waitFor(() => seen.length === 7, 15_000, 'the change made while the server was down');
     // A bookmark at 7 after it: anything the resumed stream sent before it (a second snapshot, a repeat) has arrived.

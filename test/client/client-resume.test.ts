@@ -7,7 +7,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { RiggerClient, StreamError, type StreamStatus, type TaskEvent } from '../../src/index';
-import { addTaskToFile, assertExactlyOnceInOrder, restartServer } from '../sidecars/sidecar-support';
+import { assertExactlyOnceInOrder, restartServer } from '../sidecars/sidecar-support';
+import { addTaskToFile } from '../support/project-writes';
 import { startServer, tempDir, tempProject, waitFor } from '../support/processes';
 
 const FAST_RETRY = { initialDelayMs: 20, maxDelayMs: 200 };
@@ -35,8 +36,8 @@ test('a subscription rides out a graceful restart and a SIGKILL of the server wi
 
     assert.equal(await server.stop('SIGTERM'), 0);
     // Written while the server is down: the client must fetch these on resume.
-    await addTaskToFile(dir, 'while down 1');
-    await addTaskToFile(dir, 'while down 2');
+    addTaskToFile(dir, 'while down 1');
+    addTaskToFile(dir, 'while down 2');
     server = await restartServer(server);
     await waitFor(() => events.length === 5, 15_000, '5 events after a graceful restart');
     await client.addTask({ title: 'after restart' });
@@ -44,7 +45,7 @@ test('a subscription rides out a graceful restart and a SIGKILL of the server wi
 
     server.child.kill('SIGKILL');
     await waitFor(() => server.child.exitCode !== null || server.child.signalCode !== null, 5_000, 'server death');
-    await addTaskToFile(dir, 'after kill');
+    addTaskToFile(dir, 'after kill');
     server = await restartServer(server);
     await waitFor(() => events.length === 7, 15_000, '7 events after a SIGKILL');
     await client.addTask({ title: 'last' });
@@ -78,7 +79,7 @@ test('a subscription rides out a graceful restart and a SIGKILL of the server wi
 test('a live subscription that has seen no event yet still resumes without a gap', async () => {
   const dir = tempProject();
   let server = await startServer(dir);
-  await addTaskToFile(dir, 'history');
+  addTaskToFile(dir, 'history');
   const client = new RiggerClient({ address: server.address });
   const events: TaskEvent[] = [];
   const connected: number[] = [];
@@ -89,7 +90,7 @@ test('a live subscription that has seen no event yet still resumes without a gap
     await waitFor(() => connected.length === 1, 10_000, 'connected');
     assert.deepEqual(connected, [1], 'a live start learns the server position from the response header');
     assert.equal(await server.stop('SIGTERM'), 0);
-    await addTaskToFile(dir, 'while down');
+    addTaskToFile(dir, 'while down');
     server = await restartServer(server);
     await waitFor(() => events.length === 1, 15_000, 'the event written while down');
     assert.deepEqual(
@@ -122,8 +123,8 @@ test('a checkpointed subscription resumes after a client restart where it stoppe
     assert.match(fs.readFileSync(checkpoint, 'utf8'), /^2 [0-9a-f]{16}\n$/);
 
     // Changes while no client runs.
-    await addTaskToFile(dir, 'three');
-    await addTaskToFile(dir, 'four');
+    addTaskToFile(dir, 'three');
+    addTaskToFile(dir, 'four');
 
     // Second run with the iterator: continues at 3; the checkpoint moves only once the loop comes back.
     client = new RiggerClient({ address: server.address });
@@ -161,7 +162,7 @@ test('a checkpointed subscription resumes after a client restart where it stoppe
 test('OUT_OF_RANGE ends the subscription with an error the caller sees, with no retry', async () => {
   const dir = tempProject();
   const server = await startServer(dir);
-  await addTaskToFile(dir, 'only one');
+  addTaskToFile(dir, 'only one');
   // A checkpoint from another database (say, the server's was replaced): sequence 500 does not exist here.
   const checkpoint = path.join(tempDir(), 'stale.checkpoint');
   fs.writeFileSync(checkpoint, '500\n');
@@ -236,7 +237,7 @@ test('retries are bounded when configured: a server that never comes back ends t
 
 test('history compacted away: OUT_OF_RANGE carries the oldest sequence still available', async () => {
   const dir = tempProject();
-  for (let i = 1; i <= 6; i++) await addTaskToFile(dir, `task ${i}`);
+  for (let i = 1; i <= 6; i++) addTaskToFile(dir, `task ${i}`);
   const server = await startServer(dir, ['--retain-events', '2', '--buffer-size', '1', '--compact-interval-ms', '50']);
   const client = new RiggerClient({ address: server.address });
   try {

@@ -106,8 +106,8 @@ test(
           const slot = memberKills++ % MEMBERS;
           const victim = slots[slot]!;
           // Every member back on this server run first: the victim must be one of them.
-          while ((await consumer()).members! < MEMBERS) {
-            assert.ok(Date.now() < deadline, `only ${(await consumer()).members} of ${MEMBERS} members joined after server kill ${kill - 1}`);
+          for (let members = (await consumer()).members!; members < MEMBERS; members = (await consumer()).members!) {
+            assert.ok(Date.now() < deadline, `only ${members} of ${MEMBERS} members joined after server kill ${kill - 1}`);
             await new Promise((r) => setTimeout(r, 50));
           }
           // Stopped, it acks nothing while the server keeps sending it events of its share of the tasks.

@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import { call, connect } from '../support/client';
 import { rig, rigAsync, startServer, tempDir, tempProject, waitFor } from '../support/processes';
 import type { EventSummary } from '../../sidecars/event-json';
-import { addTaskToFile, assertExactlyOnceInOrder, restartServer, setStatusInFile, startSidecar, type SidecarProcess } from './sidecar-support';
+import { assertExactlyOnceInOrder, restartServer, startSidecar, type SidecarProcess } from './sidecar-support';
+import { addTaskToFile, setStatusInFile } from '../support/project-writes';
 
 /** One line of the logger's file: the event's summary, the fields it touched, pino's msg. */
 type Line = EventSummary & { changed_fields: string[]; msg: string };
@@ -40,35 +41,35 @@ test('logger: every event exactly once and in order across SIGKILLs and restarts
   const args = ['--address', server.address, '--file', file, '--checkpoint', checkpoint, '--since', '0'];
   let logger = startSidecar('logger', args);
   try {
-    const first = await addTaskToFile(dir, 'write the docs', 'Alice');
-    await setStatusInFile(dir, first, 'in_progress');
+    const first = addTaskToFile(dir, 'write the docs', 'Alice');
+    setStatusInFile(dir, first, 'in_progress');
     await waitForLines(file, 3, logger); // a status change is UPDATED + STATUS_CHANGED
 
     // The logger dies hard; changes go on without it.
     logger.child.kill('SIGKILL');
     await waitFor(() => logger.child.signalCode !== null, 5_000, 'logger death');
-    await addTaskToFile(dir, 'while the logger is down');
+    addTaskToFile(dir, 'while the logger is down');
     logger = startSidecar('logger', args);
     await waitForLines(file, 4, logger);
 
     // The server stops; a change lands in the database meanwhile; the server comes back.
     assert.equal(await server.stop('SIGTERM'), 0);
-    await addTaskToFile(dir, 'while the server is down');
+    addTaskToFile(dir, 'while the server is down');
     server = await restartServer(server);
-    await setStatusInFile(dir, first, 'completed');
+    setStatusInFile(dir, first, 'completed');
     await waitForLines(file, 7, logger);
 
     // The server dies hard, and the logger too, both come back.
     server.child.kill('SIGKILL');
     logger.child.kill('SIGKILL');
     await waitFor(() => server.child.signalCode !== null && logger.child.signalCode !== null, 5_000, 'both dead');
-    await addTaskToFile(dir, 'while both are down');
+    addTaskToFile(dir, 'while both are down');
     server = await restartServer(server);
     logger = startSidecar('logger', args);
-    await addTaskToFile(dir, 'after everything');
+    addTaskToFile(dir, 'after everything');
     await waitForLines(file, 9, logger);
     // A sentinel (10): the logger writes in order, so a repeat of 1..9 would be in the file before it.
-    await addTaskToFile(dir, 'sentinel');
+    addTaskToFile(dir, 'sentinel');
     await waitFor(() => readLines(file).some((l) => l.sequence === 10), 20_000, 'the sentinel line');
 
     assert.equal(await logger.stop('SIGTERM'), 0, logger.stderr());
@@ -113,11 +114,11 @@ test('logger: filters as flags, stdout output, and `rig sidecar logger` is the s
   const server = await startServer(dir);
   const logger = startSidecar('logger', ['--address', server.address, '--since', '0', '--assignee', 'Bob', '--types', 'created,assigned'], 'rig');
   try {
-    const alice = await addTaskToFile(dir, 'alice task', 'Alice');
-    await addTaskToFile(dir, 'bob task', 'Bob');
+    const alice = addTaskToFile(dir, 'alice task', 'Alice');
+    addTaskToFile(dir, 'bob task', 'Bob');
     const reassign = await rigAsync(['task', 'update', alice, '--assignee', 'Bob', '-C', dir]);
     assert.equal(reassign.code, 0, reassign.stderr);
-    await setStatusInFile(dir, alice, 'in_progress'); // STATUS_CHANGED: not in --types
+    setStatusInFile(dir, alice, 'in_progress'); // STATUS_CHANGED: not in --types
     const lines = () =>
       logger
         .stdout()
@@ -126,7 +127,7 @@ test('logger: filters as flags, stdout output, and `rig sidecar logger` is the s
         .map((l) => JSON.parse(l) as Line);
     await waitFor(() => lines().length >= 2, 15_000, '2 lines');
     // Bob's and written last: once its line is out, every line before it is.
-    await addTaskToFile(dir, 'sentinel', 'Bob');
+    addTaskToFile(dir, 'sentinel', 'Bob');
     await waitFor(() => lines().some((l) => l.title === 'sentinel'), 15_000, 'the sentinel line');
     assert.equal(await logger.stop('SIGINT'), 0, logger.stderr());
     assert.deepEqual(
@@ -152,7 +153,7 @@ test('logger: a bad flag is one readable line and exit code 1', async () => {
 
 test('logger: a checkpoint older than the retained history stops it with exit 1 and a line saying so', async () => {
   const dir = tempProject();
-  for (let i = 1; i <= 6; i++) await addTaskToFile(dir, `task ${i}`);
+  for (let i = 1; i <= 6; i++) addTaskToFile(dir, `task ${i}`);
   const server = await startServer(dir, ['--retain-events', '2', '--buffer-size', '1', '--compact-interval-ms', '50']);
   const checkpoint = path.join(tempDir(), 'old.checkpoint');
   fs.writeFileSync(checkpoint, '1\n');

@@ -10,7 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { RiggerClient } from '../../src/client/index';
 import { requireTool, rigAsync, startServer, tempProject, waitFor } from '../support/processes';
-import { addTaskToFile, metricsUrl, sample, scrape, setStatusInFile, startSidecar } from './sidecar-support';
+import { metricsUrl, sample, scrape, startSidecar } from './sidecar-support';
+import { addTaskToFile, setStatusInFile } from '../support/project-writes';
 
 const DEBUG = { RIGGER_LOG_LEVEL: 'debug' };
 
@@ -32,10 +33,10 @@ test('metrics: gauges from the snapshot, event counters without double counting 
   if (!promtool) return;
   const dir = tempProject();
   // History before the sidecar starts: only the snapshot can tell it.
-  const alice = await addTaskToFile(dir, 'alice', 'Alice');
-  await setStatusInFile(dir, alice, 'completed');
-  const bob = await addTaskToFile(dir, 'bob', 'Bob');
-  const gone = await addTaskToFile(dir, 'gone');
+  const alice = addTaskToFile(dir, 'alice', 'Alice');
+  setStatusInFile(dir, alice, 'completed');
+  const bob = addTaskToFile(dir, 'bob', 'Bob');
+  const gone = addTaskToFile(dir, 'gone');
   const deleted = await rigAsync(['task', 'delete', gone, '-C', dir]);
   assert.equal(deleted.code, 0, deleted.stderr);
 
@@ -61,8 +62,8 @@ test('metrics: gauges from the snapshot, event counters without double counting 
       'one stream, a snapshot at 6, bookmarks every 5 s',
     );
 
-    await addTaskToFile(dir, 'carol', 'Carol');
-    await setStatusInFile(dir, bob, 'completed');
+    addTaskToFile(dir, 'carol', 'Carol');
+    setStatusInFile(dir, bob, 'completed');
     await waitFor(async () => sample(await scrape(url), 'rigger_last_event_sequence') === 9, 15_000, 'sequence 9');
     text = await scrape(url);
     assert.equal(sample(text, 'rigger_events_total{type="CREATED"}'), 1);
@@ -76,7 +77,7 @@ test('metrics: gauges from the snapshot, event counters without double counting 
     // The server dies; a change lands meanwhile; the server returns on the same port.
     server.child.kill('SIGKILL');
     await waitFor(async () => sample(await scrape(url), 'rigger_stream_connected') === 0, 15_000, 'disconnected');
-    await addTaskToFile(dir, 'dave', 'Dave');
+    addTaskToFile(dir, 'dave', 'Dave');
     server = await startServer(dir, ['--port', String(server.port)], DEBUG);
     await waitFor(async () => sample(await scrape(url), 'rigger_last_event_sequence') === 10, 20_000, 'sequence 10 after the restart');
     assert.deepEqual(
@@ -84,7 +85,7 @@ test('metrics: gauges from the snapshot, event counters without double counting 
       [[undefined, 9]],
       'the reconnect resumes after 9, no new snapshot',
     );
-    await addTaskToFile(dir, 'erin');
+    addTaskToFile(dir, 'erin');
     await waitFor(async () => sample(await scrape(url), 'rigger_last_event_sequence') === 11, 15_000, 'sequence 11');
     text = await scrape(url);
     promtoolCheck(promtool, text);

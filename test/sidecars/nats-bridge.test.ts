@@ -13,7 +13,8 @@ import { streamsAt } from '../support/barriers';
 import { connect } from '../support/client';
 import { requireTool, startServer, tempDir, tempProject, waitFor } from '../support/processes';
 import { natsServerAt, readStream, type NatsProcess } from './nats-support';
-import { addTaskToFile, assertExactlyOnceInOrder, restartServer, setStatusInFile, startSidecar, type SidecarProcess } from './sidecar-support';
+import { assertExactlyOnceInOrder, restartServer, startSidecar, type SidecarProcess } from './sidecar-support';
+import { addTaskToFile, setStatusInFile } from '../support/project-writes';
 
 async function waitForStored(nc: NatsConnection, n: number, bridges: SidecarProcess[], timeoutMs = 20_000): Promise<void> {
   try {
@@ -32,8 +33,8 @@ test('nats-bridge: every event exactly once and in order in JetStream across rac
   const natsUrl = nats.url;
   const nc = await connectNats({ servers: natsUrl });
   const dir = tempProject();
-  const first = await addTaskToFile(dir, 'before the bridge', 'Alice');
-  await setStatusInFile(dir, first, 'in_progress'); // events 1..3
+  const first = addTaskToFile(dir, 'before the bridge', 'Alice');
+  setStatusInFile(dir, first, 'in_progress'); // events 1..3
   let server = await startServer(dir);
   const args = () => ['--address', server.address, '--nats', natsUrl, '--since', '0', '--project', 'alpha'];
   // Two bridges at once, both replaying from 0: the message ids keep the stream free of repeats.
@@ -41,7 +42,7 @@ test('nats-bridge: every event exactly once and in order in JetStream across rac
   const twin = startSidecar('nats-bridge', args(), 'rig');
   try {
     await waitForStored(nc, 3, [bridge, twin]);
-    await addTaskToFile(dir, 'seen by both bridges'); // 4
+    addTaskToFile(dir, 'seen by both bridges'); // 4
     await waitForStored(nc, 4, [bridge, twin]);
     // Both bridges have had event 4 (their streams' positions), so both have raced to publish it.
     const status = connect(server.address);
@@ -52,22 +53,22 @@ test('nats-bridge: every event exactly once and in order in JetStream across rac
     // The bridge dies hard; a change; it comes back and resumes from the stream's last message.
     bridge.child.kill('SIGKILL');
     await waitFor(() => bridge.child.signalCode !== null, 5_000, 'bridge death');
-    await addTaskToFile(dir, 'while the bridge is down'); // 5
+    addTaskToFile(dir, 'while the bridge is down'); // 5
     bridge = startSidecar('nats-bridge', args());
     await waitForStored(nc, 5, [bridge]);
 
     // The server stops, then later dies hard; changes land while it is down.
     assert.equal(await server.stop('SIGTERM'), 0);
-    await addTaskToFile(dir, 'while the server is down'); // 6
+    addTaskToFile(dir, 'while the server is down'); // 6
     server = await restartServer(server);
     await waitForStored(nc, 6, [bridge]);
     server.child.kill('SIGKILL');
     await waitFor(() => server.child.signalCode !== null, 5_000, 'server death');
-    await setStatusInFile(dir, first, 'completed'); // 7, 8
+    setStatusInFile(dir, first, 'completed'); // 7, 8
     server = await restartServer(server);
     await waitForStored(nc, 8, [bridge]);
     // A sentinel (9): the bridge publishes in order, so a repeat of 1..8 would be stored before it.
-    await addTaskToFile(dir, 'sentinel');
+    addTaskToFile(dir, 'sentinel');
     await waitFor(async () => (await readStream(nc, 'RIGGER_TASKS')).some((s) => s.sequence === 9), 20_000, 'the sentinel in RIGGER_TASKS');
 
     assert.equal(await bridge.stop('SIGTERM'), 0, bridge.stderr());

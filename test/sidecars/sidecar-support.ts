@@ -3,11 +3,6 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import os from 'node:os';
-import { findProject } from '../../src/config/project';
-import { withProjectStore } from '../../src/cli/project-store';
-import { parseStatus } from '../../src/model/task';
-import type { Store } from '../../src/store/store';
 import { rigAsync, REPO_ROOT, RIG_BIN, spawnCollected, startServer, waitFor, type ServerProcess } from '../support/processes';
 
 export interface SidecarProcess {
@@ -52,9 +47,6 @@ export async function waitLogged(sidecar: SidecarProcess, condition: () => boole
   }
 }
 
-/** The actor the CLI would name: the user running it. */
-const WRITER = os.userInfo().username;
-
 /** Starts `rig grpc` again on the port it had, so clients keep their address. */
 export function restartServer(previous: ServerProcess): Promise<ServerProcess> {
   return startServer(previous.dir, ['--port', String(previous.port)]);
@@ -65,25 +57,6 @@ export async function addTaskByCli(dir: string, title: string, assignee?: string
   const result = await rigAsync(['task', 'add', title, '--json', '-C', dir, ...(assignee ? ['--assignee', assignee] : [])]);
   assert.equal(result.code, 0, result.stderr);
   return (JSON.parse(result.stdout) as { id: string }).id;
-}
-
-/**
- * Another writer of the project's file, as `rig task add` and `rig task update` are, but in the
- * test's own process (no CLI start): the same store code opens the file, writes in one transaction
- * and closes it, with the server up or down. For tests about what readers see, not about the CLI.
- */
-function writeToFile<T>(dir: string, work: (store: Store) => T): T {
-  return withProjectStore(findProject(dir), {}, work);
-}
-
-export async function addTaskToFile(dir: string, title: string, assignee?: string): Promise<string> {
-  return writeToFile(dir, (store) => store.tasks.write(WRITER, (m) => m.createTask({ title, ...(assignee !== undefined && { assignee }) })).id);
-}
-
-export async function setStatusInFile(dir: string, id: string, status: string): Promise<void> {
-  const parsed = parseStatus(status);
-  assert.ok(parsed !== undefined, `${status} is not a task status`);
-  writeToFile(dir, (store) => store.tasks.write(WRITER, (m) => m.updateTask(id, { status: parsed })));
 }
 
 /** Asserts that `sequences` is exactly 1..n: every event once, in order. */

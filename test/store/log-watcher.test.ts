@@ -1,17 +1,17 @@
 // The log watcher (src/store/log-watcher.ts): it sees other connections' commits, and once the -wal
 // has been still it polls at its idle interval, woken by the -wal's file event. Over a real SQLite
-// file (a project made by initProject, a second connection writing as `rig task add` does) and over
-// a fake log whose data_version the test moves without touching any file.
+// file (a project made by initProject; addTaskToFile writes on a second connection, as `rig task
+// add` does) and over a fake log whose data_version the test moves without touching any file.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { initProject, withProjectStore } from '../../src/cli/project-store';
-import { findProject } from '../../src/config/project';
+import { initProject } from '../../src/cli/project-store';
 import { taskEventEncoder } from '../../src/protocol/event-codec';
 import { watchLog } from '../../src/store/log-watcher';
 import { openStore } from '../../src/store/store';
 import { tempDir, waitFor } from '../support/processes';
+import { addTaskToFile } from '../support/project-writes';
 
 /** An idle interval no test waits out: a change seen while asleep came by the file event. */
 const NEVER_MS = 600_000;
@@ -20,11 +20,6 @@ function project() {
   const dir = tempDir('rigger-log-watch-');
   const { database } = initProject(dir);
   return { dir, database };
-}
-
-/** A commit by another connection, through the CLI's own store code. */
-function writeFromAnotherConnection(dir: string, title: string): void {
-  withProjectStore(findProject(dir), {}, (store) => store.tasks.write('log-watcher test', (m) => m.createTask({ title })));
 }
 
 test('asleep on an idle interval it never waits out, the watcher still sees another connection commit: the -wal event wakes it', async () => {
@@ -36,7 +31,7 @@ test('asleep on an idle interval it never waits out, the watcher still sees anot
     await waitFor(() => changes === 1, 5000, 'the first look');
     for (let round = 1; round <= 3; round++) {
       await waitFor(() => watch.idle, 5000, `the watcher asleep (round ${round})`);
-      writeFromAnotherConnection(dir, `written while the server slept ${round}`);
+      addTaskToFile(dir, `written while the server slept ${round}`);
       await waitFor(() => changes === 1 + round, 5000, `the commit of round ${round} seen`);
     }
     assert.equal(store.log.latestSequence(), 3);
@@ -57,7 +52,7 @@ test("the watcher's own connection writing calls no onChange, watched or not (no
     await waitFor(() => changes.watched === 1 && changes.unwatched === 1 && watched.idle, 5000, 'both first looks, and the watched one asleep');
     await store.tasks.writeGrouped('log-watcher test', (m) => m.createTask({ title: 'our own' }));
     // The barrier: another connection's commit after ours, seen by both; ours counted too would make 3.
-    writeFromAnotherConnection(dir, 'theirs');
+    addTaskToFile(dir, 'theirs');
     await waitFor(() => changes.watched >= 2 && changes.unwatched >= 2, 5000, "the other connection's commit seen by both");
     assert.deepEqual(changes, { watched: 2, unwatched: 2 }, 'our own commit is no other process');
     assert.equal(unwatched.idle, false);
